@@ -1,0 +1,34 @@
+"""Generates the gRPC stubs from protos/ whenever the package is built or installed."""
+import pathlib
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = pathlib.Path(__file__).parent
+
+
+def generate_stubs():
+    import grpc_tools
+    from grpc_tools import protoc
+
+    proto_root = ROOT / "protos"
+    well_known = pathlib.Path(grpc_tools.__file__).parent / "_proto"
+    files = sorted(str(p.relative_to(proto_root)) for p in proto_root.rglob("*.proto"))
+    args = ["protoc", f"-I{proto_root}", f"-I{well_known}", f"--python_out={ROOT}",
+            f"--pyi_out={ROOT}", f"--grpc_python_out={ROOT}", *files]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed on protos/")
+    for package_dir in {p.parent for p in (ROOT / "stratus").rglob("*_pb2.py")}:
+        for directory in [package_dir, *package_dir.relative_to(ROOT).parents]:
+            init = ROOT / directory / "__init__.py"
+            if directory != pathlib.Path(".") and not init.exists():
+                init.touch()
+
+
+class BuildWithStubs(build_py):
+    def run(self):
+        generate_stubs()
+        super().run()
+
+
+setup(cmdclass={"build_py": BuildWithStubs})
