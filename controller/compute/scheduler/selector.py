@@ -1,0 +1,107 @@
+"""select_hosts: filter, weigh, order. Returns candidates and why the others were refused."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from controller.compute.scheduler.config import SchedulerConfig
+from controller.compute.scheduler.registry import build_filters, build_weighers
+
+# Rejections worded per filter: enough for a log line to say why, bounded on big clouds.
+MAX_EXPLAINED = 10
+IGNORED = "IgnoreHosts"
+
+
+@dataclass
+class WeighedHost:
+    host_state: object
+    weight: float
+
+    @property
+    def host(self) -> str:
+        return self.host_state.host
+
+
+@dataclass
+class Selection:
+    """Ordered candidates (best first) and, per filter, the hosts it refused."""
+
+    candidates: list[WeighedHost] = field(default_factory=list)
+    considered: int = 0
+    rejected_count: dict[str, int] = field(default_factory=dict)
+    # filter name -> [(host, reason)], at most MAX_EXPLAINED each
+    reasons: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def hosts(self) -> list[str]:
+        return [c.host for c in self.candidates]
+
+    def describe(self) -> str:
+        """One log line: how many hosts each filter removed, with sample reasons."""
+        parts = []
+        for name, count in self.rejected_count.items():
+            samples = "; ".join(f"{h}: {r}" for h, r in self.reasons.get(name, []))
+            more = f"; +{count - MAX_EXPLAINED} more" if count > MAX_EXPLAINED else ""
+            parts.append(f"{name} rejected {count} ({samples}{more})")
+        head = f"{len(self.candidates)} of {self.considered} hosts passed"
+        return head if not parts else f"{head}; " + ", ".join(parts)
+
+
+def _reject(selection: Selection, name: str, rejected, explain) -> None:
+    if not rejected:
+        return
+    selection.rejected_count[name] = len(rejected)
+    selection.reasons[name] = [(h.host, explain(h)) for h in rejected[:MAX_EXPLAINED]]
+
+
+def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
+                 host_subset_size: int = 1, shuffle_ties: bool = True,
+                 rng: random.Random | None = None) -> Selection:
+    """Runs each filter over the hosts the previous ones kept, then orders the survivors by
+    their combined normalised weight. Never touches the database nor the host states."""
+    rng = rng or random
+    selection = Selection(considered=len(host_states))
+    hosts = list(host_states)
+    if request_spec.ignore_hosts:
+        kept = [h for h in hosts if h.host not in request_spec.ignore_hosts]
+        skipped = [h for h in hosts if h.host in request_spec.ignore_hosts]
+        _reject(selection, IGNORED, skipped, lambda h: "already tried for this server")
+        hosts = kept
+    for f in filters:
+        if not hosts:
+            break
+        kept, refused = [], []
+        for h in hosts:
+            (kept if f.host_passes(h, request_spec) else refused).append(h)
+        _reject(selection, f.name, refused, lambda h, f=f: f.explain(h, request_spec))
+        hosts = kept
+    if not hosts:
+        return selection
+    totals = [0.0] * len(hosts)
+    for w in weighers:
+        for i, value in enumerate(w.weigh(hosts, request_spec)):
+            totals[i] += value
+    ties = [rng.random() if shuffle_ties else 0.0 for _ in hosts]
+    order = sorted(range(len(hosts)), key=lambda i: (-totals[i], ties[i]))
+    ranked = [WeighedHost(hosts[i], totals[i]) for i in order]
+    if host_subset_size > 1:
+        pick = rng.randrange(min(host_subset_size, len(ranked)))
+        ranked.insert(0, ranked.pop(pick))
+    selection.candidates = ranked
+    return selection
+
+
+class Scheduler:
+    """The configured filters and weighers, built once and shared by every request."""
+
+    def __init__(self, config: SchedulerConfig | None = None, rng: random.Random | None = None):
+        self.config = config or SchedulerConfig()
+        self.filters = build_filters(self.config)
+        self.weighers = build_weighers(self.config)
+        self._rng = rng or random.Random()
+
+    def select_hosts(self, request_spec, host_states: Sequence) -> Selection:
+        return select_hosts(
+            request_spec, host_states, filters=self.filters, weighers=self.weighers,
+            host_subset_size=self.config.host_subset_size,
+            shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)

@@ -1,0 +1,28 @@
+"""Soft server group policies: preferences, never refusals."""
+from controller.compute.scheduler.host_state import SOFT_AFFINITY, SOFT_ANTI_AFFINITY
+from controller.compute.scheduler.weighers import BaseHostWeigher
+
+
+def _members_on(host_state, request_spec, policy: str) -> int:
+    group = request_spec.group
+    if group is None or group.policy != policy:
+        return 0
+    return group.members_per_host.get(host_state.host, 0)
+
+
+class ServerGroupSoftAffinityWeigher(BaseHostWeigher):
+    """Prefers hosts holding more members of a soft-affinity group."""
+
+    name = "ServerGroupSoftAffinityWeigher"
+
+    def _weigh_object(self, host_state, request_spec) -> float:
+        return _members_on(host_state, request_spec, SOFT_AFFINITY)
+
+
+class ServerGroupSoftAntiAffinityWeigher(BaseHostWeigher):
+    """Prefers hosts holding fewer members of a soft-anti-affinity group."""
+
+    name = "ServerGroupSoftAntiAffinityWeigher"
+
+    def _weigh_object(self, host_state, request_spec) -> float:
+        return -_members_on(host_state, request_spec, SOFT_ANTI_AFFINITY)
