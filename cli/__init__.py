@@ -1,0 +1,1 @@
+"""The `stratus` command-line client: nouns and verbs over the generated gRPC stubs."""

@@ -1,0 +1,43 @@
+"""What a command's function receives: its streams, its settings and, on first use, a
+session to the API."""
+import functools
+from typing import Mapping, TextIO
+
+from cli import config
+from cli.progress import Progress
+from cli.session import Session, TokenIssuer
+from cli.token_cache import TokenCache, cache_dir
+
+
+class Context:
+    def __init__(self, args, *, env: Mapping[str, str], stdout: TextIO, stderr: TextIO,
+                 parser=None, issue_token: TokenIssuer | None = None):
+        self.args = args
+        self.env = env
+        self.stdout = stdout
+        self.stderr = stderr
+        self.parser = parser
+        self.issue_token = issue_token
+
+    @functools.cached_property
+    def settings(self) -> config.Settings:
+        return config.resolve(vars(self.args), self.env)
+
+    @functools.cached_property
+    def session(self) -> Session:
+        settings = self.settings
+        cache = None
+        if not settings.token:
+            cache = TokenCache(cache_dir(self.env), cloud=settings.cloud,
+                               url=settings.require_url(), username=settings.username or "",
+                               project=settings.project or "")
+        return Session(settings, cache=cache, issue_token=self.issue_token,
+                       debug=self.stderr if self.args.debug else None)
+
+    def progress(self, total: int | None, label: str = "") -> Progress:
+        """A progress bar on stderr, drawn only when stderr is a terminal."""
+        return Progress(self.stderr, total, label=label)
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.close()

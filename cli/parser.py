@@ -1,0 +1,87 @@
+"""Builds the argparse tree from the registry: one level of subcommands per word
+(`server` -> `group` -> `create`), global options before or after the command, and the
+output options of show and list commands. argparse's usage errors exit with status 2, which
+is ExitCode.USAGE."""
+import argparse
+
+from cli import errors, formatters
+from cli.config import SETTINGS
+from cli.registry import Registry
+
+EPILOG = "exit codes:\n" + errors.__doc__.split("rely on them):\n", 1)[1]
+
+
+def _add_global_options(parser, *, suppress: bool) -> None:
+    """Global options. In a command's own parser they default to SUPPRESS, so that a value
+    given before the command is kept unless the option is repeated after it."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    group = parser.add_argument_group("global options")
+    group.add_argument("--cloud", metavar="NAME", help="cloud from clouds.yaml "
+                       "(env STRATUS_CLOUD)", **({"default": None} | default))
+    for setting in SETTINGS:
+        action = group.add_argument(f"--{setting.name}", metavar=setting.name.upper(),
+                                    help=f"{setting.help} (env {setting.env})",
+                                    **({"default": None} | default))
+        action.completer = "file" if setting.name == "cacert" else None
+    group.add_argument("--timeout", metavar="SECONDS", type=float,
+                       help="deadline of each call (env STRATUS_TIMEOUT; default 60)",
+                       **({"default": None} | default))
+    group.add_argument("--debug", action="store_true", help="show tracebacks and calls",
+                       **({"default": False} | default))
+
+
+def _add_output_options(parser, output: str) -> None:
+    group = parser.add_argument_group("output formatters")
+    formats = formatters.SHOW_FORMATS if output == "show" else formatters.LIST_FORMATS
+    group.add_argument("-f", "--format", choices=formats, default="table",
+                       help="output format (default: table)")
+    group.add_argument("-c", "--column", dest="columns", action="append", metavar="COLUMN",
+                       help="show only this column (repeat for more)")
+    if output == "list":
+        group.add_argument("--sort-column", dest="sort_columns", action="append",
+                           metavar="COLUMN", help="sort by this column (repeat for more)")
+        group.add_argument("--sort-descending", action="store_true",
+                           help="sort in descending order")
+
+
+def build(registry: Registry, *, version: str = "unknown") -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="stratus", description="Command-line client of a Stratus cloud.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--version", action="version", version=f"stratus {version}")
+    _add_global_options(root, suppress=False)
+    levels: dict[tuple, argparse._SubParsersAction] = {}
+
+    def children(words: tuple) -> argparse._SubParsersAction:
+        if words not in levels:
+            parent = root if not words else node(words)
+            levels[words] = parent.add_subparsers(
+                title="commands", metavar="COMMAND", dest=f"_word{len(words)}", required=True)
+        return levels[words]
+
+    nodes: dict[tuple, argparse.ArgumentParser] = {}
+
+    def node(words: tuple) -> argparse.ArgumentParser:
+        if words not in nodes:
+            help_text = registry.groups.get(words)
+            nodes[words] = children(words[:-1]).add_parser(
+                words[-1], help=help_text, description=help_text,
+                prog=f"stratus {' '.join(words)}")
+        return nodes[words]
+
+    for command in registry:
+        if any(other.words[:len(command.words)] == command.words and other is not command
+               for other in registry):
+            raise ValueError(f"{command.name!r} is both a command and a group of commands")
+        parent = children(command.words[:-1])
+        leaf = parent.add_parser(command.words[-1], help=command.help,
+                                 description=command.help, prog=f"stratus {command.name}")
+        for argument in command.arguments:
+            action = leaf.add_argument(*argument.flags, **argument.options)
+            action.completer = argument.completer
+        if command.output:
+            _add_output_options(leaf, command.output)
+        _add_global_options(leaf, suppress=True)
+        leaf.set_defaults(_command=command)
+        nodes[command.words] = leaf
+    return root
