@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.compute.scheduler import capacity
+
 AFFINITY = "affinity"
 ANTI_AFFINITY = "anti-affinity"
 SOFT_AFFINITY = "soft-affinity"
@@ -10,9 +12,14 @@ SOFT_ANTI_AFFINITY = "soft-anti-affinity"
 GROUP_POLICIES = (AFFINITY, ANTI_AFFINITY, SOFT_AFFINITY, SOFT_ANTI_AFFINITY)
 
 
-@dataclass
+@dataclass(eq=False)
 class HostState:
-    """A snapshot of one compute host. Ratios are already resolved (per-host or default)."""
+    """A snapshot of one compute host. Ratios are already resolved (per-host or default).
+
+    Limits and free amounts are computed once at construction and kept current by `consume`,
+    because filters and weighers read them for every host on every decision. Build a new
+    HostState rather than changing totals or ratios in place.
+    """
 
     host: str
     node_id: str = ""
@@ -33,13 +40,26 @@ class HostState:
     supported_instances: tuple[tuple[str, str], ...] = ()
     hypervisor_type: str = ""
     num_instances: int = 0
+    # derived in __post_init__, updated by consume()
+    free_vcpus: int = field(init=False, default=0)
+    free_memory_mb: int = field(init=False, default=0)
+    free_disk_gb: int = field(init=False, default=0)
+
+    def __post_init__(self):
+        self._derive()
+
+    def _derive(self) -> None:
+        self.free_vcpus = capacity.free_vcpus(self)
+        self.free_memory_mb = capacity.free_memory_mb(self)
+        self.free_disk_gb = capacity.free_disk_gb(self)
 
     def consume(self, vcpus: int, memory_mb: int, disk_gb: int) -> None:
-        """Account a claim locally so the next decision from this snapshot sees it."""
+        """Accounts a claim locally so the next decision from this snapshot sees it."""
         self.vcpus_used += vcpus
         self.memory_mb_used += memory_mb
         self.disk_gb_used += disk_gb
         self.num_instances += 1
+        self._derive()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """select_hosts: filter, weigh, order. Returns candidates and why the others were refused."""
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -55,39 +56,53 @@ def _reject(selection: Selection, name: str, rejected, explain) -> None:
 
 
 def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
-                 host_subset_size: int = 1, shuffle_ties: bool = True,
-                 rng: random.Random | None = None) -> Selection:
+                 limit: int | None = None, host_subset_size: int = 1,
+                 shuffle_ties: bool = True, rng: random.Random | None = None) -> Selection:
     """Runs each filter over the hosts the previous ones kept, then orders the survivors by
-    their combined normalised weight. Never touches the database nor the host states."""
+    their combined normalised weight, best first; `limit` keeps only that many candidates.
+    Never touches the database nor changes the host states."""
     rng = rng or random
     selection = Selection(considered=len(host_states))
     hosts = list(host_states)
     if request_spec.ignore_hosts:
-        kept = [h for h in hosts if h.host not in request_spec.ignore_hosts]
-        skipped = [h for h in hosts if h.host in request_spec.ignore_hosts]
-        _reject(selection, IGNORED, skipped, lambda h: "already tried for this server")
-        hosts = kept
+        ignored = request_spec.ignore_hosts
+        _reject(selection, IGNORED, [h for h in hosts if h.host in ignored],
+                lambda h: "already tried for this server")
+        hosts = [h for h in hosts if h.host not in ignored]
     for f in filters:
         if not hosts:
             break
-        kept, refused = [], []
-        for h in hosts:
-            (kept if f.host_passes(h, request_spec) else refused).append(h)
-        _reject(selection, f.name, refused, lambda h, f=f: f.explain(h, request_spec))
-        hosts = kept
+        if not f.applies_to(request_spec):
+            continue
+        passes = f.host_passes
+        verdicts = [passes(h, request_spec) for h in hosts]
+        if all(verdicts):
+            continue
+        _reject(selection, f.name, [h for h, ok in zip(hosts, verdicts) if not ok],
+                lambda h, f=f: f.explain(h, request_spec))
+        hosts = [h for h, ok in zip(hosts, verdicts) if ok]
     if not hosts:
         return selection
     totals = [0.0] * len(hosts)
     for w in weighers:
-        for i, value in enumerate(w.weigh(hosts, request_spec)):
-            totals[i] += value
-    ties = [rng.random() if shuffle_ties else 0.0 for _ in hosts]
-    order = sorted(range(len(hosts)), key=lambda i: (-totals[i], ties[i]))
+        if w.applies_to(request_spec):
+            totals = [t + v for t, v in zip(totals, w.weigh(hosts, request_spec))]
+    order = list(range(len(hosts)))
+    if shuffle_ties and len(hosts) > 1:
+        # Equal weights keep list order in the stable sorts below; a random rotation of that
+        # order makes every tied host equally likely to come first, at O(1) cost.
+        cut = rng.randrange(len(hosts))
+        order = order[cut:] + order[:cut]
+    wanted = None if limit is None else max(limit, host_subset_size)
+    if wanted is None or wanted >= len(order):
+        order.sort(key=lambda i: -totals[i])
+    else:
+        order = heapq.nsmallest(wanted, order, key=lambda i: -totals[i])
     ranked = [WeighedHost(hosts[i], totals[i]) for i in order]
     if host_subset_size > 1:
         pick = rng.randrange(min(host_subset_size, len(ranked)))
         ranked.insert(0, ranked.pop(pick))
-    selection.candidates = ranked
+    selection.candidates = ranked if limit is None else ranked[:limit]
     return selection
 
 
@@ -100,8 +115,10 @@ class Scheduler:
         self.weighers = build_weighers(self.config)
         self._rng = rng or random.Random()
 
-    def select_hosts(self, request_spec, host_states: Sequence) -> Selection:
+    def select_hosts(self, request_spec, host_states: Sequence,
+                     limit: int | None = None) -> Selection:
         return select_hosts(
             request_spec, host_states, filters=self.filters, weighers=self.weighers,
+            limit=limit,
             host_subset_size=self.config.host_subset_size,
             shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)

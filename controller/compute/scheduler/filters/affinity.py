@@ -8,6 +8,10 @@ class ServerGroupAffinityFilter(BaseHostFilter):
 
     name = "ServerGroupAffinityFilter"
 
+    def applies_to(self, request_spec) -> bool:
+        group = request_spec.group
+        return group is not None and group.policy == AFFINITY
+
     def host_passes(self, host_state, request_spec) -> bool:
         group = request_spec.group
         if group is None or group.policy != AFFINITY:
@@ -23,6 +27,10 @@ class ServerGroupAntiAffinityFilter(BaseHostFilter):
     """Refuses a host already holding max_server_per_host members of an anti-affinity group."""
 
     name = "ServerGroupAntiAffinityFilter"
+
+    def applies_to(self, request_spec) -> bool:
+        group = request_spec.group
+        return group is not None and group.policy == ANTI_AFFINITY
 
     def host_passes(self, host_state, request_spec) -> bool:
         group = request_spec.group

@@ -6,6 +6,9 @@ class AvailabilityZoneFilter(BaseHostFilter):
 
     name = "AvailabilityZoneFilter"
 
+    def applies_to(self, request_spec) -> bool:
+        return bool(request_spec.availability_zone)
+
     def host_passes(self, host_state, request_spec) -> bool:
         wanted = request_spec.availability_zone
         return not wanted or host_state.availability_zone == wanted

@@ -18,6 +18,11 @@ class ImagePropertiesFilter(BaseHostFilter):
 
     name = "ImagePropertiesFilter"
 
+    def applies_to(self, request_spec) -> bool:
+        image = request_spec.image
+        return bool(image.architecture or image.hypervisor_type or image.min_ram_mb
+                    or image.min_disk_gb)
+
     def host_passes(self, host_state, request_spec) -> bool:
         return not self._problem(host_state, request_spec.image)
 

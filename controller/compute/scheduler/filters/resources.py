@@ -7,7 +7,7 @@ class RamFilter(BaseHostFilter):
     name = "RamFilter"
 
     def host_passes(self, host_state, request_spec) -> bool:
-        return capacity.free_memory_mb(host_state) >= request_spec.memory_mb
+        return host_state.free_memory_mb >= request_spec.memory_mb
 
     def explain(self, host_state, request_spec) -> str:
         return capacity.memory_shortfall(host_state, request_spec.memory_mb)
@@ -17,7 +17,8 @@ class CoreFilter(BaseHostFilter):
     name = "CoreFilter"
 
     def host_passes(self, host_state, request_spec) -> bool:
-        return not capacity.vcpu_shortfall(host_state, request_spec.vcpus)
+        return (host_state.free_vcpus >= request_spec.vcpus
+                and host_state.vcpus_total >= request_spec.vcpus)
 
     def explain(self, host_state, request_spec) -> str:
         return capacity.vcpu_shortfall(host_state, request_spec.vcpus)
@@ -27,7 +28,7 @@ class DiskFilter(BaseHostFilter):
     name = "DiskFilter"
 
     def host_passes(self, host_state, request_spec) -> bool:
-        return capacity.free_disk_gb(host_state) >= request_spec.disk_gb
+        return host_state.free_disk_gb >= request_spec.disk_gb
 
     def explain(self, host_state, request_spec) -> str:
         return capacity.disk_shortfall(host_state, request_spec.disk_gb)

@@ -33,6 +33,10 @@ class BaseHostWeigher:
     def _weigh_object(self, host_state, request_spec) -> float:
         raise NotImplementedError
 
+    def applies_to(self, request_spec) -> bool:
+        """False when every host would weigh the same for this request (so it cannot matter)."""
+        return True
+
     def weigh(self, hosts, request_spec) -> list[float]:
         """Normalised weights of `hosts`, multiplier applied."""
         raw = [self._weigh_object(h, request_spec) for h in hosts]

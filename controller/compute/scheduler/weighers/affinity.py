@@ -15,6 +15,9 @@ class ServerGroupSoftAffinityWeigher(BaseHostWeigher):
 
     name = "ServerGroupSoftAffinityWeigher"
 
+    def applies_to(self, request_spec) -> bool:
+        return request_spec.group is not None and request_spec.group.policy == SOFT_AFFINITY
+
     def _weigh_object(self, host_state, request_spec) -> float:
         return _members_on(host_state, request_spec, SOFT_AFFINITY)
 
@@ -23,6 +26,10 @@ class ServerGroupSoftAntiAffinityWeigher(BaseHostWeigher):
     """Prefers hosts holding fewer members of a soft-anti-affinity group."""
 
     name = "ServerGroupSoftAntiAffinityWeigher"
+
+    def applies_to(self, request_spec) -> bool:
+        return (request_spec.group is not None
+                and request_spec.group.policy == SOFT_ANTI_AFFINITY)
 
     def _weigh_object(self, host_state, request_spec) -> float:
         return -_members_on(host_state, request_spec, SOFT_ANTI_AFFINITY)

@@ -1,5 +1,4 @@
 """Free RAM and free cores: with positive multipliers servers spread, with negative they pack."""
-from controller.compute.scheduler import capacity
 from controller.compute.scheduler.weighers import BaseHostWeigher
 
 
@@ -7,11 +6,11 @@ class RAMWeigher(BaseHostWeigher):
     name = "RAMWeigher"
 
     def _weigh_object(self, host_state, request_spec) -> float:
-        return capacity.free_memory_mb(host_state)
+        return host_state.free_memory_mb
 
 
 class CPUWeigher(BaseHostWeigher):
     name = "CPUWeigher"
 
     def _weigh_object(self, host_state, request_spec) -> float:
-        return capacity.free_vcpus(host_state)
+        return host_state.free_vcpus

@@ -1,5 +1,10 @@
 """Each filter on its own: the host it must refuse, the host it must keep."""
+import random
+
 import pytest
+
+from controller.compute.scheduler import capacity
+from controller.compute.scheduler.capacity import Capacity
 
 from controller.compute.scheduler.filters.affinity import (
     ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter)
@@ -38,7 +43,8 @@ def test_ram_filter_uses_ratio_and_reserved():
     assert f.host_passes(h, spec(memory_mb=584))
     assert not f.host_passes(h, spec(memory_mb=585))
     assert "585 MB" in f.explain(h, spec(memory_mb=585))
-    h.ram_allocation_ratio = 1.5  # (4096 - 512) * 1.5 = 5376 usable
+    h = host(memory_mb_total=4096, memory_mb_reserved=512, memory_mb_used=3000,
+             ram_allocation_ratio=1.5)  # (4096 - 512) * 1.5 = 5376 usable
     assert f.host_passes(h, spec(memory_mb=2376))
     assert not f.host_passes(h, spec(memory_mb=2377))
 
@@ -63,7 +69,7 @@ def test_disk_filter():
     h = host(disk_gb_total=100, disk_gb_used=90)
     assert DiskFilter().host_passes(h, spec(disk_gb=10))
     assert not DiskFilter().host_passes(h, spec(disk_gb=11))
-    h.disk_allocation_ratio = 2.0
+    h = host(disk_gb_total=100, disk_gb_used=90, disk_allocation_ratio=2.0)
     assert DiskFilter().host_passes(h, spec(disk_gb=110))
 
 
@@ -127,3 +133,36 @@ def test_anti_affinity_filter_with_max_server_per_host():
     assert f.host_passes(host("a"), spec(group=g2))
     # soft anti-affinity never refuses
     assert f.host_passes(host("a"), spec(group=GroupSpec("g", "soft-anti-affinity", {"a": 5})))
+
+
+def test_resource_filters_agree_with_the_claims_capacity_rules():
+    """The filters read precomputed free amounts; the claim re-checks with capacity.shortfalls.
+    On any host and request both must say the same."""
+    rng = random.Random(7)
+    filters = {"vcpu": CoreFilter(), "memory": RamFilter(), "disk": DiskFilter()}
+    for _ in range(2000):
+        h = host(vcpus_total=rng.randint(1, 16), vcpus_used=rng.randint(0, 70),
+                 memory_mb_total=rng.randint(512, 8192), memory_mb_used=rng.randint(0, 9000),
+                 memory_mb_reserved=rng.choice([0, 256]), disk_gb_total=rng.randint(1, 100),
+                 disk_gb_used=rng.randint(0, 120), cpu_allocation_ratio=rng.choice([1, 1.5, 4]),
+                 ram_allocation_ratio=rng.choice([1, 1.5]), disk_allocation_ratio=rng.choice([1, 2]))
+        if rng.random() < 0.5:
+            h.consume(rng.randint(0, 4), rng.randint(0, 2048), rng.randint(0, 20))
+        s = spec(vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096), disk_gb=rng.randint(0, 50))
+        cap = Capacity.of(h)
+        assert CoreFilter().host_passes(h, s) is not bool(capacity.vcpu_shortfall(cap, s.vcpus))
+        assert RamFilter().host_passes(h, s) is not bool(capacity.memory_shortfall(cap, s.memory_mb))
+        assert DiskFilter().host_passes(h, s) is not bool(capacity.disk_shortfall(cap, s.disk_gb))
+        all_pass = all(f.host_passes(h, s) for f in filters.values())
+        assert all_pass is not bool(capacity.shortfalls(cap, s.vcpus, s.memory_mb, s.disk_gb))
+
+
+@pytest.mark.parametrize("f,request_kw", [
+    (AvailabilityZoneFilter(), dict(availability_zone="az1")),
+    (ImagePropertiesFilter(), dict(image=ImageProps(min_disk_gb=1))),
+    (ServerGroupAffinityFilter(), dict(group=GroupSpec("g", "affinity"))),
+    (ServerGroupAntiAffinityFilter(), dict(group=GroupSpec("g", "anti-affinity"))),
+])
+def test_optional_filters_apply_only_to_requests_that_need_them(f, request_kw):
+    assert not f.applies_to(spec())
+    assert f.applies_to(spec(**request_kw))

@@ -128,3 +128,12 @@ def test_config_from_mapping():
     for bad in ({"nope": 1}, {"max_attempts": 0}, {"ram_allocation_ratio": -1}):
         with pytest.raises(ValueError):
             SchedulerConfig.from_mapping(bad)
+
+
+def test_limit_keeps_the_best_candidates_in_order():
+    hosts = [host(f"h{i}", memory_mb_used=i * 100) for i in range(20)]
+    sched = Scheduler(rng=random.Random(3))
+    full = sched.select_hosts(spec(), hosts).hosts()
+    assert full == [f"h{i}" for i in range(20)]
+    assert sched.select_hosts(spec(), hosts, limit=3).hosts() == ["h0", "h1", "h2"]
+    assert sched.select_hosts(spec(), hosts[:2], limit=3).hosts() == ["h0", "h1"]
