@@ -1,0 +1,215 @@
+"""The compute node's own key, certificate and CA, and when to renew.
+
+The private key is made here and never leaves the host: the controller only ever sees a
+CSR. Files, under /var/lib/stratus/pki/ by default:
+
+    node.key          the current private key (0600)
+    node.crt          the current client certificate
+    ca.crt            the controller's CA, pinned at enrollment
+    node.key.pending  the key of a CSR waiting for its certificate (0600)
+    node.crt.new      a certificate being installed (only during `install`)
+
+`install` switches key and certificate by two renames; if the host stops in between, the
+next `NodePKI(...)` finishes the switch, so key and certificate always match on disk.
+"""
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import os
+import pathlib
+from dataclasses import dataclass
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from controller.ca import keys, lifetime
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_DIRECTORY = pathlib.Path("/var/lib/stratus/pki")
+KEY_FILE, CERT_FILE, CA_FILE = "node.key", "node.crt", "ca.crt"
+PENDING_KEY_FILE, NEW_CERT_FILE = "node.key.pending", "node.crt.new"
+# Below this share of its life left, a certificate still not renewed is worth a warning.
+WARN_REMAINING_FRACTION = 1 / 6
+
+
+class CertificateState(enum.Enum):
+    MISSING = "missing"            # not enrolled yet
+    VALID = "valid"
+    RENEWAL_DUE = "renewal_due"    # past two thirds of its life
+    EXPIRING = "expiring"          # renewal keeps failing and the end is near
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class NodeCredentials:
+    key_pem: bytes
+    certificate_pem: bytes
+    ca_pem: bytes
+
+
+class PKIError(Exception):
+    """The node's PKI files are missing, inconsistent, or a certificate does not fit."""
+
+
+def _public_der(key) -> bytes:
+    return keys.public_key_der(key)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class NodePKI:
+    def __init__(self, host_name: str, directory: pathlib.Path = DEFAULT_DIRECTORY, *,
+                 clock=_utcnow, algorithm: keys.KeyAlgorithm = keys.KeyAlgorithm.EC_P256):
+        self.host_name = host_name.lower()
+        self.directory = keys.ensure_private_directory(directory)
+        self.clock = clock
+        self.algorithm = algorithm
+        self._recover()
+
+    def _path(self, name: str) -> pathlib.Path:
+        return self.directory / name
+
+    # -- state ------------------------------------------------------------------------
+
+    def is_enrolled(self) -> bool:
+        return all(self._path(n).exists() for n in (KEY_FILE, CERT_FILE, CA_FILE))
+
+    def certificate(self) -> x509.Certificate:
+        try:
+            return x509.load_pem_x509_certificate(self._path(CERT_FILE).read_bytes())
+        except FileNotFoundError:
+            raise PKIError(f"no certificate in {self.directory}; enroll this node first") from None
+
+    def credentials(self) -> NodeCredentials:
+        if not self.is_enrolled():
+            raise PKIError(f"no key, certificate and CA in {self.directory}; enroll first")
+        return NodeCredentials(key_pem=self._path(KEY_FILE).read_bytes(),
+                               certificate_pem=self._path(CERT_FILE).read_bytes(),
+                               ca_pem=self._path(CA_FILE).read_bytes())
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """Mutual-TLS credentials for the node listener, read afresh from disk.
+
+        Build a new channel with these after a renewal; calls already open on the old
+        channel keep its certificate until they end.
+        """
+        creds = self.credentials()
+        return grpc.ssl_channel_credentials(root_certificates=creds.ca_pem,
+                                            private_key=creds.key_pem,
+                                            certificate_chain=creds.certificate_pem)
+
+    def state(self) -> CertificateState:
+        if not self._path(CERT_FILE).exists():
+            return CertificateState.MISSING
+        certificate, now = self.certificate(), self.clock()
+        if now >= certificate.not_valid_after_utc:
+            return CertificateState.EXPIRED
+        life = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+        if lifetime.remaining(certificate, now) <= life * WARN_REMAINING_FRACTION:
+            return CertificateState.EXPIRING
+        if lifetime.renewal_due(certificate, now):
+            return CertificateState.RENEWAL_DUE
+        return CertificateState.VALID
+
+    def renewal_due(self) -> bool:
+        return self.state() in (CertificateState.RENEWAL_DUE, CertificateState.EXPIRING)
+
+    def log_state(self) -> CertificateState:
+        """Log the certificate's state, louder as its end nears; return the state."""
+        state = self.state()
+        if state is CertificateState.MISSING:
+            LOG.error("no node certificate in %s: enroll with `stratus-compute "
+                      "--enroll-token TOKEN`", self.directory)
+            return state
+        certificate = self.certificate()
+        not_after = certificate.not_valid_after_utc.isoformat()
+        serial = format(certificate.serial_number, "x")
+        if state is CertificateState.EXPIRED:
+            LOG.error("node certificate %s expired at %s: the controller will refuse this "
+                      "node; enroll it again with a new token", serial, not_after)
+        elif state is CertificateState.EXPIRING:
+            LOG.warning("node certificate %s expires at %s and is not renewed yet; check the "
+                        "connection to the controller", serial, not_after)
+        elif state is CertificateState.RENEWAL_DUE:
+            LOG.info("node certificate %s is due for renewal (expires %s)", serial, not_after)
+        return state
+
+    # -- requests and installation -----------------------------------------------------
+
+    def new_csr(self) -> bytes:
+        """A fresh key (kept as pending, 0600) and the PEM CSR for it.
+
+        The certificate in use, if any, keeps working until `install` replaces it.
+        """
+        key = keys.generate_private_key(self.algorithm)
+        keys.write_private_key(self._path(PENDING_KEY_FILE), key)
+        digest = (hashes.SHA384() if isinstance(key, ec.EllipticCurvePrivateKey)
+                  and key.curve.key_size >= 384 else hashes.SHA256())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                           self.host_name)]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(self.host_name)]),
+                              critical=False)
+               .sign(key, digest))
+        return csr.public_bytes(serialization.Encoding.PEM)
+
+    def install(self, certificate_pem: bytes, ca_pem: bytes | None = None) -> x509.Certificate:
+        """Make `certificate_pem` (issued for the pending key) the node's identity.
+
+        `ca_pem` is pinned at enrollment; later, the certificate must chain to the pinned CA.
+        """
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        pending = self._path(PENDING_KEY_FILE)
+        if not pending.exists():
+            raise PKIError("no pending key: call new_csr() before install()")
+        key = keys.load_private_key(pending)
+        if _public_der(key.public_key()) != _public_der(certificate.public_key()):
+            raise PKIError("the certificate is not for the pending key")
+        if certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value.lower() != (
+                self.host_name):
+            raise PKIError(f"the certificate is not for host {self.host_name}")
+        if ca_pem is None:
+            ca_pem = self._path(CA_FILE).read_bytes()
+        ca_certificate = x509.load_pem_x509_certificate(ca_pem)
+        try:
+            certificate.verify_directly_issued_by(ca_certificate)
+        except Exception:
+            raise PKIError("the certificate is not signed by the controller's CA") from None
+        keys.write_atomically(self._path(CA_FILE), ca_pem, 0o644)
+        keys.write_atomically(self._path(NEW_CERT_FILE), certificate_pem, 0o644)
+        os.replace(pending, self._path(KEY_FILE))
+        os.replace(self._path(NEW_CERT_FILE), self._path(CERT_FILE))
+        keys.fsync_directory(self.directory)
+        LOG.info("installed node certificate %s for %s, valid until %s",
+                 format(certificate.serial_number, "x"), self.host_name,
+                 certificate.not_valid_after_utc.isoformat())
+        return certificate
+
+    def _recover(self) -> None:
+        """Finish an `install` that a crash interrupted between its two renames."""
+        new_cert = self._path(NEW_CERT_FILE)
+        if not new_cert.exists():
+            return
+        try:
+            public = _public_der(x509.load_pem_x509_certificate(
+                new_cert.read_bytes()).public_key())
+        except ValueError:
+            new_cert.unlink()
+            return
+        for key_file in (KEY_FILE, PENDING_KEY_FILE):
+            path = self._path(key_file)
+            if path.exists() and _public_der(keys.load_private_key(path).public_key()) == public:
+                if key_file == PENDING_KEY_FILE:
+                    os.replace(path, self._path(KEY_FILE))
+                os.replace(new_cert, self._path(CERT_FILE))
+                LOG.info("finished installing a node certificate interrupted by a stop")
+                return
+        new_cert.unlink()

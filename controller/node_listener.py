@@ -1,0 +1,199 @@
+"""The node listener: the controller's mutual-TLS gRPC server for compute nodes.
+
+Every call must come with a client certificate chained to the controller's CA (grpc refuses
+anything else during the handshake: no certificate, another CA, an expired one, plain
+text). Then, before the handler runs, the certificate's serial is looked up: unknown or
+revoked certificates get UNAUTHENTICATED. While the call runs, its verified identity is
+available to the handler through `current_peer()`; if the certificate is revoked, the call
+is ended at once with UNAUTHENTICATED (see controller/ca/streams.py).
+
+Revocations reach the listener in two ways: at once from this process's CertificateService,
+and from a periodic sweep of the database, for revocations made by another controller
+replica.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import datetime
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import grpc
+
+from controller.ca.mtls import PeerIdentity, peer_identity
+from controller.ca.records import CertificateRecord
+from controller.ca.service import CertificateService
+from controller.ca.streams import OpenCall, StreamRegistry
+from controller.errors import StratusError
+
+LOG = logging.getLogger(__name__)
+
+_CURRENT_CALL: contextvars.ContextVar[OpenCall] = contextvars.ContextVar("node_call")
+
+RevocationCallback = Callable[[PeerIdentity], Awaitable[None] | None]
+SWEEP_INTERVAL = 5.0
+# Replicas' clocks differ a little; the sweep looks back this much further than its last run.
+SWEEP_OVERLAP = datetime.timedelta(seconds=60)
+
+
+def current_peer() -> PeerIdentity:
+    """The verified identity of the node behind the current call on the node listener.
+
+    Its `host_name` is the only host this call may report or act for.
+    """
+    try:
+        return _CURRENT_CALL.get().identity
+    except LookupError:
+        raise RuntimeError("current_peer() called outside a node listener call") from None
+
+
+def current_peer_revoked() -> asyncio.Event:
+    """Set when the current call's certificate is revoked (just before the call is cut)."""
+    return _CURRENT_CALL.get().revoked
+
+
+class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
+    """Admits a call only from a known, unrevoked client certificate, and tracks it."""
+
+    def __init__(self, service: CertificateService, registry: StreamRegistry):
+        self._service = service
+        self._registry = registry
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap(handler, self._admit, handler_call_details.method)
+
+    @contextlib.asynccontextmanager
+    async def _admit(self, context: grpc.aio.ServicerContext, method: str):
+        identity = peer_identity(context.auth_context())
+        if identity is None:
+            LOG.warning("refused %s from %s: no client certificate", method, context.peer())
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "a client certificate from this controller's CA is required")
+        # Track before checking: a revocation landing during the check still finds the call.
+        with self._registry.track(identity, context) as call:
+            try:
+                await asyncio.to_thread(self._service.check_peer, identity.host_name,
+                                        identity.serial)
+            except StratusError as error:
+                LOG.warning("refused %s from host %s (certificate %s): %s", method,
+                            identity.host_name, identity.serial, error.reason)
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
+            token = _CURRENT_CALL.set(call)
+            try:
+                yield call
+            finally:
+                _CURRENT_CALL.reset(token)
+
+
+def _wrap(handler: grpc.RpcMethodHandler, admit, method: str) -> grpc.RpcMethodHandler:
+    """The same handler, run inside `admit(context, method)`."""
+    if handler.request_streaming and handler.response_streaming:
+        behavior, factory = handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        behavior, factory = handler.stream_unary, grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        behavior, factory = handler.unary_stream, grpc.unary_stream_rpc_method_handler
+    else:
+        behavior, factory = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+
+    if inspect.isasyncgenfunction(behavior):
+        async def wrapped(request, context):
+            async with admit(context, method):
+                async for response in behavior(request, context):
+                    yield response
+    else:
+        async def wrapped(request, context):
+            async with admit(context, method):
+                return await behavior(request, context)
+
+    return factory(wrapped, request_deserializer=handler.request_deserializer,
+                   response_serializer=handler.response_serializer)
+
+
+class NodeListener:
+    """The mutual-TLS server. Register services on `server`, then `start()`."""
+
+    def __init__(self, service: CertificateService, credentials: grpc.ServerCredentials, *,
+                 address: str = "[::]:0", interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                 sweep_interval: float = SWEEP_INTERVAL):
+        self._service = service
+        self._registry = StreamRegistry()
+        self._callbacks: list[RevocationCallback] = []
+        self._sweep_interval = sweep_interval
+        self._swept_at = service.clock()
+        self._tasks: set[asyncio.Task] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.server = grpc.aio.server(
+            interceptors=[PeerIdentityInterceptor(service, self._registry), *interceptors])
+        self._address = address
+        self._credentials = credentials
+        self.port: int | None = None
+        service.add_revocation_listener(self._on_revoked)
+
+    def add_revocation_callback(self, callback: RevocationCallback) -> None:
+        """Call `callback(identity)` for each open call cut by a revocation."""
+        self._callbacks.append(callback)
+
+    async def start(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self.port = self.server.add_secure_port(self._address, self._credentials)
+        await self.server.start()
+        if self._sweep_interval > 0:
+            self._spawn(self._sweep_forever())
+        LOG.info("node listener serving mutual TLS on port %d", self.port)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.server.stop(grace)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_revoked(self, records: Sequence[CertificateRecord]) -> None:
+        # Called by the CertificateService, possibly from a worker thread.
+        if self._loop is None or self._loop.is_closed():
+            return
+        serials = [record.serial for record in records]
+        self._loop.call_soon_threadsafe(lambda: self._spawn(self.cut(serials)))
+
+    async def cut(self, serials: Iterable[str]) -> int:
+        """End every open call made with one of `serials`; return how many were cut."""
+        serials = set(serials)
+        cut_calls = [call for serial in serials for call in self._registry.calls_of(serial)]
+        count = await self._registry.cut(serials)
+        for call in cut_calls:
+            for callback in self._callbacks:
+                try:
+                    result = callback(call.identity)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    LOG.exception("revocation callback failed")
+        return count
+
+    async def sweep_once(self) -> int:
+        """Cut open calls whose certificates were revoked elsewhere since the last sweep."""
+        since = self._swept_at - SWEEP_OVERLAP
+        self._swept_at = self._service.clock()
+        revoked = await asyncio.to_thread(self._service.repository.list_revoked,
+                                          revoked_since=since)
+        open_serials = self._registry.open_serials()
+        return await self.cut(r.serial for r in revoked if r.serial in open_serials)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.sweep_once()
+            except Exception:  # a database hiccup must not end the sweeping
+                LOG.exception("revocation sweep failed; retrying")
