@@ -1,0 +1,72 @@
+"""Who is calling: the identity a valid token carries, and the policy check bound to it."""
+from __future__ import annotations
+
+import contextvars
+import datetime
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a validated token says about its bearer. Cached; never mutated."""
+
+    user_id: str
+    user_name: str
+    project_id: str | None
+    project_name: str | None
+    roles: tuple[str, ...]
+    methods: tuple[str, ...]
+    issued_at: datetime.datetime
+    expires_at: datetime.datetime
+    audit_id: str
+    creds: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "creds", {
+            "user_id": self.user_id, "project_id": self.project_id or "",
+            "roles": list(self.roles), "is_admin": "admin" in self.roles})
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class CallAuth:
+    """The caller of one RPC: its identity plus `authorize`, which records that policy ran."""
+
+    __slots__ = ("identity", "_enforcer", "authorized")
+
+    def __init__(self, identity: Identity | None, enforcer):
+        self.identity = identity
+        self._enforcer = enforcer
+        self.authorized = False
+
+    def authorize(self, rule: str, target: dict | None = None):
+        """Raises PermissionDenied unless policy allows `rule` for this caller on `target`."""
+        if target is None:
+            target = self.default_target()
+        self._enforcer.authorize(rule, target, self.identity.creds if self.identity else {})
+        self.authorized = True
+
+    def allows(self, rule: str, target: dict | None = None) -> bool:
+        return self._enforcer.enforce(rule, target if target is not None else self.default_target(),
+                                      self.identity.creds if self.identity else {})
+
+    def default_target(self) -> dict:
+        ident = self.identity
+        return {"user_id": ident.user_id, "project_id": ident.project_id or ""} if ident else {}
+
+    @property
+    def user_id(self):
+        return self.identity.user_id
+
+    @property
+    def project_id(self):
+        return self.identity.project_id
+
+    @property
+    def is_admin(self):
+        return bool(self.identity and self.identity.is_admin)
+
+
+current: contextvars.ContextVar[CallAuth] = contextvars.ContextVar("call_auth")

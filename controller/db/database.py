@@ -1,0 +1,97 @@
+"""The database: one peewee proxy every model binds to, and a pool of worker threads.
+
+peewee is synchronous; the controller is asyncio. All database work runs as a plain function
+in a worker thread (`await db.run(fn, ...)`), each thread holding a pooled connection, so the
+event loop never blocks on I/O and domain code stays plain, testable Python.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import peewee
+from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+proxy = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    # Writers wait for each other instead of failing with "database is locked".
+    "busy_timeout": 15000,
+}
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = proxy
+        legacy_table_names = False
+
+
+def connect(url: str, workers: int = 8) -> peewee.Database:
+    """Opens a pooled database for a URL: sqlite:///path, postgresql://..., mysql://..."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
+        if not path:
+            raise ValueError(f"database url {url!r}: use sqlite:////absolute/path.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=workers + 4,
+                                    stale_timeout=None, check_same_thread=False)
+    if scheme in ("postgres", "postgresql"):
+        parsed = db_url.parse(url)
+        return PooledPostgresqlDatabase(max_connections=workers + 4, stale_timeout=300, **parsed)
+    if scheme == "mysql":
+        return db_url.connect(url.replace("mysql://", "mysql+pool://", 1), max_connections=workers + 4)
+    raise ValueError(f"database url {url!r}: unsupported scheme {scheme!r}")
+
+
+def dialect(database: peewee.Database) -> str:
+    if isinstance(database, peewee.SqliteDatabase):
+        return "sqlite"
+    if isinstance(database, peewee.PostgresqlDatabase):
+        return "postgresql"
+    return "mysql"
+
+
+class Database:
+    """The controller's handle on the database: runs units of work in worker threads."""
+
+    def __init__(self, url: str, workers: int = 8):
+        self.url = url
+        self.engine = connect(url, workers)
+        self.dialect = dialect(self.engine)
+        proxy.initialize(self.engine)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        self._closed = threading.Event()
+
+    async def run(self, fn, *args, **kwargs):
+        """Runs fn(*args, **kwargs) in a worker thread inside a connection context."""
+        call = functools.partial(self.call, fn, *args, **kwargs)
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, ctx.run, call)
+
+    def call(self, fn, *args, **kwargs):
+        """The same, synchronously, for command-line tools and tests."""
+        with self.engine.connection_context():
+            return fn(*args, **kwargs)
+
+    def write_transaction(self):
+        """A transaction that takes the write lock up front.
+
+        On SQLite, BEGIN IMMEDIATE avoids the deadlock of two readers upgrading to writers;
+        on PostgreSQL rows that must not change underneath use SELECT ... FOR UPDATE.
+        """
+        if self.dialect == "sqlite":
+            return self.engine.atomic(lock_type="IMMEDIATE")
+        return self.engine.atomic()
+
+    def close(self):
+        self._executor.shutdown(wait=True)
+        self.engine.close_all()

@@ -1,0 +1,22 @@
+import dataclasses
+import typing
+
+
+@dataclasses.dataclass
+class IdentitySection:
+    """[identity]"""
+
+    section: typing.ClassVar[str] = "identity"
+    # Directory of Fernet keys; empty = <state_dir>/fernet-keys.
+    key_repository: str = ""
+    max_active_keys: int = 3
+    # Token life in seconds (Keystone's default: 24 hours).
+    token_expiration: int = 86400
+    # How long a validated token is trusted without asking the database again. Revocations in
+    # this process apply at once; other controller replicas see them within this time.
+    token_cache_seconds: float = 10.0
+    token_cache_size: int = 100_000
+    # Lock a user out after this many failed password attempts in a row (0: never).
+    lockout_failure_attempts: int = 0
+    lockout_duration: int = 1800
+    minimum_password_length: int = 8

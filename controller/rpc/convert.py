@@ -1,0 +1,26 @@
+"""Conversions every servicer needs between protobuf and plain Python."""
+import datetime
+
+from google.protobuf import timestamp_pb2
+
+
+def timestamp(moment: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A naive-UTC or aware datetime as a Timestamp (None stays unset)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def optional(message, field: str):
+    """The value of a proto3 `optional` field, or None when unset."""
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def changes(resource, paths, rename: dict | None = None) -> dict:
+    """{field: value} of `resource` for the update_mask paths (already validated)."""
+    rename = rename or {}
+    return {rename.get(path, path): getattr(resource, path) for path in paths}

@@ -1,0 +1,202 @@
+"""The one server interceptor of the public listener.
+
+For every call it: takes or mints the x-request-id; authenticates the bearer token (unless the
+method is open); checks the method's policy rule; maps typed domain errors to status codes
+with details; turns any other exception into INTERNAL with the request id (never UNKNOWN,
+never a stack trace to the client); and writes one access-log line.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+
+import grpc
+
+from controller import errors
+from controller.auth import context as auth_context
+from controller.logs import fields, request_id_var
+from controller.rpc import status
+from controller.rpc.policy_spec import MethodSpec
+
+log = logging.getLogger("stratus.rpc")
+
+# Services that answer without a token: health checking and reflection.
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_MAX_REQUEST_ID = 128
+
+
+class Interceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, specs: dict[str, MethodSpec], authenticate, enforcer, access_log: bool = True):
+        """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated."""
+        self._specs = specs
+        self._authenticate = authenticate
+        self._enforcer = enforcer
+        self._access_log = access_log
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        if method.startswith(OPEN_SERVICES):
+            wrapped = handler  # grpc's own servicers: open, and not all of them are asyncio-native
+        else:
+            # A method unknown to policy is refused: fail closed.
+            spec = self._specs.get(method, MethodSpec(rule="!"))
+            wrapped = _wrap(handler, _Call(self, method, spec))
+        self._wrapped[method] = wrapped
+        return wrapped
+
+
+class _Call:
+    """The pipeline of one method, run around the servicer's behaviour by _wrap."""
+
+    def __init__(self, interceptor: Interceptor, method: str, spec: MethodSpec | None):
+        self.i = interceptor
+        self.method = method
+        self.spec = spec
+
+    async def begin(self, context, request):
+        metadata = context.invocation_metadata() or ()
+        request_id = token = None
+        for key, value in metadata:
+            if key == "x-request-id":
+                request_id = value[:_MAX_REQUEST_ID]
+            elif key == "authorization":
+                token = value
+        request_id = request_id or f"req-{uuid.uuid4()}"
+        request_id_var.set(request_id)
+        call_auth = auth_context.CallAuth(None, self.i._enforcer)
+        auth_context.current.set(call_auth)
+        spec = self.spec
+        if spec is None or spec.is_open:
+            return request_id, call_auth
+        if not token:
+            raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
+                                         reason="TOKEN_MISSING")
+        scheme, _, bearer = token.partition(" ")
+        if scheme.lower() != "bearer" or not bearer:
+            raise errors.Unauthenticated("The authorization metadata must be `Bearer <token>`",
+                                         reason="TOKEN_MALFORMED")
+        call_auth.identity = await self.i._authenticate(bearer.strip())
+        if not spec.deferred:
+            target = spec.target(request, call_auth) if (spec.target and request is not None) else None
+            call_auth.authorize(spec.rule, target)
+        return request_id, call_auth
+
+    def check_authorized(self, call_auth):
+        if self.spec is not None and self.spec.deferred and not call_auth.authorized:
+            log.error("handler returned without checking policy", extra=fields(method=self.method))
+            raise errors.PermissionDenied("Policy was not checked for this call", reason="POLICY_NOT_CHECKED")
+
+    async def fail(self, context, exc, request_id):
+        """Ends the call with the status for `exc`; returns the code for the access log."""
+        if isinstance(exc, errors.StratusError):
+            code, message, details = status.from_exception(exc)
+        else:
+            log.exception("unhandled error", extra=fields(method=self.method))
+            code = grpc.StatusCode.INTERNAL
+            message = f"Internal error; quote request id {request_id} to the operator"
+            details = status.status_details(code, message, "INTERNAL", {"request_id": request_id})
+        await context.abort(code, message, trailing_metadata=(
+            ("grpc-status-details-bin", details), ("x-request-id", request_id)))
+
+    def done(self, start, code, call_auth, request_id):
+        if not self.i._access_log:
+            return
+        ident = call_auth.identity if call_auth else None
+        log.info("rpc", extra=fields(method=self.method, code=code,
+                                     ms=round((time.perf_counter() - start) * 1000, 2),
+                                     user_id=ident.user_id if ident else "-"))
+
+
+def _code_name(exc):
+    if isinstance(exc, errors.StratusError):
+        return status.code_for(exc).name
+    if isinstance(exc, asyncio.CancelledError):
+        return "CANCELLED"
+    return "INTERNAL"
+
+
+def _wrap(handler, call: _Call):
+    """Wraps the four kinds of handlers with the same pipeline."""
+
+    async def unary_response(request_or_iterator, context, behavior, request):
+        start = time.perf_counter()
+        request_id = request_id_var.get()
+        call_auth = None
+        try:
+            request_id, call_auth = await call.begin(context, request)
+            response = await behavior(request_or_iterator, context)
+            call.check_authorized(call_auth)
+        except grpc.aio.AbortError:
+            call.done(start, "ABORTED_BY_HANDLER", call_auth, request_id)
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            call.done(start, _code_name(exc), call_auth, request_id)
+            await call.fail(context, exc, request_id)
+        else:
+            context.set_trailing_metadata((("x-request-id", request_id),))
+            call.done(start, "OK", call_auth, request_id)
+            return response
+
+    async def stream_response(request_or_iterator, context, behavior, request):
+        start = time.perf_counter()
+        request_id = request_id_var.get()
+        call_auth = None
+        try:
+            request_id, call_auth = await call.begin(context, request)
+            result = behavior(request_or_iterator, context)
+            if inspect.isasyncgen(result):
+                async for item in result:
+                    yield item
+            else:
+                await result
+            call.check_authorized(call_auth)
+        except grpc.aio.AbortError:
+            call.done(start, "ABORTED_BY_HANDLER", call_auth, request_id)
+            raise
+        except Exception as exc:  # noqa: BLE001
+            call.done(start, _code_name(exc), call_auth, request_id)
+            await call.fail(context, exc, request_id)
+        else:
+            context.set_trailing_metadata((("x-request-id", request_id),))
+            call.done(start, "OK", call_auth, request_id)
+
+    ser = dict(request_deserializer=handler.request_deserializer,
+               response_serializer=handler.response_serializer)
+    # grpc.aio picks how to run a behaviour by its kind (coroutine or async generator
+    # function), so each wrapper must itself be a real `async def`.
+    if handler.unary_unary:
+        inner = handler.unary_unary
+
+        async def unary_unary(request, context):
+            return await unary_response(request, context, inner, request)
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **ser)
+    if handler.stream_unary:
+        inner = handler.stream_unary
+
+        async def stream_unary(requests, context):
+            return await unary_response(requests, context, inner, None)
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
+    if handler.unary_stream:
+        inner = handler.unary_stream
+
+        async def unary_stream(request, context):
+            async for item in stream_response(request, context, inner, request):
+                yield item
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **ser)
+    inner = handler.stream_stream
+
+    async def stream_stream(requests, context):
+        async for item in stream_response(requests, context, inner, None):
+            yield item
+    return grpc.stream_stream_rpc_method_handler(stream_stream, **ser)
