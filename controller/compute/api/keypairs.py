@@ -6,8 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from controller.errors import InvalidArgument
 
@@ -48,12 +49,12 @@ def import_public(text: str) -> KeyMaterial:
     text = text.strip()
     if len(text) > MAX_PUBLIC_KEY or "\n" in text:
         raise InvalidArgument("key_pair.public_key", "must be one OpenSSH public key line")
+    if text.startswith("ssh-dss "):
+        raise InvalidArgument("key_pair.public_key", "DSA keys are not accepted")
     try:
         key = serialization.load_ssh_public_key(text.encode())
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, UnsupportedAlgorithm):
         raise InvalidArgument("key_pair.public_key", "is not an OpenSSH public key") from None
-    if isinstance(key, dsa.DSAPublicKey):
-        raise InvalidArgument("key_pair.public_key", "DSA keys are not accepted")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
         raise InvalidArgument("key_pair.public_key", "RSA keys need at least 2048 bits")
     return KeyMaterial(text, fingerprint(text))
