@@ -100,6 +100,8 @@ class Config:
         return cls(**values)
 
     def check_unknown(self):
+        for builtin in (ControllerSection, DatabaseSection, LoggingSection):
+            self.section(builtin)
         unknown = set(self._raw) - set(self._sections)
         if unknown:
             raise ConfigError(f"{self.source}: unknown section(s): {', '.join(sorted(unknown))}")

@@ -1,6 +1,6 @@
 import pytest
 
-from ca_harness import running_cluster
+from tests.integration.ca.ca_harness import running_cluster
 
 
 @pytest.fixture

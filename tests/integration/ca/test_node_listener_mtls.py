@@ -5,7 +5,7 @@ import datetime
 import grpc
 import pytest
 
-from ca_harness import health_pb2, health_stub, who_am_i
+from tests.integration.ca.ca_harness import health_pb2, health_stub, who_am_i
 from cryptography.hazmat.primitives import serialization
 
 from controller.ca import keys

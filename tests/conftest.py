@@ -1,0 +1,63 @@
+"""Session-wide real servers: one controller (and, when asked, one PostgreSQL) per test process.
+
+STRATUS_TEST_DATABASE=postgresql runs the suite against a real PostgreSQL started here;
+the default is SQLite in a temporary directory.
+"""
+import os
+
+import pytest
+
+from tests.support.cloud import Cloud
+from tests.support.controller import InProcessController, prepare, write_config
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from tests.support.postgres import PostgresServer, binaries
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed; scripts/install-deps installs it")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory):
+    """The URL of the database of this test process's controller."""
+    if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql":
+        server = request.getfixturevalue("postgres")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        return server.create_database(f"stratus_{worker}")
+    return f"sqlite:///{tmp_path_factory.mktemp('db')}/stratus.db"
+
+
+@pytest.fixture(scope="session")
+def controller_config(tmp_path_factory, database_url):
+    path = write_config(tmp_path_factory.mktemp("controller"), database_url)
+    prepare(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def controller(controller_config):
+    """The in-process controller shared by the session's integration tests."""
+    ctl = InProcessController(controller_config).start()
+    yield ctl
+    ctl.stop()
+
+
+@pytest.fixture(scope="session")
+def cloud(controller):
+    client = Cloud(controller.address)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def db(controller):
+    """The controller's Database, for tests that call domain functions directly.
+
+    peewee binds every model to one proxy per process, so a test process has exactly one
+    database: this one. Use db.call(fn, ...) from tests; never open a second Database.
+    """
+    return controller.app.db

@@ -1,0 +1,124 @@
+"""A real controller for tests: in-process on a background event loop, or as a real process.
+
+Both listen on loopback port 0 and are built exactly as `stratus-controller` builds itself:
+the schema is migrated, Fernet keys are created and the cloud is bootstrapped first.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+
+ADMIN_PASSWORD = "admin-secret-pw"
+
+
+def write_config(state_dir: Path, database_url: str = "", listen: str = "127.0.0.1:0", extra: str = "") -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "controller.toml"
+    path.write_text(f'[controller]\nlisten = "{listen}"\nstate_dir = "{state_dir}"\nshutdown_grace = 2.0\n'
+                    f'[database]\nurl = "{database_url}"\n[logging]\nlevel = "warning"\n{extra}')
+    return path
+
+
+def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
+    """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code."""
+    from controller import manage
+    for argv in (["db", "sync"], ["token", "setup-keys"],
+                 ["bootstrap", "--admin-password", ADMIN_PASSWORD, "--public-url", public_url]):
+        if manage.main(["--config", str(config_path), *argv]) != 0:
+            raise RuntimeError(f"stratus-manage {' '.join(argv)} failed")
+
+
+class InProcessController:
+    """The controller's App and listener on an event loop in a daemon thread."""
+
+    def __init__(self, config_path: Path):
+        self.config_path = config_path
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="controller")
+        self.app = None
+        self.server = None
+        self.port = None
+
+    def start(self):
+        from controller.app import App
+        from controller.config import Config
+        from controller.server import ControllerServer
+
+        self.thread.start()
+
+        async def boot():
+            self.app = App(Config.load(self.config_path))
+            self.server = ControllerServer(self.app)
+            self.port = await self.server.start()
+
+        self.run(boot())
+        return self
+
+    def run(self, coro, timeout: float = 60):
+        """Runs a coroutine on the controller's loop from the test thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.server is not None:
+            self.run(self.server.stop(grace=1))
+        if self.app is not None:
+            self.app.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class ControllerProcess:
+    """`stratus-controller` as a real child process; its log is kept for assertions."""
+
+    def __init__(self, config_path: Path, log_path: Path):
+        self.config_path = config_path
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30):
+        config = self.config_path.read_text()
+        self.log_path.write_text("")
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
+                                     stdout=log, stderr=log, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(r"public listener serving.* port=(\d+)", self.log_path.read_text())
+            if match:
+                self.port = int(match.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller exited: {self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise TimeoutError(f"controller did not start: {self.log_path.read_text()} ({config})")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def terminate(self, timeout: float = 20) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def wait_for_channel(address: str, timeout: float = 10) -> grpc.Channel:
+    channel = grpc.insecure_channel(address)
+    grpc.channel_ready_future(channel).result(timeout)
+    return channel

@@ -1,0 +1,26 @@
+import pytest
+
+from tests.unit.ca.ca_fixtures import Clock
+from controller.ca.authority import CertificateAuthority
+from controller.ca.repository import MemoryCARepository
+from controller.ca.service import CertificateService
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def authority(tmp_path, clock):
+    return CertificateAuthority.create(tmp_path / "ca", now=clock())
+
+
+@pytest.fixture
+def repository():
+    return MemoryCARepository()
+
+
+@pytest.fixture
+def service(authority, repository, clock):
+    return CertificateService(authority, repository, clock=clock)
