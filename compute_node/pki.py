@@ -166,15 +166,18 @@ class NodePKI:
 
         `ca_pem` is pinned at enrollment; later, the certificate must chain to the pinned CA.
         """
-        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        try:
+            certificate = x509.load_pem_x509_certificate(certificate_pem)
+        except ValueError:
+            raise PKIError("the controller sent something that is not a certificate") from None
         pending = self._path(PENDING_KEY_FILE)
         if not pending.exists():
             raise PKIError("no pending key: call new_csr() before install()")
         key = keys.load_private_key(pending)
         if _public_der(key.public_key()) != _public_der(certificate.public_key()):
             raise PKIError("the certificate is not for the pending key")
-        if certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value.lower() != (
-                self.host_name):
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if [str(n.value).lower() for n in names] != [self.host_name]:
             raise PKIError(f"the certificate is not for host {self.host_name}")
         if ca_pem is None:
             ca_pem = self._path(CA_FILE).read_bytes()

@@ -49,13 +49,13 @@ def validate_csr(pem: bytes) -> ValidCSR:
     csr = load_csr(pem)
     if not csr.is_signature_valid:
         raise _refuse("signature does not verify with its own key", "CSR_BAD_SIGNATURE")
-    if not isinstance(csr.signature_hash_algorithm, _GOOD_HASHES):
-        raise _refuse("must be signed with SHA-256, SHA-384 or SHA-512", "CSR_WEAK_SIGNATURE")
     try:
         public_key = csr.public_key()
         keys.check_public_key(public_key)
     except (keys.WeakKeyError, ValueError) as error:
         raise _refuse(str(error), "CSR_WEAK_KEY") from None
+    if not isinstance(csr.signature_hash_algorithm, _GOOD_HASHES):
+        raise _refuse("must be signed with SHA-256, SHA-384 or SHA-512", "CSR_WEAK_SIGNATURE")
 
     attributes = list(csr.subject)
     if len(attributes) != 1 or attributes[0].oid != NameOID.COMMON_NAME:
