@@ -1,0 +1,31 @@
+"""Instance disks: copy-on-write qcow2 overlays on cached base images, made with qemu-img."""
+from __future__ import annotations
+
+import subprocess
+
+from compute_node.drivers.base import DriverError
+
+GiB = 1024 ** 3
+
+
+def _qemu_img(*args: str) -> None:
+    try:
+        subprocess.run(["qemu-img", *args], check=True, capture_output=True, timeout=120)
+    except FileNotFoundError as exc:
+        raise DriverError("qemu-img is not installed") from exc
+    except subprocess.CalledProcessError as exc:
+        message = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
+        raise DriverError(f"qemu-img {args[0]}: {message[0]}") from exc
+
+
+def create_overlay(path: str, base: str, base_format: str, size_gb: int = 0) -> None:
+    """A qcow2 whose unwritten blocks read from `base`. The base is never written; size 0
+    keeps the base's virtual size."""
+    args = ["create", "-q", "-f", "qcow2", "-b", base, "-F", base_format, path]
+    if size_gb:
+        args.append(str(size_gb * GiB))
+    _qemu_img(*args)
+
+
+def create_blank(path: str, size_gb: int) -> None:
+    _qemu_img("create", "-q", "-f", "qcow2", path, str(size_gb * GiB))

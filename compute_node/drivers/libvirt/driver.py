@@ -1,0 +1,308 @@
+"""The libvirt implementation of ComputeDriver: qemu:// (KVM or TCG) and test:// URIs."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import libvirt
+
+from compute_node.drivers.base import (
+    Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
+    ImageFile, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec, InvalidSpec,
+    InvalidState, PowerState, RebootKind,
+)
+from compute_node.drivers.libvirt import disk, xml as domxml
+from compute_node.drivers.libvirt.guest import Guest, libvirt_error
+from compute_node.drivers.libvirt.host import Host, disk_usage_gb
+from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
+
+LOG = logging.getLogger(__name__)
+GiB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    path: str | None
+    disk_format: str | None
+    virtual_size: int = 0
+
+
+@dataclass(frozen=True)
+class LibvirtConfig:
+    uri: str = "qemu:///system"
+    instances_path: str = "/var/lib/stratus/instances"
+    network: str = "user"          # user | none | bridge:<name>  (see xml.py)
+    domain_type: str = "auto"      # auto | kvm | qemu (ignored on test://)
+    shutdown_timeout: float = 60.0  # graceful stop before a hard power off
+
+
+class LibvirtDriver(ComputeDriver):
+    def __init__(self, config: LibvirtConfig, image_cache: ImageCache | None = None):
+        self.config = config
+        self.image_cache = image_cache
+        self.host = Host(config.uri)
+        self.domain_type = self.host.domain_type(config.domain_type)
+        real = not self.host.facts.is_test
+        # The test driver's host says i686; its guests are defined as x86_64 like real ones.
+        self._guest_arch = self.host.facts.arch if real else "x86_64"
+        self.capabilities = Capabilities(
+            direct_kernel_boot=True, pause=True, suspend=True, soft_reboot=True,
+            console_output=True, vnc_console=real, lifecycle_events=True,
+            copy_on_write_disks=True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        os.makedirs(config.instances_path, exist_ok=True)
+        LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
+                 self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
+                 self.domain_type)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _instance_lock(self, uuid: str):
+        with self._locks_guard:
+            lock = self._locks.setdefault(uuid, threading.Lock())
+        with lock:
+            yield
+
+    def _instance_dir(self, uuid: str) -> str:
+        return os.path.join(self.config.instances_path, uuid)
+
+    def _info(self, guest: Guest) -> InstanceInfo:
+        dom = guest.domain
+        try:
+            name = domxml.instance_name_from_xml(dom.XMLDesc(0))
+            state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
+        except libvirt.libvirtError as exc:
+            raise libvirt_error(f"instance {guest.uuid}", exc) from exc
+        return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=guest.power_state(),
+                            managed=name is not None, vcpus=vcpus, memory_mb=mem_kib // 1024)
+
+    def _resolve(self, image: ImageFile | None, uuid: str, acquired: list[str]) -> _Resolved:
+        """Where an image file is; cached images get a reference held by `uuid`."""
+        if image is None:
+            return _Resolved(None, None)
+        if image.image_id is None:
+            if not image.path or not os.path.exists(image.path):
+                raise InvalidSpec(f"image file {image.path!r} does not exist")
+            return _Resolved(image.path, image.disk_format)
+        if self.image_cache is None:
+            raise InvalidSpec("this driver has no image cache to resolve image ids")
+        try:
+            cached = self.image_cache.acquire(image.image_id, uuid)
+        except ImageCacheError as exc:
+            raise InvalidSpec(str(exc)) from exc
+        acquired.append(image.image_id)
+        return _Resolved(cached.path, cached.disk_format, cached.virtual_size)
+
+    def _root_disk(self, spec: InstanceSpec, directory: str, acquired: list[str]) -> str | None:
+        base = self._resolve(spec.root_disk, spec.uuid, acquired)
+        path = os.path.join(directory, "disk")
+        if base.path is None:
+            if spec.disk_gb <= 0:
+                return None
+            disk.create_blank(path, spec.disk_gb)
+            return path
+        if base.disk_format in BOOT_FILE_FORMATS or base.disk_format not in ("raw", "qcow2"):
+            raise InvalidSpec(f"a {base.disk_format} image cannot be a root disk")
+        if spec.disk_gb and base.virtual_size > spec.disk_gb * GiB:
+            raise InvalidSpec(f"the image needs {base.virtual_size} bytes, the flavor's disk "
+                              f"holds {spec.disk_gb} GiB")
+        disk.create_overlay(path, base.path, base.disk_format, spec.disk_gb)
+        return path
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def spawn(self, spec: InstanceSpec) -> InstanceInfo:
+        with self._instance_lock(spec.uuid):
+            try:
+                self.host.conn.lookupByUUIDString(spec.uuid)
+                raise InstanceExists(f"instance {spec.uuid} already exists")
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise libvirt_error(f"instance {spec.uuid}", exc) from exc
+            directory = self._instance_dir(spec.uuid)
+            acquired: list[str] = []
+            defined: Guest | None = None
+            try:
+                # A directory without a domain is what a crash mid-spawn leaves: start over.
+                shutil.rmtree(directory, ignore_errors=True)
+                os.makedirs(directory)
+                paths = domxml.DomainPaths(
+                    root_disk=self._root_disk(spec, directory, acquired),
+                    kernel=self._resolve(spec.kernel, spec.uuid, acquired).path,
+                    ramdisk=self._resolve(spec.ramdisk, spec.uuid, acquired).path,
+                    console_log=os.path.join(directory, "console.log"))
+                xml = domxml.domain_xml(spec, paths, domain_type=self.domain_type,
+                                        arch=self._guest_arch, network=self.config.network)
+                try:
+                    defined = Guest(self.host.conn.defineXML(xml))
+                except libvirt.libvirtError as exc:
+                    raise DriverError(f"define {spec.uuid}: {exc.get_error_message()}") from exc
+                defined.start()
+                return self._info(defined)
+            except BaseException:
+                self._cleanup_failed_spawn(spec.uuid, defined, directory, acquired)
+                raise
+
+    def _cleanup_failed_spawn(self, uuid, guest, directory, acquired) -> None:
+        try:
+            if guest is not None:
+                guest.power_off()
+                guest.undefine()
+        except DriverError:
+            LOG.exception("cleaning up the partial guest %s", uuid)
+        shutil.rmtree(directory, ignore_errors=True)
+        for image_id in acquired:
+            self.image_cache.release(image_id, uuid)
+
+    def destroy(self, uuid: str) -> None:
+        with self._instance_lock(uuid):
+            try:
+                guest = Guest.lookup(self.host.conn, uuid)
+            except InstanceNotFound:
+                guest = None
+            if guest is not None:
+                guest.power_off()
+                guest.undefine()
+            shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
+            if self.image_cache is not None:
+                self.image_cache.release_instance(uuid)
+
+    # -- power actions -------------------------------------------------------------------
+
+    def _guest(self, uuid: str) -> Guest:
+        return Guest.lookup(self.host.conn, uuid)
+
+    def stop(self, uuid: str, timeout: float | None = None) -> InstanceInfo:
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            if guest.power_state() not in (PowerState.SHUTOFF, PowerState.SUSPENDED):
+                if not guest.shutdown(timeout):
+                    guest.power_off()
+            return self._info(guest)
+
+    def start(self, uuid: str) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            state = guest.power_state()
+            if state is PowerState.PAUSED:
+                raise InvalidState(f"instance {uuid} is paused: unpause it")
+            if state in (PowerState.SHUTOFF, PowerState.SUSPENDED, PowerState.CRASHED):
+                guest.start()
+            return self._info(guest)
+
+    def reboot(self, uuid: str, kind: RebootKind) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            if guest.power_state() is not PowerState.RUNNING:
+                raise InvalidState(f"instance {uuid} is not running")
+            clean = kind is RebootKind.SOFT and guest.shutdown(self.config.shutdown_timeout)
+            if not clean:
+                guest.power_off()
+            guest.start()
+            return self._info(guest)
+
+    def pause(self, uuid: str) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            state = guest.power_state()
+            if state is PowerState.RUNNING:
+                guest.pause()
+            elif state is not PowerState.PAUSED:
+                raise InvalidState(f"instance {uuid} is not running")
+            return self._info(guest)
+
+    def unpause(self, uuid: str) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            state = guest.power_state()
+            if state is PowerState.PAUSED:
+                guest.unpause()
+            elif state is not PowerState.RUNNING:
+                raise InvalidState(f"instance {uuid} is not paused")
+            return self._info(guest)
+
+    def suspend(self, uuid: str) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            state = guest.power_state()
+            if state in (PowerState.RUNNING, PowerState.PAUSED):
+                guest.managed_save()
+            elif state is not PowerState.SUSPENDED:
+                raise InvalidState(f"instance {uuid} is not running")
+            return self._info(guest)
+
+    def resume(self, uuid: str) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            state = guest.power_state()
+            if state is PowerState.SUSPENDED:
+                guest.start()
+            elif state is not PowerState.RUNNING:
+                raise InvalidState(f"instance {uuid} is not suspended")
+            return self._info(guest)
+
+    # -- inventory and stats -------------------------------------------------------------
+
+    def get_info(self, uuid: str) -> InstanceInfo:
+        return self._info(self._guest(uuid))
+
+    def list_instances(self) -> dict[str, InstanceInfo]:
+        found = {}
+        for dom in self.host.conn.listAllDomains(0):
+            try:
+                info = self._info(Guest(dom))
+            except InstanceNotFound:  # undefined while we looked
+                continue
+            found[info.uuid] = info
+        return found
+
+    def host_stats(self) -> HostStats:
+        facts = self.host.facts
+        vcpus_used = memory_used = running = 0
+        for dom in self.host.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            try:
+                _state, _max_mem, mem_kib, vcpus, _cpu = dom.info()
+            except libvirt.libvirtError:
+                continue
+            vcpus_used += vcpus
+            memory_used += mem_kib // 1024
+            running += 1
+        disk_total, disk_free = disk_usage_gb(self.config.instances_path)
+        return HostStats(
+            hostname=facts.hostname, hypervisor_type=facts.hypervisor_type,
+            hypervisor_version=facts.hypervisor_version, domain_type=self.domain_type,
+            arch=facts.arch, cpu_model=facts.cpu_model, vcpus=facts.vcpus,
+            vcpus_used=vcpus_used, memory_mb=facts.memory_mb, memory_mb_used=memory_used,
+            free_memory_mb=self.host.free_memory_mb(), disk_gb=disk_total,
+            disk_gb_free=disk_free, running_instances=running)
+
+    def console_output(self, uuid: str, max_bytes: int = 65536) -> ConsoleOutput:
+        self._guest(uuid)  # InstanceNotFound for a guest that is not here
+        path = os.path.join(self._instance_dir(uuid), "console.log")
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - max_bytes))
+                data = f.read(max_bytes)
+        except FileNotFoundError:
+            return ConsoleOutput(text="", truncated=False)
+        return ConsoleOutput(text=data.decode("utf-8", errors="replace"),
+                             truncated=size > max_bytes)
+
+    # -- events --------------------------------------------------------------------------
+
+    def subscribe(self, subscription: EventSubscription) -> None:
+        self.host.subscribe(subscription)
+
+    def unsubscribe(self, subscription: EventSubscription) -> None:
+        self.host.unsubscribe(subscription)
+
+    def close(self) -> None:
+        self.host.close()

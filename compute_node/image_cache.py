@@ -1,0 +1,274 @@
+"""The node's image cache: verified base images keyed by image id, shared by instances.
+
+On disk, so that references survive an agent restart:
+
+    <root>/<image_id>/data            the verified bytes (written to tmp/, then renamed)
+    <root>/<image_id>/meta.json       format, sizes, multihash
+    <root>/<image_id>/refs/<uuid>     one empty file per instance using the image
+    <root>/<image_id>/last_used       its mtime: when the image was last fetched or released
+    <root>/tmp/                       downloads in progress
+
+Content is inspected while it is written (oslo.utils' format inspector): a format other
+than the allowed ones, a declared format that does not match the content, or a failed
+safety check (a qcow2 with a backing file or an external data file, ...) is refused and
+nothing is kept.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid as uuid_mod
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+
+from oslo_utils.imageutils import format_inspector
+
+# Glance's AMI-style formats: `ami` is a raw disk; `aki` and `ari` (kernel, ramdisk) are
+# files QEMU loads as bytes and never opens as a disk, so the disk safety checks do not apply
+# to them. An x86 kernel carries a boot-sector signature that reads as an MBR disk ("gpt").
+_DECLARED_AS_RAW = {"raw", "ami"}
+BOOT_FILE_FORMATS = {"aki", "ari"}
+_BOOT_FILE_CONTENT = {"raw", "gpt"}
+DEFAULT_ALLOWED_FORMATS = frozenset({"raw", "qcow2"})
+
+
+class ImageCacheError(Exception):
+    pass
+
+
+class ImageRejected(ImageCacheError):
+    """The content failed verification or inspection; nothing was kept."""
+
+
+class ImageNotCached(ImageCacheError):
+    pass
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    image_id: str
+    path: str
+    disk_format: str     # raw or qcow2 (found in the content), or aki/ari (boot files)
+    size: int
+    virtual_size: int
+    multihash: str
+
+
+class _ChunkFeed:
+    """Lets InspectWrapper read the chunk we already hold."""
+
+    def __init__(self):
+        self.chunk = b""
+
+    def read(self, _size: int) -> bytes:
+        chunk, self.chunk = self.chunk, b""
+        return chunk
+
+
+def _check_image_id(image_id: str) -> str:
+    try:
+        return str(uuid_mod.UUID(image_id))
+    except (ValueError, TypeError, AttributeError):
+        raise ImageCacheError(f"image id must be a UUID: {image_id!r}") from None
+
+
+class ImageCache:
+    def __init__(self, root: str, *, max_unused_age: float = 24 * 3600,
+                 allowed_formats: frozenset[str] = DEFAULT_ALLOWED_FORMATS,
+                 max_image_size: int | None = None, clock: Callable[[], float] = time.time):
+        self.root = root
+        self.max_unused_age = max_unused_age
+        self.allowed_formats = allowed_formats
+        self.max_image_size = max_image_size
+        self.clock = clock
+        self._lock = threading.Lock()  # acquire/release/prune run on several threads
+        self._fetch_locks: dict[str, asyncio.Lock] = {}
+        os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
+
+    def _dir(self, image_id: str) -> str:
+        return os.path.join(self.root, _check_image_id(image_id))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, image_id: str) -> CachedImage | None:
+        directory = self._dir(image_id)
+        try:
+            with open(os.path.join(directory, "meta.json")) as f:
+                meta = json.load(f)
+        except FileNotFoundError:
+            return None
+        return CachedImage(image_id=image_id, path=os.path.join(directory, "data"), **meta)
+
+    def image_ids(self) -> list[str]:
+        return sorted(name for name in os.listdir(self.root)
+                      if name != "tmp" and os.path.exists(os.path.join(self.root, name,
+                                                                       "meta.json")))
+
+    def references(self, image_id: str) -> set[str]:
+        try:
+            return set(os.listdir(os.path.join(self._dir(image_id), "refs")))
+        except FileNotFoundError:
+            return set()
+
+    # -- fetching ------------------------------------------------------------------------
+
+    async def fetch(self, image_id: str, chunks: AsyncIterable[bytes], *, multihash: str,
+                    disk_format: str | None = None) -> CachedImage:
+        """Return the cached image, downloading it from `chunks` first if needed.
+
+        `multihash` is the sha512 hex digest the image service recorded; `disk_format` the
+        declared format, which the content must match. Concurrent fetches of one image
+        download it once.
+        """
+        lock = self._fetch_locks.setdefault(_check_image_id(image_id), asyncio.Lock())
+        async with lock:
+            cached = self.get(image_id)
+            if cached is not None:
+                if cached.multihash != multihash.lower():
+                    raise ImageRejected(f"image {image_id} is cached with another checksum")
+                self._touch(image_id)
+                return cached
+            return await self._download(image_id, chunks, multihash.lower(), disk_format)
+
+    async def _download(self, image_id, chunks, multihash, disk_format) -> CachedImage:
+        tmp_path = os.path.join(self.root, "tmp", f"{image_id}.{uuid_mod.uuid4().hex}")
+        digest = hashlib.sha512()
+        feed = _ChunkFeed()
+        wrapper = format_inspector.InspectWrapper(feed)
+        size = 0
+        try:
+            with open(tmp_path, "wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if self.max_image_size is not None and size > self.max_image_size:
+                        raise ImageRejected(f"image {image_id} is larger than "
+                                            f"{self.max_image_size} bytes")
+                    digest.update(chunk)
+                    feed.chunk = chunk
+                    wrapper.read(len(chunk))
+                    await asyncio.to_thread(out.write, chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            wrapper.close()
+            if digest.hexdigest() != multihash:
+                raise ImageRejected(f"image {image_id} does not match its checksum")
+            found, virtual_size = self._inspect(image_id, wrapper, disk_format)
+            directory = self._dir(image_id)
+            os.makedirs(os.path.join(directory, "refs"), exist_ok=True)
+            os.rename(tmp_path, os.path.join(directory, "data"))
+            meta = {"disk_format": found, "size": size, "virtual_size": virtual_size,
+                    "multihash": multihash}
+            meta_tmp = os.path.join(directory, "meta.json.tmp")
+            with open(meta_tmp, "w") as f:
+                json.dump(meta, f)
+            os.rename(meta_tmp, os.path.join(directory, "meta.json"))
+            self._touch(image_id)
+            return self.get(image_id)
+        except format_inspector.ImageFormatError as exc:
+            raise ImageRejected(f"image {image_id}: {exc}") from exc
+        finally:
+            if os.path.exists(tmp_path):
+                os.unlink(tmp_path)
+
+    def _inspect(self, image_id, wrapper, declared) -> tuple[str, int]:
+        inspector = wrapper.format
+        found = str(inspector)
+        if declared in BOOT_FILE_FORMATS:
+            if found not in _BOOT_FILE_CONTENT:
+                raise ImageRejected(f"image {image_id} is declared {declared} but holds {found}")
+            return declared, inspector.virtual_size
+        if found not in self.allowed_formats:
+            raise ImageRejected(f"image {image_id} is {found}, which this node does not boot")
+        if declared is not None:
+            expected = "raw" if declared in _DECLARED_AS_RAW else declared
+            if expected != found:
+                raise ImageRejected(f"image {image_id} is declared {declared} but holds {found}")
+        try:
+            inspector.safety_check()
+        except format_inspector.SafetyCheckFailed as exc:
+            raise ImageRejected(f"image {image_id} failed the safety checks "
+                                f"({', '.join(sorted(exc.failures))})") from exc
+        return found, inspector.virtual_size
+
+    # -- references ----------------------------------------------------------------------
+
+    def acquire(self, image_id: str, instance_uuid: str) -> CachedImage:
+        """Record that `instance_uuid` uses the image; the image is then never pruned."""
+        with self._lock:
+            cached = self.get(image_id)
+            if cached is None:
+                raise ImageNotCached(f"image {image_id} is not in the cache")
+            open(os.path.join(self._dir(image_id), "refs",
+                              str(uuid_mod.UUID(instance_uuid))), "a").close()
+            return cached
+
+    def release(self, image_id: str, instance_uuid: str) -> None:
+        """Idempotent."""
+        with self._lock:
+            try:
+                os.unlink(os.path.join(self._dir(image_id), "refs",
+                                       str(uuid_mod.UUID(instance_uuid))))
+            except FileNotFoundError:
+                return
+            self._touch(image_id)
+
+    def release_instance(self, instance_uuid: str) -> list[str]:
+        """Drop every reference held by one instance; returns the image ids released."""
+        released = []
+        for image_id in self.image_ids():
+            if instance_uuid in self.references(image_id):
+                self.release(image_id, instance_uuid)
+                released.append(image_id)
+        return released
+
+    # -- pruning -------------------------------------------------------------------------
+
+    def _touch(self, image_id: str) -> None:
+        path = os.path.join(self._dir(image_id), "last_used")
+        now = self.clock()
+        open(path, "a").close()
+        os.utime(path, (now, now))
+
+    def prune(self) -> list[str]:
+        """Remove images without references unused for longer than `max_unused_age`."""
+        removed = []
+        now = self.clock()
+        with self._lock:
+            for image_id in self.image_ids():
+                if self.references(image_id):
+                    continue
+                directory = self._dir(image_id)
+                try:
+                    last_used = os.stat(os.path.join(directory, "last_used")).st_mtime
+                except FileNotFoundError:
+                    last_used = 0.0
+                if now - last_used >= self.max_unused_age:
+                    # Rename first so a reader never sees half a directory.
+                    doomed = os.path.join(self.root, "tmp", f"{image_id}.removed")
+                    os.rename(directory, doomed)
+                    shutil.rmtree(doomed, ignore_errors=True)
+                    removed.append(image_id)
+        return removed
+
+
+async def file_chunks(path: str, chunk_size: int = 1 << 20):
+    """An async chunk source reading a local file (tests, local imports)."""
+    with open(path, "rb") as f:
+        while True:
+            chunk = await asyncio.to_thread(f.read, chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+
+def sha512_file(path: str) -> str:
+    digest = hashlib.sha512()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
