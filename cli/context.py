@@ -4,6 +4,7 @@ import functools
 from typing import Mapping, TextIO
 
 from cli import config
+from cli.parser import global_options
 from cli.progress import Progress
 from cli.session import Session, TokenIssuer
 from cli.token_cache import TokenCache, cache_dir
@@ -13,6 +14,7 @@ class Context:
     def __init__(self, args, *, env: Mapping[str, str], stdout: TextIO, stderr: TextIO,
                  parser=None, issue_token: TokenIssuer | None = None):
         self.args = args
+        self.options = global_options(args)   # --cloud, --url, ..., --debug
         self.env = env
         self.stdout = stdout
         self.stderr = stderr
@@ -21,7 +23,7 @@ class Context:
 
     @functools.cached_property
     def settings(self) -> config.Settings:
-        return config.resolve(vars(self.args), self.env)
+        return config.resolve(self.options, self.env)
 
     @functools.cached_property
     def session(self) -> Session:
@@ -32,7 +34,7 @@ class Context:
                                url=settings.require_url(), username=settings.username or "",
                                project=settings.project or "")
         return Session(settings, cache=cache, issue_token=self.issue_token,
-                       debug=self.stderr if self.args.debug else None)
+                       debug=self.stderr if self.options.get("debug") else None)
 
     def progress(self, total: int | None, label: str = "") -> Progress:
         """A progress bar on stderr, drawn only when stderr is a terminal."""

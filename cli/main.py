@@ -79,7 +79,7 @@ def run(ctx: Context) -> int:
         print(f"stratus: error: {where}{e.strerror or e}", file=stderr)
         return ExitCode.FAILED
     except Exception as e:
-        if args.debug:
+        if ctx.options.get("debug"):
             traceback.print_exc(file=stderr)
         print(f"stratus: internal error: {type(e).__name__}: {e} "
               "(run again with --debug to see where, and report it)", file=stderr)

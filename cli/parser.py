@@ -1,33 +1,39 @@
 """Builds the argparse tree from the registry: one level of subcommands per word
-(`server` -> `group` -> `create`), global options before or after the command, and the
-output options of show and list commands. argparse's usage errors exit with status 2, which
-is ExitCode.USAGE."""
+(`server` -> `group` -> `create`), global options before the command, and the output
+options of show and list commands. argparse's usage errors exit with status 2, which is
+ExitCode.USAGE."""
 import argparse
 
 from cli import errors, formatters
 from cli.config import SETTINGS
 from cli.registry import Registry
 
+# Global options are kept under their own names: commands have a --project of their own.
+GLOBAL = "global_"
 EPILOG = "exit codes:\n" + errors.__doc__.split("rely on them):\n", 1)[1]
 
 
-def _add_global_options(parser, *, suppress: bool) -> None:
-    """Global options. In a command's own parser they default to SUPPRESS, so that a value
-    given before the command is kept unless the option is repeated after it."""
-    default = {"default": argparse.SUPPRESS} if suppress else {}
+def _add_global_options(parser) -> None:
+    """Options that come before the command, as the openstack client has them (commands
+    have their own --project, --password, --url...)."""
     group = parser.add_argument_group("global options")
-    group.add_argument("--cloud", metavar="NAME", help="cloud from clouds.yaml "
-                       "(env STRATUS_CLOUD)", **({"default": None} | default))
+    group.add_argument("--cloud", dest=f"{GLOBAL}cloud", metavar="NAME",
+                       help="cloud from clouds.yaml (env STRATUS_CLOUD)")
     for setting in SETTINGS:
-        action = group.add_argument(f"--{setting.name}", metavar=setting.name.upper(),
-                                    help=f"{setting.help} (env {setting.env})",
-                                    **({"default": None} | default))
+        action = group.add_argument(f"--{setting.name}", dest=f"{GLOBAL}{setting.name}",
+                                    metavar=setting.name.upper(),
+                                    help=f"{setting.help} (env {setting.env})")
         action.completer = "file" if setting.name == "cacert" else None
-    group.add_argument("--timeout", metavar="SECONDS", type=float,
-                       help="deadline of each call (env STRATUS_TIMEOUT; default 60)",
-                       **({"default": None} | default))
-    group.add_argument("--debug", action="store_true", help="show tracebacks and calls",
-                       **({"default": False} | default))
+    group.add_argument("--timeout", dest=f"{GLOBAL}timeout", metavar="SECONDS", type=float,
+                       help="deadline of each call (env STRATUS_TIMEOUT; default 60)")
+    group.add_argument("--debug", dest=f"{GLOBAL}debug", action="store_true",
+                       help="show tracebacks and calls")
+
+
+def global_options(args) -> dict:
+    """The global options given, by name (`cloud`, `url`, ...), apart from the command's."""
+    return {name[len(GLOBAL):]: value for name, value in vars(args).items()
+            if name.startswith(GLOBAL)}
 
 
 def _add_output_options(parser, output: str) -> None:
@@ -49,7 +55,7 @@ def build(registry: Registry, *, version: str = "unknown") -> argparse.ArgumentP
         prog="stratus", description="Command-line client of a Stratus cloud.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     root.add_argument("--version", action="version", version=f"stratus {version}")
-    _add_global_options(root, suppress=False)
+    _add_global_options(root)
     levels: dict[tuple, argparse._SubParsersAction] = {}
 
     def children(words: tuple) -> argparse._SubParsersAction:
@@ -77,11 +83,13 @@ def build(registry: Registry, *, version: str = "unknown") -> argparse.ArgumentP
         leaf = parent.add_parser(command.words[-1], help=command.help,
                                  description=command.help, prog=f"stratus {command.name}")
         for argument in command.arguments:
-            action = leaf.add_argument(*argument.flags, **argument.options)
+            options = argument.options
+            if not argument.flags[0].startswith("-") and "choices" not in options:
+                options = {"metavar": argument.flags[0].upper()} | options
+            action = leaf.add_argument(*argument.flags, **options)
             action.completer = argument.completer
         if command.output:
             _add_output_options(leaf, command.output)
-        _add_global_options(leaf, suppress=True)
         leaf.set_defaults(_command=command)
         nodes[command.words] = leaf
     return root

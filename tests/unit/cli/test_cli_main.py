@@ -12,7 +12,7 @@ from cli.registry import Command
 
 
 def run_command(func, env=None, **options):
-    options = {"debug": False, "format": "table", "columns": None} | options
+    options = {"global_debug": False, "format": "table", "columns": None} | options
     args = argparse.Namespace(_command=Command(("test",), func, "test"), **options)
     stdout, stderr = io.StringIO(), io.StringIO()
     ctx = Context(args, env=env or {}, stdout=stdout, stderr=stderr)
@@ -74,7 +74,7 @@ def test_a_client_bug_is_one_line_unless_debugging():
     assert code == ExitCode.FAILED and "Traceback" not in err
     assert err == ("stratus: internal error: ValueError: oops (run again with --debug to see "
                    "where, and report it)\n")
-    code, _, err = run_command(broken, debug=True)
+    code, _, err = run_command(broken, global_debug=True)
     assert code == ExitCode.FAILED
     assert "Traceback" in err and err.endswith("report it)\n")
 
@@ -93,14 +93,14 @@ def test_usage_errors_are_exit_code_2():
     assert main([], stdout=io.StringIO(), stderr=io.StringIO()) == ExitCode.USAGE
 
 
-def test_global_options_are_accepted_after_the_command_too():
-    from cli.main import build_parser
-    parser = build_parser()
-    args = parser.parse_args(["--cloud", "a", "--url", "x:1", "complete", "bash", "--cloud", "b"])
-    assert (args.cloud, args.url) == ("b", "x:1")
-
-
 def test_help_lists_the_exit_codes():
     stdout = io.StringIO()
     assert main(["--help"], stdout=stdout, stderr=io.StringIO()) == 0
     assert "4  authentication or authorization failed" in stdout.getvalue()
+
+
+def test_a_command_argument_named_like_a_global_option_stays_apart():
+    from cli.main import build_parser
+    args = build_parser().parse_args(["--project", "admin", "project", "show", "demo"])
+    ctx = Context(args, env={"STRATUS_URL": "h:1"}, stdout=io.StringIO(), stderr=io.StringIO())
+    assert (ctx.settings.project, args.project) == ("admin", "demo")

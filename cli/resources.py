@@ -1,0 +1,119 @@
+"""What the area modules share: proto messages to plain values, results from messages, and
+finding a resource by name or ID as the openstack client does."""
+import datetime
+import re
+from typing import Callable, Iterable, Sequence
+
+import grpc
+from google.protobuf import timestamp_pb2
+from google.protobuf.descriptor import FieldDescriptor
+
+from cli.errors import CliError, NotFoundError
+from cli.formatters import ListResult, ShowResult
+
+UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+
+
+def enum_name(descriptor, number: int, *, upper: bool = False) -> str | None:
+    """`ENDPOINT_INTERFACE_PUBLIC` -> `public` (or `PUBLIC`); the zero value -> None."""
+    if number == 0:
+        return None
+    name = descriptor.values_by_number[number].name if number in descriptor.values_by_number \
+        else str(number)
+    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", descriptor.name).upper() + "_"
+    name = name[len(prefix):] if name.startswith(prefix) else name
+    return name if upper else name.lower()
+
+
+def enum_number(descriptor, name: str) -> int:
+    """The inverse of enum_name: `public` -> ENDPOINT_INTERFACE_PUBLIC's number."""
+    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", descriptor.name).upper() + "_"
+    value = descriptor.values_by_name.get(prefix + name.upper().replace("-", "_"))
+    if value is None or value.number == 0:
+        choices = [enum_name(descriptor, v.number) for v in descriptor.values if v.number]
+        raise CliError(f"unknown {descriptor.name} {name!r}; choose from {', '.join(choices)}")
+    return value.number
+
+
+def enum_choices(descriptor) -> list[str]:
+    return [enum_name(descriptor, v.number) for v in descriptor.values if v.number]
+
+
+def timestamp(value: timestamp_pb2.Timestamp) -> datetime.datetime | None:
+    if not value.seconds and not value.nanos:
+        return None
+    return value.ToDatetime(tzinfo=datetime.timezone.utc)
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    if hasattr(field, "is_repeated"):   # protobuf 6 and later have no `label`
+        return field.is_repeated
+    return field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def plain(message, field: FieldDescriptor, *, upper_enums: bool = False):
+    """One field of a message as a plain Python value."""
+    value = getattr(message, field.name)
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return dict(value)
+    if _repeated(field):
+        if field.message_type is not None:
+            return [to_dict(item) for item in value]
+        if field.enum_type is not None:
+            return [enum_name(field.enum_type, item, upper=upper_enums) for item in value]
+        return list(value)
+    if field.enum_type is not None:
+        return enum_name(field.enum_type, value, upper=upper_enums)
+    if field.message_type is not None:
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            return timestamp(value)
+        return to_dict(value) if message.HasField(field.name) else None
+    return value
+
+
+def to_dict(message, *, upper_enums: bool = False) -> dict:
+    """Every field of a message, in declaration order, as plain values."""
+    return {field.name: plain(message, field, upper_enums=upper_enums)
+            for field in message.DESCRIPTOR.fields}
+
+
+def show(message, *, rename: dict | None = None, drop: Iterable[str] = (),
+         extra: dict | None = None, upper_enums: bool = False) -> ShowResult:
+    """A show result of a message's fields, sorted by name as the openstack client shows."""
+    fields = {k: v for k, v in to_dict(message, upper_enums=upper_enums).items()
+              if k not in set(drop)}
+    fields |= extra or {}
+    fields = {(rename or {}).get(k, k): v for k, v in fields.items()}
+    return ShowResult(dict(sorted(fields.items())))
+
+
+def listing(items: Iterable, columns: Sequence[tuple[str, Callable | str]]) -> ListResult:
+    """Rows of `items` under `columns`: (heading, field name or function of the item)."""
+    def cell(item, getter):
+        if callable(getter):
+            return getter(item)
+        field = item.DESCRIPTOR.fields_by_name[getter]
+        return plain(item, field)
+    return ListResult([heading for heading, _ in columns],
+                      [[cell(item, getter) for _, getter in columns] for item in items])
+
+
+def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
+         by_name: Callable[[str], list]):
+    """The one resource called `name_or_id`: by ID when it looks like one, else by name.
+
+    `get(id)` fetches by ID; `by_name(name)` lists those with that name."""
+    if UUID.fullmatch(name_or_id):
+        try:
+            return get(name_or_id)
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+    matches = list(by_name(name_or_id))
+    if not matches:
+        raise NotFoundError(f"no {kind} with name or ID {name_or_id!r}")
+    if len(matches) > 1:
+        raise CliError(f"more than one {kind} is named {name_or_id!r}; use the ID")
+    return matches[0]
+
+
