@@ -1,4 +1,6 @@
 """The service catalog: services and the endpoints where each is reached."""
+import itertools
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -10,8 +12,18 @@ INTERFACES = ("public", "internal", "admin")
 SERVICE_UPDATABLE = {"type", "name", "description", "enabled"}
 ENDPOINT_UPDATABLE = {"interface", "region", "url", "enabled"}
 
+_changes = itertools.count(1)
+generation = 0
+
+
+def _changed():
+    """Every write bumps the generation, so this process's cached catalog is rebuilt."""
+    global generation
+    generation = next(_changes)
+
 
 def create_service(type_: str, name: str, description: str = "", enabled: bool = True):
+    _changed()
     return CatalogService.create(id=str(uuid.uuid4()), type=type_, name=name, description=description,
                                  enabled=enabled, created_at=utcnow())
 
@@ -34,11 +46,13 @@ def update_service(service_id: str, changes: dict):
     for key, value in changes.items():
         setattr(service, key, value)
     service.save()
+    _changed()
     return service
 
 
 def delete_service(service_id: str):
     get_service(service_id).delete_instance()
+    _changed()
 
 
 def _endpoint_key(service_id, interface, region):
@@ -47,6 +61,7 @@ def _endpoint_key(service_id, interface, region):
 
 def create_endpoint(service_id: str, interface: str, region: str, url: str, enabled: bool = True):
     get_service(service_id)
+    _changed()
     with unique("endpoint", "service/interface/region", _endpoint_key(service_id, interface, region)):
         return CatalogEndpoint.create(id=str(uuid.uuid4()), service=service_id, interface=interface,
                                       region=region, url=url, enabled=enabled, created_at=utcnow())
@@ -74,11 +89,13 @@ def update_endpoint(endpoint_id: str, changes: dict):
     with unique("endpoint", "service/interface/region",
                 _endpoint_key(endpoint.service_id, endpoint.interface, endpoint.region)):
         endpoint.save()
+    _changed()
     return endpoint
 
 
 def delete_endpoint(endpoint_id: str):
     get_endpoint(endpoint_id).delete_instance()
+    _changed()
 
 
 @dataclass(frozen=True)
@@ -96,3 +113,25 @@ def catalog() -> list[Entry]:
                      .order_by(CatalogEndpoint.interface, CatalogEndpoint.region)):
         endpoints.setdefault(endpoint.service_id, []).append(endpoint)
     return [Entry(s, endpoints.get(s.id, [])) for s in services]
+
+
+class CatalogCache:
+    """The catalog for token responses without a query per token.
+
+    Rebuilt after any catalog write in this process, and at least every `ttl` seconds so
+    writes made through another controller replica show up.
+    """
+
+    def __init__(self, db, ttl: float):
+        self.db = db
+        self.ttl = ttl
+        self._entries: list[Entry] | None = None
+        self._generation = -1
+        self._until = 0.0
+
+    async def get(self) -> list[Entry]:
+        if self._entries is None or self._generation != generation or time.monotonic() >= self._until:
+            seen = generation
+            self._entries = await self.db.run(catalog)
+            self._generation, self._until = seen, time.monotonic() + self.ttl
+        return self._entries

@@ -25,6 +25,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self.tokens = tokens
         self.settings = settings
         self.life = settings.token_expiration
+        self.catalog = catalog.CatalogCache(db, settings.token_cache_seconds)
 
     # -- tokens ------------------------------------------------------------------------------
     @rpc.open
@@ -39,7 +40,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         token, identity = await self.tokens.issue(
             user_id=user_id, user_name=request.user_name, password=request.password,
             project_id=request.project_id or None, project_name=request.project_name or None)
-        entries = await self.db.run(catalog.catalog) if identity.project_id else None
+        entries = await self.catalog.get() if identity.project_id else None
         return pb.IssueTokenResponse(token=token, info=convert.token_info(identity, entries))
 
     async def _subject(self, token, rule):
@@ -56,7 +57,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             identity = await self.tokens.validate(request.token)
         except errors.Unauthenticated:
             raise errors.NotFound("The token is not valid", reason="TOKEN_NOT_FOUND") from None
-        entries = await self.db.run(catalog.catalog) if identity.project_id else None
+        entries = await self.catalog.get() if identity.project_id else None
         return pb.ValidateTokenResponse(info=convert.token_info(identity, entries))
 
     @rpc("identity:revoke_token", deferred=True)
@@ -67,7 +68,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     @rpc("identity:get_catalog")
     async def GetCatalog(self, request, context):
-        return convert.catalog(await self.db.run(catalog.catalog))
+        return convert.catalog(await self.catalog.get())
 
     # -- users -------------------------------------------------------------------------------
     @rpc("identity:create_user")

@@ -1,0 +1,57 @@
+"""Identity benchmark: token issue and validation, and the cost of authentication.
+
+Runs a real controller process and drives it over gRPC on loopback from this process:
+  python -m bench.identity_bench [--seconds S]
+Prints throughput and p50/p99 latency at concurrency 1 and 16, and an authenticated read
+(GetProject) beside an unauthenticated health check: their ratio is what auth costs.
+"""
+import argparse
+import asyncio
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bench.common import load, start_controller
+from stratus.identity.v1 import identity_service_pb2 as ipb
+from stratus.identity.v1 import identity_service_pb2_grpc as ipb_grpc
+from tests.support.controller import ADMIN_PASSWORD
+
+
+async def run(seconds: float):
+    ctl = start_controller()
+    try:
+        async with grpc.aio.insecure_channel(ctl.address) as channel:
+            identity = ipb_grpc.IdentityServiceStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+            issue = ipb.IssueTokenRequest(user_name="admin", password=ADMIN_PASSWORD, project_name="admin")
+            first = await identity.IssueToken(issue)
+            auth = (("authorization", f"Bearer {first.token}"),)
+            project_id = first.info.project_id
+            results = []
+            for concurrency in (1, 16):
+                health_result = await load(f"health check, c={concurrency}", lambda: health.Check(
+                    health_pb2.HealthCheckRequest()), concurrency, 200_000, seconds)
+                results.append((health_result, None))
+                results.append((await load(f"GetProject (authenticated), c={concurrency}", lambda: identity.GetProject(
+                    ipb.GetProjectRequest(id=project_id), metadata=auth), concurrency, 200_000, seconds),
+                    health_result))
+                results.append((await load(f"ValidateToken, c={concurrency}", lambda: identity.ValidateToken(
+                    ipb.ValidateTokenRequest(token=first.token), metadata=auth), concurrency, 200_000, seconds),
+                    health_result))
+                results.append((await load(f"IssueToken (scrypt), c={concurrency}", lambda: identity.IssueToken(issue),
+                                           concurrency, 2_000, seconds), None))
+            print(f"identity benchmark: controller {ctl.address}, SQLite, {seconds:.0f} s per figure")
+            for result, baseline in results:
+                print(result.line(baseline))
+    finally:
+        ctl.terminate()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
+    asyncio.run(run(parser.parse_args().seconds))
+
+
+if __name__ == "__main__":
+    main()
