@@ -1,26 +1,29 @@
 """Streaming disk-image format inspection: what the bytes really are, and whether they are safe.
 
-Built on oslo.utils' format inspectors (maintained by OpenStack's security team). Chunks are
-fed as they arrive; each inspector keeps only the header regions it needs (at most ~1 MiB,
-the VMDK descriptor limit, plus the 1.5 KiB VMDK footer window), so memory stays bounded
-whatever the image size. A refusal is raised as soon as it is certain, often within the
-first 512 bytes, so a hostile upload is stopped before it is stored.
+Built on oslo.utils' format inspectors (maintained by OpenStack's security team), driven
+chunk by chunk as the upload flows: no second pass, no copy of the image. Memory is bounded
+whatever the image size: the first MiB (gathered so the VMDK inspector sees its whole
+descriptor window at once), then at most 64 KiB pending, plus the header regions the
+inspectors keep (all under 1 MiB: VMDK descriptor, VHDX tables, ISO system area, a 1.5 KiB
+VMDK footer window). A refusal is raised as soon as it is certain, usually once the first
+MiB is in, so a hostile upload is stopped long before it ends.
 
 Refused (controller.errors.InvalidArgument):
 - IMAGE_FORMAT_MISMATCH (field disk_format): the content is not the declared format;
 - IMAGE_UNSAFE (field data): qcow2 with a backing file, an external data file or unknown
-  incompatible features; QED; LUKS; VMDK other than monolithicSparse/streamOptimized, a
-  descriptor-only VMDK, or a descriptor naming other files or a parent; any other failed
-  oslo safety check;
+  incompatible features (or qcow version 1); QED; VMDK other than monolithicSparse/
+  streamOptimized, a descriptor-only VMDK, a descriptor naming other files or a parent, a
+  bad streamOptimized footer; any other failed oslo safety check;
 - IMAGE_FORMAT_AMBIGUOUS (field data): the content matches several formats (a polyglot).
 
-Mapping of Glance disk formats: raw, ami, aki and ari are raw-like (nothing recognisable
-inside; a partition table, which oslo calls "gpt" and also reports for a plain MBR, is
-allowed: such images are whole-disk raw images). iso must be ISO 9660/UDF; a bootable
-"hybrid" ISO, which also carries an MBR/GPT so it boots from a USB stick, is the one
-multi-format match allowed. Every other format must be detected as itself. oslo's checks of
-the partition table (MBR sanity) are only logged for raw-like images, as Glance does by
-default: consumers read those images as raw, so the table never steers the hypervisor.
+Glance disk formats: raw, ami, aki and ari are raw-like: nothing recognisable may be inside,
+except a partition table (oslo calls it "gpt", for a plain MBR too): a whole-disk raw image.
+iso must be ISO 9660/UDF; a bootable "hybrid" ISO, which also carries an MBR/GPT to boot
+from a USB stick, is the one multi-format match allowed. vhd is dynamic (header at the
+start, oslo) or fixed (footer at the end only, checked here). Every other format must be
+detected as itself. A failed partition-table check (oslo's MBR sanity) is only logged, as
+Glance's gpt_safety_checks_nonfatal does: such tables are only ever read as raw data, so
+they never steer the hypervisor, and oslo's MBR checks have false positives.
 """
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ class ImageInspector:
         self._expected = None if disk_format in RAW_LIKE | {"vhd"} else disk_format
         self._live = [cls() for name, cls in fi.ALL_FORMATS.items() if name != "raw"]
         self._matched: dict[str, fi.FileInspector] = {}
-        self._head: bytearray | None = bytearray()
+        self._pending = bytearray()   # bytes not inspected yet
+        self._first = True            # the first MiB has not been inspected yet
         self._tail = b""          # last 512 bytes, for a fixed VHD's footer
         self._size = 0
         self._finished = False
@@ -82,7 +86,7 @@ class ImageInspector:
     def held_bytes(self) -> int:
         """Bytes held in memory (bounded whatever the stream size; for tests and debugging)."""
         regions = sum(sum(i.context_info.values()) for i in self._live)
-        return regions + len(self._head or b"") + len(self._tail)
+        return regions + len(self._pending) + len(self._tail)
 
     def feed(self, chunk: bytes) -> None:
         if self._finished:
@@ -90,25 +94,23 @@ class ImageInspector:
         self._size += len(chunk)
         if self.disk_format == "vhd":
             self._tail = (self._tail + bytes(chunk[-_VHD_FOOTER:]))[-_VHD_FOOTER:]
-        if self._head is None:
+        # Tiny messages are gathered first, so a client cannot make inspection costly.
+        if not self._first and not self._pending and len(chunk) >= PIECE_BYTES:
             self._inspect(chunk)
             return
-        self._head += chunk
-        if len(self._head) >= HEAD_BYTES:
-            self._flush_head()
+        self._pending += chunk
+        if len(self._pending) >= (HEAD_BYTES if self._first else PIECE_BYTES):
+            self._flush()
 
     def finish(self) -> Inspection:
         if self._finished:
             raise RuntimeError("inspection already finished")
         self._finished = True
-        self._flush_head()
+        self._flush()
         for inspector in self._live:
             inspector.finish()
         self._settle(finished=True)
         names = frozenset(self._matched)
-        if len(names) > 1 and not (self.disk_format == "iso" and names == _HYBRID_ISO):
-            raise InvalidArgument("data", "content matches several disk formats",
-                                  reason="IMAGE_FORMAT_AMBIGUOUS", formats=",".join(sorted(names)))
         detected = "iso" if names == _HYBRID_ISO else next(iter(names), "raw")
         if detected in ("raw", "gpt"):
             virtual_size = self._size
@@ -123,10 +125,11 @@ class ImageInspector:
         return Inspection(format=detected, virtual_size=virtual_size, size=self._size)
 
     # -- internals -----------------------------------------------------------------------
-    def _flush_head(self) -> None:
-        if self._head is not None:
-            head, self._head = bytes(self._head), None
-            self._inspect(head, whole_for=fi.VMDKInspector)
+    def _flush(self) -> None:
+        if self._pending:
+            data, self._pending = bytes(self._pending), bytearray()
+            self._inspect(data, whole_for=fi.VMDKInspector if self._first else None)
+            self._first = False
 
     def _inspect(self, data: bytes, whole_for: type | None = None) -> None:
         view = memoryview(data)
@@ -154,8 +157,15 @@ class ImageInspector:
             elif name not in self._matched:
                 self._matched[name] = inspector
                 self._check_safety(inspector)
+                self._check_ambiguity()
                 if name not in _TOLERATED[self.disk_format]:
                     self._mismatch(name)
+
+    def _check_ambiguity(self) -> None:
+        names = frozenset(self._matched)
+        if len(names) > 1 and not (self.disk_format == "iso" and names == _HYBRID_ISO):
+            raise InvalidArgument("data", "content matches several disk formats",
+                                  reason="IMAGE_FORMAT_AMBIGUOUS", formats=",".join(sorted(names)))
 
     def _drop(self, inspector: fi.FileInspector, why: str) -> None:
         self._live.remove(inspector)
