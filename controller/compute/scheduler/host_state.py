@@ -78,7 +78,7 @@ class GroupSpec:
 
     group_id: str
     policy: str
-    # host -> number of members placed (or claimed) there
+    # host's node_id -> number of members placed (claimed) there
     members_per_host: dict[str, int] = field(default_factory=dict)
     max_server_per_host: int = 1
 

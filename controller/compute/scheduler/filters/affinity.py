@@ -18,7 +18,7 @@ class _GroupPolicyFilter(BaseHostFilter):
         group = request_spec.group
         if group is None or group.policy != self.policy:
             return ""
-        return group_violation(group.policy, group.members_per_host, host_state.host,
+        return group_violation(group.policy, group.members_per_host, host_state.node_id,
                                group.max_server_per_host)
 
 

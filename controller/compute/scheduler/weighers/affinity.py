@@ -7,7 +7,7 @@ def _members_on(host_state, request_spec, policy: str) -> int:
     group = request_spec.group
     if group is None or group.policy != policy:
         return 0
-    return group.members_per_host.get(host_state.host, 0)
+    return group.members_per_host.get(host_state.node_id, 0)
 
 
 class ServerGroupSoftAffinityWeigher(BaseHostWeigher):

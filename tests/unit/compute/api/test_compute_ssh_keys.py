@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from controller.compute.api import keypairs
+from controller.compute.api import ssh_keys as keypairs
 from controller.errors import InvalidArgument
 
 

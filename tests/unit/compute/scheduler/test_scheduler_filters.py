@@ -19,7 +19,7 @@ def host(name="h1", **kw):
     base = dict(vcpus_total=4, memory_mb_total=8192, disk_gb_total=100,
                 supported_instances=(("x86_64", "qemu"),))
     base.update(kw)
-    return HostState(host=name, **base)
+    return HostState(host=name, node_id=name, **base)
 
 
 def spec(vcpus=1, memory_mb=512, disk_gb=1, **kw):

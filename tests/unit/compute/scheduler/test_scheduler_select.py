@@ -11,7 +11,7 @@ from controller.compute.scheduler.registry import build_filters, build_weighers
 def host(name, **kw):
     base = dict(vcpus_total=8, memory_mb_total=16384, disk_gb_total=200)
     base.update(kw)
-    return HostState(host=name, **base)
+    return HostState(host=name, node_id=name, **base)
 
 
 def spec(**kw):

@@ -9,7 +9,8 @@ from controller.compute.scheduler.weighers.resources import CPUWeigher, RAMWeigh
 
 
 def host(name, **kw):
-    return HostState(host=name, vcpus_total=8, memory_mb_total=16384, disk_gb_total=100, **kw)
+    return HostState(host=name, node_id=name, vcpus_total=8, memory_mb_total=16384,
+                     disk_gb_total=100, **kw)
 
 
 SPEC = RequestSpec(instance_id="i", project_id="p", vcpus=1, memory_mb=512, disk_gb=1)

@@ -1,0 +1,70 @@
+"""Per-project quota limits and usage counted from the live rows (Nova's counting quotas).
+
+Checks run inside the caller's write transaction after the project's row is locked, so two
+concurrent creates in one project cannot both take the last unit (on SQLite the transaction's
+BEGIN IMMEDIATE already serialises writers).
+"""
+from __future__ import annotations
+
+from controller.compute.api.models import KeyPair, QuotaLimit, ServerGroup, ServerGroupMember
+from controller.compute.api.quota_rules import QuotaValues, check, check_limit_value
+from controller.compute.scheduler.locks import lock_rows
+from controller.errors import NotFound
+from controller.identity.models import Project
+
+
+class Quotas:
+    def __init__(self, db, defaults: QuotaValues, count_servers=None):
+        self.db = db
+        self.defaults = defaults
+        # (project_id) -> (instances, cores, ram_mb); set by the servers module
+        self.count_servers = count_servers or (lambda project_id: (0, 0, 0))
+
+    def limits(self, project_id: str) -> QuotaValues:
+        overrides = {q.resource: q.hard_limit for q in
+                     QuotaLimit.select().where(QuotaLimit.project_id == project_id)}
+        known = {k: v for k, v in overrides.items() if k in QuotaValues.names()}
+        return self.defaults.with_values(**known)
+
+    def usage(self, project_id: str, user_id: str = "") -> QuotaValues:
+        instances, cores, ram_mb = self.count_servers(project_id)
+        key_pairs = KeyPair.select().where(KeyPair.user_id == user_id).count() if user_id else 0
+        groups = ServerGroup.select().where(ServerGroup.project_id == project_id).count()
+        return QuotaValues(instances=instances, cores=cores, ram_mb=ram_mb, key_pairs=key_pairs,
+                           server_groups=groups)
+
+    def lock(self, project_id: str) -> None:
+        """Serialises quota checks of one project across threads and controller replicas."""
+        lock_rows(self.db, Project.select(Project.id).where(Project.id == project_id))
+
+    def check_key_pairs(self, caller) -> None:
+        self.lock(caller.project_id)
+        check(self.limits(caller.project_id), self.usage(caller.project_id, caller.user_id),
+              key_pairs=1)
+
+    def check_server_groups(self, caller) -> None:
+        self.lock(caller.project_id)
+        check(self.limits(caller.project_id), self.usage(caller.project_id), server_groups=1)
+
+    def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None) -> None:
+        """Call with the project locked (lock()) in the transaction that creates the server."""
+        limits = self.limits(caller.project_id)
+        check(limits, self.usage(caller.project_id), instances=1, cores=vcpus, ram_mb=ram_mb)
+        if group_id:
+            members = ServerGroupMember.select().where(
+                ServerGroupMember.group_id == group_id).count()
+            check(limits, QuotaValues(server_group_members=members), server_group_members=1)
+
+    def update(self, project_id: str, changes: dict[str, int]) -> None:
+        if Project.get_or_none(Project.id == project_id) is None:
+            raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND",
+                           project_id=project_id)
+        with self.db.write_transaction():
+            for name, value in changes.items():
+                check_limit_value(name, value)
+                QuotaLimit.insert(project_id=project_id, resource=name, hard_limit=value) \
+                    .on_conflict(conflict_target=[QuotaLimit.project_id, QuotaLimit.resource],
+                                 update={QuotaLimit.hard_limit: value}).execute()
+
+    def reset(self, project_id: str) -> None:
+        QuotaLimit.delete().where(QuotaLimit.project_id == project_id).execute()

@@ -1,0 +1,133 @@
+"""Placement: from a request to a claimed host, with retries on alternates.
+
+Decisions are made on an in-memory snapshot of every host (as Nova's HostManager keeps one),
+reloaded when it is older than `max_age` or after a lost race; the claim re-checks each pick
+against the database under a lock, so a stale snapshot costs a retry, never an overcommit.
+A request is refused (NoValidHost) only on a snapshot loaded for that very decision, so capacity
+freed a moment ago is never missed.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from controller.compute.scheduler.claims import ClaimRefused, ClaimRequest, ServerGone, claim
+from controller.compute.scheduler.selector import Scheduler
+
+log = logging.getLogger(__name__)
+
+# Each lost race means another server's claim succeeded, so rounds are bounded by capacity;
+# this cap only guards against a host that keeps failing claims for another reason.
+MAX_ROUNDS = 30
+
+
+class NoValidHost(Exception):
+    """No host can take the server; `details` says why, per filter (for logs, not users)."""
+
+    def __init__(self, details: str):
+        super().__init__("No valid host was found")
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Placed:
+    node_id: str
+    host: str
+    # claims tried (1 when the first choice held)
+    attempts: int
+    seconds: float
+
+
+class DecisionStats:
+    """Durations of recent decisions (select plus claim), for benchmarks and operators."""
+
+    def __init__(self, keep: int = 100_000):
+        self.durations: deque[float] = deque(maxlen=keep)
+        self.placed = 0
+        self.refused = 0
+        self.lost_races = 0
+
+    def reset(self) -> None:
+        self.durations.clear()
+        self.placed = self.refused = self.lost_races = 0
+
+
+class Placement:
+    def __init__(self, db, scheduler: Scheduler, hosts, *, max_age: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.db = db
+        self.scheduler = scheduler
+        self.hosts = hosts  # host records port: load(db, config), lock_capacity(db, node_id)
+        self.max_age = max_age
+        self.clock = clock
+        self.stats = DecisionStats()
+        self._lock = threading.Lock()
+        self._snapshot: list = []
+        self._loaded_at: float | None = None
+
+    def invalidate(self) -> None:
+        """The next decision reloads the snapshot (a host changed, a server was deleted)."""
+        self._loaded_at = None
+
+    def _hosts_locked(self, force: bool) -> tuple[list, bool]:
+        now = self.clock()
+        if force or self._loaded_at is None or now - self._loaded_at > self.max_age:
+            self._snapshot = self.hosts.load(self.db, self.scheduler.config)
+            self._loaded_at = now
+            return self._snapshot, True
+        return self._snapshot, False
+
+    def place(self, build_spec: Callable[[], object],
+              on_claimed: Callable[[str], bool] | None = None) -> Placed:
+        """Selects and claims a host for the request `build_spec()` returns (rebuilt on each
+        round, so group membership is current). Runs in a worker thread: it does I/O."""
+        started = self.clock()
+        attempts = 0
+        force = False
+        for _ in range(MAX_ROUNDS):
+            spec = build_spec()
+            with self._lock:
+                hosts, fresh = self._hosts_locked(force)
+                selection = self.scheduler.select_hosts(
+                    spec, hosts, limit=self.scheduler.config.max_attempts)
+            if not selection.candidates:
+                if fresh:
+                    self.stats.refused += 1
+                    log.info("no valid host for %s: %s", spec.instance_id, selection.describe())
+                    raise NoValidHost(selection.describe())
+                force = True
+                continue
+            request = _claim_request(spec)
+            for candidate in selection.candidates:
+                attempts += 1
+                with self._lock:
+                    # optimistic: the next decision in this process already sees it taken
+                    candidate.host_state.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                try:
+                    claim(self.db, self.hosts, candidate.host_state.node_id, request, on_claimed)
+                except ClaimRefused as refused:
+                    self.stats.lost_races += 1
+                    log.debug("claim on %s lost: %s", candidate.host, refused.reason)
+                    if isinstance(refused, ServerGone):
+                        raise
+                    continue
+                seconds = self.clock() - started
+                self.stats.placed += 1
+                self.stats.durations.append(seconds)
+                return Placed(candidate.host_state.node_id, candidate.host, attempts, seconds)
+            force = True
+        self.stats.refused += 1
+        raise NoValidHost(f"every claim lost a race after {attempts} attempts")
+
+
+def _claim_request(spec) -> ClaimRequest:
+    group = spec.group
+    return ClaimRequest(
+        instance_id=spec.instance_id, project_id=spec.project_id, vcpus=spec.vcpus,
+        memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
+        group_id=group.group_id if group else None, group_policy=group.policy if group else None,
+        max_server_per_host=group.max_server_per_host if group else 1)
