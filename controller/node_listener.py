@@ -25,9 +25,10 @@ import grpc
 
 from controller.ca.mtls import PeerIdentity, peer_identity
 from controller.ca.records import CertificateRecord
-from controller.ca.service import CertificateService
+from controller.ca.certificates import CertificateService
 from controller.ca.streams import OpenCall, StreamRegistry
 from controller.errors import StratusError
+from controller.logs import fields
 
 LOG = logging.getLogger(__name__)
 
@@ -58,9 +59,10 @@ def current_peer_revoked() -> asyncio.Event:
 class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
     """Admits a call only from a known, unrevoked client certificate, and tracks it."""
 
-    def __init__(self, service: CertificateService, registry: StreamRegistry):
+    def __init__(self, service: CertificateService, registry: StreamRegistry, run_blocking):
         self._service = service
         self._registry = registry
+        self._run = run_blocking
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -78,8 +80,8 @@ class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
         # Track before checking: a revocation landing during the check still finds the call.
         with self._registry.track(identity, context) as call:
             try:
-                await asyncio.to_thread(self._service.check_peer, identity.host_name,
-                                        identity.serial)
+                await self._run(self._service.check_peer, identity.host_name,
+                                identity.serial)
             except StratusError as error:
                 LOG.warning("refused %s from host %s (certificate %s): %s", method,
                             identity.host_name, identity.serial, error.reason)
@@ -117,12 +119,17 @@ def _wrap(handler: grpc.RpcMethodHandler, admit, method: str) -> grpc.RpcMethodH
 
 
 class NodeListener:
-    """The mutual-TLS server. Register services on `server`, then `start()`."""
+    """The mutual-TLS server. Register services on `server`, then `start()`.
+
+    `run_blocking(fn, *args)` runs the CA's (database) calls off the event loop; the
+    controller passes its `db.run`. `interceptors` run inside the identity check.
+    """
 
     def __init__(self, service: CertificateService, credentials: grpc.ServerCredentials, *,
                  address: str = "[::]:0", interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                 sweep_interval: float = SWEEP_INTERVAL):
+                 sweep_interval: float = SWEEP_INTERVAL, run_blocking=None, options=()):
         self._service = service
+        self._run = run_blocking or asyncio.to_thread
         self._registry = StreamRegistry()
         self._callbacks: list[RevocationCallback] = []
         self._sweep_interval = sweep_interval
@@ -130,7 +137,8 @@ class NodeListener:
         self._tasks: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.server = grpc.aio.server(
-            interceptors=[PeerIdentityInterceptor(service, self._registry), *interceptors])
+            interceptors=[PeerIdentityInterceptor(service, self._registry, self._run),
+                          *interceptors], options=list(options))
         self._address = address
         self._credentials = credentials
         self.port: int | None = None
@@ -143,10 +151,13 @@ class NodeListener:
     async def start(self) -> int:
         self._loop = asyncio.get_running_loop()
         self.port = self.server.add_secure_port(self._address, self._credentials)
+        if not self.port:
+            raise OSError(f"the node listener cannot listen on {self._address}")
         await self.server.start()
         if self._sweep_interval > 0:
             self._spawn(self._sweep_forever())
-        LOG.info("node listener serving mutual TLS on port %d", self.port)
+        LOG.info("node listener serving", extra=fields(listen=self._address, port=self.port,
+                                                       tls="mutual"))
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -185,8 +196,8 @@ class NodeListener:
         """Cut open calls whose certificates were revoked elsewhere since the last sweep."""
         since = self._swept_at - SWEEP_OVERLAP
         self._swept_at = self._service.clock()
-        revoked = await asyncio.to_thread(self._service.repository.list_revoked,
-                                          revoked_since=since)
+        revoked = await self._run(self._service.repository.list_revoked,
+                                  revoked_since=since)
         open_serials = self._registry.open_serials()
         return await self.cut(r.serial for r in revoked if r.serial in open_serials)
 

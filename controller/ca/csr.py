@@ -16,7 +16,7 @@ from controller.ca import keys
 from controller.ca.hostnames import normalize_host_name
 from controller.errors import InvalidArgument
 
-FIELD = "csr"
+FIELD = "csr_pem"
 MAX_CSR_BYTES = 16 * 1024
 _GOOD_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
 

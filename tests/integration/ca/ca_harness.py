@@ -22,7 +22,7 @@ from controller.ca import mtls
 from controller.ca.authority import CertificateAuthority
 from controller.ca.repository import MemoryCARepository
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
-from controller.ca.service import CertificateService, utcnow
+from controller.ca.certificates import CertificateService, utcnow
 
 TEST_SERVICE = "stratus.test.v1.Identity"
 

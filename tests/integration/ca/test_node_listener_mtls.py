@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from controller.ca import keys
 from controller.ca.authority import CertificateAuthority
 from controller.ca.records import CertificateKind
-from controller.ca.service import record_for
+from controller.ca.certificates import record_for
 
 
 def run(coroutine):

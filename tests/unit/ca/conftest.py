@@ -3,7 +3,7 @@ import pytest
 from tests.unit.ca.ca_fixtures import Clock
 from controller.ca.authority import CertificateAuthority
 from controller.ca.repository import MemoryCARepository
-from controller.ca.service import CertificateService
+from controller.ca.certificates import CertificateService
 
 
 @pytest.fixture

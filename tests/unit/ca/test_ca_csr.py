@@ -11,7 +11,7 @@ from tests.unit.ca.ca_fixtures import make_csr, rsa_key, tampered
 def refused(pem) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as caught:
         validate_csr(pem)
-    assert caught.value.violations[0].field == "csr"
+    assert caught.value.violations[0].field == "csr_pem"
     return caught.value
 
 
