@@ -6,8 +6,10 @@ tasks on the App. A manage module has `add_commands(subparsers)` for `stratus-ma
 
 AREAS = [
     "controller.identity.service",
+    "controller.ca.service",
 ]
 
 MANAGE_COMMANDS = [
     "controller.identity.manage",
+    "controller.ca.manage",
 ]
