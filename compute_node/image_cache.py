@@ -8,10 +8,10 @@ On disk, so that references survive an agent restart:
     <root>/<image_id>/last_used       its mtime: when the image was last fetched or released
     <root>/tmp/                       downloads in progress
 
-Content is inspected while it is written (oslo.utils' format inspector): a format other
-than the allowed ones, a declared format that does not match the content, or a failed
-safety check (a qcow2 with a backing file or an external data file, ...) is refused and
-nothing is kept.
+Content is inspected while it is written, by the same inspector the image service runs on
+upload (controller/image/inspection.py): a declared format that does not match the content,
+a failed safety check (a qcow2 with a backing file or an external data file, ...), or a
+format this node does not boot is refused, and nothing is kept.
 """
 from __future__ import annotations
 
@@ -26,14 +26,11 @@ import uuid as uuid_mod
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
-from oslo_utils.imageutils import format_inspector
+from controller.errors import StratusError
+from controller.image.inspection import ImageInspector
 
-# Glance's AMI-style formats: `ami` is a raw disk; `aki` and `ari` (kernel, ramdisk) are
-# files QEMU loads as bytes and never opens as a disk, so the disk safety checks do not apply
-# to them. An x86 kernel carries a boot-sector signature that reads as an MBR disk ("gpt").
-_DECLARED_AS_RAW = {"raw", "ami"}
-BOOT_FILE_FORMATS = {"aki", "ari"}
-_BOOT_FILE_CONTENT = {"raw", "gpt"}
+# Kernels and ramdisks (Glance's aki/ari) are files QEMU loads as bytes, never disks.
+BOOT_FILE_FORMATS = frozenset({"aki", "ari"})
 DEFAULT_ALLOWED_FORMATS = frozenset({"raw", "qcow2"})
 
 
@@ -53,21 +50,10 @@ class ImageNotCached(ImageCacheError):
 class CachedImage:
     image_id: str
     path: str
-    disk_format: str     # raw or qcow2 (found in the content), or aki/ari (boot files)
+    disk_format: str     # raw or qcow2 (what the content is), or aki/ari (boot files)
     size: int
     virtual_size: int
     multihash: str
-
-
-class _ChunkFeed:
-    """Lets InspectWrapper read the chunk we already hold."""
-
-    def __init__(self):
-        self.chunk = b""
-
-    def read(self, _size: int) -> bytes:
-        chunk, self.chunk = self.chunk, b""
-        return chunk
 
 
 def _check_image_id(image_id: str) -> str:
@@ -118,7 +104,7 @@ class ImageCache:
     # -- fetching ------------------------------------------------------------------------
 
     async def fetch(self, image_id: str, chunks: AsyncIterable[bytes], *, multihash: str,
-                    disk_format: str | None = None) -> CachedImage:
+                    disk_format: str) -> CachedImage:
         """Return the cached image, downloading it from `chunks` first if needed.
 
         `multihash` is the sha512 hex digest the image service recorded; `disk_format` the
@@ -138,10 +124,9 @@ class ImageCache:
     async def _download(self, image_id, chunks, multihash, disk_format) -> CachedImage:
         tmp_path = os.path.join(self.root, "tmp", f"{image_id}.{uuid_mod.uuid4().hex}")
         digest = hashlib.sha512()
-        feed = _ChunkFeed()
-        wrapper = format_inspector.InspectWrapper(feed)
         size = 0
         try:
+            inspector = ImageInspector(disk_format)
             with open(tmp_path, "wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
@@ -149,15 +134,13 @@ class ImageCache:
                         raise ImageRejected(f"image {image_id} is larger than "
                                             f"{self.max_image_size} bytes")
                     digest.update(chunk)
-                    feed.chunk = chunk
-                    wrapper.read(len(chunk))
+                    inspector.feed(chunk)
                     await asyncio.to_thread(out.write, chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            wrapper.close()
             if digest.hexdigest() != multihash:
                 raise ImageRejected(f"image {image_id} does not match its checksum")
-            found, virtual_size = self._inspect(image_id, wrapper, disk_format)
+            found, virtual_size = self._inspect(image_id, inspector)
             directory = self._dir(image_id)
             os.makedirs(os.path.join(directory, "refs"), exist_ok=True)
             os.rename(tmp_path, os.path.join(directory, "data"))
@@ -169,31 +152,21 @@ class ImageCache:
             os.rename(meta_tmp, os.path.join(directory, "meta.json"))
             self._touch(image_id)
             return self.get(image_id)
-        except format_inspector.ImageFormatError as exc:
-            raise ImageRejected(f"image {image_id}: {exc}") from exc
+        except StratusError as exc:
+            raise ImageRejected(f"image {image_id}: {exc.message} ({exc.reason})") from exc
         finally:
             if os.path.exists(tmp_path):
                 os.unlink(tmp_path)
 
-    def _inspect(self, image_id, wrapper, declared) -> tuple[str, int]:
-        inspector = wrapper.format
-        found = str(inspector)
-        if declared in BOOT_FILE_FORMATS:
-            if found not in _BOOT_FILE_CONTENT:
-                raise ImageRejected(f"image {image_id} is declared {declared} but holds {found}")
-            return declared, inspector.virtual_size
+    def _inspect(self, image_id: str, inspector: ImageInspector) -> tuple[str, int]:
+        inspection = inspector.finish()
+        if inspector.disk_format in BOOT_FILE_FORMATS:
+            return inspector.disk_format, inspection.virtual_size
+        # A whole-disk raw image carries a partition table, which oslo names "gpt".
+        found = "raw" if inspection.format == "gpt" else inspection.format
         if found not in self.allowed_formats:
             raise ImageRejected(f"image {image_id} is {found}, which this node does not boot")
-        if declared is not None:
-            expected = "raw" if declared in _DECLARED_AS_RAW else declared
-            if expected != found:
-                raise ImageRejected(f"image {image_id} is declared {declared} but holds {found}")
-        try:
-            inspector.safety_check()
-        except format_inspector.SafetyCheckFailed as exc:
-            raise ImageRejected(f"image {image_id} failed the safety checks "
-                                f"({', '.join(sorted(exc.failures))})") from exc
-        return found, inspector.virtual_size
+        return found, inspection.virtual_size
 
     # -- references ----------------------------------------------------------------------
 

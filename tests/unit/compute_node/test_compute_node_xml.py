@@ -1,0 +1,100 @@
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from compute_node.drivers.base import InstanceSpec, InvalidSpec
+from compute_node.drivers.libvirt.xml import (
+    DomainPaths, domain_name, domain_xml, instance_name_from_xml,
+)
+
+UUID = str(uuid.uuid4())
+
+
+def spec(**overrides):
+    values = dict(uuid=UUID, name="web-1", vcpus=2, memory_mb=512, disk_gb=1)
+    values.update(overrides)
+    return InstanceSpec(**values)
+
+
+def paths(**overrides):
+    values = dict(root_disk="/i/disk", kernel=None, ramdisk=None, console_log="/i/console.log")
+    values.update(overrides)
+    return DomainPaths(**values)
+
+
+def parse(text):
+    return ET.fromstring(text)
+
+
+def test_resources_identity_and_features():
+    root = parse(domain_xml(spec(), paths(), domain_type="qemu"))
+    assert root.get("type") == "qemu"
+    assert root.findtext("name") == domain_name(UUID) == f"instance-{UUID}"
+    assert root.findtext("uuid") == UUID
+    assert root.findtext("vcpu") == "2"
+    assert root.find("memory").text == "512" and root.find("memory").get("unit") == "MiB"
+    assert root.find("features/acpi") is not None
+    assert root.find("os/boot").get("dev") == "hd"
+    assert root.find("os/kernel") is None
+
+
+def test_disk_is_a_virtio_qcow2_overlay():
+    disk = parse(domain_xml(spec(), paths(), domain_type="kvm")).find("devices/disk")
+    assert disk.find("driver").get("type") == "qcow2"
+    assert disk.find("source").get("file") == "/i/disk"
+    assert disk.find("target").get("bus") == "virtio"
+
+
+def test_serial_console_goes_to_a_file_and_vnc_listens_on_localhost():
+    devices = parse(domain_xml(spec(), paths(), domain_type="qemu")).find("devices")
+    assert devices.find("serial").get("type") == "file"
+    assert devices.find("serial/source").get("path") == "/i/console.log"
+    graphics = devices.find("graphics")
+    assert graphics.get("type") == "vnc" and graphics.get("autoport") == "yes"
+    assert graphics.find("listen").get("address") == "127.0.0.1"
+
+
+@pytest.mark.parametrize("network,expected", [("user", "user"), ("bridge:br0", "bridge"),
+                                              ("none", None)])
+def test_network_modes(network, expected):
+    iface = parse(domain_xml(spec(), paths(), domain_type="qemu", network=network)).find(
+        "devices/interface")
+    if expected is None:
+        assert iface is None
+        return
+    assert iface.get("type") == expected
+    assert iface.find("model").get("type") == "virtio"
+    if expected == "bridge":
+        assert iface.find("source").get("bridge") == "br0"
+
+
+def test_unknown_network_mode_is_refused():
+    with pytest.raises(InvalidSpec):
+        domain_xml(spec(), paths(), domain_type="qemu", network="bridge:")
+
+
+def test_direct_kernel_boot():
+    root = parse(domain_xml(spec(cmdline="console=ttyS0"),
+                            paths(kernel="/c/k", ramdisk="/c/r"), domain_type="qemu"))
+    assert root.findtext("os/kernel") == "/c/k"
+    assert root.findtext("os/initrd") == "/c/r"
+    assert root.findtext("os/cmdline") == "console=ttyS0"
+    assert root.find("os/boot") is None
+
+
+@pytest.mark.parametrize("bad_spec,bad_paths", [
+    (dict(vcpus=0), {}),
+    (dict(memory_mb=0), {}),
+    ({}, dict(root_disk=None)),
+    ({}, dict(ramdisk="/c/r")),
+])
+def test_invalid_specs_are_refused(bad_spec, bad_paths):
+    with pytest.raises(InvalidSpec):
+        domain_xml(spec(**bad_spec), paths(**bad_paths), domain_type="qemu")
+
+
+def test_instance_name_round_trips_through_metadata_and_foreign_domains_have_none():
+    text = domain_xml(spec(name="a <b> & c"), paths(), domain_type="test")
+    assert instance_name_from_xml(text) == "a <b> & c"
+    assert instance_name_from_xml("<domain type='test'><name>x</name></domain>") is None
