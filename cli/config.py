@@ -16,7 +16,6 @@ clouds.yaml (first found of $STRATUS_CLIENT_CONFIG_FILE, $XDG_CONFIG_HOME/stratu
 A cloud is selected with --cloud or STRATUS_CLOUD.
 """
 import dataclasses
-import os
 from pathlib import Path
 from typing import Mapping
 

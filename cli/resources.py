@@ -1,5 +1,6 @@
 """What the area modules share: proto messages to plain values, results from messages, and
 finding a resource by name or ID as the openstack client does."""
+import argparse
 import datetime
 import re
 from typing import Callable, Iterable, Sequence
@@ -99,15 +100,16 @@ def listing(items: Iterable, columns: Sequence[tuple[str, Callable | str]]) -> L
 
 
 def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
-         by_name: Callable[[str], list]):
-    """The one resource called `name_or_id`: by ID when it looks like one, else by name.
+         by_name: Callable[[str], Iterable], any_id: bool = False):
+    """The one resource called `name_or_id`: by ID when it looks like one (a UUID, or
+    anything when `any_id`), else by name.
 
     `get(id)` fetches by ID; `by_name(name)` lists those with that name."""
-    if UUID.fullmatch(name_or_id):
+    if any_id or UUID.fullmatch(name_or_id):
         try:
             return get(name_or_id)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.NOT_FOUND:
+            if e.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise
     matches = list(by_name(name_or_id))
     if not matches:
@@ -117,3 +119,34 @@ def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
     return matches[0]
 
 
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """argparse type of `--property KEY=VALUE`."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    return key, value
+
+
+def delete_each(ctx, kind: str, names: Sequence[str], delete: Callable[[str], None]) -> None:
+    """Runs `delete(name)` for each name, going on past failures as the openstack client
+    does. One name: its error is the command's. Several: a line for each failure, then
+    a summary."""
+    if len(names) == 1:
+        delete(names[0])
+        return
+    failed = 0
+    for name in names:
+        try:
+            delete(name)
+        except grpc.RpcError as e:
+            failed += 1
+            from cli import rpc_errors
+            ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: "
+                             f"{rpc_errors.describe(e)}\n")
+        except CliError as e:
+            failed += 1
+            ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: {e}\n")
+    if failed:
+        raise CliError(f"{failed} of {len(names)} {kind}s not deleted")

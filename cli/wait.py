@@ -1,5 +1,6 @@
 """`--wait`: follows a server-streaming Watch call and reports each status change until the
-resource reaches a final status. A stream that ends or drops early is opened again."""
+resource is done. A stream that ends or drops early is opened again from the last message
+seen, so nothing is missed across a controller restart."""
 from typing import Callable, Iterable, TextIO
 
 import grpc
@@ -9,30 +10,32 @@ from cli.errors import CliError, WaitFailed
 REOPEN_LIMIT = 5
 
 
-def follow(open_stream: Callable[[], Iterable], status_of: Callable[[object], str], *,
-           done: set[str], failed: set[str], report: TextIO, label: str,
-           fault_of: Callable[[object], str] = lambda resource: ""):
-    """The resource once its status is in `done`; WaitFailed once it is in `failed`.
+def follow(open_stream: Callable[[object | None], Iterable], *,
+           status_of: Callable[[object], str], done: Callable[[object], bool],
+           failed: Callable[[object], bool], report: TextIO, label: str,
+           fault_of: Callable[[object], str] = lambda message: ""):
+    """The first message for which `done(message)`; WaitFailed at the first `failed` one.
 
-    `open_stream()` starts the Watch call; each message is the resource as it now is
-    (`status_of` reads its status). Changes are written to `report` as `label: STATUS`.
+    `open_stream(last)` starts the Watch call after `last`, the last message seen (None at
+    first). Each change of `status_of(message)` is written to `report` as `label: STATUS`.
     """
-    last = None
+    last, shown = None, None
     for _ in range(REOPEN_LIMIT):
         try:
-            for resource in open_stream():
-                status = status_of(resource)
-                if status != last:
+            for message in open_stream(last):
+                last = message
+                status = status_of(message)
+                if status != shown:
                     report.write(f"{label}: {status}\n")
                     report.flush()
-                    last = status
-                if status in done:
-                    return resource
-                if status in failed:
-                    fault = fault_of(resource)
+                    shown = status
+                if failed(message):
+                    fault = fault_of(message)
                     raise WaitFailed(f"{label} is {status}" + (f": {fault}" if fault else ""))
+                if done(message):
+                    return message
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNAVAILABLE:
                 raise
     raise CliError(f"stopped waiting for {label}: its watch ended {REOPEN_LIMIT} times while "
-                   f"it was still {last or 'unknown'}; run the show command to see it now")
+                   f"it was still {shown or 'unknown'}; run the show command to see it now")

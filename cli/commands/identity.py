@@ -95,20 +95,6 @@ def find_endpoint(ctx, endpoint_id):
     return ctx.session.call(identity(ctx).GetEndpoint, pb.GetEndpointRequest(id=endpoint_id))
 
 
-def delete_each(ctx, kind, names, find, delete):
-    """Deletes every named resource, going on past failures as the openstack client does."""
-    failed = 0
-    for name in names:
-        try:
-            delete(find(ctx, name).id)
-        except (CliError, resources.grpc.RpcError) as e:
-            failed += 1
-            ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: "
-                             f"{e.details() if hasattr(e, 'details') else e}\n")
-    if failed:
-        raise CliError(f"{failed} of {len(names)} {kind}s not deleted")
-
-
 # -- tokens ------------------------------------------------------------------------------
 
 @command("token issue", help="issue a new token with your password", output="show")
@@ -176,9 +162,8 @@ def project_set(ctx, args):
 @command("project delete", help="delete projects")
 @arg("projects", nargs="+", metavar="PROJECT", help="project name or ID")
 def project_delete(ctx, args):
-    delete_each(ctx, "project", args.projects, find_project,
-                lambda i: ctx.session.call(identity(ctx).DeleteProject,
-                                           pb.DeleteProjectRequest(id=i)))
+    resources.delete_each(ctx, "project", args.projects, lambda name: ctx.session.call(
+        identity(ctx).DeleteProject, pb.DeleteProjectRequest(id=find_project(ctx, name).id)))
 
 
 # -- users -------------------------------------------------------------------------------
@@ -253,8 +238,8 @@ def user_set(ctx, args):
 @command("user delete", help="delete users")
 @arg("users", nargs="+", metavar="USER", help="user name or ID")
 def user_delete(ctx, args):
-    delete_each(ctx, "user", args.users, find_user,
-                lambda i: ctx.session.call(identity(ctx).DeleteUser, pb.DeleteUserRequest(id=i)))
+    resources.delete_each(ctx, "user", args.users, lambda name: ctx.session.call(
+        identity(ctx).DeleteUser, pb.DeleteUserRequest(id=find_user(ctx, name).id)))
 
 
 @command("user password set", help="change your own password")
@@ -303,8 +288,8 @@ def role_show(ctx, args):
 @command("role delete", help="delete roles")
 @arg("roles", nargs="+", metavar="ROLE", help="role name or ID")
 def role_delete(ctx, args):
-    delete_each(ctx, "role", args.roles, find_role,
-                lambda i: ctx.session.call(identity(ctx).DeleteRole, pb.DeleteRoleRequest(id=i)))
+    resources.delete_each(ctx, "role", args.roles, lambda name: ctx.session.call(
+        identity(ctx).DeleteRole, pb.DeleteRoleRequest(id=find_role(ctx, name).id)))
 
 
 def assignment_ids(ctx, args):
@@ -397,9 +382,8 @@ def service_set(ctx, args):
 @command("service delete", help="delete services")
 @arg("services", nargs="+", metavar="SERVICE", help="service name, type or ID")
 def service_delete(ctx, args):
-    delete_each(ctx, "service", args.services, find_service,
-                lambda i: ctx.session.call(identity(ctx).DeleteService,
-                                           pb.DeleteServiceRequest(id=i)))
+    resources.delete_each(ctx, "service", args.services, lambda name: ctx.session.call(
+        identity(ctx).DeleteService, pb.DeleteServiceRequest(id=find_service(ctx, name).id)))
 
 
 def show_endpoint(ctx, endpoint):
@@ -476,9 +460,8 @@ def endpoint_set(ctx, args):
 @command("endpoint delete", help="delete endpoints")
 @arg("endpoints", nargs="+", metavar="ENDPOINT", help="endpoint ID")
 def endpoint_delete(ctx, args):
-    delete_each(ctx, "endpoint", args.endpoints, find_endpoint,
-                lambda i: ctx.session.call(identity(ctx).DeleteEndpoint,
-                                           pb.DeleteEndpointRequest(id=i)))
+    resources.delete_each(ctx, "endpoint", args.endpoints, lambda endpoint_id: ctx.session.call(
+        identity(ctx).DeleteEndpoint, pb.DeleteEndpointRequest(id=endpoint_id)))
 
 
 # -- catalog -----------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def test_services_endpoints_and_the_catalog(cli):
     cli("endpoint", "set", endpoint["id"], "--url", "grpc://store.example:2")
     catalog = cli.json("catalog", "list")
     entry = next(e for e in catalog if e["Name"] == name)
-    assert entry["Type"] == "object-store" and "public: grpc://store.example:2" in entry["Endpoints"]
+    assert entry["Type"] == "object-store"
+    assert "public: grpc://store.example:2" in entry["Endpoints"]
     cli("endpoint", "delete", endpoint["id"])
     cli("service", "delete", name)
     assert name not in cli.value("service", "list", "-c", "Name").split()

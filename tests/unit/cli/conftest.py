@@ -10,27 +10,25 @@ import pytest
 SERVICE = "test.v1.Tiny"
 
 
-class TinyServer:
-    """Serves async handlers under /test.v1.Tiny/<Name>; requests and responses are bytes."""
+class AioServer:
+    """A grpc.aio server whose services `register(server)` adds."""
 
-    def __init__(self, handlers: dict):
-        self.handlers = handlers
+    def __init__(self, register):
+        self.register = register
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server = None
-        self.port = None
 
     def start(self) -> str:
         self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
-        return f"127.0.0.1:{self.port}"
+        return asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
 
-    async def _start(self):
+    async def _start(self) -> str:
         self.server = grpc.aio.server()
-        self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            SERVICE, {name: kind(fn) for name, (kind, fn) in self.handlers.items()})])
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.register(self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
         await self.server.start()
+        return f"127.0.0.1:{port}"
 
     def stop(self):
         if self.server is not None:
@@ -40,16 +38,26 @@ class TinyServer:
 
 
 @pytest.fixture
-def tiny_server():
-    """`tiny_server({"Name": (grpc.unary_unary_rpc_method_handler, async_fn)})` -> target."""
+def aio_server():
+    """`aio_server(register)` starts a server, `register(server)` adding its services;
+    returns its address."""
     started = []
 
-    def start(handlers):
-        server = TinyServer(handlers)
-        started.append(server)
-        return server.start()
+    def start(register):
+        started.append(AioServer(register))
+        return started[-1].start()
 
     yield start
     for server in started:
         server.stop()
 
+
+@pytest.fixture
+def tiny_server(aio_server):
+    """`tiny_server({"Name": (grpc.unary_unary_rpc_method_handler, async_fn)})` serves
+    /test.v1.Tiny/Name with raw bytes in and out; returns the address."""
+    def start(handlers):
+        return aio_server(lambda server: server.add_generic_rpc_handlers([
+            grpc.method_handlers_generic_handler(
+                SERVICE, {name: kind(fn) for name, (kind, fn) in handlers.items()})]))
+    return start

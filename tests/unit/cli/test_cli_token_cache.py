@@ -2,7 +2,6 @@ import json
 import os
 import stat
 
-import pytest
 
 from cli.token_cache import EXPIRY_MARGIN, CachedToken, TokenCache, cache_dir
 

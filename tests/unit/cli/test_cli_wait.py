@@ -10,12 +10,12 @@ from cli.wait import REOPEN_LIMIT, follow
 
 def watcher(*opens):
     """A Watch handler whose n-th call sends the statuses of opens[n]; a status "DROP"
-    ends that call with UNAVAILABLE."""
+    ends that call with UNAVAILABLE. It records what each call was opened after."""
     calls = []
 
     async def handler(request, context):
         statuses = opens[min(len(calls), len(opens) - 1)]
-        calls.append(statuses)
+        calls.append(request)
         for status in statuses:
             if status == "DROP":
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "controller restarting")
@@ -30,9 +30,9 @@ def run(tiny_server, handler, **kwargs):
     with grpc.insecure_channel(target) as channel:
         watch = channel.unary_stream("/test.v1.Tiny/Watch")
         try:
-            return follow(lambda: watch(b""), bytes.decode, done={"ACTIVE"},
-                          failed={"ERROR"}, report=report, label="server web1",
-                          **kwargs), report.getvalue()
+            return follow(lambda last: watch(last or b""), status_of=bytes.decode,
+                          done=lambda m: m == b"ACTIVE", failed=lambda m: m == b"ERROR",
+                          report=report, label="server web1", **kwargs), report.getvalue()
         except CliError as e:
             return e, report.getvalue()
 
@@ -54,7 +54,7 @@ def test_an_error_status_fails_with_its_fault(tiny_server):
 def test_a_dropped_stream_is_opened_again(tiny_server):
     handler = watcher(["BUILD", "DROP"], ["BUILD", "ACTIVE"])
     result, report = run(tiny_server, handler)
-    assert result == b"ACTIVE" and len(handler.calls) == 2
+    assert result == b"ACTIVE" and handler.calls == [b"", b"BUILD"]
     assert report == "server web1: BUILD\nserver web1: ACTIVE\n"
 
 

@@ -1,0 +1,108 @@
+"""`server create --wait` through the real CLI code path, against a real grpc.aio server that
+speaks stratus.compute.v1 and plays a server's build: BUILD (scheduling, spawning), then
+ACTIVE or ERROR."""
+import asyncio
+import io
+import json
+
+import grpc
+import pytest
+
+from cli.errors import ExitCode
+from cli.main import main
+from stratus.compute.v1 import compute_service_pb2 as pb
+from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
+
+SERVER_ID = "0b8a3f5e-8d4e-4a53-9a43-1f4f2b1c9d10"
+IMAGE_ID = "5f0f2a0e-3b7c-4e3c-b1c4-9f6f0b1e2a33"
+
+
+class BuildingCompute(pb_grpc.ComputeServiceServicer):
+    """Builds every server towards `outcome`, one revision per step."""
+
+    def __init__(self, outcome):
+        self.outcome = outcome
+        self.created = []
+        self.watched = []
+
+    def _steps(self, base):
+        steps = [(pb.SERVER_STATUS_BUILD, pb.TASK_STATE_SPAWNING)]
+        if self.outcome == "ACTIVE":
+            steps.append((pb.SERVER_STATUS_ACTIVE, pb.TASK_STATE_NONE))
+        else:
+            steps.append((pb.SERVER_STATUS_ERROR, pb.TASK_STATE_NONE))
+        for revision, (status, task) in enumerate(steps, start=base.revision + 1):
+            server = pb.Server()
+            server.CopyFrom(base)
+            server.status, server.task_state, server.revision = status, task, revision
+            if status == pb.SERVER_STATUS_ERROR:
+                server.fault.message, server.fault.code = "No valid host was found", 500
+            yield server
+
+    async def GetFlavor(self, request, context):
+        if request.id != "m1.tiny":
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no flavor")
+        return pb.Flavor(id="m1.tiny", name="m1.tiny", vcpus=1, ram_mb=512)
+
+    async def CreateServer(self, request, context):
+        self.created.append(request)
+        server = pb.Server()
+        server.CopyFrom(request.server)
+        server.id, server.status, server.revision = SERVER_ID, pb.SERVER_STATUS_BUILD, 7
+        server.task_state = pb.TASK_STATE_SCHEDULING
+        server.flavor.name = "m1.tiny"
+        self.base = server
+        return server
+
+    async def WatchServers(self, request, context):
+        self.watched.append(request)
+        for server in self._steps(self.base):
+            await asyncio.sleep(0)
+            yield pb.WatchServersResponse(server=server, revision=server.revision)
+
+
+@pytest.fixture
+def compute_server(aio_server):
+    """Serves BuildingCompute(outcome); returns (servicer, address)."""
+    def start(outcome):
+        servicer = BuildingCompute(outcome)
+        return servicer, aio_server(
+            lambda server: pb_grpc.add_ComputeServiceServicer_to_server(servicer, server))
+    return start
+
+
+def run(address, *argv):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["--url", address, "--token", "t", *argv], env={}, stdout=stdout, stderr=stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_create_wait_reports_each_status_and_shows_the_active_server(compute_server):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "--wait", "-f", "json")
+    assert code == 0, err
+    assert err == "server web1: BUILD (spawning)\nserver web1: ACTIVE\n"
+    shown = json.loads(out)
+    assert (shown["id"], shown["status"], shown["flavor"]) == (SERVER_ID, "ACTIVE",
+                                                              "m1.tiny (m1.tiny)")
+    [created] = servicer.created
+    assert created.request_id and created.server.image_id == IMAGE_ID
+    [watched] = servicer.watched
+    assert (watched.server_id, watched.since_revision) == (SERVER_ID, 7)
+
+
+def test_create_wait_ending_in_error_is_exit_code_7_with_the_fault(compute_server):
+    _, address = compute_server("ERROR")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "--wait")
+    assert code == ExitCode.WAIT_FAILED and out == ""
+    assert err.splitlines()[-1] == "stratus: error: server web1 is ERROR: No valid host was found"
+
+
+def test_create_without_wait_returns_the_building_server(compute_server):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "-f", "value", "-c", "status")
+    assert (code, out, err) == (0, "BUILD\n", "")
+    assert servicer.watched == []
