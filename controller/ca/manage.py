@@ -11,6 +11,7 @@ from controller.ca.config import CASection
 from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.server_cert import PUBLIC_LISTENER, ensure_server_certificate
 from controller.ca.service import ca_directory, key_algorithm
+from controller.errors import AlreadyExists
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -26,10 +27,14 @@ def parse_duration(text: str) -> datetime.timedelta:
 
 def _init(config, args):
     directory = ca_directory(config)
-    authority = CertificateAuthority.create(
-        directory, now=utcnow(), common_name=args.common_name,
-        algorithm=key_algorithm(args.algorithm),
-        validity=datetime.timedelta(days=args.days), force=args.force)
+    try:
+        authority = CertificateAuthority.create(
+            directory, now=utcnow(), common_name=args.common_name,
+            algorithm=key_algorithm(args.algorithm),
+            validity=datetime.timedelta(days=args.days), force=args.force)
+    except AlreadyExists:
+        raise AlreadyExists(f"a CA already exists in {directory}; --force replaces it, and "
+                            "then every node must enroll again", reason="CA_EXISTS") from None
     print(f"created CA {authority.certificate.subject.rfc4514_string()} in {directory}\n"
           f"fingerprint (SHA-256): {fingerprint_sha256(authority.certificate)}\n"
           f"valid until {authority.certificate.not_valid_after_utc:%Y-%m-%d}")
