@@ -28,3 +28,17 @@ def issue_token(session) -> CachedToken:
     info = response.info
     return CachedToken(response.token, info.expire_time.ToNanoseconds() / 1e9,
                        info.user_id, info.project_id)
+
+
+def caller(session) -> CachedToken:
+    """Who the session acts as: its token's user and project."""
+    from stratus.identity.v1 import identity_service_pb2 as pb
+    from stratus.identity.v1 import identity_service_pb2_grpc as rpc
+
+    token = session.token()
+    if session.current is not None:
+        return session.current
+    stub = session.stub(rpc.IdentityServiceStub)
+    info = session.call(stub.ValidateToken, pb.ValidateTokenRequest(token=token)).info
+    return CachedToken(token, info.expire_time.ToNanoseconds() / 1e9, info.user_id,
+                       info.project_id)

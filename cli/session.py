@@ -50,6 +50,8 @@ class Session:
         self._channel: grpc.Channel | None = None
         self._token: str | None = settings.token
         self._token_from_cache = False
+        # What the session's token carries, when it was issued or cached here.
+        self.current: CachedToken | None = None
 
     @property
     def channel(self) -> grpc.Channel:
@@ -81,6 +83,7 @@ class Session:
         if self.cache is not None:
             self.cache.store(issued)
         self._token, self._token_from_cache = issued.token, False
+        self.current = issued
         return issued
 
     def token(self) -> str:
@@ -88,6 +91,7 @@ class Session:
             cached = self.cache.load() if self.cache is not None else None
             if cached is not None:
                 self._token, self._token_from_cache = cached.token, True
+                self.current = cached
             else:
                 self.new_token()
         return self._token
@@ -101,7 +105,7 @@ class Session:
         retry = self._token_from_cache
         if self.cache is not None:
             self.cache.drop()
-        self._token, self._token_from_cache = None, False
+        self._token, self._token_from_cache, self.current = None, False, None
         return retry
 
     def metadata(self, authenticated: bool = True) -> list[tuple[str, str]]:

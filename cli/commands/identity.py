@@ -5,7 +5,7 @@ import getpass
 
 from google.protobuf import field_mask_pb2
 
-from cli import resources
+from cli import auth, resources
 from cli.errors import CliError, UsageError
 from cli.formatters import ListResult, ShowResult
 from cli.registry import arg, command, group
@@ -252,9 +252,7 @@ def user_password_set(ctx, args):
         new = getpass.getpass("New Password: ")
         if new != getpass.getpass("Repeat New Password: "):
             raise CliError("the passwords do not match")
-    user_id = ctx.session.new_token().user_id if not ctx.settings.token else None
-    if user_id is None:
-        raise CliError("user password set needs a username and password, not a token")
+    user_id = auth.caller(ctx.session).user_id
     ctx.session.call(identity(ctx).ChangePassword, pb.ChangePasswordRequest(
         user_id=user_id, original_password=original, new_password=new))
     if ctx.session.cache is not None:
