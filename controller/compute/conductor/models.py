@@ -1,0 +1,75 @@
+"""peewee models of the conductor's tables (schema: controller/db/migrations/m0300_*.py)."""
+import json
+
+import peewee
+
+from controller.db.database import BaseModel
+
+
+class JSONField(peewee.TextField):
+    """Any JSON value; None stays NULL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class ComputeNode(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=36)
+    host = peewee.CharField(max_length=253, unique=True)
+    hypervisor_type = peewee.CharField(max_length=64)
+    hypervisor_version = peewee.CharField(max_length=64)
+    domain_type = peewee.CharField(max_length=16)
+    cpu_arch = peewee.CharField(max_length=32)
+    cpu_model = peewee.CharField()
+    vcpus = peewee.IntegerField()
+    memory_mb = peewee.IntegerField()
+    disk_gb = peewee.IntegerField()
+    vcpus_used = peewee.IntegerField(default=0)
+    memory_mb_used = peewee.IntegerField(default=0)
+    free_memory_mb = peewee.IntegerField(null=True)
+    disk_gb_free = peewee.IntegerField(default=0)
+    running_instances = peewee.IntegerField(default=0)
+    availability_zone = peewee.CharField(default="nova")
+    cpu_allocation_ratio = peewee.FloatField(null=True)
+    ram_allocation_ratio = peewee.FloatField(null=True)
+    disk_allocation_ratio = peewee.FloatField(null=True)
+    memory_mb_reserved = peewee.IntegerField(null=True)
+    enabled = peewee.BooleanField(default=True)
+    disabled_reason = peewee.CharField(null=True)
+    forced_down = peewee.BooleanField(default=False)
+    agent_version = peewee.CharField(max_length=64, default="")
+    session_id = peewee.CharField(max_length=36, null=True)
+    connected = peewee.BooleanField(default=False)
+    # domains the node runs that the database does not know: [{"uuid", "name", "power_state"}]
+    unknown_domains = JSONField(default=list)
+    last_seen_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "compute_node"
+
+
+class NodeCommand(BaseModel):
+    seq = peewee.AutoField()
+    id = peewee.CharField(max_length=36, unique=True)
+    node_id = peewee.CharField(max_length=36)
+    instance_id = peewee.CharField(max_length=36, null=True)
+    kind = peewee.CharField(max_length=32)
+    payload = JSONField(default=dict)
+    request_id = peewee.CharField(max_length=128)
+    state = peewee.CharField(max_length=16)
+    deliveries = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField()
+    delivered_at = peewee.DateTimeField(null=True)
+    expires_at = peewee.DateTimeField()
+    completed_at = peewee.DateTimeField(null=True)
+    result = JSONField(null=True)
+    error_code = peewee.CharField(max_length=64, null=True)
+    error_message = peewee.CharField(null=True)
+
+    class Meta:
+        table_name = "node_command"
