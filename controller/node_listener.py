@@ -144,6 +144,10 @@ class NodeListener:
         self.port: int | None = None
         service.add_revocation_listener(self._on_revoked)
 
+    def open_serials(self) -> set[str]:
+        """Serials of the client certificates with calls open now."""
+        return self._registry.open_serials()
+
     def add_revocation_callback(self, callback: RevocationCallback) -> None:
         """Call `callback(identity)` for each open call cut by a revocation."""
         self._callbacks.append(callback)

@@ -47,9 +47,15 @@ def _test_handlers(service: CertificateService) -> grpc.GenericRpcHandler:
         record = await asyncio.to_thread(service.renew, peer.host_name, peer.serial, csr_pem)
         return record.certificate_pem
 
+    async def echo(requests, context):
+        # A bidirectional stream written as an async generator, as a node stream may be.
+        async for message in requests:
+            yield node_listener.current_peer().host_name.encode() + b":" + message
+
     return grpc.method_handlers_generic_handler(TEST_SERVICE, {
         "WhoAmI": grpc.unary_unary_rpc_method_handler(who_am_i),
         "Renew": grpc.unary_unary_rpc_method_handler(renew),
+        "Echo": grpc.stream_stream_rpc_method_handler(echo),
     })
 
 
@@ -112,6 +118,10 @@ async def renew(channel: grpc.aio.Channel, csr_pem: bytes) -> bytes:
     return await channel.unary_unary(f"/{TEST_SERVICE}/Renew")(csr_pem, timeout=10)
 
 
+def echo_stream(channel: grpc.aio.Channel):
+    return channel.stream_stream(f"/{TEST_SERVICE}/Echo")()
+
+
 def health_stub(channel: grpc.aio.Channel) -> health_pb2_grpc.HealthStub:
     return health_pb2_grpc.HealthStub(channel)
 
@@ -126,4 +136,5 @@ async def running_cluster(root: pathlib.Path):
         await cluster.stop()
 
 
-__all__ = ["Cluster", "Clock", "running_cluster", "who_am_i", "renew", "health_stub", "health_pb2"]
+__all__ = ["Cluster", "Clock", "running_cluster", "who_am_i", "renew", "echo_stream",
+           "health_stub", "health_pb2"]

@@ -5,7 +5,7 @@ import datetime
 import grpc
 import pytest
 
-from tests.integration.ca.ca_harness import health_pb2, health_stub, who_am_i
+from tests.integration.ca.ca_harness import echo_stream, health_pb2, health_stub, who_am_i
 from cryptography.hazmat.primitives import serialization
 
 from controller.ca import keys
@@ -166,4 +166,25 @@ def test_revocation_by_another_replica_is_found_by_the_sweep(cluster_at):
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(stream.read(), timeout=10)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    run(scenario())
+
+
+def test_revocation_cuts_a_bidirectional_stream_mid_conversation(cluster_at):
+    async def scenario():
+        async with cluster_at() as cluster:
+            node = cluster.enroll("node-1")
+            stream = echo_stream(cluster.channel(node.channel_credentials()))
+            await stream.write(b"hello")
+            assert await asyncio.wait_for(stream.read(), timeout=10) == b"node-1:hello"
+            # From a worker thread, as the controller's database calls run.
+            await asyncio.to_thread(cluster.service.revoke,
+                                    format(node.certificate().serial_number, "x"), "test")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await asyncio.wait_for(stream.read(), timeout=10)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            for _ in range(500):  # the handler's task ends just after the status is sent
+                if not cluster.listener.open_serials():
+                    break
+                await asyncio.sleep(0.01)
+            assert cluster.listener.open_serials() == set()
     run(scenario())
