@@ -40,11 +40,24 @@ class Cli:
         assert proc.returncode == expect, (argv, proc.returncode, proc.stdout, proc.stderr)
         return proc
 
+    def on_pty(self, *argv, env: dict | None = None) -> tuple[int, str]:
+        """Runs the command on a real terminal; its exit code and everything it showed."""
+        from tests.unit.cli.terminal import run_on_pty
+        return run_on_pty([sys.executable, "-m", "cli", *map(str, argv)], cwd=ROOT,
+                          env={**self.env, **(env or {})})
+
     def json(self, *argv, **kwargs):
         return json.loads(self(*argv, "-f", "json", **kwargs).stdout)
 
     def value(self, *argv, **kwargs) -> str:
         return self(*argv, "-f", "value", **kwargs).stdout.strip()
+
+
+def serves(cli: Cli, *probe) -> bool:
+    """Whether the controller offers the service that the probe command calls."""
+    proc = subprocess.run([sys.executable, "-m", "cli", *probe], cwd=ROOT, env=cli.env,
+                          capture_output=True, text=True, timeout=120)
+    return not proc.stderr.startswith("stratus: UNIMPLEMENTED")
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """The progress bar draws on a terminal (a real pty) and stays silent when piped."""
 import io
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 from cli.progress import Progress, human_bytes, human_duration
+from tests.unit.cli.terminal import run_on_pty
 
 ROOT = Path(__file__).resolve().parents[3]
 TRANSFER = """
@@ -19,27 +18,9 @@ print("done")
 """
 
 
-def run_on_pty(argv) -> str:
-    """Runs argv with stdin, stdout and stderr on a new pty; everything it wrote."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, cwd=ROOT)
-    os.close(follower)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:   # EIO: the other side is closed
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    assert proc.wait(timeout=60) == 0
-    return output.decode()
-
-
 def test_a_terminal_sees_the_bar_with_bytes_rate_and_time_left():
-    output = run_on_pty([sys.executable, "-c", TRANSFER])
+    code, output = run_on_pty([sys.executable, "-c", TRANSFER], cwd=ROOT)
+    assert code == 0, output
     assert "upload" in output and "\r" in output
     final = output.split("\r\x1b[K")[-1]
     assert final.startswith("upload  100% [")
