@@ -97,3 +97,53 @@ class InstanceActionEvent(BaseModel):
     start_time = peewee.DateTimeField()
     finish_time = peewee.DateTimeField(null=True)
     result = peewee.CharField(max_length=16)
+
+
+class BlobField(peewee.BlobField):
+    def python_value(self, value):
+        return bytes(value) if value is not None else b""
+
+
+class Instance(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=36)
+    project_id = peewee.CharField(max_length=36)
+    user_id = peewee.CharField(max_length=36)
+    name = peewee.CharField()
+    request_id = peewee.CharField(max_length=128, null=True)
+    flavor_id = peewee.CharField()
+    flavor_name = peewee.CharField()
+    vcpus = peewee.IntegerField()
+    ram_mb = peewee.IntegerField()
+    disk_gb = peewee.IntegerField()
+    ephemeral_gb = peewee.IntegerField()
+    swap_mb = peewee.IntegerField()
+    extra_specs = JSONField(default=dict)
+    image_id = peewee.CharField(max_length=36)
+    # what placement needs of the image: architecture, hypervisor_type, min_ram_mb, min_disk_gb
+    image_properties = JSONField(default=dict)
+    key_name = peewee.CharField(default="")
+    key_data = peewee.TextField(default="")
+    availability_zone = peewee.CharField(default="")
+    server_group_id = peewee.CharField(max_length=36, null=True)
+    metadata = JSONField(default=dict)
+    user_data = BlobField(null=True)
+    vm_state = peewee.CharField(max_length=32)
+    task_state = peewee.CharField(max_length=32, null=True)
+    power_state = peewee.CharField(max_length=32)
+    host = peewee.CharField(null=True)
+    node_id = peewee.CharField(max_length=36, null=True)
+    attempts = peewee.IntegerField(default=0)
+    fault_code = peewee.IntegerField(null=True)
+    fault_message = peewee.CharField(null=True)
+    fault_time = peewee.DateTimeField(null=True)
+    addresses = JSONField(default=dict)
+    revision = peewee.BigIntegerField()
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+    launched_at = peewee.DateTimeField(null=True)
+    deleted_at = peewee.DateTimeField(null=True)
+
+
+class RevisionCounter(BaseModel):
+    name = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.BigIntegerField()

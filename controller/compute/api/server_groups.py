@@ -48,7 +48,7 @@ def list_(caller, page, all_projects: bool = False):
     query = ServerGroup.select()
     if not (all_projects and caller.is_admin):
         query = query.where(ServerGroup.project_id == caller.project_id)
-    return paginate(query, page, [ServerGroup.created_at, ServerGroup.id])
+    return paginate(query, page, [ServerGroup.name, ServerGroup.id])
 
 
 def delete(caller, group_id: str) -> None:

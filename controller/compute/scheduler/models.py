@@ -1,4 +1,4 @@
-"""The scheduler's table: one allocation per placed server (schema: m0401_allocations.py)."""
+"""The scheduler's table: one allocation per placed server (schema: m0401_servers.py)."""
 import peewee
 
 from controller.db.database import BaseModel
@@ -12,3 +12,4 @@ class Allocation(BaseModel):
     memory_mb = peewee.IntegerField()
     disk_gb = peewee.IntegerField()
     created_at = peewee.DateTimeField()
+

@@ -61,7 +61,7 @@ class Placement:
                  clock: Callable[[], float] = time.monotonic):
         self.db = db
         self.scheduler = scheduler
-        self.hosts = hosts  # host records port: load(db, config), lock_capacity(db, node_id)
+        self.hosts = hosts  # host records port: load(db), lock_capacity(db, node_id)
         self.max_age = max_age
         self.clock = clock
         self.stats = DecisionStats()
@@ -76,15 +76,16 @@ class Placement:
     def _hosts_locked(self, force: bool) -> tuple[list, bool]:
         now = self.clock()
         if force or self._loaded_at is None or now - self._loaded_at > self.max_age:
-            self._snapshot = self.hosts.load(self.db, self.scheduler.config)
+            self._snapshot = self.hosts.load(self.db)
             self._loaded_at = now
             return self._snapshot, True
         return self._snapshot, False
 
     def place(self, build_spec: Callable[[], object],
-              on_claimed: Callable[[str], bool] | None = None) -> Placed:
+              on_claimed: Callable[[str, str], bool] | None = None) -> Placed:
         """Selects and claims a host for the request `build_spec()` returns (rebuilt on each
-        round, so group membership is current). Runs in a worker thread: it does I/O."""
+        round, so group membership is current). `on_claimed(node_id, host)` runs inside the
+        claim's transaction. Runs in a worker thread: it does I/O."""
         started = self.clock()
         attempts = 0
         force = False
@@ -108,7 +109,9 @@ class Placement:
                     # optimistic: the next decision in this process already sees it taken
                     candidate.host_state.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
                 try:
-                    claim(self.db, self.hosts, candidate.host_state.node_id, request, on_claimed)
+                    hook = None if on_claimed is None else (
+                        lambda node_id, host=candidate.host: on_claimed(node_id, host))
+                    claim(self.db, self.hosts, candidate.host_state.node_id, request, hook)
                 except ClaimRefused as refused:
                     self.stats.lost_races += 1
                     log.debug("claim on %s lost: %s", candidate.host, refused.reason)

@@ -1,0 +1,80 @@
+"""Instance actions and their events: who did what to a server, when, and how it ended."""
+from __future__ import annotations
+
+from controller.compute.api.models import InstanceAction, InstanceActionEvent
+from controller.db.paging import paginate
+from controller.db.queries import utcnow
+
+IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
+
+
+def start(instance_id: str, action: str, caller, event: str = "") -> InstanceAction:
+    now = utcnow()
+    row = InstanceAction.create(
+        instance_id=instance_id, action=action, request_id=caller.request_id or "",
+        user_id=caller.user_id, project_id=caller.project_id, start_time=now, result=IN_PROGRESS)
+    if event:
+        InstanceActionEvent.create(action_id=row.id, event=event, start_time=now,
+                                   result=IN_PROGRESS)
+    return row
+
+
+def _latest(instance_id: str, action: str | None) -> InstanceAction | None:
+    query = InstanceAction.select().where(InstanceAction.instance_id == instance_id)
+    if action:
+        query = query.where(InstanceAction.action == action)
+    return query.order_by(InstanceAction.id.desc()).first()
+
+
+def event(instance_id: str, action: str, event: str, result: str, host: str = "") -> None:
+    """Records a finished step of the latest `action` (starting it if it was not open)."""
+    row = _latest(instance_id, action)
+    if row is None:
+        return
+    now = utcnow()
+    updated = (InstanceActionEvent.update(finish_time=now, result=result, host=host)
+               .where((InstanceActionEvent.action_id == row.id)
+                      & (InstanceActionEvent.event == event)
+                      & InstanceActionEvent.finish_time.is_null()).execute())
+    if not updated:
+        InstanceActionEvent.create(action_id=row.id, event=event, host=host, start_time=now,
+                                   finish_time=now, result=result)
+
+
+def finish(instance_id: str, action: str, result: str, message: str = "") -> None:
+    row = _latest(instance_id, action)
+    if row is not None and row.finish_time is None:
+        row.finish_time = utcnow()
+        row.result = result
+        row.message = message[:255]
+        row.save()
+
+
+def request_id_of(instance_id: str, action: str = "create") -> str:
+    """The x-request-id of the call that started the latest `action` (carried to nodes)."""
+    row = _latest(instance_id, action)
+    return row.request_id if row is not None else ""
+
+
+def tried_hosts(instance_id: str) -> list[str]:
+    """Hosts where the latest create failed to spawn (a reschedule avoids them)."""
+    row = _latest(instance_id, "create")
+    if row is None:
+        return []
+    return [e.host for e in InstanceActionEvent.select(InstanceActionEvent.host)
+            .where((InstanceActionEvent.action_id == row.id)
+                   & (InstanceActionEvent.event == "build_on_host")
+                   & (InstanceActionEvent.result == ERROR))]
+
+
+def list_(instance_id: str, page):
+    query = InstanceAction.select().where(InstanceAction.instance_id == instance_id)
+    return paginate(query, page, [InstanceAction.id])  # oldest first: keyset pages ascend
+
+
+def events_of(action_ids: list[int]) -> dict[int, list[InstanceActionEvent]]:
+    found: dict[int, list] = {i: [] for i in action_ids}
+    for e in (InstanceActionEvent.select().where(InstanceActionEvent.action_id.in_(action_ids))
+              .order_by(InstanceActionEvent.id)):
+        found[e.action_id].append(e)
+    return found

@@ -1,0 +1,53 @@
+"""The compute API's view of the image service: a port, so servers can be validated against
+whatever image registry the controller runs (app.image_lookup), and tests can use a fake."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from controller.errors import FailedPrecondition, InvalidArgument, NotFound
+
+GIB = 1024 ** 3
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    status: str  # Glance's: queued, saving, active, killed, deactivated, deleted
+    size_bytes: int = 0
+    virtual_size_bytes: int = 0
+    min_ram_mb: int = 0
+    min_disk_gb: int = 0
+    architecture: str = ""
+    hypervisor_type: str = ""
+
+
+# (image_id, project_id, is_admin) -> ImageInfo, or None when missing or not visible
+ImageLookup = Callable[[str, str, bool], Awaitable["ImageInfo | None"]]
+
+
+def check_bootable(image: ImageInfo | None, image_id: str, flavor) -> dict:
+    """Refuses what Nova refuses; returns the properties placement needs."""
+    if image is None:
+        raise NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND", image_id=image_id)
+    if image.status != "active":
+        raise FailedPrecondition(f"image {image_id} is {image.status}, not active",
+                                 reason="IMAGE_NOT_ACTIVE", image_id=image_id,
+                                 status=image.status)
+    if image.min_ram_mb > flavor.ram_mb:
+        raise InvalidArgument("server.flavor_id",
+                              f"flavor has {flavor.ram_mb} MB RAM, image needs {image.min_ram_mb}",
+                              reason="FLAVOR_RAM_TOO_SMALL")
+    if flavor.disk_gb:  # 0 means "the image's size", as in Nova
+        needed = max(image.size_bytes, image.virtual_size_bytes)
+        if needed > flavor.disk_gb * GIB:
+            raise InvalidArgument("server.flavor_id",
+                                  f"image is larger than the flavor's {flavor.disk_gb} GB disk",
+                                  reason="FLAVOR_DISK_TOO_SMALL")
+        if image.min_disk_gb > flavor.disk_gb:
+            raise InvalidArgument("server.flavor_id",
+                                  f"flavor has {flavor.disk_gb} GB disk, image needs "
+                                  f"{image.min_disk_gb}", reason="FLAVOR_DISK_TOO_SMALL")
+    return {"architecture": image.architecture, "hypervisor_type": image.hypervisor_type,
+            "min_ram_mb": image.min_ram_mb, "min_disk_gb": image.min_disk_gb,
+            "size_gb": -(-max(image.size_bytes, image.virtual_size_bytes) // GIB)}

@@ -1,0 +1,107 @@
+"""Every change of a server's state goes through here, in the caller's write transaction, and
+bumps the server's revision so WatchServers sees it. The conductor calls these when nodes
+report; the API and the scheduler call them for what they decide.
+
+The revision counter is one row updated in the same transaction: its row lock makes
+revisions commit in the order they are handed out, so a watcher that has seen revision N can
+never later miss a change numbered below N.
+"""
+from __future__ import annotations
+
+from controller.compute.api import actions, states
+from controller.compute.api.models import Instance, RevisionCounter, ServerGroupMember
+from controller.compute.scheduler import claims
+from controller.db.queries import utcnow
+
+NO_VALID_HOST = "No valid host was found"
+
+
+def bump() -> int:
+    """The next revision; call inside a write transaction."""
+    (RevisionCounter.update(value=RevisionCounter.value + 1)
+     .where(RevisionCounter.name == "instance").execute())
+    return RevisionCounter.get(RevisionCounter.name == "instance").value
+
+
+def current_revision() -> int:
+    return RevisionCounter.get(RevisionCounter.name == "instance").value
+
+
+def change(instance_id: str, *conditions, **values) -> bool:
+    """Updates a live server's columns with a new revision; False if no row matched."""
+    values.update(updated_at=utcnow(), revision=bump())
+    query = Instance.update(**values).where(Instance.id == instance_id,
+                                            Instance.deleted_at.is_null(), *conditions)
+    return query.execute() > 0
+
+
+def placed(instance_id: str, node_id: str, host: str) -> bool:
+    """The claim succeeded: the server has a host. False if it was deleted meanwhile."""
+    ok = change(instance_id, Instance.task_state == states.SCHEDULING, node_id=node_id,
+                host=host, task_state=states.SPAWNING, attempts=Instance.attempts + 1)
+    if ok:
+        actions.event(instance_id, "create", "schedule", actions.SUCCESS, host)
+    return ok
+
+
+def no_valid_host(instance_id: str) -> None:
+    fail_build(instance_id, NO_VALID_HOST, 500)
+
+
+def fail_build(instance_id: str, message: str, code: int = 500) -> None:
+    """The server goes to ERROR with a fault; its allocation is freed (Nova: no reschedule
+    left, or nothing fits)."""
+    claims.release(instance_id)
+    change(instance_id, vm_state=states.ERROR, task_state=None, fault_code=code,
+           fault_message=message[:255], fault_time=utcnow())
+    actions.finish(instance_id, "create", actions.ERROR, message)
+
+
+def build_succeeded(instance_id: str, power_state: str = states.RUNNING,
+                    addresses: dict | None = None) -> bool:
+    now = utcnow()
+    ok = change(instance_id, Instance.vm_state == states.BUILDING, vm_state=states.ACTIVE,
+                task_state=None, power_state=power_state, launched_at=now,
+                addresses=addresses or {})
+    if ok:
+        actions.finish(instance_id, "create", actions.SUCCESS)
+    return ok
+
+
+def unplace_for_reschedule(instance_id: str, host: str) -> bool:
+    """A build failed on `host` and will be tried elsewhere: free the claim, back to scheduling."""
+    claims.release(instance_id)
+    actions.event(instance_id, "create", "build_on_host", actions.ERROR, host)
+    return change(instance_id, Instance.vm_state == states.BUILDING, host=None, node_id=None,
+                  task_state=states.SCHEDULING)
+
+
+def action_finished(instance_id: str, action: states.Action, ok: bool,
+                    power_state: str | None = None, message: str = "") -> bool:
+    values = {"task_state": None}
+    if ok:
+        values["vm_state"] = action.result_vm_state
+    if power_state:
+        values["power_state"] = power_state
+    done = change(instance_id, Instance.task_state == action.task_state, **values)
+    actions.finish(instance_id, action.name.split("_")[0], actions.SUCCESS if ok else actions.ERROR,
+                   message)
+    return done
+
+
+def power_state_changed(instance_id: str, power_state: str, vm_state: str | None = None) -> bool:
+    """A hypervisor event outside any action (a guest powered itself off)."""
+    values = {"power_state": power_state}
+    if vm_state:
+        values["vm_state"] = vm_state
+    return change(instance_id, **values)
+
+
+def mark_deleted(instance_id: str) -> bool:
+    """The server is gone from its host (or never had one): free everything it held."""
+    claims.release(instance_id)
+    ServerGroupMember.delete().where(ServerGroupMember.instance_id == instance_id).execute()
+    now = utcnow()
+    done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)
+    actions.finish(instance_id, "delete", actions.SUCCESS)
+    return done

@@ -1,0 +1,105 @@
+"""Placing BUILD servers: turns a server row into a RequestSpec and hands it to Placement.
+
+`BuildQueue` places servers asynchronously, so CreateServer returns at once; the claim's
+transaction also records the host and queues the conductor's spawn command. After a failed
+spawn the conductor calls the `reschedule` hook, which places the server again away from the
+hosts it already failed on.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from controller.compute.api import actions, conductor_port, lifecycle, states
+from controller.compute.api.models import Instance, ServerGroup
+from controller.compute.scheduler.claims import ServerGone, group_members_per_node
+from controller.compute.scheduler.host_state import GroupSpec, ImageProps, RequestSpec
+from controller.compute.scheduler.placement import NoValidHost, Placed
+
+log = logging.getLogger(__name__)
+
+
+class Gone(Exception):
+    """The server is no longer waiting to be placed (deleted, or placed already)."""
+
+
+def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
+    row = Instance.get_or_none(Instance.id == instance_id)
+    if row is None or row.deleted_at is not None or row.task_state != states.SCHEDULING:
+        raise Gone(instance_id)
+    props = row.image_properties or {}
+    group = None
+    if row.server_group_id:
+        g = ServerGroup.get_or_none(ServerGroup.id == row.server_group_id)
+        if g is not None:
+            group = GroupSpec(g.id, g.policy, group_members_per_node(g.id),
+                              g.max_server_per_host)
+    root = row.disk_gb or int(props.get("size_gb", 0))
+    return RequestSpec.for_flavor(
+        instance_id=row.id, project_id=row.project_id, vcpus=row.vcpus, ram_mb=row.ram_mb,
+        root_gb=root, ephemeral_gb=row.ephemeral_gb, swap_mb=row.swap_mb,
+        availability_zone=row.availability_zone,
+        image=ImageProps(architecture=props.get("architecture", ""),
+                         hypervisor_type=props.get("hypervisor_type", ""),
+                         min_ram_mb=int(props.get("min_ram_mb", 0)),
+                         min_disk_gb=int(props.get("min_disk_gb", 0))),
+        group=group, ignore_hosts=frozenset(ignore_hosts))
+
+
+def schedule_sync(db, placement, instance_id: str, ignore_hosts=()) -> Placed | None:
+    """Places and claims, or puts the server in ERROR (No valid host was found). None when
+    there is nothing to place (deleted meanwhile, or no host fits)."""
+    node = conductor_port.commands()
+
+    def on_claimed(node_id: str, host: str) -> bool:
+        if not lifecycle.placed(instance_id, node_id, host):
+            return False
+        if node is not None:  # the spawn command commits with the claim
+            node.build(Instance.get_by_id(instance_id), actions.request_id_of(instance_id))
+        return True
+
+    try:
+        return placement.place(lambda: request_spec(instance_id, ignore_hosts), on_claimed)
+    except (Gone, ServerGone):
+        return None
+    except NoValidHost as refused:
+        log.warning("no valid host for server %s: %s", instance_id, refused.details)
+        with db.write_transaction():
+            lifecycle.no_valid_host(instance_id)
+        return None
+
+
+class BuildQueue:
+    """Servers waiting for placement, served by a few tasks that run it in DB worker threads."""
+
+    def __init__(self, db, placement, workers: int = 4):
+        self.db = db
+        self.placement = placement
+        self.workers = workers
+        self.queue: asyncio.Queue[tuple[str, tuple]] = asyncio.Queue()
+
+    async def schedule(self, instance_id: str, ignore_hosts=()) -> Placed | None:
+        return await self.db.run(schedule_sync, self.db, self.placement, instance_id,
+                                 tuple(ignore_hosts))
+
+    def submit(self, instance_id: str) -> None:
+        self.queue.put_nowait((instance_id, ()))
+
+    async def reschedule(self, instance_id: str) -> None:
+        """The conductor's hook after a failed spawn was unplaced: place it again, away from
+        the hosts where it already failed."""
+        tried = await self.db.run(actions.tried_hosts, instance_id)
+        self.queue.put_nowait((instance_id, tuple(tried)))
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+
+    async def _worker(self) -> None:
+        while True:
+            instance_id, ignore = await self.queue.get()
+            try:
+                await self.schedule(instance_id, ignore)
+            except Exception:  # one bad server must not stop placement for the others
+                log.exception("placing server %s failed", instance_id)
+            finally:
+                self.queue.task_done()

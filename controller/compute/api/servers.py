@@ -1,0 +1,214 @@
+"""Servers as the API sees them: create (quota, idempotency), read, list, update, and the
+requests to act on or delete them. Node work is the conductor's; state changes go through
+lifecycle.py so every one carries a revision."""
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from dataclasses import dataclass, field
+
+import peewee
+
+from controller import validation
+from controller.compute.api import actions, conductor_port, lifecycle, states
+from controller.compute.api.models import Instance, ServerGroupMember
+from controller.compute.scheduler.locks import lock_rows
+from controller.db.paging import paginate
+from controller.db.queries import utcnow
+from controller.errors import AlreadyExists, InvalidArgument, NotFound
+
+MAX_METADATA_ITEMS = 128
+MAX_USER_DATA = 65535
+UPDATABLE = {"name", "metadata"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass
+class ServerRequest:
+    name: str
+    flavor_id: str
+    image_id: str
+    key_name: str = ""
+    availability_zone: str = ""
+    server_group_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    user_data: bytes = b""
+
+
+def check_metadata(items: dict, field_name: str = "server.metadata") -> dict:
+    if len(items) > MAX_METADATA_ITEMS:
+        raise InvalidArgument(field_name, f"at most {MAX_METADATA_ITEMS} items")
+    for key, value in items.items():
+        if not key or len(key) > 255 or len(value) > 255:
+            raise InvalidArgument(field_name, "keys 1-255 characters, values up to 255")
+    return dict(items)
+
+
+def check_request(req: ServerRequest, request_id: str) -> None:
+    """Shape checks that need no database, so bad input never costs a transaction."""
+    validation.name("server.name", req.name)
+    if not req.flavor_id:
+        raise InvalidArgument("server.flavor_id", "is required")
+    validation.uuid("server.image_id", req.image_id)
+    validation.optional_uuid("server.server_group_id", req.server_group_id)
+    check_metadata(req.metadata)
+    if len(req.user_data) > MAX_USER_DATA:
+        raise InvalidArgument("server.user_data", f"at most {MAX_USER_DATA} bytes")
+    if request_id and not _REQUEST_ID.match(request_id):
+        raise InvalidArgument("request_id", "1-128 letters, digits, '.', '_' or '-' (a UUID)")
+    if req.availability_zone:
+        validation.name("server.availability_zone", req.availability_zone)
+
+
+def _same_request(row: Instance, req: ServerRequest) -> bool:
+    return (row.name, row.flavor_id, row.image_id) == (req.name, req.flavor_id, req.image_id)
+
+
+def root_disk_gb(flavor, image_properties: dict) -> int:
+    """A flavor with disk 0 boots a root disk the image's size (Nova's rule)."""
+    return flavor.disk_gb or int(image_properties.get("size_gb", 0))
+
+
+def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
+           image_properties: dict, key_data: str, group) -> tuple[Instance, bool]:
+    """Records a new server in BUILD/scheduling. Returns (server, created); a retry with the
+    same request_id returns the first server and False."""
+    now = utcnow()
+    with db.write_transaction():
+        quotas.lock(caller.project_id)
+        if request_id:
+            existing = Instance.get_or_none((Instance.project_id == caller.project_id)
+                                            & (Instance.request_id == request_id))
+            if existing is not None:
+                if not _same_request(existing, req):
+                    raise AlreadyExists("request_id was used for a different server",
+                                        reason="REQUEST_ID_REUSED", request_id=request_id)
+                return existing, False
+        quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
+        instance_id = str(uuid.uuid4())
+        row = Instance.create(
+            id=instance_id, project_id=caller.project_id, user_id=caller.user_id,
+            name=req.name, request_id=request_id or None, flavor_id=flavor.id,
+            flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
+            disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
+            extra_specs=flavor.extra_specs, image_id=req.image_id,
+            image_properties=image_properties, key_name=req.key_name, key_data=key_data,
+            availability_zone=req.availability_zone, server_group_id=group.id if group else None,
+            metadata=req.metadata, user_data=req.user_data or None,
+            vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
+            attempts=0, addresses={}, revision=lifecycle.bump(), created_at=now, updated_at=now)
+        if group is not None:
+            ServerGroupMember.create(group_id=group.id, instance_id=instance_id)
+        actions.start(instance_id, "create", caller, event="schedule")
+    return row, True
+
+
+def _visible(query, caller, all_projects: bool = True):
+    if caller.is_admin and all_projects:
+        return query
+    return query.where(Instance.project_id == caller.project_id)
+
+
+def get(caller, server_id: str) -> Instance:
+    """A live server of the caller's project (any project for admins); others: NOT_FOUND."""
+    row = _visible(Instance.select().where((Instance.id == server_id)
+                                           & Instance.deleted_at.is_null()), caller).first()
+    if row is None:
+        raise NotFound(f"server {server_id} not found", reason="SERVER_NOT_FOUND",
+                       server_id=server_id)
+    return row
+
+
+def _lock(db, caller, server_id: str) -> Instance:
+    rows = lock_rows(db, _visible(Instance.select().where(
+        (Instance.id == server_id) & Instance.deleted_at.is_null()), caller))
+    if not rows:
+        raise NotFound(f"server {server_id} not found", reason="SERVER_NOT_FOUND",
+                       server_id=server_id)
+    return rows[0]
+
+
+@dataclass
+class ListFilters:
+    all_projects: bool = False
+    project_id: str = ""
+    name: str = ""
+    vm_states: tuple[str, ...] = ()
+    host: str = ""
+    image_id: str = ""
+    flavor_id: str = ""
+    changes_since: datetime.datetime | None = None
+
+
+def list_(caller, page, f: ListFilters):
+    query = _visible(Instance.select(), caller, f.all_projects)
+    if caller.is_admin and f.all_projects and f.project_id:
+        query = query.where(Instance.project_id == f.project_id)
+    if f.changes_since is not None:
+        query = query.where(Instance.updated_at >= f.changes_since)
+    else:
+        query = query.where(Instance.deleted_at.is_null())
+    if f.name:
+        query = query.where(Instance.name.contains(f.name))
+    if f.vm_states:
+        query = query.where(Instance.vm_state.in_(f.vm_states))
+    if f.host and caller.is_admin:
+        query = query.where(Instance.host == f.host)
+    if f.image_id:
+        query = query.where(Instance.image_id == f.image_id)
+    if f.flavor_id:
+        query = query.where(Instance.flavor_id == f.flavor_id)
+    return paginate(query, page, [Instance.name, Instance.id])
+
+
+def update(db, caller, server_id: str, changes: dict) -> Instance:
+    if "name" in changes:
+        validation.name("server.name", changes["name"])
+    if "metadata" in changes:
+        check_metadata(changes["metadata"])
+    with db.write_transaction():
+        _lock(db, caller, server_id)
+        lifecycle.change(server_id, **changes)
+    return get(caller, server_id)
+
+
+def request_action(db, caller, server_id: str, action: states.Action) -> Instance:
+    """Checks the state allows it, marks the task and queues the node command, together."""
+    node = conductor_port.commands()
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_action(action, row.vm_state, row.task_state, row.host)
+        if node is None:
+            raise conductor_port.unavailable()
+        lifecycle.change(server_id, task_state=action.task_state)
+        actions.start(server_id, action.name.split("_")[0], caller)
+        row = Instance.get_by_id(server_id)
+        node.action(row, action.name, caller.request_id)
+    return get(caller, server_id)
+
+
+def request_delete(db, caller, server_id: str) -> None:
+    """A server never placed (or still being placed) is deleted at once; one on a host is
+    marked deleting and the conductor destroys it there, then marks it deleted."""
+    node = conductor_port.commands()
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        if row.task_state == states.DELETING:
+            return
+        lifecycle.change(server_id, task_state=states.DELETING)
+        actions.start(server_id, "delete", caller)
+        if row.host and node is not None:
+            node.delete(Instance.get_by_id(server_id), caller.request_id)
+        else:
+            lifecycle.mark_deleted(server_id)
+
+
+def count_for_quota(project_id: str) -> tuple[int, int, int]:
+    """(instances, cores, ram_mb) of a project's live servers."""
+    row = (Instance.select(peewee.fn.COUNT(Instance.id),
+                           peewee.fn.COALESCE(peewee.fn.SUM(Instance.vcpus), 0),
+                           peewee.fn.COALESCE(peewee.fn.SUM(Instance.ram_mb), 0))
+           .where((Instance.project_id == project_id) & Instance.deleted_at.is_null())
+           .tuples().get())
+    return int(row[0]), int(row[1]), int(row[2])

@@ -1,0 +1,447 @@
+"""stratus.compute.v1.ComputeService: validate, call the domain, convert. Nothing else."""
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf import empty_pb2
+
+from controller import errors, validation
+from controller.auth import context as auth_context
+from controller.compute.api import (
+    actions, conductor_port, convert, flavors, hosts, images, keypairs, lifecycle, server_groups,
+    servers, states, watch)
+from controller.compute.api.caller import Caller
+from controller.compute.api.quota_rules import QuotaValues
+from controller.db.paging import page_request
+from controller.logs import request_id_var
+from controller.rpc.convert import changes
+from controller.rpc.policy_spec import rpc
+from stratus.compute.v1 import compute_service_pb2 as pb
+from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
+
+EMPTY = empty_pb2.Empty()
+MAX_CONSOLE_LINES = 10_000
+CONSOLE_BYTES = 256 * 1024
+
+
+def _caller() -> Caller:
+    return Caller.of(auth_context.current.get(), request_id_var.get(""))
+
+
+def _own_project(request, auth):
+    return {"project_id": request.project_id or auth.project_id}
+
+
+class ComputeServicer(pb_grpc.ComputeServiceServicer):
+    def __init__(self, app, settings, quotas, build_queue, host_records, watch_interval: float):
+        self.db = app.db
+        self.app = app
+        self.settings = settings
+        self.quotas = quotas
+        self.build_queue = build_queue
+        self.host_records = host_records
+        self.watch_interval = watch_interval
+
+    # -- flavors -----------------------------------------------------------------------------
+    @rpc("compute:create_flavor")
+    async def CreateFlavor(self, request, context):
+        f = request.flavor
+        row = await self.db.run(
+            flavors.create, name=f.name, vcpus=f.vcpus, ram_mb=f.ram_mb, disk_gb=f.disk_gb,
+            ephemeral_gb=f.ephemeral_gb, swap_mb=f.swap_mb, is_public=f.is_public,
+            description=f.description, extra_specs=dict(f.extra_specs),
+            flavor_id=request.flavor_id)
+        return convert.flavor(row)
+
+    @rpc("compute:get_flavor")
+    async def GetFlavor(self, request, context):
+        return convert.flavor(await self.db.run(flavors.get, request.id, _caller()))
+
+    @rpc("compute:list_flavors")
+    async def ListFlavors(self, request, context):
+        page = page_request(request.page_size, request.page_token, {
+            "p": request.include_private, "r": request.min_ram_mb, "d": request.min_disk_gb})
+        rows, token = await self.db.run(
+            flavors.list_, page, _caller(), include_private=request.include_private,
+            min_ram_mb=request.min_ram_mb, min_disk_gb=request.min_disk_gb)
+        return pb.ListFlavorsResponse(flavors=[convert.flavor(r) for r in rows],
+                                      next_page_token=token)
+
+    @rpc("compute:update_flavor")
+    async def UpdateFlavor(self, request, context):
+        paths = validation.update_mask(request.update_mask.paths, flavors.UPDATABLE)
+        values = changes(request.flavor, paths)
+        if "extra_specs" in values:
+            values["extra_specs"] = dict(values["extra_specs"])
+        row = await self.db.run(flavors.update, request.flavor.id, values, _caller())
+        return convert.flavor(row)
+
+    @rpc("compute:delete_flavor")
+    async def DeleteFlavor(self, request, context):
+        await self.db.run(flavors.delete, request.id, _caller())
+        return EMPTY
+
+    @rpc("compute:add_flavor_access")
+    async def AddFlavorAccess(self, request, context):
+        ids = await self.db.run(flavors.add_access, self.db, request.flavor_id,
+                                list(request.project_ids), _caller())
+        return pb.AddFlavorAccessResponse(project_ids=ids)
+
+    @rpc("compute:remove_flavor_access")
+    async def RemoveFlavorAccess(self, request, context):
+        ids = await self.db.run(flavors.remove_access, self.db, request.flavor_id,
+                                list(request.project_ids), _caller())
+        return pb.RemoveFlavorAccessResponse(project_ids=ids)
+
+    @rpc("compute:list_flavor_access")
+    async def ListFlavorAccess(self, request, context):
+        page = page_request(request.page_size, request.page_token, {"f": request.flavor_id})
+        rows, token = await self.db.run(flavors.list_access, request.flavor_id, page, _caller())
+        return pb.ListFlavorAccessResponse(project_ids=[r.project_id for r in rows],
+                                           next_page_token=token)
+
+    # -- servers -----------------------------------------------------------------------------
+    def _show_host(self) -> bool:
+        return auth_context.current.get().is_admin
+
+    @rpc("compute:create_server")
+    async def CreateServer(self, request, context):
+        s = request.server
+        req = servers.ServerRequest(
+            name=s.name, flavor_id=s.flavor_id, image_id=s.image_id, key_name=s.key_name,
+            availability_zone=s.availability_zone, server_group_id=s.server_group_id,
+            metadata=dict(s.metadata), user_data=s.user_data)
+        servers.check_request(req, request.request_id)
+        caller = _caller()
+        flavor, key, group = await self.db.run(self._references, caller, req)
+        image = await self.app.image_lookup(req.image_id, caller.project_id, caller.is_admin)
+        props = images.check_bootable(image, req.image_id, flavor)
+        row, created = await self.db.run(servers.create, self.db, self.quotas, caller, req,
+                                         request.request_id, flavor, props, key, group)
+        if created:
+            self.build_queue.submit(row.id)
+        return convert.server(row, self._show_host())
+
+    def _references(self, caller, req):
+        try:
+            flavor = flavors.get(req.flavor_id, caller)
+        except errors.NotFound:
+            raise errors.InvalidArgument("server.flavor_id", "no such flavor",
+                                         reason="FLAVOR_NOT_FOUND") from None
+        key = ""
+        if req.key_name:
+            try:
+                key = keypairs.get(caller, req.key_name).public_key
+            except errors.NotFound:
+                raise errors.InvalidArgument("server.key_name", "no such key pair",
+                                             reason="KEY_PAIR_NOT_FOUND") from None
+        group = None
+        if req.server_group_id:
+            group = server_groups.get(caller, req.server_group_id)
+            if group.project_id != caller.project_id:
+                raise errors.NotFound(f"server group {group.id} not found",
+                                      reason="SERVER_GROUP_NOT_FOUND")
+        if req.availability_zone:
+            zones = {z for z, _, _ in hosts.availability_zones(self.host_records.is_up)}
+            if req.availability_zone not in zones:
+                raise errors.InvalidArgument("server.availability_zone", "no such zone",
+                                             reason="AVAILABILITY_ZONE_NOT_FOUND")
+        return flavor, key, group
+
+    @rpc("compute:get_server")
+    async def GetServer(self, request, context):
+        row = await self.db.run(servers.get, _caller(), request.id)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:list_servers", deferred=True)
+    async def ListServers(self, request, context):
+        auth = auth_context.current.get()
+        auth.authorize("compute:list_all_servers" if request.all_projects
+                       else "compute:list_servers")
+        since = (request.changes_since.ToDatetime() if request.HasField("changes_since")
+                 else None)
+        if request.status and request.status not in convert.STATUS_FILTER:
+            raise errors.InvalidArgument("status", "not a server status")
+        f = servers.ListFilters(
+            all_projects=request.all_projects, project_id=request.project_id,
+            name=request.name, vm_states=convert.STATUS_FILTER.get(request.status, ()),
+            host=request.host, image_id=request.image_id, flavor_id=request.flavor_id,
+            changes_since=since)
+        page = page_request(request.page_size, request.page_token, {
+            k: str(v) for k, v in f.__dict__.items()})
+        rows, token = await self.db.run(servers.list_, _caller(), page, f)
+        show = self._show_host()
+        return pb.ListServersResponse(servers=[convert.server(r, show) for r in rows],
+                                      next_page_token=token)
+
+    @rpc("compute:update_server")
+    async def UpdateServer(self, request, context):
+        paths = validation.update_mask(request.update_mask.paths, servers.UPDATABLE)
+        values = changes(request.server, paths)
+        if "metadata" in values:
+            values["metadata"] = dict(values["metadata"])
+        row = await self.db.run(servers.update, self.db, _caller(), request.server.id, values)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:delete_server")
+    async def DeleteServer(self, request, context):
+        await self.db.run(servers.request_delete, self.db, _caller(), request.id)
+        self.app.compute_placement.invalidate()
+        return EMPTY
+
+    async def _act(self, server_id: str, action_name: str):
+        action = states.ACTIONS[action_name]
+        row = await self.db.run(servers.request_action, self.db, _caller(), server_id, action)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:stop_server")
+    async def StopServer(self, request, context):
+        return await self._act(request.id, "stop")
+
+    @rpc("compute:start_server")
+    async def StartServer(self, request, context):
+        return await self._act(request.id, "start")
+
+    @rpc("compute:reboot_server")
+    async def RebootServer(self, request, context):
+        hard = request.type == pb.REBOOT_TYPE_HARD
+        return await self._act(request.id, "reboot_hard" if hard else "reboot")
+
+    @rpc("compute:pause_server")
+    async def PauseServer(self, request, context):
+        return await self._act(request.id, "pause")
+
+    @rpc("compute:unpause_server")
+    async def UnpauseServer(self, request, context):
+        return await self._act(request.id, "unpause")
+
+    @rpc("compute:suspend_server")
+    async def SuspendServer(self, request, context):
+        return await self._act(request.id, "suspend")
+
+    @rpc("compute:resume_server")
+    async def ResumeServer(self, request, context):
+        return await self._act(request.id, "resume")
+
+    @rpc("compute:watch_servers", deferred=True)
+    async def WatchServers(self, request, context):
+        auth = auth_context.current.get()
+        auth.authorize("compute:list_all_servers" if request.all_projects
+                       else "compute:watch_servers")
+        caller = _caller()
+        current = await self.db.run(lifecycle.current_revision)
+        if request.since_revision < 0 or request.since_revision > current:
+            raise errors.InvalidArgument("since_revision",
+                                         f"must be between 0 and the current {current}")
+        if request.server_id:
+            await self.db.run(servers.get, caller, request.server_id)
+        revision = request.since_revision
+        include_deleted = revision > 0
+        show = self._show_host()
+        while True:
+            rows = await self.db.run(watch.changes_after, caller, revision, request.server_id,
+                                     request.all_projects, include_deleted)
+            for row in rows:
+                yield pb.WatchServersResponse(server=convert.server(row, show),
+                                              revision=row.revision)
+                revision = row.revision
+            include_deleted = True
+            if len(rows) < watch.BATCH:
+                await asyncio.sleep(self.watch_interval)
+
+    @rpc("compute:list_server_actions")
+    async def ListServerActions(self, request, context):
+        caller = _caller()
+        page = page_request(request.page_size, request.page_token, {"s": request.server_id})
+
+        def load():
+            servers.get(caller, request.server_id)
+            rows, token = actions.list_(request.server_id, page)
+            return rows, actions.events_of([r.id for r in rows]), token
+        rows, events, token = await self.db.run(load)
+        show = self._show_host()
+        return pb.ListServerActionsResponse(
+            actions=[convert.action(r, events[r.id], show) for r in rows], next_page_token=token)
+
+    @rpc("compute:get_console_output")
+    async def GetConsoleOutput(self, request, context):
+        if request.lines < 0:
+            raise errors.InvalidArgument("lines", "must not be negative")
+        row = await self.db.run(servers.get, _caller(), request.server_id)
+        if not row.host:
+            raise errors.FailedPrecondition("the server is not on a host yet",
+                                            reason="INVALID_SERVER_STATE")
+        conductor = getattr(self.app, "conductor", None)
+        if conductor is None:
+            raise conductor_port.unavailable()
+        text, _ = await conductor.console_output(row.id, max_bytes=CONSOLE_BYTES)
+        lines = text.splitlines()[-(request.lines or MAX_CONSOLE_LINES):]
+        return pb.ConsoleOutput(server_id=row.id, output="\n".join(lines))
+
+    # -- key pairs ---------------------------------------------------------------------------
+    @rpc("compute:create_key_pair")
+    async def CreateKeyPair(self, request, context):
+        k = request.key_pair
+        row, private = await self.db.run(keypairs.create, self.db, self.quotas, _caller(),
+                                         k.name, k.public_key)
+        return convert.key_pair(row, private)
+
+    @rpc("compute:get_key_pair")
+    async def GetKeyPair(self, request, context):
+        return convert.key_pair(await self.db.run(keypairs.get, _caller(), request.name,
+                                                  request.user_id))
+
+    @rpc("compute:list_key_pairs")
+    async def ListKeyPairs(self, request, context):
+        page = page_request(request.page_size, request.page_token, {"u": request.user_id})
+        rows, token = await self.db.run(keypairs.list_, _caller(), page, request.user_id)
+        return pb.ListKeyPairsResponse(key_pairs=[convert.key_pair(r) for r in rows],
+                                       next_page_token=token)
+
+    @rpc("compute:delete_key_pair")
+    async def DeleteKeyPair(self, request, context):
+        await self.db.run(keypairs.delete, _caller(), request.name, request.user_id)
+        return EMPTY
+
+    # -- server groups -----------------------------------------------------------------------
+    @rpc("compute:create_server_group")
+    async def CreateServerGroup(self, request, context):
+        g = request.server_group
+        if g.policy not in convert.POLICY_NAME:
+            raise errors.InvalidArgument("server_group.policy", "is required")
+        row = await self.db.run(server_groups.create, self.db, self.quotas, _caller(), g.name,
+                                convert.POLICY_NAME[g.policy], g.max_server_per_host)
+        return convert.server_group(row, [])
+
+    @rpc("compute:get_server_group")
+    async def GetServerGroup(self, request, context):
+        caller = _caller()
+
+        def load():
+            row = server_groups.get(caller, request.id)
+            return row, server_groups.members(row.id)
+        return convert.server_group(*await self.db.run(load))
+
+    @rpc("compute:list_server_groups", deferred=True)
+    async def ListServerGroups(self, request, context):
+        auth_context.current.get().authorize(
+            "compute:list_all_servers" if request.all_projects else "compute:list_server_groups")
+        caller = _caller()
+        page = page_request(request.page_size, request.page_token, {"a": request.all_projects})
+
+        def load():
+            rows, token = server_groups.list_(caller, page, request.all_projects)
+            return [(r, server_groups.members(r.id)) for r in rows], token
+        pairs, token = await self.db.run(load)
+        return pb.ListServerGroupsResponse(
+            server_groups=[convert.server_group(r, m) for r, m in pairs], next_page_token=token)
+
+    @rpc("compute:delete_server_group")
+    async def DeleteServerGroup(self, request, context):
+        await self.db.run(server_groups.delete, _caller(), request.id)
+        return EMPTY
+
+    # -- quotas ------------------------------------------------------------------------------
+    async def _quotas(self, project_id: str) -> pb.Quotas:
+        def load():
+            return self.quotas.limits(project_id), self.quotas.usage(project_id)
+        limits, usage = await self.db.run(load)
+        return pb.Quotas(project_id=project_id, limits=convert.quota_values(limits),
+                         usage=convert.quota_values(usage))
+
+    @rpc("compute:get_quotas", target=_own_project)
+    async def GetQuotas(self, request, context):
+        project_id = request.project_id or auth_context.current.get().project_id
+        validation.uuid("project_id", project_id)
+        return await self._quotas(project_id)
+
+    @rpc("compute:update_quotas")
+    async def UpdateQuotas(self, request, context):
+        project_id = validation.uuid("quotas.project_id", request.quotas.project_id)
+        allowed = {f"limits.{n}" for n in QuotaValues.names()}
+        paths = validation.update_mask(request.update_mask.paths, allowed)
+        values = {p.split(".", 1)[1]: getattr(request.quotas.limits, p.split(".", 1)[1])
+                  for p in paths}
+        await self.db.run(self.quotas.update, project_id, values)
+        return await self._quotas(project_id)
+
+    @rpc("compute:delete_quotas")
+    async def DeleteQuotas(self, request, context):
+        project_id = validation.uuid("project_id", request.project_id)
+        await self.db.run(self.quotas.reset, project_id)
+        return EMPTY
+
+    # -- zones, services, hypervisors --------------------------------------------------------
+    @rpc("compute:list_availability_zones")
+    async def ListAvailabilityZones(self, request, context):
+        page_request(request.page_size, request.page_token)  # validates; zones are few
+        zones = await self.db.run(hosts.availability_zones, self.host_records.is_up)
+        show = self._show_host()
+        return pb.ListAvailabilityZonesResponse(availability_zones=[
+            pb.AvailabilityZone(name=n, available=a, hosts=h if show else [])
+            for n, a, h in zones])
+
+    @rpc("compute:list_compute_services")
+    async def ListComputeServices(self, request, context):
+        page = page_request(request.page_size, request.page_token, {"h": request.host})
+        rows, token = await self.db.run(hosts.list_nodes, page, request.host)
+        up = self.host_records.is_up
+        return pb.ListComputeServicesResponse(
+            services=[convert.compute_service(n, up(n.heartbeat_at, n.forced_down)) for n in rows],
+            next_page_token=token)
+
+    async def _set_enabled(self, node_id: str, enabled: bool, reason: str = ""):
+        node = await self.db.run(hosts.set_enabled, node_id, enabled, reason)
+        self.app.compute_placement.invalidate()
+        return convert.compute_service(node, self.host_records.is_up(node.heartbeat_at,
+                                                                    node.forced_down))
+
+    @rpc("compute:enable_compute_service")
+    async def EnableComputeService(self, request, context):
+        return await self._set_enabled(request.id, True)
+
+    @rpc("compute:disable_compute_service")
+    async def DisableComputeService(self, request, context):
+        return await self._set_enabled(request.id, False, request.reason)
+
+    def _hypervisor(self, node, usage, servers_on=()) -> pb.Hypervisor:
+        up = self.host_records.is_up(node.heartbeat_at, node.forced_down)
+        cfg = self.app.compute_placement.scheduler.config
+        return pb.Hypervisor(
+            id=node.id, hostname=node.hostname, host_ip=node.host_ip,
+            hypervisor_type=node.hypervisor_type, hypervisor_version=node.hypervisor_version,
+            status=pb.SERVICE_STATUS_ENABLED if node.enabled else pb.SERVICE_STATUS_DISABLED,
+            state=pb.SERVICE_STATE_UP if up else pb.SERVICE_STATE_DOWN,
+            vcpus=node.vcpus, vcpus_used=usage.vcpus, memory_mb=node.memory_mb,
+            memory_mb_used=usage.memory_mb, local_gb=node.disk_gb, local_gb_used=usage.disk_gb,
+            running_vms=usage.servers,
+            cpu_allocation_ratio=node.cpu_allocation_ratio or cfg.cpu_allocation_ratio,
+            ram_allocation_ratio=node.ram_allocation_ratio or cfg.ram_allocation_ratio,
+            disk_allocation_ratio=node.disk_allocation_ratio or cfg.disk_allocation_ratio,
+            servers=[pb.HypervisorServer(id=i, name=n) for i, n in servers_on])
+
+    @rpc("compute:list_hypervisors")
+    async def ListHypervisors(self, request, context):
+        page = page_request(request.page_size, request.page_token, {"h": request.hostname})
+
+        def load():
+            rows, token = hosts.list_nodes(page, hostname_contains=request.hostname)
+            return rows, hosts.usage_by_node([r.id for r in rows]), token
+        rows, usage, token = await self.db.run(load)
+        return pb.ListHypervisorsResponse(
+            hypervisors=[self._hypervisor(n, usage.get(n.id, hosts.Usage())) for n in rows],
+            next_page_token=token)
+
+    @rpc("compute:get_hypervisor")
+    async def GetHypervisor(self, request, context):
+        def load():
+            node = hosts.get_node(request.id)
+            on = hosts.servers_on(node.id) if request.with_servers else []
+            return node, hosts.usage_by_node([node.id]).get(node.id, hosts.Usage()), on
+        node, usage, on = await self.db.run(load)
+        return self._hypervisor(node, usage, on)
+
+    @rpc("compute:get_hypervisor_statistics")
+    async def GetHypervisorStatistics(self, request, context):
+        totals = await self.db.run(hosts.statistics, self.host_records.is_up)
+        return pb.HypervisorStatistics(**totals)

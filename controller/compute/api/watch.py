@@ -1,0 +1,18 @@
+"""What WatchServers reads: servers changed after a revision, in revision order."""
+from __future__ import annotations
+
+from controller.compute.api.models import Instance
+
+BATCH = 200
+
+
+def changes_after(caller, revision: int, server_id: str = "", all_projects: bool = False,
+                  include_deleted: bool = True) -> list[Instance]:
+    query = Instance.select().where(Instance.revision > revision)
+    if not (caller.is_admin and all_projects):
+        query = query.where(Instance.project_id == caller.project_id)
+    if server_id:
+        query = query.where(Instance.id == server_id)
+    if not include_deleted:
+        query = query.where(Instance.deleted_at.is_null())
+    return list(query.order_by(Instance.revision).limit(BATCH))

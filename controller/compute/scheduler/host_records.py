@@ -1,0 +1,71 @@
+"""The host records port: what the scheduler reads of compute hosts, and the row the claim
+locks. One adapter, over the conductor's compute_node table (docs/dev/compute-contract.md);
+the claim and the snapshot only see this."""
+from __future__ import annotations
+
+import datetime
+
+import peewee
+
+from controller.compute.scheduler.capacity import Capacity
+from controller.compute.scheduler.host_state import HostState
+from controller.compute.scheduler.locks import lock_rows
+from controller.compute.conductor.models import ComputeNode
+from controller.compute.scheduler.models import Allocation
+from controller.db.queries import utcnow
+
+
+class HostRecords:
+    def __init__(self, config, service_down_time: float = 60.0, clock=utcnow):
+        self.config = config  # SchedulerConfig: default allocation ratios
+        self.service_down_time = service_down_time
+        self.clock = clock
+
+    def is_up(self, heartbeat_at: datetime.datetime | None, forced_down: bool = False) -> bool:
+        """Up when the last heartbeat is recent and no operator forced the host down."""
+        if heartbeat_at is None or forced_down:
+            return False
+        return (self.clock() - heartbeat_at).total_seconds() <= self.service_down_time
+
+    def load(self, db) -> list[HostState]:
+        """Every host with its committed allocations, as a fresh snapshot."""
+        used = _used()
+        config = self.config
+        hosts = []
+        for n in ComputeNode.select().dicts().iterator():
+            v, m, d, count = used.get(n["id"], (0, 0, 0, 0))
+            hosts.append(HostState(
+                host=n["hostname"], node_id=n["id"], availability_zone=n["availability_zone"],
+                enabled=n["enabled"], up=self.is_up(n["heartbeat_at"], n["forced_down"]),
+                vcpus_total=n["vcpus"], vcpus_used=v, memory_mb_total=n["memory_mb"],
+                memory_mb_used=m, memory_mb_reserved=n["memory_mb_reserved"],
+                disk_gb_total=n["disk_gb"], disk_gb_used=d,
+                cpu_allocation_ratio=n["cpu_allocation_ratio"] or config.cpu_allocation_ratio,
+                ram_allocation_ratio=n["ram_allocation_ratio"] or config.ram_allocation_ratio,
+                disk_allocation_ratio=n["disk_allocation_ratio"] or config.disk_allocation_ratio,
+                supported_instances=((n["architecture"], n["hypervisor_type"]),),
+                hypervisor_type=n["hypervisor_type"], num_instances=count))
+        return hosts
+
+    def lock_capacity(self, db, node_id: str) -> Capacity | None:
+        """Locks the host's row (inside the claim's transaction) and returns its totals and
+        ratios; None when the host is gone or disabled."""
+        rows = lock_rows(db, ComputeNode.select().where(ComputeNode.id == node_id))
+        if not rows or not rows[0].enabled:
+            return None
+        n = rows[0]
+        defaults = self.config
+        return Capacity(
+            vcpus_total=n.vcpus, memory_mb_total=n.memory_mb, disk_gb_total=n.disk_gb,
+            cpu_allocation_ratio=n.cpu_allocation_ratio or defaults.cpu_allocation_ratio,
+            ram_allocation_ratio=n.ram_allocation_ratio or defaults.ram_allocation_ratio,
+            disk_allocation_ratio=n.disk_allocation_ratio or defaults.disk_allocation_ratio,
+            memory_mb_reserved=n.memory_mb_reserved)
+
+
+def _used() -> dict[str, tuple[int, int, int, int]]:
+    rows = (Allocation.select(Allocation.node_id, peewee.fn.SUM(Allocation.vcpus),
+                              peewee.fn.SUM(Allocation.memory_mb),
+                              peewee.fn.SUM(Allocation.disk_gb), peewee.fn.COUNT(1))
+            .group_by(Allocation.node_id).tuples())
+    return {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
