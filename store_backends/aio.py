@@ -6,10 +6,12 @@ memory stays constant whatever the image size.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterable, AsyncIterator
 
 from store_backends.base import DEFAULT_CHUNK_SIZE, Store, StoredImage, Verifier
 
+log = logging.getLogger(__name__)
 _END = object()
 
 
@@ -24,7 +26,10 @@ async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
         return await asyncio.to_thread(upload.commit)
     except BaseException:
         # Shielded: a cancelled client must still leave no temporary data behind.
-        await asyncio.shield(asyncio.to_thread(upload.abort))
+        try:
+            await asyncio.shield(asyncio.to_thread(upload.abort))
+        except Exception:       # noqa: BLE001 - keep the first error; scrub() removes debris
+            log.exception("cannot remove the data of an aborted upload")
         raise
 
 

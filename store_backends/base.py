@@ -154,6 +154,10 @@ class Store(abc.ABC):
     capabilities: Capability = Capability(0)
 
     @abc.abstractmethod
+    def location_for(self, image_id: str) -> str:
+        """Where `add` puts the data of `image_id` (stores name data after the image)."""
+
+    @abc.abstractmethod
     def writer(self, image_id: str) -> Writer:
         """Start writing the data of `image_id`; Duplicate if it is already stored."""
 
