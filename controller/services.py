@@ -6,11 +6,13 @@ tasks on the App. A manage module has `add_commands(subparsers)` for `stratus-ma
 
 AREAS = [
     "controller.identity.service",
+    "controller.image.service",
     "controller.ca.service",
     "controller.compute.api.service",
 ]
 
 MANAGE_COMMANDS = [
     "controller.identity.manage",
+    "controller.image.manage",
     "controller.ca.manage",
 ]
