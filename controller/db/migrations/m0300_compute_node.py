@@ -1,45 +1,49 @@
-"""Compute nodes as their agents report them, and the conductor's outbox of node commands."""
+"""Compute nodes as their agents report them, and the conductor's outbox of node commands.
+
+compute_node is the conductor's table; the scheduler and the compute API read it (their
+models map the columns they need) and the API writes only the operator's columns: enabled,
+disabled_reason, forced_down and the allocation ratios. Columns only the conductor uses have
+SQL defaults, so a row made with the scheduler's model is complete.
+"""
 
 
 def upgrade(m):
     m.sql(
-        # One row per compute host, keyed by the verified certificate host name. Resources
-        # are what the hypervisor reports; ratios and reserved memory NULL mean "use the
-        # scheduler's defaults". `enabled`/`disabled_reason`/`forced_down` belong to the
-        # operator (compute services API); every other column is the conductor's.
         """CREATE TABLE compute_node (
             id VARCHAR(36) PRIMARY KEY,
-            host VARCHAR(253) NOT NULL UNIQUE,
-            hypervisor_type VARCHAR(64) NOT NULL,
-            hypervisor_version VARCHAR(64) NOT NULL,
-            domain_type VARCHAR(16) NOT NULL,
-            cpu_arch VARCHAR(32) NOT NULL,
-            cpu_model VARCHAR(255) NOT NULL,
-            vcpus INTEGER NOT NULL,
-            memory_mb INTEGER NOT NULL,
-            disk_gb INTEGER NOT NULL,
-            vcpus_used INTEGER NOT NULL,
-            memory_mb_used INTEGER NOT NULL,
-            free_memory_mb INTEGER,
-            disk_gb_free INTEGER NOT NULL,
-            running_instances INTEGER NOT NULL,
+            hostname VARCHAR(255) NOT NULL UNIQUE,
             availability_zone VARCHAR(255) NOT NULL,
+            enabled BOOLEAN NOT NULL,
+            disabled_reason VARCHAR(255) NOT NULL,
+            heartbeat_at {timestamp},
+            vcpus INTEGER NOT NULL,
+            memory_mb BIGINT NOT NULL,
+            memory_mb_reserved BIGINT NOT NULL,
+            disk_gb BIGINT NOT NULL,
             cpu_allocation_ratio REAL,
             ram_allocation_ratio REAL,
             disk_allocation_ratio REAL,
-            memory_mb_reserved INTEGER,
-            enabled BOOLEAN NOT NULL,
-            disabled_reason VARCHAR(255),
-            forced_down BOOLEAN NOT NULL,
-            agent_version VARCHAR(64) NOT NULL,
+            architecture VARCHAR(32) NOT NULL,
+            hypervisor_type VARCHAR(64) NOT NULL,
+            hypervisor_version VARCHAR(64) NOT NULL,
+            host_ip VARCHAR(64) NOT NULL,
+            domain_type VARCHAR(16) NOT NULL DEFAULT '',
+            cpu_model VARCHAR(255) NOT NULL DEFAULT '',
+            vcpus_used INTEGER NOT NULL DEFAULT 0,
+            memory_mb_used BIGINT NOT NULL DEFAULT 0,
+            free_memory_mb BIGINT,
+            disk_gb_free BIGINT NOT NULL DEFAULT 0,
+            running_instances INTEGER NOT NULL DEFAULT 0,
+            forced_down BOOLEAN NOT NULL DEFAULT FALSE,
+            agent_version VARCHAR(64) NOT NULL DEFAULT '',
             session_id VARCHAR(36),
-            connected BOOLEAN NOT NULL,
-            unknown_domains {json} NOT NULL,
-            last_seen_at {timestamp},
+            connected BOOLEAN NOT NULL DEFAULT FALSE,
+            unknown_domains TEXT,
             created_at {timestamp} NOT NULL,
             updated_at {timestamp} NOT NULL)""",
+        "CREATE INDEX compute_node_zone ON compute_node (availability_zone)",
         # The outbox: written in the same transaction as the state change that needs it,
-        # delivered in `seq` order per node, resent until the node's result arrives.
+        # delivered in `seq` order per node, sent again until the node's result arrives.
         """CREATE TABLE node_command (
             seq {serial},
             id VARCHAR(36) NOT NULL UNIQUE,
@@ -58,7 +62,7 @@ def upgrade(m):
             error_code VARCHAR(64),
             error_message VARCHAR(255))""",
         "CREATE INDEX node_command_node_state ON node_command (node_id, state, seq)",
-        "CREATE INDEX node_command_instance ON node_command (instance_id)",
+        "CREATE INDEX node_command_instance ON node_command (instance_id, state)",
         "CREATE INDEX node_command_expiry ON node_command (state, expires_at)",
     )
 

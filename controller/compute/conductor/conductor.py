@@ -1,0 +1,215 @@
+"""The conductor as the compute API sees it (`app.compute_conductor`, see
+controller/compute/api/conductor_port.py), and its periodic sweeps.
+
+Async glue only: every decision is a function of workflow.py run in one write transaction.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+
+from controller import logs
+from controller.compute.api import states
+from controller.compute.api.models import Instance
+from controller.compute.conductor import nodes, outbox, workflow
+from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.db.queries import utcnow
+from controller.errors import FailedPrecondition, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+CONSOLE_MAX_BYTES = 256 * 1024
+
+
+class Conductor:
+    available = True
+
+    def __init__(self, app, settings: ConductorSection, service_down_time: float,
+                 max_message_bytes: int):
+        self.app = app
+        self.db = app.db
+        self.settings = settings
+        self.service_down_time = service_down_time
+        self.max_message_bytes = max_message_bytes
+        self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
+        self._console: dict[str, asyncio.Future] = {}
+        self._tasks: set[asyncio.Task] = set()
+        # Set by the scheduler's area to take over rescheduling; default: place again.
+        self.reschedule = None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def txn(self, fn, *args):
+        def unit():
+            with self.db.write_transaction():
+                return fn(self.db, self.settings, *args)
+        return await self.db.run(unit)
+
+    def _background(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    def wake(self, node_id: str | None) -> None:
+        session = self.sessions.get(node_id) if node_id else None
+        if session is not None:
+            session.wake.set()
+
+    # -- the compute API's port ----------------------------------------------------------
+
+    async def build(self, instance_id: str) -> None:
+        """Place the server, then spawn it; returns at once."""
+        self._background(self._build(instance_id, (), logs.request_id_var.get()))
+
+    async def _build(self, instance_id: str, tried, request_id: str) -> None:
+        token = logs.request_id_var.set(request_id)
+        try:
+            placed = await self.app.compute_scheduling.schedule(instance_id, tried)
+            if placed is None:
+                return
+            command = await self.txn(workflow.ensure_spawn, instance_id, request_id)
+            if command is not None:
+                self.wake(command.node_id)
+        finally:
+            logs.request_id_var.reset(token)
+
+    async def act(self, instance_id: str, action: states.Action) -> None:
+        command = await self.txn(workflow.ensure_action, instance_id, action,
+                                 logs.request_id_var.get())
+        if command is not None:
+            self.wake(command.node_id)
+
+    async def delete(self, instance_id: str) -> None:
+        command = await self.txn(workflow.ensure_destroy, instance_id,
+                                 logs.request_id_var.get())
+        if command is not None:
+            self.wake(command.node_id)
+
+    async def console_output(self, instance_id: str, lines: int) -> str:
+        def prepare(db, settings):
+            inst = Instance.get_or_none(Instance.id == instance_id)
+            if inst is None or inst.deleted_at is not None:
+                raise NotFound(f"server {instance_id} not found", reason="SERVER_NOT_FOUND")
+            if not inst.node_id:
+                raise FailedPrecondition("the server has no host yet",
+                                         reason="INVALID_SERVER_STATE")
+            node = ComputeNode.get_or_none(ComputeNode.id == inst.node_id)
+            if node is None or not nodes.is_up(node, utcnow(), self.service_down_time):
+                raise Unavailable("the server's host is down", reason="HOST_DOWN")
+            return workflow.console_command(settings, inst, CONSOLE_MAX_BYTES,
+                                            logs.request_id_var.get())
+
+        command = await self.txn(prepare)
+        future = asyncio.get_running_loop().create_future()
+        self._console[command.id] = future
+        self.wake(command.node_id)
+        try:
+            text = await self._await_console(command.id, future)
+        finally:
+            self._console.pop(command.id, None)
+        if lines > 0:
+            text = "\n".join(text.split("\n")[-lines - 1:]) if text.endswith("\n") else \
+                "\n".join(text.split("\n")[-lines:])
+        return text
+
+    async def _await_console(self, command_id: str, future: asyncio.Future) -> str:
+        # The answer may reach another replica: the database is polled as well.
+        deadline = asyncio.get_running_loop().time() + self.settings.console_timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise Unavailable("the server's host did not send its console output in time",
+                                  reason="HOST_TIMEOUT")
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), min(remaining, 0.5))
+            except asyncio.TimeoutError:
+                row = await self.db.run(outbox.get, command_id)
+                if row is not None and row.state == outbox.SUCCEEDED:
+                    return (row.result or {}).get("console", "")
+                if row is not None and row.state not in outbox.LIVE:
+                    raise Unavailable(f"console output failed: {row.error_message or row.state}",
+                                      reason="HOST_ERROR")
+
+    # -- from node sessions --------------------------------------------------------------
+
+    async def on_result(self, node_id: str, result) -> None:
+        follow = await self.txn(workflow.apply_result, node_id, result)
+        future = self._console.get(result.command_id)
+        if future is not None and not future.done():
+            if result.ok:
+                future.set_result(result.console_output)
+            else:
+                future.set_exception(Unavailable(
+                    f"console output failed: {result.error_message or result.error_code}",
+                    reason="HOST_ERROR"))
+        self._follow(follow)
+
+    def _follow(self, follow: workflow.FollowUp) -> None:
+        for node_id in follow.wake_nodes:
+            self.wake(node_id)
+        for instance_id in follow.reschedule:
+            self._background(self._reschedule(instance_id))
+
+    async def _reschedule(self, instance_id: str) -> None:
+        if self.reschedule is not None:
+            await self.reschedule(instance_id)
+            return
+        tried = await self.db.run(tried_hosts, instance_id)
+        log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
+        await self._build(instance_id, tuple(tried), await self.db.run(
+            workflow.latest_request_id, instance_id))
+
+    # -- sweeps --------------------------------------------------------------------------
+
+    async def sweep_once(self) -> None:
+        now = utcnow()
+        for command in await self.db.run(outbox.expired, now):
+            self._follow(await self.txn(workflow.apply_timeout, command))
+        for instance_id, task in await self.db.run(workflow.stuck, self.settings, now):
+            await self._unstick(instance_id, task)
+        await self.db.run(_purge, now - datetime.timedelta(
+            seconds=self.settings.command_retention))
+
+    async def _unstick(self, instance_id: str, task: str) -> None:
+        request_id = await self.db.run(workflow.latest_request_id, instance_id)
+        if task == states.SCHEDULING:
+            self._background(self._build(instance_id, (), request_id))
+            return
+        if task == states.SPAWNING:
+            command = await self.txn(workflow.ensure_spawn, instance_id, request_id)
+        elif task == states.DELETING:
+            command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
+        else:
+            command = await self.txn(workflow.ensure_action, instance_id,
+                                     workflow.ACTION_TASKS[task], request_id)
+        if command is not None:
+            self.wake(command.node_id)
+
+    async def sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:  # a database hiccup must not end the sweeps
+                log.exception("conductor sweep failed; retrying")
+            await asyncio.sleep(self.settings.sweep_interval)
+
+    async def stop(self, _app=None) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def tried_hosts(instance_id: str) -> list[str]:
+    node_ids = {c.node_id for c in NodeCommand.select(NodeCommand.node_id)
+                .where(NodeCommand.instance_id == instance_id, NodeCommand.kind == "spawn")}
+    return sorted(n.hostname for n in ComputeNode.select().where(ComputeNode.id.in_(node_ids)))
+
+
+def _purge(before) -> int:
+    return outbox.purge(before)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("conductor task failed", exc_info=task.exception())

@@ -1,0 +1,150 @@
+"""Node protocol messages <-> the conductor's plain values. The only module here importing pb2."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.compute.api import states
+from stratus.node.v1 import node_service_pb2 as pb
+
+# The node's power states as the instance table keeps them (Nova's names).
+POWER_STATES = {
+    pb.POWER_STATE_NOSTATE: states.NOSTATE,
+    pb.POWER_STATE_RUNNING: states.RUNNING,
+    pb.POWER_STATE_PAUSED: states.POWER_PAUSED,
+    pb.POWER_STATE_SHUTDOWN: states.SHUTDOWN,
+    pb.POWER_STATE_SHUTOFF: states.SHUTDOWN,
+    pb.POWER_STATE_CRASHED: states.CRASHED,
+    pb.POWER_STATE_SUSPENDED: states.POWER_SUSPENDED,
+}
+
+# Compute API action name -> the node's power operation.
+OPERATIONS = {
+    "stop": pb.POWER_OPERATION_STOP,
+    "start": pb.POWER_OPERATION_START,
+    "reboot": pb.POWER_OPERATION_REBOOT_SOFT,
+    "reboot_hard": pb.POWER_OPERATION_REBOOT_HARD,
+    "pause": pb.POWER_OPERATION_PAUSE,
+    "unpause": pb.POWER_OPERATION_UNPAUSE,
+    "suspend": pb.POWER_OPERATION_SUSPEND,
+    "resume": pb.POWER_OPERATION_RESUME,
+}
+
+STATUS_NAMES = {
+    pb.COMMAND_STATUS_SUCCEEDED: "succeeded",
+    pb.COMMAND_STATUS_FAILED: "failed",
+    pb.COMMAND_STATUS_REJECTED: "rejected",
+    pb.COMMAND_STATUS_INTERRUPTED: "interrupted",
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    hypervisor_type: str
+    hypervisor_version: str
+    domain_type: str
+    architecture: str
+    cpu_model: str
+    vcpus: int
+    vcpus_used: int
+    memory_mb: int
+    memory_mb_used: int
+    free_memory_mb: int | None
+    disk_gb: int
+    disk_gb_free: int
+    running_instances: int
+
+
+@dataclass(frozen=True)
+class InstanceReport:
+    instance_id: str
+    name: str
+    power_state: str      # instance-table name
+    managed: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    command_id: str
+    status: str           # succeeded | failed | rejected | interrupted
+    instance: InstanceReport | None
+    error_code: str
+    error_message: str
+    console_output: str
+    console_truncated: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def as_json(self) -> dict:
+        return {"status": self.status,
+                "power_state": self.instance.power_state if self.instance else None,
+                "console_truncated": self.console_truncated}
+
+
+def resources(msg: pb.HostResources) -> Resources:
+    return Resources(
+        hypervisor_type=msg.hypervisor_type.lower(), hypervisor_version=msg.hypervisor_version,
+        domain_type=msg.domain_type, architecture=msg.cpu_arch, cpu_model=msg.cpu_model,
+        vcpus=msg.vcpus, vcpus_used=msg.vcpus_used, memory_mb=msg.memory_mb,
+        memory_mb_used=msg.memory_mb_used,
+        free_memory_mb=msg.free_memory_mb if msg.HasField("free_memory_mb") else None,
+        disk_gb=msg.disk_gb, disk_gb_free=msg.disk_gb_free,
+        running_instances=msg.running_instances)
+
+
+def instance_report(msg: pb.InstanceState) -> InstanceReport:
+    return InstanceReport(instance_id=msg.instance_id, name=msg.name,
+                          power_state=POWER_STATES.get(msg.power_state, states.NOSTATE),
+                          managed=msg.managed)
+
+
+def result(msg: pb.CommandResult) -> Result:
+    return Result(
+        command_id=msg.command_id, status=STATUS_NAMES.get(msg.status, "failed"),
+        instance=instance_report(msg.instance) if msg.HasField("instance") else None,
+        error_code=msg.error_code, error_message=msg.error_message,
+        console_output=msg.console_output, console_truncated=msg.console_truncated)
+
+
+def _image_ref(target: pb.ImageRef, ref: dict | None) -> None:
+    if ref:
+        target.image_id = ref["image_id"]
+        target.disk_format = ref.get("disk_format", "")
+        target.os_hash_value = ref.get("os_hash_value", "")
+        target.size = int(ref.get("size", 0))
+
+
+def command(row) -> pb.ConnectResponse:
+    """An outbox row as the message the node receives."""
+    cmd = pb.Command(command_id=row.id, request_id=row.request_id,
+                     instance_id=row.instance_id or "")
+    payload = row.payload or {}
+    if row.kind == "spawn":
+        spawn = cmd.spawn
+        spawn.name = payload["name"]
+        spawn.vcpus, spawn.memory_mb = payload["vcpus"], payload["memory_mb"]
+        spawn.disk_gb = payload["disk_gb"]
+        _image_ref(spawn.image, payload.get("image"))
+        _image_ref(spawn.kernel, payload.get("kernel"))
+        _image_ref(spawn.ramdisk, payload.get("ramdisk"))
+        spawn.kernel_cmdline = payload.get("kernel_cmdline", "")
+        spawn.metadata.update(payload.get("metadata", {}))
+    elif row.kind == "power":
+        cmd.power.operation = OPERATIONS[payload["action"]]
+        if payload.get("shutdown_timeout") is not None:
+            cmd.power.shutdown_timeout_seconds = int(payload["shutdown_timeout"])
+    elif row.kind == "destroy":
+        cmd.destroy.SetInParent()
+    elif row.kind == "console_output":
+        cmd.console_output.max_bytes = int(payload.get("max_bytes", 0))
+    else:
+        raise ValueError(f"unknown command kind {row.kind!r}")
+    return pb.ConnectResponse(command=cmd)
+
+
+def welcome(node_id: str, report_interval: float, service_down_time: float,
+            max_message_bytes: int) -> pb.ConnectResponse:
+    return pb.ConnectResponse(welcome=pb.Welcome(
+        node_id=node_id, report_interval_seconds=max(1, int(report_interval)),
+        service_down_time_seconds=int(service_down_time), max_message_bytes=max_message_bytes))

@@ -1,0 +1,83 @@
+"""What the conductor needs of the image registry: image references for spawn commands, and
+the bytes a node may fetch (only for instances assigned to it)."""
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+from controller.compute.conductor import outbox
+from controller.compute.conductor.models import NodeCommand
+from controller.image.models import Image, ImageProperty
+from controller.errors import FailedPrecondition, NotFound
+from store_backends import aio
+from store_backends.registry import load_backend
+
+ACTIVE = "active"
+
+
+def image_ref(image_id: str) -> dict:
+    image = Image.get_or_none(Image.id == image_id)
+    if image is None or image.deleted_at is not None:
+        raise NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND",
+                       image_id=image_id)
+    if image.status != ACTIVE or not image.has_data:
+        raise FailedPrecondition(f"image {image_id} is {image.status}, not active",
+                                 reason="IMAGE_NOT_ACTIVE", image_id=image_id)
+    return {"image_id": image.id, "disk_format": image.disk_format or "raw",
+            "os_hash_value": image.os_hash_value, "size": image.size}
+
+
+def properties(image_id: str) -> dict[str, str]:
+    return {p.name: p.value for p in
+            ImageProperty.select().where(ImageProperty.image == image_id)}
+
+
+def boot_images(image_id: str) -> dict:
+    """The root image and, when its properties name them (Glance's kernel_id, ramdisk_id,
+    os_command_line), the kernel and ramdisk for direct kernel boot."""
+    props = properties(image_id)
+    found = {"image": image_ref(image_id)}
+    for role in ("kernel", "ramdisk"):
+        if props.get(f"{role}_id"):
+            found[role] = image_ref(props[f"{role}_id"])
+    if props.get("os_command_line"):
+        found["kernel_cmdline"] = props["os_command_line"]
+    return found
+
+
+def node_may_fetch(node_id: str, image_id: str) -> bool:
+    """True when a spawn waiting on the node boots from the image."""
+    for command in (NodeCommand.select().where(NodeCommand.node_id == node_id,
+                                               NodeCommand.kind == "spawn",
+                                               NodeCommand.state.in_(outbox.LIVE))):
+        payload = command.payload or {}
+        if any((payload.get(role) or {}).get("image_id") == image_id
+               for role in ("image", "kernel", "ramdisk")):
+            return True
+    return False
+
+
+def location(image_id: str) -> str:
+    image = Image.get_or_none(Image.id == image_id)
+    if image is None or not image.location or image.status != ACTIVE:
+        raise NotFound(f"image {image_id} has no data", reason="IMAGE_NOT_FOUND",
+                       image_id=image_id)
+    return image.location
+
+
+def store_of(app):
+    """The image area's store when it set one on the app; else the configured backend."""
+    store = getattr(app, "image_store", None)
+    if store is not None:
+        return store
+    from controller.image.config import ImageSection
+    options = dict(app.config.section(ImageSection).store)
+    if options.get("backend", "file") == "file":
+        options.setdefault("directory", os.path.join(app.config.controller.state_dir, "images"))
+    store = load_backend(options)
+    app.image_store = store
+    return store
+
+
+def chunks(store, location_: str, chunk_size: int) -> AsyncIterator[bytes]:
+    return aio.get(store, location_, 0, chunk_size)

@@ -1,0 +1,26 @@
+"""Wires the conductor into the controller.
+
+Sets on the app:
+- `app.compute_conductor`: the Conductor (the compute API's port: build, act, delete,
+  console_output). The scheduler's area may set `app.compute_conductor.reschedule`.
+Serves `stratus.node.v1.NodeService` on the mutual-TLS node listener (the CA area's).
+"""
+from controller.compute.api.config import ComputeSection
+from controller.compute.conductor.conductor import Conductor
+from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.stream import NodeServicer
+from stratus.node.v1 import node_service_pb2 as pb
+from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
+
+
+def setup(app):
+    settings = app.config.section(ConductorSection)
+    if settings.running_deleted_instance_action not in ("log", "reap"):
+        raise ValueError("[conductor] running_deleted_instance_action must be log or reap")
+    conductor = Conductor(app, settings, app.config.section(ComputeSection).service_down_time,
+                          app.config.controller.max_message_bytes)
+    app.compute_conductor = conductor
+    app.add_node_service(NodeServicer(conductor), pb_grpc.add_NodeServiceServicer_to_server,
+                         pb.DESCRIPTOR.services_by_name["NodeService"])
+    app.background.append(conductor.sweep_forever)
+    app.on_stop.append(conductor.stop)

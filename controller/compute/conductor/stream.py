@@ -1,0 +1,195 @@
+"""NodeService on the node listener: one NodeSession per open Connect stream, and FetchImage.
+
+The stream is thin: messages are converted and handed to the conductor's transactions. Both
+directions are bounded: the node's messages are read one at a time (gRPC flow control holds
+the rest back), commands wait in the database until the node has room
+(`max_inflight_commands`), and the send queue has a fixed size.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import grpc
+
+from controller.compute.conductor import convert, images, nodes, outbox, workflow
+from controller.compute.conductor.conductor import Conductor
+from controller.logs import fields
+from controller.node_listener import current_peer
+from stratus.node.v1 import node_service_pb2 as pb
+from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+_END = object()
+IMAGE_CHUNK_BYTES = 1024 * 1024
+
+
+class NodeSession:
+    def __init__(self, conductor: Conductor, host: str, context):
+        self.conductor = conductor
+        self.db = conductor.db
+        self.settings = conductor.settings
+        self.host = host
+        self.context = context
+        self.session_id = str(uuid.uuid4())
+        self.node_id = ""
+        self.wake = asyncio.Event()
+        self.outgoing: asyncio.Queue = asyncio.Queue(self.settings.send_queue_size)
+
+    async def run(self, hello: pb.Hello, requests):
+        resources = convert.resources(hello.resources)
+
+        def register(db, _settings):
+            return nodes.register(self.host, resources,
+                                  availability_zone=hello.availability_zone,
+                                  agent_version=hello.agent_version,
+                                  session_id=self.session_id, host_ip=_peer_ip(self.context))
+
+        node = await self.conductor.txn(register)
+        self.node_id = node.id
+        previous = self.conductor.sessions.get(node.id)
+        self.conductor.sessions[node.id] = self
+        if previous is not None:
+            previous.wake.set()  # it finds it is no longer current and ends
+        log.info("node connected", extra=fields(host=self.host, node_id=node.id,
+                                                 session=self.session_id))
+        yield convert.welcome(node.id, self.settings.report_interval,
+                              self.conductor.service_down_time,
+                              self.conductor.max_message_bytes)
+        await self._reconcile(list(hello.instances))
+        tasks = [asyncio.ensure_future(self._read(requests)),
+                 asyncio.ensure_future(self._deliver())]
+        try:
+            while (message := await self.outgoing.get()) is not _END:
+                yield message
+        finally:
+            for task in tasks:
+                task.cancel()
+            if self.conductor.sessions.get(self.node_id) is self:
+                del self.conductor.sessions[self.node_id]
+            await self.db.run(nodes.disconnected, self.node_id, self.session_id)
+            log.info("node disconnected", extra=fields(host=self.host, node_id=self.node_id))
+
+    async def _reconcile(self, instances) -> None:
+        reports = [convert.instance_report(i) for i in instances]
+        outcome = await self.conductor.txn(workflow.reconcile, self.node_id, reports)
+        if outcome.reaped:
+            self.wake.set()
+
+    async def _end(self) -> None:
+        await self.outgoing.put(_END)
+
+    async def _read(self, requests) -> None:
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("body")
+                if kind == "heartbeat":
+                    res = (convert.resources(message.heartbeat.resources)
+                           if message.heartbeat.HasField("resources") else None)
+                    if not await self.db.run(nodes.heartbeat, self.node_id, self.session_id,
+                                             res):
+                        break  # another stream took over this node
+                elif kind == "instance_event":
+                    event = message.instance_event
+                    await self.conductor.txn(_event, self.node_id, event.instance_id,
+                                             convert.POWER_STATES.get(event.power_state,
+                                                                      "nostate"))
+                elif kind == "command_result":
+                    await self.conductor.on_result(self.node_id,
+                                                   convert.result(message.command_result))
+                elif kind == "inventory":
+                    await self._reconcile(list(message.inventory.instances))
+                else:
+                    log.warning("node %s sent an unexpected %s message; closing", self.host,
+                                kind or "empty")
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading from node %s failed", self.host)
+        finally:
+            await self._end()
+
+    async def _deliver(self) -> None:
+        resend = True
+        try:
+            while True:
+                self.wake.clear()
+                if not await self.db.run(nodes.is_current, self.node_id, self.session_id):
+                    break
+                rows = await self.conductor.txn(_take, self.node_id, resend)
+                resend = False
+                for row in rows:
+                    await self.outgoing.put(convert.command(row))
+                try:
+                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivering commands to node %s failed", self.host)
+        await self._end()
+
+
+def _take(db, settings, node_id: str, resend: bool):
+    return outbox.take_for_delivery(node_id, settings.max_inflight_commands, resend)
+
+
+def _event(db, settings, node_id: str, instance_id: str, power_state: str):
+    return workflow.apply_event(node_id, instance_id, power_state)
+
+
+def _peer_ip(context) -> str:
+    peer = context.peer() or ""
+    for prefix in ("ipv4:", "ipv6:"):
+        if peer.startswith(prefix):
+            return peer[len(prefix):].rsplit(":", 1)[0].strip("[]")
+    return ""
+
+
+class NodeServicer(pb_grpc.NodeServiceServicer):
+    def __init__(self, conductor: Conductor):
+        self.conductor = conductor
+
+    async def Connect(self, request_iterator, context):
+        host = current_peer().host_name.lower()
+        try:
+            first = await asyncio.wait_for(request_iterator.__anext__(),
+                                           self.conductor.settings.hello_timeout)
+        except (StopAsyncIteration, asyncio.TimeoutError):
+            return
+        if first.WhichOneof("body") != "hello":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "the first message on the stream must be a hello")
+        if first.hello.host_name.lower() != host:
+            log.warning("node with a certificate for %s said it is %s", host,
+                        first.hello.host_name)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"this certificate is for host {host}")
+        session = NodeSession(self.conductor, host, context)
+        async for message in session.run(first.hello, request_iterator):
+            yield message
+
+    async def FetchImage(self, request, context):
+        host = current_peer().host_name.lower()
+        conductor = self.conductor
+
+        def allowed():
+            node = nodes.by_host(host)
+            if node is None or not images.node_may_fetch(node.id, request.image_id):
+                return None
+            return images.location(request.image_id)
+
+        try:
+            location = await conductor.db.run(allowed)
+        except Exception:
+            location = None
+        if location is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"no server on host {host} needs image {request.image_id}")
+        store = images.store_of(conductor.app)
+        chunk = min(IMAGE_CHUNK_BYTES, conductor.max_message_bytes // 2)
+        async for data in images.chunks(store, location, chunk):
+            yield pb.FetchImageResponse(data=data)

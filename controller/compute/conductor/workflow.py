@@ -1,0 +1,281 @@
+"""The conductor's decisions, as plain functions over the database.
+
+Each runs inside one write transaction that the caller opens, so a command is written with
+the state change that needs it, and a node's answer is applied together with marking its
+command finished (exactly once, whatever arrives twice). The `ensure_*` functions are
+idempotent measure-then-act steps: they write a command only when the server's task needs
+one and none is live, so the API's call and the periodic sweep can both run them.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+
+from controller.compute.api import actions, lifecycle, states
+from controller.compute.api.models import Instance, InstanceAction
+from controller.compute.conductor import images, outbox
+from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.convert import InstanceReport, Result
+from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.compute.scheduler.locks import lock_rows
+from controller.db.queries import utcnow
+from controller.errors import StratusError
+
+log = logging.getLogger(__name__)
+
+ACTION_TASKS = {a.task_state: a for a in states.ACTIONS.values()}
+# Spawn failures that no other host would fix.
+NO_RESCHEDULE = {"IMAGE_REJECTED", "INVALID_SPEC", "UNKNOWN_COMMAND"}
+
+
+@dataclass
+class FollowUp:
+    """What the caller does after the transaction commits."""
+
+    reschedule: list[str] = field(default_factory=list)
+    wake_nodes: set[str] = field(default_factory=set)
+
+
+def _lock(db, instance_id: str) -> Instance | None:
+    rows = lock_rows(db, Instance.select().where(Instance.id == instance_id))
+    row = rows[0] if rows else None
+    return None if row is None or row.deleted_at is not None else row
+
+
+def latest_request_id(instance_id: str) -> str:
+    row = (InstanceAction.select(InstanceAction.request_id)
+           .where(InstanceAction.instance_id == instance_id)
+           .order_by(InstanceAction.id.desc()).first())
+    return row.request_id if row else ""
+
+
+def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
+    return lifecycle.change(instance_id, vm_state=states.ERROR, task_state=None,
+                            fault_code=code, fault_message=message[:255],
+                            fault_time=utcnow(), **values)
+
+
+# -- commands --------------------------------------------------------------------------
+
+def ensure_spawn(db, settings: ConductorSection, instance_id: str,
+                 request_id: str) -> NodeCommand | None:
+    inst = _lock(db, instance_id)
+    if inst is None or inst.task_state != states.SPAWNING or not inst.node_id:
+        return None
+    live = outbox.live_for_instance(instance_id, "spawn")
+    if live:
+        return live[0]
+    try:
+        boot = images.boot_images(inst.image_id)
+    except StratusError as error:
+        lifecycle.fail_build(instance_id, f"cannot boot image {inst.image_id}: {error.message}")
+        return None
+    payload = {"name": inst.name, "vcpus": inst.vcpus, "memory_mb": inst.ram_mb,
+               "disk_gb": inst.disk_gb, "metadata": {}, **boot}
+    return outbox.enqueue(inst.node_id, "spawn", instance_id, payload, request_id,
+                          settings.spawn_timeout)
+
+
+def ensure_action(db, settings: ConductorSection, instance_id: str, action: states.Action,
+                  request_id: str) -> NodeCommand | None:
+    inst = _lock(db, instance_id)
+    if inst is None or inst.task_state != action.task_state or not inst.node_id:
+        return None
+    for command in outbox.live_for_instance(instance_id, "power"):
+        if (command.payload or {}).get("action") == action.name:
+            return command
+    return outbox.enqueue(inst.node_id, "power", instance_id, {"action": action.name},
+                          request_id, settings.command_timeout)
+
+
+def ensure_destroy(db, settings: ConductorSection, instance_id: str,
+                   request_id: str) -> NodeCommand | None:
+    inst = _lock(db, instance_id)
+    if inst is None or inst.task_state != states.DELETING:
+        return None
+    if not inst.node_id:
+        lifecycle.mark_deleted(instance_id)
+        return None
+    live = outbox.live_for_instance(instance_id, "destroy")
+    if live:
+        return live[0]
+    return outbox.enqueue(inst.node_id, "destroy", instance_id, {}, request_id,
+                          settings.command_timeout)
+
+
+def console_command(settings: ConductorSection, instance: Instance, max_bytes: int,
+                    request_id: str) -> NodeCommand:
+    return outbox.enqueue(instance.node_id, "console_output", instance.id,
+                          {"max_bytes": max_bytes}, request_id, settings.console_timeout)
+
+
+# -- results ---------------------------------------------------------------------------
+
+def _host(node_id: str) -> str:
+    node = ComputeNode.get_or_none(ComputeNode.id == node_id)
+    return node.hostname if node else node_id
+
+
+def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -> FollowUp:
+    follow = FollowUp()
+    command = outbox.get(result.command_id)
+    if command is None or command.node_id != node_id:
+        log.warning("result for unknown command %s from node %s", result.command_id, node_id)
+        return follow
+    stored = result.as_json()
+    if command.kind == "console_output":
+        stored["console"] = result.console_output
+    command = outbox.finish(command.id, outbox.SUCCEEDED if result.ok else outbox.FAILED,
+                            stored, result.error_code, result.error_message)
+    if command is None:  # answered twice, or timed out first: applied already
+        return follow
+    follow.wake_nodes.add(node_id)
+    if command.instance_id and not (command.payload or {}).get("reap"):
+        _apply(db, settings, command, result, follow)
+    return follow
+
+
+def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp) -> None:
+    instance_id = command.instance_id
+    power = result.instance.power_state if result.instance else None
+    message = result.error_message or result.error_code or result.status
+    inst = Instance.get_or_none(Instance.id == instance_id)
+    if inst is None or inst.deleted_at is not None:
+        return
+    if command.kind == "spawn":
+        if inst.task_state == states.DELETING:
+            return  # a destroy follows; the build result no longer matters
+        if result.ok:
+            lifecycle.build_succeeded(instance_id, power or states.RUNNING)
+        elif (result.error_code not in NO_RESCHEDULE and result.status != "interrupted"
+              and inst.attempts < settings.max_build_attempts):
+            if lifecycle.unplace_for_reschedule(instance_id, _host(command.node_id)):
+                follow.reschedule.append(instance_id)
+        else:
+            lifecycle.fail_build(instance_id,
+                                 f"build failed on host {_host(command.node_id)}: {message}")
+    elif command.kind == "power":
+        action = states.ACTIONS[command.payload["action"]]
+        lifecycle.action_finished(instance_id, action, result.ok, power,
+                                  "" if result.ok else message)
+    elif command.kind == "destroy":
+        if result.ok or result.error_code == "INSTANCE_NOT_FOUND":
+            lifecycle.mark_deleted(instance_id)
+        else:
+            fault(instance_id, f"delete failed on host {_host(command.node_id)}: {message}")
+            actions.finish(instance_id, "delete", actions.ERROR, message)
+
+
+def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> FollowUp:
+    host = _host(command.node_id)
+    message = f"host {host} did not answer the {command.kind} command in time"
+    follow = FollowUp()
+    if outbox.finish(command.id, outbox.TIMED_OUT, None, "TIMED_OUT", message) is None:
+        return follow
+    instance_id = command.instance_id
+    inst = Instance.get_or_none(Instance.id == instance_id) if instance_id else None
+    if inst is None or inst.deleted_at is not None or (command.payload or {}).get("reap"):
+        return follow
+    log.warning("%s (command %s, server %s)", message, command.id, instance_id)
+    if command.kind == "spawn":
+        # Not rescheduled: the node may still boot it; the host stays on the server so a
+        # delete reaches it.
+        if inst.task_state == states.SPAWNING:
+            lifecycle.fail_build(instance_id, message)
+    elif command.kind == "power":
+        lifecycle.action_finished(instance_id, states.ACTIONS[command.payload["action"]], False,
+                                  None, message)
+    elif command.kind == "destroy":
+        fault(instance_id, message)
+        actions.finish(instance_id, "delete", actions.ERROR, message)
+    return follow
+
+
+# -- events and reconciliation ---------------------------------------------------------
+
+def sync_power_state(inst: Instance, power_state: str) -> bool:
+    """A power state the hypervisor reported outside our commands (Nova's power sync)."""
+    if inst.power_state == power_state:
+        return False
+    vm_state = None
+    if inst.task_state is None:
+        if inst.vm_state == states.ACTIVE and power_state in (states.SHUTDOWN, states.CRASHED):
+            vm_state = states.STOPPED
+        elif inst.vm_state == states.STOPPED and power_state == states.RUNNING:
+            vm_state = states.ACTIVE
+    return lifecycle.power_state_changed(inst.id, power_state, vm_state)
+
+
+def apply_event(node_id: str, instance_id: str, power_state: str) -> bool:
+    inst = Instance.get_or_none(Instance.id == instance_id)
+    if inst is None or inst.deleted_at is not None or inst.node_id != node_id:
+        return False
+    return sync_power_state(inst, power_state)
+
+
+@dataclass
+class Reconciled:
+    lost: list[str] = field(default_factory=list)
+    synced: list[str] = field(default_factory=list)
+    unknown: list[dict] = field(default_factory=list)
+    reaped: list[str] = field(default_factory=list)
+
+
+def reconcile(db, settings: ConductorSection, node_id: str,
+              reports: list[InstanceReport]) -> Reconciled:
+    """The node's full inventory against the database (on every hello)."""
+    outcome = Reconciled()
+    reported = {r.instance_id: r for r in reports}
+    host = _host(node_id)
+    placed = list(Instance.select().where(Instance.node_id == node_id,
+                                          Instance.deleted_at.is_null()))
+    for inst in placed:
+        report = reported.get(inst.id)
+        if report is not None:
+            if sync_power_state(inst, report.power_state):
+                outcome.synced.append(inst.id)
+            continue
+        if inst.vm_state == states.ERROR or outbox.live_for_instance(inst.id, "spawn"):
+            continue  # never built here, or its spawn has not run yet
+        if inst.task_state in (states.SCHEDULING, states.SPAWNING):
+            continue
+        if inst.task_state == states.DELETING:
+            lifecycle.mark_deleted(inst.id)
+            continue
+        fault(inst.id, f"instance not found on host {host}", power_state=states.NOSTATE)
+        outcome.lost.append(inst.id)
+    known = {inst.id for inst in placed}
+    for report in reports:
+        if report.instance_id in known:
+            continue
+        outcome.unknown.append({"uuid": report.instance_id, "name": report.name,
+                                "power_state": report.power_state, "managed": report.managed})
+        deleted = Instance.get_or_none(Instance.id == report.instance_id)
+        ours_and_deleted = report.managed and (deleted is None or deleted.deleted_at is not None)
+        if ours_and_deleted and settings.running_deleted_instance_action == "reap":
+            if not outbox.live_for_instance(report.instance_id, "destroy"):
+                outbox.enqueue(node_id, "destroy", report.instance_id, {"reap": True}, "",
+                               settings.command_timeout)
+            outcome.reaped.append(report.instance_id)
+    (ComputeNode.update(unknown_domains=outcome.unknown)
+     .where(ComputeNode.id == node_id).execute())
+    for entry in outcome.unknown:
+        log.warning("host %s runs domain %s (%s) that no server owns; action: %s", host,
+                    entry["uuid"], entry["name"] or "foreign",
+                    "reap" if entry["uuid"] in outcome.reaped else "log")
+    for instance_id in outcome.lost:
+        log.error("server %s is not on its host %s any more: ERROR", instance_id, host)
+    return outcome
+
+
+# -- sweeps ----------------------------------------------------------------------------
+
+def stuck(settings: ConductorSection, now: datetime.datetime) -> list[tuple[str, str]]:
+    """(instance id, task state) of servers whose task has waited past the grace period."""
+    tasks = [states.SCHEDULING, states.SPAWNING, states.DELETING, *ACTION_TASKS]
+    before = now - datetime.timedelta(seconds=settings.stuck_task_grace)
+    return [(r.id, r.task_state) for r in
+            Instance.select(Instance.id, Instance.task_state)
+            .where(Instance.deleted_at.is_null(), Instance.task_state.in_(tasks),
+                   Instance.updated_at < before)]
