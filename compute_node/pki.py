@@ -216,3 +216,48 @@ class NodePKI:
                 LOG.info("finished installing a node certificate interrupted by a stop")
                 return
         new_cert.unlink()
+
+
+# -- talking to the controller's CA ---------------------------------------------------------
+
+def _fingerprint(pem: bytes) -> str:
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+async def enroll(pki: NodePKI, public_channel: grpc.aio.Channel, token: str, *,
+                 ca_fingerprint: str | None = None) -> x509.Certificate:
+    """First start: send a CSR with the one-time token over the public listener.
+
+    `ca_fingerprint` (as `stratus-manage node enroll-token` prints it) pins the CA the
+    controller answers with; without it the CA is trusted on first use, which is only as safe
+    as the channel to the public listener.
+    """
+    from stratus.ca.v1 import ca_service_pb2 as pb
+    from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
+
+    stub = pb_grpc.CertificateAuthorityServiceStub(public_channel)
+    reply = await stub.EnrollNode(pb.EnrollNodeRequest(token=token,
+                                                       csr_pem=pki.new_csr().decode()))
+    ca_pem = reply.ca_certificate_pem.encode()
+    if ca_fingerprint is None:
+        LOG.warning("enrolled without a CA fingerprint to check: trusting CA %s on first use",
+                    _fingerprint(ca_pem))
+    elif _fingerprint(ca_pem) != ca_fingerprint.strip().upper():
+        raise PKIError("the controller's CA does not match the expected fingerprint; "
+                       "not enrolling")
+    return pki.install(reply.certificate.certificate_pem.encode(), ca_pem)
+
+
+async def renew(pki: NodePKI, node_channel: grpc.aio.Channel) -> x509.Certificate:
+    """Renew over the node listener with the current identity and a new key.
+
+    The current certificate keeps working until it expires; build a new channel with
+    `pki.channel_credentials()` to use the new one, and let open calls finish on the old.
+    """
+    from stratus.ca.v1 import ca_service_pb2 as pb
+    from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
+
+    stub = pb_grpc.NodeCertificateServiceStub(node_channel)
+    reply = await stub.RenewCertificate(pb.RenewCertificateRequest(
+        csr_pem=pki.new_csr().decode()))
+    return pki.install(reply.certificate.certificate_pem.encode())

@@ -119,7 +119,7 @@ def _wrap(handler: grpc.RpcMethodHandler, admit, method: str) -> grpc.RpcMethodH
 
 
 class NodeListener:
-    """The mutual-TLS server. Register services on `server`, then `start()`.
+    """The mutual-TLS server. Register services with `add_registrar`, then `start()`.
 
     `run_blocking(fn, *args)` runs the CA's (database) calls off the event loop; the
     controller passes its `db.run`. `interceptors` run inside the identity check.
@@ -136,9 +136,11 @@ class NodeListener:
         self._swept_at = service.clock()
         self._tasks: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.server = grpc.aio.server(
-            interceptors=[PeerIdentityInterceptor(service, self._registry, self._run),
-                          *interceptors], options=list(options))
+        self._interceptors = [PeerIdentityInterceptor(service, self._registry, self._run),
+                              *interceptors]
+        self._options = list(options)
+        self._registrars: list[Callable[[grpc.aio.Server], None]] = []
+        self.server: grpc.aio.Server | None = None
         self._address = address
         self._credentials = credentials
         self.port: int | None = None
@@ -152,8 +154,16 @@ class NodeListener:
         """Call `callback(identity)` for each open call cut by a revocation."""
         self._callbacks.append(callback)
 
+    def add_registrar(self, registrar: Callable[[grpc.aio.Server], None]) -> None:
+        """`registrar(server)` adds services to the server when it is built, at `start()`."""
+        self._registrars.append(registrar)
+
     async def start(self) -> int:
+        # A grpc.aio server belongs to the loop it is made on: make it on the serving loop.
         self._loop = asyncio.get_running_loop()
+        self.server = grpc.aio.server(interceptors=self._interceptors, options=self._options)
+        for registrar in self._registrars:
+            registrar(self.server)
         self.port = self.server.add_secure_port(self._address, self._credentials)
         if not self.port:
             raise OSError(f"the node listener cannot listen on {self._address}")
@@ -167,7 +177,8 @@ class NodeListener:
     async def stop(self, grace: float | None = None) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await self.server.stop(grace)
+        if self.server is not None:
+            await self.server.stop(grace)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -119,10 +119,14 @@ def setup(app):
                          pb_grpc.add_NodeCertificateServiceServicer_to_server,
                          pb.DESCRIPTOR.services_by_name["NodeCertificateService"])
 
-    async def start(app):
+    def register_node_services(server):
         specs.update(_open_specs(app))
         for registration in app.node_services:
-            registration.add_to_server(registration.servicer, listener.server)
+            registration.add_to_server(registration.servicer, server)
+
+    listener.add_registrar(register_node_services)
+
+    async def start(app):
         await listener.start()
         log.info("certificate authority ready", extra=fields(
             ca=fingerprint_sha256(authority.certificate), node_services=len(app.node_services)))

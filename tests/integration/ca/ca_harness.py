@@ -82,8 +82,10 @@ class Cluster:
         # The sweep runs only when a test asks for it: no timing in tests.
         self.listener = node_listener.NodeListener(self.service, credentials,
                                                    address="127.0.0.1:0", sweep_interval=0)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.listener.server)
-        self.listener.server.add_generic_rpc_handlers((_test_handlers(self.service),))
+        self.listener.add_registrar(
+            lambda server: health_pb2_grpc.add_HealthServicer_to_server(self.health, server))
+        self.listener.add_registrar(
+            lambda server: server.add_generic_rpc_handlers((_test_handlers(self.service),)))
         port = await self.listener.start()
         self.address = f"localhost:{port}"
 
