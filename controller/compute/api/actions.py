@@ -50,23 +50,6 @@ def finish(instance_id: str, action: str, result: str, message: str = "") -> Non
         row.save()
 
 
-def request_id_of(instance_id: str, action: str = "create") -> str:
-    """The x-request-id of the call that started the latest `action` (carried to nodes)."""
-    row = _latest(instance_id, action)
-    return row.request_id if row is not None else ""
-
-
-def tried_hosts(instance_id: str) -> list[str]:
-    """Hosts where the latest create failed to spawn (a reschedule avoids them)."""
-    row = _latest(instance_id, "create")
-    if row is None:
-        return []
-    return [e.host for e in InstanceActionEvent.select(InstanceActionEvent.host)
-            .where((InstanceActionEvent.action_id == row.id)
-                   & (InstanceActionEvent.event == "build_on_host")
-                   & (InstanceActionEvent.result == ERROR))]
-
-
 def list_(instance_id: str, page):
     query = InstanceAction.select().where(InstanceAction.instance_id == instance_id)
     return paginate(query, page, [InstanceAction.id])  # oldest first: keyset pages ascend

@@ -1,27 +1,47 @@
-"""The conductor's side of the contract (docs/dev/compute-contract.md), as the API uses it.
+"""What the compute API asks of the conductor (docs/dev/compute-contract.md), and what runs
+when no conductor is wired in.
 
-Node commands are written by `controller.compute.conductor.commands` in the same transaction
-as the state change that needs them. A controller built without the conductor area still
-places and claims servers, but no node is asked to run them: actions are UNAVAILABLE and a
-placed server is deleted by freeing its records.
+The conductor area sets `app.compute_conductor` to an object with these coroutines; the API
+calls them after committing the server's new task state:
+
+    build(instance_id)                  returns at once; in the background places the server
+                                        (app.compute_scheduling.schedule) and spawns it
+    act(instance_id, action)            runs a states.Action on the server's host
+    delete(instance_id)                 destroys it on its host, then lifecycle.mark_deleted
+    console_output(instance_id, lines)  -> the last `lines` lines of the serial console
 """
 from __future__ import annotations
 
-import importlib
-
+from controller.compute.api import lifecycle
 from controller.errors import Unavailable
-
-
-def commands():
-    """The conductor's command functions, or None when that area is not installed."""
-    try:
-        return importlib.import_module("controller.compute.conductor.commands")
-    except ModuleNotFoundError as missing:
-        if missing.name and missing.name.startswith("controller.compute.conductor"):
-            return None
-        raise
 
 
 def unavailable() -> Unavailable:
     return Unavailable("no compute node service is running on this controller",
                        reason="CONDUCTOR_UNAVAILABLE")
+
+
+class NoConductor:
+    """A controller without the conductor area: servers are placed and claimed, but no node
+    is asked to run them; actions are UNAVAILABLE, and a delete just frees the records."""
+
+    available = False
+
+    def __init__(self, db, build_queue):
+        self.db = db
+        self.build_queue = build_queue
+
+    async def build(self, instance_id: str) -> None:
+        self.build_queue.submit(instance_id)
+
+    async def act(self, instance_id: str, action) -> None:
+        raise unavailable()
+
+    async def delete(self, instance_id: str) -> None:
+        def finish():
+            with self.db.write_transaction():
+                lifecycle.mark_deleted(instance_id)
+        await self.db.run(finish)
+
+    async def console_output(self, instance_id: str, lines: int) -> str:
+        raise unavailable()

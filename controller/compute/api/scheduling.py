@@ -1,16 +1,15 @@
 """Placing BUILD servers: turns a server row into a RequestSpec and hands it to Placement.
 
-`BuildQueue` places servers asynchronously, so CreateServer returns at once; the claim's
-transaction also records the host and queues the conductor's spawn command. After a failed
-spawn the conductor calls the `reschedule` hook, which places the server again away from the
-hosts it already failed on.
+The conductor calls `schedule` before it spawns a server (and again, with the hosts already
+tried, after a failed spawn). `BuildQueue` also places servers by itself when no conductor is
+wired in, so CreateServer returns at once either way.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from controller.compute.api import actions, conductor_port, lifecycle, states
+from controller.compute.api import lifecycle, states
 from controller.compute.api.models import Instance, ServerGroup
 from controller.compute.scheduler.claims import ServerGone, group_members_per_node
 from controller.compute.scheduler.host_state import GroupSpec, ImageProps, RequestSpec
@@ -49,14 +48,8 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
 def schedule_sync(db, placement, instance_id: str, ignore_hosts=()) -> Placed | None:
     """Places and claims, or puts the server in ERROR (No valid host was found). None when
     there is nothing to place (deleted meanwhile, or no host fits)."""
-    node = conductor_port.commands()
-
     def on_claimed(node_id: str, host: str) -> bool:
-        if not lifecycle.placed(instance_id, node_id, host):
-            return False
-        if node is not None:  # the spawn command commits with the claim
-            node.build(Instance.get_by_id(instance_id), actions.request_id_of(instance_id))
-        return True
+        return lifecycle.placed(instance_id, node_id, host)
 
     try:
         return placement.place(lambda: request_spec(instance_id, ignore_hosts), on_claimed)
@@ -84,12 +77,6 @@ class BuildQueue:
 
     def submit(self, instance_id: str) -> None:
         self.queue.put_nowait((instance_id, ()))
-
-    async def reschedule(self, instance_id: str) -> None:
-        """The conductor's hook after a failed spawn was unplaced: place it again, away from
-        the hosts where it already failed."""
-        tried = await self.db.run(actions.tried_hosts, instance_id)
-        self.queue.put_nowait((instance_id, tuple(tried)))
 
     async def run(self) -> None:
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))

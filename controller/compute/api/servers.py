@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import peewee
 
 from controller import validation
-from controller.compute.api import actions, conductor_port, lifecycle, states
+from controller.compute.api import actions, lifecycle, states
 from controller.compute.api.models import Instance, ServerGroupMember
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
@@ -173,35 +173,36 @@ def update(db, caller, server_id: str, changes: dict) -> Instance:
     return get(caller, server_id)
 
 
+def check_action(caller, server_id: str, action: states.Action) -> Instance:
+    """Whether the action may start now, without recording anything."""
+    row = get(caller, server_id)
+    states.check_action(action, row.vm_state, row.task_state, row.host)
+    return row
+
+
 def request_action(db, caller, server_id: str, action: states.Action) -> Instance:
-    """Checks the state allows it, marks the task and queues the node command, together."""
-    node = conductor_port.commands()
+    """Checks the state allows it and marks the task; the conductor then does it."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
         states.check_action(action, row.vm_state, row.task_state, row.host)
-        if node is None:
-            raise conductor_port.unavailable()
         lifecycle.change(server_id, task_state=action.task_state)
         actions.start(server_id, action.name.split("_")[0], caller)
-        row = Instance.get_by_id(server_id)
-        node.action(row, action.name, caller.request_id)
     return get(caller, server_id)
 
 
-def request_delete(db, caller, server_id: str) -> None:
-    """A server never placed (or still being placed) is deleted at once; one on a host is
-    marked deleting and the conductor destroys it there, then marks it deleted."""
-    node = conductor_port.commands()
+def request_delete(db, caller, server_id: str) -> bool:
+    """Marks the server deleting; True when its host must destroy it (the conductor's
+    delete). A server never placed, or still being placed, is deleted at once: a claim
+    racing with this sees the deletion and rolls back."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
         if row.task_state == states.DELETING:
-            return
+            return bool(row.host)
         lifecycle.change(server_id, task_state=states.DELETING)
         actions.start(server_id, "delete", caller)
-        if row.host and node is not None:
-            node.delete(Instance.get_by_id(server_id), caller.request_id)
-        else:
+        if not row.host:
             lifecycle.mark_deleted(server_id)
+        return bool(row.host)
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:

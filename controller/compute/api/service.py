@@ -5,10 +5,12 @@ Sets on the app:
   app.compute_scheduling   api.scheduling.BuildQueue: `await schedule(instance_id, tried_hosts)`
   app.compute_host_records scheduler.host_records.HostRecords (is_up, load)
 Uses, when other areas set them (docs/dev/compute-contract.md):
-  app.conductor            its `reschedule` hook is set here; console_output is called
+  app.compute_conductor    build/act/delete/console_output (api/conductor_port.py); without
+                           it servers are placed and claimed but not run
   app.image_lookup         async (image_id, project_id, is_admin) -> images.ImageInfo | None
 """
 from controller.compute.api import policies, servers
+from controller.compute.api.conductor_port import NoConductor
 from controller.compute.api.config import ComputeSection, SchedulerSection
 from controller.compute.api.quotas import Quotas
 from controller.compute.api.scheduling import BuildQueue
@@ -39,12 +41,10 @@ def setup(app):
     if getattr(app, "image_lookup", None) is None:
         app.image_lookup = _no_image_service
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
-    conductor = getattr(app, "conductor", None)
-    if conductor is not None:
-        conductor.reschedule = queue.reschedule
     app.enforcer.register(policies.RULES)
     app.background.append(queue.run)
     app.add_public_service(
-        ComputeServicer(app, settings, quotas, queue, records, settings.watch_interval),
+        ComputeServicer(app, settings, quotas, NoConductor(app.db, queue), records,
+                        settings.watch_interval),
         pb_grpc.add_ComputeServiceServicer_to_server,
         pb.DESCRIPTOR.services_by_name["ComputeService"])

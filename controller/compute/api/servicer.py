@@ -21,7 +21,6 @@ from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
 
 EMPTY = empty_pb2.Empty()
 MAX_CONSOLE_LINES = 10_000
-CONSOLE_BYTES = 256 * 1024
 
 
 def _caller() -> Caller:
@@ -33,14 +32,20 @@ def _own_project(request, auth):
 
 
 class ComputeServicer(pb_grpc.ComputeServiceServicer):
-    def __init__(self, app, settings, quotas, build_queue, host_records, watch_interval: float):
+    def __init__(self, app, settings, quotas, fallback_conductor, host_records,
+                 watch_interval: float):
         self.db = app.db
         self.app = app
         self.settings = settings
         self.quotas = quotas
-        self.build_queue = build_queue
+        self._fallback = fallback_conductor
         self.host_records = host_records
         self.watch_interval = watch_interval
+
+    @property
+    def conductor(self):
+        """The conductor area's (app.compute_conductor), else placement only."""
+        return getattr(self.app, "compute_conductor", None) or self._fallback
 
     # -- flavors -----------------------------------------------------------------------------
     @rpc("compute:create_flavor")
@@ -119,7 +124,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         row, created = await self.db.run(servers.create, self.db, self.quotas, caller, req,
                                          request.request_id, flavor, props, key, group)
         if created:
-            self.build_queue.submit(row.id)
+            await self.conductor.build(row.id)
         return convert.server(row, self._show_host())
 
     def _references(self, caller, req):
@@ -185,13 +190,20 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:delete_server")
     async def DeleteServer(self, request, context):
-        await self.db.run(servers.request_delete, self.db, _caller(), request.id)
+        on_host = await self.db.run(servers.request_delete, self.db, _caller(), request.id)
+        if on_host:
+            await self.conductor.delete(request.id)
         self.app.compute_placement.invalidate()
         return EMPTY
 
     async def _act(self, server_id: str, action_name: str):
         action = states.ACTIONS[action_name]
+        if not getattr(self.conductor, "available", True):
+            # judge the request, but record no task that nothing would ever finish
+            await self.db.run(servers.check_action, _caller(), server_id, action)
+            raise conductor_port.unavailable()
         row = await self.db.run(servers.request_action, self.db, _caller(), server_id, action)
+        await self.conductor.act(row.id, action)
         return convert.server(row, self._show_host())
 
     @rpc("compute:stop_server")
@@ -271,12 +283,9 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         if not row.host:
             raise errors.FailedPrecondition("the server is not on a host yet",
                                             reason="INVALID_SERVER_STATE")
-        conductor = getattr(self.app, "conductor", None)
-        if conductor is None:
-            raise conductor_port.unavailable()
-        text, _ = await conductor.console_output(row.id, max_bytes=CONSOLE_BYTES)
-        lines = text.splitlines()[-(request.lines or MAX_CONSOLE_LINES):]
-        return pb.ConsoleOutput(server_id=row.id, output="\n".join(lines))
+        text = await self.conductor.console_output(row.id, min(request.lines or MAX_CONSOLE_LINES,
+                                                               MAX_CONSOLE_LINES))
+        return pb.ConsoleOutput(server_id=row.id, output=text)
 
     # -- key pairs ---------------------------------------------------------------------------
     @rpc("compute:create_key_pair")

@@ -25,7 +25,8 @@ class KeyMaterial:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name or "") or not name.strip():
-        raise InvalidArgument("key_pair.name", "1-255 letters, digits, spaces, '_', '-', '.' or '@'")
+        raise InvalidArgument("key_pair.name",
+                              "1-255 letters, digits, spaces, '_', '-', '.' or '@'")
     return name
 
 

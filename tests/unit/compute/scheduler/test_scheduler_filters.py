@@ -148,10 +148,13 @@ def test_resource_filters_agree_with_the_claims_capacity_rules():
                  ram_allocation_ratio=rng.choice([1, 1.5]), disk_allocation_ratio=rng.choice([1, 2]))
         if rng.random() < 0.5:
             h.consume(rng.randint(0, 4), rng.randint(0, 2048), rng.randint(0, 20))
-        s = spec(vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096), disk_gb=rng.randint(0, 50))
+        s = spec(vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096),
+                 disk_gb=rng.randint(0, 50))
         cap = Capacity.of(h)
-        assert CoreFilter().host_passes(h, s) is not bool(capacity.vcpu_shortfall(cap, s.vcpus))
-        assert RamFilter().host_passes(h, s) is not bool(capacity.memory_shortfall(cap, s.memory_mb))
+        cores_short = bool(capacity.vcpu_shortfall(cap, s.vcpus))
+        assert CoreFilter().host_passes(h, s) is not cores_short
+        assert RamFilter().host_passes(h, s) is not bool(capacity.memory_shortfall(cap,
+                                                                                   s.memory_mb))
         assert DiskFilter().host_passes(h, s) is not bool(capacity.disk_shortfall(cap, s.disk_gb))
         all_pass = all(f.host_passes(h, s) for f in filters.values())
         assert all_pass is not bool(capacity.shortfalls(cap, s.vcpus, s.memory_mb, s.disk_gb))
