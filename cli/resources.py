@@ -15,14 +15,18 @@ from cli.formatters import ListResult, ShowResult
 UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
 
-def enum_name(descriptor, number: int, *, upper: bool = False) -> str | None:
-    """`ENDPOINT_INTERFACE_PUBLIC` -> `public` (or `PUBLIC`); the zero value -> None."""
+def enum_name(descriptor, number: int, *, upper: bool = False,
+              dash: bool = False) -> str | None:
+    """`ENDPOINT_INTERFACE_PUBLIC` -> `public` (or `PUBLIC`); the zero value -> None.
+    With `dash`, words are joined by dashes (`anti-affinity`), as the openstack client has
+    some of them."""
     if number == 0:
         return None
     name = descriptor.values_by_number[number].name if number in descriptor.values_by_number \
         else str(number)
     prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", descriptor.name).upper() + "_"
     name = name[len(prefix):] if name.startswith(prefix) else name
+    name = name.replace("_", "-") if dash else name
     return name if upper else name.lower()
 
 
@@ -36,8 +40,8 @@ def enum_number(descriptor, name: str) -> int:
     return value.number
 
 
-def enum_choices(descriptor) -> list[str]:
-    return [enum_name(descriptor, v.number) for v in descriptor.values if v.number]
+def enum_choices(descriptor, *, dash: bool = False) -> list[str]:
+    return [enum_name(descriptor, v.number, dash=dash) for v in descriptor.values if v.number]
 
 
 def timestamp(value: timestamp_pb2.Timestamp) -> datetime.datetime | None:

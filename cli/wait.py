@@ -13,13 +13,18 @@ REOPEN_LIMIT = 5
 def follow(open_stream: Callable[[object | None], Iterable], *,
            status_of: Callable[[object], str], done: Callable[[object], bool],
            failed: Callable[[object], bool], report: TextIO, label: str,
-           fault_of: Callable[[object], str] = lambda message: ""):
+           fault_of: Callable[[object], str] = lambda message: "",
+           initial: str | None = None):
     """The first message for which `done(message)`; WaitFailed at the first `failed` one.
 
     `open_stream(last)` starts the Watch call after `last`, the last message seen (None at
-    first). Each change of `status_of(message)` is written to `report` as `label: STATUS`.
+    first). Each change of `status_of(message)` is written to `report` as `label: STATUS`,
+    starting with the `initial` status when it is known.
     """
-    last, shown = None, None
+    last, shown = None, initial
+    if initial:
+        report.write(f"{label}: {initial}\n")
+        report.flush()
     for _ in range(REOPEN_LIMIT):
         try:
             for message in open_stream(last):

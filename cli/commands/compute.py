@@ -255,7 +255,8 @@ def watch(ctx, server, label: str, done, failed=lambda s: status(s) == "ERROR"):
     message = wait.follow(
         open_stream, status_of=status_of, done=lambda m: done(m.server),
         failed=lambda m: failed(m.server), report=ctx.stderr, label=label,
-        fault_of=lambda m: m.server.fault.message)
+        fault_of=lambda m: m.server.fault.message,
+        initial=status_of(pb.WatchServersResponse(server=server)))
     return message.server
 
 
@@ -367,8 +368,13 @@ def server_delete(ctx, args):
         deleted.append(server)
     resources.delete_each(ctx, "server", args.servers, delete)
     for server in deleted if args.wait else ():
-        watch(ctx, server, f"server {server.name}", lambda s: status(s) == "DELETED",
-              failed=lambda s: False)
+        try:
+            watch(ctx, server, f"server {server.name}", lambda s: status(s) == "DELETED",
+                  failed=lambda s: False)
+        except resources.grpc.RpcError as e:
+            if e.code() != resources.grpc.StatusCode.NOT_FOUND:   # already gone
+                raise
+            ctx.stderr.write(f"server {server.name}: DELETED\n")
 
 
 def action(verb: str, method: str, request_cls, target: str, help: str, *extra_args,
@@ -501,7 +507,7 @@ def keypair_delete(ctx, args):
 
 @command("server group create", help="create a server group", output="show")
 @arg("name", help="new server group name")
-@arg("--policy", choices=resources.enum_choices(POLICY), default="affinity",
+@arg("--policy", choices=resources.enum_choices(POLICY, dash=True), default="affinity",
      help="placement policy (default affinity)")
 @arg("--rule", dest="rules", type=resources.key_value, action="append", default=[],
      metavar="KEY=VALUE", help="max_server_per_host=N (anti-affinity)")
@@ -515,15 +521,20 @@ def server_group_create(ctx, args):
                            pb.CreateServerGroupRequest(server_group=group_)))
 
 
+def policy(found) -> str | None:
+    return resources.enum_name(POLICY, found.policy, dash=True)
+
+
 def show_group(found):
-    return resources.show(found, rename={"member_ids": "members"})
+    return resources.show(found, rename={"member_ids": "members"},
+                          extra={"policy": policy(found)})
 
 
 @command("server group list", help="list server groups", output="list")
 @arg("--all-projects", action="store_true", help="every project's (admins)")
 @arg("--long", action="store_true", help="list more columns")
 def server_group_list(ctx, args):
-    columns = [("ID", "id"), ("Name", "name"), ("Policy", "policy")]
+    columns = [("ID", "id"), ("Name", "name"), ("Policy", policy)]
     if args.long:
         columns += [("Members", "member_ids"), ("Project Id", "project_id"),
                     ("User Id", "user_id")]

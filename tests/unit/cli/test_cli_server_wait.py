@@ -82,7 +82,8 @@ def test_create_wait_reports_each_status_and_shows_the_active_server(compute_ser
     code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
                          "--image", IMAGE_ID, "--wait", "-f", "json")
     assert code == 0, err
-    assert err == "server web1: BUILD (spawning)\nserver web1: ACTIVE\n"
+    assert err == ("server web1: BUILD (scheduling)\nserver web1: BUILD (spawning)\n"
+                   "server web1: ACTIVE\n")
     shown = json.loads(out)
     assert (shown["id"], shown["status"], shown["flavor"]) == (SERVER_ID, "ACTIVE",
                                                               "m1.tiny (m1.tiny)")
