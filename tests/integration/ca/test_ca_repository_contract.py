@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
+from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
                                    CertificateStatus, EnrollmentToken)
-from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.repository import MemoryCARepository
 from controller.errors import AlreadyExists
 from tests.unit.ca.ca_fixtures import T0

@@ -7,8 +7,8 @@ import grpc
 import pytest
 from cryptography import x509
 
-from tests.integration.ca.ca_harness import health_pb2, health_stub, renew, who_am_i
 from compute_node.pki import CERT_FILE, KEY_FILE
+from tests.integration.ca.ca_harness import health_pb2, health_stub, renew, who_am_i
 
 
 async def _open_watch(channel):

@@ -4,14 +4,13 @@ import datetime
 
 import grpc
 import pytest
-
-from tests.integration.ca.ca_harness import echo_stream, health_pb2, health_stub, who_am_i
 from cryptography.hazmat.primitives import serialization
 
 from controller.ca import keys
 from controller.ca.authority import CertificateAuthority
-from controller.ca.records import CertificateKind
 from controller.ca.certificates import record_for
+from controller.ca.records import CertificateKind
+from tests.integration.ca.ca_harness import echo_stream, health_pb2, health_stub, who_am_i
 
 
 def run(coroutine):

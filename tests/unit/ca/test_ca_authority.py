@@ -6,10 +6,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.unit.ca.ca_fixtures import T0
 from controller.ca import keys
-from controller.ca.authority import (CA_CERT_FILE, CA_KEY_FILE, CertificateAuthority,
-                                     RevokedEntry)
+from controller.ca.authority import CA_KEY_FILE, CertificateAuthority, RevokedEntry
+from tests.unit.ca.ca_fixtures import T0
 from controller.errors import AlreadyExists, FailedPrecondition
 
 
