@@ -14,6 +14,7 @@ next `NodePKI(...)` finishes the switch, so key and certificate always match on 
 """
 from __future__ import annotations
 
+import asyncio
 import datetime
 import enum
 import logging
@@ -261,3 +262,36 @@ async def renew(pki: NodePKI, node_channel: grpc.aio.Channel) -> x509.Certificat
     reply = await stub.RenewCertificate(pb.RenewCertificateRequest(
         csr_pem=pki.new_csr().decode()))
     return pki.install(reply.certificate.certificate_pem.encode())
+
+
+async def renew_if_due(pki: NodePKI, node_channel_factory) -> bool:
+    """Log the certificate's state and renew it when due; True if it was renewed.
+
+    `node_channel_factory()` returns a new grpc.aio channel to the node listener made with
+    the current credentials (used as an async context manager). A refusal is logged, never
+    raised: the next check tries again while the current certificate still works.
+    """
+    if pki.log_state() not in (CertificateState.RENEWAL_DUE, CertificateState.EXPIRING,
+                               CertificateState.EXPIRED):
+        return False
+    try:
+        async with node_channel_factory() as channel:
+            await renew(pki, channel)
+    except grpc.RpcError as error:
+        LOG.error("certificate renewal refused by the controller: %s %s", error.code().name,
+                  error.details())
+        return False
+    except PKIError as error:
+        LOG.error("certificate renewal failed: %s", error)
+        return False
+    return True
+
+
+async def keep_renewed(pki: NodePKI, node_channel_factory, *, check_every: float = 3600.0,
+                       on_renewed=None) -> None:
+    """Check every `check_every` seconds; after a renewal, await `on_renewed()` (e.g. to
+    open the next stream with the new certificate)."""
+    while True:
+        if await renew_if_due(pki, node_channel_factory) and on_renewed is not None:
+            await on_renewed()
+        await asyncio.sleep(check_every)

@@ -49,3 +49,37 @@ def test_enroll_refuses_an_unexpected_ca(controller, cloud, tmp_path):
     with pytest.raises(node_pki.PKIError, match="fingerprint"):
         asyncio.run(scenario())
     assert not pki.is_enrolled()
+
+
+def test_renew_if_due_renews_only_when_due_and_logs_refusals(controller, cloud, tmp_path,
+                                                             caplog):
+    host = unique("node")
+    token = _token(cloud, host)
+    pki = node_pki.NodePKI(host, tmp_path / "pki")
+    node_address = f"127.0.0.1:{controller.app.node_listener.port}"
+
+    def factory():
+        return grpc.aio.secure_channel(node_address, pki.channel_credentials())
+
+    async def scenario():
+        async with grpc.aio.insecure_channel(controller.address) as public:
+            await node_pki.enroll(pki, public, token.token)
+        first = pki.certificate()
+        assert await node_pki.renew_if_due(pki, factory) is False  # fresh: nothing to do
+        # The node's clock says two thirds of the life are gone.
+        pki.clock = lambda: first.not_valid_before_utc + (
+            first.not_valid_after_utc - first.not_valid_before_utc) * 0.7
+        assert await node_pki.renew_if_due(pki, factory) is True
+        renewed = pki.certificate()
+        assert renewed.serial_number != first.serial_number
+        stub = pb_grpc.CertificateAuthorityServiceStub(cloud.channel)
+        stub.RevokeCertificate(pb.RevokeCertificateRequest(
+            serial_number=format(renewed.serial_number, "x")), metadata=cloud.admin)
+        pki.clock = lambda: renewed.not_valid_before_utc + (
+            renewed.not_valid_after_utc - renewed.not_valid_before_utc) * 0.7
+        assert await node_pki.renew_if_due(pki, factory) is False
+        return renewed
+
+    renewed = asyncio.run(scenario())
+    assert pki.certificate() == renewed  # a refusal changes nothing on disk
+    assert "renewal refused" in caplog.text and "UNAUTHENTICATED" in caplog.text
