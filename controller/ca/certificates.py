@@ -234,7 +234,13 @@ class CertificateService:
 
     def record_server_certificate(self, certificate: x509.Certificate,
                                   name: str) -> CertificateRecord:
-        """Keep a listener's server certificate in the inventory (listed, never revoked)."""
+        """Keep a listener's server certificate in the inventory (listed, never revoked).
+
+        Idempotent: every start records the certificate in use, once."""
+        existing = self.repository.get_certificate(
+            ca_authority.serial_hex(certificate.serial_number))
+        if existing is not None:
+            return existing
         record = record_for(certificate, CertificateKind.SERVER, name, self.clock())
         self.repository.add_certificate(record)
         return record

@@ -127,6 +127,8 @@ def setup(app):
     listener.add_registrar(register_node_services)
 
     async def start(app):
+        await app.db.run(certificates.record_server_certificate,
+                         server_certificate.certificate, NODE_LISTENER)
         await listener.start()
         log.info("certificate authority ready", extra=fields(
             ca=fingerprint_sha256(authority.certificate), node_services=len(app.node_services)))
@@ -139,6 +141,8 @@ def setup(app):
             await asyncio.sleep(settings.server_certificate_check_seconds)
             try:
                 if await asyncio.to_thread(server_certificate.refresh):
+                    await app.db.run(certificates.record_server_certificate,
+                                     server_certificate.certificate, NODE_LISTENER)
                     log.info("node listener certificate renewed")
             except Exception:  # keep serving the current certificate; retry next time
                 log.exception("could not renew the node listener certificate")

@@ -273,3 +273,12 @@ def test_node_listener_is_not_on_the_public_listener(cloud):
     stub = pb_grpc.NodeCertificateServiceStub(cloud.channel)
     with raises(grpc.StatusCode.UNIMPLEMENTED):
         stub.RenewCertificate(pb.RenewCertificateRequest(csr_pem="x"))
+
+
+def test_the_node_listener_certificate_is_in_the_inventory(ca, cloud):
+    listed = ca.ListCertificates(pb.ListCertificatesRequest(host_name="node-listener"),
+                                 metadata=cloud.admin).certificates
+    assert listed and all(c.kind == pb.CERTIFICATE_KIND_SERVER for c in listed)
+    with raises(grpc.StatusCode.FAILED_PRECONDITION, reason="CERTIFICATE_NOT_REVOCABLE"):
+        ca.RevokeCertificate(pb.RevokeCertificateRequest(
+            serial_number=listed[-1].serial_number), metadata=cloud.admin)

@@ -84,6 +84,7 @@ def test_revoking_an_unknown_serial_is_not_found(service):
 def test_server_certificates_are_listed_but_not_revocable(service, authority, clock):
     _, certificate = authority.issue_server_certificate(dns_names=["ctl"], now=clock())
     record = service.record_server_certificate(certificate, "node-listener")
+    assert service.record_server_certificate(certificate, "node-listener") == record
     with pytest.raises(FailedPrecondition):
         service.revoke(record.serial)
     with pytest.raises(Unauthenticated):
