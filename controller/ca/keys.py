@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import pathlib
+import secrets
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -86,7 +87,7 @@ def write_atomically(path: pathlib.Path, data: bytes, mode: int) -> None:
     it in between, and the rename makes the new content appear whole or not at all.
     """
     path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -1,6 +1,7 @@
 """stratus.ca.v1 on the real in-process controller: public API, enrollment, node listener."""
 import datetime
 import hashlib
+import threading
 import uuid
 
 import grpc
@@ -282,3 +283,24 @@ def test_the_node_listener_certificate_is_in_the_inventory(ca, cloud):
     with raises(grpc.StatusCode.FAILED_PRECONDITION, reason="CERTIFICATE_NOT_REVOCABLE"):
         ca.RevokeCertificate(pb.RevokeCertificateRequest(
             serial_number=listed[-1].serial_number), metadata=cloud.admin)
+
+
+def test_concurrent_enrollments_with_one_token_issue_one_certificate(ca, cloud, controller):
+    host = new_host()
+    secret = token_for(ca, cloud, host)
+    outcomes = []
+
+    def attempt():
+        try:
+            ca.EnrollNode(pb.EnrollNodeRequest(token=secret, csr_pem=make_csr(host).decode()))
+            outcomes.append("ok")
+        except grpc.RpcError as error:
+            outcomes.append(error.code())
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, outcomes)) == sorted(
+        ["ok"] + [str(grpc.StatusCode.UNAUTHENTICATED)] * 5)
+    assert len(certificates_of(controller, host)) == 1
