@@ -5,7 +5,7 @@ from tests.integration.compute.compute_support import Compute, FakeImages
 
 @pytest.fixture(scope="session")
 def images(controller):
-    fake = FakeImages()
+    fake = FakeImages(real=controller.app.image_lookup)
     controller.app.image_lookup = fake
     return fake
 

@@ -21,7 +21,7 @@ def test_200_concurrent_creates_against_capacity_for_100_place_exactly_100(compu
     zone, hosts = add_hosts(db, 10, vcpus=10, cpu_ratio=1.0)
     t = _tenant(compute, cloud)
     flavor = compute.flavor(vcpus=1, ram_mb=128)
-    image = compute.images.add()
+    image = compute.image()
     with ThreadPoolExecutor(32) as pool:
         created = list(pool.map(lambda i: compute.create(t, flavor.id, image, zone), range(200)))
     assert all(s.status == pb.SERVER_STATUS_BUILD for s in created)
@@ -40,7 +40,7 @@ def test_200_concurrent_creates_against_capacity_for_100_place_exactly_100(compu
 def test_anti_affinity_spreads_and_refuses_beyond_the_hosts(compute, cloud, db):
     zone, hosts = add_hosts(db, 3)
     t = _tenant(compute, cloud)
-    flavor, image = compute.flavor(), compute.images.add()
+    flavor, image = compute.flavor(), compute.image()
     group = compute.stub.CreateServerGroup(pb.CreateServerGroupRequest(server_group=pb.ServerGroup(
         name="spread", policy=pb.SERVER_GROUP_POLICY_ANTI_AFFINITY)), metadata=t.metadata)
     servers = [compute.create(t, flavor.id, image, zone, server_group_id=group.id)
@@ -57,7 +57,7 @@ def test_anti_affinity_spreads_and_refuses_beyond_the_hosts(compute, cloud, db):
 def test_affinity_keeps_members_together(compute, cloud, db):
     zone, _ = add_hosts(db, 3)
     t = _tenant(compute, cloud)
-    flavor, image = compute.flavor(), compute.images.add()
+    flavor, image = compute.flavor(), compute.image()
     group = compute.stub.CreateServerGroup(pb.CreateServerGroupRequest(server_group=pb.ServerGroup(
         name="together", policy=pb.SERVER_GROUP_POLICY_AFFINITY)), metadata=t.metadata)
     first = compute.wait_placed(t, compute.create(t, flavor.id, image, zone,
@@ -72,7 +72,7 @@ def test_disabled_and_down_hosts_get_nothing(compute, cloud, db):
     zone, [disabled] = add_hosts(db, 1)
     add_hosts(db, 1, zone=zone, up=False)
     t = _tenant(compute, cloud)
-    flavor, image = compute.flavor(), compute.images.add()
+    flavor, image = compute.flavor(), compute.image()
     compute.stub.DisableComputeService(pb.DisableComputeServiceRequest(
         id=disabled["id"], reason="maintenance"), metadata=cloud.admin)
     server = compute.wait_placed(t, compute.create(t, flavor.id, image, zone).id)
@@ -87,7 +87,7 @@ def test_disabled_and_down_hosts_get_nothing(compute, cloud, db):
 def test_operator_views(compute, cloud, db):
     zone, hosts = add_hosts(db, 2, vcpus=4, memory_mb=4096, disk_gb=50)
     t = _tenant(compute, cloud)
-    flavor, image = compute.flavor(vcpus=2, ram_mb=1024, disk_gb=10), compute.images.add()
+    flavor, image = compute.flavor(vcpus=2, ram_mb=1024, disk_gb=10), compute.image()
     server = compute.wait_placed(t, compute.create(t, flavor.id, image, zone).id)
     node = next(h for h in hosts if h["hostname"] == server.host)
     hv = compute.stub.GetHypervisor(pb.GetHypervisorRequest(id=node["id"], with_servers=True),

@@ -3,6 +3,7 @@ exact status code of each bad request, with nothing left behind."""
 import grpc
 import pytest
 
+from controller.compute.api import lifecycle
 from controller.compute.api.models import Instance
 from controller.compute.scheduler.models import Allocation
 from stratus.compute.v1 import compute_service_pb2 as pb
@@ -16,7 +17,7 @@ def env(compute, cloud, db):
     tenant = cloud.tenant()
     compute.unlimited(tenant.project_id)
     return dict(zone=zone, hosts=hosts, tenant=tenant, flavor=compute.flavor(),
-                image=compute.images.add())
+                image=compute.image())
 
 
 def _allocations(db, server_id):
@@ -164,21 +165,45 @@ def test_nothing_fits_goes_to_error_with_fault_and_frees_everything(compute, env
     assert [(a.action, a.result) for a in actions] == [("create", pb.ACTION_RESULT_ERROR)]
 
 
+def _finish_on_host(db, server_id):
+    """What the conductor does once the host has destroyed the server."""
+    def finish():
+        with db.write_transaction():
+            lifecycle.mark_deleted(server_id)
+    db.call(finish)
+
+
 def test_delete_frees_allocation_and_quota(compute, env, db):
     t = env["tenant"]
     server = compute.create(t, env["flavor"].id, env["image"], env["zone"])
     compute.wait_placed(t, server.id)
     usage = compute.stub.GetQuotas(pb.GetQuotasRequest(), metadata=t.metadata).usage
     compute.stub.DeleteServer(pb.DeleteServerRequest(id=server.id), metadata=t.metadata)
+    try:  # with a conductor, the host must destroy it first; without one it is gone at once
+        assert compute.get(t, server.id).task_state == pb.TASK_STATE_DELETING
+        compute.stub.DeleteServer(pb.DeleteServerRequest(id=server.id), metadata=t.metadata)
+    except grpc.RpcError as gone:
+        assert gone.code() == grpc.StatusCode.NOT_FOUND
+    _finish_on_host(db, server.id)
     with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
         compute.get(t, server.id)
     assert _allocations(db, server.id) == 0
     after = compute.stub.GetQuotas(pb.GetQuotasRequest(), metadata=t.metadata).usage
     assert after.instances == usage.instances - 1
     assert after.cores == usage.cores - env["flavor"].vcpus
-    # a second delete of the same server: it is gone
     with raises(grpc.StatusCode.NOT_FOUND):
         compute.stub.DeleteServer(pb.DeleteServerRequest(id=server.id), metadata=t.metadata)
+
+
+def test_delete_while_scheduling_frees_the_claim(compute, env, db):
+    """A server deleted before its claim commits is gone, and the claim rolls back."""
+    t = env["tenant"]
+    server = compute.create(t, env["flavor"].id, env["image"], env["zone"])
+    compute.stub.DeleteServer(pb.DeleteServerRequest(id=server.id), metadata=t.metadata)
+    _finish_on_host(db, server.id)  # a no-op unless the claim won the race to a host
+    with raises(grpc.StatusCode.NOT_FOUND):
+        compute.get(t, server.id)
+    assert _allocations(db, server.id) == 0
 
 
 def test_update_name_and_metadata_only(compute, env):
