@@ -2,7 +2,6 @@
 the bytes a node may fetch (only for instances assigned to it)."""
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 from controller.compute.conductor import outbox
@@ -10,7 +9,6 @@ from controller.compute.conductor.models import NodeCommand
 from controller.image.models import Image, ImageProperty
 from controller.errors import FailedPrecondition, NotFound
 from store_backends import aio
-from store_backends.registry import load_backend
 
 ACTIVE = "active"
 
@@ -66,17 +64,8 @@ def location(image_id: str) -> str:
 
 
 def store_of(app):
-    """The image area's store when it set one on the app; else the configured backend."""
-    store = getattr(app, "image_store", None)
-    if store is not None:
-        return store
-    from controller.image.config import ImageSection
-    options = dict(app.config.section(ImageSection).store)
-    if options.get("backend", "file") == "file":
-        options.setdefault("directory", os.path.join(app.config.controller.state_dir, "images"))
-    store = load_backend(options)
-    app.image_store = store
-    return store
+    """The image area's store backend (`app.image_store`)."""
+    return app.image_store
 
 
 def chunks(store, location_: str, chunk_size: int) -> AsyncIterator[bytes]:

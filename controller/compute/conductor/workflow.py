@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 ACTION_TASKS = {a.task_state: a for a in states.ACTIONS.values()}
 # Spawn failures that no other host would fix.
-NO_RESCHEDULE = {"IMAGE_REJECTED", "INVALID_SPEC", "UNKNOWN_COMMAND"}
+NO_RESCHEDULE = {"IMAGE_REJECTED", "IMAGE_NOT_FOUND", "INVALID_SPEC", "UNKNOWN_COMMAND"}
 
 
 @dataclass
@@ -69,8 +69,10 @@ def ensure_spawn(db, settings: ConductorSection, instance_id: str,
     try:
         boot = images.boot_images(inst.image_id)
     except StratusError as error:
-        lifecycle.fail_build(instance_id, f"cannot boot image {inst.image_id}: {error.message}")
-        return None
+        # Not this transaction's to decide: the node's fetch fails (IMAGE_NOT_FOUND) and
+        # the build ends with that fault, as Nova's compute reports a missing image.
+        log.warning("server %s: image %s: %s", instance_id, inst.image_id, error.message)
+        boot = {"image": {"image_id": inst.image_id}}
     payload = {"name": inst.name, "vcpus": inst.vcpus, "memory_mb": inst.ram_mb,
                "disk_gb": inst.disk_gb, "metadata": {}, **boot}
     return outbox.enqueue(inst.node_id, "spawn", instance_id, payload, request_id,

@@ -1,0 +1,209 @@
+"""The node agent's stream loop: one Connect stream to the controller, kept open.
+
+Hello (hardware and full inventory) first; then heartbeats every report interval, lifecycle
+events as libvirt delivers them, and command results, while commands arrive. When the
+stream breaks the agent reconnects with exponential backoff and full jitter; guests keep
+running meanwhile, and the next hello carries the full inventory again. Queues are bounded:
+events that do not fit are counted and replaced by a full inventory.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+
+from compute_node import convert
+from compute_node.drivers.base import ComputeDriver, EventSubscription
+from compute_node.executor import Executor
+from stratus.node.v1 import node_service_pb2 as pb
+from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
+
+LOG = logging.getLogger(__name__)
+AGENT_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    host_name: str
+    availability_zone: str = "nova"
+    send_queue_size: int = 256
+    event_queue_size: int = 1000
+    welcome_timeout: float = 30.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    max_message_bytes: int = 4 * 1024 * 1024
+
+
+class Backoff:
+    """Exponential backoff with full jitter (a random delay up to the current ceiling)."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None):
+        self.initial, self.maximum = initial, maximum
+        self.rng = rng or random.Random()
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.initial * (2 ** self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Agent:
+    """`channel_factory()` returns a new grpc.aio channel to the node listener (mTLS)."""
+
+    def __init__(self, settings: AgentSettings, driver: ComputeDriver, executor: Executor,
+                 channel_factory: Callable[[], grpc.aio.Channel],
+                 before_connect: Callable | None = None):
+        self.settings = settings
+        self.driver = driver
+        self.executor = executor
+        self.channel_factory = channel_factory
+        self.before_connect = before_connect  # e.g. certificate renewal
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.node_id: str | None = None
+        self.connected = asyncio.Event()
+        self.sessions = 0
+        self._outgoing: asyncio.Queue | None = None
+        self._events: EventSubscription | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._events = EventSubscription(asyncio.get_running_loop(),
+                                         self.settings.event_queue_size)
+        self.driver.subscribe(self._events)
+        try:
+            while not stop.is_set():
+                try:
+                    if self.before_connect is not None:
+                        await self.before_connect()
+                    await self._session(stop)
+                except asyncio.CancelledError:
+                    raise
+                except grpc.aio.AioRpcError as exc:
+                    LOG.warning("stream to the controller ended: %s %s", exc.code().name,
+                                exc.details())
+                except Exception:
+                    LOG.exception("stream to the controller failed")
+                self.connected.clear()
+                if stop.is_set():
+                    break
+                delay = self.backoff.next_delay()
+                LOG.info("reconnecting in %.1f s", delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self.driver.unsubscribe(self._events)
+
+    async def _hello(self) -> pb.ConnectRequest:
+        stats = await asyncio.to_thread(self.driver.host_stats)
+        instances = await asyncio.to_thread(self.driver.list_instances)
+        return pb.ConnectRequest(hello=pb.Hello(
+            host_name=self.settings.host_name, agent_version=AGENT_VERSION,
+            resources=convert.resources(stats),
+            instances=convert.inventory(instances.values()),
+            availability_zone=self.settings.availability_zone))
+
+    async def _requests(self, hello: pb.ConnectRequest, outgoing: asyncio.Queue):
+        yield hello
+        while True:
+            yield await outgoing.get()
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        channel = self.channel_factory()
+        outgoing: asyncio.Queue = asyncio.Queue(self.settings.send_queue_size)
+        tasks: list[asyncio.Task] = []
+        try:
+            # Events so far are superseded by the inventory in the hello.
+            self._drain_events()
+            hello = await self._hello()
+            stub = pb_grpc.NodeServiceStub(channel)
+            call = stub.Connect(self._requests(hello, outgoing))
+            responses = call.__aiter__()
+            first = await asyncio.wait_for(responses.__anext__(), self.settings.welcome_timeout)
+            if first.WhichOneof("body") != "welcome":
+                raise RuntimeError("the controller did not welcome this node")
+            welcome = first.welcome
+            self.node_id = welcome.node_id
+            self._outgoing = outgoing
+            self.sessions += 1
+            self.backoff.reset()
+            self.connected.set()
+            LOG.info("connected to the controller as node %s", welcome.node_id)
+            tasks = [asyncio.ensure_future(self._heartbeats(outgoing,
+                                                            welcome.report_interval_seconds)),
+                     asyncio.ensure_future(self._forward_events(outgoing))]
+            stopper = asyncio.ensure_future(stop.wait())
+            reader = asyncio.ensure_future(self._read(responses, stub))
+            tasks += [stopper, reader]
+            done, _ = await asyncio.wait([stopper, reader, *tasks[:2]],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    raise task.exception()
+            if stopper in done:
+                call.cancel()
+        finally:
+            self._outgoing = None
+            for task in tasks:
+                task.cancel()
+            await channel.close()
+
+    async def _read(self, responses, stub) -> None:
+        async for message in responses:
+            if message.WhichOneof("body") == "command":
+                asyncio.ensure_future(self._execute(message.command, stub))
+            else:
+                LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
+
+    async def _execute(self, command: pb.Command, stub) -> None:
+        def images(image_id: str):
+            return _image_chunks(stub, image_id)
+
+        try:
+            result = await self.executor.execute(command, images)
+        except Exception:
+            LOG.exception("command %s failed unexpectedly", command.command_id)
+            return
+        outgoing = self._outgoing
+        if outgoing is not None:  # else: recorded; the controller sends the command again
+            await outgoing.put(pb.ConnectRequest(command_result=result))
+
+    async def _heartbeats(self, outgoing: asyncio.Queue, interval: int) -> None:
+        while True:
+            await asyncio.sleep(max(1, interval))
+            stats = await asyncio.to_thread(self.driver.host_stats)
+            await outgoing.put(pb.ConnectRequest(heartbeat=pb.Heartbeat(
+                resources=convert.resources(stats), time=convert.timestamp())))
+
+    async def _forward_events(self, outgoing: asyncio.Queue) -> None:
+        events = self._events
+        while True:
+            event = await events.get()
+            if events.lost:
+                events.lost = 0
+                self._drain_events()
+                instances = await asyncio.to_thread(self.driver.list_instances)
+                await outgoing.put(pb.ConnectRequest(inventory=pb.Inventory(
+                    instances=convert.inventory(instances.values()))))
+                continue
+            await outgoing.put(convert.event(event))
+
+    def _drain_events(self) -> None:
+        if self._events is None:
+            return
+        while not self._events.queue.empty():
+            self._events.queue.get_nowait()
+        self._events.lost = 0
+
+
+async def _image_chunks(stub, image_id: str):
+    async for response in stub.FetchImage(pb.FetchImageRequest(image_id=image_id)):
+        yield response.data

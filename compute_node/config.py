@@ -1,0 +1,116 @@
+"""stratus-compute's configuration: /etc/stratus/compute.toml, then command-line flags.
+
+    [compute]
+    host_name = "node1.example.org"     # default: this host's FQDN; must match its certificate
+    controller = "ctl.example.org:5001"  # the controller's node listener (mutual TLS)
+    public_endpoint = "ctl.example.org:5000"  # the public listener, for enrollment only
+    state_dir = "/var/lib/stratus"       # pki/, images/ (cache), instances/, journal.db
+    availability_zone = "nova"
+    concurrency = 4                      # commands run at once
+    log_level = "info"
+
+    [libvirt]
+    uri = "qemu:///system"               # or test:///default, test:///path/node.xml
+    network = "user"                     # user | none | bridge:<name>
+    domain_type = "auto"                 # auto (KVM when it really works, else QEMU TCG) | kvm | qemu
+    shutdown_timeout = 60
+
+    [image_cache]
+    max_unused_age = 86400               # seconds an image nobody uses is kept
+    prune_interval = 600
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from pathlib import Path
+
+DEFAULT_PATH = Path("/etc/stratus/compute.toml")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class ComputeConfig:
+    host_name: str = ""
+    controller: str = "127.0.0.1:5001"
+    public_endpoint: str = "127.0.0.1:5000"
+    state_dir: str = "/var/lib/stratus"
+    availability_zone: str = "nova"
+    concurrency: int = 4
+    log_level: str = "info"
+    max_message_bytes: int = 4 * 1024 * 1024
+    ca_fingerprint: str = ""
+
+
+@dataclasses.dataclass
+class LibvirtSection:
+    uri: str = "qemu:///system"
+    network: str = "user"
+    domain_type: str = "auto"
+    shutdown_timeout: float = 60.0
+
+
+@dataclasses.dataclass
+class ImageCacheSection:
+    max_unused_age: float = 86400.0
+    prune_interval: float = 600.0
+
+
+@dataclasses.dataclass
+class Config:
+    compute: ComputeConfig
+    libvirt: LibvirtSection
+    image_cache: ImageCacheSection
+
+    @property
+    def host_name(self) -> str:
+        return (self.compute.host_name or socket.getfqdn()).lower()
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.compute.state_dir, *parts)
+
+
+_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection,
+             "image_cache": ImageCacheSection}
+
+
+def _section(cls, values: dict, name: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"[{name}]: unknown option(s) {', '.join(unknown)}")
+    converted = {}
+    for key, value in values.items():
+        default = known[key].default
+        try:
+            converted[key] = type(default)(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"[{name}] {key}: expected {type(default).__name__}") from None
+    return cls(**converted)
+
+
+def load(path: Path | None = None, overrides: dict | None = None) -> Config:
+    """The file (missing is fine only when no path was given), then `overrides`
+    ({"compute": {...}, "libvirt": {...}}) from flags."""
+    raw: dict = {}
+    target = path or DEFAULT_PATH
+    if target.exists():
+        with open(target, "rb") as f:
+            try:
+                raw = tomllib.load(f)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{target}: {exc}") from None
+    elif path is not None:
+        raise ConfigError(f"{path}: no such file")
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
+    for section, values in (overrides or {}).items():
+        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return Config(**{name: _section(cls, raw.get(name, {}), name)
+                     for name, cls in _SECTIONS.items()})

@@ -1,0 +1,198 @@
+"""Runs the controller's commands on this host, each command id at most once.
+
+Commands for one instance run one after another, in the order they arrived; commands for
+different instances run side by side, at most `concurrency` at a time. Driver calls block,
+so they run in worker threads.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, Callable
+
+import grpc
+
+from compute_node import convert
+from compute_node.drivers.base import (
+    ComputeDriver, DriverError, ImageFile, InstanceExists, InstanceNotFound, InstanceSpec,
+    InvalidSpec, InvalidState,
+)
+from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
+from compute_node.journal import DONE, Journal
+from stratus.node.v1 import node_service_pb2 as pb
+
+LOG = logging.getLogger(__name__)
+DEFAULT_CONSOLE_BYTES = 64 * 1024
+
+ImageSource = Callable[[str], AsyncIterable[bytes]]
+
+
+class CommandFailed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class Executor:
+    def __init__(self, driver: ComputeDriver, cache: ImageCache, journal: Journal, *,
+                 concurrency: int = 4):
+        self.driver = driver
+        self.cache = cache
+        self.journal = journal
+        self._slots = asyncio.Semaphore(concurrency)
+        self._instance_locks: dict[str, asyncio.Lock] = {}
+        self._running: dict[str, asyncio.Future] = {}
+
+    async def execute(self, command: pb.Command, images: ImageSource) -> pb.CommandResult:
+        """The command's result; a command id seen before is not run again."""
+        action = command.WhichOneof("action")
+        if action is None:
+            return convert.result(command.command_id, pb.COMMAND_STATUS_REJECTED,
+                                  error_code="UNKNOWN_COMMAND",
+                                  error_message="this agent does not know the command")
+        if action == "console_output":  # a read: nothing to do at most once
+            return await self._locked(command, lambda: self._console(command))
+        running = self._running.get(command.command_id)
+        if running is not None:  # sent again while it still runs here
+            return await asyncio.shield(running)
+        prior = self.journal.begin(command.command_id, command.instance_id)
+        if prior is not None:
+            if prior.state == DONE and prior.result is not None:
+                return pb.CommandResult.FromString(prior.result)
+            return await self._locked(command, lambda: self._interrupted(command, action))
+        future = asyncio.get_running_loop().create_future()
+        self._running[command.command_id] = future
+        try:
+            result = await self._locked(command, lambda: self._run(command, action, images))
+            self.journal.finish(command.command_id, result.SerializeToString())
+            future.set_result(result)
+            return result
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._running[command.command_id]
+
+    async def _locked(self, command: pb.Command, work):
+        lock = self._instance_locks.setdefault(command.instance_id, asyncio.Lock())
+        async with lock, self._slots:
+            return await work()
+
+    async def _info(self, uuid: str):
+        try:
+            return await asyncio.to_thread(self.driver.get_info, uuid)
+        except InstanceNotFound:
+            return None
+
+    async def _run(self, command: pb.Command, action: str, images: ImageSource):
+        uuid = command.instance_id
+        try:
+            if action == "spawn":
+                info = await self._spawn(command, images)
+            elif action == "power":
+                info = await self._power(uuid, command.power)
+            elif action == "destroy":
+                await asyncio.to_thread(self.driver.destroy, uuid)
+                info = None
+            else:
+                raise CommandFailed("UNKNOWN_COMMAND", f"unknown action {action}")
+            return convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
+        except CommandFailed as failure:
+            code, message = failure.code, str(failure)
+        except InstanceNotFound as exc:
+            code, message = "INSTANCE_NOT_FOUND", str(exc) or f"instance {uuid} is not here"
+        except InvalidState as exc:
+            code, message = "INVALID_STATE", str(exc)
+        except InvalidSpec as exc:
+            code, message = "INVALID_SPEC", str(exc)
+        except DriverError as exc:
+            code, message = "HYPERVISOR_ERROR", str(exc)
+        except Exception as exc:  # an OS error, a libvirt surprise: still an answer
+            LOG.exception("command %s (%s of %s) failed", command.command_id, action, uuid)
+            code, message = "HYPERVISOR_ERROR", f"{exc.__class__.__name__}: {exc}"
+        LOG.warning("command %s (%s of %s) failed: %s %s", command.command_id, action, uuid,
+                    code, message)
+        return convert.result(command.command_id, pb.COMMAND_STATUS_FAILED,
+                              await self._info(uuid), code, message)
+
+    async def _spawn(self, command: pb.Command, images: ImageSource):
+        existing = await self._info(command.instance_id)
+        if existing is not None:  # spawned already: report what exists, never boot twice
+            return existing
+        spec = command.spawn
+        refs = {"root": spec.image if spec.HasField("image") else None,
+                "kernel": spec.kernel if spec.HasField("kernel") else None,
+                "ramdisk": spec.ramdisk if spec.HasField("ramdisk") else None}
+        files = {}
+        for role, ref in refs.items():
+            if ref is None or not ref.image_id:
+                files[role] = None
+                continue
+            cached = await self._fetch(ref, images)
+            files[role] = ImageFile(image_id=ref.image_id, disk_format=cached.disk_format)
+        instance = InstanceSpec(
+            uuid=command.instance_id, name=spec.name, vcpus=spec.vcpus,
+            memory_mb=spec.memory_mb, disk_gb=spec.disk_gb, root_disk=files["root"],
+            kernel=files["kernel"], ramdisk=files["ramdisk"],
+            cmdline=spec.kernel_cmdline or None, metadata=dict(spec.metadata))
+        try:
+            return await asyncio.to_thread(self.driver.spawn, instance)
+        except InstanceExists:
+            return await self._info(command.instance_id)
+
+    async def _fetch(self, ref: pb.ImageRef, images: ImageSource):
+        try:
+            return await self.cache.fetch(ref.image_id, images(ref.image_id),
+                                          multihash=ref.os_hash_value,
+                                          disk_format=ref.disk_format)
+        except ImageRejected as exc:
+            raise CommandFailed("IMAGE_REJECTED", str(exc)) from exc
+        except ImageCacheError as exc:
+            raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
+        except grpc.aio.AioRpcError as exc:
+            code = "IMAGE_NOT_FOUND" if exc.code() == grpc.StatusCode.NOT_FOUND else \
+                "IMAGE_UNAVAILABLE"
+            raise CommandFailed(code, f"could not fetch image {ref.image_id}: "
+                                      f"{exc.details()}") from exc
+        except Exception as exc:  # the stream that carries the bytes failed
+            raise CommandFailed("IMAGE_UNAVAILABLE",
+                                f"could not fetch image {ref.image_id}: {exc}") from exc
+
+    async def _power(self, uuid: str, power: pb.PowerAction):
+        name, args = convert.OPERATIONS.get(power.operation, (None, ()))
+        if name is None:
+            raise CommandFailed("UNKNOWN_COMMAND", "unknown power operation")
+        if name == "stop" and power.HasField("shutdown_timeout_seconds"):
+            args = (float(power.shutdown_timeout_seconds),)
+        return await asyncio.to_thread(getattr(self.driver, name), uuid, *args)
+
+    async def _console(self, command: pb.Command) -> pb.CommandResult:
+        try:
+            out = await asyncio.to_thread(self.driver.console_output, command.instance_id,
+                                          command.console_output.max_bytes
+                                          or DEFAULT_CONSOLE_BYTES)
+        except InstanceNotFound as exc:
+            return convert.result(command.command_id, pb.COMMAND_STATUS_FAILED, None,
+                                  "INSTANCE_NOT_FOUND", str(exc))
+        result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED)
+        result.console_output = out.text
+        result.console_truncated = out.truncated
+        return result
+
+    async def _interrupted(self, command: pb.Command, action: str) -> pb.CommandResult:
+        """The agent stopped while this command ran. Not run again: report what exists; a
+        spawn that left no guest is cleaned up (disks, cache references)."""
+        info = await self._info(command.instance_id)
+        if action == "spawn" and info is not None:
+            result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
+        else:
+            if action == "spawn":
+                await asyncio.to_thread(self.driver.destroy, command.instance_id)
+            if action == "destroy" and info is None:
+                result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED)
+            else:
+                result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
+                                        "INTERRUPTED", "the agent stopped while it ran")
+        self.journal.finish(command.command_id, result.SerializeToString())
+        return result

@@ -1,0 +1,141 @@
+"""stratus-compute: the compute node agent.
+
+    stratus-compute [--config /etc/stratus/compute.toml] [--enroll-token TOKEN] ...
+
+On first start the node enrolls with a one-time token (its key never leaves the host), then
+keeps one stream open to the controller. SIGTERM or SIGINT closes the stream and exits;
+guests keep running.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+
+from compute_node import config as config_mod
+from compute_node import pki as pki_mod
+from compute_node.agent import Agent, AgentSettings
+from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
+from compute_node.executor import Executor
+from compute_node.image_cache import ImageCache
+from compute_node.journal import Journal
+
+LOG = logging.getLogger("stratus-compute")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="stratus-compute", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="configuration file "
+                        f"(default {config_mod.DEFAULT_PATH} if it exists)")
+    parser.add_argument("--enroll-token", default=os.environ.get("STRATUS_ENROLL_TOKEN"),
+                        help="one-time enrollment token (first start only; or "
+                        "STRATUS_ENROLL_TOKEN)")
+    parser.add_argument("--host-name")
+    parser.add_argument("--controller", help="the node listener, host:port")
+    parser.add_argument("--public-endpoint", help="the public listener, host:port")
+    parser.add_argument("--state-dir")
+    parser.add_argument("--libvirt-uri")
+    parser.add_argument("--log-level")
+    return parser.parse_args(argv)
+
+
+def channel_options(max_bytes: int) -> list:
+    return [("grpc.max_send_message_length", max_bytes),
+            ("grpc.max_receive_message_length", max_bytes)]
+
+
+async def enroll_if_needed(cfg, pki, token: str | None) -> None:
+    if pki.is_enrolled():
+        return
+    if not token:
+        raise SystemExit("this node is not enrolled: start it once with --enroll-token TOKEN "
+                         "(from `stratus-manage` or the CA API)")
+    async with grpc.aio.insecure_channel(cfg.compute.public_endpoint) as channel:
+        await pki_mod.enroll(pki, channel, token,
+                             ca_fingerprint=cfg.compute.ca_fingerprint or None)
+    LOG.info("enrolled as %s", pki.host_name)
+
+
+async def run(cfg: config_mod.Config, token: str | None) -> int:
+    os.makedirs(cfg.compute.state_dir, exist_ok=True)
+    pki = pki_mod.NodePKI(cfg.host_name, Path(cfg.path("pki")))
+    await enroll_if_needed(cfg, pki, token)
+    pki.log_state()
+    options = channel_options(cfg.compute.max_message_bytes)
+
+    def channel():
+        return grpc.aio.secure_channel(cfg.compute.controller, pki.channel_credentials(),
+                                       options=options)
+
+    async def renew_if_due():
+        if pki.renewal_due():
+            async with channel() as current:
+                await pki_mod.renew(pki, current)
+
+    cache = ImageCache(cfg.path("images"), max_unused_age=cfg.image_cache.max_unused_age)
+    driver = await asyncio.to_thread(LibvirtDriver, LibvirtConfig(
+        uri=cfg.libvirt.uri, instances_path=cfg.path("instances"),
+        network=cfg.libvirt.network, domain_type=cfg.libvirt.domain_type,
+        shutdown_timeout=cfg.libvirt.shutdown_timeout), cache)
+    journal = Journal(cfg.path("journal.db"), boot_id=str(uuid.uuid4()))
+    agent = Agent(AgentSettings(host_name=cfg.host_name,
+                                availability_zone=cfg.compute.availability_zone,
+                                max_message_bytes=cfg.compute.max_message_bytes),
+                  driver, Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
+                  channel, before_connect=renew_if_due)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    async def prune():
+        while True:
+            await asyncio.sleep(cfg.image_cache.prune_interval)
+            removed = await asyncio.to_thread(cache.prune)
+            journal.prune(time.time() - 7 * 86400)
+            if removed:
+                LOG.info("removed unused cached images %s", ", ".join(removed))
+
+    pruner = asyncio.ensure_future(prune())
+    LOG.info("stratus-compute %s on %s (%s, guests as %s)", cfg.host_name, cfg.libvirt.uri,
+             driver.host.facts.hypervisor_type, driver.domain_type)
+    try:
+        await agent.run(stop)
+    finally:
+        pruner.cancel()
+        driver.close()  # guests keep running
+        journal.close()
+    LOG.info("stopped; guests keep running")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    overrides = {"compute": {"host_name": args.host_name, "controller": args.controller,
+                             "public_endpoint": args.public_endpoint,
+                             "state_dir": args.state_dir, "log_level": args.log_level},
+                 "libvirt": {"uri": args.libvirt_uri}}
+    try:
+        cfg = config_mod.load(args.config, overrides)
+    except config_mod.ConfigError as exc:
+        print(f"stratus-compute: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=cfg.compute.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run(cfg, args.enroll_token))
+    except pki_mod.PKIError as exc:
+        LOG.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
