@@ -85,8 +85,9 @@ def begin(db, settings, caller: Caller, image_id: str, upload_id: str, size: int
         plan = Plan(image.owner, image.disk_format, image.container_format, limit, quota_bound)
         if size is not None and size > limit:
             raise _too_large(plan)
-        Image.update(status=SAVING, upload_id=upload_id, upload_heartbeat_at=utcnow(),
-                     updated_at=utcnow()).where(Image.id == image_id).execute()
+        # updated_at is left alone: a failed upload leaves the record exactly as it was.
+        Image.update(status=SAVING, upload_id=upload_id, upload_heartbeat_at=utcnow()).where(
+            Image.id == image_id).execute()
     return plan
 
 
@@ -124,8 +125,10 @@ def activate(db, settings, image_id: str, upload_id: str, stored: StoredImage,
 def restore(image_id: str, upload_id: str, status: str = QUEUED) -> bool:
     """Gives the image back (QUEUED, or KILLED when data could not be removed) if this
     upload still holds it."""
-    return bool(Image.update(status=status, upload_id=None, upload_heartbeat_at=None,
-                             updated_at=utcnow()).where(
+    changes = {"status": status, "upload_id": None, "upload_heartbeat_at": None}
+    if status != QUEUED:
+        changes["updated_at"] = utcnow()
+    return bool(Image.update(**changes).where(
         (Image.id == image_id) & (Image.upload_id == upload_id) & (Image.status == SAVING)).execute())
 
 

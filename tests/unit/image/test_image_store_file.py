@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from store_backends import (Capability, Duplicate, InvalidLocation, NotFound, StorageFull,
+from store_backends import (Capability, Duplicate, InvalidLocation, NotFound,
                             StoredImage, Verifier, load_backend)
 from store_backends.file import FileStore
 
