@@ -1,0 +1,61 @@
+"""Small parts of the agent: backoff, journal, configuration."""
+import random
+
+import pytest
+
+from compute_node import config
+from compute_node.agent import Backoff
+from compute_node.journal import DONE, STARTED, Journal
+
+
+def test_backoff_grows_exponentially_with_full_jitter_and_resets():
+    backoff = Backoff(1.0, 30.0, rng=random.Random(7))
+    ceilings = [1, 2, 4, 8, 16, 30, 30]
+    delays = [backoff.next_delay() for _ in ceilings]
+    assert all(0 <= d <= c for d, c in zip(delays, ceilings))
+    assert len(set(delays)) == len(delays)          # jittered, not a fixed schedule
+    backoff.reset()
+    assert backoff.next_delay() <= 1.0
+
+
+def test_journal_records_start_then_result_and_survives_reopening(tmp_path):
+    path = str(tmp_path / "journal.db")
+    journal = Journal(path, boot_id="a", clock=lambda: 100.0)
+    assert journal.begin("c1", "i1") is None
+    again = journal.begin("c1", "i1")
+    assert (again.state, again.boot_id, again.result) == (STARTED, "a", None)
+    journal.finish("c1", b"result")
+    journal.close()
+    reopened = Journal(path, boot_id="b", clock=lambda: 200.0)
+    entry = reopened.begin("c1", "i1")
+    assert (entry.state, entry.result) == (DONE, b"result")
+    assert reopened.prune(150.0) == 1 and reopened.get("c1") is None
+
+
+def test_config_file_then_flags(tmp_path):
+    path = tmp_path / "compute.toml"
+    path.write_text('[compute]\nhost_name = "Node1.Example"\ncontroller = "c:1"\n'
+                    '[libvirt]\nuri = "test:///default"\nshutdown_timeout = 5\n')
+    cfg = config.load(path, {"compute": {"controller": "d:2", "state_dir": None}})
+    assert cfg.host_name == "node1.example"
+    assert cfg.compute.controller == "d:2"
+    assert cfg.libvirt.uri == "test:///default" and cfg.libvirt.shutdown_timeout == 5.0
+    assert cfg.path("journal.db").endswith("/var/lib/stratus/journal.db")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[compute]\nhostname = 'x'\n", "unknown option"),
+    ("[computer]\n", "unknown section"),
+    ("[compute]\nconcurrency = 'many'\n", "expected int"),
+    ("[compute\n", "compute.toml"),
+])
+def test_bad_configuration_is_refused(tmp_path, text, message):
+    path = tmp_path / "compute.toml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(path)
+
+
+def test_a_named_missing_file_is_an_error(tmp_path):
+    with pytest.raises(config.ConfigError, match="no such file"):
+        config.load(tmp_path / "absent.toml")

@@ -1,0 +1,175 @@
+"""The executor on libvirt's test driver: at-most-once by command id, refusals, interruptions."""
+import asyncio
+import hashlib
+import shutil
+import uuid
+
+import pytest
+
+from compute_node.executor import Executor
+from compute_node.journal import Journal
+from stratus.node.v1 import node_service_pb2 as pb
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
+DISK = b"\0" * 65536
+
+
+def images_from(store: dict, fetched: list):
+    async def chunks(image_id):
+        fetched.append(image_id)
+        yield store[image_id]
+    return chunks
+
+
+@pytest.fixture
+def setup(driver, image_cache, tmp_path):
+    image_id = str(uuid.uuid4())
+    fetched = []
+    journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
+    executor = Executor(driver, image_cache, journal)
+    yield executor, journal, image_id, images_from({image_id: DISK}, fetched), fetched
+    journal.close()
+
+
+def spawn_command(image_id, instance_id=None, command_id=None):
+    command = pb.Command(command_id=command_id or str(uuid.uuid4()), request_id="req-1",
+                         instance_id=instance_id or str(uuid.uuid4()))
+    command.spawn.name, command.spawn.vcpus, command.spawn.memory_mb = "vm", 1, 256
+    command.spawn.disk_gb = 1
+    command.spawn.image.image_id = image_id
+    command.spawn.image.disk_format = "raw"
+    command.spawn.image.os_hash_value = hashlib.sha512(DISK).hexdigest()
+    return command
+
+
+def power(instance_id, operation, command_id=None):
+    command = pb.Command(command_id=command_id or str(uuid.uuid4()), instance_id=instance_id)
+    command.power.operation = operation
+    return command
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_spawn_fetches_verifies_and_boots(setup, driver):
+    executor, _, image_id, images, fetched = setup
+    command = spawn_command(image_id)
+    result = run(executor.execute(command, images))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert result.instance.power_state == pb.POWER_STATE_RUNNING
+    assert fetched == [image_id]
+    assert command.instance_id in driver.list_instances()
+
+
+def test_a_command_id_runs_at_most_once(setup, driver):
+    executor, _, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    first = run(executor.execute(spawn, images))
+    stop = power(spawn.instance_id, pb.POWER_OPERATION_STOP)
+    run(executor.execute(stop, images))
+    driver.start(spawn.instance_id)            # if the stop ran again, this would be undone
+    again = run(executor.execute(stop, images))
+    assert again.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert again.instance.power_state == pb.POWER_STATE_SHUTOFF   # the recorded answer
+    assert driver.get_info(spawn.instance_id).power_state.value == "RUNNING"
+    assert run(executor.execute(spawn, images)) == first
+
+
+def test_a_new_spawn_of_an_existing_instance_reports_it_instead_of_booting(setup, driver):
+    executor, _, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn, images))
+    driver.stop(spawn.instance_id, timeout=0)
+    replay = spawn_command(image_id, instance_id=spawn.instance_id)
+    result = run(executor.execute(replay, images))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert result.instance.power_state == pb.POWER_STATE_SHUTOFF
+
+
+def test_an_unknown_command_is_rejected(setup):
+    executor, _, _, images, _ = setup
+    result = run(executor.execute(pb.Command(command_id="c1", instance_id="x"), images))
+    assert result.status == pb.COMMAND_STATUS_REJECTED
+    assert result.error_code == "UNKNOWN_COMMAND"
+
+
+def test_a_command_for_an_instance_not_on_the_node_fails(setup):
+    executor, _, _, images, _ = setup
+    result = run(executor.execute(power(str(uuid.uuid4()), pb.POWER_OPERATION_STOP), images))
+    assert result.status == pb.COMMAND_STATUS_FAILED
+    assert result.error_code == "INSTANCE_NOT_FOUND"
+
+
+def test_an_image_failing_verification_fails_the_spawn_and_leaves_nothing(setup, driver,
+                                                                          image_cache,
+                                                                          tmp_path):
+    executor, _, image_id, _, _ = setup
+    spawn = spawn_command(image_id)
+    spawn.spawn.image.os_hash_value = hashlib.sha512(b"other").hexdigest()
+    result = run(executor.execute(spawn, images_from({image_id: DISK}, [])))
+    assert result.status == pb.COMMAND_STATUS_FAILED and result.error_code == "IMAGE_REJECTED"
+    assert spawn.instance_id not in driver.list_instances()
+    assert image_cache.get(image_id) is None
+    assert not (tmp_path / "instances" / spawn.instance_id).exists()
+
+
+def test_a_spawn_interrupted_by_an_agent_stop_is_cleaned_up_not_run_again(
+        setup, driver, image_cache, tmp_path):
+    _, journal, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    # The previous agent run recorded the start, made the disk, then died.
+    journal.begin(spawn.command_id, spawn.instance_id)
+    leftover = tmp_path / "instances" / spawn.instance_id
+    leftover.mkdir(parents=True)
+    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
+                                                      boot_id="boot-2"))
+    result = run(restarted.execute(spawn, images))
+    assert result.status == pb.COMMAND_STATUS_INTERRUPTED
+    assert spawn.instance_id not in driver.list_instances()
+    assert not leftover.exists()
+    assert run(restarted.execute(spawn, images)) == result
+
+
+def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, image_cache,
+                                                             tmp_path):
+    executor, journal, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
+    journal.begin(spawn.command_id, spawn.instance_id)   # booted, result never written
+    result = run(executor.execute(spawn, images))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert list(driver.list_instances()).count(spawn.instance_id) == 1
+
+
+def test_console_output_is_read_every_time(setup, tmp_path):
+    executor, _, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn, images))
+    log = tmp_path / "instances" / spawn.instance_id / "console.log"
+    command = pb.Command(command_id="console-1", instance_id=spawn.instance_id)
+    command.console_output.max_bytes = 5
+    log.write_text("hello world\n")
+    first = run(executor.execute(command, images))
+    log.write_text("bye now\n")
+    second = run(executor.execute(command, images))
+    assert (first.console_output, second.console_output) == ("orld\n", " now\n")
+    assert first.console_truncated
+
+
+def test_commands_of_one_instance_run_in_arrival_order(setup, driver):
+    executor, _, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+
+    async def scenario():
+        return await asyncio.gather(
+            executor.execute(spawn, images),
+            executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_PAUSE), images),
+            executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_UNPAUSE), images),
+            executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_STOP), images))
+
+    results = run(scenario())
+    assert [r.status for r in results] == [pb.COMMAND_STATUS_SUCCEEDED] * 4
+    assert [r.instance.power_state for r in results] == [
+        pb.POWER_STATE_RUNNING, pb.POWER_STATE_PAUSED, pb.POWER_STATE_RUNNING,
+        pb.POWER_STATE_SHUTOFF]
