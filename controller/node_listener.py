@@ -86,6 +86,11 @@ class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
                 LOG.warning("refused %s from host %s (certificate %s): %s", method,
                             identity.host_name, identity.serial, error.reason)
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
+            except Exception:  # e.g. the database is down: never UNKNOWN, never admitted
+                LOG.exception("could not check certificate %s of host %s", identity.serial,
+                              identity.host_name)
+                await context.abort(grpc.StatusCode.UNAVAILABLE,
+                                    "the controller cannot check certificates now; retry")
             token = _CURRENT_CALL.set(call)
             try:
                 yield call

@@ -187,3 +187,17 @@ def test_revocation_cuts_a_bidirectional_stream_mid_conversation(cluster_at):
                 await asyncio.sleep(0.01)
             assert cluster.listener.open_serials() == set()
     run(scenario())
+
+
+def test_a_failing_certificate_check_refuses_with_unavailable(cluster_at, monkeypatch):
+    async def scenario():
+        async with cluster_at() as cluster:
+            node = cluster.enroll("node-1")
+
+            def broken(serial):
+                raise OSError("database unreachable")
+            monkeypatch.setattr(cluster.repository, "get_certificate", broken)
+            error = await _expect_refused(cluster.channel(node.channel_credentials()),
+                                          grpc.StatusCode.UNAVAILABLE)
+            assert "retry" in error.details()
+    run(scenario())
