@@ -13,10 +13,13 @@ import abc
 import enum
 import hashlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 HASH_ALGO = "sha512"
+PARALLEL_HASH_BYTES = 256 * 1024
+_HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-hash")
 
 
 class StoreError(Exception):
@@ -113,12 +116,22 @@ class Upload:
             raise RuntimeError("upload already finished")
         try:
             self._verifier.update(chunk)
-            self._writer.write(chunk)
+            if len(chunk) < PARALLEL_HASH_BYTES:
+                self._writer.write(chunk)
+                self._md5.update(chunk)
+                self._hash.update(chunk)
+            else:
+                # hashlib releases the GIL on large buffers: both digests and the write
+                # run at once, each chunk finished before the next one starts.
+                jobs = [_HASHERS.submit(h.update, chunk) for h in (self._md5, self._hash)]
+                try:
+                    self._writer.write(chunk)
+                finally:
+                    for job in jobs:
+                        job.result()
         except BaseException:
             self.abort()
             raise
-        self._md5.update(chunk)
-        self._hash.update(chunk)
         self._size += len(chunk)
 
     def commit(self) -> StoredImage:

@@ -159,11 +159,12 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
                             checksum=_digest("expected_checksum", first.expected_checksum, 32))
 
         async def chunks():
-            if first.data:
-                yield first.data
+            # Each read of a bytes field copies it: read it once.
+            if data := first.data:
+                yield data
             async for message in messages:
-                if message.data:
-                    yield message.data
+                if data := message.data:
+                    yield data
 
         row = await self.registry.upload(caller, image_id, chunks(), expected, auth.authorize)
         return convert.image(row)
