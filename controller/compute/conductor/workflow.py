@@ -150,8 +150,10 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
             return  # a destroy follows; the build result no longer matters
         if result.ok:
             lifecycle.build_succeeded(instance_id, power or states.RUNNING)
-        elif (result.error_code not in NO_RESCHEDULE and result.status != "interrupted"
+        elif (result.error_code not in NO_RESCHEDULE
               and inst.attempts < settings.max_build_attempts):
+            # An interrupted spawn is safe to try elsewhere: the node removed what it had
+            # begun before it answered.
             if lifecycle.unplace_for_reschedule(instance_id, _host(command.node_id)):
                 follow.reschedule.append(instance_id)
         else:

@@ -1,0 +1,97 @@
+"""A real guest end to end: kernel, ramdisk and disk registered as images, a server booted by
+a `stratus-compute` process on QEMU (software emulation where KVM does not work), its marker
+read through the compute API's console output, then stopped, started and deleted."""
+import os
+import shutil
+import time
+
+import libvirt
+import pytest
+
+from stratus.compute.v1 import compute_service_pb2 as cpb
+from stratus.image.v1 import image_service_pb2 as ipb
+from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.integration.compute_node.node_support import Servers, upload_image
+from tests.support import guest_image
+from tests.support.cloud import Cloud
+from tests.support.libvirt_daemon import LibvirtDaemon
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                       reason="qemu-system-x86_64 is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the private libvirt daemon needs root"),
+]
+BOOT_TIMEOUT = 180
+
+
+def console(servers, server_id) -> str:
+    return servers.stub.GetConsoleOutput(cpb.GetConsoleOutputRequest(server_id=server_id),
+                                         metadata=servers.cloud.admin).output
+
+
+def wait_for_marker(servers, server_id, marker) -> float:
+    started = time.monotonic()
+    deadline = started + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        if marker in console(servers, server_id):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError(f"no {marker!r} on the console after {BOOT_TIMEOUT} s: "
+                         f"{console(servers, server_id)[-2000:]!r}")
+
+
+@pytest.fixture(scope="module")
+def qemu_cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("qemu-e2e")
+    image = guest_image.build(base / "guest")
+    daemon = LibvirtDaemon(base / "libvirt").start()
+    controller = Controller(base / "controller").start()
+    cloud = Cloud(controller.address)
+    node = None
+    try:
+        node = ComputeProcess(base / "node", "qemu-node.e2e.test", controller, cloud,
+                              uri=daemon.uri).start(timeout=120)
+        yield cloud, node, daemon, image
+    finally:
+        if node is not None and node.running():
+            node.terminate()
+        controller.stop()
+        cloud.close()
+        daemon.stop()
+
+
+def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):
+    cloud, node, daemon, image = qemu_cluster
+    kernel = upload_image(cloud, image.kernel.read_bytes(), "aki",
+                          container_format=ipb.CONTAINER_FORMAT_AKI)
+    ramdisk = upload_image(cloud, image.initrd.read_bytes(), "ari",
+                           container_format=ipb.CONTAINER_FORMAT_ARI)
+    disk = upload_image(cloud, image.disk.read_bytes(), "qcow2", properties={
+        "kernel_id": kernel, "ramdisk_id": ramdisk, "os_command_line": image.cmdline})
+    servers = Servers(cloud)
+    flavor = servers.flavor(vcpus=1, ram_mb=192, disk_gb=1)
+
+    created = time.monotonic()
+    server_id = servers.create(flavor, disk)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, server_id, image.marker)
+    print(f"\nreal guest: create to marker on the console {time.monotonic() - created:.1f} s")
+
+    servers.action("Stop", server_id)
+    stopped = servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF, timeout=60)
+    assert stopped.power_state == cpb.POWER_STATE_SHUTDOWN
+
+    servers.action("Start", server_id)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=60)
+    wait_for_marker(servers, server_id, image.marker)
+
+    servers.delete(server_id)
+    servers.wait_deleted(server_id, timeout=60)
+    conn = libvirt.open(daemon.uri)
+    try:
+        assert conn.listAllDomains() == []
+    finally:
+        conn.close()
+    instances = node.directory / "state" / "instances"
+    assert not (instances / server_id).exists()
