@@ -11,6 +11,7 @@ from __future__ import annotations
 from controller.compute.api import actions, states
 from controller.compute.api.models import Instance, RevisionCounter, ServerGroupMember
 from controller.compute.scheduler import claims
+from controller.compute.scheduler.locks import lock_query
 from controller.db.queries import utcnow
 
 NO_VALID_HOST = "No valid host was found"
@@ -28,7 +29,12 @@ def current_revision() -> int:
 
 
 def change(instance_id: str, *conditions, **values) -> bool:
-    """Updates a live server's columns with a new revision; False if no row matched."""
+    """Updates a live server's columns with a new revision; False if no row matched.
+
+    The server's row is locked before the counter (see scheduler/locks.py for the order)."""
+    if not lock_query(Instance.select(Instance.id).where(Instance.id == instance_id,
+                                                         Instance.deleted_at.is_null())):
+        return False
     values.update(updated_at=utcnow(), revision=bump())
     query = Instance.update(**values).where(Instance.id == instance_id,
                                             Instance.deleted_at.is_null(), *conditions)

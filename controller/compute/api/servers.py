@@ -12,7 +12,7 @@ import peewee
 
 from controller import validation
 from controller.compute.api import actions, lifecycle, states
-from controller.compute.api.models import Instance, ServerGroupMember
+from controller.compute.api.models import Instance, ServerGroup, ServerGroupMember
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
@@ -85,6 +85,9 @@ def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
                     raise AlreadyExists("request_id was used for a different server",
                                         reason="REQUEST_ID_REUSED", request_id=request_id)
                 return existing, False
+        if group is not None and not lock_rows(db, ServerGroup.select(ServerGroup.id).where(
+                ServerGroup.id == group.id)):
+            raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
         quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
         instance_id = str(uuid.uuid4())
         row = Instance.create(
