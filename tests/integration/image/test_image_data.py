@@ -255,3 +255,14 @@ def test_image_deleted_during_upload(cloud, images):
         call.result(timeout=60)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert images.stored_files(image.id) == []
+
+
+def test_download_abandoned_mid_stream_changes_nothing(cloud, images):
+    tenant = cloud.tenant()
+    data = os.urandom(5 << 20)
+    image = images.active(tenant, data)
+    call = images.DownloadImageData(pb.DownloadImageDataRequest(image_id=image.id), metadata=tenant.metadata)
+    assert next(call).info.size == len(data)
+    assert len(next(call).data) > 0
+    call.cancel()
+    assert_untouched(images, tenant, image, data)

@@ -60,6 +60,14 @@ def test_add_returns_location_size_and_hashes(store):
     assert listing(store) == [image_id]
 
 
+def test_large_chunks_are_hashed_in_parallel_to_the_same_digests(store):
+    data = os.urandom((3 << 20) + 5)
+    stored = store.add(new_id(), chunks_of(data, 1 << 20))
+    assert (stored.checksum, stored.os_hash_value) == (
+        hashlib.md5(data).hexdigest(), hashlib.sha512(data).hexdigest())
+    assert read_all(store, stored.location) == data
+
+
 def test_empty_image(store):
     stored = store.add(new_id(), [])
     assert (stored.size, read_all(store, stored.location)) == (0, b"")
