@@ -5,9 +5,7 @@ listener, where the caller's identity is its verified client certificate.
 """
 from __future__ import annotations
 
-import base64
 import datetime
-import json
 import re
 
 from controller import errors, node_listener, validation
@@ -15,6 +13,7 @@ from controller.auth import context as auth_context
 from controller.ca import convert, tokens
 from controller.ca.authority import fingerprint_sha256
 from controller.ca.certificates import CertificateService
+from controller.db import paging
 from controller.db.paging import Page, page_request
 from controller.rpc.policy_spec import rpc
 from stratus.ca.v1 import ca_service_pb2 as pb
@@ -36,23 +35,14 @@ def _csr(value: str) -> bytes:
     return value.encode()
 
 
-def _cut_page(page: Page, records) -> tuple[list, str]:
-    """The page and the token after it, in controller.db.paging's format (page_request
-    decodes it and checks it against the filters)."""
-    if len(records) <= page.size:
-        return records, ""
-    records = records[:page.size]
-    position = [records[-1].created_at.isoformat(), records[-1].serial]
-    token = base64.urlsafe_b64encode(json.dumps({"a": position, "d": page.digest}).encode())
-    return records, token.decode().rstrip("=")
-
-
 def _after(page: Page):
     if page.after is None:
         return None
     try:
         created, serial = page.after
-        return datetime.datetime.fromisoformat(created), _serial(serial, "page_token")
+        if not isinstance(created, datetime.datetime):
+            raise TypeError("not a time")
+        return created, _serial(serial, "page_token")
     except (TypeError, ValueError):
         raise errors.InvalidArgument("page_token", "is not a token this server issued") from None
 
@@ -109,7 +99,8 @@ class CertificateAuthorityServicer(pb_grpc.CertificateAuthorityServiceServicer):
                             {"host_name": host_name, "status": request.status})
         records = await self.db.run(self.ca.list, host_name=host_name, status=status,
                                     after=_after(page), limit=page.size + 1)
-        records, token = _cut_page(page, records)
+        records, token = paging.cut(page, records,
+                                    lambda last: [last.created_at, last.serial])
         now = self.ca.clock()
         return pb.ListCertificatesResponse(
             certificates=[convert.certificate(r, now) for r in records], next_page_token=token)

@@ -6,6 +6,7 @@ a token cannot be replayed against a different query.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ def page_request(page_size: int, page_token: str, filters: dict | None = None) -
         return Page(size, None, digest)
     try:
         data = json.loads(base64.urlsafe_b64decode(page_token.encode() + b"=" * (-len(page_token) % 4)))
-        after, token_digest = tuple(data["a"]), data["d"]
+        if not isinstance(data["a"], list):
+            raise TypeError("the position is not a list")
+        after, token_digest = tuple(_decode(v) for v in data["a"]), data["d"]
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument("page_token", "is not a token this server issued") from None
     if token_digest != digest:
@@ -52,13 +55,36 @@ def paginate(query, page: Page, keys):
             raise InvalidArgument("page_token", "is not a token this server issued")
         query = query.where(_after(keys, page.after))
     rows = list(query.limit(page.size + 1))
-    if len(rows) <= page.size:
-        return rows, ""
-    rows = rows[:page.size]
-    last = rows[-1]
-    position = [last.__data__[key.name] for key in keys]
+    return cut(page, rows, lambda last: [last.__data__[key.name] for key in keys])
+
+
+def cut(page: Page, records: list, position_of) -> tuple[list, str]:
+    """For records fetched with one extra (size + 1): the page, and the token after it.
+
+    `position_of(record)` gives the record's sort key (column values); page.after returns it.
+    """
+    if len(records) <= page.size:
+        return records, ""
+    records = records[:page.size]
+    position = [_encode(value) for value in position_of(records[-1])]
     token = base64.urlsafe_b64encode(json.dumps({"a": position, "d": page.digest}).encode())
-    return rows, token.decode().rstrip("=")
+    return records, token.decode().rstrip("=")
+
+
+def _encode(value):
+    """A key column's value as JSON; times (naive UTC, as stored) are tagged to come back as times."""
+    if isinstance(value, datetime.datetime):
+        return {"t": value.isoformat()}
+    return value
+
+
+def _decode(value):
+    """Back from _encode. Only column values are accepted: anything else would reach the query."""
+    if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], str):
+        return datetime.datetime.fromisoformat(value["t"])
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"not a column value: {type(value).__name__}")
 
 
 def _after(keys, values):
