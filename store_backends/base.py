@@ -1,11 +1,13 @@
 """The image store interface: every backend stores opaque bytes under an image id.
 
-A backend implements `Store` (open a `Writer`, read, delete, size) and nothing else; the
-streaming session (`Upload`: hashing, the caller's verifier, clean-up on failure) is shared
-here so every backend behaves the same.
+A backend implements `Store` (name a location, open a `Writer`, read, delete, size) and
+nothing else; the streaming session (`Upload`: hashing, the caller's verifier, clean-up on
+failure) is shared here so every backend behaves the same.
 
-Threading: every method is synchronous and may block on I/O. Async callers run each blocking
-call in a worker thread; `store_backends.aio` does exactly that, one call per chunk.
+Threading: every method is synchronous and may block on I/O. Async callers (the grpc.aio
+image service) go through `store_backends.aio`, which runs a transfer's calls, one per
+chunk, in a worker thread of that transfer. The md5 and sha512 digests of large chunks are
+computed in parallel with the write (hashlib releases the GIL).
 """
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ class Upload:
     """A streaming add: hashes on the fly, runs the verifier, cleans up on any failure.
 
     Use as a context manager, or call `abort()` yourself on failure. Each method is
-    blocking; async callers run `write`, `commit` and `abort` in a worker thread.
+    blocking; async callers use `store_backends.aio`.
     """
 
     def __init__(self, writer: Writer, verifier: Verifier | None = None):
