@@ -72,6 +72,7 @@ class Agent:
         self.sessions = 0
         self._outgoing: asyncio.Queue | None = None
         self._events: EventSubscription | None = None
+        self._commands: set[asyncio.Task] = set()  # referenced so none is collected mid-run
 
     async def run(self, stop: asyncio.Event) -> None:
         self._events = EventSubscription(asyncio.get_running_loop(),
@@ -159,7 +160,9 @@ class Agent:
     async def _read(self, responses, stub) -> None:
         async for message in responses:
             if message.WhichOneof("body") == "command":
-                asyncio.ensure_future(self._execute(message.command, stub))
+                task = asyncio.ensure_future(self._execute(message.command, stub))
+                self._commands.add(task)
+                task.add_done_callback(self._commands.discard)
             else:
                 LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
 

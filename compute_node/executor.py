@@ -46,6 +46,8 @@ class Executor:
     async def execute(self, command: pb.Command, images: ImageSource) -> pb.CommandResult:
         """The command's result; a command id seen before is not run again."""
         action = command.WhichOneof("action")
+        LOG.info("command %s: %s of %s (request %s)", command.command_id, action or "unknown",
+                 command.instance_id, command.request_id or "-")
         if action is None:
             return convert.result(command.command_id, pb.COMMAND_STATUS_REJECTED,
                                   error_code="UNKNOWN_COMMAND",

@@ -3,13 +3,15 @@ over mutual TLS, the conductor's outbox, results, reconciliation, timeouts and r
 import asyncio
 import datetime
 import time
+import uuid
 
 import grpc
 import pytest
 
 from compute_node.agent import AGENT_VERSION
-from controller.compute.api.models import InstanceAction
-from controller.compute.conductor import nodes, outbox
+from controller.compute.api import lifecycle, states
+from controller.compute.api.models import Instance, InstanceAction
+from controller.compute.conductor import convert, nodes, outbox
 from controller.compute.conductor.models import ComputeNode, NodeCommand
 from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
@@ -118,7 +120,7 @@ def test_commands_wait_for_a_down_node_then_run_after_it_reconnects(controller, 
     node.stop()
     servers.action("Stop", server_id)
     pending = controller.app.db.call(lambda: outbox.live_for_instance(server_id, "power"))
-    assert [c.state for c in pending] == [outbox.PENDING]
+    assert len(pending) == 1   # waiting (or handed to the closing stream: sent again)
     assert node.driver.get_info(server_id).power_state.value == "RUNNING"  # guest untouched
     node.start()
     servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
@@ -133,7 +135,8 @@ def test_a_command_for_a_down_node_times_out_into_a_fault(controller, node, serv
     # Its limit passes (the row's deadline is moved, not the clock).
     controller.app.db.call(lambda: NodeCommand.update(
         expires_at=utcnow() - datetime.timedelta(seconds=1))
-        .where(NodeCommand.instance_id == server_id, NodeCommand.state == "pending").execute())
+        .where(NodeCommand.instance_id == server_id,
+               NodeCommand.state.in_(outbox.LIVE)).execute())
     controller.run(controller.app.compute_conductor.sweep_once())
     server = servers.get(server_id)
     assert server.status == cpb.SERVER_STATUS_ACTIVE
@@ -283,3 +286,41 @@ def test_a_node_without_heartbeats_is_down(controller, node):
     later = record.heartbeat_at + datetime.timedelta(seconds=61)
     assert nodes.host_status(record, later, 60) == nodes.DOWN
     assert nodes.host_status(record, record.heartbeat_at, 60) == nodes.UP
+
+
+def test_a_task_recorded_without_its_command_gets_one_from_the_sweep(controller, node,
+                                                                     servers, image_id):
+    """A controller that stopped between recording a stop and writing its command."""
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    db = controller.app.db
+
+    def record_task_only():
+        with db.write_transaction():
+            lifecycle.change(server_id, task_state=states.POWERING_OFF)
+            Instance.update(updated_at=utcnow() - datetime.timedelta(minutes=5)).where(
+                Instance.id == server_id).execute()
+
+    db.call(record_task_only)
+    controller.run(controller.app.compute_conductor.sweep_once())
+    servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
+    controller.run(controller.app.compute_conductor.sweep_once())   # nothing more to do
+    powers = db.call(lambda: NodeCommand.select().where(
+        NodeCommand.instance_id == server_id, NodeCommand.kind == "power").count())
+    assert powers == 1
+
+
+def test_a_repeated_or_unknown_result_changes_nothing(controller, node, servers, image_id):
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    before = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    spawn = controller.app.db.call(lambda: NodeCommand.get(
+        NodeCommand.instance_id == server_id, NodeCommand.kind == "spawn"))
+    conductor = controller.app.compute_conductor
+    for command_id in (spawn.id, str(uuid.uuid4())):
+        late = convert.result(pb.CommandResult(command_id=command_id,
+                                               status=pb.COMMAND_STATUS_FAILED,
+                                               error_code="HYPERVISOR_ERROR"))
+        controller.run(conductor.on_result(node.node_id, late))
+    after = servers.get(server_id)
+    assert after.status == cpb.SERVER_STATUS_ACTIVE and after.revision == before.revision
+    assert controller.app.db.call(lambda: outbox.get(spawn.id).state) == outbox.SUCCEEDED
