@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import peewee
+
 from controller.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -48,14 +50,17 @@ def page_request(page_size: int, page_token: str, filters: dict | None = None) -
 
 
 def paginate(query, page: Page, keys):
-    """Runs `query` ordered by `keys` (peewee fields, the last unique) and returns (rows, next_token)."""
+    """Runs `query` ordered by `keys` and returns (rows, next_token).
+
+    Keys are peewee fields (ascending) or `field.desc()`; the last one must be unique.
+    """
     query = query.order_by(*keys)
     if page.after is not None:
         if len(page.after) != len(keys):
             raise InvalidArgument("page_token", "is not a token this server issued")
         query = query.where(_after(keys, page.after))
     rows = list(query.limit(page.size + 1))
-    return cut(page, rows, lambda last: [last.__data__[key.name] for key in keys])
+    return cut(page, rows, lambda last: [last.__data__[_field(key).name] for key in keys])
 
 
 def cut(page: Page, records: list, position_of) -> tuple[list, str]:
@@ -87,9 +92,20 @@ def _decode(value):
     raise TypeError(f"not a column value: {type(value).__name__}")
 
 
+def _field(key):
+    return key.node if isinstance(key, peewee.Ordering) else key
+
+
+def _beyond(key, value):
+    """Rows past `value` in the key's own direction."""
+    if isinstance(key, peewee.Ordering) and key.direction == "DESC":
+        return key.node < value
+    return _field(key) > value
+
+
 def _after(keys, values):
-    """(k1, k2, ...) > (v1, v2, ...) spelled out, portable to every engine."""
+    """(k1, k2, ...) beyond (v1, v2, ...) spelled out, portable to every engine."""
     first, *rest = keys
     if not rest:
-        return first > values[0]
-    return (first > values[0]) | ((first == values[0]) & _after(rest, values[1:]))
+        return _beyond(first, values[0])
+    return _beyond(first, values[0]) | ((_field(first) == values[0]) & _after(rest, values[1:]))
