@@ -1,5 +1,6 @@
 """stratus.identity.v1.IdentityService: validate, call the domain, convert. Nothing else."""
 import asyncio
+import re
 
 from google.protobuf import empty_pb2
 
@@ -13,6 +14,7 @@ from stratus.identity.v1 import identity_service_pb2 as pb
 from stratus.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
 EMPTY = empty_pb2.Empty()
+_SERVICE_TYPE = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 def _by_id(field):
@@ -101,15 +103,17 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         u = request.user
         if "name" in paths:
             validation.name("user.name", u.name)
+        if "email" in paths:
+            validation.text("user.email", u.email, 255)
+        if "description" in paths:
+            validation.text("user.description", u.description)
+        update = changes(u, paths - {"password"})
         if "default_project_id" in paths:
-            validation.optional_uuid("user.default_project_id", u.default_project_id)
+            update["default_project_id"] = validation.optional_uuid("user.default_project_id", u.default_project_id)
         hashed = None
         if "password" in paths:
             users.check_password_policy(request.password, self.settings.minimum_password_length)
             hashed = await asyncio.to_thread(passwords.hash_password, request.password)
-        update = changes(u, paths - {"password"})
-        if "default_project_id" in update:
-            update["default_project_id"] = update["default_project_id"] or None
         row = await self.db.run(users.update, user_id, update, self.life, hashed)
         return convert.user(row)
 
@@ -159,6 +163,8 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         paths = validation.update_mask(request.update_mask.paths, projects.UPDATABLE)
         if "name" in paths:
             validation.name("project.name", request.project.name)
+        if "description" in paths:
+            validation.text("project.description", request.project.description)
         row = await self.db.run(projects.update, project_id, changes(request.project, paths), self.life)
         return convert.project(row)
 
@@ -213,10 +219,16 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     # -- catalog -----------------------------------------------------------------------------
     @staticmethod
-    def _service_fields(s):
-        validation.name("service.type", s.type, 64)
-        validation.name("service.name", s.name)
-        validation.text("service.description", s.description)
+    def _service_fields(s, paths=("type", "name", "description")):
+        if "type" in paths:
+            validation.name("service.type", s.type, 64)
+            if not _SERVICE_TYPE.fullmatch(s.type):
+                raise errors.InvalidArgument("service.type", "must be a lower-case word such as identity, image "
+                                                             "or compute (a-z, 0-9, '-' and '_')")
+        if "name" in paths:
+            validation.name("service.name", s.name)
+        if "description" in paths:
+            validation.text("service.description", s.description)
 
     @rpc("identity:create_service")
     async def CreateService(self, request, context):
@@ -238,8 +250,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def UpdateService(self, request, context):
         service_id = validation.uuid("service.id", request.service.id)
         paths = validation.update_mask(request.update_mask.paths, catalog.SERVICE_UPDATABLE)
-        if {"type", "name"} & paths:
-            self._service_fields(request.service)
+        self._service_fields(request.service, paths)
         row = await self.db.run(catalog.update_service, service_id, changes(request.service, paths))
         return convert.service(row)
 
