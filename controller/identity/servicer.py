@@ -1,6 +1,7 @@
 """stratus.identity.v1.IdentityService: validate, call the domain, convert. Nothing else."""
 import asyncio
 import re
+import uuid
 
 from google.protobuf import empty_pb2
 
@@ -17,8 +18,21 @@ EMPTY = empty_pb2.Empty()
 _SERVICE_TYPE = re.compile(r"[a-z][a-z0-9_-]*")
 
 
+def _canonical(value: str) -> str:
+    """A UUID in the form tokens carry, so policy compares like with like; anything else as is
+    (the method's own validation refuses it)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
+
+
 def _by_id(field):
-    return lambda request, auth: {field: request.id}
+    return lambda request, auth: {field: _canonical(request.id)}
+
+
+def _user_id_of(request, auth):
+    return {"user_id": _canonical(request.user_id)}
 
 
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
@@ -122,7 +136,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         await self.db.run(users.delete, validation.uuid("id", request.id), self.life)
         return EMPTY
 
-    @rpc("identity:change_password", target=lambda request, auth: {"user_id": request.user_id})
+    @rpc("identity:change_password", target=_user_id_of)
     async def ChangePassword(self, request, context):
         user_id = validation.uuid("user_id", request.user_id)
         if not request.original_password:
@@ -148,7 +162,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def GetProject(self, request, context):
         return convert.project(await self.db.run(projects.get, validation.uuid("id", request.id)))
 
-    @rpc("identity:list_projects", target=lambda request, auth: {"user_id": request.user_id})
+    @rpc("identity:list_projects", target=_user_id_of)
     async def ListProjects(self, request, context):
         enabled = optional(request, "enabled")
         user_id = validation.optional_uuid("user_id", request.user_id)
@@ -209,7 +223,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         await self.db.run(roles.unassign, *self._assignment_ids(request), self.life)
         return EMPTY
 
-    @rpc("identity:list_role_assignments", target=lambda request, auth: {"user_id": request.user_id})
+    @rpc("identity:list_role_assignments", target=_user_id_of)
     async def ListRoleAssignments(self, request, context):
         ids = {f: validation.optional_uuid(f, getattr(request, f)) for f in ("user_id", "project_id", "role_id")}
         page = page_request(request.page_size, request.page_token, ids)
