@@ -66,19 +66,23 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         auth_context.current.get().authorize(rule, {"user_id": payload.user_id})
         return payload
 
+    async def _valid(self, token):
+        try:
+            return await self.tokens.validate(token)
+        except errors.Unauthenticated:
+            raise errors.NotFound("The token is not valid", reason="TOKEN_NOT_FOUND") from None
+
     @rpc("identity:validate_token", deferred=True)
     async def ValidateToken(self, request, context):
         await self._subject(request.token, "identity:validate_token")
-        try:
-            identity = await self.tokens.validate(request.token)
-        except errors.Unauthenticated:
-            raise errors.NotFound("The token is not valid", reason="TOKEN_NOT_FOUND") from None
+        identity = await self._valid(request.token)
         entries = await self.catalog.get() if identity.project_id else None
         return pb.ValidateTokenResponse(info=convert.token_info(identity, entries))
 
     @rpc("identity:revoke_token", deferred=True)
     async def RevokeToken(self, request, context):
         payload = await self._subject(request.token, "identity:revoke_token")
+        await self._valid(request.token)  # already revoked, or its user gone: nothing to revoke
         await self.tokens.revoke(payload)
         return EMPTY
 
