@@ -44,12 +44,13 @@ def names_on_project(user_id: str, project_id: str) -> tuple[str, ...]:
 
 
 def assign(user_id: str, project_id: str, role_id: str):
+    """Grants the role (a no-op when held); returns the assignment as list_assignments shows it."""
     get_or_not_found(User, user_id, "user")
     get_or_not_found(Project, project_id, "project")
-    role = get(role_id)
-    assignment, _ = RoleAssignment.get_or_create(user=user_id, project=project_id, role=role_id,
-                                                 defaults={"created_at": utcnow()})
-    return assignment, role
+    get(role_id)
+    RoleAssignment.get_or_create(user=user_id, project=project_id, role=role_id, defaults={"created_at": utcnow()})
+    RA = RoleAssignment
+    return _described().where((RA.user == user_id) & (RA.project == project_id) & (RA.role == role_id)).objects().get()
 
 
 def unassign(user_id: str, project_id: str, role_id: str, max_token_life: int):
@@ -63,11 +64,17 @@ def unassign(user_id: str, project_id: str, role_id: str, max_token_life: int):
     revocations.record(user_id=user_id, project_id=project_id, max_token_life=max_token_life)
 
 
+def _described():
+    """Assignments with the names of their role, user and project."""
+    RA = RoleAssignment
+    return (RA.select(RA, Role.name.alias("role_name"), User.name.alias("user_name"),
+                      Project.name.alias("project_name"))
+            .join(Role).switch(RA).join(User).switch(RA).join(Project))
+
+
 def list_assignments(page, user_id=None, project_id=None, role_id=None):
     RA = RoleAssignment
-    query = (RA.select(RA, Role.name.alias("role_name"), User.name.alias("user_name"),
-                       Project.name.alias("project_name"))
-             .join(Role).switch(RA).join(User).switch(RA).join(Project))
+    query = _described()
     if user_id:
         query = query.where(RA.user == user_id)
     if project_id:

@@ -219,8 +219,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     @rpc("identity:assign_role")
     async def AssignRole(self, request, context):
         user_id, project_id, role_id = self._assignment_ids(request)
-        _, role = await self.db.run(roles.assign, user_id, project_id, role_id)
-        return pb.RoleAssignment(user_id=user_id, project_id=project_id, role_id=role_id, role_name=role.name)
+        return convert.assignment(await self.db.run(roles.assign, user_id, project_id, role_id))
 
     @rpc("identity:unassign_role")
     async def UnassignRole(self, request, context):
