@@ -41,6 +41,8 @@ def list_(page, name=None, enabled=None, user_id=None):
 def update(project_id: str, changes: dict, max_token_life: int) -> Project:
     project = get(project_id)
     disabling = changes.get("enabled") is False and project.enabled
+    if disabling:
+        roles.ensure_admins_remain(removing_project=project.id)
     for key, value in changes.items():
         setattr(project, key, value)
     project.updated_at = utcnow()

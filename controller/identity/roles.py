@@ -85,10 +85,11 @@ def list_assignments(page, user_id=None, project_id=None, role_id=None):
 
 
 def ensure_admins_remain(removing_user: str | None = None, removing_project: str | None = None):
-    """Refuses a change that would leave no enabled user holding the admin role anywhere."""
+    """Refuses a change that would leave no enabled user holding the admin role on an enabled
+    project (only such a user can get a token that carries the role)."""
     RA = RoleAssignment
-    query = (RA.select(RA.user, RA.project).join(Role).switch(RA).join(User)
-             .where((Role.name == ADMIN) & (User.enabled == True)))  # noqa: E712 - peewee expression
+    query = (RA.select(RA.user, RA.project).join(Role).switch(RA).join(User).switch(RA).join(Project)
+             .where((Role.name == ADMIN) & (User.enabled == True) & (Project.enabled == True)))  # noqa: E712
     admins = [(a.user_id, a.project_id) for a in query]
     remaining = [(user, project) for user, project in admins
                  if not ((removing_user is None or user == removing_user)
