@@ -47,8 +47,9 @@ class TokenService:
                 await self.db.run(users.record_failed_login, user.id, self.settings.lockout_failure_attempts,
                                   self.settings.lockout_duration)
             raise _auth_failed()
+        generation = revocations.current_generation
         identity = await self.db.run(self._scope, user, project_id, project_name)
-        return self._mint(identity)
+        return self._mint(identity, generation)
 
     def _refusal(self, user, password_ok) -> str | None:
         if user is None:
@@ -74,13 +75,13 @@ class TokenService:
                     reason="NO_PROJECT_ACCESS")
         return user, project, role_names
 
-    def _mint(self, scoped):
+    def _mint(self, scoped, generation):
         user, project, role_names = scoped
         expires_at = _now() + datetime.timedelta(seconds=self.settings.token_expiration)
         token, payload = self.formatter.issue(user.id, project.id if project else None, ("password",),
                                               expires_at)
         identity = _identity(payload, user.name, project.name if project else None, role_names)
-        self._remember(token, identity)
+        self._remember(token, identity, generation)
         return token, identity
 
     # -- validate ----------------------------------------------------------------------------
@@ -95,13 +96,14 @@ class TokenService:
                 return identity
             self._cache.pop(token, None)
         payload = self.formatter.parse(token)
+        # Taken before the load: a revocation committed while it runs leaves this entry stale.
+        generation = revocations.current_generation
         identity = await self.db.run(_load_identity, payload)
-        self._remember(token, identity)
+        self._remember(token, identity, generation)
         return identity
 
-    def _remember(self, token: str, identity: Identity):
-        self._cache[token] = (identity, revocations.current_generation,
-                              time.monotonic() + self.settings.token_cache_seconds)
+    def _remember(self, token: str, identity: Identity, generation: int):
+        self._cache[token] = (identity, generation, time.monotonic() + self.settings.token_cache_seconds)
         while len(self._cache) > self.settings.token_cache_size:
             self._cache.popitem(last=False)
 
