@@ -72,16 +72,15 @@ def delete(user_id: str, max_token_life: int):
 
 
 def record_failed_login(user_id: str, max_attempts: int, lockout_seconds: int):
-    """Counts a failed password; locks the account after max_attempts (0: never)."""
-    now = utcnow()
-    user = User.get_or_none(User.id == user_id)
-    if user is None:
-        return
-    user.failed_auth_count += 1
-    if max_attempts and user.failed_auth_count >= max_attempts:
-        user.locked_until = now + datetime.timedelta(seconds=lockout_seconds)
-        user.failed_auth_count = 0
-    user.save(only=[User.failed_auth_count, User.locked_until])
+    """Counts a failed password; locks the account after max_attempts (0: never).
+
+    The count is incremented in the database, not read and written back, so concurrent
+    failures all count."""
+    User.update(failed_auth_count=User.failed_auth_count + 1).where(User.id == user_id).execute()
+    if max_attempts:
+        until = utcnow() + datetime.timedelta(seconds=lockout_seconds)
+        (User.update(locked_until=until, failed_auth_count=0)
+         .where((User.id == user_id) & (User.failed_auth_count >= max_attempts)).execute())
 
 
 def record_login(user: User):
