@@ -17,15 +17,17 @@ generation = 0
 
 
 def _changed():
-    """Every write bumps the generation, so this process's cached catalog is rebuilt."""
+    """Every write bumps the generation once it is done, so this process's cached catalog is
+    rebuilt (a bump before the write could let a concurrent rebuild cache the old rows)."""
     global generation
     generation = next(_changes)
 
 
 def create_service(type_: str, name: str, description: str = "", enabled: bool = True):
+    service = CatalogService.create(id=str(uuid.uuid4()), type=type_, name=name, description=description,
+                                    enabled=enabled, created_at=utcnow())
     _changed()
-    return CatalogService.create(id=str(uuid.uuid4()), type=type_, name=name, description=description,
-                                 enabled=enabled, created_at=utcnow())
+    return service
 
 
 def get_service(service_id: str):
@@ -61,10 +63,11 @@ def _endpoint_key(service_id, interface, region):
 
 def create_endpoint(service_id: str, interface: str, region: str, url: str, enabled: bool = True):
     get_service(service_id)
-    _changed()
     with unique("endpoint", "service/interface/region", _endpoint_key(service_id, interface, region)):
-        return CatalogEndpoint.create(id=str(uuid.uuid4()), service=service_id, interface=interface,
-                                      region=region, url=url, enabled=enabled, created_at=utcnow())
+        endpoint = CatalogEndpoint.create(id=str(uuid.uuid4()), service=service_id, interface=interface,
+                                          region=region, url=url, enabled=enabled, created_at=utcnow())
+    _changed()
+    return endpoint
 
 
 def get_endpoint(endpoint_id: str):
