@@ -113,19 +113,34 @@ class Host:
     def __init__(self, uri: str):
         self.uri = uri
         start_event_loop()
-        try:
-            self._conn = libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            raise DriverError(f"cannot connect to {uri}: {exc.get_error_message()}") from exc
         self._subscriptions: list[EventSubscription] = []
         self._subs_lock = threading.Lock()
+        self._conn_lock = threading.Lock()
+        self._open()
+        self.facts = self._read_facts()
+
+    def _open(self) -> None:
+        try:
+            self._conn = libvirt.open(self.uri)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"cannot connect to {self.uri}: "
+                              f"{exc.get_error_message()}") from exc
         self._callback_id = self._conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None)
-        self.facts = self._read_facts()
 
     @property
     def conn(self) -> libvirt.virConnect:
-        return self._conn
+        """The connection, opened again if the daemon went away (a restarted libvirtd).
+        A test:///path/node.xml host is never reopened: that would be a new, empty host."""
+        with self._conn_lock:
+            if not self._conn.isAlive() and not self.uri.startswith("test:///"):
+                LOG.warning("the connection to %s was lost; reconnecting", self.uri)
+                try:
+                    self._conn.close()
+                except libvirt.libvirtError:
+                    pass
+                self._open()
+            return self._conn
 
     def _read_facts(self) -> HostFacts:
         conn = self._conn
