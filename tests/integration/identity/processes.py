@@ -1,0 +1,194 @@
+"""Real controller processes for the identity tests, each with a database of its own.
+
+The test process already holds the session controller's database (peewee binds every model
+to one proxy per process), so everything that opens another database here — `stratus-manage`
+included — runs in a child process.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.support.cloud import Cloud
+from tests.support.controller import ControllerProcess, write_config
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def manage(config: Path, *argv: str) -> subprocess.CompletedProcess:
+    """`stratus-manage --config CONFIG ARGV...` in a child process."""
+    return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+_MANY = """
+import contextlib, io, json, sys
+from controller import manage
+results = []
+for argv in json.loads(sys.argv[2]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = manage.main(["--config", sys.argv[1], *argv])
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def manage_many(config: Path, *commands: list[str]) -> list[subprocess.CompletedProcess]:
+    """Several `stratus-manage` commands in turn, through its real main(), in one child process
+    (one start-up instead of one each)."""
+    import json
+    done = subprocess.run([sys.executable, "-c", _MANY, str(config), json.dumps(commands)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"stratus-manage runner failed: {done.stderr}")
+    return [subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
+            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]))]
+
+
+def prepare(config: Path):
+    """db sync, keys and bootstrap (tests.support.controller.prepare) in one child process."""
+    code = ("import sys; from pathlib import Path; from tests.support.controller import prepare; "
+            "prepare(Path(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, str(config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"prepare failed: {done.stdout}{done.stderr}")
+
+
+class Databases:
+    """Fresh databases of the kind the session runs on (SQLite or PostgreSQL)."""
+
+    def __init__(self, root: Path, postgres=None):
+        self.root = root
+        self.postgres = postgres
+
+    def new(self) -> str:
+        """An empty database."""
+        name = f"ident_{uuid.uuid4().hex[:12]}"
+        if self.postgres is not None:
+            return self.postgres.create_database(name)
+        return f"sqlite:///{self.root / name}.db"
+
+    def copy(self, url: str) -> str:
+        """A new database holding what `url` holds (nothing may be using `url`)."""
+        name = f"ident_{uuid.uuid4().hex[:12]}"
+        if self.postgres is None:
+            copy = self.root / f"{name}.db"
+            with contextlib.closing(sqlite3.connect(url[len("sqlite:///"):])) as source, \
+                    contextlib.closing(sqlite3.connect(copy)) as target:
+                source.backup(target)
+            return f"sqlite:///{copy}"
+        server, template = url.rsplit("/", 1)
+        execute(f"{server}/postgres", f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return f"{server}/{name}"
+
+
+class Template:
+    """One prepared state (schema, Fernet keys, bootstrap), copied for each controller process:
+    a copy takes milliseconds where preparing takes `stratus-manage` runs."""
+
+    def __init__(self, root: Path, databases: Databases):
+        self.root = root
+        self.databases = databases
+        self.config: Path | None = None
+
+    def copy_to(self, state: Path) -> str:
+        """Puts the template's keys into `state`; returns the URL of a copy of its database."""
+        if self.config is None:
+            self.config = write_config(self.root / "template", self.databases.new())
+            prepare(self.config)
+        shutil.copytree(self.config.parent / "fernet-keys", state / "fernet-keys")
+        return self.databases.copy(database_url(self.config))
+
+
+def execute(url: str, statement: str, params=()) -> list:
+    """Runs one SQL statement on a database the test process does not serve; returns the rows."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+        try:
+            return conn.execute(statement, params).fetchall()
+        finally:
+            conn.close()
+    import psycopg2
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def write_lock(url: str, table: str):
+    """Holds a lock that blocks writes to `table` (reads go on) until the block ends."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+            conn.close()
+        return
+    import psycopg2
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        yield
+    finally:
+        conn.commit()
+        conn.close()
+
+
+class Spawner:
+    """Starts prepared controller processes and stops whatever is left at the end."""
+
+    def __init__(self, root: Path, template: Template):
+        self.root = root
+        self.template = template
+        self.running: list[ControllerProcess] = []
+        self.clouds: list[Cloud] = []
+
+    def config(self, extra: str = "", name: str | None = None, files: dict[str, str] | None = None) -> Path:
+        """A prepared state directory (its own database, keys, bootstrap) and its config file.
+
+        `files` are written into the state directory; "{state}" in `extra` names it."""
+        state = self.root / (name or f"ctl-{uuid.uuid4().hex[:8]}")
+        state.mkdir(parents=True)
+        url = self.template.copy_to(state)
+        for file_name, text in (files or {}).items():
+            (state / file_name).write_text(text)
+        return write_config(state, url, extra=extra.replace("{state}", str(state)))
+
+    def start(self, config: Path, log_name: str = "controller.log") -> ControllerProcess:
+        process = ControllerProcess(config, config.parent / log_name)
+        self.running.append(process)
+        process.start()
+        return process
+
+    def cloud(self, process: ControllerProcess) -> Cloud:
+        cloud = Cloud(process.address)
+        self.clouds.append(cloud)
+        return cloud
+
+    def close(self):
+        for cloud in self.clouds:
+            cloud.close()
+        for process in self.running:
+            if process.proc is not None and process.proc.poll() is None:
+                process.kill()
+
+
+def database_url(config: Path) -> str:
+    import tomllib
+    return tomllib.loads(config.read_text())["database"]["url"]
+
