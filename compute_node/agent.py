@@ -59,13 +59,12 @@ class Agent:
     """`channel_factory()` returns a new grpc.aio channel to the node listener (mTLS)."""
 
     def __init__(self, settings: AgentSettings, driver: ComputeDriver, executor: Executor,
-                 channel_factory: Callable[[], grpc.aio.Channel],
-                 before_connect: Callable | None = None):
+                 channel_factory: Callable[[], grpc.aio.Channel]):
         self.settings = settings
         self.driver = driver
         self.executor = executor
         self.channel_factory = channel_factory
-        self.before_connect = before_connect  # e.g. certificate renewal
+        self._call = None
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.node_id: str | None = None
         self.connected = asyncio.Event()
@@ -81,8 +80,6 @@ class Agent:
         try:
             while not stop.is_set():
                 try:
-                    if self.before_connect is not None:
-                        await self.before_connect()
                     await self._session(stop)
                 except asyncio.CancelledError:
                     raise
@@ -102,6 +99,12 @@ class Agent:
                     pass
         finally:
             self.driver.unsubscribe(self._events)
+
+    async def reconnect(self) -> None:
+        """End the current stream; the next one opens a new channel (a renewed
+        certificate). Guests are not touched."""
+        if self._call is not None:
+            self._call.cancel()
 
     async def _hello(self) -> pb.ConnectRequest:
         stats = await asyncio.to_thread(self.driver.host_stats)
@@ -126,7 +129,7 @@ class Agent:
             self._drain_events()
             hello = await self._hello()
             stub = pb_grpc.NodeServiceStub(channel)
-            call = stub.Connect(self._requests(hello, outgoing))
+            call = self._call = stub.Connect(self._requests(hello, outgoing))
             responses = call.__aiter__()
             first = await asyncio.wait_for(responses.__anext__(), self.settings.welcome_timeout)
             if first.WhichOneof("body") != "welcome":
@@ -147,12 +150,14 @@ class Agent:
             done, _ = await asyncio.wait([stopper, reader, *tasks[:2]],
                                          return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task is not stopper and task.exception() is not None:
+                # A cancelled read is the stream ended on purpose (reconnect()).
+                if task is not stopper and not task.cancelled() and task.exception():
                     raise task.exception()
             if stopper in done:
                 call.cancel()
         finally:
             self._outgoing = None
+            self._call = None
             for task in tasks:
                 task.cancel()
             await channel.close()

@@ -75,11 +75,6 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
         return grpc.aio.secure_channel(cfg.compute.controller, pki.channel_credentials(),
                                        options=options)
 
-    async def renew_if_due():
-        if pki.renewal_due():
-            async with channel() as current:
-                await pki_mod.renew(pki, current)
-
     cache = ImageCache(cfg.path("images"), max_unused_age=cfg.image_cache.max_unused_age)
     driver = await asyncio.to_thread(LibvirtDriver, LibvirtConfig(
         uri=cfg.libvirt.uri, instances_path=cfg.path("instances"),
@@ -90,7 +85,7 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
                                 availability_zone=cfg.compute.availability_zone,
                                 max_message_bytes=cfg.compute.max_message_bytes),
                   driver, Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
-                  channel, before_connect=renew_if_due)
+                  channel)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,6 +99,9 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
             if removed:
                 LOG.info("removed unused cached images %s", ", ".join(removed))
 
+    # A renewed certificate is used by the next stream: end the current one.
+    renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel,
+                                                         on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
     LOG.info("stratus-compute %s on %s (%s, guests as %s)", cfg.host_name, cfg.libvirt.uri,
              driver.host.facts.hypervisor_type, driver.domain_type)
@@ -111,6 +109,7 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
         await agent.run(stop)
     finally:
         pruner.cancel()
+        renewer.cancel()
         driver.close()  # guests keep running
         journal.close()
     LOG.info("stopped; guests keep running")

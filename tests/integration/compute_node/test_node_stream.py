@@ -324,3 +324,16 @@ def test_a_repeated_or_unknown_result_changes_nothing(controller, node, servers,
     after = servers.get(server_id)
     assert after.status == cpb.SERVER_STATUS_ACTIVE and after.revision == before.revision
     assert controller.app.db.call(lambda: outbox.get(spawn.id).state) == outbox.SUCCEEDED
+
+
+def test_the_agent_opens_a_new_stream_on_request_and_guests_stay(controller, node, servers,
+                                                                 image_id):
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    sessions = node.agent.sessions
+    asyncio.run_coroutine_threadsafe(node.agent.reconnect(), node._loop).result(10)
+    wait_until(lambda: node.agent.sessions > sessions and node.agent.connected.is_set(),
+               "connected again")
+    assert node.driver.get_info(server_id).power_state.value == "RUNNING"
+    servers.action("Stop", server_id)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
