@@ -337,3 +337,20 @@ def test_the_agent_opens_a_new_stream_on_request_and_guests_stay(controller, nod
     assert node.driver.get_info(server_id).power_state.value == "RUNNING"
     servers.action("Stop", server_id)
     servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
+
+
+def test_a_malformed_message_ends_the_stream_and_records_nothing(controller, node):
+    before = row(controller, ComputeNode, node.node_id)
+
+    async def attempt():
+        async with node.channel() as channel:
+            connect = channel.stream_stream("/stratus.node.v1.NodeService/Connect",
+                                            request_serializer=lambda raw: raw,
+                                            response_deserializer=lambda raw: raw)
+            return [m async for m in connect(iter([b"\xff\xff\xff\xff"]))]
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        asyncio.run(attempt())
+    assert refused.value.code() not in (grpc.StatusCode.OK, grpc.StatusCode.UNKNOWN)
+    after = row(controller, ComputeNode, node.node_id)
+    assert (after.session_id, after.agent_version) == (before.session_id, before.agent_version)
