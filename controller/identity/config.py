@@ -16,6 +16,8 @@ class IdentitySection:
     # this process apply at once; other controller replicas see them within this time.
     token_cache_seconds: float = 10.0
     token_cache_size: int = 100_000
+    # How often expired token revocation events are deleted (also once at start).
+    revocation_purge_seconds: float = 3600.0
     # Lock a user out after this many failed password attempts in a row (0: never).
     lockout_failure_attempts: int = 0
     lockout_duration: int = 1800

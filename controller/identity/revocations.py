@@ -7,10 +7,15 @@ their cache entry expires (`[identity] token_cache_seconds`).
 """
 from __future__ import annotations
 
+import asyncio
 import datetime
 import itertools
+import logging
 
 from controller.identity.models import TokenRevocation
+from controller.logs import fields
+
+log = logging.getLogger(__name__)
 
 _generation = itertools.count(1)
 current_generation = 0
@@ -44,4 +49,18 @@ def is_revoked(*, audit_id: str, user_id: str, project_id: str | None, issued_at
 
 
 def purge_expired(now=None) -> int:
+    """Drops the events every matching token of which has expired; returns how many."""
     return TokenRevocation.delete().where(TokenRevocation.expires_at < (now or _utcnow())).execute()
+
+
+async def purge_forever(db, every: float):
+    """The controller's background job: purge at start, then every `every` seconds, so the table
+    the validation path reads stays as small as the tokens still alive."""
+    while True:
+        try:
+            dropped = await db.run(purge_expired)
+            if dropped:
+                log.info("purged expired token revocations", extra=fields(count=dropped))
+        except Exception:  # noqa: BLE001 - a failed purge is retried next time, never fatal
+            log.exception("purging expired token revocations failed")
+        await asyncio.sleep(every)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from controller.auth.fernet_keys import KeyRepository
 from controller.auth.token_format import TokenFormatter
-from controller.identity import policies
+from controller.identity import policies, revocations
 from controller.identity.config import IdentitySection
 from controller.identity.servicer import IdentityServicer
 from controller.identity.tokens import TokenService
@@ -24,6 +24,10 @@ def setup(app):
     tokens = TokenService(app.db, TokenFormatter(keys), settings)
     app.tokens = tokens
     app.authenticate = tokens.validate
+
+    async def purge_revocations():
+        await revocations.purge_forever(app.db, settings.revocation_purge_seconds)
+    app.background.append(purge_revocations)
     app.enforcer.register(policies.RULES)
     app.add_public_service(IdentityServicer(app.db, tokens, settings),
                            pb_grpc.add_IdentityServiceServicer_to_server,

@@ -7,7 +7,7 @@ import grpc
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.identity.helpers import bearer, issue, list_all, new_project, role_id
-from tests.integration.identity.processes import database_url, write_lock
+from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.cloud import Cloud, unique
 from tests.support.errors import raises
 
@@ -64,6 +64,10 @@ def test_data_keys_and_revocations_survive_a_restart(spawner):
     revoked = issue(cloud, tenant.user_name, tenant.password, project.name).token
     cloud.identity.RevokeToken(ipb.RevokeTokenRequest(token=revoked), metadata=cloud.admin)
     before = {what: list_all(cloud.identity, what, cloud.admin) for what in ("users", "projects", "assignments")}
+    # An event whose tokens have all expired: the restarted controller purges it.
+    url = database_url(config)
+    execute(url, "INSERT INTO token_revocation (audit_id, issued_before, expires_at) VALUES (?, ?, ?)",
+            ("long-gone", "2000-01-01 00:00:00", "2000-01-02 00:00:00"))
     assert spawner.running[0].terminate() == 0
 
     process = spawner.start(config, log_name="restarted.log")
@@ -78,5 +82,8 @@ def test_data_keys_and_revocations_survive_a_restart(spawner):
             again.identity.GetProject(ipb.GetProjectRequest(id=project.id), metadata=bearer(revoked))
         assert issue(again, tenant.user_name, tenant.password, project.name).info.roles == ["member"]
         assert role_id(again, "member")
+        _wait_for(lambda: not execute(url, "SELECT id FROM token_revocation WHERE audit_id = 'long-gone'"),
+                  "the expired revocation event to be purged")
+        assert execute(url, "SELECT COUNT(*) FROM token_revocation")[0][0] >= 1  # the live one stays
     finally:
         again.close()
