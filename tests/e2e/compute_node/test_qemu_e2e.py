@@ -78,6 +78,17 @@ def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):
     wait_for_marker(servers, server_id, image.marker)
     print(f"\nreal guest: create to marker on the console {time.monotonic() - created:.1f} s")
 
+    # The agent killed and started again: the guest never notices.
+    node.kill()
+    node.start(timeout=120)
+    conn = libvirt.open(daemon.uri)
+    try:
+        assert conn.lookupByUUIDString(server_id).state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    finally:
+        conn.close()
+    assert servers.get(server_id).status == cpb.SERVER_STATUS_ACTIVE
+    assert image.marker in console(servers, server_id)
+
     servers.action("Stop", server_id)
     stopped = servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF, timeout=60)
     assert stopped.power_state == cpb.POWER_STATE_SHUTDOWN
