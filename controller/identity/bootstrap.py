@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 from controller.db.database import proxy
 from controller.identity import catalog, passwords, projects, roles, users
+from controller.identity.config import IdentitySection
 from controller.identity.models import CatalogEndpoint, CatalogService, Project, Role, RoleAssignment, User
 
 SERVICES = (("identity", "keystone"), ("image", "glance"), ("compute", "nova"))
@@ -33,7 +34,8 @@ def run(config, *, admin_user, admin_password, admin_project, region=None, publi
         user = User.get_or_none(User.name == admin_user)
         report.add(user is None, f"user {admin_user}")
         if user is None:
-            users.check_password_policy(admin_password, 8, "admin-password")
+            minimum = config.section(IdentitySection).minimum_password_length
+            users.check_password_policy(admin_password, minimum, "admin-password")
             user = users.create(admin_user, passwords.hash_password(admin_password), default_project_id=project.id)
         admin_role = Role.get(Role.name == roles.ADMIN)
         exists = RoleAssignment.get_or_none(user=user.id, project=project.id, role=admin_role.id)
@@ -46,7 +48,8 @@ def run(config, *, admin_user, admin_password, admin_project, region=None, publi
             service = service or catalog.create_service(type_, name)
             for interface in catalog.INTERFACES:
                 endpoint = CatalogEndpoint.get_or_none(service=service.id, interface=interface, region=region)
-                report.add(endpoint is None, f"endpoint {type_} {interface} {region} {url}")
+                shown = endpoint.url if endpoint else url  # an existing endpoint keeps its URL
+                report.add(endpoint is None, f"endpoint {type_} {interface} {region} {shown}")
                 if endpoint is None:
                     catalog.create_endpoint(service.id, interface, region, url)
     if all(line.startswith("exists") for line in report.lines):

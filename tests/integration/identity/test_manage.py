@@ -58,10 +58,12 @@ def _counts(url):
 
 def test_bootstrap_is_idempotent(fresh):
     url = "grpc://controller.example:5000"
-    sync, short, first = manage_many(fresh, ["db", "sync"], ["bootstrap", "--admin-password", "short"],
+    fresh.write_text(fresh.read_text() + "[identity]\nminimum_password_length = 12\n")
+    sync, short, first = manage_many(fresh, ["db", "sync"], ["bootstrap", "--admin-password", "elevenchars"],
                                      ["bootstrap", "--admin-password", ADMIN_PASSWORD, "--public-url", url])
     _ok(sync)
-    assert short.returncode == 1 and "admin-password" in short.stderr
+    # The configured minimum applies to the first admin's password too.
+    assert short.returncode == 1 and "admin-password: must be at least 12 characters" in short.stderr
     first = _ok(first).splitlines()
     assert "created user admin" in first and "created role reader" in first
     db = database_url(fresh)
@@ -72,10 +74,11 @@ def test_bootstrap_is_idempotent(fresh):
     hashes = execute(db, "SELECT password_hash FROM user_account")
     assert ADMIN_PASSWORD not in str(hashes) and hashes[0][0].startswith("scrypt$")
 
-    # A second run, even with another password, changes nothing and says so.
-    second = _ok(manage(fresh, "bootstrap", "--admin-password", "another-password-1", "--public-url", url))
-    second = second.splitlines()
+    # A second run, even with another password or URL, changes nothing and says so.
+    second = _ok(manage(fresh, "bootstrap", "--admin-password", "another-password-1", "--public-url",
+                        "grpc://elsewhere.example:6000")).splitlines()
     assert second[-1] == "nothing to do: the cloud was already bootstrapped"
+    assert f"exists  endpoint compute admin RegionOne {url}" in second
     assert all(line.startswith("exists") for line in second[:-1]) and len(second) == len(first) + 1
     assert _counts(db) == counts
     assert execute(db, "SELECT password_hash FROM user_account") == hashes
