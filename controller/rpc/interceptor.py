@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import time
 import uuid
 
@@ -27,6 +28,9 @@ log = logging.getLogger("stratus.rpc")
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 _MAX_REQUEST_ID = 128
+# What a kept request id may hold: log lines are key=value text, and an id with spaces, quotes
+# or '=' could add forged fields to them. Any other id is replaced by a minted one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Interceptor(grpc.aio.ServerInterceptor):
@@ -68,7 +72,7 @@ class _Call:
         metadata = context.invocation_metadata() or ()
         request_id = token = None
         for key, value in metadata:
-            if key == "x-request-id":
+            if key == "x-request-id" and _REQUEST_ID.fullmatch(value):
                 request_id = value[:_MAX_REQUEST_ID]
             elif key == "authorization":
                 token = value
