@@ -60,6 +60,18 @@ def dialect(database: peewee.Database) -> str:
     return "mysql"
 
 
+def write_transaction():
+    """Database.write_transaction for domain code, which reaches the database through the proxy."""
+    engine = proxy.obj
+    return engine.atomic(lock_type="IMMEDIATE") if dialect(engine) == "sqlite" else engine.atomic()
+
+
+def for_update(query):
+    """SELECT ... FOR UPDATE, on engines that have it; on SQLite a write transaction already
+    keeps every other writer out."""
+    return query if dialect(proxy.obj) == "sqlite" else query.for_update()
+
+
 class Database:
     """The controller's handle on the database: runs units of work in worker threads."""
 

@@ -1,6 +1,7 @@
 """Projects: the tenants that own resources."""
 import uuid
 
+from controller.db.database import write_transaction
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations, roles
@@ -39,22 +40,24 @@ def list_(page, name=None, enabled=None, user_id=None):
 
 
 def update(project_id: str, changes: dict, max_token_life: int) -> Project:
-    project = get(project_id)
-    disabling = changes.get("enabled") is False and project.enabled
-    if disabling:
-        roles.ensure_admins_remain(removing_project=project.id)
-    for key, value in changes.items():
-        setattr(project, key, value)
-    project.updated_at = utcnow()
-    with unique("project", "name", project.name):
-        project.save()
+    with write_transaction():  # the last-admin check and the write, together
+        project = get(project_id)
+        disabling = changes.get("enabled") is False and project.enabled
+        if disabling:
+            roles.ensure_admins_remain(removing_project=project.id)
+        for key, value in changes.items():
+            setattr(project, key, value)
+        project.updated_at = utcnow()
+        with unique("project", "name", project.name):
+            project.save()
     if disabling:
         revocations.record(project_id=project.id, max_token_life=max_token_life)
     return project
 
 
 def delete(project_id: str, max_token_life: int):
-    project = get(project_id)
-    roles.ensure_admins_remain(removing_project=project.id)
-    project.delete_instance()
+    with write_transaction():
+        project = get(project_id)
+        roles.ensure_admins_remain(removing_project=project.id)
+        project.delete_instance()
     revocations.record(project_id=project.id, max_token_life=max_token_life)

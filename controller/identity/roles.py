@@ -2,6 +2,7 @@
 import uuid
 
 from controller import errors
+from controller.db.database import for_update, write_transaction
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations
@@ -54,13 +55,14 @@ def assign(user_id: str, project_id: str, role_id: str):
 
 
 def unassign(user_id: str, project_id: str, role_id: str, max_token_life: int):
-    assignment = RoleAssignment.get_or_none(user=user_id, project=project_id, role=role_id)
-    if assignment is None:
-        raise errors.NotFound("no such role assignment", reason="ROLE_ASSIGNMENT_NOT_FOUND",
-                              user_id=user_id, project_id=project_id, role_id=role_id)
-    if get(role_id).name == ADMIN:
-        ensure_admins_remain(removing_user=user_id, removing_project=project_id)
-    assignment.delete_instance()
+    with write_transaction():  # the last-admin check and the delete, together
+        assignment = RoleAssignment.get_or_none(user=user_id, project=project_id, role=role_id)
+        if assignment is None:
+            raise errors.NotFound("no such role assignment", reason="ROLE_ASSIGNMENT_NOT_FOUND",
+                                  user_id=user_id, project_id=project_id, role_id=role_id)
+        if get(role_id).name == ADMIN:
+            ensure_admins_remain(removing_user=user_id, removing_project=project_id)
+        assignment.delete_instance()
     revocations.record(user_id=user_id, project_id=project_id, max_token_life=max_token_life)
 
 
@@ -86,11 +88,13 @@ def list_assignments(page, user_id=None, project_id=None, role_id=None):
 
 def ensure_admins_remain(removing_user: str | None = None, removing_project: str | None = None):
     """Refuses a change that would leave no enabled user holding the admin role on an enabled
-    project (only such a user can get a token that carries the role)."""
+    project (only such a user can get a token that carries the role). Call it inside the write
+    transaction of the change: the rows it counts stay locked until the change commits."""
     RA = RoleAssignment
     query = (RA.select(RA.user, RA.project).join(Role).switch(RA).join(User).switch(RA).join(Project)
-             .where((Role.name == ADMIN) & (User.enabled == True) & (Project.enabled == True)))  # noqa: E712
-    admins = [(a.user_id, a.project_id) for a in query]
+             .where((Role.name == ADMIN) & (User.enabled == True) & (Project.enabled == True))  # noqa: E712
+             .order_by(RA.user, RA.project))
+    admins = [(a.user_id, a.project_id) for a in for_update(query)]
     remaining = [(user, project) for user, project in admins
                  if not ((removing_user is None or user == removing_user)
                          and (removing_project is None or project == removing_project))]

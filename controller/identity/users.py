@@ -3,6 +3,7 @@ import datetime
 import uuid
 
 from controller import errors
+from controller.db.database import write_transaction
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations, roles
@@ -42,32 +43,36 @@ def list_(page, name=None, enabled=None):
 
 
 def update(user_id: str, changes: dict, max_token_life: int, password_hash: str | None = None) -> User:
-    user = get(user_id)
-    if changes.get("default_project_id"):
-        get_or_not_found(Project, changes["default_project_id"], "project")
-    disabling = changes.get("enabled") is False and user.enabled
-    if disabling:
-        roles.ensure_admins_remain(removing_user=user.id)
-    for key, value in changes.items():
-        setattr(user, "default_project" if key == "default_project_id" else key, value)
-    now = utcnow()
-    if password_hash is not None:
-        user.password_hash = password_hash
-        user.password_changed_at = now
-        user.failed_auth_count = 0
-        user.locked_until = None
-    user.updated_at = now
-    with unique("user", "name", user.name):
-        user.save()
+    # Checked and written in one transaction, so two admins disabled at once cannot both pass
+    # the last-admin check; the revocation follows the commit (revocations.record).
+    with write_transaction():
+        user = get(user_id)
+        if changes.get("default_project_id"):
+            get_or_not_found(Project, changes["default_project_id"], "project")
+        disabling = changes.get("enabled") is False and user.enabled
+        if disabling:
+            roles.ensure_admins_remain(removing_user=user.id)
+        for key, value in changes.items():
+            setattr(user, "default_project" if key == "default_project_id" else key, value)
+        now = utcnow()
+        if password_hash is not None:
+            user.password_hash = password_hash
+            user.password_changed_at = now
+            user.failed_auth_count = 0
+            user.locked_until = None
+        user.updated_at = now
+        with unique("user", "name", user.name):
+            user.save()
     if disabling or password_hash is not None:
         revocations.record(user_id=user.id, max_token_life=max_token_life, now=now)
     return user
 
 
 def delete(user_id: str, max_token_life: int):
-    user = get(user_id)
-    roles.ensure_admins_remain(removing_user=user.id)
-    user.delete_instance()
+    with write_transaction():
+        user = get(user_id)
+        roles.ensure_admins_remain(removing_user=user.id)
+        user.delete_instance()
     revocations.record(user_id=user.id, max_token_life=max_token_life)
 
 

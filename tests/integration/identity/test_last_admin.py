@@ -1,12 +1,15 @@
 """The last administrator cannot be removed, deleted or disabled, nor its project deleted or
 disabled, nor the admin role deleted. Runs on a controller process of its own, where the
 bootstrap admin is the only one."""
+import time
+
 import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.identity.helpers import (PASSWORD, issue, list_all, mask, new_project, new_user, role_id,
                                                 unchanged)
+from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.controller import ADMIN_PASSWORD
 from tests.support.errors import raises
 
@@ -83,3 +86,31 @@ def test_an_admin_who_is_not_the_last_can_go(custom, bootstrap):
     custom.identity.DeleteProject(ipb.DeleteProjectRequest(id=elsewhere.id), metadata=custom.admin)
     custom.identity.DeleteUser(ipb.DeleteUserRequest(id=third.id), metadata=custom.admin)
     assert [a.user_id for a in _admins(custom)] == [bootstrap[0].id]
+
+
+def test_two_admins_removed_at_once_leave_one(spawner):
+    # Both deletions reach the database while a lock holds every write back, so both have
+    # checked for remaining admins before either writes. Checked and written apart, both would
+    # pass the check and no administrator would be left.
+    config = spawner.config()
+    cloud = spawner.cloud(spawner.start(config))
+    admin_role = role_id(cloud, "admin")
+    first = cloud.identity.ListUsers(ipb.ListUsersRequest(name="admin"), metadata=cloud.admin).users[0]
+    second = new_user(cloud, "co-admin")
+    project = cloud.identity.ListProjects(ipb.ListProjectsRequest(name="admin"), metadata=cloud.admin).projects[0]
+    cloud.identity.AssignRole(ipb.AssignRoleRequest(user_id=second.id, project_id=project.id, role_id=admin_role),
+                              metadata=cloud.admin)
+    with write_lock(database_url(config), "user_account"):
+        calls = [cloud.identity.DeleteUser.future(ipb.DeleteUserRequest(id=user.id), metadata=cloud.admin, timeout=60)
+                 for user in (first, second)]
+        time.sleep(0.5)  # for both calls to reach the database; neither can write before the lock goes
+    outcomes = []
+    for call in calls:
+        try:
+            call.result()
+            outcomes.append("deleted")
+        except grpc.RpcError as error:
+            outcomes.append(error.code())
+    assert sorted(map(str, outcomes)) == sorted(["deleted", str(PRECONDITION)])
+    held = execute(database_url(config), "SELECT COUNT(*) FROM role_assignment WHERE role_id = ?", (admin_role,))
+    assert held == [(1,)]
