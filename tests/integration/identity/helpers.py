@@ -72,6 +72,12 @@ def unchanged(cloud):
 MISSING_ID = "5d7bd4f8-94c2-4c4b-9b4e-2f1c0d6e8a01"
 
 
+def reached_server(cloud):
+    """Returns once the server has received every call sent before on `cloud`'s channel: a later
+    call on the same connection has been answered (HTTP/2 keeps a connection's frames in order)."""
+    cloud.identity.GetCatalog(ipb.GetCatalogRequest(), metadata=cloud.admin, timeout=60)
+
+
 def unknown_id() -> str:
     return str(uuid.uuid4())
 

@@ -50,10 +50,10 @@ def test_token_life_comes_from_the_configuration(custom):
 
 
 def test_a_cached_token_stops_working_when_it_expires(cloud, controller):
-    # A token of the session controller's own keys that lives one second; using it once puts
+    # A token of the session controller's own keys that lives two seconds; using it once puts
     # its validation in the controller's cache, which must still honour the expiry.
     admin = cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=cloud.admin_token), metadata=cloud.admin).info
-    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
+    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
     token, _ = TokenFormatter(key_repository(controller.app.config)).issue(
         admin.user_id, admin.project_id, ("password",), expires)
     assert cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(token)).roles

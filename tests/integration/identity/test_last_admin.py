@@ -7,8 +7,8 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import (PASSWORD, issue, list_all, mask, new_project, new_user, role_id,
-                                                unchanged)
+from tests.integration.identity.helpers import (PASSWORD, issue, list_all, mask, new_project, new_user,
+                                                reached_server, role_id, unchanged)
 from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.controller import ADMIN_PASSWORD
 from tests.support.errors import raises
@@ -103,7 +103,8 @@ def test_two_admins_removed_at_once_leave_one(spawner):
     with write_lock(database_url(config), "user_account"):
         calls = [cloud.identity.DeleteUser.future(ipb.DeleteUserRequest(id=user.id), metadata=cloud.admin, timeout=60)
                  for user in (first, second)]
-        time.sleep(0.5)  # for both calls to reach the database; neither can write before the lock goes
+        reached_server(cloud)
+        time.sleep(0.5)  # for both to read the admins; neither can write before the lock goes
     outcomes = []
     for call in calls:
         try:

@@ -64,9 +64,9 @@ def test_an_admin_password_reset_unlocks(custom):
 
 def test_a_lock_ends_after_its_duration(cloud, db):
     # On the session controller (lockout off, so only this lock counts): one failure with
-    # max_attempts = 1 locks for one second, and the controller honours it, then lets go.
+    # max_attempts = 1 locks for two seconds, and the controller honours it, then lets go.
     user = new_user(cloud, "briefly-locked")
-    db.call(users.record_failed_login, user.id, 1, 1)
+    db.call(users.record_failed_login, user.id, 1, 2)
     _fail(cloud, user.name, PASSWORD)
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert issue(cloud, user.name).info.user_id == user.id

@@ -6,7 +6,7 @@ import time
 import grpc
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import bearer, issue, list_all, new_project, role_id
+from tests.integration.identity.helpers import bearer, issue, list_all, new_project, reached_server, role_id
 from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.cloud import Cloud, unique
 from tests.support.errors import raises
@@ -40,7 +40,7 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_0(spawner, monkeypatch):
     with write_lock(database_url(config), "project"):
         call = cloud.identity.CreateProject.future(ipb.CreateProjectRequest(project=ipb.Project(name=name)),
                                                    metadata=cloud.admin, timeout=60)
-        time.sleep(0.5)  # time for the call to reach the server; it cannot finish before the lock goes
+        reached_server(cloud)
         assert not call.done()
         process.proc.send_signal(signal.SIGTERM)
         _wait_for(lambda: "shutting down" in process.log_path.read_text(), "the shutdown to begin")
