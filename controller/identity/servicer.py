@@ -35,6 +35,11 @@ def _user_id_of(request, auth):
     return {"user_id": _canonical(request.user_id)}
 
 
+def _enabled(resource) -> bool:
+    """Resources are created enabled unless the request says otherwise."""
+    return resource.enabled if resource.HasField("enabled") else True
+
+
 class IdentityServicer(pb_grpc.IdentityServiceServicer):
     def __init__(self, db, tokens, settings):
         self.db = db
@@ -100,7 +105,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         default_project = validation.optional_uuid("user.default_project_id", u.default_project_id)
         users.check_password_policy(request.password, self.settings.minimum_password_length)
         hashed = await asyncio.to_thread(passwords.hash_password, request.password)
-        row = await self.db.run(users.create, u.name, hashed, u.email, u.enabled, default_project, u.description)
+        row = await self.db.run(users.create, u.name, hashed, u.email, _enabled(u), default_project, u.description)
         return convert.user(row)
 
     @rpc("identity:get_user", target=_by_id("user_id"))
@@ -160,7 +165,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         p = request.project
         validation.name("project.name", p.name)
         validation.text("project.description", p.description)
-        return convert.project(await self.db.run(projects.create, p.name, p.description, p.enabled))
+        return convert.project(await self.db.run(projects.create, p.name, p.description, _enabled(p)))
 
     @rpc("identity:get_project", target=_by_id("project_id"))
     async def GetProject(self, request, context):
@@ -251,7 +256,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def CreateService(self, request, context):
         s = request.service
         self._service_fields(s)
-        return convert.service(await self.db.run(catalog.create_service, s.type, s.name, s.description, s.enabled))
+        return convert.service(await self.db.run(catalog.create_service, s.type, s.name, s.description, _enabled(s)))
 
     @rpc("identity:get_service")
     async def GetService(self, request, context):
@@ -296,7 +301,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         interface = self._interface(e.interface)
         validation.name("endpoint.region", e.region)
         row = await self.db.run(catalog.create_endpoint, service_id, interface, e.region, self._url(e.url),
-                                e.enabled)
+                                _enabled(e))
         return convert.endpoint(row)
 
     @rpc("identity:get_endpoint")
