@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 from controller.compute.api.models import InstanceAction, InstanceActionEvent
+from controller.compute.scheduler import sql
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
 
 IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
 
 
-def start(instance_id: str, action: str, caller, event: str = "") -> InstanceAction:
+def start(instance_id: str, action: str, caller, event: str = "") -> int:
+    """Records the start of an action (and of its first step); returns the action's id."""
     now = utcnow()
-    row = InstanceAction.create(
+    action_id = sql.insert(InstanceAction, dict(
         instance_id=instance_id, action=action, request_id=caller.request_id or "",
-        user_id=caller.user_id, project_id=caller.project_id, start_time=now, result=IN_PROGRESS)
+        user_id=caller.user_id, project_id=caller.project_id, start_time=now, finish_time=None,
+        result=IN_PROGRESS, message=""), returning="id").fetchone()[0]
     if event:
-        InstanceActionEvent.create(action_id=row.id, event=event, start_time=now,
-                                   result=IN_PROGRESS)
-    return row
+        sql.insert(InstanceActionEvent, dict(action_id=action_id, event=event, host="",
+                                             start_time=now, finish_time=None,
+                                             result=IN_PROGRESS))
+    return action_id
 
 
 def _latest(instance_id: str, action: str | None) -> InstanceAction | None:

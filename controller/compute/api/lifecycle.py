@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from controller.compute.api import actions, states
 from controller.compute.api.models import Instance, RevisionCounter, ServerGroupMember
-from controller.compute.scheduler import claims
+from controller.compute.scheduler import claims, sql
 from controller.compute.scheduler.locks import lock_query
 from controller.db.queries import utcnow
 
@@ -19,9 +19,7 @@ NO_VALID_HOST = "No valid host was found"
 
 def bump() -> int:
     """The next revision; call inside a write transaction."""
-    (RevisionCounter.update(value=RevisionCounter.value + 1)
-     .where(RevisionCounter.name == "instance").execute())
-    return RevisionCounter.get(RevisionCounter.name == "instance").value
+    return sql.execute("bump").fetchone()[0]
 
 
 def current_revision() -> int:
@@ -42,12 +40,14 @@ def change(instance_id: str, *conditions, **values) -> bool:
 
 
 def placed(instance_id: str, node_id: str, host: str) -> bool:
-    """The claim succeeded: the server has a host. False if it was deleted meanwhile."""
-    ok = change(instance_id, Instance.task_state == states.SCHEDULING, node_id=node_id,
-                host=host, task_state=states.SPAWNING, attempts=Instance.attempts + 1)
-    if ok:
-        actions.event(instance_id, "create", "schedule", actions.SUCCESS, host)
-    return ok
+    """The claim succeeded: the server has a host. False if it was deleted meanwhile.
+    Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
+    if sql.execute("lock_scheduling", instance_id, states.SCHEDULING).fetchone() is None:
+        return False
+    now = utcnow()
+    sql.execute("placed", node_id, host, states.SPAWNING, now, bump(), instance_id)
+    sql.execute("event_done", now, actions.SUCCESS, host, instance_id, "create", "schedule")
+    return True
 
 
 def no_valid_host(instance_id: str) -> None:

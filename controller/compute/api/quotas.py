@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from controller.compute.api.models import KeyPair, QuotaLimit, ServerGroup, ServerGroupMember
 from controller.compute.api.quota_rules import QuotaValues, check, check_limit_value
-from controller.compute.scheduler.locks import lock_rows
+from controller.compute.scheduler import sql
 from controller.errors import NotFound
 from controller.identity.models import Project
 
@@ -21,8 +21,7 @@ class Quotas:
         self.count_servers = count_servers or (lambda project_id: (0, 0, 0))
 
     def limits(self, project_id: str) -> QuotaValues:
-        overrides = {q.resource: q.hard_limit for q in
-                     QuotaLimit.select().where(QuotaLimit.project_id == project_id)}
+        overrides = dict(sql.execute("quota_limits", project_id).fetchall())
         known = {k: v for k, v in overrides.items() if k in QuotaValues.names()}
         return self.defaults.with_values(**known)
 
@@ -35,7 +34,7 @@ class Quotas:
 
     def lock(self, project_id: str) -> None:
         """Serialises quota checks of one project across threads and controller replicas."""
-        lock_rows(self.db, Project.select(Project.id).where(Project.id == project_id))
+        sql.execute("lock_project", project_id)
 
     def check_key_pairs(self, caller) -> None:
         self.lock(caller.project_id)
@@ -49,7 +48,9 @@ class Quotas:
     def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None) -> None:
         """Call with the project locked (lock()) in the transaction that creates the server."""
         limits = self.limits(caller.project_id)
-        check(limits, self.usage(caller.project_id), instances=1, cores=vcpus, ram_mb=ram_mb)
+        instances, cores, ram = self.count_servers(caller.project_id)
+        check(limits, QuotaValues(instances=instances, cores=cores, ram_mb=ram), instances=1,
+              cores=vcpus, ram_mb=ram_mb)
         if group_id:
             members = ServerGroupMember.select().where(
                 ServerGroupMember.group_id == group_id).count()

@@ -8,11 +8,10 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-import peewee
-
 from controller import validation
 from controller.compute.api import actions, lifecycle, states
 from controller.compute.api.models import Instance, ServerGroup, ServerGroupMember
+from controller.compute.scheduler import sql
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
@@ -75,12 +74,26 @@ def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
     """Records a new server in BUILD/scheduling. Returns (server, created); a retry with the
     same request_id returns the first server and False."""
     now = utcnow()
+    instance_id = str(uuid.uuid4())
+    values = dict(
+        id=instance_id, project_id=caller.project_id, user_id=caller.user_id,
+        name=req.name, request_id=request_id or None, flavor_id=flavor.id,
+        flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
+        disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
+        extra_specs=flavor.extra_specs, image_id=req.image_id,
+        image_properties=image_properties, key_name=req.key_name, key_data=key_data,
+        availability_zone=req.availability_zone, server_group_id=group.id if group else None,
+        metadata=req.metadata, user_data=req.user_data or None,
+        vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
+        attempts=0, addresses={}, created_at=now, updated_at=now)
+    # Every create holds the write lock (SQLite) or the project's row (PostgreSQL) for this
+    # block, so it runs prepared statements only (scheduler/sql.py).
     with db.write_transaction():
         quotas.lock(caller.project_id)
         if request_id:
-            existing = Instance.get_or_none((Instance.project_id == caller.project_id)
-                                            & (Instance.request_id == request_id))
-            if existing is not None:
+            found = sql.execute("by_request_id", caller.project_id, request_id).fetchone()
+            if found is not None:
+                existing = Instance.get_by_id(found[0])
                 if not _same_request(existing, req):
                     raise AlreadyExists("request_id was used for a different server",
                                         reason="REQUEST_ID_REUSED", request_id=request_id)
@@ -89,22 +102,12 @@ def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
                 ServerGroup.id == group.id)):
             raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
         quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
-        instance_id = str(uuid.uuid4())
-        row = Instance.create(
-            id=instance_id, project_id=caller.project_id, user_id=caller.user_id,
-            name=req.name, request_id=request_id or None, flavor_id=flavor.id,
-            flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
-            disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
-            extra_specs=flavor.extra_specs, image_id=req.image_id,
-            image_properties=image_properties, key_name=req.key_name, key_data=key_data,
-            availability_zone=req.availability_zone, server_group_id=group.id if group else None,
-            metadata=req.metadata, user_data=req.user_data or None,
-            vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
-            attempts=0, addresses={}, revision=lifecycle.bump(), created_at=now, updated_at=now)
+        values["revision"] = lifecycle.bump()
+        sql.insert(Instance, values)
         if group is not None:
             ServerGroupMember.create(group_id=group.id, instance_id=instance_id)
         actions.start(instance_id, "create", caller, event="schedule")
-    return row, True
+    return Instance(**values), True
 
 
 def _visible(query, caller, all_projects: bool = True):
@@ -210,9 +213,5 @@ def request_delete(db, caller, server_id: str) -> bool:
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:
     """(instances, cores, ram_mb) of a project's live servers."""
-    row = (Instance.select(peewee.fn.COUNT(Instance.id),
-                           peewee.fn.COALESCE(peewee.fn.SUM(Instance.vcpus), 0),
-                           peewee.fn.COALESCE(peewee.fn.SUM(Instance.ram_mb), 0))
-           .where((Instance.project_id == project_id) & Instance.deleted_at.is_null())
-           .tuples().get())
+    row = sql.execute("project_usage", project_id).fetchone()
     return int(row[0]), int(row[1]), int(row[2])

@@ -14,7 +14,7 @@ from typing import Callable
 
 import peewee
 
-from controller.compute.scheduler import capacity
+from controller.compute.scheduler import capacity, sql
 from controller.compute.scheduler.groups import group_violation
 from controller.compute.scheduler.host_state import AFFINITY, ANTI_AFFINITY
 from controller.compute.scheduler.locks import lock_rows
@@ -49,10 +49,7 @@ class ServerGone(ClaimRefused):
 
 def used_on(node_id: str) -> tuple[int, int, int]:
     """(vcpus, memory_mb, disk_gb) allocated on a host, from the committed allocations."""
-    row = (Allocation.select(peewee.fn.COALESCE(peewee.fn.SUM(Allocation.vcpus), 0),
-                             peewee.fn.COALESCE(peewee.fn.SUM(Allocation.memory_mb), 0),
-                             peewee.fn.COALESCE(peewee.fn.SUM(Allocation.disk_gb), 0))
-           .where(Allocation.node_id == node_id).tuples().get())
+    row = sql.execute("used", node_id).fetchone()
     return int(row[0]), int(row[1]), int(row[2])
 
 
@@ -95,10 +92,8 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             if problem:
                 raise ClaimRefused(node_id, problem)
         try:
-            Allocation.create(instance_id=request.instance_id, node_id=node_id,
-                              project_id=request.project_id, vcpus=request.vcpus,
-                              memory_mb=request.memory_mb, disk_gb=request.disk_gb,
-                              created_at=utcnow())
+            sql.execute("allocate", request.instance_id, node_id, request.project_id,
+                        request.vcpus, request.memory_mb, request.disk_gb, utcnow())
         except peewee.IntegrityError:
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
         if on_claimed is not None and not on_claimed(node_id):

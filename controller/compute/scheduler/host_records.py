@@ -9,7 +9,7 @@ import peewee
 
 from controller.compute.scheduler.capacity import Capacity
 from controller.compute.scheduler.host_state import HostState
-from controller.compute.scheduler.locks import lock_rows
+from controller.compute.scheduler import sql
 from controller.compute.conductor.models import ComputeNode
 from controller.compute.scheduler.models import Allocation
 from controller.db.queries import utcnow
@@ -50,17 +50,19 @@ class HostRecords:
     def lock_capacity(self, db, node_id: str) -> Capacity | None:
         """Locks the host's row (inside the claim's transaction) and returns its totals and
         ratios; None when the host is gone or disabled."""
-        rows = lock_rows(db, ComputeNode.select().where(ComputeNode.id == node_id))
-        if not rows or not rows[0].enabled:
+        row = sql.execute("node", node_id).fetchone()
+        if row is None:
             return None
-        n = rows[0]
+        vcpus, memory_mb, disk_gb, cpu_ratio, ram_ratio, disk_ratio, reserved, enabled = row
+        if not enabled:
+            return None
         defaults = self.config
         return Capacity(
-            vcpus_total=n.vcpus, memory_mb_total=n.memory_mb, disk_gb_total=n.disk_gb,
-            cpu_allocation_ratio=n.cpu_allocation_ratio or defaults.cpu_allocation_ratio,
-            ram_allocation_ratio=n.ram_allocation_ratio or defaults.ram_allocation_ratio,
-            disk_allocation_ratio=n.disk_allocation_ratio or defaults.disk_allocation_ratio,
-            memory_mb_reserved=n.memory_mb_reserved)
+            vcpus_total=vcpus, memory_mb_total=memory_mb, disk_gb_total=disk_gb,
+            cpu_allocation_ratio=cpu_ratio or defaults.cpu_allocation_ratio,
+            ram_allocation_ratio=ram_ratio or defaults.ram_allocation_ratio,
+            disk_allocation_ratio=disk_ratio or defaults.disk_allocation_ratio,
+            memory_mb_reserved=reserved)
 
 
 def _used() -> dict[str, tuple[int, int, int, int]]:
