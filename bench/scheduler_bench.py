@@ -7,7 +7,7 @@ controller's interpreter) at a fixed concurrency. The controller is built exactl
 read from it.
 
   python -m bench.scheduler_bench [--hosts 10,100,1000] [--creates 5000] [--concurrency 32]
-                                  [--database-url postgresql://...]
+                                  [--postgres | --database-url postgresql://...]
 
 Prints, per N: decisions per second (all creates decided / wall time from the first create
 to the last decision), p50/p99 decision latency (select plus claim, as the scheduler
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import multiprocessing
 import statistics
 import tempfile
@@ -149,6 +150,8 @@ def _undecided(db) -> int:
 
 
 def run_one(n_hosts: int, creates: int, concurrency: int, database_url: str) -> dict:
+    # Each refusal logs its per-filter reasons; thousands of them would bury the figures.
+    logging.getLogger("controller.compute.api.scheduling").setLevel(logging.ERROR)
     from stratus.compute.v1 import compute_service_pb2 as pb
     from stratus.identity.v1 import identity_service_pb2 as ipb
     from tests.integration.compute.compute_support import Compute
@@ -209,12 +212,28 @@ def main():
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default="",
                         help="default: SQLite in a temporary directory")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throw-away PostgreSQL server (as the tests do) and use it")
     args = parser.parse_args()
-    engine = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
+    server = None
+    if args.postgres:
+        from tests.support.postgres import PostgresServer
+        server = PostgresServer().start()
+    try:
+        _run_all(args, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run_all(args, server):
+    engine = "postgresql" if server else (
+        args.database_url.split(":", 1)[0] if args.database_url else "sqlite")
     print(f"scheduler benchmark: {args.creates} creates at concurrency {args.concurrency}, "
           f"{engine}; host {HOST}, flavor {FLAVOR}")
     for n in [int(x) for x in args.hosts.split(",")]:
-        r = run_one(n, args.creates, args.concurrency, args.database_url)
+        url = server.create_database(f"bench_{n}") if server else args.database_url
+        r = run_one(n, args.creates, args.concurrency, url)
         rate = r["decided"] / r["elapsed"]
         print(f"N={r['n']:>5}: {rate:7.0f} decisions/s  decision p50 {r['decision'][0]:6.2f} ms "
               f"p99 {r['decision'][1]:6.2f} ms  CreateServer p50 {r['api'][0]:6.2f} ms "
