@@ -5,6 +5,11 @@ events as libvirt delivers them, and command results, while commands arrive. Whe
 stream breaks the agent reconnects with exponential backoff and full jitter; guests keep
 running meanwhile, and the next hello carries the full inventory again. Queues are bounded:
 events that do not fit are counted and replaced by a full inventory.
+
+libvirt hands events over late (a spawn's DEFINED event, queued before the guest started,
+may come after the spawn's result went out), so an event is sent with the power state the
+guest has when it is sent, read while no command of that instance runs: never older than a
+result already sent.
 """
 from __future__ import annotations
 
@@ -12,12 +17,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
 from compute_node import convert
-from compute_node.drivers.base import ComputeDriver, EventSubscription
+from compute_node.drivers.base import (
+    ComputeDriver, EventSubscription, InstanceNotFound, LifecycleEvent, PowerState,
+)
 from compute_node.executor import Executor
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
@@ -193,16 +200,46 @@ class Agent:
 
     async def _forward_events(self, outgoing: asyncio.Queue) -> None:
         events = self._events
-        while True:
-            event = await events.get()
-            if events.lost:
-                events.lost = 0
-                self._drain_events()
-                instances = await asyncio.to_thread(self.driver.list_instances)
-                await outgoing.put(pb.ConnectRequest(inventory=pb.Inventory(
-                    instances=convert.inventory(instances.values()))))
-                continue
-            await outgoing.put(convert.event(event))
+        pending: dict[str, LifecycleEvent] = {}   # instance -> its latest unsent event
+        reporters: dict[str, asyncio.Task] = {}
+        try:
+            while True:
+                event = await events.get()
+                if events.lost:
+                    events.lost = 0
+                    self._drain_events()
+                    instances = await asyncio.to_thread(self.driver.list_instances)
+                    await outgoing.put(pb.ConnectRequest(inventory=pb.Inventory(
+                        instances=convert.inventory(instances.values()))))
+                    continue
+                pending[event.uuid] = event
+                reporter = reporters.get(event.uuid)
+                if reporter is None or reporter.done():
+                    # One reporter per instance, so a long command on one guest does not
+                    # hold back the events of the others.
+                    reporters[event.uuid] = asyncio.ensure_future(
+                        self._report(event.uuid, pending, outgoing))
+                    for uuid in [u for u, t in reporters.items() if t.done()]:
+                        del reporters[uuid]
+        finally:
+            for reporter in reporters.values():
+                reporter.cancel()
+
+    async def _report(self, uuid: str, pending: dict, outgoing: asyncio.Queue) -> None:
+        async with self.executor.instance_lock(uuid):
+            while uuid in pending:   # events that came meanwhile are covered by one read
+                event = pending.pop(uuid)
+                state = await self._power_state(uuid, event.power_state)
+                await outgoing.put(convert.event(replace(event, power_state=state)))
+
+    async def _power_state(self, uuid: str, implied: PowerState) -> PowerState:
+        try:
+            return (await asyncio.to_thread(self.driver.get_info, uuid)).power_state
+        except InstanceNotFound:
+            return PowerState.NOSTATE
+        except Exception:  # the hypervisor did not answer: what the event implies
+            LOG.exception("reading the power state of %s failed", uuid)
+            return implied
 
     def _drain_events(self) -> None:
         if self._events is None:

@@ -76,9 +76,13 @@ class Executor:
         finally:
             del self._running[command.command_id]
 
+    def instance_lock(self, uuid: str) -> asyncio.Lock:
+        """Held while a command for `uuid` runs; the agent takes it to read a power state
+        that no command of this instance is changing at that moment."""
+        return self._instance_locks.setdefault(uuid, asyncio.Lock())
+
     async def _locked(self, command: pb.Command, work):
-        lock = self._instance_locks.setdefault(command.instance_id, asyncio.Lock())
-        async with lock, self._slots:
+        async with self.instance_lock(command.instance_id), self._slots:
             return await work()
 
     async def _info(self, uuid: str):

@@ -9,9 +9,10 @@ import grpc
 import pytest
 
 from compute_node.agent import AGENT_VERSION
+from compute_node.drivers.base import EventKind, LifecycleEvent, PowerState
 from controller.compute.api import lifecycle, states
 from controller.compute.api.models import Instance, InstanceAction
-from controller.compute.conductor import convert, nodes, outbox
+from controller.compute.conductor import convert, nodes, outbox, workflow
 from controller.compute.conductor.models import ComputeNode, NodeCommand
 from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
@@ -324,6 +325,29 @@ def test_a_repeated_or_unknown_result_changes_nothing(controller, node, servers,
     after = servers.get(server_id)
     assert after.status == cpb.SERVER_STATUS_ACTIVE and after.revision == before.revision
     assert controller.app.db.call(lambda: outbox.get(spawn.id).state) == outbox.SUCCEEDED
+
+
+def test_a_lifecycle_event_delivered_after_the_result_does_not_undo_it(controller, node,
+                                                                       servers, image_id,
+                                                                       monkeypatch):
+    """libvirt queues a spawn's DEFINED event (domain not yet started) and may hand it over
+    after the spawn's result went out: the event must not make the running server stopped."""
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    before = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    applied = []
+    apply_event = workflow.apply_event
+
+    def seen(node_id, instance_id, power_state):
+        applied.append((instance_id, power_state))
+        return apply_event(node_id, instance_id, power_state)
+
+    monkeypatch.setattr(workflow, "apply_event", seen)
+    node.agent._events.offer(LifecycleEvent(uuid=server_id, kind=EventKind.DEFINED,
+                                            power_state=PowerState.SHUTOFF))
+    wait_until(lambda: any(i == server_id for i, _ in applied), "the late event applied")
+    after = servers.get(server_id)
+    assert after.status == cpb.SERVER_STATUS_ACTIVE
+    assert after.power_state == cpb.POWER_STATE_RUNNING and after.revision == before.revision
 
 
 def test_the_agent_opens_a_new_stream_on_request_and_guests_stay(controller, node, servers,
