@@ -149,11 +149,19 @@ def upload_image(cloud, data: bytes, disk_format: str, properties: dict | None =
 
 
 class Servers:
-    """The compute API as a user drives it (admin here, in one project without quotas)."""
+    """The compute API as a user drives it: an administrator in a project of its own without
+    quotas (the cloud's admin project is shared by every test of the worker)."""
 
     def __init__(self, cloud):
         self.cloud = cloud
         self.stub = cpb_grpc.ComputeServiceStub(cloud.channel)
+        self.tenant = cloud.tenant(role="admin")
+        unlimited = ("instances", "cores", "ram_mb")
+        self.stub.UpdateQuotas(cpb.UpdateQuotasRequest(
+            quotas=cpb.Quotas(project_id=self.tenant.project_id,
+                              limits=cpb.QuotaValues(**{n: -1 for n in unlimited})),
+            update_mask={"paths": [f"limits.{n}" for n in unlimited]}),
+            metadata=cloud.admin)
 
     def flavor(self, vcpus=1, ram_mb=256, disk_gb=1) -> str:
         return self.stub.CreateFlavor(cpb.CreateFlavorRequest(flavor=cpb.Flavor(
@@ -163,7 +171,7 @@ class Servers:
     def create(self, flavor_id: str, image_id: str, zone: str = "", **server) -> str:
         return self.stub.CreateServer(cpb.CreateServerRequest(server=cpb.Server(
             name=server.pop("name", unique("vm")), flavor_id=flavor_id, image_id=image_id,
-            availability_zone=zone, **server)), metadata=self.cloud.admin).id
+            availability_zone=zone, **server)), metadata=self.tenant.metadata).id
 
     def get(self, server_id: str) -> cpb.Server:
         return self.stub.GetServer(cpb.GetServerRequest(id=server_id),
