@@ -15,7 +15,7 @@ def start(instance_id: str, action: str, caller, event: str = "") -> int:
     action_id = sql.insert(InstanceAction, dict(
         instance_id=instance_id, action=action, request_id=caller.request_id or "",
         user_id=caller.user_id, project_id=caller.project_id, start_time=now, finish_time=None,
-        result=IN_PROGRESS, message=""), returning="id").fetchone()[0]
+        result=IN_PROGRESS, message=""), returning_id=True)
     if event:
         sql.insert(InstanceActionEvent, dict(action_id=action_id, event=event, host="",
                                              start_time=now, finish_time=None,

@@ -19,7 +19,7 @@ NO_VALID_HOST = "No valid host was found"
 
 def bump() -> int:
     """The next revision; call inside a write transaction."""
-    return sql.execute("bump").fetchone()[0]
+    return sql.next_revision()
 
 
 def current_revision() -> int:

@@ -98,8 +98,7 @@ class Placement:
             if not selection.candidates:
                 if fresh:
                     self.stats.refused += 1
-                    log.info("no valid host for %s: %s", spec.instance_id, selection.describe())
-                    raise NoValidHost(selection.describe())
+                    raise NoValidHost(selection.describe())  # the caller logs the reasons
                 force = True
                 continue
             request = _claim_request(spec)

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import functools
 
+import peewee
+
 from controller.db.database import proxy
 from controller.compute.scheduler.locks import _is_sqlite
+
+
+def _returning(database) -> bool:
+    """SQLite (3.35+) and PostgreSQL have INSERT/UPDATE ... RETURNING; MySQL has not."""
+    return not isinstance(database, peewee.MySQLDatabase)
 
 
 @functools.lru_cache(maxsize=4)
@@ -26,8 +33,8 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
                      f"disk_gb, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"),
         "lock_scheduling": (f"SELECT id FROM instance WHERE id = {p} AND deleted_at IS NULL "
                             f"AND task_state = {p}{lock}"),
-        "bump": ("UPDATE revision_counter SET value = value + 1 WHERE name = 'instance' "
-                 "RETURNING value"),
+        "bump": "UPDATE revision_counter SET value = value + 1 WHERE name = 'instance'",
+        "revision": "SELECT value FROM revision_counter WHERE name = 'instance'",
         "placed": (f"UPDATE instance SET node_id = {p}, host = {p}, task_state = {p}, "
                    f"attempts = attempts + 1, updated_at = {p}, revision = {p} WHERE id = {p}"),
         "lock_project": f"SELECT id FROM project WHERE id = {p}{lock}",
@@ -51,14 +58,28 @@ def _insert(table: str, columns: tuple[str, ...], param: str, returning: str) ->
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){tail}"
 
 
-def insert(model, values: dict, returning: str = ""):
-    """INSERT of one row of `model`, values converted by the model's own fields."""
+def insert(model, values: dict, returning_id: bool = False):
+    """INSERT of one row of `model`, values converted by the model's own fields; returns the
+    new row's `id` when asked (an auto-increment key)."""
     database = getattr(proxy, "obj", proxy)
     fields = model._meta.fields
     columns = tuple(fields[name].column_name for name in values)
     params = [fields[name].db_value(value) for name, value in values.items()]
-    return proxy.execute_sql(_insert(model._meta.table_name, columns, database.param,
-                                     returning), params)
+    returning = "id" if returning_id and _returning(database) else ""
+    cursor = proxy.execute_sql(_insert(model._meta.table_name, columns, database.param,
+                                       returning), params)
+    if not returning_id:
+        return None
+    return cursor.fetchone()[0] if returning else cursor.lastrowid
+
+
+def next_revision() -> int:
+    """Bumps the server revision counter (row-locked until commit) and returns its value."""
+    database = getattr(proxy, "obj", proxy)
+    if _returning(database):
+        return proxy.execute_sql(statements()["bump"] + " RETURNING value").fetchone()[0]
+    execute("bump")
+    return execute("revision").fetchone()[0]
 
 
 def statements() -> dict[str, str]:
