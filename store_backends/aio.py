@@ -5,6 +5,10 @@ loop handles the next (an upload writes chunk N while chunk N+1 arrives; a downl
 ahead by one chunk), so disk and network overlap and memory stays at two chunks whatever the
 image size. One worker per transfer also keeps its calls in order: a clean-up queued after
 a write can never run before it.
+
+Cancelling a task does not stop a call already running in a thread: a commit may finish after
+its caller was cancelled, unseen. Clean-up therefore acts on what the calls really did (the
+transfer's state, kept on the worker thread), and `settle` waits for such work to its end.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-from store_backends.base import DEFAULT_CHUNK_SIZE, Store, StoredImage, Verifier
+from store_backends.base import DEFAULT_CHUNK_SIZE, Store, StoredImage, Upload, Verifier
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -34,30 +38,76 @@ class _Worker:
         self._pool.shutdown(wait=False)           # calls already queued still run
 
 
+async def settle(work):
+    """The outcome of `work` (a future or coroutine) once it has ended, even if the calling
+    task is cancelled meanwhile: the work goes on regardless, and what follows must act on
+    what it really did. A cancellation received meanwhile is raised at the next await."""
+    future = asyncio.ensure_future(work)
+    task = asyncio.current_task()
+    interrupted = False
+    try:
+        while True:
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if future.cancelled():
+                    raise
+                task.uncancel()
+                interrupted = True
+    finally:
+        if interrupted:
+            task.cancel()
+
+
+class _Transfer:
+    """An upload as its worker thread sees it: what was begun and committed, whether or not
+    anyone was still awaiting the result."""
+
+    def __init__(self, store: Store, image_id: str, verifier: Verifier | None):
+        self._store, self._image_id, self._verifier = store, image_id, verifier
+        self._upload: Upload | None = None
+        self._stored: StoredImage | None = None
+
+    def begin(self) -> None:
+        self._upload = self._store.begin(self._image_id, self._verifier)
+
+    def write(self, chunk: bytes) -> None:
+        self._upload.write(chunk)
+
+    def commit(self) -> StoredImage:
+        self._stored = self._upload.commit()
+        return self._stored
+
+    def undo(self) -> None:
+        if self._stored is not None:        # committed after its caller had given up
+            self._store.delete(self._stored.location)
+        elif self._upload is not None:
+            self._upload.abort()
+
+
 async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
               verifier: Verifier | None = None) -> StoredImage:
-    """Like `Store.add`, for an async stream. On any failure, cancellation included,
-    nothing is kept and the error propagates."""
+    """Like `Store.add`, for an async stream. On any failure, cancellation included, nothing
+    is kept and the error propagates, once the data is gone."""
     worker = _Worker("image-upload")
+    transfer = _Transfer(store, image_id, verifier)
     try:
-        upload = await worker.submit(store.begin, image_id, verifier)
-        try:
-            writing = None
-            async for chunk in chunks:
-                if writing is not None:
-                    await writing
-                writing = worker.submit(upload.write, chunk)
+        await worker.submit(transfer.begin)
+        writing = None
+        async for chunk in chunks:
             if writing is not None:
                 await writing
-            return await worker.submit(upload.commit)
-        except BaseException:
-            # Queued behind any write still running; shielded so a cancelled client still
-            # leaves no temporary data behind.
-            try:
-                await asyncio.shield(worker.submit(upload.abort))
-            except Exception:       # noqa: BLE001 - keep the first error; scrub() removes debris
-                log.exception("cannot remove the data of an aborted upload")
-            raise
+            writing = worker.submit(transfer.write, chunk)
+        if writing is not None:
+            await writing
+        return await worker.submit(transfer.commit)
+    except BaseException:
+        # Queued behind every call already handed to the worker, so it runs after them.
+        try:
+            await settle(worker.submit(transfer.undo))
+        except Exception:       # noqa: BLE001 - keep the first error; scrub() removes debris
+            log.exception("cannot remove the data of an aborted upload")
+        raise
     finally:
         worker.close()
 

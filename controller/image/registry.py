@@ -74,10 +74,11 @@ class ImageRegistry:
 
     async def delete(self, caller: Caller, image_id: str, authorize: Authorize) -> None:
         await self._authorized(caller, image_id, "image:delete_image", authorize)
-        location = await self.db.run(images.mark_deleted, self.db, caller, image_id)
+        # Settled: a caller gone mid-way must not leave the data of a deleted image behind.
+        location = await aio.settle(self.db.run(images.mark_deleted, self.db, caller, image_id))
         if location:
             try:
-                await asyncio.to_thread(self.store.delete, location)
+                await aio.settle(asyncio.to_thread(self.store.delete, location))
             except StoreNotFound:
                 pass
             except Exception:      # noqa: BLE001 - the record is gone; the operator sees this

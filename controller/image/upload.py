@@ -195,8 +195,10 @@ class Uploader:
                      expected: Expected = Expected()) -> Image:
         """Stores the data of a QUEUED image (policy already enforced); returns the ACTIVE image."""
         upload_id = str(uuid.uuid4())
-        plan = await self.db.run(begin, self.db, self.settings, caller, image_id, upload_id,
-                                 expected.size)
+        # Work handed to a thread ends as it ends even if this task is cancelled (a client
+        # gone mid-stream): every step that changes something is settled, then acted upon.
+        plan = await aio.settle(self.db.run(begin, self.db, self.settings, caller, image_id,
+                                            upload_id, expected.size))
         keepalive = asyncio.create_task(self._keep_alive(image_id, upload_id))
         try:
             verifier = UploadVerifier(plan, expected)
@@ -205,14 +207,15 @@ class Uploader:
                 stored = await aio.add(self.store, image_id, chunks, verifier)
         except BaseException:
             keepalive.cancel()
-            await asyncio.shield(self.db.run(restore, image_id, upload_id))
+            # aio.add returns only once its data is gone: the image looks empty only then.
+            await aio.settle(self.db.run(restore, image_id, upload_id))
             raise
         keepalive.cancel()
         try:
-            return await self.db.run(activate, self.db, self.settings, image_id, upload_id,
-                                     stored, verifier.virtual_size)
-        except BaseException as exc:
-            await asyncio.shield(self._discard(image_id, upload_id, stored.location))
+            return await aio.settle(self.db.run(activate, self.db, self.settings, image_id,
+                                                upload_id, stored, verifier.virtual_size))
+        except BaseException as exc:    # not activated: the data is no image's
+            await aio.settle(self._discard(image_id, upload_id, stored.location))
             if isinstance(exc, _Lost):
                 raise NotFound(f"image {image_id} was deleted during the upload",
                                reason="IMAGE_NOT_FOUND", image_id=image_id) from None
@@ -224,7 +227,7 @@ class Uploader:
         location = self.store.location_for(image_id)
         if await asyncio.to_thread(self.store.exists, location):
             log.warning("removing data left by an interrupted upload", extra={"fields": {"image_id": image_id}})
-            await asyncio.to_thread(self.store.delete, location)
+            await aio.settle(asyncio.to_thread(self.store.delete, location))
 
     async def _discard(self, image_id: str, upload_id: str, location: str) -> None:
         try:

@@ -67,6 +67,57 @@ def test_cancelled_upload_leaves_nothing(store):
     assert os.listdir(store.directory) == []
 
 
+def test_upload_cancelled_while_it_commits_leaves_nothing(store):
+    """The commit goes on in its thread after the cancellation; the clean-up follows it."""
+    committing, go_on = threading.Event(), threading.Event()
+
+    class Held(Verifier):
+        def finish(self, size, checksum, os_hash_value):
+            committing.set()
+            go_on.wait(30)
+
+    async def main():
+        task = asyncio.create_task(aio.add(store, str(uuid.uuid4()), stream(bytes(30_000)), Held()))
+        try:
+            assert await asyncio.to_thread(committing.wait, 30)
+            task.cancel()
+        finally:
+            go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert os.listdir(store.directory) == []
+
+
+def test_settle_waits_for_the_work_then_delivers_the_cancellation():
+    started, go_on = threading.Event(), threading.Event()
+
+    def work():
+        started.set()
+        go_on.wait(30)
+        return "done"
+
+    async def main():
+        outcome = []
+
+        async def caller():
+            outcome.append(await aio.settle(asyncio.to_thread(work)))
+            await asyncio.sleep(30)
+
+        task = asyncio.create_task(caller())
+        await asyncio.to_thread(started.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return outcome
+
+    assert asyncio.run(main()) == ["done"]
+
+
 def test_missing_data_surfaces_on_first_iteration(store):
     async def main():
         with pytest.raises(NotFound):
