@@ -11,6 +11,7 @@ import logging
 
 from controller.compute.api import lifecycle, states
 from controller.compute.api.models import Instance, ServerGroup
+from controller.compute.scheduler import sql
 from controller.compute.scheduler.claims import ServerGone, group_members_per_node
 from controller.compute.scheduler.host_state import GroupSpec, ImageProps, RequestSpec
 from controller.compute.scheduler.placement import NoValidHost, Placed
@@ -23,21 +24,22 @@ class Gone(Exception):
 
 
 def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
-    row = Instance.get_or_none(Instance.id == instance_id)
-    if row is None or row.deleted_at is not None or row.task_state != states.SCHEDULING:
+    """What placement needs of a server still waiting for a host (read on every attempt)."""
+    row = sql.execute("spec", instance_id, states.SCHEDULING).fetchone()
+    if row is None:
         raise Gone(instance_id)
-    props = row.image_properties or {}
+    project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, zone, image, group_id = row
+    props = Instance.image_properties.python_value(image) or {}
     group = None
-    if row.server_group_id:
-        g = ServerGroup.get_or_none(ServerGroup.id == row.server_group_id)
+    if group_id:
+        g = ServerGroup.get_or_none(ServerGroup.id == group_id)
         if g is not None:
             group = GroupSpec(g.id, g.policy, group_members_per_node(g.id),
                               g.max_server_per_host)
-    root = row.disk_gb or int(props.get("size_gb", 0))
+    root = disk_gb or int(props.get("size_gb", 0))
     return RequestSpec.for_flavor(
-        instance_id=row.id, project_id=row.project_id, vcpus=row.vcpus, ram_mb=row.ram_mb,
-        root_gb=root, ephemeral_gb=row.ephemeral_gb, swap_mb=row.swap_mb,
-        availability_zone=row.availability_zone,
+        instance_id=instance_id, project_id=project_id, vcpus=vcpus, ram_mb=ram_mb,
+        root_gb=root, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb, availability_zone=zone,
         image=ImageProps(architecture=props.get("architecture", ""),
                          hypervisor_type=props.get("hypervisor_type", ""),
                          min_ram_mb=int(props.get("min_ram_mb", 0)),

@@ -37,6 +37,9 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "revision": "SELECT value FROM revision_counter WHERE name = 'instance'",
         "placed": (f"UPDATE instance SET node_id = {p}, host = {p}, task_state = {p}, "
                    f"attempts = attempts + 1, updated_at = {p}, revision = {p} WHERE id = {p}"),
+        "spec": ("SELECT project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
+                 "availability_zone, image_properties, server_group_id FROM instance "
+                 f"WHERE id = {p} AND deleted_at IS NULL AND task_state = {p}"),
         "lock_project": f"SELECT id FROM project WHERE id = {p}{lock}",
         "by_request_id": (f"SELECT id FROM instance WHERE project_id = {p} "
                           f"AND request_id = {p}"),
