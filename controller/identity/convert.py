@@ -51,9 +51,9 @@ def catalog(entries) -> pb.Catalog:
         for e in entries])
 
 
-def token_info(identity, catalog_entries=None) -> pb.TokenInfo:
+def token_info(identity, catalog_message: pb.Catalog | None = None) -> pb.TokenInfo:
     return pb.TokenInfo(
         user_id=identity.user_id, user_name=identity.user_name, project_id=identity.project_id or "",
         project_name=identity.project_name or "", roles=list(identity.roles), methods=list(identity.methods),
         issue_time=timestamp(identity.issued_at), expire_time=timestamp(identity.expires_at),
-        audit_id=identity.audit_id, catalog=catalog(catalog_entries) if catalog_entries is not None else None)
+        audit_id=identity.audit_id, catalog=catalog_message)

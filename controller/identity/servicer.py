@@ -47,6 +47,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self.settings = settings
         self.life = settings.token_expiration
         self.catalog = catalog.CatalogCache(db, settings.token_cache_seconds)
+        self._catalog_pb = (None, None)  # (entries, their message): token responses share one
 
     # -- tokens ------------------------------------------------------------------------------
     @rpc.open
@@ -61,8 +62,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         token, identity = await self.tokens.issue(
             user_id=user_id, user_name=request.user_name, password=request.password,
             project_id=request.project_id or None, project_name=request.project_name or None)
-        entries = await self.catalog.get() if identity.project_id else None
-        return pb.IssueTokenResponse(token=token, info=convert.token_info(identity, entries))
+        return pb.IssueTokenResponse(token=token, info=await self._token_info(identity))
 
     async def _subject(self, token, rule):
         if not token:
@@ -81,8 +81,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def ValidateToken(self, request, context):
         await self._subject(request.token, "identity:validate_token")
         identity = await self._valid(request.token)
-        entries = await self.catalog.get() if identity.project_id else None
-        return pb.ValidateTokenResponse(info=convert.token_info(identity, entries))
+        return pb.ValidateTokenResponse(info=await self._token_info(identity))
 
     @rpc("identity:revoke_token", deferred=True)
     async def RevokeToken(self, request, context):
@@ -91,9 +90,19 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         await self.tokens.revoke(payload)
         return EMPTY
 
+    async def _catalog_message(self):
+        entries = await self.catalog.get()
+        if self._catalog_pb[0] is not entries:
+            self._catalog_pb = (entries, convert.catalog(entries))
+        return self._catalog_pb[1]
+
+    async def _token_info(self, identity):
+        """Scoped tokens carry the catalog, as Keystone's do."""
+        return convert.token_info(identity, await self._catalog_message() if identity.project_id else None)
+
     @rpc("identity:get_catalog")
     async def GetCatalog(self, request, context):
-        return convert.catalog(await self.catalog.get())
+        return await self._catalog_message()
 
     # -- users -------------------------------------------------------------------------------
     @rpc("identity:create_user")
