@@ -145,7 +145,8 @@ def test_resource_filters_agree_with_the_claims_capacity_rules():
                  memory_mb_total=rng.randint(512, 8192), memory_mb_used=rng.randint(0, 9000),
                  memory_mb_reserved=rng.choice([0, 256]), disk_gb_total=rng.randint(1, 100),
                  disk_gb_used=rng.randint(0, 120), cpu_allocation_ratio=rng.choice([1, 1.5, 4]),
-                 ram_allocation_ratio=rng.choice([1, 1.5]), disk_allocation_ratio=rng.choice([1, 2]))
+                 ram_allocation_ratio=rng.choice([1, 1.5]),
+                 disk_allocation_ratio=rng.choice([1, 2]))
         if rng.random() < 0.5:
             h.consume(rng.randint(0, 4), rng.randint(0, 2048), rng.randint(0, 20))
         s = spec(vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096),
