@@ -7,6 +7,7 @@ event loop never blocks on I/O and domain code stays plain, testable Python.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
@@ -28,6 +29,11 @@ SQLITE_PRAGMAS = {
 }
 
 
+# Beyond the worker threads, a few other threads (tools, tests, start-up) may hold a
+# connection; when all are taken, a caller waits this many seconds rather than failing.
+POOL_WAIT = 30
+
+
 class BaseModel(peewee.Model):
     class Meta:
         database = proxy
@@ -42,13 +48,15 @@ def connect(url: str, workers: int = 8) -> peewee.Database:
         if not path:
             raise ValueError(f"database url {url!r}: use sqlite:////absolute/path.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=workers + 4,
-                                    stale_timeout=None, check_same_thread=False)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=workers + 8,
+                                    stale_timeout=None, timeout=POOL_WAIT, check_same_thread=False)
     if scheme in ("postgres", "postgresql"):
         parsed = db_url.parse(url)
-        return PooledPostgresqlDatabase(max_connections=workers + 4, stale_timeout=300, **parsed)
+        return PooledPostgresqlDatabase(max_connections=workers + 8, stale_timeout=300, timeout=POOL_WAIT,
+                                        **parsed)
     if scheme == "mysql":
-        return db_url.connect(url.replace("mysql://", "mysql+pool://", 1), max_connections=workers + 4)
+        return db_url.connect(url.replace("mysql://", "mysql+pool://", 1), max_connections=workers + 8,
+                              timeout=POOL_WAIT)
     raise ValueError(f"database url {url!r}: unsupported scheme {scheme!r}")
 
 
@@ -60,10 +68,26 @@ def dialect(database: peewee.Database) -> str:
     return "mysql"
 
 
+# SQLite has one writer at a time anyway; queueing this process's writers on a lock is fair
+# and immediate, where SQLite's busy handler sleeps and retries (long tails under load).
+_sqlite_writer = threading.RLock()
+
+
+@contextlib.contextmanager
+def _sqlite_write_transaction(engine):
+    with _sqlite_writer, engine.atomic(lock_type="IMMEDIATE"):
+        yield
+
+
 def write_transaction():
-    """Database.write_transaction for domain code, which reaches the database through the proxy."""
+    """A transaction that takes the write lock up front.
+
+    On SQLite, BEGIN IMMEDIATE (behind this process's writer lock) avoids the deadlock of two
+    readers upgrading to writers; on PostgreSQL, rows that must not change underneath are
+    read with for_update().
+    """
     engine = proxy.obj
-    return engine.atomic(lock_type="IMMEDIATE") if dialect(engine) == "sqlite" else engine.atomic()
+    return _sqlite_write_transaction(engine) if dialect(engine) == "sqlite" else engine.atomic()
 
 
 def for_update(query):
@@ -81,7 +105,6 @@ class Database:
         self.dialect = dialect(self.engine)
         proxy.initialize(self.engine)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
-        self._closed = threading.Event()
 
     async def run(self, fn, *args, **kwargs):
         """Runs fn(*args, **kwargs) in a worker thread inside a connection context."""
@@ -94,15 +117,7 @@ class Database:
         with self.engine.connection_context():
             return fn(*args, **kwargs)
 
-    def write_transaction(self):
-        """A transaction that takes the write lock up front.
-
-        On SQLite, BEGIN IMMEDIATE avoids the deadlock of two readers upgrading to writers;
-        on PostgreSQL rows that must not change underneath use SELECT ... FOR UPDATE.
-        """
-        if self.dialect == "sqlite":
-            return self.engine.atomic(lock_type="IMMEDIATE")
-        return self.engine.atomic()
+    write_transaction = staticmethod(write_transaction)
 
     def close(self):
         self._executor.shutdown(wait=True)

@@ -28,12 +28,20 @@ def write_config(state_dir: Path, database_url: str = "", listen: str = "127.0.0
 
 
 def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
-    """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code."""
-    from controller import manage
-    for argv in (["db", "sync"], ["token", "setup-keys"],
-                 ["bootstrap", "--admin-password", ADMIN_PASSWORD, "--public-url", public_url]):
-        if manage.main(["--config", str(config_path), *argv]) != 0:
-            raise RuntimeError(f"stratus-manage {' '.join(argv)} failed")
+    """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code.
+
+    They run in a child process: stratus-manage binds the process's one database proxy, and
+    this test process may already serve another database.
+    """
+    steps = [["db", "sync"], ["token", "setup-keys"],
+             ["bootstrap", f"--admin-password={ADMIN_PASSWORD}", "--public-url", public_url]]
+    script = ("import sys\nfrom controller import manage\n"
+              f"for argv in {steps!r}:\n"
+              f"    if manage.main(['--config', {str(config_path)!r}, *argv]) != 0:\n"
+              "        sys.exit(f'stratus-manage {argv} failed')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"preparing the controller failed: {done.stdout}{done.stderr}")
 
 
 class InProcessController:

@@ -98,7 +98,7 @@ class ComputeProcess:
         self.starts += 1
         args = [sys.executable, "-m", "compute_node.main", "--config", str(self.config)]
         if self.starts == 1:
-            args += ["--enroll-token", self.token]
+            args += [f"--enroll-token={self.token}"]  # a token may start with a dash
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=dict(os.environ),
                                          start_new_session=True)
