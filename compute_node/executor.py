@@ -188,17 +188,20 @@ class Executor:
 
     async def _interrupted(self, command: pb.Command, action: str) -> pb.CommandResult:
         """The agent stopped while this command ran. Not run again: report what exists; a
-        spawn that left no guest is cleaned up (disks, cache references)."""
+        spawn that left no guest is cleaned up (disks, cache references). A destroy is
+        finished instead: destroying twice does no harm, and the stopped agent may have left
+        the guest, its disks or its image references behind."""
+        if action == "destroy":
+            result = await self._run(command, action, None)
+            self.journal.finish(command.command_id, result.SerializeToString())
+            return result
         info = await self._info(command.instance_id)
         if action == "spawn" and info is not None:
             result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         else:
             if action == "spawn":
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
-            if action == "destroy" and info is None:
-                result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED)
-            else:
-                result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
-                                        "INTERRUPTED", "the agent stopped while it ran")
+            result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
+                                    "INTERRUPTED", "the agent stopped while it ran")
         self.journal.finish(command.command_id, result.SerializeToString())
         return result

@@ -142,6 +142,33 @@ def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, ima
     assert list(driver.list_instances()).count(spawn.instance_id) == 1
 
 
+def destroy_command(instance_id):
+    command = pb.Command(command_id=str(uuid.uuid4()), instance_id=instance_id)
+    command.destroy.SetInParent()
+    return command
+
+
+@pytest.mark.parametrize("undefined", [False, True], ids=["guest-left", "guest-gone"])
+def test_an_interrupted_destroy_is_finished(setup, driver, image_cache, tmp_path, undefined):
+    """The agent was killed mid-destroy, before or after the domain went away: the restarted
+    agent finishes the destroy (guest, disks, image reference) and reports it done."""
+    executor, journal, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn, images))
+    destroy = destroy_command(spawn.instance_id)
+    journal.begin(destroy.command_id, destroy.instance_id)
+    if undefined:
+        driver._guest(spawn.instance_id).power_off()
+        driver._guest(spawn.instance_id).undefine()
+    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
+                                                      boot_id="boot-2"))
+    result = run(restarted.execute(destroy, images))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert spawn.instance_id not in driver.list_instances()
+    assert image_cache.references(image_id) == set()
+    assert not (tmp_path / "instances" / spawn.instance_id).exists()
+
+
 def test_console_output_is_read_every_time(setup, tmp_path):
     executor, _, image_id, images, _ = setup
     spawn = spawn_command(image_id)
