@@ -1,8 +1,11 @@
-"""Generates the gRPC stubs from protos/ whenever the package is built or installed."""
+"""Generates the gRPC stubs from protos/ whenever the package is built or installed.
+
+They are generated before setup() runs, so package discovery sees the `stratus` packages
+and wheels, sdists and editable installs all carry them.
+"""
 import pathlib
 
 from setuptools import setup
-from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).parent
 
@@ -25,10 +28,6 @@ def generate_stubs():
                 init.touch()
 
 
-class BuildWithStubs(build_py):
-    def run(self):
-        generate_stubs()
-        super().run()
-
-
-setup(cmdclass={"build_py": BuildWithStubs})
+if (ROOT / "protos").is_dir():
+    generate_stubs()
+setup()
