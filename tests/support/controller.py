@@ -6,6 +6,7 @@ the schema is migrated, Fernet keys are created and the cloud is bootstrapped fi
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 import grpc
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ADMIN_PASSWORD = "admin-secret-pw"
 
@@ -27,21 +30,39 @@ def write_config(state_dir: Path, database_url: str = "", listen: str = "127.0.0
     return path
 
 
-def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
-    """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code.
+_MANAGE_MANY = """
+import contextlib, io, json, sys
+from controller import manage
+results = []
+for argv in json.loads(sys.argv[2]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = manage.main(["--config", sys.argv[1], *argv])
+    results.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(results))
+"""
 
-    They run in a child process: stratus-manage binds the process's one database proxy, and
-    this test process may already serve another database.
+
+def manage_many(config: Path, *commands: list[str]) -> list[subprocess.CompletedProcess]:
+    """Several `stratus-manage` commands in turn, through its real main(), in one child process.
+
+    A child process, because stratus-manage binds the process's one database proxy and this
+    test process may already serve another database; one, to pay for one start-up.
     """
-    steps = [["db", "sync"], ["token", "setup-keys"],
-             ["bootstrap", f"--admin-password={ADMIN_PASSWORD}", "--public-url", public_url]]
-    script = ("import sys\nfrom controller import manage\n"
-              f"for argv in {steps!r}:\n"
-              f"    if manage.main(['--config', {str(config_path)!r}, *argv]) != 0:\n"
-              "        sys.exit(f'stratus-manage {argv} failed')\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", _MANAGE_MANY, str(config), json.dumps(commands)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
-        raise RuntimeError(f"preparing the controller failed: {done.stdout}{done.stderr}")
+        raise RuntimeError(f"stratus-manage runner failed: {done.stderr}")
+    return [subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
+            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]))]
+
+
+def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
+    """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code."""
+    for step in manage_many(config_path, ["db", "sync"], ["token", "setup-keys"],
+                            ["bootstrap", f"--admin-password={ADMIN_PASSWORD}", "--public-url", public_url]):
+        if step.returncode != 0:
+            raise RuntimeError(f"{' '.join(step.args)} failed: {step.stdout}{step.stderr}")
 
 
 class InProcessController:

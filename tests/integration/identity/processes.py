@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from tests.support.cloud import Cloud
-from tests.support.controller import ControllerProcess, write_config
+from tests.support.controller import ControllerProcess, prepare, write_config
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,41 +24,6 @@ def manage(config: Path, *argv: str) -> subprocess.CompletedProcess:
     """`stratus-manage --config CONFIG ARGV...` in a child process."""
     return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
-
-
-_MANY = """
-import contextlib, io, json, sys
-from controller import manage
-results = []
-for argv in json.loads(sys.argv[2]):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = manage.main(["--config", sys.argv[1], *argv])
-    results.append([code, out.getvalue(), err.getvalue()])
-print(json.dumps(results))
-"""
-
-
-def manage_many(config: Path, *commands: list[str]) -> list[subprocess.CompletedProcess]:
-    """Several `stratus-manage` commands in turn, through its real main(), in one child process
-    (one start-up instead of one each)."""
-    import json
-    done = subprocess.run([sys.executable, "-c", _MANY, str(config), json.dumps(commands)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"stratus-manage runner failed: {done.stderr}")
-    return [subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
-            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]))]
-
-
-def prepare(config: Path):
-    """db sync, keys and bootstrap (tests.support.controller.prepare) in one child process."""
-    code = ("import sys; from pathlib import Path; from tests.support.controller import prepare; "
-            "prepare(Path(sys.argv[1]))")
-    done = subprocess.run([sys.executable, "-c", code, str(config)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"prepare failed: {done.stdout}{done.stderr}")
 
 
 class Databases:

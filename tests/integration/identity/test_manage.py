@@ -9,7 +9,8 @@ from controller.auth.fernet_keys import KeyRepository
 from controller.auth.token_format import TokenFormatter
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.identity.helpers import bearer, issue
-from tests.integration.identity.processes import database_url, execute, manage, manage_many
+from tests.integration.identity.processes import database_url, execute, manage
+from tests.support.controller import manage_many
 from tests.support.controller import ADMIN_PASSWORD, ControllerProcess, write_config
 from tests.support.errors import raises
 
