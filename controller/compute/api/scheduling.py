@@ -1,13 +1,15 @@
 """Placing BUILD servers: turns a server row into a RequestSpec and hands it to Placement.
 
-The conductor calls `schedule` before it spawns a server (and again, with the hosts already
-tried, after a failed spawn). `BuildQueue` also places servers by itself when no conductor is
-wired in, so CreateServer returns at once either way.
+The conductor calls `schedule` to place a server (and again, with the hosts already tried,
+after a failed spawn), passing its spawn command to be written in the claim's transaction.
+`BuildQueue` also places servers by itself when no conductor is wired in, so CreateServer
+returns at once either way.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from controller.compute.api import lifecycle, states
 from controller.compute.api.models import Instance, ServerGroup
@@ -17,6 +19,9 @@ from controller.compute.scheduler.host_state import GroupSpec, ImageProps, Reque
 from controller.compute.scheduler.placement import NoValidHost, Placed
 
 log = logging.getLogger(__name__)
+
+# (instance_id, node_id): more to write in the claim's transaction (the conductor's spawn)
+Then = Callable[[str, str], object]
 
 
 class Gone(Exception):
@@ -47,11 +52,17 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
         group=group, ignore_hosts=frozenset(ignore_hosts))
 
 
-def schedule_sync(db, placement, instance_id: str, ignore_hosts=()) -> Placed | None:
+def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
+                  then: Then | None = None) -> Placed | None:
     """Places and claims, or puts the server in ERROR (No valid host was found). None when
-    there is nothing to place (deleted meanwhile, or no host fits)."""
+    there is nothing to place (deleted meanwhile, or no host fits). `then(instance_id,
+    node_id)` runs in the claim's transaction once the server is recorded on its host."""
     def on_claimed(node_id: str, host: str) -> bool:
-        return lifecycle.placed(instance_id, node_id, host)
+        if not lifecycle.placed(instance_id, node_id, host):
+            return False
+        if then is not None:
+            then(instance_id, node_id)
+        return True
 
     try:
         return placement.place(lambda: request_spec(instance_id, ignore_hosts), on_claimed)
@@ -73,9 +84,10 @@ class BuildQueue:
         self.workers = workers
         self.queue: asyncio.Queue[tuple[str, tuple]] = asyncio.Queue()
 
-    async def schedule(self, instance_id: str, ignore_hosts=()) -> Placed | None:
+    async def schedule(self, instance_id: str, ignore_hosts=(),
+                       then: Then | None = None) -> Placed | None:
         return await self.db.run(schedule_sync, self.db, self.placement, instance_id,
-                                 tuple(ignore_hosts))
+                                 tuple(ignore_hosts), then)
 
     def submit(self, instance_id: str) -> None:
         self.queue.put_nowait((instance_id, ()))

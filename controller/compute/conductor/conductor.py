@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 
 from controller import logs
@@ -66,12 +67,11 @@ class Conductor:
     async def _build(self, instance_id: str, tried, request_id: str) -> None:
         token = logs.request_id_var.set(request_id)
         try:
-            placed = await self.app.compute_scheduling.schedule(instance_id, tried)
-            if placed is None:
-                return
-            command = await self.txn(workflow.ensure_spawn, instance_id, request_id)
-            if command is not None:
-                self.wake(command.node_id)
+            # The spawn is written by the claim's transaction: one write per placement.
+            spawn = functools.partial(workflow.spawn_placed, self.settings, request_id)
+            placed = await self.app.compute_scheduling.schedule(instance_id, tried, spawn)
+            if placed is not None:
+                self.wake(placed.node_id)
         finally:
             logs.request_id_var.reset(token)
 

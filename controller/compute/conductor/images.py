@@ -6,28 +6,31 @@ from collections.abc import AsyncIterator
 
 from controller.compute.conductor import outbox
 from controller.compute.conductor.models import NodeCommand
-from controller.image.models import Image, ImageProperty
+from controller.compute.scheduler import sql
+from controller.image.models import Image
 from controller.errors import FailedPrecondition, NotFound
 from store_backends import aio
 
 ACTIVE = "active"
 
 
+# Both read in every placement's transaction (the spawn is written there): prepared statements.
+
 def image_ref(image_id: str) -> dict:
-    image = Image.get_or_none(Image.id == image_id)
-    if image is None or image.deleted_at is not None:
+    row = sql.execute("image", image_id).fetchone()
+    if row is None or row[2] is not None:
         raise NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND",
                        image_id=image_id)
-    if image.status != ACTIVE or not image.has_data:
-        raise FailedPrecondition(f"image {image_id} is {image.status}, not active",
+    found_id, status, _deleted, disk_format, os_hash_value, size = row
+    if status != ACTIVE or os_hash_value is None:  # no hash: no data stored yet
+        raise FailedPrecondition(f"image {image_id} is {status}, not active",
                                  reason="IMAGE_NOT_ACTIVE", image_id=image_id)
-    return {"image_id": image.id, "disk_format": image.disk_format or "raw",
-            "os_hash_value": image.os_hash_value, "size": image.size}
+    return {"image_id": found_id, "disk_format": disk_format or "raw",
+            "os_hash_value": os_hash_value, "size": size}
 
 
 def properties(image_id: str) -> dict[str, str]:
-    return {p.name: p.value for p in
-            ImageProperty.select().where(ImageProperty.image == image_id)}
+    return dict(sql.execute("image_properties", image_id).fetchall())
 
 
 def boot_images(image_id: str) -> dict:

@@ -8,6 +8,7 @@ import datetime
 import uuid
 
 from controller.compute.conductor.models import NodeCommand
+from controller.compute.scheduler import sql
 from controller.db.queries import utcnow
 
 PENDING, DELIVERED = "pending", "delivered"
@@ -18,10 +19,13 @@ LIVE = (PENDING, DELIVERED)
 def enqueue(node_id: str, kind: str, instance_id: str | None, payload: dict, request_id: str,
             timeout: float) -> NodeCommand:
     now = utcnow()
-    return NodeCommand.create(
-        id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id, kind=kind,
-        payload=payload, request_id=(request_id or "")[:128], state=PENDING, deliveries=0,
-        created_at=now, expires_at=now + datetime.timedelta(seconds=timeout))
+    values = dict(id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id, kind=kind,
+                  payload=payload, request_id=(request_id or "")[:128], state=PENDING,
+                  deliveries=0, created_at=now,
+                  expires_at=now + datetime.timedelta(seconds=timeout))
+    # A prepared insert: every placement writes its spawn here, under the write lock.
+    seq = sql.insert(NodeCommand, values, returning_id=True)
+    return NodeCommand(seq=seq, **values)
 
 
 def live_for_instance(instance_id: str, kind: str | None = None) -> list[NodeCommand]:

@@ -18,6 +18,7 @@ from controller.compute.conductor import images, outbox
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.compute.scheduler import sql
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.queries import utcnow
 from controller.errors import StratusError
@@ -58,6 +59,30 @@ def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
 
 # -- commands --------------------------------------------------------------------------
 
+def _spawn(settings: ConductorSection, node_id: str, instance_id: str, request_id: str,
+           name: str, vcpus: int, ram_mb: int, disk_gb: int, image_id: str) -> NodeCommand:
+    try:
+        boot = images.boot_images(image_id)
+    except StratusError as error:
+        # Not this transaction's to decide: the node's fetch fails (IMAGE_NOT_FOUND) and
+        # the build ends with that fault, as Nova's compute reports a missing image.
+        log.warning("server %s: image %s: %s", instance_id, image_id, error.message)
+        boot = {"image": {"image_id": image_id}}
+    payload = {"name": name, "vcpus": vcpus, "memory_mb": ram_mb, "disk_gb": disk_gb,
+               "metadata": {}, **boot}
+    return outbox.enqueue(node_id, "spawn", instance_id, payload, request_id,
+                          settings.spawn_timeout)
+
+
+def spawn_placed(settings: ConductorSection, request_id: str, instance_id: str,
+                 node_id: str) -> NodeCommand:
+    """The spawn for a server its claim just moved from scheduling to spawning on `node_id`,
+    in the claim's own transaction (which holds the server's row). A server waiting for a
+    host never has a live spawn, so there is nothing to look for first."""
+    fields = sql.execute("spawn_fields", instance_id).fetchone()
+    return _spawn(settings, node_id, instance_id, request_id, *fields)
+
+
 def ensure_spawn(db, settings: ConductorSection, instance_id: str,
                  request_id: str) -> NodeCommand | None:
     inst = _lock(db, instance_id)
@@ -66,17 +91,8 @@ def ensure_spawn(db, settings: ConductorSection, instance_id: str,
     live = outbox.live_for_instance(instance_id, "spawn")
     if live:
         return live[0]
-    try:
-        boot = images.boot_images(inst.image_id)
-    except StratusError as error:
-        # Not this transaction's to decide: the node's fetch fails (IMAGE_NOT_FOUND) and
-        # the build ends with that fault, as Nova's compute reports a missing image.
-        log.warning("server %s: image %s: %s", instance_id, inst.image_id, error.message)
-        boot = {"image": {"image_id": inst.image_id}}
-    payload = {"name": inst.name, "vcpus": inst.vcpus, "memory_mb": inst.ram_mb,
-               "disk_gb": inst.disk_gb, "metadata": {}, **boot}
-    return outbox.enqueue(inst.node_id, "spawn", instance_id, payload, request_id,
-                          settings.spawn_timeout)
+    return _spawn(settings, inst.node_id, instance_id, request_id, inst.name, inst.vcpus,
+                  inst.ram_mb, inst.disk_gb, inst.image_id)
 
 
 def ensure_action(db, settings: ConductorSection, instance_id: str, action: states.Action,

@@ -46,6 +46,10 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "project_usage": ("SELECT COUNT(id), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) "
                           f"FROM instance WHERE project_id = {p} AND deleted_at IS NULL"),
         "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
+        "spawn_fields": f"SELECT name, vcpus, ram_mb, disk_gb, image_id FROM instance WHERE id = {p}",
+        "image": ("SELECT id, status, deleted_at, disk_format, os_hash_value, size FROM image "
+                  f"WHERE id = {p}"),
+        "image_properties": f"SELECT name, value FROM image_property WHERE image_id = {p}",
         "event_done": (
             f"UPDATE instance_action_event SET finish_time = {p}, result = {p}, host = {p} "
             "WHERE action_id = (SELECT MAX(id) FROM instance_action "
@@ -63,12 +67,13 @@ def _insert(table: str, columns: tuple[str, ...], param: str, returning: str) ->
 
 def insert(model, values: dict, returning_id: bool = False):
     """INSERT of one row of `model`, values converted by the model's own fields; returns the
-    new row's `id` when asked (an auto-increment key)."""
+    new row's auto-increment primary key when asked."""
     database = getattr(proxy, "obj", proxy)
     fields = model._meta.fields
     columns = tuple(fields[name].column_name for name in values)
     params = [fields[name].db_value(value) for name, value in values.items()]
-    returning = "id" if returning_id and _returning(database) else ""
+    key = model._meta.primary_key.column_name
+    returning = key if returning_id and _returning(database) else ""
     cursor = proxy.execute_sql(_insert(model._meta.table_name, columns, database.param,
                                        returning), params)
     if not returning_id:
