@@ -7,7 +7,8 @@ BEGIN IMMEDIATE already serialises writers).
 from __future__ import annotations
 
 from controller.compute.api.models import KeyPair, QuotaLimit, ServerGroup, ServerGroupMember
-from controller.compute.api.quota_rules import QuotaValues, check, check_limit_value
+from controller.compute.api.quota_rules import (UNLIMITED, QuotaValues, check,
+                                                 check_limit_value)
 from controller.compute.scheduler import sql
 from controller.errors import NotFound
 from controller.identity.models import Project
@@ -48,9 +49,11 @@ class Quotas:
     def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None) -> None:
         """Call with the project locked (lock()) in the transaction that creates the server."""
         limits = self.limits(caller.project_id)
-        instances, cores, ram = self.count_servers(caller.project_id)
-        check(limits, QuotaValues(instances=instances, cores=cores, ram_mb=ram), instances=1,
-              cores=vcpus, ram_mb=ram_mb)
+        # Counting scans the project's servers: skip it when no limit could be reached.
+        if any(v != UNLIMITED for v in (limits.instances, limits.cores, limits.ram_mb)):
+            instances, cores, ram = self.count_servers(caller.project_id)
+            check(limits, QuotaValues(instances=instances, cores=cores, ram_mb=ram),
+                  instances=1, cores=vcpus, ram_mb=ram_mb)
         if group_id:
             members = ServerGroupMember.select().where(
                 ServerGroupMember.group_id == group_id).count()

@@ -19,8 +19,13 @@ def _returning(database) -> bool:
     return not isinstance(database, peewee.MySQLDatabase)
 
 
+def _columns(model) -> str:
+    return ", ".join(f.column_name for f in model._meta.sorted_fields)
+
+
 @functools.lru_cache(maxsize=4)
 def _for(sqlite: bool, param: str) -> dict[str, str]:
+    from controller.compute.api.models import Flavor
     p = param
     lock = "" if sqlite else " FOR UPDATE"
     return {
@@ -50,6 +55,9 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "image": ("SELECT id, status, deleted_at, disk_format, os_hash_value, size FROM image "
                   f"WHERE id = {p}"),
         "image_properties": f"SELECT name, value FROM image_property WHERE image_id = {p}",
+        # a flavor the caller may use: admin, public, or shared with the caller's project
+        "flavor": (f"SELECT {_columns(Flavor)} FROM flavor WHERE id = {p} AND ({p} OR is_public "
+                   f"OR id IN (SELECT flavor_id FROM flavor_access WHERE project_id = {p}))"),
         "event_done": (
             f"UPDATE instance_action_event SET finish_time = {p}, result = {p}, host = {p} "
             "WHERE action_id = (SELECT MAX(id) FROM instance_action "
@@ -79,6 +87,15 @@ def insert(model, values: dict, returning_id: bool = False):
     if not returning_id:
         return None
     return cursor.fetchone()[0] if returning else cursor.lastrowid
+
+
+def fetch(model, name: str, *params):
+    """The first row of statement `name` (every column of `model`, in field order) as a
+    model instance, or None."""
+    row = execute(name, *params).fetchone()
+    if row is None:
+        return None
+    return model(**{f.name: f.python_value(v) for f, v in zip(model._meta.sorted_fields, row)})
 
 
 def next_revision() -> int:
