@@ -15,8 +15,9 @@ class ComputeSection:
     service_down_time: float = 60.0
     # How often a WatchServers stream looks for changes made by other replicas.
     watch_interval: float = 0.25
-    # Tasks placing new servers concurrently (each runs in a database worker).
-    placement_workers: int = 4
+    # Placement loops running at once; each places the servers waiting (up to 32) together,
+    # with one claim transaction, in a database worker.
+    placement_workers: int = 2
     # Default quota limits per project; -1 is unlimited.
     quota_instances: int = DEFAULT_LIMITS.instances
     quota_cores: int = DEFAULT_LIMITS.cores

@@ -39,6 +39,13 @@ def change(instance_id: str, *conditions, **values) -> bool:
     return query.execute() > 0
 
 
+def lock_waiting(instance_ids: list[str]) -> set[str]:
+    """Locks the servers' rows (in the order given) and returns those still waiting for a
+    host, for a batch of claims."""
+    return {i for i in instance_ids
+            if sql.execute("lock_scheduling", i, states.SCHEDULING).fetchone() is not None}
+
+
 def placed(instance_id: str, node_id: str, host: str) -> bool:
     """The claim succeeded: the server has a host. False if it was deleted meanwhile.
     Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""

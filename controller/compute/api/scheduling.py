@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 from controller.compute.api import lifecycle, states
@@ -19,6 +20,9 @@ from controller.compute.scheduler.host_state import GroupSpec, ImageProps, Reque
 from controller.compute.scheduler.placement import NoValidHost, Placed
 
 log = logging.getLogger(__name__)
+
+# Servers one claim transaction places at most: bounds the time the write lock is held.
+MAX_BATCH = 32
 
 # (instance_id, node_id): more to write in the claim's transaction (the conductor's spawn)
 Then = Callable[[str, str], object]
@@ -52,20 +56,24 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
         group=group, ignore_hosts=frozenset(ignore_hosts))
 
 
+def _record(instance_id: str, node_id: str, host: str, then: Then | None) -> bool:
+    """In the claim's transaction: the server is on its host, and `then` writes what follows."""
+    if not lifecycle.placed(instance_id, node_id, host):
+        return False
+    if then is not None:
+        then(instance_id, node_id)
+    return True
+
+
 def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
                   then: Then | None = None) -> Placed | None:
     """Places and claims, or puts the server in ERROR (No valid host was found). None when
     there is nothing to place (deleted meanwhile, or no host fits). `then(instance_id,
     node_id)` runs in the claim's transaction once the server is recorded on its host."""
-    def on_claimed(node_id: str, host: str) -> bool:
-        if not lifecycle.placed(instance_id, node_id, host):
-            return False
-        if then is not None:
-            then(instance_id, node_id)
-        return True
-
     try:
-        return placement.place(lambda: request_spec(instance_id, ignore_hosts), on_claimed)
+        return placement.place(
+            lambda: request_spec(instance_id, ignore_hosts),
+            lambda node_id, host: _record(instance_id, node_id, host, then))
     except (Gone, ServerGone):
         return None
     except NoValidHost as refused:
@@ -75,32 +83,111 @@ def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
         return None
 
 
-class BuildQueue:
-    """Servers waiting for placement, served by a few tasks that run it in DB worker threads."""
+def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -> list:
+    """schedule_sync for many servers, (instance_id, ignore_hosts, then) each: those without
+    a server group share one selection pass and one claim transaction; the others, and any
+    the batch could not fit, are placed one by one. Per item: Placed, None, or the exception
+    that placing it raised."""
+    results: list = [None] * len(items)
+    batched, alone, seen = [], [], set()
+    for i, (instance_id, ignore_hosts, _) in enumerate(items):
+        if instance_id in seen:  # asked twice (a sweep and a build): the second finds it placed
+            alone.append(i)
+            continue
+        seen.add(instance_id)
+        try:
+            spec = request_spec(instance_id, ignore_hosts)
+        except Gone:
+            continue
+        if spec.group is None:
+            batched.append((i, spec))
+        else:
+            alone.append(i)
+    thens = {items[i][0]: items[i][2] for i, _ in batched}
+    outcomes: list = [None] * len(batched)
+    if batched:
+        try:
+            outcomes = placement.place_batch(
+                [spec for _, spec in batched], lifecycle.lock_waiting,
+                lambda instance_id, node_id, host: _record(instance_id, node_id, host,
+                                                           thens[instance_id]))
+        except Exception:
+            log.exception("placing %d servers together failed; placing them one by one",
+                          len(batched))
+    for (i, _), outcome in zip(batched, outcomes):
+        if isinstance(outcome, Placed):
+            results[i] = outcome
+        elif outcome is None:
+            alone.append(i)
+    for i in sorted(alone):
+        try:
+            results[i] = schedule_sync(db, placement, *items[i])
+        except Exception as error:  # one bad server must not fail the others
+            results[i] = error
+    return results
 
-    def __init__(self, db, placement, workers: int = 4):
+
+@dataclass
+class _Waiting:
+    instance_id: str
+    ignore_hosts: tuple
+    then: Then | None
+    future: asyncio.Future
+
+
+class BuildQueue:
+    """Servers waiting for placement. Each of `workers` loops takes up to MAX_BATCH of them
+    into a database worker thread at a time (schedule_batch), so under load many placements
+    share one claim transaction, and one placement alone waits for nothing."""
+
+    def __init__(self, db, placement, workers: int = 1):
         self.db = db
         self.placement = placement
         self.workers = workers
-        self.queue: asyncio.Queue[tuple[str, tuple]] = asyncio.Queue()
+        self._waiting: list[_Waiting] = []
+        self._ready = asyncio.Event()
+
+    def _enqueue(self, instance_id: str, ignore_hosts, then: Then | None) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(instance_id, tuple(ignore_hosts), then, future))
+        self._ready.set()
+        return future
 
     async def schedule(self, instance_id: str, ignore_hosts=(),
                        then: Then | None = None) -> Placed | None:
-        return await self.db.run(schedule_sync, self.db, self.placement, instance_id,
-                                 tuple(ignore_hosts), then)
+        return await self._enqueue(instance_id, ignore_hosts, then)
 
     def submit(self, instance_id: str) -> None:
-        self.queue.put_nowait((instance_id, ()))
+        """Places the server without waiting for it (no conductor: nothing follows)."""
+        self._enqueue(instance_id, (), None).add_done_callback(
+            lambda future, instance_id=instance_id: _log_failure(future, instance_id))
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+        await asyncio.gather(*(self._drain() for _ in range(self.workers)))
 
-    async def _worker(self) -> None:
+    async def _drain(self) -> None:
         while True:
-            instance_id, ignore = await self.queue.get()
+            await self._ready.wait()
+            batch = [w for w in self._waiting[:MAX_BATCH] if not w.future.done()]
+            del self._waiting[:MAX_BATCH]
+            if not self._waiting:
+                self._ready.clear()
+            if not batch:
+                continue
+            items = [(w.instance_id, w.ignore_hosts, w.then) for w in batch]
             try:
-                await self.schedule(instance_id, ignore)
-            except Exception:  # one bad server must not stop placement for the others
-                log.exception("placing server %s failed", instance_id)
-            finally:
-                self.queue.task_done()
+                results = await self.db.run(schedule_batch, self.db, self.placement, items)
+            except Exception as error:  # the database failed: every caller hears of it
+                results = [error] * len(batch)
+            for waiting, result in zip(batch, results):
+                if waiting.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    waiting.future.set_exception(result)
+                else:
+                    waiting.future.set_result(result)
+
+
+def _log_failure(future: asyncio.Future, instance_id: str) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("placing server %s failed", instance_id, exc_info=future.exception())

@@ -9,6 +9,7 @@ UPDATE; on SQLite the transaction is BEGIN IMMEDIATE, which holds the one write 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,6 +64,16 @@ def group_members_per_node(group_id: str) -> dict[str, int]:
     return {node_id: count for node_id, count in rows}
 
 
+def _current(hosts, db, node_id: str) -> capacity.Capacity | None:
+    """Locks the host's row; its capacity with every committed allocation counted."""
+    record = hosts.lock_capacity(db, node_id)
+    if record is None:
+        return None
+    vcpus, memory_mb, disk_gb = used_on(node_id)
+    return dataclasses.replace(record, vcpus_used=vcpus, memory_mb_used=memory_mb,
+                               disk_gb_used=disk_gb)
+
+
 def claim(db, hosts, node_id: str, request: ClaimRequest,
           on_claimed: Callable[[str], bool] | None = None) -> None:
     """Writes the allocation or raises ClaimRefused, in one transaction.
@@ -76,12 +87,9 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             from controller.compute.api.models import ServerGroup
             lock_rows(db, ServerGroup.select(ServerGroup.id)
                       .where(ServerGroup.id == request.group_id))
-        record = hosts.lock_capacity(db, node_id)
-        if record is None:
+        current = _current(hosts, db, node_id)
+        if current is None:
             raise ClaimRefused(node_id, "host is gone or disabled")
-        vcpus, memory_mb, disk_gb = used_on(node_id)
-        current = capacity.Capacity(**{**record.__dict__, "vcpus_used": vcpus,
-                                       "memory_mb_used": memory_mb, "disk_gb_used": disk_gb})
         lacking = capacity.shortfalls(current, request.vcpus, request.memory_mb, request.disk_gb)
         if lacking:
             raise ClaimRefused(node_id, "; ".join(lacking))
@@ -98,6 +106,66 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
         if on_claimed is not None and not on_claimed(node_id):
             raise ServerGone(node_id, "the server was deleted")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One server of a batch and its candidate hosts' node ids, best first."""
+
+    request: ClaimRequest
+    node_ids: tuple[str, ...]
+
+
+# claim_batch's outcome for a server deleted (or placed already) while it was decided
+GONE = "gone"
+
+
+def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]], set],
+                on_claimed: Callable[[ClaimRequest, str], object]) -> list[str | None]:
+    """Claims a batch of servers without server groups in one transaction: per pick, the
+    node id it got, GONE, or None when every candidate was full (the caller places that one
+    again). Each host's capacity is re-checked with the committed allocations plus what the
+    batch took before it. `lock_waiting(instance_ids)` locks the servers' rows and returns
+    those still waiting for a host; `on_claimed(request, node_id)` records each placement in
+    the same transaction, once every lock is held.
+
+    Lock order as in claim(): all hosts first, then all servers, both sorted so that batches
+    of two controllers cannot wait on each other; on_claimed takes the revision counter."""
+    with db.write_transaction():
+        current = {node_id: _current(hosts, db, node_id)
+                   for node_id in sorted({n for pick in picks for n in pick.node_ids})}
+        waiting = lock_waiting(sorted({pick.request.instance_id for pick in picks}))
+        outcomes: list[str | None] = []
+        for pick in picks:
+            request = pick.request
+            if request.instance_id not in waiting:
+                outcomes.append(GONE)
+                continue
+            outcomes.append(_take(current, pick))
+        now = utcnow()
+        for pick, node_id in zip(picks, outcomes):
+            if node_id not in (None, GONE):
+                request = pick.request
+                sql.execute("allocate", request.instance_id, node_id, request.project_id,
+                            request.vcpus, request.memory_mb, request.disk_gb, now)
+                on_claimed(request, node_id)
+    return outcomes
+
+
+def _take(current: dict, pick: Pick) -> str | None:
+    """The first candidate that still fits the request, its capacity charged; or None."""
+    request = pick.request
+    for node_id in pick.node_ids:
+        host = current[node_id]
+        if host is None or capacity.shortfalls(host, request.vcpus, request.memory_mb,
+                                               request.disk_gb):
+            continue
+        current[node_id] = dataclasses.replace(
+            host, vcpus_used=host.vcpus_used + request.vcpus,
+            memory_mb_used=host.memory_mb_used + request.memory_mb,
+            disk_gb_used=host.disk_gb_used + request.disk_gb)
+        return node_id
+    return None
 
 
 def release(instance_id: str) -> bool:

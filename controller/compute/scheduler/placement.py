@@ -15,7 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.compute.scheduler.claims import ClaimRefused, ClaimRequest, ServerGone, claim
+from controller.compute.scheduler.claims import (GONE, ClaimRefused, ClaimRequest, Pick,
+                                                  ServerGone, claim, claim_batch)
 from controller.compute.scheduler.selector import Scheduler
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,58 @@ class Placement:
             force = True
         self.stats.refused += 1
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
+
+
+    def place_batch(self, specs: list, lock_waiting: Callable[[list[str]], set],
+                    on_claimed: Callable[[str, str, str], object]) -> list:
+        """Places servers without server groups with one selection each on the current
+        snapshot and one claim transaction for all (claims.claim_batch). Per spec: Placed,
+        GONE, or None when it must go through place() alone (nothing fitted this snapshot,
+        or every candidate filled up meanwhile). `on_claimed(instance_id, node_id, host)`
+        runs in the transaction. Runs in a worker thread: it does I/O."""
+        started = self.clock()
+        picks, chosen, states = [], [], {}
+        with self._lock:
+            hosts, _ = self._hosts_locked(False)
+            for i, spec in enumerate(specs):
+                candidates = self.scheduler.select_hosts(
+                    spec, hosts, limit=self.scheduler.config.max_attempts).candidates
+                if not candidates:
+                    continue
+                # optimistic, as in place(): the next spec of the batch sees it taken
+                candidates[0].host_state.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                states.update((c.host_state.node_id, c.host_state) for c in candidates)
+                picks.append(Pick(_claim_request(spec),
+                                  tuple(c.host_state.node_id for c in candidates)))
+                chosen.append(spec)
+        results: dict[str, object] = {}
+        if picks:
+            try:
+                outcomes = claim_batch(
+                    self.db, self.hosts, picks, lock_waiting,
+                    lambda request, node_id: on_claimed(request.instance_id, node_id,
+                                                        states[node_id].host))
+            except Exception:
+                self.invalidate()  # the batch's local consumption was never committed
+                raise
+            seconds = self.clock() - started
+            for spec, pick, outcome in zip(chosen, picks, outcomes):
+                results[spec.instance_id] = self._settle(spec, pick, outcome, states, seconds)
+        return [results.get(spec.instance_id) for spec in specs]
+
+    def _settle(self, spec, pick: Pick, outcome, states: dict, seconds: float):
+        if outcome == GONE:
+            return GONE
+        if outcome is None:
+            self.stats.lost_races += 1
+            self.invalidate()
+            return None
+        if outcome != pick.node_ids[0]:
+            with self._lock:  # the claim landed on an alternate: the snapshot follows
+                states[outcome].consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+        self.stats.placed += 1
+        self.stats.durations.append(seconds)
+        return Placed(outcome, states[outcome].host, pick.node_ids.index(outcome) + 1, seconds)
 
 
 def _claim_request(spec) -> ClaimRequest:

@@ -10,7 +10,7 @@ import pytest
 
 from controller.compute.api.models import ServerGroup, ServerGroupMember
 from controller.compute.scheduler import RequestSpec, Scheduler, SchedulerConfig
-from controller.compute.scheduler.claims import ClaimRefused, ClaimRequest, claim
+from controller.compute.scheduler.claims import GONE, ClaimRefused, ClaimRequest, claim
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.host_state import GroupSpec
 from controller.compute.scheduler.models import Allocation
@@ -36,6 +36,14 @@ def _per_node(db, node_ids):
                 .where(Allocation.node_id.in_(node_ids)).group_by(Allocation.node_id).tuples())
         return dict(rows)
     return db.call(count)
+
+
+def _assert_exactly_100(db, node_ids, outcomes):
+    """Ten hosts of ten cores, one core a server: full, and not one over."""
+    assert len([o for o in outcomes if o is not None]) == 100
+    usage = _per_node(db, node_ids)
+    assert sum(usage.values()) == 100
+    assert all(v <= 10 for v in usage.values()), usage
 
 
 def test_claim_rechecks_capacity_under_the_lock(db):
@@ -69,11 +77,7 @@ def test_200_concurrent_decisions_on_capacity_for_100_place_exactly_100(db):
 
     with ThreadPoolExecutor(8) as pool:  # the pool holds workers + 4 connections
         results = list(pool.map(place, range(200)))
-    placed = [r for r in results if r is not None]
-    assert len(placed) == 100
-    usage = _per_node(db, node_ids)
-    assert sum(usage.values()) == 100
-    assert all(v <= 10 for v in usage.values()), usage
+    _assert_exactly_100(db, node_ids, results)
 
 
 def test_hard_anti_affinity_holds_under_contention(db):
@@ -103,6 +107,47 @@ def test_hard_anti_affinity_holds_under_contention(db):
         results = [r for r in pool.map(place, range(12)) if r is not None]
     assert len(results) == 4
     assert sorted(r.node_id for r in results) == sorted(h["id"] for h in hosts)
+
+
+def _place_batch(db, placement, specs, gone=()):
+    """place_batch for servers that exist only as specs; those in `gone` were deleted."""
+    def waiting(ids):
+        return set(ids) - set(gone)
+    return db.call(placement.place_batch, specs, waiting, lambda *placed: None)
+
+
+def test_concurrent_batches_on_capacity_for_100_place_exactly_100(db):
+    zone, hosts = add_hosts(db, 10, vcpus=10, cpu_ratio=1.0)
+    node_ids = [h["id"] for h in hosts]
+    replicas = _replicas(db, 3)
+
+    def place(i):
+        return _place_batch(db, replicas[i % 3], [_spec(zone) for _ in range(20)])
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = [o for batch in pool.map(place, range(10)) for o in batch]
+    # what a batch could not fit is left for place() alone: nothing is refused here
+    _assert_exactly_100(db, node_ids, outcomes)
+
+
+def test_a_batch_counts_what_it_took_itself_on_a_stale_snapshot(db):
+    zone, [host] = add_hosts(db, 1, vcpus=4, cpu_ratio=1.0)
+    stale = _replicas(db, 1)[0]
+    assert _place_batch(db, stale, [_spec(zone)])[0].node_id == host["id"]
+    # another replica takes two of the three cores left; this snapshot still sees three
+    other = _replicas(db, 1)[0]
+    assert all(_place_batch(db, other, [_spec(zone), _spec(zone)]))
+    outcomes = _place_batch(db, stale, [_spec(zone) for _ in range(3)])
+    assert [o is not None for o in outcomes] == [True, False, False]
+    assert _per_node(db, [host["id"]]) == {host["id"]: 4}
+
+
+def test_a_server_deleted_while_its_batch_was_decided_gets_nothing(db):
+    zone, [host] = add_hosts(db, 1, vcpus=4, cpu_ratio=1.0)
+    specs = [_spec(zone) for _ in range(3)]
+    outcomes = _place_batch(db, _replicas(db, 1)[0], specs, gone={specs[1].instance_id})
+    assert outcomes[1] == GONE and outcomes[0] and outcomes[2]
+    assert _per_node(db, [host["id"]]) == {host["id"]: 2}
 
 
 def _any_project():
