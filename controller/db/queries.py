@@ -1,9 +1,11 @@
 """Small query helpers shared by every area."""
 import contextlib
 import datetime
+import functools
 
 import peewee
 
+from controller.db.prepared import Param, Prepared
 from controller.errors import AlreadyExists, NotFound
 
 
@@ -12,8 +14,13 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+@functools.cache
+def _by_primary_key(model) -> Prepared:
+    return Prepared(lambda: model.select().where(model._meta.primary_key == Param("id")))
+
+
 def get_or_not_found(model, resource_id: str, what: str):
-    row = model.get_or_none(model._meta.primary_key == resource_id)
+    row = _by_primary_key(model).first(id=resource_id)
     if row is None:
         raise NotFound(f"{what} {resource_id} not found", reason=f"{what.upper()}_NOT_FOUND",
                        **{f"{what}_id": resource_id})
