@@ -36,6 +36,8 @@ class ControllerSection:
     # TLS for the public listener: empty means plain text (loopback or a trusted network).
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    # "uvloop" (libuv: the fastest loop for grpc.aio's own scheduling) or "asyncio".
+    event_loop: str = "uvloop"
 
 
 @dataclasses.dataclass

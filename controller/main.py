@@ -5,7 +5,7 @@ import logging
 import sys
 
 from controller import logs
-from controller.config import Config
+from controller.config import Config, ConfigError
 
 log = logging.getLogger("stratus.controller")
 
@@ -16,6 +16,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = Config.load(args.config)
+        run = _runner(config.controller.event_loop)
         logs.setup(config.logging.level, config.logging.format)
         from controller.app import App
         from controller.server import serve
@@ -23,12 +24,22 @@ def main(argv=None):
     except Exception as exc:  # noqa: BLE001 - start-up errors are one clear line, not a traceback
         print(f"stratus-controller: {exc}", file=sys.stderr)
         return 1
-    log.info("controller starting", extra=logs.fields(config=config.source, database=app.db.dialect))
+    log.info("controller starting", extra=logs.fields(
+        config=config.source, database=app.db.dialect, event_loop=config.controller.event_loop))
     try:
-        asyncio.run(serve(app))
+        run(serve(app))
     finally:
         app.close()
     return 0
+
+
+def _runner(event_loop: str):
+    if event_loop == "uvloop":
+        import uvloop
+        return uvloop.run
+    if event_loop == "asyncio":
+        return asyncio.run
+    raise ConfigError(f"[controller] event_loop must be \"uvloop\" or \"asyncio\", not {event_loop!r}")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,26 @@ def test_malformed_policy_file_stops_the_start_naming_the_line(custom_config, tm
     log = (tmp_path / "controller.log").read_text()
     assert f"{policy}:{line}:" in log and detail in log
     assert "public listener serving" not in log
+
+
+def _with_event_loop(config, tmp_path, loop: str):
+    path = tmp_path / "controller.toml"
+    path.write_text(config.read_text().replace("[controller]\n", f'[controller]\nevent_loop = "{loop}"\n', 1))
+    return path
+
+
+def test_the_plain_asyncio_loop_serves_too(session_spawner, custom_config, tmp_path):
+    # Every other controller process of the suite runs the default loop, uvloop.
+    process = session_spawner.start(_with_event_loop(custom_config, tmp_path, "asyncio"))
+    cloud = session_spawner.cloud(process)
+    info = issue(cloud, "admin", ADMIN_PASSWORD, "admin").info
+    assert cloud.identity.GetProject(ipb.GetProjectRequest(id=info.project_id), metadata=cloud.admin).name == "admin"
+    assert "event_loop=asyncio" in process.log_path.read_text()
+
+
+def test_an_unknown_event_loop_stops_the_start(custom_config, tmp_path):
+    process = ControllerProcess(_with_event_loop(custom_config, tmp_path, "gevent"), tmp_path / "controller.log")
+    with pytest.raises(RuntimeError, match="controller exited"):
+        process.start()
+    assert process.proc.returncode != 0
+    assert "event_loop must be \"uvloop\" or \"asyncio\", not 'gevent'" in (tmp_path / "controller.log").read_text()
