@@ -26,7 +26,6 @@ class PolicySection:
 @dataclasses.dataclass
 class Registration:
     servicer: object
-    add_to_server: typing.Callable
     descriptor: object  # the generated ServiceDescriptor
 
 
@@ -55,11 +54,11 @@ class App:
         self.enforcer.load_overrides()  # also checks the references between all registered rules
         config.check_unknown()
 
-    def add_public_service(self, servicer, add_to_server, descriptor):
-        self.public_services.append(Registration(servicer, add_to_server, descriptor))
+    def add_public_service(self, servicer, descriptor):
+        self.public_services.append(Registration(servicer, descriptor))
 
-    def add_node_service(self, servicer, add_to_server, descriptor):
-        self.node_services.append(Registration(servicer, add_to_server, descriptor))
+    def add_node_service(self, servicer, descriptor):
+        self.node_services.append(Registration(servicer, descriptor))
 
     def close(self):
         self.db.close()

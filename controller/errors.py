@@ -1,6 +1,6 @@
 """Typed domain errors.
 
-Domain code raises these; one interceptor (controller/rpc/errors.py) maps each class to its
+Domain code raises these; the call pipeline (controller/rpc/pipeline.py) maps each class to its
 gRPC status code and AIP-193 details, so no servicer builds a status by hand.
 """
 from dataclasses import dataclass

@@ -127,11 +127,11 @@ class NodeListener:
     """The mutual-TLS server. Register services with `add_registrar`, then `start()`.
 
     `run_blocking(fn, *args)` runs the CA's (database) calls off the event loop; the
-    controller passes its `db.run`. `interceptors` run inside the identity check.
+    controller passes its `db.run`.
     """
 
     def __init__(self, service: CertificateService, credentials: grpc.ServerCredentials, *,
-                 address: str = "[::]:0", interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                 address: str = "[::]:0",
                  sweep_interval: float = SWEEP_INTERVAL, run_blocking=None, options=()):
         self._service = service
         self._run = run_blocking or asyncio.to_thread
@@ -141,8 +141,7 @@ class NodeListener:
         self._swept_at = service.clock()
         self._tasks: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._interceptors = [PeerIdentityInterceptor(service, self._registry, self._run),
-                              *interceptors]
+        self._interceptors = [PeerIdentityInterceptor(service, self._registry, self._run)]
         self._options = list(options)
         self._registrars: list[Callable[[grpc.aio.Server], None]] = []
         self.server: grpc.aio.Server | None = None

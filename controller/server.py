@@ -1,4 +1,4 @@
-"""The public listener: the areas' services behind the interceptor, health and reflection."""
+"""The public listener: the areas' services behind the call pipeline, health and reflection."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +9,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller.rpc.interceptor import Interceptor
-from controller.rpc.policy_spec import specs_for
+from controller.rpc.pipeline import Pipeline, add_secured_service
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +30,11 @@ class ControllerServer:
 
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
-        specs = {}
-        for reg in app.public_services:
-            specs.update(specs_for(reg.servicer, reg.descriptor))
-        self.server = grpc.aio.server(
-            interceptors=[Interceptor(specs, app.authenticate, app.enforcer)],
-            options=channel_options(ctl.max_message_bytes))
+        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes))
+        pipeline = Pipeline({}, app.authenticate, app.enforcer)
         names = []
         for reg in app.public_services:
-            reg.add_to_server(reg.servicer, self.server)
+            add_secured_service(self.server, pipeline, reg.servicer, reg.descriptor)
             names.append(reg.descriptor.full_name)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -27,10 +27,9 @@ from controller.ca.servicer import CertificateAuthorityServicer, NodeCertificate
 from controller.errors import FailedPrecondition
 from controller.logs import fields
 from controller.node_listener import NodeListener
-from controller.rpc.interceptor import Interceptor
+from controller.rpc.pipeline import Pipeline, add_secured_service
 from controller.rpc.policy_spec import MethodSpec
 from stratus.ca.v1 import ca_service_pb2 as pb
-from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +75,6 @@ def listener_names(config) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
-def _open_specs(app) -> dict[str, MethodSpec]:
-    """Node services need no bearer token: a method without its own spec is open."""
-    specs = {}
-    for registration in app.node_services:
-        for method in registration.descriptor.methods:
-            impl = getattr(type(registration.servicer), method.name, None)
-            specs[f"/{registration.descriptor.full_name}/{method.name}"] = getattr(
-                impl, "__rpc_spec__", MethodSpec(None))
-    return specs
-
-
 def setup(app):
     settings = app.config.section(CASection)
     authority = load_authority(app.config)
@@ -97,32 +85,31 @@ def setup(app):
     app.ca = certificates
     app.enforcer.register(RULES)
     app.add_public_service(CertificateAuthorityServicer(app.db, certificates),
-                           pb_grpc.add_CertificateAuthorityServiceServicer_to_server,
                            pb.DESCRIPTOR.services_by_name["CertificateAuthorityService"])
 
     dns_names, ip_addresses = listener_names(app.config)
     server_certificate = ListenerCertificate(authority, ca_directory(app.config), NODE_LISTENER,
                                              dns_names=dns_names, ip_addresses=ip_addresses,
                                              clock=utcnow)
-    specs: dict[str, MethodSpec] = {}  # filled at start, when every area has registered
     listener = NodeListener(
         certificates,
         mtls.rotating_server_credentials(server_certificate.pair, authority.certificate_pem),
         address=node_listen_address(app.config),
-        interceptors=[Interceptor(specs, app.authenticate, app.enforcer)],
         sweep_interval=settings.revocation_sweep_seconds, run_blocking=app.db.run,
         options=[("grpc.max_send_message_length", app.config.controller.max_message_bytes),
                  ("grpc.max_receive_message_length", app.config.controller.max_message_bytes),
                  ("grpc.so_reuseport", 0)])
     app.node_listener = listener
     app.add_node_service(NodeCertificateServicer(app.db, certificates),
-                         pb_grpc.add_NodeCertificateServiceServicer_to_server,
                          pb.DESCRIPTOR.services_by_name["NodeCertificateService"])
 
     def register_node_services(server):
-        specs.update(_open_specs(app))
+        # Node services need no bearer token (the client certificate names the node): a
+        # method without a spec of its own is open.
+        pipeline = Pipeline({}, app.authenticate, app.enforcer)
         for registration in app.node_services:
-            registration.add_to_server(registration.servicer, server)
+            add_secured_service(server, pipeline, registration.servicer, registration.descriptor,
+                                default=MethodSpec(None))
 
     listener.add_registrar(register_node_services)
 

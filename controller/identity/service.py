@@ -8,7 +8,6 @@ from controller.identity.config import IdentitySection
 from controller.identity.servicer import IdentityServicer
 from controller.identity.tokens import TokenService
 from stratus.identity.v1 import identity_service_pb2 as pb
-from stratus.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
 
 def key_repository(config) -> KeyRepository:
@@ -30,5 +29,4 @@ def setup(app):
     app.background.append(purge_revocations)
     app.enforcer.register(policies.RULES)
     app.add_public_service(IdentityServicer(app.db, tokens, settings),
-                           pb_grpc.add_IdentityServiceServicer_to_server,
                            pb.DESCRIPTOR.services_by_name["IdentityService"])

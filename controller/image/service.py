@@ -20,7 +20,6 @@ from controller.image.registry import ImageRegistry
 from controller.image.servicer import ImageServicer
 from store_backends import Store, load_backend
 from stratus.image.v1 import image_service_pb2 as pb
-from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
 
 
 def open_store(config) -> Store:
@@ -38,8 +37,7 @@ def setup(app):
     app.images, app.image_store = registry, store
     app.image_lookup = _lookup(app.db)
     app.enforcer.register(policies.RULES)
-    app.add_public_service(ImageServicer(registry), pb_grpc.add_ImageServiceServicer_to_server,
-                           pb.DESCRIPTOR.services_by_name["ImageService"])
+    app.add_public_service(ImageServicer(registry), pb.DESCRIPTOR.services_by_name["ImageService"])
 
     async def start(app):
         await reconcile.reconcile(app.db, store, settings, check_data=True)

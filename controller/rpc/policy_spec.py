@@ -36,12 +36,13 @@ def _open(fn):
 rpc.open = _open
 
 
-def specs_for(servicer, service_descriptor) -> dict[str, MethodSpec]:
-    """Full method name -> spec, for every method of the service; fails closed on a missing one."""
+def specs_for(servicer, service_descriptor, default: MethodSpec | None = None) -> dict[str, MethodSpec]:
+    """Full method name -> spec, for every method of the service. A method that declares none
+    gets `default`; without one, it stops the start (fail closed)."""
     specs = {}
     for method in service_descriptor.methods:
         impl = getattr(type(servicer), method.name, None)
-        spec = getattr(impl, "__rpc_spec__", None)
+        spec = getattr(impl, "__rpc_spec__", default)
         if spec is None:
             raise RuntimeError(f"{service_descriptor.full_name}.{method.name} declares no policy rule")
         specs[f"/{service_descriptor.full_name}/{method.name}"] = spec

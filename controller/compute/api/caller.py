@@ -13,5 +13,5 @@ class Caller:
 
     @classmethod
     def of(cls, auth, request_id: str = "") -> Caller:
-        """From the interceptor's call context (controller.auth.context)."""
+        """From the call pipeline's context (controller.auth.context)."""
         return cls(auth.user_id, auth.project_id or "", bool(auth.is_admin), request_id)

@@ -20,7 +20,6 @@ from controller.compute.scheduler.placement import Placement
 from controller.compute.scheduler.selector import Scheduler
 from controller.errors import Unavailable
 from stratus.compute.v1 import compute_service_pb2 as pb
-from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
 
 
 async def _no_image_service(image_id, project_id, is_admin):
@@ -46,5 +45,4 @@ def setup(app):
     app.add_public_service(
         ComputeServicer(app, settings, quotas, NoConductor(app.db, queue), records,
                         settings.watch_interval),
-        pb_grpc.add_ComputeServiceServicer_to_server,
         pb.DESCRIPTOR.services_by_name["ComputeService"])

@@ -10,7 +10,6 @@ from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.stream import NodeServicer
 from stratus.node.v1 import node_service_pb2 as pb
-from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
 
 def setup(app):
@@ -20,7 +19,6 @@ def setup(app):
     conductor = Conductor(app, settings, app.config.section(ComputeSection).service_down_time,
                           app.config.controller.max_message_bytes)
     app.compute_conductor = conductor
-    app.add_node_service(NodeServicer(conductor), pb_grpc.add_NodeServiceServicer_to_server,
-                         pb.DESCRIPTOR.services_by_name["NodeService"])
+    app.add_node_service(NodeServicer(conductor), pb.DESCRIPTOR.services_by_name["NodeService"])
     app.background.append(conductor.sweep_forever)
     app.on_stop.append(conductor.stop)
