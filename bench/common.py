@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +22,20 @@ def start_controller(extra_config: str = "", database_url: str = "") -> Controll
     return ControllerProcess(config, root / "controller.log").start()
 
 
+def start_bare_server() -> tuple[subprocess.Popen, str]:
+    """bench/bare_server.py in a child process, and its address."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bare_server"], stdout=subprocess.PIPE, text=True)
+    port = proc.stdout.readline().split()[-1]
+    return proc, f"127.0.0.1:{port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     label: str
@@ -26,18 +43,27 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    # CPU the server spent per call, when the load was given its pid: less sensitive than
+    # the rate to other work on a shared machine.
+    server_cpu_us: float | None = None
 
     @property
     def rate(self) -> float:
         return self.calls / self.seconds
 
     def line(self, baseline: "Result | None" = None) -> str:
-        ratio = f"  ratio {self.rate / baseline.rate:5.2f}x of {baseline.label}" if baseline else ""
+        cpu = f"  server {self.server_cpu_us:5.0f} us CPU/call" if self.server_cpu_us is not None else ""
+        ratio = ""
+        if baseline:
+            ratio = f"  ratio {self.rate / baseline.rate:5.2f}x of {baseline.label}"
+            if self.server_cpu_us is not None and baseline.server_cpu_us:
+                ratio += f" (CPU {self.server_cpu_us / baseline.server_cpu_us:4.2f}x)"
         return (f"{self.label:<44} {self.rate:9.0f}/s  p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms"
-                f"{ratio}")
+                f"{cpu}{ratio}")
 
 
-async def load(label: str, call, concurrency: int, max_calls: int, max_seconds: float) -> Result:
+async def load(label: str, call, concurrency: int, max_calls: int, max_seconds: float,
+               server_pid: int | None = None) -> Result:
     """Runs `await call()` from `concurrency` tasks until max_calls or max_seconds, whichever first."""
     latencies: list[float] = []
     deadline = time.perf_counter() + max_seconds
@@ -52,8 +78,10 @@ async def load(label: str, call, concurrency: int, max_calls: int, max_seconds: 
             latencies.append(time.perf_counter() - start)
 
     await call()  # warm the channel and the caches
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
+    cpu = (cpu_seconds(server_pid) - cpu_before) / len(latencies) * 1e6 if server_pid else None
     cuts = statistics.quantiles(latencies, n=100)
-    return Result(label, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000)
+    return Result(label, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, cpu)

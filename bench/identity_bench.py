@@ -2,8 +2,11 @@
 
 Runs a real controller process and drives it over gRPC on loopback from this process:
   python -m bench.identity_bench [--seconds S]
-Prints throughput and p50/p99 latency at concurrency 1 and 16, and an authenticated read
-(GetProject) beside an unauthenticated health check: their ratio is what auth costs.
+Prints throughput, p50/p99 latency and the controller's CPU per call at concurrency 1 and 16,
+for an authenticated read (GetProject) and ValidateToken beside the controller's
+unauthenticated health check (their ratio is what auth costs), and token issue. The outer
+baseline is a bare grpc.aio server answering health checks (bench/bare_server.py): the
+ceiling of the gRPC stack and of this load generator on this machine.
 """
 import argparse
 import asyncio
@@ -11,14 +14,26 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.common import load, start_controller
+from bench.common import load, start_bare_server, start_controller
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from tests.support.controller import ADMIN_PASSWORD
 
+MAX_CALLS = 200_000
+
+
+async def _bare_health(address: str, concurrency: int, seconds: float, pid: int):
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        return await load(f"bare grpc.aio health check, c={concurrency}",
+                          lambda: health.Check(health_pb2.HealthCheckRequest()),
+                          concurrency, MAX_CALLS, seconds, pid)
+
 
 async def run(seconds: float):
     ctl = start_controller()
+    bare, bare_address = start_bare_server()
+    pid = ctl.proc.pid
     try:
         async with grpc.aio.insecure_channel(ctl.address) as channel:
             identity = ipb_grpc.IdentityServiceStub(channel)
@@ -29,21 +44,23 @@ async def run(seconds: float):
             project_id = first.info.project_id
             results = []
             for concurrency in (1, 16):
+                bare_result = await _bare_health(bare_address, concurrency, seconds, bare.pid)
                 health_result = await load(f"health check, c={concurrency}", lambda: health.Check(
-                    health_pb2.HealthCheckRequest()), concurrency, 200_000, seconds)
-                results.append((health_result, None))
+                    health_pb2.HealthCheckRequest()), concurrency, MAX_CALLS, seconds, pid)
+                results += [(bare_result, None), (health_result, bare_result)]
                 results.append((await load(f"GetProject (authenticated), c={concurrency}", lambda: identity.GetProject(
-                    ipb.GetProjectRequest(id=project_id), metadata=auth), concurrency, 200_000, seconds),
+                    ipb.GetProjectRequest(id=project_id), metadata=auth), concurrency, MAX_CALLS, seconds, pid),
                     health_result))
                 results.append((await load(f"ValidateToken, c={concurrency}", lambda: identity.ValidateToken(
-                    ipb.ValidateTokenRequest(token=first.token), metadata=auth), concurrency, 200_000, seconds),
-                    health_result))
+                    ipb.ValidateTokenRequest(token=first.token), metadata=auth), concurrency, MAX_CALLS, seconds,
+                    pid), health_result))
                 results.append((await load(f"IssueToken (scrypt), c={concurrency}", lambda: identity.IssueToken(issue),
                                            concurrency, 2_000, seconds), None))
             print(f"identity benchmark: controller {ctl.address}, SQLite, {seconds:.0f} s per figure")
             for result, baseline in results:
                 print(result.line(baseline))
     finally:
+        bare.kill()
         ctl.terminate()
 
 
