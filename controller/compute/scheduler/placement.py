@@ -18,6 +18,7 @@ from typing import Callable
 from controller.compute.scheduler.claims import (GONE, ClaimRefused, ClaimRequest, Pick,
                                                   ServerGone, claim, claim_batch)
 from controller.compute.scheduler.selector import Scheduler
+from controller.compute.scheduler.shapes import SnapshotSelection
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,17 @@ class Placement:
         self.clock = clock
         self.stats = DecisionStats()
         self._lock = threading.Lock()
-        self._snapshot: list = []
+        self._snapshot: SnapshotSelection | None = None
         self._loaded_at: float | None = None
 
     def invalidate(self) -> None:
         """The next decision reloads the snapshot (a host changed, a server was deleted)."""
         self._loaded_at = None
 
-    def _hosts_locked(self, force: bool) -> tuple[list, bool]:
+    def _hosts_locked(self, force: bool) -> tuple[SnapshotSelection, bool]:
         now = self.clock()
         if force or self._loaded_at is None or now - self._loaded_at > self.max_age:
-            self._snapshot = self.hosts.load(self.db)
+            self._snapshot = SnapshotSelection(self.scheduler, self.hosts.load(self.db))
             self._loaded_at = now
             return self._snapshot, True
         return self._snapshot, False
@@ -93,9 +94,9 @@ class Placement:
         for _ in range(MAX_ROUNDS):
             spec = build_spec()
             with self._lock:
-                hosts, fresh = self._hosts_locked(force)
+                snapshot, fresh = self._hosts_locked(force)
                 selection = self.scheduler.select_hosts(
-                    spec, hosts, limit=self.scheduler.config.max_attempts)
+                    spec, snapshot.hosts, limit=self.scheduler.config.max_attempts)
             if not selection.candidates:
                 if fresh:
                     self.stats.refused += 1
@@ -107,7 +108,8 @@ class Placement:
                 attempts += 1
                 with self._lock:
                     # optimistic: the next decision in this process already sees it taken
-                    candidate.host_state.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                    snapshot.consume(candidate.host_state, spec.vcpus, spec.memory_mb,
+                                     spec.disk_gb)
                 try:
                     hook = None if on_claimed is None else (
                         lambda node_id, host=candidate.host: on_claimed(node_id, host))
@@ -126,7 +128,6 @@ class Placement:
         self.stats.refused += 1
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
 
-
     def place_batch(self, specs: list, lock_waiting: Callable[[list[str]], set],
                     on_claimed: Callable[[str, str, str], object]) -> list:
         """Places servers without server groups with one selection each on the current
@@ -137,14 +138,14 @@ class Placement:
         started = self.clock()
         picks, chosen, states = [], [], {}
         with self._lock:
-            hosts, _ = self._hosts_locked(False)
-            for i, spec in enumerate(specs):
-                candidates = self.scheduler.select_hosts(
-                    spec, hosts, limit=self.scheduler.config.max_attempts).candidates
+            snapshot, _ = self._hosts_locked(False)
+            for spec in specs:
+                candidates = snapshot.candidates(spec, self.scheduler.config.max_attempts)
                 if not candidates:
                     continue
                 # optimistic, as in place(): the next spec of the batch sees it taken
-                candidates[0].host_state.consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                snapshot.consume(candidates[0].host_state, spec.vcpus, spec.memory_mb,
+                                 spec.disk_gb)
                 states.update((c.host_state.node_id, c.host_state) for c in candidates)
                 picks.append(Pick(_claim_request(spec),
                                   tuple(c.host_state.node_id for c in candidates)))
@@ -161,10 +162,12 @@ class Placement:
                 raise
             seconds = self.clock() - started
             for spec, pick, outcome in zip(chosen, picks, outcomes):
-                results[spec.instance_id] = self._settle(spec, pick, outcome, states, seconds)
+                results[spec.instance_id] = self._settle(snapshot, spec, pick, outcome, states,
+                                                         seconds)
         return [results.get(spec.instance_id) for spec in specs]
 
-    def _settle(self, spec, pick: Pick, outcome, states: dict, seconds: float):
+    def _settle(self, snapshot: SnapshotSelection, spec, pick: Pick, outcome, states: dict,
+                seconds: float):
         if outcome == GONE:
             return GONE
         if outcome is None:
@@ -173,7 +176,7 @@ class Placement:
             return None
         if outcome != pick.node_ids[0]:
             with self._lock:  # the claim landed on an alternate: the snapshot follows
-                states[outcome].consume(spec.vcpus, spec.memory_mb, spec.disk_gb)
+                snapshot.consume(states[outcome], spec.vcpus, spec.memory_mb, spec.disk_gb)
         self.stats.placed += 1
         self.stats.durations.append(seconds)
         return Placed(outcome, states[outcome].host, pick.node_ids.index(outcome) + 1, seconds)

@@ -87,6 +87,14 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
     for w in weighers:
         if w.applies_to(request_spec):
             totals = [t + v for t, v in zip(totals, w.weigh(hosts, request_spec))]
+    selection.candidates = rank(hosts, totals, limit=limit, host_subset_size=host_subset_size,
+                                shuffle_ties=shuffle_ties, rng=rng)
+    return selection
+
+
+def rank(hosts: Sequence, totals: list[float], *, limit: int | None, host_subset_size: int,
+         shuffle_ties: bool, rng) -> list[WeighedHost]:
+    """The hosts that passed, best (highest total weight) first; `limit` keeps that many."""
     order = list(range(len(hosts)))
     if shuffle_ties and len(hosts) > 1:
         # Equal weights keep list order in the stable sorts below; a random rotation of that
@@ -94,16 +102,16 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
         cut = rng.randrange(len(hosts))
         order = order[cut:] + order[:cut]
     wanted = None if limit is None else max(limit, host_subset_size)
+    negated = [-t for t in totals]
     if wanted is None or wanted >= len(order):
-        order.sort(key=lambda i: -totals[i])
+        order.sort(key=negated.__getitem__)
     else:
-        order = heapq.nsmallest(wanted, order, key=lambda i: -totals[i])
+        order = heapq.nsmallest(wanted, order, key=negated.__getitem__)
     ranked = [WeighedHost(hosts[i], totals[i]) for i in order]
     if host_subset_size > 1:
         pick = rng.randrange(min(host_subset_size, len(ranked)))
         ranked.insert(0, ranked.pop(pick))
-    selection.candidates = ranked if limit is None else ranked[:limit]
-    return selection
+    return ranked if limit is None else ranked[:limit]
 
 
 class Scheduler:
@@ -122,3 +130,8 @@ class Scheduler:
             limit=limit,
             host_subset_size=self.config.host_subset_size,
             shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)
+
+    def rank(self, hosts: Sequence, totals: list[float],
+             limit: int | None = None) -> list[WeighedHost]:
+        return rank(hosts, totals, limit=limit, host_subset_size=self.config.host_subset_size,
+                    shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)
