@@ -50,6 +50,7 @@ def file_messages(image_id: str, path: Path, chunk: int):
     with open(path, "rb") as source:
         while data := source.read(chunk):
             yield pb.UploadImageDataRequest(data=data)
+    yield pb.UploadImageDataRequest(last=True)
 
 
 def block_messages(image_id: str, size: int, chunk: int):
@@ -57,6 +58,7 @@ def block_messages(image_id: str, size: int, chunk: int):
     block = os.urandom(chunk)
     for start in range(0, size, chunk):
         yield pb.UploadImageDataRequest(data=block[: min(chunk, size - start)])
+    yield pb.UploadImageDataRequest(last=True)
 
 
 class RssWatch:

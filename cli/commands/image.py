@@ -136,6 +136,7 @@ def upload(ctx, image, path: str):
                 while chunk := source.read(CHUNK):
                     progress.update(len(chunk))
                     yield pb.UploadImageDataRequest(data=chunk)
+                yield pb.UploadImageDataRequest(last=True)
             finally:
                 if source is not sys.stdin.buffer:
                     source.close()

@@ -159,12 +159,22 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
                             checksum=_digest("expected_checksum", first.expected_checksum, 32))
 
         async def chunks():
+            # A cancelled client's stream can end like a finished one (grpc.aio ends it before
+            # it cancels this handler): only the client's word completes the data.
+            ended = first.last
             # Each read of a bytes field copies it: read it once.
             if data := first.data:
                 yield data
             async for message in messages:
+                if ended:
+                    raise errors.InvalidArgument("last", "no message may follow the one marked last")
                 if data := message.data:
                     yield data
+                ended = message.last
+            if not (ended or expected.checks_completeness):
+                raise errors.InvalidArgument(
+                    "last", "the stream ended without a message marked last, and no size or digest was "
+                            "declared: the data may have been cut short")
 
         row = await self.registry.upload(caller, image_id, chunks(), expected, auth.authorize)
         return convert.image(row)

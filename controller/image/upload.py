@@ -42,6 +42,11 @@ class Expected:
     os_hash_value: str = ""
     checksum: str = ""
 
+    @property
+    def checks_completeness(self) -> bool:
+        """A short stream fails the size or digest check: it cannot end ACTIVE."""
+        return self.size is not None or bool(self.os_hash_value or self.checksum)
+
 
 @dataclass(frozen=True)
 class Plan:

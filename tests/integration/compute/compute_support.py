@@ -73,7 +73,7 @@ class Compute:
             disk_format=ipb.DISK_FORMAT_RAW, container_format=ipb.CONTAINER_FORMAT_BARE,
             **fields)), metadata=self.cloud.admin)
         self.image_stub.UploadImageData(iter([ipb.UploadImageDataRequest(
-            image_id=made.id, data=b"\0" * 65536)]), metadata=self.cloud.admin)
+            image_id=made.id, data=b"\0" * 65536, last=True)]), metadata=self.cloud.admin)
         return made.id
 
     def flavor(self, vcpus=1, ram_mb=256, disk_gb=1, **kw) -> pb.Flavor:

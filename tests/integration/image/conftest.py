@@ -57,6 +57,7 @@ def upload_messages(image_id: str, data: bytes, chunk: int = CHUNK, **first):
     yield pb.UploadImageDataRequest(image_id=image_id, **first)
     for start in range(0, len(data), chunk):
         yield pb.UploadImageDataRequest(data=data[start:start + chunk])
+    yield pb.UploadImageDataRequest(last=True)
 
 
 def sha512(data: bytes) -> str:
@@ -87,7 +88,7 @@ class Paused:
             yield pb.UploadImageDataRequest(data=os.urandom(65536))
         self.sent.set()
         self.release.wait(60)
-        yield pb.UploadImageDataRequest(data=os.urandom(65536))
+        yield pb.UploadImageDataRequest(data=os.urandom(65536), last=True)
 
 
 @pytest.fixture(scope="session")

@@ -59,9 +59,43 @@ def test_real_qcow2_is_accepted_with_its_virtual_size(cloud, images, qemu_img):
 def test_data_may_come_in_the_first_message(cloud, images):
     tenant = cloud.tenant()
     image = images.create(tenant)
-    active = images.UploadImageData(iter([pb.UploadImageDataRequest(image_id=image.id, data=b"abc")]),
+    active = images.UploadImageData(iter([pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True)]),
                                     metadata=tenant.metadata)
     assert active.size == 3
+
+
+@pytest.mark.parametrize("first", [{}, {"size": 3}, {"expected_checksum": hashlib.md5(b"abc").hexdigest()}])
+def test_the_client_s_word_completes_an_upload(cloud, images, first):
+    # `last` on the final data message, or a declared size or digest the data matches.
+    tenant = cloud.tenant()
+    image = images.create(tenant)
+    last = not first
+    messages = [pb.UploadImageDataRequest(image_id=image.id, **first), pb.UploadImageDataRequest(data=b"ab"),
+                pb.UploadImageDataRequest(data=b"c", last=last)]
+    assert images.UploadImageData(iter(messages), metadata=tenant.metadata).size == 3
+    assert images.download(tenant, image.id)[1] == b"abc"
+
+
+def test_a_stream_that_just_ends_keeps_nothing(cloud, images):
+    # What a client cancelled between two messages looks like to the server: its stream ends
+    # with nothing to say the data is complete. The data may be cut short; it is not kept.
+    tenant = cloud.tenant()
+    image = images.create(tenant)
+    messages = [pb.UploadImageDataRequest(image_id=image.id), pb.UploadImageDataRequest(data=b"half of it")]
+    with raises(grpc.StatusCode.INVALID_ARGUMENT, field="last"):
+        images.UploadImageData(iter(messages), metadata=tenant.metadata)
+    assert_untouched(images, tenant, image)
+    assert images.upload(tenant, image.id, b"all of it").status == pb.IMAGE_STATUS_ACTIVE
+
+
+def test_nothing_may_follow_the_last_message(cloud, images):
+    tenant = cloud.tenant()
+    image = images.create(tenant)
+    messages = [pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True),
+                pb.UploadImageDataRequest(data=b"more")]
+    with raises(grpc.StatusCode.INVALID_ARGUMENT, field="last"):
+        images.UploadImageData(iter(messages), metadata=tenant.metadata)
+    assert_untouched(images, tenant, image)
 
 
 def test_archive_container_content_is_inspected_as_an_archive(cloud, images, qemu_img):
