@@ -17,7 +17,7 @@ class ComputeSection:
     watch_interval: float = 0.25
     # Placement loops running at once; each places the servers waiting (up to 32) together,
     # with one claim transaction, in a database worker.
-    placement_workers: int = 2
+    placement_workers: int = 1
     # Default quota limits per project; -1 is unlimited.
     quota_instances: int = DEFAULT_LIMITS.instances
     quota_cores: int = DEFAULT_LIMITS.cores
