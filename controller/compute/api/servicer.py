@@ -118,14 +118,19 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             metadata=dict(s.metadata), user_data=s.user_data)
         servers.check_request(req, request.request_id)
         caller = _caller()
-        flavor, key, group = await self.db.run(self._references, caller, req)
         image = await self.app.image_lookup(req.image_id, caller.project_id, caller.is_admin)
-        props = images.check_bootable(image, req.image_id, flavor)
-        row, created = await self.db.run(servers.create, self.db, self.quotas, caller, req,
-                                         request.request_id, flavor, props, key, group)
+        row, created = await self.db.run(self._create, caller, req, request.request_id, image)
         if created:
             await self.conductor.build(row.id)
         return convert.server(row, self._show_host())
+
+    def _create(self, caller, req, request_id: str, image):
+        """References, then the image against the flavor, then the insert: one trip to a
+        database worker per create."""
+        flavor, key, group = self._references(caller, req)
+        props = images.check_bootable(image, req.image_id, flavor)
+        return servers.create(self.db, self.quotas, caller, req, request_id, flavor, props, key,
+                              group)
 
     def _references(self, caller, req):
         try:
