@@ -11,7 +11,8 @@ read from it.
 
 Prints, per N: decisions per second (all creates decided / wall time from the first create
 to the last decision), p50/p99 decision latency (select plus claim, as the scheduler
-measures it), the API's own CreateServer p50/p99, placed and refused counts, and the
+measures it; a server placed in a batch counts from the start of its batch's selection to
+the batch's commit), the API's own CreateServer p50/p99, placed and refused counts, and the
 overcommit check: every host's allocations against its limits, read back from the database.
 The baseline beside each rate is the scheduler alone (filters and weighers over the same N
 hosts in memory, no database), measured in the same run.
