@@ -8,11 +8,12 @@ returns at once either way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from dataclasses import dataclass
 from typing import Callable
 
 from controller.compute.api import lifecycle, states
+from controller.compute.api.batching import Batcher
 from controller.compute.api.models import Instance, ServerGroup
 from controller.compute.scheduler import sql
 from controller.compute.scheduler.claims import ServerGone, group_members_per_node
@@ -127,65 +128,25 @@ def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -
     return results
 
 
-@dataclass
-class _Waiting:
-    instance_id: str
-    ignore_hosts: tuple
-    then: Then | None
-    future: asyncio.Future
-
-
 class BuildQueue:
-    """Servers waiting for placement. Each of `workers` loops takes up to MAX_BATCH of them
-    into a database worker thread at a time (schedule_batch), so under load many placements
-    share one claim transaction, and one placement alone waits for nothing."""
+    """Servers waiting for placement: `workers` loops each place every server waiting at
+    that moment (up to MAX_BATCH) with schedule_batch, in a database worker."""
 
     def __init__(self, db, placement, workers: int = 1):
-        self.db = db
-        self.placement = placement
-        self.workers = workers
-        self._waiting: list[_Waiting] = []
-        self._ready = asyncio.Event()
-
-    def _enqueue(self, instance_id: str, ignore_hosts, then: Then | None) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(instance_id, tuple(ignore_hosts), then, future))
-        self._ready.set()
-        return future
+        self._batcher = Batcher(db, functools.partial(schedule_batch, db, placement),
+                                MAX_BATCH, workers)
 
     async def schedule(self, instance_id: str, ignore_hosts=(),
                        then: Then | None = None) -> Placed | None:
-        return await self._enqueue(instance_id, ignore_hosts, then)
+        return await self._batcher.submit((instance_id, tuple(ignore_hosts), then))
 
     def submit(self, instance_id: str) -> None:
         """Places the server without waiting for it (no conductor: nothing follows)."""
-        self._enqueue(instance_id, (), None).add_done_callback(
+        self._batcher.submit_nowait((instance_id, (), None)).add_done_callback(
             lambda future, instance_id=instance_id: _log_failure(future, instance_id))
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._drain() for _ in range(self.workers)))
-
-    async def _drain(self) -> None:
-        while True:
-            await self._ready.wait()
-            batch = [w for w in self._waiting[:MAX_BATCH] if not w.future.done()]
-            del self._waiting[:MAX_BATCH]
-            if not self._waiting:
-                self._ready.clear()
-            if not batch:
-                continue
-            items = [(w.instance_id, w.ignore_hosts, w.then) for w in batch]
-            try:
-                results = await self.db.run(schedule_batch, self.db, self.placement, items)
-            except Exception as error:  # the database failed: every caller hears of it
-                results = [error] * len(batch)
-            for waiting, result in zip(batch, results):
-                if waiting.future.done():
-                    continue
-                if isinstance(result, Exception):
-                    waiting.future.set_exception(result)
-                else:
-                    waiting.future.set_result(result)
+        await self._batcher.run()
 
 
 def _log_failure(future: asyncio.Future, instance_id: str) -> None:
