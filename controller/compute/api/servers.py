@@ -15,7 +15,7 @@ from controller.compute.scheduler import sql
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
-from controller.errors import AlreadyExists, InvalidArgument, NotFound
+from controller.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
 
 MAX_METADATA_ITEMS = 128
 MAX_USER_DATA = 65535
@@ -69,10 +69,58 @@ def root_disk_gb(flavor, image_properties: dict) -> int:
     return flavor.disk_gb or int(image_properties.get("size_gb", 0))
 
 
-def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
-           image_properties: dict, key_data: str, group) -> tuple[Instance, bool]:
-    """Records a new server in BUILD/scheduling. Returns (server, created); a retry with the
-    same request_id returns the first server and False."""
+@dataclass
+class NewServer:
+    """One CreateServer with its references resolved."""
+
+    caller: object
+    req: ServerRequest
+    request_id: str
+    flavor: object
+    image_properties: dict
+    key_data: str
+    group: object | None = None
+
+
+def create_many(db, quotas, news: list[NewServer]) -> list:
+    """Records new servers in BUILD/scheduling in one transaction. Per server: (server,
+    created), where a retry with the same request_id gives the first server and False, or
+    the error that refused it (quota, request id reused, group gone), which wrote nothing.
+
+    Every project's row (quota), then every server group's, each in sorted order, is locked
+    before anything is written, so batches of two controllers cannot wait on each other and
+    the revision counter is taken last. The block runs prepared statements only
+    (scheduler/sql.py): it holds the write lock on SQLite."""
+    with db.write_transaction():
+        for project_id in sorted({new.caller.project_id for new in news}):
+            quotas.lock(project_id)
+        group_ids = sorted({new.group.id for new in news if new.group is not None})
+        live_groups = {row.id for row in lock_rows(db, ServerGroup.select(ServerGroup.id).where(
+            ServerGroup.id.in_(group_ids)).order_by(ServerGroup.id))} if group_ids else set()
+        results: list = []
+        for new in news:
+            try:
+                results.append(_record(quotas, new, live_groups))
+            except StratusError as error:
+                results.append(error)
+        return results
+
+
+def _record(quotas, new: NewServer, live_groups: set) -> tuple[Instance, bool]:
+    caller, req, request_id, flavor, group = (new.caller, new.req, new.request_id, new.flavor,
+                                              new.group)
+    if request_id:
+        # sees servers this transaction recorded already: a retry in the same batch too
+        found = sql.execute("by_request_id", caller.project_id, request_id).fetchone()
+        if found is not None:
+            existing = Instance.get_by_id(found[0])
+            if not _same_request(existing, req):
+                raise AlreadyExists("request_id was used for a different server",
+                                    reason="REQUEST_ID_REUSED", request_id=request_id)
+            return existing, False
+    if group is not None and group.id not in live_groups:
+        raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
+    quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
     now = utcnow()
     instance_id = str(uuid.uuid4())
     values = dict(
@@ -81,32 +129,16 @@ def create(db, quotas, caller, req: ServerRequest, request_id: str, flavor,
         flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
         disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
         extra_specs=flavor.extra_specs, image_id=req.image_id,
-        image_properties=image_properties, key_name=req.key_name, key_data=key_data,
+        image_properties=new.image_properties, key_name=req.key_name, key_data=new.key_data,
         availability_zone=req.availability_zone, server_group_id=group.id if group else None,
         metadata=req.metadata, user_data=req.user_data or None,
         vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
-        attempts=0, addresses={}, created_at=now, updated_at=now)
-    # Every create holds the write lock (SQLite) or the project's row (PostgreSQL) for this
-    # block, so it runs prepared statements only (scheduler/sql.py).
-    with db.write_transaction():
-        quotas.lock(caller.project_id)
-        if request_id:
-            found = sql.execute("by_request_id", caller.project_id, request_id).fetchone()
-            if found is not None:
-                existing = Instance.get_by_id(found[0])
-                if not _same_request(existing, req):
-                    raise AlreadyExists("request_id was used for a different server",
-                                        reason="REQUEST_ID_REUSED", request_id=request_id)
-                return existing, False
-        if group is not None and not lock_rows(db, ServerGroup.select(ServerGroup.id).where(
-                ServerGroup.id == group.id)):
-            raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
-        quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
-        values["revision"] = lifecycle.bump()
-        sql.insert(Instance, values)
-        if group is not None:
-            ServerGroupMember.create(group_id=group.id, instance_id=instance_id)
-        actions.start(instance_id, "create", caller, event="schedule")
+        attempts=0, addresses={}, created_at=now, updated_at=now,
+        revision=lifecycle.bump())
+    sql.insert(Instance, values)
+    if group is not None:
+        ServerGroupMember.create(group_id=group.id, instance_id=instance_id)
+    actions.start(instance_id, "create", caller, event="schedule")
     return Instance(**values), True
 
 

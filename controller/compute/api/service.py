@@ -41,8 +41,7 @@ def setup(app):
         app.image_lookup = _no_image_service
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     app.enforcer.register(policies.RULES)
-    app.background.append(queue.run)
-    app.add_public_service(
-        ComputeServicer(app, settings, quotas, NoConductor(app.db, queue), records,
-                        settings.watch_interval),
-        pb.DESCRIPTOR.services_by_name["ComputeService"])
+    servicer = ComputeServicer(app, settings, quotas, NoConductor(app.db, queue), records,
+                               settings.watch_interval)
+    app.background += [queue.run, servicer.creates.run]
+    app.add_public_service(servicer, pb.DESCRIPTOR.services_by_name["ComputeService"])

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from google.protobuf import empty_pb2
 
 from controller import errors, validation
 from controller.auth import context as auth_context
 from controller.compute.api import (
-    actions, conductor_port, convert, flavors, hosts, images, keypairs, lifecycle, server_groups,
-    servers, states, watch)
+    actions, conductor_port, convert, creates, flavors, hosts, keypairs, lifecycle,
+    server_groups, servers, states, watch)
+from controller.compute.api.batching import Batcher
 from controller.compute.api.caller import Caller
 from controller.compute.api.quota_rules import QuotaValues
 from controller.db.paging import page_request
@@ -41,6 +43,9 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         self._fallback = fallback_conductor
         self.host_records = host_records
         self.watch_interval = watch_interval
+        # CreateServer's database work, batched: the controller runs `creates.run`
+        self.creates = Batcher(self.db, functools.partial(
+            creates.create_batch, self.db, quotas, host_records.is_up), creates.MAX_BATCH)
 
     @property
     def conductor(self):
@@ -119,44 +124,10 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         servers.check_request(req, request.request_id)
         caller = _caller()
         image = await self.app.image_lookup(req.image_id, caller.project_id, caller.is_admin)
-        row, created = await self.db.run(self._create, caller, req, request.request_id, image)
+        row, created = await self.creates.submit((caller, req, request.request_id, image))
         if created:
             await self.conductor.build(row.id)
         return convert.server(row, self._show_host())
-
-    def _create(self, caller, req, request_id: str, image):
-        """References, then the image against the flavor, then the insert: one trip to a
-        database worker per create."""
-        flavor, key, group = self._references(caller, req)
-        props = images.check_bootable(image, req.image_id, flavor)
-        return servers.create(self.db, self.quotas, caller, req, request_id, flavor, props, key,
-                              group)
-
-    def _references(self, caller, req):
-        try:
-            flavor = flavors.get(req.flavor_id, caller)
-        except errors.NotFound:
-            raise errors.InvalidArgument("server.flavor_id", "no such flavor",
-                                         reason="FLAVOR_NOT_FOUND") from None
-        key = ""
-        if req.key_name:
-            try:
-                key = keypairs.get(caller, req.key_name).public_key
-            except errors.NotFound:
-                raise errors.InvalidArgument("server.key_name", "no such key pair",
-                                             reason="KEY_PAIR_NOT_FOUND") from None
-        group = None
-        if req.server_group_id:
-            group = server_groups.get(caller, req.server_group_id)
-            if group.project_id != caller.project_id:
-                raise errors.NotFound(f"server group {group.id} not found",
-                                      reason="SERVER_GROUP_NOT_FOUND")
-        if req.availability_zone:
-            zones = {z for z, _, _ in hosts.availability_zones(self.host_records.is_up)}
-            if req.availability_zone not in zones:
-                raise errors.InvalidArgument("server.availability_zone", "no such zone",
-                                             reason="AVAILABILITY_ZONE_NOT_FOUND")
-        return flavor, key, group
 
     @rpc("compute:get_server")
     async def GetServer(self, request, context):

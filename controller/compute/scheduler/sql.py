@@ -51,7 +51,8 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "project_usage": ("SELECT COUNT(id), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) "
                           f"FROM instance WHERE project_id = {p} AND deleted_at IS NULL"),
         "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
-        "spawn_fields": f"SELECT name, vcpus, ram_mb, disk_gb, image_id FROM instance WHERE id = {p}",
+        "spawn_fields": ("SELECT name, vcpus, ram_mb, disk_gb, image_id FROM instance "
+                         f"WHERE id = {p}"),
         "image": ("SELECT id, status, deleted_at, disk_format, os_hash_value, size FROM image "
                   f"WHERE id = {p}"),
         "image_properties": f"SELECT name, value FROM image_property WHERE image_id = {p}",

@@ -1,5 +1,7 @@
 """Servers through the real controller: create, placement, reads, updates, deletes, and the
 exact status code of each bad request, with nothing left behind."""
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import pytest
 
@@ -268,3 +270,30 @@ def test_actions_in_the_wrong_state_fail_precondition(compute, env):
         with raises(grpc.StatusCode.FAILED_PRECONDITION, "INVALID_SERVER_STATE"):
             call(request, metadata=t.metadata)
     assert compute.get(t, server.id).task_state == pb.TASK_STATE_SPAWNING
+
+
+def test_concurrent_creates_share_quota_and_request_ids(compute, cloud, db):
+    """Creates arriving together are recorded together: a retry racing its first attempt
+    still gets the first server, and the quota still counts each."""
+    zone, _ = add_hosts(db, 2)
+    t = cloud.tenant()
+    flavor, image = compute.flavor(vcpus=1), compute.image()
+    rid = "0b3c7f52-5a0e-4b4e-8f7a-1c2d3e4f5a6b"
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: compute.create(t, flavor.id, image, zone, name="same",
+                                                    request_id=rid).id, range(8)))
+    assert len(ids) == 1 and _rows(db, t.project_id) == 1
+    compute.stub.UpdateQuotas(pb.UpdateQuotasRequest(
+        quotas=pb.Quotas(project_id=t.project_id, limits=pb.QuotaValues(instances=5)),
+        update_mask={"paths": ["limits.instances"]}), metadata=cloud.admin)
+
+    def create(_):
+        try:
+            return compute.create(t, flavor.id, image, zone).id
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            return None
+
+    with ThreadPoolExecutor(12) as pool:
+        created = [i for i in pool.map(create, range(12)) if i]
+    assert len(created) == 4 and _rows(db, t.project_id) == 5
