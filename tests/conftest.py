@@ -33,7 +33,10 @@ def database_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def controller_config(tmp_path_factory, database_url):
-    path = write_config(tmp_path_factory.mktemp("controller"), database_url)
+    # The image scrub runs at start only: tests that stage a dead upload run the scrub
+    # themselves, and a background pass between their steps would race them.
+    path = write_config(tmp_path_factory.mktemp("controller"), database_url,
+                        extra="[image]\nscrub_interval = 86400\n")
     prepare(path)
     return path
 
