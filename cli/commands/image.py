@@ -1,5 +1,6 @@
 """Image commands: create (with upload), list, show, set, unset, delete, save (download),
 deactivate, reactivate, and sharing with other projects."""
+import argparse
 import hashlib
 import os
 import sys
@@ -192,6 +193,18 @@ def image_create(ctx, args):
     return show_image(created)
 
 
+SORT_KEYS = ("name", "status", "size", "create_time", "update_time")
+
+
+def _sort_key(text: str) -> str:
+    """argparse type of `--sort KEY[:asc|desc]` (the openstack client's form), as order_by."""
+    key, _, direction = text.partition(":")
+    if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SORT_KEYS)}, optionally with :asc "
+                                         f"or :desc, not {text!r}")
+    return f"{key} {direction or 'asc'}"
+
+
 @command("image list", help="list images", output="list")
 @arg("--public", dest="visibility", action="store_const", const="public",
      help="only public images")
@@ -209,12 +222,12 @@ def image_create(ctx, args):
 @arg("--tag", dest="tags", action="append", default=[], help="only images with this tag")
 @arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
      metavar="KEY=VALUE", help="only images with this property")
-@arg("--sort", default="", choices=["name", "status", "size", "create_time", "update_time"],
-     help="order by this field (default create_time)")
+@arg("--sort", type=_sort_key, metavar="KEY[:asc|desc]",
+     help="order by name, status, size, create_time or update_time (default create_time:asc)")
 @arg("--long", action="store_true", help="list more columns")
 def image_list(ctx, args):
     request = pb.ListImagesRequest(name=args.name, tags=args.tags,
-                                   properties=dict(args.properties), order_by=args.sort)
+                                   properties=dict(args.properties), order_by=args.sort or "")
     if args.visibility:
         request.visibility = resources.enum_number(VISIBILITY, args.visibility)
     if args.status:

@@ -42,6 +42,7 @@ class ListFilters:
     container_format: str | None = None
     protected: bool | None = None
     order_by: str = "create_time"
+    descending: bool = False
 
 
 def check_fields(fields: dict, settings) -> dict:
@@ -138,7 +139,8 @@ def list_(caller: Caller, page, f: ListFilters):
     for name, value in f.properties.items():
         query = query.where(Image.id.in_(ImageProperty.select(ImageProperty.image).where(
             (ImageProperty.name == name) & (ImageProperty.value == value))))
-    rows, token = paginate(query, page, [ORDER_BY[f.order_by], Image.id])
+    keys = [ORDER_BY[f.order_by], Image.id]
+    rows, token = paginate(query, page, [k.desc() for k in keys] if f.descending else keys)
     return metadata.attach(rows), token
 
 

@@ -64,6 +64,17 @@ def _create_target(request, auth) -> dict:
     return {"project_id": request.image.owner or auth.project_id or ""}
 
 
+
+def _order(text: str) -> tuple[str, str]:
+    """AIP-132 order_by: a field, optionally followed by asc or desc."""
+    words = text.split()
+    field = words[0] if words else "create_time"
+    direction = words[1].lower() if len(words) > 1 else "asc"
+    if field not in images.ORDER_BY or direction not in ("asc", "desc") or len(words) > 2:
+        raise errors.InvalidArgument("order_by", f"must be one of {', '.join(images.ORDER_BY)}, "
+                                                 "optionally followed by asc or desc")
+    return field, direction
+
 class ImageServicer(pb_grpc.ImageServiceServicer):
     def __init__(self, registry: ImageRegistry):
         self.registry = registry
@@ -93,9 +104,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
     @rpc("image:list_images")
     async def ListImages(self, request, context):
         _, caller = _auth()
-        order_by = request.order_by.strip() or "create_time"
-        if order_by not in images.ORDER_BY:
-            raise errors.InvalidArgument("order_by", f"must be one of {', '.join(images.ORDER_BY)}")
+        order_by, direction = _order(request.order_by)
         filters = images.ListFilters(
             name=request.name, status=_word(convert.STATUS_WORD, request.status, "status"),
             visibility=_word(convert.VISIBILITY_WORD, request.visibility, "visibility"),
@@ -107,7 +116,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
             disk_format=_word(convert.DISK_FORMAT_WORD, request.disk_format, "disk_format"),
             container_format=_word(convert.CONTAINER_FORMAT_WORD, request.container_format,
                                    "container_format"),
-            protected=optional(request, "protected"), order_by=order_by)
+            protected=optional(request, "protected"), order_by=order_by, descending=direction == "desc")
         page = page_request(request.page_size, request.page_token, vars(filters))
         rows, token = await self.registry.list(caller, page, filters)
         return pb.ListImagesResponse(images=[convert.image(r) for r in rows], next_page_token=token)

@@ -89,3 +89,15 @@ def test_properties_tags_and_visibility(image_cli, disk):
     image_cli("image", "unset", name, "--property", "hw_rng", "--tag", "tiny")
     shown = image_cli.json("image", "show", name)
     assert shown["properties"] == {"os_distro": "cirros"} and shown["tags"] == []
+
+
+def test_upload_from_stdin_and_list_in_descending_order(image_cli):
+    # Standard input has no size to declare: the upload is completed by its last message.
+    tag = unique("tag")
+    names = [f"{tag}-1", f"{tag}-2"]
+    for name in names:
+        image_cli("image", "create", name, "--file", "-", "--disk-format", "raw",
+                  "--container-format", "bare", "--tag", tag, stdin=DATA.decode())
+    listed = image_cli.value("image", "list", "--tag", tag, "--sort", "name:desc", "-c", "Name", "-c", "Status")
+    assert listed.splitlines() == [f"{names[1]} active", f"{names[0]} active"]
+    image_cli("image", "list", "--sort", "name:sideways", expect=2)
