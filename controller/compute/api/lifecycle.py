@@ -40,16 +40,18 @@ def change(instance_id: str, *conditions, **values) -> bool:
 
 
 def lock_waiting(instance_ids: list[str]) -> set[str]:
-    """Locks the servers' rows (in the order given) and returns those still waiting for a
-    host, for a batch of claims."""
-    return {i for i in instance_ids
-            if sql.execute("lock_scheduling", i, states.SCHEDULING).fetchone() is not None}
+    """Locks the rows of those of the servers still waiting for a host (in id order) and
+    returns their ids, for a batch of claims."""
+    return {row[0] for row in
+            sql.execute_over("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
 
 
-def placed(instance_id: str, node_id: str, host: str) -> bool:
+def placed(instance_id: str, node_id: str, host: str, locked: bool = False) -> bool:
     """The claim succeeded: the server has a host. False if it was deleted meanwhile.
-    Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
-    if sql.execute("lock_scheduling", instance_id, states.SCHEDULING).fetchone() is None:
+    `locked`: the caller holds the row and knows it waits (lock_waiting). Runs in every
+    claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
+    if not locked and sql.execute("lock_scheduling", instance_id,
+                                  states.SCHEDULING).fetchone() is None:
         return False
     now = utcnow()
     sql.execute("placed", node_id, host, states.SPAWNING, now, bump(), instance_id)

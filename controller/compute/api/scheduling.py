@@ -57,9 +57,11 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
         group=group, ignore_hosts=frozenset(ignore_hosts))
 
 
-def _record(instance_id: str, node_id: str, host: str, then: Then | None) -> bool:
-    """In the claim's transaction: the server is on its host, and `then` writes what follows."""
-    if not lifecycle.placed(instance_id, node_id, host):
+def _record(instance_id: str, node_id: str, host: str, then: Then | None,
+            locked: bool = False) -> bool:
+    """In the claim's transaction: the server is on its host, and `then` writes what follows.
+    `locked`: as for lifecycle.placed."""
+    if not lifecycle.placed(instance_id, node_id, host, locked):
         return False
     if then is not None:
         then(instance_id, node_id)
@@ -111,7 +113,7 @@ def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -
             outcomes = placement.place_batch(
                 [spec for _, spec in batched], lifecycle.lock_waiting,
                 lambda instance_id, node_id, host: _record(instance_id, node_id, host,
-                                                           thens[instance_id]))
+                                                           thens[instance_id], locked=True))
         except Exception:
             log.exception("placing %d servers together failed; placing them one by one",
                           len(batched))

@@ -14,33 +14,30 @@ from store_backends import aio
 ACTIVE = "active"
 
 
-# Both read in every placement's transaction (the spawn is written there): prepared statements.
-
-def image_ref(image_id: str) -> dict:
-    row = sql.execute("image", image_id).fetchone()
-    if row is None or row[2] is not None:
+def _image(image_id: str) -> tuple[dict, dict[str, str]]:
+    """(reference, properties) of an active image. Read in every placement's transaction
+    (the spawn is written there): one prepared statement, the properties joined."""
+    rows = sql.execute("image", image_id).fetchall()
+    if not rows or rows[0][2] is not None:
         raise NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND",
                        image_id=image_id)
-    found_id, status, _deleted, disk_format, os_hash_value, size = row
+    found_id, status, _deleted, disk_format, os_hash_value, size = rows[0][:6]
     if status != ACTIVE or os_hash_value is None:  # no hash: no data stored yet
         raise FailedPrecondition(f"image {image_id} is {status}, not active",
                                  reason="IMAGE_NOT_ACTIVE", image_id=image_id)
-    return {"image_id": found_id, "disk_format": disk_format or "raw",
-            "os_hash_value": os_hash_value, "size": size}
-
-
-def properties(image_id: str) -> dict[str, str]:
-    return dict(sql.execute("image_properties", image_id).fetchall())
+    ref = {"image_id": found_id, "disk_format": disk_format or "raw",
+           "os_hash_value": os_hash_value, "size": size}
+    return ref, {name: value for *_, name, value in rows if name is not None}
 
 
 def boot_images(image_id: str) -> dict:
     """The root image and, when its properties name them (Glance's kernel_id, ramdisk_id,
     os_command_line), the kernel and ramdisk for direct kernel boot."""
-    props = properties(image_id)
-    found = {"image": image_ref(image_id)}
+    ref, props = _image(image_id)
+    found = {"image": ref}
     for role in ("kernel", "ramdisk"):
         if props.get(f"{role}_id"):
-            found[role] = image_ref(props[f"{role}_id"])
+            found[role] = _image(props[f"{role}_id"])[0]
     if props.get("os_command_line"):
         found["kernel_cmdline"] = props["os_command_line"]
     return found

@@ -74,6 +74,19 @@ def _current(hosts, db, node_id: str) -> capacity.Capacity | None:
                                disk_gb_used=disk_gb)
 
 
+def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity | None]:
+    """_current for many hosts: two statements, whatever their number."""
+    records = hosts.lock_capacities(db, node_ids)
+    used = {row[0]: row[1:] for row in sql.execute_over("used", node_ids).fetchall()}
+    current = {}
+    for node_id, record in records.items():
+        vcpus, memory_mb, disk_gb = used.get(node_id, (0, 0, 0))
+        current[node_id] = None if record is None else dataclasses.replace(
+            record, vcpus_used=int(vcpus), memory_mb_used=int(memory_mb),
+            disk_gb_used=int(disk_gb))
+    return current
+
+
 def claim(db, hosts, node_id: str, request: ClaimRequest,
           on_claimed: Callable[[str], bool] | None = None) -> None:
     """Writes the allocation or raises ClaimRefused, in one transaction.
@@ -132,8 +145,7 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
     Lock order as in claim(): all hosts first, then all servers, both sorted so that batches
     of two controllers cannot wait on each other; on_claimed takes the revision counter."""
     with db.write_transaction():
-        current = {node_id: _current(hosts, db, node_id)
-                   for node_id in sorted({n for pick in picks for n in pick.node_ids})}
+        current = _current_many(hosts, db, sorted({n for pick in picks for n in pick.node_ids}))
         waiting = lock_waiting(sorted({pick.request.instance_id for pick in picks}))
         outcomes: list[str | None] = []
         for pick in picks:

@@ -50,7 +50,15 @@ class HostRecords:
     def lock_capacity(self, db, node_id: str) -> Capacity | None:
         """Locks the host's row (inside the claim's transaction) and returns its totals and
         ratios; None when the host is gone or disabled."""
-        row = sql.execute("node", node_id).fetchone()
+        return self._capacity(sql.execute("node", node_id).fetchone())
+
+    def lock_capacities(self, db, node_ids: list[str]) -> dict[str, Capacity | None]:
+        """lock_capacity for many hosts, locked in id order; every id is a key."""
+        found = {row[0]: self._capacity(row[1:])
+                 for row in sql.execute_over("nodes", sorted(node_ids)).fetchall()}
+        return {node_id: found.get(node_id) for node_id in node_ids}
+
+    def _capacity(self, row) -> Capacity | None:
         if row is None:
             return None
         vcpus, memory_mb, disk_gb, cpu_ratio, ram_ratio, disk_ratio, reserved, enabled = row

@@ -53,9 +53,10 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
         "spawn_fields": ("SELECT name, vcpus, ram_mb, disk_gb, image_id FROM instance "
                          f"WHERE id = {p}"),
-        "image": ("SELECT id, status, deleted_at, disk_format, os_hash_value, size FROM image "
-                  f"WHERE id = {p}"),
-        "image_properties": f"SELECT name, value FROM image_property WHERE image_id = {p}",
+        # an image and its properties, one row per property (one row without any)
+        "image": ("SELECT i.id, i.status, i.deleted_at, i.disk_format, i.os_hash_value, i.size, "
+                  "p.name, p.value FROM image i LEFT JOIN image_property p ON p.image_id = i.id "
+                  f"WHERE i.id = {p}"),
         # a flavor the caller may use: admin, public, or shared with the caller's project
         "flavor": (f"SELECT {_columns(Flavor)} FROM flavor WHERE id = {p} AND ({p} OR is_public "
                    f"OR id IN (SELECT flavor_id FROM flavor_access WHERE project_id = {p}))"),
@@ -115,3 +116,30 @@ def statements() -> dict[str, str]:
 
 def execute(name: str, *params):
     return proxy.execute_sql(statements()[name], params)
+
+
+# Statements over a list of ids (a batch of claims): `{ids}` becomes one mark per id. Rows
+# come in id order, so locking ones lock in one order everywhere.
+_OVER_IDS = {
+    "nodes": ("SELECT id, vcpus, memory_mb, disk_gb, cpu_allocation_ratio, ram_allocation_ratio, "
+              "disk_allocation_ratio, memory_mb_reserved, enabled FROM compute_node "
+              "WHERE id IN ({ids}) ORDER BY id{lock}"),
+    "used": ("SELECT node_id, COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
+             "COALESCE(SUM(disk_gb), 0) FROM allocation WHERE node_id IN ({ids}) "
+             "GROUP BY node_id"),
+    "lock_waiting": ("SELECT id FROM instance WHERE id IN ({ids}) AND deleted_at IS NULL "
+                     "AND task_state = {p} ORDER BY id{lock}"),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _over_ids(sqlite: bool, param: str, name: str, count: int) -> str:
+    return _OVER_IDS[name].format(ids=", ".join([param] * count), p=param,
+                                  lock="" if sqlite else " FOR UPDATE")
+
+
+def execute_over(name: str, ids: list, *params):
+    """Statement `name` of _OVER_IDS for these ids, then `params` for its other marks."""
+    database = getattr(proxy, "obj", proxy)
+    text = _over_ids(_is_sqlite(database), database.param, name, len(ids))
+    return proxy.execute_sql(text, (*ids, *params))
