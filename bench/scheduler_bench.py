@@ -13,9 +13,11 @@ Prints, per N: decisions per second (all creates decided / wall time from the fi
 to the last decision), p50/p99 decision latency (select plus claim, as the scheduler
 measures it; a server placed in a batch counts from the start of its batch's selection to
 the batch's commit), the API's own CreateServer p50/p99, placed and refused counts, and the
-overcommit check: every host's allocations against its limits, read back from the database.
-The baseline beside each rate is the scheduler alone (filters and weighers over the same N
-hosts in memory, no database), measured in the same run.
+overcommit check: every host's allocations against its limits, read back from the database,
+and the controller's CPU time per create (this process, all threads: steadier than the rates
+when other work shares the machine). The baseline beside each rate is the scheduler alone
+(filters and weighers over the same N hosts in memory, no database), measured in the same
+run.
 """
 from __future__ import annotations
 
@@ -184,19 +186,21 @@ def run_one(n_hosts: int, creates: int, concurrency: int, database_url: str) -> 
         client = multiprocessing.get_context("spawn").Process(
             target=_client, args=(ctl.address, cloud.admin_token, flavor.id, image, creates,
                                   concurrency, out))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         client.start()
         latencies, failures = out.get()
         client.join()
         while _undecided(app.db):
             time.sleep(0.005)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         stats = app.compute_placement.stats
         durations = list(stats.durations)
         hosts, over, allocations = _overcommit_report(
             app.db, app.compute_placement.scheduler.config)
         return dict(n=n_hosts, elapsed=elapsed, decided=stats.placed + stats.refused,
                     placed=stats.placed, refused=stats.refused, lost=stats.lost_races,
+                    cpu_ms=cpu * 1000 / creates,
                     decision=_quantiles(durations), api=_quantiles(latencies),
                     failures=failures, hosts=hosts, over=over, allocations=allocations,
                     baseline=_select_only_rate(n_hosts))
@@ -240,6 +244,7 @@ def _run_all(args, server):
               f"p99 {r['decision'][1]:6.2f} ms  CreateServer p50 {r['api'][0]:6.2f} ms "
               f"p99 {r['api'][1]:6.2f} ms  ratio {rate / r['baseline']:.3f}x of select-only "
               f"({r['baseline']:.0f}/s)")
+        print(f"         controller CPU {r['cpu_ms']:.2f} ms per create (all its threads)")
         print(f"         placed {r['placed']}, refused (no valid host) {r['refused']}, "
               f"lost races {r['lost']}, API errors {len(r['failures'])}; "
               f"overcommit check: {r['allocations']} allocations on {r['hosts']} hosts, "
