@@ -46,17 +46,36 @@ def lock_waiting(instance_ids: list[str]) -> set[str]:
             sql.execute_over("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
 
 
-def placed(instance_id: str, node_id: str, host: str, locked: bool = False) -> bool:
+def number(instance_ids: list[str]) -> dict[str, int]:
+    """New revisions, in order, for servers written earlier in this transaction (distinct
+    ids). Call last: the counter stays locked until commit, and every writer of servers
+    waits for it."""
+    if not instance_ids:
+        return {}
+    last = sql.next_revision(len(instance_ids))
+    numbered = dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1)))
+    sql.execute_over("number", instance_ids,
+                     before=tuple(v for pair in numbered.items() for v in pair))
+    return numbered
+
+
+def placed(instance_id: str, node_id: str, host: str) -> bool:
     """The claim succeeded: the server has a host. False if it was deleted meanwhile.
-    `locked`: the caller holds the row and knows it waits (lock_waiting). Runs in every
-    claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
-    if not locked and sql.execute("lock_scheduling", instance_id,
-                                  states.SCHEDULING).fetchone() is None:
+    Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
+    if sql.execute("lock_scheduling", instance_id, states.SCHEDULING).fetchone() is None:
         return False
-    now = utcnow()
-    sql.execute("placed", node_id, host, states.SPAWNING, now, bump(), instance_id)
-    sql.execute("event_done", now, actions.SUCCESS, host, instance_id, "create", "schedule")
+    placed_many([(instance_id, node_id, host)])
     return True
+
+
+def placed_many(placed: list[tuple[str, str, str]]) -> None:
+    """placed() for a batch, (instance_id, node_id, host) each, whose rows the caller holds
+    and knows to be waiting (lock_waiting); numbered last, all at once."""
+    now = utcnow()
+    for instance_id, node_id, host in placed:
+        sql.execute("placed", node_id, host, states.SPAWNING, now, instance_id)
+        sql.execute("event_done", now, actions.SUCCESS, host, instance_id, "create", "schedule")
+    number([instance_id for instance_id, _, _ in placed])
 
 
 def no_valid_host(instance_id: str) -> None:

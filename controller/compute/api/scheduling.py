@@ -57,11 +57,9 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
         group=group, ignore_hosts=frozenset(ignore_hosts))
 
 
-def _record(instance_id: str, node_id: str, host: str, then: Then | None,
-            locked: bool = False) -> bool:
-    """In the claim's transaction: the server is on its host, and `then` writes what follows.
-    `locked`: as for lifecycle.placed."""
-    if not lifecycle.placed(instance_id, node_id, host, locked):
+def _record(instance_id: str, node_id: str, host: str, then: Then | None) -> bool:
+    """In the claim's transaction: the server is on its host, and `then` writes what follows."""
+    if not lifecycle.placed(instance_id, node_id, host):
         return False
     if then is not None:
         then(instance_id, node_id)
@@ -84,6 +82,15 @@ def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
         with db.write_transaction():
             lifecycle.no_valid_host(instance_id)
         return None
+
+
+def _record_batch(thens: dict, placed: list[tuple[str, str, str]]) -> None:
+    """_record for a batch's servers (their rows locked by lock_waiting): what follows each
+    first, then the servers' new state, which takes the revision counter only at the end."""
+    for instance_id, node_id, _ in placed:
+        if thens[instance_id] is not None:
+            thens[instance_id](instance_id, node_id)
+    lifecycle.placed_many(placed)
 
 
 def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -> list:
@@ -112,8 +119,7 @@ def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -
         try:
             outcomes = placement.place_batch(
                 [spec for _, spec in batched], lifecycle.lock_waiting,
-                lambda instance_id, node_id, host: _record(instance_id, node_id, host,
-                                                           thens[instance_id], locked=True))
+                functools.partial(_record_batch, thens))
         except Exception:
             log.exception("placing %d servers together failed; placing them one by one",
                           len(batched))

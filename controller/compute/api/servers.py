@@ -103,6 +103,10 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
                 results.append(_record(quotas, new, live_groups))
             except StratusError as error:
                 results.append(error)
+        rows = [r[0] for r in results if isinstance(r, tuple)]
+        revisions = lifecycle.number(list(dict.fromkeys(r.id for r in rows if not r.revision)))
+        for row in rows:  # a retry within the batch answers with its first server's
+            row.revision = revisions.get(row.id, row.revision)
         return results
 
 
@@ -134,7 +138,7 @@ def _record(quotas, new: NewServer, live_groups: set) -> tuple[Instance, bool]:
         metadata=req.metadata, user_data=req.user_data or None,
         vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
         attempts=0, addresses={}, created_at=now, updated_at=now,
-        revision=lifecycle.bump())
+        revision=0)  # numbered when the batch is written (lifecycle.number)
     sql.insert(Instance, values)
     if group is not None:
         ServerGroupMember.create(group_id=group.id, instance_id=instance_id)

@@ -134,13 +134,14 @@ GONE = "gone"
 
 
 def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]], set],
-                on_claimed: Callable[[ClaimRequest, str], object]) -> list[str | None]:
+                on_claimed: Callable[[list[tuple[ClaimRequest, str]]], object]
+                ) -> list[str | None]:
     """Claims a batch of servers without server groups in one transaction: per pick, the
     node id it got, GONE, or None when every candidate was full (the caller places that one
     again). Each host's capacity is re-checked with the committed allocations plus what the
     batch took before it. `lock_waiting(instance_ids)` locks the servers' rows and returns
-    those still waiting for a host; `on_claimed(request, node_id)` records each placement in
-    the same transaction, once every lock is held.
+    those still waiting for a host; `on_claimed([(request, node_id), ...])` records the
+    placements in the same transaction, once every lock is held.
 
     Lock order as in claim(): all hosts first, then all servers, both sorted so that batches
     of two controllers cannot wait on each other; on_claimed takes the revision counter."""
@@ -155,12 +156,13 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
                 continue
             outcomes.append(_take(current, pick))
         now = utcnow()
-        for pick, node_id in zip(picks, outcomes):
-            if node_id not in (None, GONE):
-                request = pick.request
-                sql.execute("allocate", request.instance_id, node_id, request.project_id,
-                            request.vcpus, request.memory_mb, request.disk_gb, now)
-                on_claimed(request, node_id)
+        claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes)
+                   if node_id not in (None, GONE)]
+        for request, node_id in claimed:
+            sql.execute("allocate", request.instance_id, node_id, request.project_id,
+                        request.vcpus, request.memory_mb, request.disk_gb, now)
+        if claimed:
+            on_claimed(claimed)
     return outcomes
 
 

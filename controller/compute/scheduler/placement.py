@@ -129,12 +129,12 @@ class Placement:
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
 
     def place_batch(self, specs: list, lock_waiting: Callable[[list[str]], set],
-                    on_claimed: Callable[[str, str, str], object]) -> list:
+                    on_claimed: Callable[[list[tuple[str, str, str]]], object]) -> list:
         """Places servers without server groups with one selection each on the current
         snapshot and one claim transaction for all (claims.claim_batch). Per spec: Placed,
         GONE, or None when it must go through place() alone (nothing fitted this snapshot,
-        or every candidate filled up meanwhile). `on_claimed(instance_id, node_id, host)`
-        runs in the transaction. Runs in a worker thread: it does I/O."""
+        or every candidate filled up meanwhile). `on_claimed([(instance_id, node_id, host),
+        ...])` runs in the transaction. Runs in a worker thread: it does I/O."""
         started = self.clock()
         picks, chosen, states = [], [], {}
         with self._lock:
@@ -155,8 +155,9 @@ class Placement:
             try:
                 outcomes = claim_batch(
                     self.db, self.hosts, picks, lock_waiting,
-                    lambda request, node_id: on_claimed(request.instance_id, node_id,
-                                                        states[node_id].host))
+                    lambda claimed: on_claimed([(request.instance_id, node_id,
+                                                 states[node_id].host)
+                                                for request, node_id in claimed]))
             except Exception:
                 self.invalidate()  # the batch's local consumption was never committed
                 raise

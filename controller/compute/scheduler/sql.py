@@ -38,10 +38,10 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
                      f"disk_gb, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"),
         "lock_scheduling": (f"SELECT id FROM instance WHERE id = {p} AND deleted_at IS NULL "
                             f"AND task_state = {p}{lock}"),
-        "bump": "UPDATE revision_counter SET value = value + 1 WHERE name = 'instance'",
+        "bump": f"UPDATE revision_counter SET value = value + {p} WHERE name = 'instance'",
         "revision": "SELECT value FROM revision_counter WHERE name = 'instance'",
         "placed": (f"UPDATE instance SET node_id = {p}, host = {p}, task_state = {p}, "
-                   f"attempts = attempts + 1, updated_at = {p}, revision = {p} WHERE id = {p}"),
+                   f"attempts = attempts + 1, updated_at = {p} WHERE id = {p}"),
         "spec": ("SELECT project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
                  "availability_zone, image_properties, server_group_id FROM instance "
                  f"WHERE id = {p} AND deleted_at IS NULL AND task_state = {p}"),
@@ -100,12 +100,14 @@ def fetch(model, name: str, *params):
     return model(**{f.name: f.python_value(v) for f, v in zip(model._meta.sorted_fields, row)})
 
 
-def next_revision() -> int:
-    """Bumps the server revision counter (row-locked until commit) and returns its value."""
+def next_revision(count: int = 1) -> int:
+    """Bumps the server revision counter by `count` (row-locked until commit) and returns its
+    new value, the last of the `count` revisions taken."""
     database = getattr(proxy, "obj", proxy)
     if _returning(database):
-        return proxy.execute_sql(statements()["bump"] + " RETURNING value").fetchone()[0]
-    execute("bump")
+        return proxy.execute_sql(statements()["bump"] + " RETURNING value",
+                                 (count,)).fetchone()[0]
+    execute("bump", count)
     return execute("revision").fetchone()[0]
 
 
@@ -127,6 +129,8 @@ _OVER_IDS = {
     "used": ("SELECT node_id, COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
              "COALESCE(SUM(disk_gb), 0) FROM allocation WHERE node_id IN ({ids}) "
              "GROUP BY node_id"),
+    # revisions for rows written earlier in the transaction: the counter is taken last
+    "number": "UPDATE instance SET revision = CASE id {cases} END WHERE id IN ({ids})",
     "lock_waiting": ("SELECT id FROM instance WHERE id IN ({ids}) AND deleted_at IS NULL "
                      "AND task_state = {p} ORDER BY id{lock}"),
 }
@@ -135,11 +139,13 @@ _OVER_IDS = {
 @functools.lru_cache(maxsize=256)
 def _over_ids(sqlite: bool, param: str, name: str, count: int) -> str:
     return _OVER_IDS[name].format(ids=", ".join([param] * count), p=param,
-                                  lock="" if sqlite else " FOR UPDATE")
+                                  lock="" if sqlite else " FOR UPDATE",
+                                  cases=" ".join([f"WHEN {param} THEN {param}"] * count))
 
 
-def execute_over(name: str, ids: list, *params):
-    """Statement `name` of _OVER_IDS for these ids, then `params` for its other marks."""
+def execute_over(name: str, ids: list, *params, before: tuple = ()):
+    """Statement `name` of _OVER_IDS for these ids: `before` fills the marks ahead of the id
+    list, `params` those after it."""
     database = getattr(proxy, "obj", proxy)
     text = _over_ids(_is_sqlite(database), database.param, name, len(ids))
-    return proxy.execute_sql(text, (*ids, *params))
+    return proxy.execute_sql(text, (*before, *ids, *params))
