@@ -15,12 +15,13 @@ def utcnow() -> datetime.datetime:
 
 
 @functools.cache
-def _by_primary_key(model) -> Prepared:
+def by_primary_key(model) -> Prepared:
+    """`.first(id=...)`: the row, or None."""
     return Prepared(lambda: model.select().where(model._meta.primary_key == Param("id")))
 
 
 def get_or_not_found(model, resource_id: str, what: str):
-    row = _by_primary_key(model).first(id=resource_id)
+    row = by_primary_key(model).first(id=resource_id)
     if row is None:
         raise NotFound(f"{what} {resource_id} not found", reason=f"{what.upper()}_NOT_FOUND",
                        **{f"{what}_id": resource_id})

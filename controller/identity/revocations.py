@@ -12,6 +12,7 @@ import datetime
 import itertools
 import logging
 
+from controller.db.prepared import Param, Prepared
 from controller.identity.models import TokenRevocation
 from controller.logs import fields
 
@@ -39,13 +40,22 @@ def record(*, audit_id=None, user_id=None, project_id=None, max_token_life: int,
     bump_generation()
 
 
-def is_revoked(*, audit_id: str, user_id: str, project_id: str | None, issued_at) -> bool:
+def _revoking_events():
     R = TokenRevocation
-    by_user = (R.user_id == user_id) & ((R.project_id.is_null()) | (R.project_id == (project_id or "")))
-    match = (R.audit_id == audit_id) | by_user
-    if project_id:
-        match |= (R.project_id == project_id) & R.user_id.is_null()
-    return R.select(R.id).where(match & (R.issued_before >= issued_at)).exists()
+    # An unscoped token binds project_id "": it matches no event, as no event stores "".
+    by_user = (R.user_id == Param("user_id")) & (R.project_id.is_null() | (R.project_id == Param("project_id")))
+    by_project = (R.project_id == Param("project_id")) & R.user_id.is_null()
+    match = (R.audit_id == Param("audit_id")) | by_user | by_project
+    return R.select(R.id).where(match & (R.issued_before >= Param("issued_at"))).limit(1).tuples()
+
+
+_REVOKING = Prepared(_revoking_events)
+
+
+def is_revoked(*, audit_id: str, user_id: str, project_id: str | None, issued_at) -> bool:
+    """Whether an event revokes the token (prepared: every validation cache miss runs it)."""
+    return bool(_REVOKING.rows(audit_id=audit_id, user_id=user_id, project_id=project_id or "",
+                               issued_at=issued_at))
 
 
 def purge_expired(now=None) -> int:

@@ -4,6 +4,7 @@ import uuid
 from controller import errors
 from controller.db.database import for_update, write_transaction
 from controller.db.paging import paginate
+from controller.db.prepared import Param, Prepared
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations
 from controller.identity.models import Project, Role, RoleAssignment, User
@@ -38,10 +39,13 @@ def delete(role_id: str):
     role.delete_instance()
 
 
+_NAMES_ON_PROJECT = Prepared(lambda: Role.select(Role.name).join(RoleAssignment).where(
+    (RoleAssignment.user == Param("user_id")) & (RoleAssignment.project == Param("project_id"))).tuples())
+
+
 def names_on_project(user_id: str, project_id: str) -> tuple[str, ...]:
-    query = (Role.select(Role.name).join(RoleAssignment)
-             .where((RoleAssignment.user == user_id) & (RoleAssignment.project == project_id)))
-    return tuple(sorted(role.name for role in query))
+    """Prepared: token validation runs it on every cache miss."""
+    return tuple(sorted(name for (name,) in _NAMES_ON_PROJECT.rows(user_id=user_id, project_id=project_id)))
 
 
 def assign(user_id: str, project_id: str, role_id: str):

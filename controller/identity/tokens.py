@@ -15,6 +15,7 @@ from collections import OrderedDict
 from controller import errors
 from controller.auth.context import Identity
 from controller.auth.token_format import TokenPayload
+from controller.db.queries import by_primary_key
 from controller.identity import passwords, projects, revocations, roles, users
 from controller.identity.models import Project, User
 from controller.logs import fields
@@ -157,7 +158,7 @@ def _invalid(why: str):
 
 def _load_identity(payload) -> Identity:
     """The checks a cached validation skips: the token's user, project, roles and revocations."""
-    user = User.get_or_none(User.id == payload.user_id)
+    user = by_primary_key(User).first(id=payload.user_id)
     if user is None or not user.enabled:
         raise _invalid("user missing or disabled")
     issued_at = _naive(payload.issued_at)
@@ -165,7 +166,7 @@ def _load_identity(payload) -> Identity:
         raise _invalid("password changed since issue")
     project_name, role_names = None, ()
     if payload.project_id:
-        project = Project.get_or_none(Project.id == payload.project_id)
+        project = by_primary_key(Project).first(id=payload.project_id)
         if project is None or not project.enabled:
             raise _invalid("project missing or disabled")
         role_names = roles.names_on_project(user.id, project.id)
