@@ -158,10 +158,11 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
         now = utcnow()
         claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes)
                    if node_id not in (None, GONE)]
-        for request, node_id in claimed:
-            sql.execute("allocate", request.instance_id, node_id, request.project_id,
-                        request.vcpus, request.memory_mb, request.disk_gb, now)
         if claimed:
+            sql.insert_rows(Allocation, [dict(
+                instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
+                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
+                created_at=now) for request, node_id in claimed])
             on_claimed(claimed)
     return outcomes
 

@@ -68,27 +68,42 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
     }
 
 
-@functools.lru_cache(maxsize=32)
-def _insert(table: str, columns: tuple[str, ...], param: str, returning: str) -> str:
-    values = ", ".join([param] * len(columns))
+@functools.lru_cache(maxsize=128)
+def _insert(table: str, columns: tuple[str, ...], param: str, returning: str,
+            rows: int = 1) -> str:
+    values = ", ".join([f"({', '.join([param] * len(columns))})"] * rows)
     tail = f" RETURNING {returning}" if returning else ""
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){tail}"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}{tail}"
+
+
+def _params(model, values: dict) -> list:
+    fields = model._meta.fields
+    return [fields[name].db_value(value) for name, value in values.items()]
+
+
+def _columns_of(model, values: dict) -> tuple[str, ...]:
+    return tuple(model._meta.fields[name].column_name for name in values)
 
 
 def insert(model, values: dict, returning_id: bool = False):
     """INSERT of one row of `model`, values converted by the model's own fields; returns the
     new row's auto-increment primary key when asked."""
     database = getattr(proxy, "obj", proxy)
-    fields = model._meta.fields
-    columns = tuple(fields[name].column_name for name in values)
-    params = [fields[name].db_value(value) for name, value in values.items()]
     key = model._meta.primary_key.column_name
     returning = key if returning_id and _returning(database) else ""
-    cursor = proxy.execute_sql(_insert(model._meta.table_name, columns, database.param,
-                                       returning), params)
+    cursor = proxy.execute_sql(_insert(model._meta.table_name, _columns_of(model, values),
+                                       database.param, returning), _params(model, values))
     if not returning_id:
         return None
     return cursor.fetchone()[0] if returning else cursor.lastrowid
+
+
+def insert_rows(model, rows: list[dict]) -> None:
+    """One INSERT of many rows of `model` (the same fields in each): one round trip."""
+    database = getattr(proxy, "obj", proxy)
+    text = _insert(model._meta.table_name, _columns_of(model, rows[0]), database.param, "",
+                   len(rows))
+    proxy.execute_sql(text, [p for values in rows for p in _params(model, values)])
 
 
 def fetch(model, name: str, *params):
