@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 # Servers one claim transaction places at most: bounds the time the write lock is held.
 MAX_BATCH = 32
 
-# (instance_id, node_id): more to write in the claim's transaction (the conductor's spawn)
-Then = Callable[[str, str], object]
+# [(instance_id, node_id), ...]: more to write in the claim's transaction for the servers it
+# placed (the conductor's spawns); one call per transaction for servers sharing one `then`
+Then = Callable[[list[tuple[str, str]]], object]
 
 
 class Gone(Exception):
@@ -62,15 +63,15 @@ def _record(instance_id: str, node_id: str, host: str, then: Then | None) -> boo
     if not lifecycle.placed(instance_id, node_id, host):
         return False
     if then is not None:
-        then(instance_id, node_id)
+        then([(instance_id, node_id)])
     return True
 
 
 def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
                   then: Then | None = None) -> Placed | None:
     """Places and claims, or puts the server in ERROR (No valid host was found). None when
-    there is nothing to place (deleted meanwhile, or no host fits). `then(instance_id,
-    node_id)` runs in the claim's transaction once the server is recorded on its host."""
+    there is nothing to place (deleted meanwhile, or no host fits). `then([(instance_id,
+    node_id)])` runs in the claim's transaction once the server is recorded on its host."""
     try:
         return placement.place(
             lambda: request_spec(instance_id, ignore_hosts),
@@ -85,11 +86,15 @@ def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
 
 
 def _record_batch(thens: dict, placed: list[tuple[str, str, str]]) -> None:
-    """_record for a batch's servers (their rows locked by lock_waiting): what follows each
-    first, then the servers' new state, which takes the revision counter only at the end."""
+    """_record for a batch's servers (their rows locked by lock_waiting): first what follows
+    (each `then` once, for all its servers), then the servers' new state, which takes the
+    revision counter only at the end."""
+    together: dict[Then, list[tuple[str, str]]] = {}
     for instance_id, node_id, _ in placed:
         if thens[instance_id] is not None:
-            thens[instance_id](instance_id, node_id)
+            together.setdefault(thens[instance_id], []).append((instance_id, node_id))
+    for then, servers in together.items():
+        then(servers)
     lifecycle.placed_many(placed)
 
 

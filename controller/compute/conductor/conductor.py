@@ -38,6 +38,8 @@ class Conductor:
         self._tasks: set[asyncio.Task] = set()
         # Set by the scheduler's area to take over rescheduling; default: place again.
         self.reschedule = None
+        # one object for every build, so a batch of placements writes its spawns together
+        self._spawn = functools.partial(workflow.spawn_placed, settings)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -68,8 +70,8 @@ class Conductor:
         token = logs.request_id_var.set(request_id)
         try:
             # The spawn is written by the claim's transaction: one write per placement.
-            spawn = functools.partial(workflow.spawn_placed, self.settings, request_id)
-            placed = await self.app.compute_scheduling.schedule(instance_id, tried, spawn)
+            placed = await self.app.compute_scheduling.schedule(instance_id, tried,
+                                                                self._spawn)
             if placed is not None:
                 self.wake(placed.node_id)
         finally:

@@ -16,16 +16,27 @@ SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
 LIVE = (PENDING, DELIVERED)
 
 
+def command(node_id: str, kind: str, instance_id: str | None, payload: dict,
+            request_id: str, timeout: float) -> dict:
+    """A new command's row, for enqueue_rows."""
+    now = utcnow()
+    return dict(id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id, kind=kind,
+                payload=payload, request_id=(request_id or "")[:128], state=PENDING,
+                deliveries=0, created_at=now,
+                expires_at=now + datetime.timedelta(seconds=timeout))
+
+
 def enqueue(node_id: str, kind: str, instance_id: str | None, payload: dict, request_id: str,
             timeout: float) -> NodeCommand:
-    now = utcnow()
-    values = dict(id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id, kind=kind,
-                  payload=payload, request_id=(request_id or "")[:128], state=PENDING,
-                  deliveries=0, created_at=now,
-                  expires_at=now + datetime.timedelta(seconds=timeout))
-    # A prepared insert: every placement writes its spawn here, under the write lock.
+    values = command(node_id, kind, instance_id, payload, request_id, timeout)
     seq = sql.insert(NodeCommand, values, returning_id=True)
     return NodeCommand(seq=seq, **values)
+
+
+def enqueue_rows(rows: list[dict]) -> None:
+    """Many commands (command()) in one statement: a batch of placements' spawns, under the
+    write lock."""
+    sql.insert_rows(NodeCommand, rows)
 
 
 def live_for_instance(instance_id: str, kind: str | None = None) -> list[NodeCommand]:

@@ -59,28 +59,38 @@ def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
 
 # -- commands --------------------------------------------------------------------------
 
-def _spawn(settings: ConductorSection, node_id: str, instance_id: str, request_id: str,
-           name: str, vcpus: int, ram_mb: int, disk_gb: int, image_id: str) -> NodeCommand:
+def _boot(instance_id: str, image_id: str) -> dict:
     try:
-        boot = images.boot_images(image_id)
+        return images.boot_images(image_id)
     except StratusError as error:
         # Not this transaction's to decide: the node's fetch fails (IMAGE_NOT_FOUND) and
         # the build ends with that fault, as Nova's compute reports a missing image.
         log.warning("server %s: image %s: %s", instance_id, image_id, error.message)
-        boot = {"image": {"image_id": image_id}}
-    payload = {"name": name, "vcpus": vcpus, "memory_mb": ram_mb, "disk_gb": disk_gb,
-               "metadata": {}, **boot}
-    return outbox.enqueue(node_id, "spawn", instance_id, payload, request_id,
-                          settings.spawn_timeout)
+        return {"image": {"image_id": image_id}}
 
 
-def spawn_placed(settings: ConductorSection, request_id: str, instance_id: str,
-                 node_id: str) -> NodeCommand:
-    """The spawn for a server its claim just moved from scheduling to spawning on `node_id`,
-    in the claim's own transaction (which holds the server's row). A server waiting for a
-    host never has a live spawn, so there is nothing to look for first."""
-    fields = sql.execute("spawn_fields", instance_id).fetchone()
-    return _spawn(settings, node_id, instance_id, request_id, *fields)
+def _spawn_payload(name: str, vcpus: int, ram_mb: int, disk_gb: int, boot: dict) -> dict:
+    return {"name": name, "vcpus": vcpus, "memory_mb": ram_mb, "disk_gb": disk_gb,
+            "metadata": {}, **boot}
+
+
+def spawn_placed(settings: ConductorSection, placed: list[tuple[str, str]]) -> None:
+    """The spawns for servers, (instance_id, node_id) each, that a claim just moved from
+    scheduling to spawning, in the claim's own transaction (which holds their rows). A
+    server waiting for a host never has a live spawn, so there is nothing to look for first.
+    A batch reads its servers in one statement, each image once, and writes one insert."""
+    found = {row[0]: row[1:] for row in
+             sql.execute_over("spawn_fields", [i for i, _ in placed]).fetchall()}
+    boots: dict[str, dict] = {}
+    rows = []
+    for instance_id, node_id in placed:
+        name, vcpus, ram_mb, disk_gb, image_id, request_id = found[instance_id]
+        if image_id not in boots:
+            boots[image_id] = _boot(instance_id, image_id)
+        rows.append(outbox.command(node_id, "spawn", instance_id, _spawn_payload(
+            name, vcpus, ram_mb, disk_gb, boots[image_id]), request_id or "",
+            settings.spawn_timeout))
+    outbox.enqueue_rows(rows)
 
 
 def ensure_spawn(db, settings: ConductorSection, instance_id: str,
@@ -91,8 +101,10 @@ def ensure_spawn(db, settings: ConductorSection, instance_id: str,
     live = outbox.live_for_instance(instance_id, "spawn")
     if live:
         return live[0]
-    return _spawn(settings, inst.node_id, instance_id, request_id, inst.name, inst.vcpus,
-                  inst.ram_mb, inst.disk_gb, inst.image_id)
+    payload = _spawn_payload(inst.name, inst.vcpus, inst.ram_mb, inst.disk_gb,
+                             _boot(instance_id, inst.image_id))
+    return outbox.enqueue(inst.node_id, "spawn", instance_id, payload, request_id,
+                          settings.spawn_timeout)
 
 
 def ensure_action(db, settings: ConductorSection, instance_id: str, action: states.Action,

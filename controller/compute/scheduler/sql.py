@@ -51,8 +51,6 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         "project_usage": ("SELECT COUNT(id), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) "
                           f"FROM instance WHERE project_id = {p} AND deleted_at IS NULL"),
         "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
-        "spawn_fields": ("SELECT name, vcpus, ram_mb, disk_gb, image_id FROM instance "
-                         f"WHERE id = {p}"),
         # an image and its properties, one row per property (one row without any)
         "image": ("SELECT i.id, i.status, i.deleted_at, i.disk_format, i.os_hash_value, i.size, "
                   "p.name, p.value FROM image i LEFT JOIN image_property p ON p.image_id = i.id "
@@ -146,6 +144,11 @@ _OVER_IDS = {
              "GROUP BY node_id"),
     # revisions for rows written earlier in the transaction: the counter is taken last
     "number": "UPDATE instance SET revision = CASE id {cases} END WHERE id IN ({ids})",
+    # what a spawn command needs of each server, with the request id it was created (or last
+    # acted on) with
+    "spawn_fields": ("SELECT i.id, i.name, i.vcpus, i.ram_mb, i.disk_gb, i.image_id, "
+                     "(SELECT a.request_id FROM instance_action a WHERE a.instance_id = i.id "
+                     "ORDER BY a.id DESC LIMIT 1) FROM instance i WHERE i.id IN ({ids})"),
     "lock_waiting": ("SELECT id FROM instance WHERE id IN ({ids}) AND deleted_at IS NULL "
                      "AND task_state = {p} ORDER BY id{lock}"),
 }

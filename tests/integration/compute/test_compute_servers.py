@@ -7,6 +7,7 @@ import pytest
 
 from controller.compute.api import lifecycle
 from controller.compute.api.models import Instance
+from controller.compute.conductor.models import NodeCommand
 from controller.compute.scheduler.models import Allocation
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import GIB, add_hosts
@@ -297,3 +298,19 @@ def test_concurrent_creates_share_quota_and_request_ids(compute, cloud, db):
     with ThreadPoolExecutor(12) as pool:
         created = [i for i in pool.map(create, range(12)) if i]
     assert len(created) == 4 and _rows(db, t.project_id) == 5
+
+
+def test_a_placed_server_has_its_spawn_command_with_the_create_request_id(compute, env, db):
+    t = env["tenant"]
+    rid = "req-spawn-5e2f3a1b"
+    server = compute.stub.CreateServer(pb.CreateServerRequest(server=pb.Server(
+        name="spawned", flavor_id=env["flavor"].id, image_id=env["image"],
+        availability_zone=env["zone"])), metadata=(*t.metadata, ("x-request-id", rid)))
+    placed = compute.wait_placed(t, server.id)
+    assert placed.task_state == pb.TASK_STATE_SPAWNING
+    spawns = db.call(lambda: list(NodeCommand.select().where(
+        NodeCommand.instance_id == server.id, NodeCommand.kind == "spawn")))
+    assert len(spawns) == 1
+    assert spawns[0].request_id == rid and spawns[0].state == "pending"
+    assert spawns[0].payload["name"] == "spawned"
+    assert spawns[0].payload["image"]["image_id"] == env["image"]
