@@ -46,16 +46,24 @@ def lock_waiting(instance_ids: list[str]) -> set[str]:
             sql.execute_over("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
 
 
+def _revisions(instance_ids: list[str]) -> dict[str, int]:
+    last = sql.next_revision(len(instance_ids))
+    return dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1)))
+
+
+def _pairs(mapping: dict) -> tuple:
+    """(key, value, key, value, ...): the marks of a CASE id WHEN ? THEN ? list."""
+    return tuple(v for pair in mapping.items() for v in pair)
+
+
 def number(instance_ids: list[str]) -> dict[str, int]:
     """New revisions, in order, for servers written earlier in this transaction (distinct
     ids). Call last: the counter stays locked until commit, and every writer of servers
     waits for it."""
     if not instance_ids:
         return {}
-    last = sql.next_revision(len(instance_ids))
-    numbered = dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1)))
-    sql.execute_over("number", instance_ids,
-                     before=tuple(v for pair in numbered.items() for v in pair))
+    numbered = _revisions(instance_ids)
+    sql.execute_over("number", instance_ids, before=_pairs(numbered))
     return numbered
 
 
@@ -72,10 +80,13 @@ def placed_many(placed: list[tuple[str, str, str]]) -> None:
     """placed() for a batch, (instance_id, node_id, host) each, whose rows the caller holds
     and knows to be waiting (lock_waiting); numbered last, all at once."""
     now = utcnow()
-    for instance_id, node_id, host in placed:
-        sql.execute("placed", node_id, host, states.SPAWNING, now, instance_id)
-        sql.execute("event_done", now, actions.SUCCESS, host, instance_id, "create", "schedule")
-    number([instance_id for instance_id, _, _ in placed])
+    ids = [instance_id for instance_id, _, _ in placed]
+    hosts = {instance_id: host for instance_id, _, host in placed}
+    sql.execute_over("scheduled", ids, "create",
+                     before=(now, actions.SUCCESS, *_pairs(hosts), "schedule"))
+    nodes = {instance_id: node_id for instance_id, node_id, _ in placed}
+    sql.execute_over("placed", ids, before=(*_pairs(nodes), *_pairs(hosts),
+                                            *_pairs(_revisions(ids)), states.SPAWNING, now))
 
 
 def no_valid_host(instance_id: str) -> None:

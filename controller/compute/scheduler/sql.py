@@ -40,8 +40,6 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
                             f"AND task_state = {p}{lock}"),
         "bump": f"UPDATE revision_counter SET value = value + {p} WHERE name = 'instance'",
         "revision": "SELECT value FROM revision_counter WHERE name = 'instance'",
-        "placed": (f"UPDATE instance SET node_id = {p}, host = {p}, task_state = {p}, "
-                   f"attempts = attempts + 1, updated_at = {p} WHERE id = {p}"),
         "spec": ("SELECT project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
                  "availability_zone, image_properties, server_group_id FROM instance "
                  f"WHERE id = {p} AND deleted_at IS NULL AND task_state = {p}"),
@@ -58,11 +56,6 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
         # a flavor the caller may use: admin, public, or shared with the caller's project
         "flavor": (f"SELECT {_columns(Flavor)} FROM flavor WHERE id = {p} AND ({p} OR is_public "
                    f"OR id IN (SELECT flavor_id FROM flavor_access WHERE project_id = {p}))"),
-        "event_done": (
-            f"UPDATE instance_action_event SET finish_time = {p}, result = {p}, host = {p} "
-            "WHERE action_id = (SELECT MAX(id) FROM instance_action "
-            f"WHERE instance_id = {p} AND action = {p}) AND event = {p} "
-            "AND finish_time IS NULL"),
     }
 
 
@@ -144,6 +137,17 @@ _OVER_IDS = {
              "GROUP BY node_id"),
     # revisions for rows written earlier in the transaction: the counter is taken last
     "number": "UPDATE instance SET revision = CASE id {cases} END WHERE id IN ({ids})",
+    # claimed servers: their hosts and revisions
+    "placed": ("UPDATE instance SET node_id = CASE id {cases} END, host = CASE id {cases} END, "
+               "revision = CASE id {cases} END, task_state = {p}, attempts = attempts + 1, "
+               "updated_at = {p} WHERE id IN ({ids})"),
+    # the schedule step of each server's latest create, finished on its host
+    "scheduled": ("UPDATE instance_action_event SET finish_time = {p}, result = {p}, "
+                  "host = CASE (SELECT a.instance_id FROM instance_action a "
+                  "WHERE a.id = action_id) {cases} END WHERE event = {p} "
+                  "AND finish_time IS NULL AND action_id IN (SELECT MAX(id) FROM "
+                  "instance_action WHERE instance_id IN ({ids}) AND action = {p} "
+                  "GROUP BY instance_id)"),
     # what a spawn command needs of each server, with the request id it was created (or last
     # acted on) with
     "spawn_fields": ("SELECT i.id, i.name, i.vcpus, i.ram_mb, i.disk_gb, i.image_id, "
