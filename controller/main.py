@@ -16,7 +16,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = Config.load(args.config)
-        run = _runner(config.controller.event_loop)
+        loop_factory = event_loop_factory(config.controller.event_loop)
         logs.setup(config.logging.level, config.logging.format)
         from controller.app import App
         from controller.server import serve
@@ -27,18 +27,20 @@ def main(argv=None):
     log.info("controller starting", extra=logs.fields(
         config=config.source, database=app.db.dialect, event_loop=config.controller.event_loop))
     try:
-        run(serve(app))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(app))
     finally:
         app.close()
     return 0
 
 
-def _runner(event_loop: str):
+def event_loop_factory(event_loop: str):
+    """`[controller] event_loop`: what makes the controller's loop."""
     if event_loop == "uvloop":
         import uvloop
-        return uvloop.run
+        return uvloop.new_event_loop
     if event_loop == "asyncio":
-        return asyncio.run
+        return asyncio.new_event_loop
     raise ConfigError(f"[controller] event_loop must be \"uvloop\" or \"asyncio\", not {event_loop!r}")
 
 

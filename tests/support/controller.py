@@ -66,11 +66,15 @@ def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
 
 
 class InProcessController:
-    """The controller's App and listener on an event loop in a daemon thread."""
+    """The controller's App and listener on an event loop (the one its configuration names)
+    in a daemon thread."""
 
     def __init__(self, config_path: Path):
+        from controller.config import Config
+        from controller.main import event_loop_factory
+
         self.config_path = config_path
-        self.loop = asyncio.new_event_loop()
+        self.loop = event_loop_factory(Config.load(config_path).controller.event_loop)()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="controller")
         self.app = None
         self.server = None
