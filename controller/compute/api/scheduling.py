@@ -39,6 +39,16 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
     row = sql.execute("spec", instance_id, states.SCHEDULING).fetchone()
     if row is None:
         raise Gone(instance_id)
+    return _spec(instance_id, row, ignore_hosts)
+
+
+def _waiting_rows(instance_ids: list[str]) -> dict[str, tuple]:
+    """The "spec" rows of those of the servers still waiting for a host, in one statement."""
+    return {row[0]: row[1:] for row in
+            sql.execute_over("specs", instance_ids, states.SCHEDULING).fetchall()}
+
+
+def _spec(instance_id: str, row: tuple, ignore_hosts) -> RequestSpec:
     project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, zone, image, group_id = row
     props = Instance.image_properties.python_value(image) or {}
     group = None
@@ -105,19 +115,16 @@ def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -
     that placing it raised."""
     results: list = [None] * len(items)
     batched, alone, seen = [], [], set()
+    rows = _waiting_rows(list({instance_id: None for instance_id, _, _ in items}))
     for i, (instance_id, ignore_hosts, _) in enumerate(items):
-        if instance_id in seen:  # asked twice (a sweep and a build): the second finds it placed
+        row = rows.get(instance_id)
+        if row is None:  # deleted, or placed already
+            continue
+        if instance_id in seen or row[-1]:  # asked twice (a sweep and a build), or in a group
             alone.append(i)
             continue
         seen.add(instance_id)
-        try:
-            spec = request_spec(instance_id, ignore_hosts)
-        except Gone:
-            continue
-        if spec.group is None:
-            batched.append((i, spec))
-        else:
-            alone.append(i)
+        batched.append((i, _spec(instance_id, row, ignore_hosts)))
     thens = {items[i][0]: items[i][2] for i, _ in batched}
     outcomes: list = [None] * len(batched)
     if batched:

@@ -153,6 +153,10 @@ _OVER_IDS = {
     "spawn_fields": ("SELECT i.id, i.name, i.vcpus, i.ram_mb, i.disk_gb, i.image_id, "
                      "(SELECT a.request_id FROM instance_action a WHERE a.instance_id = i.id "
                      "ORDER BY a.id DESC LIMIT 1) FROM instance i WHERE i.id IN ({ids})"),
+    # "spec" for many servers
+    "specs": ("SELECT id, project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
+              "availability_zone, image_properties, server_group_id FROM instance "
+              "WHERE id IN ({ids}) AND deleted_at IS NULL AND task_state = {p}"),
     "lock_waiting": ("SELECT id FROM instance WHERE id IN ({ids}) AND deleted_at IS NULL "
                      "AND task_state = {p} ORDER BY id{lock}"),
 }
