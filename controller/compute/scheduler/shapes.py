@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from controller.compute.scheduler.selector import Scheduler, WeighedHost
-from controller.compute.scheduler.weighers import BaseHostWeigher, normalize
+from controller.compute.scheduler.weighers import BaseHostWeigher
 
 
 def shape(spec) -> tuple | None:
@@ -43,12 +43,17 @@ class _Shape:
             raw[i] = w._weigh_object(host, spec)
 
     def totals(self, keep: list[int] | None) -> list[float]:
-        """Summed normalised weights of the passing hosts (`keep`; None: all of them)."""
+        """Summed normalised weights of the passing hosts (`keep`; None: all of them): the
+        arithmetic of normalize() and select_hosts, in one pass per weigher."""
         totals = [0.0] * (len(self.passes) if keep is None else len(keep))
         for raw, w in zip(self.raw, self.weighers):
             values = raw if keep is None else [raw[i] for i in keep]
-            totals = [t + w.multiplier * v
-                      for t, v in zip(totals, normalize(values, w.minval, w.maxval))]
+            lo = min(values) if w.minval is None else w.minval
+            hi = max(values) if w.maxval is None else w.maxval
+            if hi == lo:  # normalize() gives zeros: nothing to add
+                continue
+            span, m = float(hi - lo), w.multiplier
+            totals = [t + m * ((v - lo) / span) for t, v in zip(totals, values)]
         return totals
 
 
