@@ -46,9 +46,11 @@ class Quotas:
         self.lock(caller.project_id)
         check(self.limits(caller.project_id), self.usage(caller.project_id), server_groups=1)
 
-    def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None) -> None:
-        """Call with the project locked (lock()) in the transaction that creates the server."""
-        limits = self.limits(caller.project_id)
+    def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None,
+                      limits: QuotaValues | None = None) -> None:
+        """Call with the project locked (lock()) in the transaction that creates the server;
+        `limits`, the project's, when the caller read them already in that transaction."""
+        limits = limits or self.limits(caller.project_id)
         # Counting scans the project's servers: skip it when no limit could be reached.
         if any(v != UNLIMITED for v in (limits.instances, limits.cores, limits.ram_mb)):
             instances, cores, ram = self.count_servers(caller.project_id)

@@ -92,15 +92,18 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
     the revision counter is taken last. The block runs prepared statements only
     (scheduler/sql.py): it holds the write lock on SQLite."""
     with db.write_transaction():
+        limits = {}
         for project_id in sorted({new.caller.project_id for new in news}):
             quotas.lock(project_id)
+            limits[project_id] = quotas.limits(project_id)
         group_ids = sorted({new.group.id for new in news if new.group is not None})
         live_groups = {row.id for row in lock_rows(db, ServerGroup.select(ServerGroup.id).where(
             ServerGroup.id.in_(group_ids)).order_by(ServerGroup.id))} if group_ids else set()
         results: list = []
         for new in news:
             try:
-                results.append(_record(quotas, new, live_groups))
+                results.append(_record(quotas, new, live_groups,
+                                       limits[new.caller.project_id]))
             except StratusError as error:
                 results.append(error)
         rows = [r[0] for r in results if isinstance(r, tuple)]
@@ -110,7 +113,7 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
         return results
 
 
-def _record(quotas, new: NewServer, live_groups: set) -> tuple[Instance, bool]:
+def _record(quotas, new: NewServer, live_groups: set, limits) -> tuple[Instance, bool]:
     caller, req, request_id, flavor, group = (new.caller, new.req, new.request_id, new.flavor,
                                               new.group)
     if request_id:
@@ -124,7 +127,8 @@ def _record(quotas, new: NewServer, live_groups: set) -> tuple[Instance, bool]:
             return existing, False
     if group is not None and group.id not in live_groups:
         raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
-    quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None)
+    quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None,
+                         limits)
     now = utcnow()
     instance_id = str(uuid.uuid4())
     values = dict(
