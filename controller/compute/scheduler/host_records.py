@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import datetime
 
-import peewee
-
 from controller.compute.scheduler.capacity import Capacity
 from controller.compute.scheduler.host_state import HostState
 from controller.compute.scheduler import sql
 from controller.compute.conductor.models import ComputeNode
-from controller.compute.scheduler.models import Allocation
 from controller.db.queries import utcnow
 
 
@@ -28,23 +25,27 @@ class HostRecords:
         return (self.clock() - heartbeat_at).total_seconds() <= self.service_down_time
 
     def load(self, db) -> list[HostState]:
-        """Every host with its committed allocations, as a fresh snapshot."""
-        used = _used()
+        """Every host with its committed allocations, as a fresh snapshot. Read with
+        prepared statements: a reload holds up the decisions waiting behind it."""
+        used = {row[0]: row[1:] for row in sql.execute("used_all").fetchall()}
         config = self.config
+        heartbeat = ComputeNode.heartbeat_at.python_value
         hosts = []
-        for n in ComputeNode.select().dicts().iterator():
-            v, m, d, count = used.get(n["id"], (0, 0, 0, 0))
+        for (node_id, hostname, zone, enabled, heartbeat_at, forced_down, vcpus, memory_mb,
+             reserved, disk_gb, cpu_ratio, ram_ratio, disk_ratio, architecture,
+             hypervisor_type) in sql.execute("hosts").fetchall():
+            v, m, d, count = used.get(node_id, (0, 0, 0, 0))
             hosts.append(HostState(
-                host=n["hostname"], node_id=n["id"], availability_zone=n["availability_zone"],
-                enabled=n["enabled"], up=self.is_up(n["heartbeat_at"], n["forced_down"]),
-                vcpus_total=n["vcpus"], vcpus_used=v, memory_mb_total=n["memory_mb"],
-                memory_mb_used=m, memory_mb_reserved=n["memory_mb_reserved"],
-                disk_gb_total=n["disk_gb"], disk_gb_used=d,
-                cpu_allocation_ratio=n["cpu_allocation_ratio"] or config.cpu_allocation_ratio,
-                ram_allocation_ratio=n["ram_allocation_ratio"] or config.ram_allocation_ratio,
-                disk_allocation_ratio=n["disk_allocation_ratio"] or config.disk_allocation_ratio,
-                supported_instances=((n["architecture"], n["hypervisor_type"]),),
-                hypervisor_type=n["hypervisor_type"], num_instances=count))
+                host=hostname, node_id=node_id, availability_zone=zone, enabled=bool(enabled),
+                up=self.is_up(heartbeat(heartbeat_at), bool(forced_down)),
+                vcpus_total=vcpus, vcpus_used=int(v), memory_mb_total=memory_mb,
+                memory_mb_used=int(m), memory_mb_reserved=reserved, disk_gb_total=disk_gb,
+                disk_gb_used=int(d),
+                cpu_allocation_ratio=cpu_ratio or config.cpu_allocation_ratio,
+                ram_allocation_ratio=ram_ratio or config.ram_allocation_ratio,
+                disk_allocation_ratio=disk_ratio or config.disk_allocation_ratio,
+                supported_instances=((architecture, hypervisor_type),),
+                hypervisor_type=hypervisor_type, num_instances=int(count)))
         return hosts
 
     def lock_capacity(self, db, node_id: str) -> Capacity | None:
@@ -72,10 +73,3 @@ class HostRecords:
             disk_allocation_ratio=disk_ratio or defaults.disk_allocation_ratio,
             memory_mb_reserved=reserved)
 
-
-def _used() -> dict[str, tuple[int, int, int, int]]:
-    rows = (Allocation.select(Allocation.node_id, peewee.fn.SUM(Allocation.vcpus),
-                              peewee.fn.SUM(Allocation.memory_mb),
-                              peewee.fn.SUM(Allocation.disk_gb), peewee.fn.COUNT(1))
-            .group_by(Allocation.node_id).tuples())
-    return {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}

@@ -34,6 +34,13 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
                  f"WHERE id = {p}{lock}"),
         "used": ("SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
                  f"COALESCE(SUM(disk_gb), 0) FROM allocation WHERE node_id = {p}"),
+        # the host snapshot: every host, and what is allocated on each
+        "hosts": ("SELECT id, hostname, availability_zone, enabled, heartbeat_at, forced_down, "
+                  "vcpus, memory_mb, memory_mb_reserved, disk_gb, cpu_allocation_ratio, "
+                  "ram_allocation_ratio, disk_allocation_ratio, architecture, hypervisor_type "
+                  "FROM compute_node"),
+        "used_all": ("SELECT node_id, SUM(vcpus), SUM(memory_mb), SUM(disk_gb), COUNT(1) "
+                     "FROM allocation GROUP BY node_id"),
         "allocate": ("INSERT INTO allocation (instance_id, node_id, project_id, vcpus, memory_mb, "
                      f"disk_gb, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"),
         "lock_scheduling": (f"SELECT id FROM instance WHERE id = {p} AND deleted_at IS NULL "
