@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controller.db.prepared import Param, Prepared
 from controller.errors import NotFound
 from controller.image.models import Image, ImageMember
 from controller.image.vocabulary import COMMUNITY, DELETED, PUBLIC, SHARED
@@ -23,28 +24,46 @@ def not_found(image_id: str) -> NotFound:
     return NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND", image_id=image_id)
 
 
-def memberships(project_id: str | None, statuses=None):
-    """Ids of the images `project_id` is a member of (with one of `statuses`, if given)."""
+def memberships(project_id, statuses=None):
+    """Ids of the images `project_id` (a value or a Param) is a member of (with one of
+    `statuses`, if given)."""
     query = ImageMember.select(ImageMember.image).where(ImageMember.member_id == (project_id or ""))
     if statuses:
         query = query.where(ImageMember.status.in_(list(statuses)))
     return query
 
 
-def visible_clause(caller: Caller):
-    """Every image the caller may see by id (membership of any status counts)."""
-    own = Image.owner == (caller.project_id or "")
-    shared = (Image.visibility == SHARED) & Image.id.in_(memberships(caller.project_id))
+def visible_clause(project_id):
+    """Every image a non-admin caller of `project_id` (a value or a Param) may see by id
+    (membership of any status counts)."""
+    own = Image.owner == (project_id or "")
+    shared = (Image.visibility == SHARED) & Image.id.in_(memberships(project_id))
     return own | Image.visibility.in_([PUBLIC, COMMUNITY]) | shared
 
 
+def _live_by_id(visible_to_project: bool):
+    """Prepared lookups of a live image by id: every CreateServer and every image Get runs one."""
+    def build():
+        query = Image.select().where((Image.id == Param("id")) & (Image.status != DELETED))
+        if visible_to_project:
+            query = query.where(visible_clause(Param("project_id")))
+        return query
+    return Prepared(build)
+
+
+_BY_ID = {True: _live_by_id(True), False: _live_by_id(False)}
+
+
 def get_visible(image_id: str, caller: Caller, for_update: bool = False) -> Image:
-    query = Image.select().where((Image.id == image_id) & (Image.status != DELETED))
-    if not caller.is_admin:
-        query = query.where(visible_clause(caller))
-    if for_update and Image._meta.database.for_update:
-        query = query.for_update()
-    image = query.first()
+    if for_update:
+        query = Image.select().where((Image.id == image_id) & (Image.status != DELETED))
+        if not caller.is_admin:
+            query = query.where(visible_clause(caller.project_id))
+        if Image._meta.database.for_update:
+            query = query.for_update()
+        image = query.first()
+    else:
+        image = _BY_ID[not caller.is_admin].first(id=image_id, project_id=caller.project_id or "")
     if image is None:
         raise not_found(image_id)
     return image
