@@ -41,29 +41,24 @@ def visible_clause(project_id):
     return own | Image.visibility.in_([PUBLIC, COMMUNITY]) | shared
 
 
-def _live_by_id(visible_to_project: bool):
-    """Prepared lookups of a live image by id: every CreateServer and every image Get runs one."""
+def _live_by_id(visible_to_project: bool, for_update: bool) -> Prepared:
+    """A live image by id, prepared: every CreateServer and every image Get runs one."""
     def build():
         query = Image.select().where((Image.id == Param("id")) & (Image.status != DELETED))
         if visible_to_project:
             query = query.where(visible_clause(Param("project_id")))
+        if for_update and Image._meta.database.for_update:
+            query = query.for_update()
         return query
     return Prepared(build)
 
 
-_BY_ID = {True: _live_by_id(True), False: _live_by_id(False)}
+_BY_ID = {(visible, locked): _live_by_id(visible, locked)
+          for visible in (True, False) for locked in (True, False)}
 
 
 def get_visible(image_id: str, caller: Caller, for_update: bool = False) -> Image:
-    if for_update:
-        query = Image.select().where((Image.id == image_id) & (Image.status != DELETED))
-        if not caller.is_admin:
-            query = query.where(visible_clause(caller.project_id))
-        if Image._meta.database.for_update:
-            query = query.for_update()
-        image = query.first()
-    else:
-        image = _BY_ID[not caller.is_admin].first(id=image_id, project_id=caller.project_id or "")
+    image = _BY_ID[not caller.is_admin, for_update].first(id=image_id, project_id=caller.project_id or "")
     if image is None:
         raise not_found(image_id)
     return image

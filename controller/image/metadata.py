@@ -53,12 +53,21 @@ def replace_properties(image_id: str, properties: dict) -> None:
                                    for k, v in properties.items()]).execute()
 
 
+def _tags_of(images):
+    """(image id, tag) rows of `images` (an expression of ids), in tag order."""
+    return (ImageTag.select(ImageTag.image, ImageTag.tag).where(ImageTag.image.in_(images))
+            .order_by(ImageTag.tag).tuples())
+
+
+def _properties_of(images):
+    """(image id, name, value) rows of `images`."""
+    return (ImageProperty.select(ImageProperty.image, ImageProperty.name, ImageProperty.value)
+            .where(ImageProperty.image.in_(images)).tuples())
+
+
 # One image's metadata, prepared: every image Get and every CreateServer reads it.
-_TAGS_OF_ONE = Prepared(lambda: ImageTag.select(ImageTag.image, ImageTag.tag)
-                        .where(ImageTag.image == Param("id")).order_by(ImageTag.tag).tuples())
-_PROPERTIES_OF_ONE = Prepared(lambda: ImageProperty.select(ImageProperty.image, ImageProperty.name,
-                                                           ImageProperty.value)
-                              .where(ImageProperty.image == Param("id")).tuples())
+_TAGS_OF_ONE = Prepared(lambda: _tags_of([Param("id")]))
+_PROPERTIES_OF_ONE = Prepared(lambda: _properties_of([Param("id")]))
 
 
 def attach(images: list) -> list:
@@ -67,13 +76,9 @@ def attach(images: list) -> list:
     tags: dict[str, list[str]] = {i: [] for i in ids}
     properties: dict[str, dict] = {i: {} for i in ids}
     if len(ids) == 1:
-        tag_rows = _TAGS_OF_ONE.rows(id=ids[0])
-        property_rows = _PROPERTIES_OF_ONE.rows(id=ids[0])
+        tag_rows, property_rows = _TAGS_OF_ONE.rows(id=ids[0]), _PROPERTIES_OF_ONE.rows(id=ids[0])
     elif ids:
-        tag_rows = ImageTag.select(ImageTag.image, ImageTag.tag).where(
-            ImageTag.image.in_(ids)).order_by(ImageTag.tag).tuples()
-        property_rows = ImageProperty.select(ImageProperty.image, ImageProperty.name, ImageProperty.value).where(
-            ImageProperty.image.in_(ids)).tuples()
+        tag_rows, property_rows = _tags_of(ids), _properties_of(ids)
     else:
         tag_rows = property_rows = ()
     for image_id, tag in tag_rows:
