@@ -11,7 +11,6 @@ included, that costs about a quarter of a health check.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -157,12 +156,8 @@ class _Call:
                                      user_id=ident.user_id if ident else "-"))
 
 
-def _code_name(exc):
-    if isinstance(exc, errors.StratusError):
-        return status.code_for(exc).name
-    if isinstance(exc, asyncio.CancelledError):
-        return "CANCELLED"
-    return "INTERNAL"
+def _code_name(exc: Exception) -> str:
+    return status.code_for(exc).name if isinstance(exc, errors.StratusError) else "INTERNAL"
 
 
 def _wrap(handler, call: _Call):
