@@ -106,7 +106,7 @@ def setup(app):
     def register_node_services(server):
         # Node services need no bearer token (the client certificate names the node): a
         # method without a spec of its own is open.
-        pipeline = Pipeline({}, app.authenticate, app.enforcer)
+        pipeline = Pipeline(app.authenticate, app.enforcer)
         for registration in app.node_services:
             add_secured_service(server, pipeline, registration.servicer, registration.descriptor,
                                 default=MethodSpec(None))

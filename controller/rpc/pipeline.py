@@ -36,23 +36,17 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, specs: dict[str, MethodSpec], authenticate, enforcer, access_log: bool = True):
+    def __init__(self, authenticate, enforcer):
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated."""
-        self.specs = specs
         self.authenticate = authenticate
         self.enforcer = enforcer
-        self.access_log = access_log
-
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        # A method unknown to policy is refused: fail closed.
-        return _wrap(handler, _Call(self, method, self.specs.get(method, MethodSpec(rule="!"))))
 
 
 def add_secured_service(server, pipeline: Pipeline, servicer, descriptor,
                         default: MethodSpec | None = None) -> None:
     """Adds a service whose every method runs through `pipeline`. A method that declares no
     policy rule gets `default`, or without one stops the start (specs_for)."""
-    pipeline.specs.update(specs_for(servicer, descriptor, default))
+    specs = specs_for(servicer, descriptor, default)
     handlers = {}
     for method in descriptor.methods:
         request = message_factory.GetMessageClass(method.input_type)
@@ -60,7 +54,8 @@ def add_secured_service(server, pipeline: Pipeline, servicer, descriptor,
         kind = _HANDLER_KINDS[method.client_streaming, method.server_streaming]
         handler = kind(getattr(servicer, method.name), request_deserializer=request.FromString,
                        response_serializer=response.SerializeToString)
-        handlers[method.name] = pipeline.wrap(f"/{descriptor.full_name}/{method.name}", handler)
+        name = f"/{descriptor.full_name}/{method.name}"
+        handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name]))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(descriptor.full_name, handlers),))
     server.add_registered_method_handlers(descriptor.full_name, handlers)
 
@@ -76,7 +71,7 @@ _HANDLER_KINDS = {
 class _Call:
     """The pipeline of one method, run around the servicer's behaviour by _wrap."""
 
-    def __init__(self, pipeline: Pipeline, method: str, spec: MethodSpec | None):
+    def __init__(self, pipeline: Pipeline, method: str, spec: MethodSpec):
         self.p = pipeline
         self.method = method
         self.spec = spec
@@ -94,7 +89,7 @@ class _Call:
         call_auth = auth_context.CallAuth(None, self.p.enforcer)
         auth_context.current.set(call_auth)
         spec = self.spec
-        if spec is None or spec.is_open:
+        if spec.is_open:
             return request_id, call_auth
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
@@ -131,7 +126,7 @@ class _Call:
             self.done(start, "OK", call_auth, request_id)
 
     def check_authorized(self, call_auth):
-        if self.spec is not None and self.spec.deferred and not call_auth.authorized:
+        if self.spec.deferred and not call_auth.authorized:
             log.error("handler returned without checking policy", extra=fields(method=self.method))
             raise errors.PermissionDenied("Policy was not checked for this call", reason="POLICY_NOT_CHECKED")
 
@@ -148,8 +143,6 @@ class _Call:
             ("grpc-status-details-bin", details), ("x-request-id", request_id)))
 
     def done(self, start, code, call_auth, request_id):
-        if not self.p.access_log:
-            return
         ident = call_auth.identity if call_auth else None
         log.info("rpc", extra=fields(method=self.method, code=code,
                                      ms=round((time.perf_counter() - start) * 1000, 2),
