@@ -64,7 +64,6 @@ def _create_target(request, auth) -> dict:
     return {"project_id": request.image.owner or auth.project_id or ""}
 
 
-
 def _order(text: str) -> tuple[str, str]:
     """AIP-132 order_by: a field, optionally followed by asc or desc."""
     words = text.split()
@@ -74,6 +73,7 @@ def _order(text: str) -> tuple[str, str]:
         raise errors.InvalidArgument("order_by", f"must be one of {', '.join(images.ORDER_BY)}, "
                                                  "optionally followed by asc or desc")
     return field, direction
+
 
 class ImageServicer(pb_grpc.ImageServiceServicer):
     def __init__(self, registry: ImageRegistry):
