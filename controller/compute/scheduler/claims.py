@@ -48,12 +48,6 @@ class ServerGone(ClaimRefused):
     """The server was deleted while it was being placed: stop, do not try other hosts."""
 
 
-def used_on(node_id: str) -> tuple[int, int, int]:
-    """(vcpus, memory_mb, disk_gb) allocated on a host, from the committed allocations."""
-    row = sql.execute("used", node_id).fetchone()
-    return int(row[0]), int(row[1]), int(row[2])
-
-
 def group_members_per_node(group_id: str) -> dict[str, int]:
     """node id -> members of the group allocated there."""
     from controller.compute.api.models import ServerGroupMember
@@ -64,18 +58,9 @@ def group_members_per_node(group_id: str) -> dict[str, int]:
     return {node_id: count for node_id, count in rows}
 
 
-def _current(hosts, db, node_id: str) -> capacity.Capacity | None:
-    """Locks the host's row; its capacity with every committed allocation counted."""
-    record = hosts.lock_capacity(db, node_id)
-    if record is None:
-        return None
-    vcpus, memory_mb, disk_gb = used_on(node_id)
-    return dataclasses.replace(record, vcpus_used=vcpus, memory_mb_used=memory_mb,
-                               disk_gb_used=disk_gb)
-
-
 def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity | None]:
-    """_current for many hosts: two statements, whatever their number."""
+    """Locks the hosts' rows; per host, its capacity with every committed allocation counted
+    (None when it is gone or disabled). Two statements, whatever their number."""
     records = hosts.lock_capacities(db, node_ids)
     used = {row[0]: row[1:] for row in sql.execute_over("used", node_ids).fetchall()}
     current = {}
@@ -100,7 +85,7 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             from controller.compute.api.models import ServerGroup
             lock_rows(db, ServerGroup.select(ServerGroup.id)
                       .where(ServerGroup.id == request.group_id))
-        current = _current(hosts, db, node_id)
+        current = _current_many(hosts, db, [node_id])[node_id]
         if current is None:
             raise ClaimRefused(node_id, "host is gone or disabled")
         lacking = capacity.shortfalls(current, request.vcpus, request.memory_mb, request.disk_gb)

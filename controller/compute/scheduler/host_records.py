@@ -48,13 +48,9 @@ class HostRecords:
                 hypervisor_type=hypervisor_type, num_instances=int(count)))
         return hosts
 
-    def lock_capacity(self, db, node_id: str) -> Capacity | None:
-        """Locks the host's row (inside the claim's transaction) and returns its totals and
-        ratios; None when the host is gone or disabled."""
-        return self._capacity(sql.execute("node", node_id).fetchone())
-
     def lock_capacities(self, db, node_ids: list[str]) -> dict[str, Capacity | None]:
-        """lock_capacity for many hosts, locked in id order; every id is a key."""
+        """Locks the hosts' rows in id order (inside the claim's transaction); per host, its
+        totals and ratios, or None when it is gone or disabled. Every id is a key."""
         found = {row[0]: self._capacity(row[1:])
                  for row in sql.execute_over("nodes", sorted(node_ids)).fetchall()}
         return {node_id: found.get(node_id) for node_id in node_ids}

@@ -63,7 +63,7 @@ class Placement:
                  clock: Callable[[], float] = time.monotonic):
         self.db = db
         self.scheduler = scheduler
-        self.hosts = hosts  # host records port: load(db), lock_capacity(db, node_id)
+        self.hosts = hosts  # host records port: load(db), lock_capacities(db, node_ids)
         self.max_age = max_age
         self.clock = clock
         self.stats = DecisionStats()

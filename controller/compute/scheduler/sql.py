@@ -29,11 +29,6 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
     p = param
     lock = "" if sqlite else " FOR UPDATE"
     return {
-        "node": ("SELECT vcpus, memory_mb, disk_gb, cpu_allocation_ratio, ram_allocation_ratio, "
-                 "disk_allocation_ratio, memory_mb_reserved, enabled FROM compute_node "
-                 f"WHERE id = {p}{lock}"),
-        "used": ("SELECT COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0), "
-                 f"COALESCE(SUM(disk_gb), 0) FROM allocation WHERE node_id = {p}"),
         # the host snapshot: every host, and what is allocated on each
         "hosts": ("SELECT id, hostname, availability_zone, enabled, heartbeat_at, forced_down, "
                   "vcpus, memory_mb, memory_mb_reserved, disk_gb, cpu_allocation_ratio, "
