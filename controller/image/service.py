@@ -4,7 +4,8 @@ Sets on the app:
 - `app.images`: the ImageRegistry (async; every method takes a Caller);
 - `app.image_store`: the configured store backend (store_backends.Store);
 - `app.image_lookup(image_id, project_id, is_admin)`: the compute API's port
-  (controller.compute.api.images.ImageLookup), an ImageInfo or None when not visible.
+  (controller.compute.api.images.ImageLookup), an ImageInfo or None when not visible;
+  called in a database worker.
 At start, and every [image] scrub_interval seconds, dead uploads are given up and temporary
 data is scrubbed; at start, images whose data is missing from the store are logged.
 """
@@ -35,7 +36,7 @@ def setup(app):
     store = open_store(app.config)
     registry = ImageRegistry(app.db, store, settings)
     app.images, app.image_store = registry, store
-    app.image_lookup = _lookup(app.db)
+    app.image_lookup = image_lookup
     app.enforcer.register(policies.RULES)
     app.add_public_service(ImageServicer(registry), pb.DESCRIPTOR.services_by_name["ImageService"])
 
@@ -49,16 +50,14 @@ def setup(app):
     app.background.append(periodically)
 
 
-def _lookup(db):
-    async def image_lookup(image_id: str, project_id: str, is_admin: bool):
-        from controller.compute.api.images import ImageInfo
-        try:
-            row = await db.run(images.get, Caller(project_id, is_admin), image_id)
-        except NotFound:
-            return None
-        return ImageInfo(id=row.id, status=row.status, size_bytes=row.size,
-                         virtual_size_bytes=row.virtual_size or 0, min_ram_mb=row.min_ram,
-                         min_disk_gb=row.min_disk,
-                         architecture=row.properties.get("architecture", ""),
-                         hypervisor_type=row.properties.get("hypervisor_type", ""))
-    return image_lookup
+def image_lookup(image_id: str, project_id: str, is_admin: bool):
+    from controller.compute.api.images import ImageInfo
+    try:
+        row = images.get(Caller(project_id, is_admin), image_id)
+    except NotFound:
+        return None
+    return ImageInfo(id=row.id, status=row.status, size_bytes=row.size,
+                     virtual_size_bytes=row.virtual_size or 0, min_ram_mb=row.min_ram,
+                     min_disk_gb=row.min_disk,
+                     architecture=row.properties.get("architecture", ""),
+                     hypervisor_type=row.properties.get("hypervisor_type", ""))

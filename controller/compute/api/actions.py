@@ -9,18 +9,22 @@ from controller.db.queries import utcnow
 IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
 
 
-def start(instance_id: str, action: str, caller, event: str = "") -> int:
-    """Records the start of an action (and of its first step); returns the action's id."""
+def start(instance_id: str, action: str, caller, event: str = "") -> None:
+    """Records the start of an action (and of its first step)."""
+    start_many([(instance_id, caller)], action, event)
+
+
+def start_many(started: list[tuple[str, object]], action: str, event: str = "") -> None:
+    """start() for many servers, (instance_id, caller) each: one statement per table."""
     now = utcnow()
-    action_id = sql.insert(InstanceAction, dict(
+    sql.insert_rows(InstanceAction, [dict(
         instance_id=instance_id, action=action, request_id=caller.request_id or "",
         user_id=caller.user_id, project_id=caller.project_id, start_time=now, finish_time=None,
-        result=IN_PROGRESS, message=""), returning_id=True)
+        result=IN_PROGRESS, message="") for instance_id, caller in started])
     if event:
-        sql.insert(InstanceActionEvent, dict(action_id=action_id, event=event, host="",
-                                             start_time=now, finish_time=None,
-                                             result=IN_PROGRESS))
-    return action_id
+        field = InstanceActionEvent.start_time
+        sql.execute_over("start_events", [instance_id for instance_id, _ in started], action,
+                         before=(event, field.db_value(now), IN_PROGRESS))
 
 
 def _latest(instance_id: str, action: str | None) -> InstanceAction | None:

@@ -1,9 +1,10 @@
 """CreateServer's database work for the creates waiting together (the servicer's Batcher):
-each one's references and image checks, then one transaction that records every one that
-passed (servers.create_many)."""
+each one's references and image checks (each distinct one asked once), then one transaction
+that records every one that passed (servers.create_many)."""
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from controller import errors
 from controller.compute.api import flavors, hosts, images, keypairs, server_groups, servers
@@ -14,11 +15,25 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32
 
 
-def references(caller, req: servers.ServerRequest, is_up):
+class _Answers:
+    """Each distinct lookup once per batch: creates waiting together mostly name the same
+    flavor and image, and every statement costs the batch a turn of the interpreter."""
+
+    def __init__(self):
+        self._known: dict[tuple, object] = {}
+
+    def get(self, key: tuple, lookup: Callable[[], object]):
+        if key not in self._known:
+            self._known[key] = lookup()  # a lookup that raises is asked again next time
+        return self._known[key]
+
+
+def references(caller, req: servers.ServerRequest, is_up, answers: _Answers):
     """(flavor, public key, server group) a request names; INVALID_ARGUMENT or NOT_FOUND
     when one is missing or not the caller's."""
     try:
-        flavor = flavors.get(req.flavor_id, caller)
+        flavor = answers.get(("flavor", req.flavor_id, caller.project_id, caller.is_admin),
+                             lambda: flavors.get(req.flavor_id, caller))
     except errors.NotFound:
         raise errors.InvalidArgument("server.flavor_id", "no such flavor",
                                      reason="FLAVOR_NOT_FOUND") from None
@@ -36,22 +51,26 @@ def references(caller, req: servers.ServerRequest, is_up):
             raise errors.NotFound(f"server group {group.id} not found",
                                   reason="SERVER_GROUP_NOT_FOUND")
     if req.availability_zone:
-        zones = {z for z, _, _ in hosts.availability_zones(is_up)}
+        zones = answers.get(("zones",), lambda: {z for z, _, _ in hosts.availability_zones(is_up)})
         if req.availability_zone not in zones:
             raise errors.InvalidArgument("server.availability_zone", "no such zone",
                                          reason="AVAILABILITY_ZONE_NOT_FOUND")
     return flavor, key, group
 
 
-def create_batch(db, quotas, is_up, items: list) -> list:
-    """Per item, (caller, ServerRequest, request_id, image info): (server, created) or the
-    error for that caller. Should the shared transaction fail, each is recorded alone, so one
-    bad create cannot fail the others."""
+def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: list) -> list:
+    """Per item, (caller, ServerRequest, request_id): (server, created) or the error for that
+    caller. Should the shared transaction fail, each is recorded alone, so one bad create
+    cannot fail the others."""
     results: list = [None] * len(items)
     news: dict[int, servers.NewServer] = {}
-    for i, (caller, req, request_id, image) in enumerate(items):
+    answers = _Answers()
+    for i, (caller, req, request_id) in enumerate(items):
         try:
-            flavor, key, group = references(caller, req, is_up)
+            flavor, key, group = references(caller, req, is_up, answers)
+            image = answers.get(("image", req.image_id, caller.project_id, caller.is_admin),
+                                lambda: image_lookup(req.image_id, caller.project_id,
+                                                     caller.is_admin))
             props = images.check_bootable(image, req.image_id, flavor)
         except errors.StratusError as error:
             results[i] = error

@@ -3,7 +3,7 @@ whatever image registry the controller runs (app.image_lookup), and tests can us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Callable
 
 from controller.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -22,8 +22,9 @@ class ImageInfo:
     hypervisor_type: str = ""
 
 
-# (image_id, project_id, is_admin) -> ImageInfo, or None when missing or not visible
-ImageLookup = Callable[[str, str, bool], Awaitable["ImageInfo | None"]]
+# (image_id, project_id, is_admin) -> ImageInfo, or None when missing or not visible; called
+# in a database worker, so a batch of creates asks once per image
+ImageLookup = Callable[[str, str, bool], "ImageInfo | None"]
 
 
 def check_bootable(image: ImageInfo | None, image_id: str, flavor) -> dict:

@@ -46,20 +46,9 @@ class Quotas:
         self.lock(caller.project_id)
         check(self.limits(caller.project_id), self.usage(caller.project_id), server_groups=1)
 
-    def check_servers(self, caller, vcpus: int, ram_mb: int, group_id: str | None,
-                      limits: QuotaValues | None = None) -> None:
-        """Call with the project locked (lock()) in the transaction that creates the server;
-        `limits`, the project's, when the caller read them already in that transaction."""
-        limits = limits or self.limits(caller.project_id)
-        # Counting scans the project's servers: skip it when no limit could be reached.
-        if any(v != UNLIMITED for v in (limits.instances, limits.cores, limits.ram_mb)):
-            instances, cores, ram = self.count_servers(caller.project_id)
-            check(limits, QuotaValues(instances=instances, cores=cores, ram_mb=ram),
-                  instances=1, cores=vcpus, ram_mb=ram_mb)
-        if group_id:
-            members = ServerGroupMember.select().where(
-                ServerGroupMember.group_id == group_id).count()
-            check(limits, QuotaValues(server_group_members=members), server_group_members=1)
+    def server_budget(self, project_id: str) -> ServerBudget:
+        """Call with the project locked (lock()) in the transaction that creates servers."""
+        return ServerBudget(self, project_id)
 
     def update(self, project_id: str, changes: dict[str, int]) -> None:
         if Project.get_or_none(Project.id == project_id) is None:
@@ -74,3 +63,36 @@ class Quotas:
 
     def reset(self, project_id: str) -> None:
         QuotaLimit.delete().where(QuotaLimit.project_id == project_id).execute()
+
+
+class ServerBudget:
+    """What one project may still create in the transaction holding its lock: usage is
+    counted once, then charged server by server, so a batch of creates neither counts again
+    per server nor misses the servers it recorded itself."""
+
+    def __init__(self, quotas: Quotas, project_id: str):
+        self.limits = quotas.limits(project_id)
+        self._usage = None
+        # Counting scans the project's servers: skip it when no limit could be reached.
+        if any(v != UNLIMITED for v in (self.limits.instances, self.limits.cores,
+                                        self.limits.ram_mb)):
+            instances, cores, ram_mb = quotas.count_servers(project_id)
+            self._usage = QuotaValues(instances=instances, cores=cores, ram_mb=ram_mb)
+        self._members: dict[str, int] = {}  # server group id -> members
+
+    def charge(self, vcpus: int, ram_mb: int, group_id: str | None) -> None:
+        """Takes one server's share, or raises RESOURCE_EXHAUSTED naming the quota."""
+        if self._usage is not None:
+            check(self.limits, self._usage, instances=1, cores=vcpus, ram_mb=ram_mb)
+        if group_id:
+            members = self._members.get(group_id)
+            if members is None:
+                members = ServerGroupMember.select().where(
+                    ServerGroupMember.group_id == group_id).count()
+            check(self.limits, QuotaValues(server_group_members=members),
+                  server_group_members=1)
+            self._members[group_id] = members + 1
+        if self._usage is not None:
+            u = self._usage
+            self._usage = u.with_values(instances=u.instances + 1, cores=u.cores + vcpus,
+                                        ram_mb=u.ram_mb + ram_mb)

@@ -89,23 +89,27 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
 
     Every project's row (quota), then every server group's, each in sorted order, is locked
     before anything is written, so batches of two controllers cannot wait on each other and
-    the revision counter is taken last. The block runs prepared statements only
-    (scheduler/sql.py): it holds the write lock on SQLite."""
+    the revision counter is taken last. Each table is written with one statement for the
+    whole batch: on SQLite the block holds the write lock."""
     with db.write_transaction():
-        limits = {}
+        budgets = {}
         for project_id in sorted({new.caller.project_id for new in news}):
             quotas.lock(project_id)
-            limits[project_id] = quotas.limits(project_id)
+            budgets[project_id] = quotas.server_budget(project_id)
         group_ids = sorted({new.group.id for new in news if new.group is not None})
         live_groups = {row.id for row in lock_rows(db, ServerGroup.select(ServerGroup.id).where(
             ServerGroup.id.in_(group_ids)).order_by(ServerGroup.id))} if group_ids else set()
+        known = _by_request_id(news)
         results: list = []
         for new in news:
             try:
-                results.append(_record(quotas, new, live_groups,
-                                       limits[new.caller.project_id]))
+                results.append(_admit(new, budgets[new.caller.project_id], live_groups, known))
             except StratusError as error:
                 results.append(error)
+        created = [(result[0], new) for result, new in zip(results, news)
+                   if isinstance(result, tuple) and result[1]]
+        if created:
+            _write(created)
         rows = [r[0] for r in results if isinstance(r, tuple)]
         revisions = lifecycle.number(list(dict.fromkeys(r.id for r in rows if not r.revision)))
         for row in rows:  # a retry within the batch answers with its first server's
@@ -113,26 +117,38 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
         return results
 
 
-def _record(quotas, new: NewServer, live_groups: set, limits) -> tuple[Instance, bool]:
+def _by_request_id(news: list[NewServer]) -> dict[tuple[str, str], Instance]:
+    """(project id, request id) -> the server recorded with it before, for the batch's
+    request ids: one statement per project."""
+    wanted: dict[str, set[str]] = {}
+    for new in news:
+        if new.request_id:
+            wanted.setdefault(new.caller.project_id, set()).add(new.request_id)
+    return {(row.project_id, row.request_id): row
+            for project_id, request_ids in sorted(wanted.items())
+            for row in Instance.select().where((Instance.project_id == project_id)
+                                               & Instance.request_id.in_(sorted(request_ids)))}
+
+
+def _admit(new: NewServer, budget, live_groups: set, known: dict) -> tuple[Instance, bool]:
+    """The server to record for `new` (not written yet), or the one its request id already
+    named; takes its quota from the project's budget."""
     caller, req, request_id, flavor, group = (new.caller, new.req, new.request_id, new.flavor,
                                               new.group)
     if request_id:
-        # sees servers this transaction recorded already: a retry in the same batch too
-        found = sql.execute("by_request_id", caller.project_id, request_id).fetchone()
-        if found is not None:
-            existing = Instance.get_by_id(found[0])
+        # a retry in the same batch finds the server admitted before it
+        existing = known.get((caller.project_id, request_id))
+        if existing is not None:
             if not _same_request(existing, req):
                 raise AlreadyExists("request_id was used for a different server",
                                     reason="REQUEST_ID_REUSED", request_id=request_id)
             return existing, False
     if group is not None and group.id not in live_groups:
         raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
-    quotas.check_servers(caller, flavor.vcpus, flavor.ram_mb, group.id if group else None,
-                         limits)
+    budget.charge(flavor.vcpus, flavor.ram_mb, group.id if group else None)
     now = utcnow()
-    instance_id = str(uuid.uuid4())
-    values = dict(
-        id=instance_id, project_id=caller.project_id, user_id=caller.user_id,
+    row = Instance(
+        id=str(uuid.uuid4()), project_id=caller.project_id, user_id=caller.user_id,
         name=req.name, request_id=request_id or None, flavor_id=flavor.id,
         flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
         disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
@@ -143,11 +159,20 @@ def _record(quotas, new: NewServer, live_groups: set, limits) -> tuple[Instance,
         vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
         attempts=0, addresses={}, created_at=now, updated_at=now,
         revision=0)  # numbered when the batch is written (lifecycle.number)
-    sql.insert(Instance, values)
-    if group is not None:
-        ServerGroupMember.create(group_id=group.id, instance_id=instance_id)
-    actions.start(instance_id, "create", caller, event="schedule")
-    return Instance(**values), True
+    if request_id:
+        known[(caller.project_id, request_id)] = row
+    return row, True
+
+
+def _write(admitted: list[tuple[Instance, NewServer]]) -> None:
+    """The admitted servers, their group memberships and their create actions."""
+    sql.insert_rows(Instance, [dict(row.__data__) for row, _ in admitted])
+    members = [dict(group_id=new.group.id, instance_id=row.id)
+               for row, new in admitted if new.group is not None]
+    if members:
+        sql.insert_rows(ServerGroupMember, members)
+    actions.start_many([(row.id, new.caller) for row, new in admitted], "create",
+                       event="schedule")
 
 
 def _visible(query, caller, all_projects: bool = True):

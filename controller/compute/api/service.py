@@ -7,7 +7,8 @@ Sets on the app:
 Uses, when other areas set them (docs/dev/compute-contract.md):
   app.compute_conductor    build/act/delete/console_output (api/conductor_port.py); without
                            it servers are placed and claimed but not run
-  app.image_lookup         async (image_id, project_id, is_admin) -> images.ImageInfo | None
+  app.image_lookup         (image_id, project_id, is_admin) -> images.ImageInfo | None, called
+                           in a database worker
 """
 from controller.compute.api import policies, servers
 from controller.compute.api.conductor_port import NoConductor
@@ -22,7 +23,7 @@ from controller.errors import Unavailable
 from stratus.compute.v1 import compute_service_pb2 as pb
 
 
-async def _no_image_service(image_id, project_id, is_admin):
+def _no_image_service(image_id, project_id, is_admin):
     raise Unavailable("no image service is running on this controller",
                       reason="IMAGE_SERVICE_UNAVAILABLE")
 

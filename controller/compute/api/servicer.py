@@ -45,7 +45,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         self.watch_interval = watch_interval
         # CreateServer's database work, batched: the controller runs `creates.run`
         self.creates = Batcher(self.db, functools.partial(
-            creates.create_batch, self.db, quotas, host_records.is_up), creates.MAX_BATCH)
+            creates.create_batch, self.db, quotas, host_records.is_up, self._image_lookup),
+            creates.MAX_BATCH)
+
+    def _image_lookup(self, image_id: str, project_id: str, is_admin: bool):
+        """The image port as the app holds it now (tests put a fake in front of it)."""
+        return self.app.image_lookup(image_id, project_id, is_admin)
 
     @property
     def conductor(self):
@@ -122,9 +127,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             availability_zone=s.availability_zone, server_group_id=s.server_group_id,
             metadata=dict(s.metadata), user_data=s.user_data)
         servers.check_request(req, request.request_id)
-        caller = _caller()
-        image = await self.app.image_lookup(req.image_id, caller.project_id, caller.is_admin)
-        row, created = await self.creates.submit((caller, req, request.request_id, image))
+        row, created = await self.creates.submit((_caller(), req, request.request_id))
         if created:
             await self.conductor.build(row.id)
         return convert.server(row, self._show_host())

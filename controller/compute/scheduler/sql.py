@@ -46,8 +46,6 @@ def _for(sqlite: bool, param: str) -> dict[str, str]:
                  "availability_zone, image_properties, server_group_id FROM instance "
                  f"WHERE id = {p} AND deleted_at IS NULL AND task_state = {p}"),
         "lock_project": f"SELECT id FROM project WHERE id = {p}{lock}",
-        "by_request_id": (f"SELECT id FROM instance WHERE project_id = {p} "
-                          f"AND request_id = {p}"),
         "project_usage": ("SELECT COUNT(id), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) "
                           f"FROM instance WHERE project_id = {p} AND deleted_at IS NULL"),
         "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
@@ -155,6 +153,11 @@ _OVER_IDS = {
     "spawn_fields": ("SELECT i.id, i.name, i.vcpus, i.ram_mb, i.disk_gb, i.image_id, "
                      "(SELECT a.request_id FROM instance_action a WHERE a.instance_id = i.id "
                      "ORDER BY a.id DESC LIMIT 1) FROM instance i WHERE i.id IN ({ids})"),
+    # the first step of each server's action just started (its latest of that name)
+    "start_events": ("INSERT INTO instance_action_event (action_id, event, host, start_time, "
+                     "finish_time, result) SELECT MAX(id), {p}, '', {p}, NULL, {p} "
+                     "FROM instance_action WHERE instance_id IN ({ids}) AND action = {p} "
+                     "GROUP BY instance_id"),
     # "spec" for many servers
     "specs": ("SELECT id, project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
               "availability_zone, image_properties, server_group_id FROM instance "

@@ -30,10 +30,10 @@ class FakeImages:
                                            **kw), owner)
         return image_id
 
-    async def __call__(self, image_id, project_id, is_admin):
+    def __call__(self, image_id, project_id, is_admin):
         found = self.images.get(image_id)
         if found is None:
-            return await self.real(image_id, project_id, is_admin) if self.real else None
+            return self.real(image_id, project_id, is_admin) if self.real else None
         image, owner = found
         return image if (owner is None or owner == project_id or is_admin) else None
 
