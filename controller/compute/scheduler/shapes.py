@@ -3,8 +3,9 @@
 select_hosts runs every filter and weigher over every host for each request. Their verdicts
 and raw weights depend only on the host and on the request's shape (every field but the
 server's id), and a snapshot's hosts change only when a decision consumes them, so here they
-are kept per shape and recomputed only for the host a decision consumed. What is left per
-decision is the normalisation and the ranking, done exactly as select_hosts does them.
+are kept per shape and recomputed only for the host a decision consumed, and so are the
+normalised totals while no weigher's bounds move. What is left per decision is the ranking,
+done exactly as select_hosts does it.
 """
 from __future__ import annotations
 
@@ -24,37 +25,74 @@ def shape(spec) -> tuple | None:
 
 
 class _Shape:
-    """Verdicts and raw weights of every host for one shape."""
+    """Verdicts of every host for one shape, and the raw weights and summed normalised
+    weights (totals) of the hosts that pass. A decision changes one host: unless that moves
+    a weigher's bounds, only that host's total is recomputed."""
 
     def __init__(self, spec, scheduler: Scheduler, hosts: Sequence):
         self.spec = spec
+        self.hosts = hosts
         self.filters = [f for f in scheduler.filters if f.applies_to(spec)]
         self.weighers = [w for w in scheduler.weighers if w.applies_to(spec)]
-        self.passes = [False] * len(hosts)
-        self.raw = [[0.0] * len(hosts) for _ in self.weighers]
-        for i, host in enumerate(hosts):
-            self.update(i, host)
+        self.passes = [self._passes(host) for host in hosts]
+        self._keep()
+
+    def _passes(self, host) -> bool:
+        return (host.host not in self.spec.ignore_hosts
+                and all(f.host_passes(host, self.spec) for f in self.filters))
+
+    def _keep(self) -> None:
+        """(Re)builds everything over the passing hosts."""
+        keep = [i for i, ok in enumerate(self.passes) if ok]
+        self.passing = [self.hosts[i] for i in keep]
+        self._position = {i: p for p, i in enumerate(keep)}
+        self._raw = [[w._weigh_object(host, self.spec) for host in self.passing]
+                     for w in self.weighers]
+        self._bounds: list | None = None
+        self._totals: list[float] = []
+        self._changed: set[int] = set()
+        self._stale = False
 
     def update(self, i: int, host) -> None:
-        spec = self.spec
-        self.passes[i] = (host.host not in spec.ignore_hosts
-                          and all(f.host_passes(host, spec) for f in self.filters))
-        for raw, w in zip(self.raw, self.weighers):
-            raw[i] = w._weigh_object(host, spec)
+        passes = self._passes(host)
+        if passes != self.passes[i]:
+            self.passes[i] = passes
+            self._stale = True
+        elif passes and not self._stale:
+            p = self._position[i]
+            for raw, w in zip(self._raw, self.weighers):
+                raw[p] = w._weigh_object(host, self.spec)
+            self._changed.add(p)
 
-    def totals(self, keep: list[int] | None) -> list[float]:
-        """Summed normalised weights of the passing hosts (`keep`; None: all of them): the
-        arithmetic of normalize() and select_hosts, in one pass per weigher."""
-        totals = [0.0] * (len(self.passes) if keep is None else len(keep))
-        for raw, w in zip(self.raw, self.weighers):
-            values = raw if keep is None else [raw[i] for i in keep]
-            lo = min(values) if w.minval is None else w.minval
-            hi = max(values) if w.maxval is None else w.maxval
-            if hi == lo:  # normalize() gives zeros: nothing to add
-                continue
-            span, m = float(hi - lo), w.multiplier
-            totals = [t + m * ((v - lo) / span) for t, v in zip(totals, values)]
-        return totals
+    def totals(self) -> list[float]:
+        """Totals of `passing`, by the arithmetic of normalize() and select_hosts, operation
+        for operation, so they are the very floats select_hosts computes."""
+        if self._stale:
+            self._keep()
+        bounds = [((min(raw) if w.minval is None else w.minval),
+                   (max(raw) if w.maxval is None else w.maxval))
+                  for raw, w in zip(self._raw, self.weighers)] if self.passing else []
+        if bounds != self._bounds:
+            self._bounds = bounds
+            totals = [0.0] * len(self.passing)
+            for raw, w, (lo, hi) in zip(self._raw, self.weighers, bounds):
+                if hi == lo:  # normalize() gives zeros: nothing to add
+                    continue
+                span, m = float(hi - lo), w.multiplier
+                totals = [t + m * ((v - lo) / span) for t, v in zip(totals, raw)]
+            self._totals = totals
+        else:
+            for p in self._changed:
+                self._totals[p] = self._total(p)
+        self._changed.clear()
+        return self._totals
+
+    def _total(self, p: int) -> float:
+        total = 0.0
+        for raw, w, (lo, hi) in zip(self._raw, self.weighers, self._bounds):
+            if hi != lo:
+                total = total + w.multiplier * ((raw[p] - lo) / float(hi - lo))
+        return total
 
 
 class SnapshotSelection:
@@ -78,12 +116,10 @@ class SnapshotSelection:
         entry = self._shapes.get(key)
         if entry is None:
             entry = self._shapes[key] = _Shape(spec, self.scheduler, self.hosts)
-        if all(entry.passes):
-            return self.scheduler.rank(self.hosts, entry.totals(None), limit)
-        keep = [i for i, ok in enumerate(entry.passes) if ok]
-        if not keep:
+        totals = entry.totals()
+        if not totals:
             return []
-        return self.scheduler.rank([self.hosts[i] for i in keep], entry.totals(keep), limit)
+        return self.scheduler.rank(entry.passing, totals, limit)
 
     def consume(self, host_state, vcpus: int, memory_mb: int, disk_gb: int) -> None:
         """Accounts a claim on the snapshot, and re-evaluates that host for every shape."""
