@@ -137,3 +137,21 @@ def test_limit_keeps_the_best_candidates_in_order():
     assert full == [f"h{i}" for i in range(20)]
     assert sched.select_hosts(spec(), hosts, limit=3).hosts() == ["h0", "h1", "h2"]
     assert sched.select_hosts(spec(), hosts[:2], limit=3).hosts() == ["h0", "h1"]
+
+
+@pytest.mark.parametrize("n", [5, 40, 400])
+def test_rank_is_a_stable_sort_of_the_rotated_order(n):
+    """Ties (many here) go in rotated order, whether rank scans for a few or sorts all."""
+    from controller.compute.scheduler.selector import rank
+    rng = random.Random(n)
+    hosts = [host(f"h{i}") for i in range(n)]
+    for _ in range(50):
+        totals = [rng.choice([0.0, 0.25, 0.5, 1.0]) for _ in range(n)]
+        for limit in (1, 3, None):
+            cut = random.Random(7).randrange(n)
+            rotated = list(range(cut, n)) + list(range(cut))
+            expected = sorted(rotated, key=lambda i: -totals[i])[:limit]
+            got = rank(hosts, totals, limit=limit, host_subset_size=1, shuffle_ties=True,
+                       rng=random.Random(7))
+            assert [h.host for h in got] == [f"h{i}" for i in expected]
+            assert [h.weight for h in got] == [totals[i] for i in expected]
