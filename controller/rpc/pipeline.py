@@ -11,6 +11,7 @@ included, that costs about a quarter of a health check.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -117,6 +118,9 @@ class _Call:
             self.check_authorized(call_auth)
         except grpc.aio.AbortError:
             self.done(start, "ABORTED_BY_HANDLER", call_auth, request_id)
+            raise
+        except asyncio.CancelledError:  # the client went away (or the server is stopping)
+            self.done(start, "CANCELLED", call_auth, request_id)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             self.done(start, _code_name(exc), call_auth, request_id)

@@ -1,5 +1,6 @@
 """WatchServers: the current state first, live changes after, resumable from a revision."""
 import threading
+import time
 
 import grpc
 
@@ -80,3 +81,29 @@ def test_watch_refuses_bad_revisions_and_all_projects_for_members(compute, cloud
     with raises(grpc.StatusCode.PERMISSION_DENIED):
         list(compute.stub.WatchServers(pb.WatchServersRequest(all_projects=True),
                                        metadata=t.metadata, timeout=5))
+
+
+def test_every_call_writes_one_access_log_line_even_when_the_client_cancels(
+        compute, cloud, db, caplog):
+    """The pipeline's access log: the method and its code, CANCELLED for a stream its client
+    dropped (the handler sees CancelledError, not an Exception)."""
+    zone, _ = add_hosts(db, 1)
+    t = cloud.tenant()
+    compute.create(t, compute.flavor().id, compute.image(), zone)
+
+    def lines(method):
+        return [r.fields for r in caplog.records
+                if r.name == "stratus.rpc" and r.msg == "rpc"
+                and r.fields["method"].endswith(method)]
+
+    with caplog.at_level("INFO", logger="stratus.rpc"):
+        _collect(compute, t, lambda events: True)  # the first event, then cancel
+        with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
+            compute.stub.GetServer(pb.GetServerRequest(id="00000000-0000-4000-8000-0000000000ff"),
+                                   metadata=t.metadata)
+        deadline = time.monotonic() + 10
+        while not lines("/WatchServers") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [line["code"] for line in lines("/WatchServers")] == ["CANCELLED"]
+    assert lines("/WatchServers")[0]["user_id"] == t.user_id
+    assert [line["code"] for line in lines("/GetServer")] == ["NOT_FOUND"]
