@@ -1,6 +1,8 @@
 """Instance actions and their events: who did what to a server, when, and how it ended."""
 from __future__ import annotations
 
+from peewee import fn
+
 from controller.compute.api.models import InstanceAction, InstanceActionEvent
 from controller.compute.scheduler import sql
 from controller.db.paging import paginate
@@ -50,12 +52,17 @@ def event(instance_id: str, action: str, event: str, result: str, host: str = ""
 
 
 def finish(instance_id: str, action: str, result: str, message: str = "") -> None:
-    row = _latest(instance_id, action)
-    if row is not None and row.finish_time is None:
-        row.finish_time = utcnow()
-        row.result = result
-        row.message = message[:255]
-        row.save()
+    finish_many([instance_id], action, result, message)
+
+
+def finish_many(instance_ids: list[str], action: str, result: str, message: str = "") -> None:
+    """Ends each server's latest `action`, unless it ended already."""
+    latest = [row[0] for row in InstanceAction.select(fn.MAX(InstanceAction.id)).where(
+        InstanceAction.instance_id.in_(instance_ids), InstanceAction.action == action)
+        .group_by(InstanceAction.instance_id).tuples()]
+    if latest:
+        InstanceAction.update(finish_time=utcnow(), result=result, message=message[:255]).where(
+            InstanceAction.id.in_(latest), InstanceAction.finish_time.is_null()).execute()
 
 
 def list_(instance_id: str, page):

@@ -89,17 +89,29 @@ def placed_many(placed: list[tuple[str, str, str]]) -> None:
                                             *_pairs(_revisions(ids)), states.SPAWNING, now))
 
 
-def no_valid_host(instance_id: str) -> None:
-    fail_build(instance_id, NO_VALID_HOST, 500)
+def no_valid_host(instance_ids: list[str]) -> None:
+    fail_builds(instance_ids, NO_VALID_HOST, 500)
 
 
 def fail_build(instance_id: str, message: str, code: int = 500) -> None:
-    """The server goes to ERROR with a fault; its allocation is freed (Nova: no reschedule
-    left, or nothing fits)."""
-    claims.release(instance_id)
-    change(instance_id, vm_state=states.ERROR, task_state=None, fault_code=code,
-           fault_message=message[:255], fault_time=utcnow())
-    actions.finish(instance_id, "create", actions.ERROR, message)
+    fail_builds([instance_id], message, code)
+
+
+def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
+    """The live ones of the servers go to ERROR with a fault; their allocations are freed
+    (Nova: no reschedule left, or nothing fits). One statement per table, whatever their
+    number; the revision counter last."""
+    claims.release_many(instance_ids)
+    live = [row.id for row in lock_query(Instance.select(Instance.id).where(
+        Instance.id.in_(sorted(instance_ids)), Instance.deleted_at.is_null())
+        .order_by(Instance.id))]
+    if live:
+        now = utcnow()
+        Instance.update(vm_state=states.ERROR, task_state=None, fault_code=code,
+                        fault_message=message[:255], fault_time=now, updated_at=now).where(
+            Instance.id.in_(live)).execute()
+    actions.finish_many(instance_ids, "create", actions.ERROR, message)
+    number(live)
 
 
 def build_succeeded(instance_id: str, power_state: str = states.RUNNING,

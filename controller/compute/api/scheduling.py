@@ -91,10 +91,17 @@ def schedule_sync(db, placement, instance_id: str, ignore_hosts=(),
     except (Gone, ServerGone):
         return None
     except NoValidHost as refused:
-        log.warning("no valid host for server %s: %s", instance_id, refused.details)
-        with db.write_transaction():
-            lifecycle.no_valid_host(instance_id)
+        _refuse(db, [(instance_id, refused)])
         return None
+
+
+def _refuse(db, refused: list[tuple[str, NoValidHost]]) -> None:
+    """Servers nothing fits go to ERROR (No valid host was found), in one transaction; the
+    log says why, per server and filter."""
+    for instance_id, refusal in refused:
+        log.warning("no valid host for server %s: %s", instance_id, refusal.details)
+    with db.write_transaction():
+        lifecycle.no_valid_host([instance_id for instance_id, _ in refused])
 
 
 def _record_batch(thens: dict, placed: list[tuple[str, str, str]]) -> None:
@@ -112,9 +119,10 @@ def _record_batch(thens: dict, placed: list[tuple[str, str, str]]) -> None:
 
 def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -> list:
     """schedule_sync for many servers, (instance_id, ignore_hosts, then) each: those without
-    a server group share one selection pass and one claim transaction; the others, and any
-    the batch could not fit, are placed one by one. Per item: Placed, None, or the exception
-    that placing it raised."""
+    a server group share one selection pass and one claim transaction; those that did not
+    fit share a second, on a snapshot loaded for it, and those nothing fits even there share
+    one refusal. The others (in a group, or whose candidates filled up meanwhile) are placed
+    one by one. Per item: Placed, None, or the exception that placing it raised."""
     results: list = [None] * len(items)
     batched, alone, seen = [], [], set()
     rows = _waiting_rows(list({instance_id: None for instance_id, _, _ in items}))
@@ -127,27 +135,44 @@ def schedule_batch(db, placement, items: list[tuple[str, tuple, Then | None]]) -
             continue
         seen.add(instance_id)
         batched.append((i, _spec(instance_id, row, ignore_hosts)))
-    thens = {items[i][0]: items[i][2] for i, _ in batched}
-    outcomes: list = [None] * len(batched)
-    if batched:
+    record = functools.partial(_record_batch, {items[i][0]: items[i][2] for i, _ in batched})
+    refused: list[tuple[int, NoValidHost]] = []
+    for fresh in (False, True):
+        again = []
+        for (i, spec), outcome in zip(batched, _together(placement, batched, record, fresh)):
+            if isinstance(outcome, Placed):
+                results[i] = outcome
+            elif isinstance(outcome, NoValidHost):
+                refused.append((i, outcome))
+            elif outcome is None:
+                again.append((i, spec))
+        batched = again
+    alone += [i for i, _ in batched]
+    if refused:
         try:
-            outcomes = placement.place_batch(
-                [spec for _, spec in batched], lifecycle.lock_waiting,
-                functools.partial(_record_batch, thens))
-        except Exception:
-            log.exception("placing %d servers together failed; placing them one by one",
-                          len(batched))
-    for (i, _), outcome in zip(batched, outcomes):
-        if isinstance(outcome, Placed):
-            results[i] = outcome
-        elif outcome is None:
-            alone.append(i)
+            _refuse(db, [(items[i][0], refusal) for i, refusal in refused])
+        except Exception as error:
+            for i, _ in refused:
+                results[i] = error
     for i in sorted(alone):
         try:
             results[i] = schedule_sync(db, placement, *items[i])
         except Exception as error:  # one bad server must not fail the others
             results[i] = error
     return results
+
+
+def _together(placement, batched: list, record, fresh: bool) -> list:
+    """placement.place_batch for (index, spec) pairs; all None if it failed as a whole."""
+    if not batched:
+        return []
+    try:
+        return placement.place_batch([spec for _, spec in batched], lifecycle.lock_waiting,
+                                     record, fresh)
+    except Exception:
+        log.exception("placing %d servers together failed; placing them one by one",
+                      len(batched))
+        return [None] * len(batched)
 
 
 class BuildQueue:

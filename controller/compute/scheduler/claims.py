@@ -170,4 +170,9 @@ def _take(current: dict, pick: Pick) -> str | None:
 
 def release(instance_id: str) -> bool:
     """Frees a server's allocation (deleted, or failed to spawn). True if there was one."""
-    return Allocation.delete().where(Allocation.instance_id == instance_id).execute() > 0
+    return release_many([instance_id]) > 0
+
+
+def release_many(instance_ids: list[str]) -> int:
+    """release() for many servers; how many allocations there were."""
+    return Allocation.delete().where(Allocation.instance_id.in_(instance_ids)).execute()

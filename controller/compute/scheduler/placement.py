@@ -129,19 +129,27 @@ class Placement:
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
 
     def place_batch(self, specs: list, lock_waiting: Callable[[list[str]], set],
-                    on_claimed: Callable[[list[tuple[str, str, str]]], object]) -> list:
+                    on_claimed: Callable[[list[tuple[str, str, str]]], object],
+                    fresh: bool = False) -> list:
         """Places servers without server groups with one selection each on the current
-        snapshot and one claim transaction for all (claims.claim_batch). Per spec: Placed,
-        GONE, or None when it must go through place() alone (nothing fitted this snapshot,
-        or every candidate filled up meanwhile). `on_claimed([(instance_id, node_id, host),
-        ...])` runs in the transaction. Runs in a worker thread: it does I/O."""
+        snapshot (with `fresh`, one loaded for this batch) and one claim transaction for all
+        (claims.claim_batch). Per spec: Placed; GONE; NoValidHost, with `fresh`, when nothing
+        fits (the caller records the refusal); or None when it must be placed again (nothing
+        fitted a snapshot not loaded for it, or every candidate filled up meanwhile).
+        `on_claimed([(instance_id, node_id, host), ...])` runs in the transaction. Runs in a
+        worker thread: it does I/O."""
         started = self.clock()
         picks, chosen, states = [], [], {}
+        results: dict[str, object] = {}
         with self._lock:
-            snapshot, _ = self._hosts_locked(False)
+            snapshot, _ = self._hosts_locked(fresh)
             for spec in specs:
                 candidates = snapshot.candidates(spec, self.scheduler.config.max_attempts)
                 if not candidates:
+                    if fresh:  # the reasons per filter, for the caller's log
+                        self.stats.refused += 1
+                        results[spec.instance_id] = NoValidHost(
+                            self.scheduler.select_hosts(spec, snapshot.hosts).describe())
                     continue
                 # optimistic, as in place(): the next spec of the batch sees it taken
                 snapshot.consume(candidates[0].host_state, spec.vcpus, spec.memory_mb,
@@ -150,7 +158,6 @@ class Placement:
                 picks.append(Pick(_claim_request(spec),
                                   tuple(c.host_state.node_id for c in candidates)))
                 chosen.append(spec)
-        results: dict[str, object] = {}
         if picks:
             try:
                 outcomes = claim_batch(
