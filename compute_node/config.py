@@ -24,14 +24,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import tomllib
 from pathlib import Path
 
+from controller.config import ConfigError, build_section, read_toml
+
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclasses.dataclass
@@ -79,38 +76,16 @@ _SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection,
              "image_cache": ImageCacheSection}
 
 
-def _section(cls, values: dict, name: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ConfigError(f"[{name}]: unknown option(s) {', '.join(unknown)}")
-    converted = {}
-    for key, value in values.items():
-        default = known[key].default
-        try:
-            converted[key] = type(default)(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"[{name}] {key}: expected {type(default).__name__}") from None
-    return cls(**converted)
-
-
 def load(path: Path | None = None, overrides: dict | None = None) -> Config:
     """The file (missing is fine only when no path was given), then `overrides`
-    ({"compute": {...}, "libvirt": {...}}) from flags."""
-    raw: dict = {}
+    ({"compute": {...}, "libvirt": {...}}) from flags. Read as the controller reads its own
+    (controller.config), without environment overrides: the controller owns STRATUS_*."""
     target = path or DEFAULT_PATH
-    if target.exists():
-        with open(target, "rb") as f:
-            try:
-                raw = tomllib.load(f)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{target}: {exc}") from None
-    elif path is not None:
-        raise ConfigError(f"{path}: no such file")
+    raw = read_toml(target, explicit=path is not None)
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
-        raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
+        raise ConfigError(f"{target}: unknown section(s): {', '.join(unknown)}")
     for section, values in (overrides or {}).items():
         raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return Config(**{name: _section(cls, raw.get(name, {}), name)
+    return Config(**{name: build_section(cls, name, raw.get(name, {}), str(target))
                      for name, cls in _SECTIONS.items()})

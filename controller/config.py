@@ -70,15 +70,8 @@ class Config:
         env = os.environ if env is None else env
         explicit = path is not None or f"{ENV_PREFIX}CONFIG" in env
         file = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_PATH)
-        if not file.exists():
-            if explicit:
-                raise ConfigError(f"configuration file {file} does not exist")
-            return cls({}, env)
-        try:
-            raw = tomllib.loads(file.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: {exc}") from None
-        return cls(raw, env, source=str(file))
+        raw = read_toml(file, explicit)
+        return cls(raw, env, source=str(file) if file.exists() else "<defaults>")
 
     def section(self, cls):
         name = cls.section
@@ -87,19 +80,7 @@ class Config:
         return self._sections[name]
 
     def _build(self, cls, name):
-        values = dict(self._raw.get(name, {}))
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(fields)
-        if unknown:
-            raise ConfigError(f"{self.source}: unknown option(s) in [{name}]: {', '.join(sorted(unknown))}")
-        hints = typing.get_type_hints(cls)
-        for key in fields:
-            env_key = f"{ENV_PREFIX}{name.upper()}_{key.upper()}"
-            if env_key in self._env:
-                values[key] = _parse_env(env_key, self._env[env_key], hints[key])
-            elif key in values:
-                values[key] = _check_type(f"[{name}] {key}", values[key], hints[key])
-        return cls(**values)
+        return build_section(cls, name, self._raw.get(name, {}), self.source, self._env)
 
     def check_unknown(self):
         for builtin in (ControllerSection, DatabaseSection, LoggingSection):
@@ -120,6 +101,37 @@ class Config:
     @property
     def logging(self) -> LoggingSection:
         return self.section(LoggingSection)
+
+
+def read_toml(file: Path, explicit: bool) -> dict:
+    """A configuration file's tables; {} for a missing file nobody named."""
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"configuration file {file} does not exist")
+        return {}
+    try:
+        return tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+
+
+def build_section(cls, name: str, values: dict, source: str,
+                  env: typing.Mapping[str, str] | None = None):
+    """Section dataclass `cls` from its table: unknown options and wrong types are refused;
+    STRATUS_<NAME>_<OPTION> in `env` wins over the file."""
+    values = dict(values)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ConfigError(f"{source}: unknown option(s) in [{name}]: {', '.join(sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    for key in fields:
+        env_key = f"{ENV_PREFIX}{name.upper()}_{key.upper()}"
+        if env and env_key in env:
+            values[key] = _parse_env(env_key, env[env_key], hints[key])
+        elif key in values:
+            values[key] = _check_type(f"[{name}] {key}", values[key], hints[key])
+    return cls(**values)
 
 
 def _parse_env(key, text, kind):
@@ -144,5 +156,6 @@ def _check_type(label, value, kind):
         return float(value)
     expected = typing.get_origin(kind) or kind
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(f"{label} must be a {getattr(kind, '__name__', kind)}, not {type(value).__name__}")
+        raise ConfigError(f"{label} must be of type {getattr(kind, '__name__', kind)}, "
+                          f"not {type(value).__name__}")
     return value
