@@ -1,7 +1,6 @@
 """`stratus-manage`: operator commands run on the controller host."""
 import argparse
 import importlib
-import logging
 import sys
 
 from controller import logs, services

@@ -56,6 +56,11 @@ class Prepared:
         bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
         return query, proxy.obj.execute_sql(sql, bound)
 
+    def execute(self, **values):
+        """The driver's cursor: rows exactly as the database returns them (no conversion by
+        the model's fields), or a write's outcome."""
+        return self._execute(values)[1]
+
     def rows(self, **values) -> list:
         """What the query returns, as its own execution would return it."""
         query, cursor = self._execute(values)

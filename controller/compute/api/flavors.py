@@ -6,8 +6,8 @@ import uuid
 
 from controller import validation
 from controller.compute.api.models import Flavor, FlavorAccess
-from controller.compute.scheduler import sql
 from controller.db.paging import paginate
+from controller.db.prepared import Param, Prepared
 from controller.db.queries import unique, utcnow
 from controller.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from controller.identity.models import Project
@@ -54,18 +54,23 @@ def create(*, name: str, vcpus: int, ram_mb: int, disk_gb: int, ephemeral_gb: in
                              created_at=utcnow(), **fields)
 
 
-def _visible(query, caller):
-    if caller.is_admin:
+def _visible(query, is_admin: bool, project_id):
+    if is_admin:
         return query
     return query.where(Flavor.is_public | Flavor.id.in_(
         FlavorAccess.select(FlavorAccess.flavor_id)
-        .where(FlavorAccess.project_id == caller.project_id)))
+        .where(FlavorAccess.project_id == project_id)))
+
+
+# A flavor by id, as admins and as projects may use it: read by every batch of creates.
+_USABLE = {admin: Prepared(lambda admin=admin: _visible(
+    Flavor.select().where(Flavor.id == Param("id")), admin, Param("project_id")))
+    for admin in (True, False)}
 
 
 def get(flavor_id: str, caller) -> Flavor:
-    """A flavor the caller may use; a private one of other projects is NOT_FOUND. Read by
-    every CreateServer, hence a prepared statement."""
-    flavor = sql.fetch(Flavor, "flavor", flavor_id, bool(caller.is_admin), caller.project_id)
+    """A flavor the caller may use; a private one of other projects is NOT_FOUND."""
+    flavor = _USABLE[bool(caller.is_admin)].first(id=flavor_id, project_id=caller.project_id)
     if flavor is None:
         raise NotFound(f"flavor {flavor_id} not found", reason="FLAVOR_NOT_FOUND",
                        flavor_id=flavor_id)
@@ -77,7 +82,7 @@ def list_(page, caller, *, include_private=False, min_ram_mb=0, min_disk_gb=0):
     if caller.is_admin and not include_private:
         query = query.where(Flavor.is_public)
     else:
-        query = _visible(query, caller)
+        query = _visible(query, caller.is_admin, caller.project_id)
     if min_ram_mb:
         query = query.where(Flavor.ram_mb >= min_ram_mb)
     if min_disk_gb:

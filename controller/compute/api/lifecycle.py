@@ -70,7 +70,7 @@ def number(instance_ids: list[str]) -> dict[str, int]:
 def placed(instance_id: str, node_id: str, host: str) -> bool:
     """The claim succeeded: the server has a host. False if it was deleted meanwhile.
     Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
-    if sql.execute("lock_scheduling", instance_id, states.SCHEDULING).fetchone() is None:
+    if instance_id not in lock_waiting([instance_id]):
         return False
     placed_many([(instance_id, node_id, host)])
     return True

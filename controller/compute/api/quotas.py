@@ -9,9 +9,16 @@ from __future__ import annotations
 from controller.compute.api.models import KeyPair, QuotaLimit, ServerGroup, ServerGroupMember
 from controller.compute.api.quota_rules import (UNLIMITED, QuotaValues, check,
                                                  check_limit_value)
-from controller.compute.scheduler import sql
+from controller.db.database import for_update
+from controller.db.prepared import Param, Prepared
 from controller.errors import NotFound
 from controller.identity.models import Project
+
+# Both run in every batch of creates, under the write lock.
+_LIMITS = Prepared(lambda: QuotaLimit.select(QuotaLimit.resource, QuotaLimit.hard_limit)
+                   .where(QuotaLimit.project_id == Param("project_id")))
+_LOCK_PROJECT = Prepared(lambda: for_update(Project.select(Project.id).where(
+    Project.id == Param("project_id"))))
 
 
 class Quotas:
@@ -22,7 +29,7 @@ class Quotas:
         self.count_servers = count_servers or (lambda project_id: (0, 0, 0))
 
     def limits(self, project_id: str) -> QuotaValues:
-        overrides = dict(sql.execute("quota_limits", project_id).fetchall())
+        overrides = dict(_LIMITS.execute(project_id=project_id).fetchall())
         known = {k: v for k, v in overrides.items() if k in QuotaValues.names()}
         return self.defaults.with_values(**known)
 
@@ -35,7 +42,7 @@ class Quotas:
 
     def lock(self, project_id: str) -> None:
         """Serialises quota checks of one project across threads and controller replicas."""
-        sql.execute("lock_project", project_id)
+        _LOCK_PROJECT.execute(project_id=project_id)
 
     def check_key_pairs(self, caller) -> None:
         self.lock(caller.project_id)

@@ -38,14 +38,15 @@ class Gone(Exception):
 
 def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
     """What placement needs of a server still waiting for a host (read on every attempt)."""
-    row = sql.execute("spec", instance_id, states.SCHEDULING).fetchone()
+    row = _waiting_rows([instance_id]).get(instance_id)
     if row is None:
         raise Gone(instance_id)
     return _spec(instance_id, row, ignore_hosts)
 
 
 def _waiting_rows(instance_ids: list[str]) -> dict[str, tuple]:
-    """The "spec" rows of those of the servers still waiting for a host, in one statement."""
+    """What placement reads of those of the servers still waiting for a host, in one
+    statement."""
     return {row[0]: row[1:] for row in
             sql.execute_over("specs", instance_ids, states.SCHEDULING).fetchall()}
 

@@ -8,12 +8,15 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from peewee import fn
+
 from controller import validation
 from controller.compute.api import actions, lifecycle, states
 from controller.compute.api.models import Instance, ServerGroup, ServerGroupMember
 from controller.compute.scheduler import sql
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
+from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
 from controller.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
 
@@ -21,6 +24,11 @@ MAX_METADATA_ITEMS = 128
 MAX_USER_DATA = 65535
 UPDATABLE = {"name", "metadata"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# A project's live servers, counted in a batch of creates when a quota could be reached.
+_USAGE = Prepared(lambda: Instance.select(
+    fn.COUNT(Instance.id), fn.COALESCE(fn.SUM(Instance.vcpus), 0),
+    fn.COALESCE(fn.SUM(Instance.ram_mb), 0)).where(
+    Instance.project_id == Param("project_id"), Instance.deleted_at.is_null()))
 
 
 @dataclass
@@ -278,5 +286,5 @@ def request_delete(db, caller, server_id: str) -> bool:
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:
     """(instances, cores, ram_mb) of a project's live servers."""
-    row = sql.execute("project_usage", project_id).fetchone()
+    row = _USAGE.execute(project_id=project_id).fetchone()
     return int(row[0]), int(row[1]), int(row[2])

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from peewee import JOIN
+
 from controller.compute.conductor import outbox
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.scheduler import sql
-from controller.image.models import Image
+from controller.db.prepared import Param, Prepared
+from controller.image.models import Image, ImageProperty
 from controller.errors import FailedPrecondition, NotFound
 from store_backends import aio
 
 ACTIVE = "active"
 
+# An image and its properties, one row per property (one row without any).
+_IMAGE = Prepared(lambda: Image.select(
+    Image.id, Image.status, Image.deleted_at, Image.disk_format, Image.os_hash_value,
+    Image.size, ImageProperty.name, ImageProperty.value)
+    .join(ImageProperty, JOIN.LEFT_OUTER, on=(ImageProperty.image == Image.id))
+    .where(Image.id == Param("id")))
+
 
 def _image(image_id: str) -> tuple[dict, dict[str, str]]:
     """(reference, properties) of an active image. Read in every placement's transaction
     (the spawn is written there): one prepared statement, the properties joined."""
-    rows = sql.execute("image", image_id).fetchall()
+    rows = _IMAGE.execute(id=image_id).fetchall()
     if not rows or rows[0][2] is not None:
         raise NotFound(f"image {image_id} not found", reason="IMAGE_NOT_FOUND",
                        image_id=image_id)

@@ -98,8 +98,10 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             if problem:
                 raise ClaimRefused(node_id, problem)
         try:
-            sql.execute("allocate", request.instance_id, node_id, request.project_id,
-                        request.vcpus, request.memory_mb, request.disk_gb, utcnow())
+            sql.insert(Allocation, dict(
+                instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
+                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
+                created_at=utcnow()))
         except peewee.IntegrityError:
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
         if on_claimed is not None and not on_claimed(node_id):

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import datetime
 
+from peewee import fn
+
 from controller.compute.scheduler.capacity import Capacity
 from controller.compute.scheduler.host_state import HostState
 from controller.compute.scheduler import sql
 from controller.compute.conductor.models import ComputeNode
+from controller.compute.scheduler.models import Allocation
+from controller.db.prepared import Prepared
 from controller.db.queries import utcnow
+
+# The snapshot: every host, and what is allocated on each.
+_HOSTS = Prepared(lambda: ComputeNode.select(
+    ComputeNode.id, ComputeNode.hostname, ComputeNode.availability_zone, ComputeNode.enabled,
+    ComputeNode.heartbeat_at, ComputeNode.forced_down, ComputeNode.vcpus, ComputeNode.memory_mb,
+    ComputeNode.memory_mb_reserved, ComputeNode.disk_gb, ComputeNode.cpu_allocation_ratio,
+    ComputeNode.ram_allocation_ratio, ComputeNode.disk_allocation_ratio,
+    ComputeNode.architecture, ComputeNode.hypervisor_type))
+_USED = Prepared(lambda: Allocation.select(
+    Allocation.node_id, fn.SUM(Allocation.vcpus), fn.SUM(Allocation.memory_mb),
+    fn.SUM(Allocation.disk_gb), fn.COUNT(1)).group_by(Allocation.node_id))
 
 
 class HostRecords:
@@ -27,13 +42,13 @@ class HostRecords:
     def load(self, db) -> list[HostState]:
         """Every host with its committed allocations, as a fresh snapshot. Read with
         prepared statements: a reload holds up the decisions waiting behind it."""
-        used = {row[0]: row[1:] for row in sql.execute("used_all").fetchall()}
+        used = {row[0]: row[1:] for row in _USED.execute().fetchall()}
         config = self.config
         heartbeat = ComputeNode.heartbeat_at.python_value
         hosts = []
         for (node_id, hostname, zone, enabled, heartbeat_at, forced_down, vcpus, memory_mb,
              reserved, disk_gb, cpu_ratio, ram_ratio, disk_ratio, architecture,
-             hypervisor_type) in sql.execute("hosts").fetchall():
+             hypervisor_type) in _HOSTS.execute().fetchall():
             v, m, d, count = used.get(node_id, (0, 0, 0, 0))
             hosts.append(HostState(
                 host=hostname, node_id=node_id, availability_zone=zone, enabled=bool(enabled),

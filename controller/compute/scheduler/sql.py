@@ -1,8 +1,11 @@
-"""Hand-written SQL for the few statements every placement runs.
+"""Hand-written SQL for the hot path's statements whose shape changes with each call: inserts
+of any number of rows, statements over a list of ids, and the revision counter (RETURNING
+where the engine has it).
 
-peewee builds each query anew (about a millisecond of Python on a small machine); a decision
-runs a dozen statements while other requests wait for the interpreter, so the claim's and
-the revision counter's statements are written once per engine here and only executed.
+peewee builds each query anew (about a millisecond of Python on a small machine); a batch
+runs a dozen statements while other requests wait for the interpreter, so each text here is
+built once per shape and only executed. Statements of a fixed shape are peewee queries
+rendered once instead (controller.db.prepared).
 """
 from __future__ import annotations
 
@@ -17,46 +20,6 @@ from controller.compute.scheduler.locks import _is_sqlite
 def _returning(database) -> bool:
     """SQLite (3.35+) and PostgreSQL have INSERT/UPDATE ... RETURNING; MySQL has not."""
     return not isinstance(database, peewee.MySQLDatabase)
-
-
-def _columns(model) -> str:
-    return ", ".join(f.column_name for f in model._meta.sorted_fields)
-
-
-@functools.lru_cache(maxsize=4)
-def _for(sqlite: bool, param: str) -> dict[str, str]:
-    from controller.compute.api.models import Flavor
-    p = param
-    lock = "" if sqlite else " FOR UPDATE"
-    return {
-        # the host snapshot: every host, and what is allocated on each
-        "hosts": ("SELECT id, hostname, availability_zone, enabled, heartbeat_at, forced_down, "
-                  "vcpus, memory_mb, memory_mb_reserved, disk_gb, cpu_allocation_ratio, "
-                  "ram_allocation_ratio, disk_allocation_ratio, architecture, hypervisor_type "
-                  "FROM compute_node"),
-        "used_all": ("SELECT node_id, SUM(vcpus), SUM(memory_mb), SUM(disk_gb), COUNT(1) "
-                     "FROM allocation GROUP BY node_id"),
-        "allocate": ("INSERT INTO allocation (instance_id, node_id, project_id, vcpus, memory_mb, "
-                     f"disk_gb, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"),
-        "lock_scheduling": (f"SELECT id FROM instance WHERE id = {p} AND deleted_at IS NULL "
-                            f"AND task_state = {p}{lock}"),
-        "bump": f"UPDATE revision_counter SET value = value + {p} WHERE name = 'instance'",
-        "revision": "SELECT value FROM revision_counter WHERE name = 'instance'",
-        "spec": ("SELECT project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
-                 "availability_zone, image_properties, server_group_id FROM instance "
-                 f"WHERE id = {p} AND deleted_at IS NULL AND task_state = {p}"),
-        "lock_project": f"SELECT id FROM project WHERE id = {p}{lock}",
-        "project_usage": ("SELECT COUNT(id), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) "
-                          f"FROM instance WHERE project_id = {p} AND deleted_at IS NULL"),
-        "quota_limits": f"SELECT resource, hard_limit FROM quota_limit WHERE project_id = {p}",
-        # an image and its properties, one row per property (one row without any)
-        "image": ("SELECT i.id, i.status, i.deleted_at, i.disk_format, i.os_hash_value, i.size, "
-                  "p.name, p.value FROM image i LEFT JOIN image_property p ON p.image_id = i.id "
-                  f"WHERE i.id = {p}"),
-        # a flavor the caller may use: admin, public, or shared with the caller's project
-        "flavor": (f"SELECT {_columns(Flavor)} FROM flavor WHERE id = {p} AND ({p} OR is_public "
-                   f"OR id IN (SELECT flavor_id FROM flavor_access WHERE project_id = {p}))"),
-    }
 
 
 @functools.lru_cache(maxsize=128)
@@ -97,33 +60,17 @@ def insert_rows(model, rows: list[dict]) -> None:
     proxy.execute_sql(text, [p for values in rows for p in _params(model, values)])
 
 
-def fetch(model, name: str, *params):
-    """The first row of statement `name` (every column of `model`, in field order) as a
-    model instance, or None."""
-    row = execute(name, *params).fetchone()
-    if row is None:
-        return None
-    return model(**{f.name: f.python_value(v) for f, v in zip(model._meta.sorted_fields, row)})
-
-
 def next_revision(count: int = 1) -> int:
     """Bumps the server revision counter by `count` (row-locked until commit) and returns its
     new value, the last of the `count` revisions taken."""
     database = getattr(proxy, "obj", proxy)
+    bump = (f"UPDATE revision_counter SET value = value + {database.param} "
+            "WHERE name = 'instance'")
     if _returning(database):
-        return proxy.execute_sql(statements()["bump"] + " RETURNING value",
-                                 (count,)).fetchone()[0]
-    execute("bump", count)
-    return execute("revision").fetchone()[0]
-
-
-def statements() -> dict[str, str]:
-    database = getattr(proxy, "obj", proxy)
-    return _for(_is_sqlite(database), database.param)
-
-
-def execute(name: str, *params):
-    return proxy.execute_sql(statements()[name], params)
+        return proxy.execute_sql(bump + " RETURNING value", (count,)).fetchone()[0]
+    proxy.execute_sql(bump, (count,))
+    return proxy.execute_sql(
+        "SELECT value FROM revision_counter WHERE name = 'instance'").fetchone()[0]
 
 
 # Statements over a list of ids (a batch of claims): `{ids}` becomes one mark per id. Rows
