@@ -53,8 +53,11 @@ def resources(stats: HostStats) -> pb.HostResources:
 
 
 def instance_state(info: InstanceInfo) -> pb.InstanceState:
-    return pb.InstanceState(instance_id=info.uuid, name=info.name,
-                            power_state=POWER[info.power_state], managed=info.managed)
+    return pb.InstanceState(
+        instance_id=info.uuid, name=info.name, power_state=POWER[info.power_state],
+        managed=info.managed, addresses=[pb.InstanceAddress(
+            network=a.network, address=a.address, version=a.version, mac_address=a.mac)
+            for a in info.addresses])
 
 
 def inventory(infos) -> list[pb.InstanceState]:

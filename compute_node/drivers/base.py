@@ -67,6 +67,14 @@ class InstanceSpec:
 
 
 @dataclass(frozen=True)
+class InstanceAddress:
+    network: str             # the node's network: a bridge's name, or "user"
+    address: str
+    version: int             # 4 or 6
+    mac: str
+
+
+@dataclass(frozen=True)
 class InstanceInfo:
     uuid: str
     name: str                # the instance name given at spawn ("" for foreign domains)
@@ -74,6 +82,7 @@ class InstanceInfo:
     managed: bool            # defined by this driver (False: a domain someone else made)
     vcpus: int = 0
     memory_mb: int = 0
+    addresses: tuple[InstanceAddress, ...] = ()  # the IPs the hypervisor knows of
 
 
 @dataclass(frozen=True)

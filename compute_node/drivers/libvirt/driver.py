@@ -55,6 +55,8 @@ class LibvirtDriver(ComputeDriver):
             copy_on_write_disks=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        kind, bridge = domxml.parse_network(config.network)
+        self._network = bridge or kind  # what addresses say they are on
         os.makedirs(config.instances_path, exist_ok=True)
         LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
                  self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
@@ -79,8 +81,13 @@ class LibvirtDriver(ComputeDriver):
             state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {guest.uuid}", exc) from exc
-        return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=guest.power_state(),
-                            managed=name is not None, vcpus=vcpus, memory_mb=mem_kib // 1024)
+        power = guest.power_state()
+        addresses = ()
+        if power in (PowerState.RUNNING, PowerState.PAUSED) and self._network != "none":
+            addresses = guest.addresses(self._network)
+        return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=power,
+                            managed=name is not None, vcpus=vcpus, memory_mb=mem_kib // 1024,
+                            addresses=addresses)
 
     def _resolve(self, image: ImageFile | None, uuid: str, acquired: list[str]) -> _Resolved:
         """Where an image file is; cached images get a reference held by `uuid`."""

@@ -5,7 +5,7 @@ import time
 
 import libvirt
 
-from compute_node.drivers.base import DriverError, InstanceNotFound, PowerState
+from compute_node.drivers.base import DriverError, InstanceAddress, InstanceNotFound, PowerState
 
 _STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
@@ -47,6 +47,20 @@ class Guest:
         if power is PowerState.SHUTOFF and self.domain.hasManagedSaveImage(0):
             return PowerState.SUSPENDED
         return power
+
+    def addresses(self, network: str) -> tuple[InstanceAddress, ...]:
+        """The IPs libvirt knows of for the guest's interfaces, all on `network`: its DHCP
+        leases on a libvirt network, or the test driver's own. None when it knows none (QEMU
+        user networking keeps its leases to itself)."""
+        try:
+            found = self.domain.interfaceAddresses(
+                libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
+        except libvirt.libvirtError:
+            return ()
+        return tuple(
+            InstanceAddress(network=network, address=a["addr"], mac=iface.get("hwaddr") or "",
+                            version=6 if a["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 4)
+            for iface in found.values() for a in iface.get("addrs") or ())
 
     def _call(self, what: str, fn, *args):
         try:

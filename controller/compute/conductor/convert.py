@@ -1,7 +1,7 @@
 """Node protocol messages <-> the conductor's plain values. The only module here importing pb2."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.compute.api import states
 from stratus.node.v1 import node_service_pb2 as pb
@@ -60,6 +60,8 @@ class InstanceReport:
     name: str
     power_state: str      # instance-table name
     managed: bool
+    # as the instance table keeps them: network -> [{"address", "version", "mac"}, ...]
+    addresses: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,13 @@ def resources(msg: pb.HostResources) -> Resources:
 
 
 def instance_report(msg: pb.InstanceState) -> InstanceReport:
+    addresses: dict[str, list] = {}
+    for a in msg.addresses:
+        addresses.setdefault(a.network, []).append(
+            {"address": a.address, "version": a.version or 4, "mac": a.mac_address})
     return InstanceReport(instance_id=msg.instance_id, name=msg.name,
                           power_state=POWER_STATES.get(msg.power_state, states.NOSTATE),
-                          managed=msg.managed)
+                          managed=msg.managed, addresses=addresses)
 
 
 def result(msg: pb.CommandResult) -> Result:

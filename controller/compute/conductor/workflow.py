@@ -177,7 +177,8 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         if inst.task_state == states.DELETING:
             return  # a destroy follows; the build result no longer matters
         if result.ok:
-            lifecycle.build_succeeded(instance_id, power or states.RUNNING)
+            lifecycle.build_succeeded(instance_id, power or states.RUNNING,
+                                      result.instance.addresses if result.instance else None)
         elif (result.error_code not in NO_RESCHEDULE
               and inst.attempts < settings.max_build_attempts):
             # An interrupted spawn is safe to try elsewhere: the node removed what it had

@@ -157,6 +157,10 @@ def test_sigterm_leaves_guests_running(cluster):
     image_id = upload_image(cloud, b"\0" * (1 << 20), "raw")
     server_id = servers.create(servers.flavor(ram_mb=128), image_id)
     active = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=120)
+    # the addresses the node's hypervisor knows of (the test driver hands one out)
+    [address] = active.addresses
+    assert (address.network, address.version) == ("user", 4)
+    assert address.address and address.mac_address
     node = next(n for n in nodes if n.host == active.host)
     daemon = daemons[nodes.index(node)]
     assert node.terminate() == 0

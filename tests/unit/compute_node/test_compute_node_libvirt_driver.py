@@ -152,6 +152,21 @@ def test_power_actions(driver):
     assert driver.stop(u, timeout=0).power_state is PowerState.SHUTOFF
 
 
+@pytest.mark.parametrize("network,label", [("user", "user"), ("bridge:br-guests", "br-guests")])
+def test_addresses_are_reported_while_the_guest_runs(make_driver, network, label):
+    """The test driver hands out an address per interface, as a libvirt network's DHCP
+    leases would; a stopped guest reports none, a guest without a NIC none either."""
+    driver = make_driver(network=network)
+    info = driver.spawn(spec())
+    mac = driver.host.conn.lookupByUUIDString(info.uuid).XMLDesc()
+    [address] = info.addresses
+    assert (address.network, address.version) == (label, 4) and address.address
+    assert f"<mac address='{address.mac}'/>" in mac
+    assert driver.list_instances()[info.uuid].addresses == info.addresses
+    assert driver.stop(info.uuid, timeout=0).addresses == ()
+    assert make_driver(network="none").spawn(spec()).addresses == ()
+
+
 def test_destroy_is_idempotent_and_removes_everything(driver, cached_raw_image, image_cache,
                                                       tmp_path):
     u = driver.spawn(spec(root=cached_raw_image)).uuid
