@@ -15,7 +15,7 @@ measures it; a server placed in a batch counts from the start of its batch's sel
 the batch's commit), the API's own CreateServer p50/p99, placed and refused counts, and the
 overcommit check: every host's allocations against its limits, read back from the database,
 and the controller's CPU time per create (this process, all threads: steadier than the rates
-when other work shares the machine). The baseline beside each rate is the scheduler alone
+when other work shares the machine), beside the load generator's own. The baseline beside each rate is the scheduler alone
 (filters and weighers over the same N hosts in memory, no database), measured in the same
 run.
 """
@@ -78,7 +78,9 @@ def _client(address, token, flavor_id, image_id, creates, concurrency, out):
             await asyncio.gather(*(worker() for _ in range(concurrency)))
         return latencies, failures
 
-    out.put(asyncio.run(run()))
+    cpu = time.process_time()
+    latencies, failures = asyncio.run(run())
+    out.put((latencies, failures, time.process_time() - cpu))
 
 
 # -- the controller side ---------------------------------------------------------------------
@@ -188,7 +190,7 @@ def run_one(n_hosts: int, creates: int, concurrency: int, database_url: str) -> 
                                   concurrency, out))
         start, cpu = time.perf_counter(), time.process_time()
         client.start()
-        latencies, failures = out.get()
+        latencies, failures, client_cpu = out.get()
         client.join()
         while _undecided(app.db):
             time.sleep(0.005)
@@ -200,7 +202,7 @@ def run_one(n_hosts: int, creates: int, concurrency: int, database_url: str) -> 
             app.db, app.compute_placement.scheduler.config)
         return dict(n=n_hosts, elapsed=elapsed, decided=stats.placed + stats.refused,
                     placed=stats.placed, refused=stats.refused, lost=stats.lost_races,
-                    cpu_ms=cpu * 1000 / creates,
+                    cpu_ms=cpu * 1000 / creates, client_cpu_ms=client_cpu * 1000 / creates,
                     decision=_quantiles(durations), api=_quantiles(latencies),
                     failures=failures, hosts=hosts, over=over, allocations=allocations,
                     baseline=_select_only_rate(n_hosts))
@@ -244,7 +246,8 @@ def _run_all(args, server):
               f"p99 {r['decision'][1]:6.2f} ms  CreateServer p50 {r['api'][0]:6.2f} ms "
               f"p99 {r['api'][1]:6.2f} ms  ratio {rate / r['baseline']:.3f}x of select-only "
               f"({r['baseline']:.0f}/s)")
-        print(f"         controller CPU {r['cpu_ms']:.2f} ms per create (all its threads)")
+        print(f"         controller CPU {r['cpu_ms']:.2f} ms per create (all its threads); "
+              f"the load generator's {r['client_cpu_ms']:.2f} ms (same cores)")
         print(f"         placed {r['placed']}, refused (no valid host) {r['refused']}, "
               f"lost races {r['lost']}, API errors {len(r['failures'])}; "
               f"overcommit check: {r['allocations']} allocations on {r['hosts']} hosts, "
