@@ -192,6 +192,8 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         action = states.ACTIONS[command.payload["action"]]
         lifecycle.action_finished(instance_id, action, result.ok, power,
                                   "" if result.ok else message)
+        if result.instance:  # a guest started again may have a new lease
+            sync_addresses(inst, result.instance.addresses)
     elif command.kind == "destroy":
         if result.ok or result.error_code == "INSTANCE_NOT_FOUND":
             lifecycle.mark_deleted(instance_id)
@@ -240,6 +242,15 @@ def sync_power_state(inst: Instance, power_state: str) -> bool:
     return lifecycle.power_state_changed(inst.id, power_state, vm_state)
 
 
+def sync_addresses(inst: Instance, addresses: dict) -> bool:
+    """Addresses the hypervisor reports that the server does not show yet (a DHCP lease that
+    came after its spawn). A report without any keeps the last known: a stopped guest has no
+    lease, yet keeps its interfaces."""
+    if not addresses or addresses == (inst.addresses or {}):
+        return False
+    return lifecycle.change(inst.id, addresses=addresses)
+
+
 def apply_event(node_id: str, instance_id: str, power_state: str) -> bool:
     inst = Instance.get_or_none(Instance.id == instance_id)
     if inst is None or inst.deleted_at is not None or inst.node_id != node_id:
@@ -266,7 +277,8 @@ def reconcile(db, settings: ConductorSection, node_id: str,
     for inst in placed:
         report = reported.get(inst.id)
         if report is not None:
-            if sync_power_state(inst, report.power_state):
+            synced = sync_power_state(inst, report.power_state)
+            if sync_addresses(inst, report.addresses) or synced:
                 outcome.synced.append(inst.id)
             continue
         if inst.vm_state == states.ERROR or outbox.live_for_instance(inst.id, "spawn"):

@@ -76,6 +76,7 @@ def test_server_lifecycle_through_the_node(controller, node, servers, image_id):
     server_id = servers.create(servers.flavor(), image_id, zone)
     active = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
     assert active.power_state == cpb.POWER_STATE_RUNNING
+    assert [(a.network, a.version) for a in active.addresses] == [("user", 4)]
     assert server_id in node.driver.list_instances()
     assert node.cache.references(image_id) == {server_id}
 
@@ -94,6 +95,8 @@ def test_server_lifecycle_through_the_node(controller, node, servers, image_id):
     console = servers.stub.GetConsoleOutput(cpb.GetConsoleOutputRequest(server_id=server_id),
                                             metadata=servers.cloud.admin)
     assert console.output == ""  # the test driver writes no serial log
+
+    assert servers.get(server_id).addresses == active.addresses  # kept while stopped too
 
     servers.delete(server_id)
     servers.wait_deleted(server_id)
@@ -194,6 +197,21 @@ def test_reconciliation_on_hello(controller, node, servers, image_id, tmp_path):
     assert [d["uuid"] for d in record.unknown_domains] == [stranger.UUIDString()]
     assert stranger.UUIDString() in node.driver.list_instances()   # reported, not destroyed
     stranger.undefine()
+
+
+def test_addresses_learned_after_the_spawn_show_at_the_next_hello(controller, node, servers,
+                                                                  image_id):
+    """A lease that came after the spawn result (here: the server's addresses forgotten)
+    is taken from the inventory the node sends when it connects again."""
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    known = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE).addresses
+    assert known
+    controller.app.db.call(lambda: Instance.update(addresses={}).where(
+        Instance.id == server_id).execute())
+    assert not servers.get(server_id).addresses
+    node.stop()
+    node.start()
+    wait_until(lambda: servers.get(server_id).addresses == known, "addresses back")
 
 
 def test_a_failed_spawn_is_cleaned_up_and_rescheduled(controller, tmp_path, servers,
