@@ -90,7 +90,9 @@ def placed_many(placed: list[tuple[str, str, str]]) -> None:
 
 
 def no_valid_host(instance_ids: list[str]) -> None:
-    fail_builds(instance_ids, NO_VALID_HOST, 500)
+    """Those of the servers still waiting for a host go to ERROR: one placed or deleted
+    meanwhile (another decider, a delete) is left as it is."""
+    fail_builds(sorted(lock_waiting(instance_ids)), NO_VALID_HOST, 500)
 
 
 def fail_build(instance_id: str, message: str, code: int = 500) -> None:
@@ -101,6 +103,8 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
     """The live ones of the servers go to ERROR with a fault; their allocations are freed
     (Nova: no reschedule left, or nothing fits). One statement per table, whatever their
     number; the revision counter last."""
+    if not instance_ids:
+        return
     claims.release_many(instance_ids)
     live = [row.id for row in lock_query(Instance.select(Instance.id).where(
         Instance.id.in_(sorted(instance_ids)), Instance.deleted_at.is_null())

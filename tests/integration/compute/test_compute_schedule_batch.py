@@ -57,3 +57,25 @@ def test_what_fits_is_placed_and_the_rest_refused_together(compute, controller, 
         Allocation.instance_id.in_(ids + [gone])).count()) == 4
     deleted = db.call(lambda: Instance.get_by_id(gone))
     assert (deleted.vm_state, deleted.fault_message) == ("building", None)
+
+
+def test_a_refusal_leaves_a_server_placed_meanwhile_as_it_is(compute, controller, db,
+                                                             recorded):
+    """Another decider placed one of the servers between the selection that found no host
+    and the refusal: only the one still waiting goes to ERROR."""
+    zone, _ = add_hosts(db, 1, vcpus=1, cpu_ratio=1.0)
+    placed, waiting = recorded(compute.flavor(vcpus=1), compute.image(), zone, 2)
+    placement = controller.app.compute_placement
+    [result] = db.call(scheduling.schedule_batch, db, placement, [(placed, (), None)])
+    assert isinstance(result, Placed)
+
+    def refuse():
+        with db.write_transaction():
+            lifecycle.no_valid_host([placed, waiting])
+    db.call(refuse)
+    rows = db.call(lambda: {r.id: r for r in Instance.select().where(
+        Instance.id.in_([placed, waiting]))})
+    assert (rows[placed].vm_state, rows[placed].task_state) == ("building", "spawning")
+    assert rows[waiting].vm_state == "error"
+    assert db.call(lambda: Allocation.select().where(
+        Allocation.instance_id == placed).count()) == 1
