@@ -15,9 +15,9 @@ measures it; a server placed in a batch counts from the start of its batch's sel
 the batch's commit), the API's own CreateServer p50/p99, placed and refused counts, and the
 overcommit check: every host's allocations against its limits, read back from the database,
 and the controller's CPU time per create (this process, all threads: steadier than the rates
-when other work shares the machine), beside the load generator's own. The baseline beside each rate is the scheduler alone
-(filters and weighers over the same N hosts in memory, no database), measured in the same
-run.
+when other work shares the machine), beside the load generator's own. The baseline beside
+each rate is the scheduler alone (filters and weighers over the same N hosts in memory, no
+database), measured in the same run.
 """
 from __future__ import annotations
 

@@ -51,7 +51,8 @@ def references(caller, req: servers.ServerRequest, is_up, answers: _Answers):
             raise errors.NotFound(f"server group {group.id} not found",
                                   reason="SERVER_GROUP_NOT_FOUND")
     if req.availability_zone:
-        zones = answers.get(("zones",), lambda: {z for z, _, _ in hosts.availability_zones(is_up)})
+        zones = answers.get(("zones",),
+                            lambda: {z for z, _, _ in hosts.availability_zones(is_up)})
         if req.availability_zone not in zones:
             raise errors.InvalidArgument("server.availability_zone", "no such zone",
                                          reason="AVAILABILITY_ZONE_NOT_FOUND")
