@@ -72,6 +72,13 @@ def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity
     return current
 
 
+def _allocation(request: ClaimRequest, node_id: str, now) -> dict:
+    """The allocation row of a claimed server."""
+    return dict(instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
+                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
+                created_at=now)
+
+
 def claim(db, hosts, node_id: str, request: ClaimRequest,
           on_claimed: Callable[[str], bool] | None = None) -> None:
     """Writes the allocation or raises ClaimRefused, in one transaction.
@@ -98,10 +105,7 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             if problem:
                 raise ClaimRefused(node_id, problem)
         try:
-            sql.insert(Allocation, dict(
-                instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
-                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
-                created_at=utcnow()))
+            sql.insert(Allocation, _allocation(request, node_id, utcnow()))
         except peewee.IntegrityError:
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
         if on_claimed is not None and not on_claimed(node_id):
@@ -146,10 +150,8 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
         claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes)
                    if node_id not in (None, GONE)]
         if claimed:
-            sql.insert_rows(Allocation, [dict(
-                instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
-                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
-                created_at=now) for request, node_id in claimed])
+            sql.insert_rows(Allocation, [_allocation(request, node_id, now)
+                                         for request, node_id in claimed])
             on_claimed(claimed)
     return outcomes
 

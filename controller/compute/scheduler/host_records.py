@@ -71,8 +71,6 @@ class HostRecords:
         return {node_id: found.get(node_id) for node_id in node_ids}
 
     def _capacity(self, row) -> Capacity | None:
-        if row is None:
-            return None
         vcpus, memory_mb, disk_gb, cpu_ratio, ram_ratio, disk_ratio, reserved, enabled = row
         if not enabled:
             return None

@@ -74,13 +74,7 @@ class _Shape:
                   for raw, w in zip(self._raw, self.weighers)] if self.passing else []
         if bounds != self._bounds:
             self._bounds = bounds
-            totals = [0.0] * len(self.passing)
-            for raw, w, (lo, hi) in zip(self._raw, self.weighers, bounds):
-                if hi == lo:  # normalize() gives zeros: nothing to add
-                    continue
-                span, m = float(hi - lo), w.multiplier
-                totals = [t + m * ((v - lo) / span) for t, v in zip(totals, raw)]
-            self._totals = totals
+            self._totals = [self._total(p) for p in range(len(self.passing))]
         else:
             for p in self._changed:
                 self._totals[p] = self._total(p)
@@ -90,7 +84,7 @@ class _Shape:
     def _total(self, p: int) -> float:
         total = 0.0
         for raw, w, (lo, hi) in zip(self._raw, self.weighers, self._bounds):
-            if hi != lo:
+            if hi != lo:  # normalize() gives zeros: nothing to add
                 total = total + w.multiplier * ((raw[p] - lo) / float(hi - lo))
         return total
 

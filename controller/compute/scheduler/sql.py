@@ -105,7 +105,7 @@ _OVER_IDS = {
                      "finish_time, result) SELECT MAX(id), {p}, '', {p}, NULL, {p} "
                      "FROM instance_action WHERE instance_id IN ({ids}) AND action = {p} "
                      "GROUP BY instance_id"),
-    # "spec" for many servers
+    # what placement reads of the servers still waiting for a host
     "specs": ("SELECT id, project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, "
               "availability_zone, image_properties, server_group_id FROM instance "
               "WHERE id IN ({ids}) AND deleted_at IS NULL AND task_state = {p}"),
