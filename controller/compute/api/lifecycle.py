@@ -67,18 +67,11 @@ def number(instance_ids: list[str]) -> dict[str, int]:
     return numbered
 
 
-def placed(instance_id: str, node_id: str, host: str) -> bool:
-    """The claim succeeded: the server has a host. False if it was deleted meanwhile.
-    Runs in every claim's transaction, hence the hand-written statements (scheduler/sql.py)."""
-    if instance_id not in lock_waiting([instance_id]):
-        return False
-    placed_many([(instance_id, node_id, host)])
-    return True
-
-
 def placed_many(placed: list[tuple[str, str, str]]) -> None:
-    """placed() for a batch, (instance_id, node_id, host) each, whose rows the caller holds
-    and knows to be waiting (lock_waiting); numbered last, all at once."""
+    """Claims succeeded: the servers, (instance_id, node_id, host) each, have their hosts.
+    Their rows the caller holds and knows to be waiting (lock_waiting); numbered last, all
+    at once. Runs in every claim's transaction, hence hand-written statements
+    (scheduler/sql.py)."""
     now = utcnow()
     ids = [instance_id for instance_id, _, _ in placed]
     hosts = {instance_id: host for instance_id, _, host in placed}

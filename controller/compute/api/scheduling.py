@@ -72,11 +72,11 @@ def _spec(instance_id: str, row: tuple, ignore_hosts) -> RequestSpec:
 
 
 def _record(instance_id: str, node_id: str, host: str, then: Then | None) -> bool:
-    """In the claim's transaction: the server is on its host, and `then` writes what follows."""
-    if not lifecycle.placed(instance_id, node_id, host):
+    """In the claim's transaction: the server is on its host, and `then` writes what follows
+    (as for a batch of one). False if it was deleted or placed meanwhile."""
+    if instance_id not in lifecycle.lock_waiting([instance_id]):
         return False
-    if then is not None:
-        then([(instance_id, node_id)])
+    _record_batch({instance_id: then}, [(instance_id, node_id, host)])
     return True
 
 
