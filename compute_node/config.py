@@ -26,7 +26,7 @@ import os
 import socket
 from pathlib import Path
 
-from controller.config import ConfigError, build_section, read_toml
+from stratus_common.config import ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
 

@@ -26,8 +26,8 @@ import uuid as uuid_mod
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
-from controller.errors import StratusError
-from controller.image.inspection import ImageInspector
+from stratus_common.errors import StratusError
+from stratus_common.image_inspection import ImageInspector
 
 # Kernels and ramdisks (Glance's aki/ari) are files QEMU loads as bytes, never disks.
 BOOT_FILE_FORMATS = frozenset({"aki", "ari"})

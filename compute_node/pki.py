@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from controller.ca import keys, lifetime
+from stratus_common import keys, lifetime
 
 LOG = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from controller.ca.mtls import PeerIdentity, peer_identity
 from controller.ca.records import CertificateRecord
 from controller.ca.certificates import CertificateService
 from controller.ca.streams import OpenCall, StreamRegistry
-from controller.errors import StratusError
+from stratus_common.errors import StratusError
 from controller.logs import fields
 
 LOG = logging.getLogger(__name__)

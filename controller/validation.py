@@ -2,7 +2,7 @@
 import re
 import uuid as _uuid
 
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 _NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from controller.errors import PermissionDenied
+from stratus_common.errors import PermissionDenied
 
 LOG = logging.getLogger(__name__)
 

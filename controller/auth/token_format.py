@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 
 from cryptography.fernet import InvalidToken
 
-from controller.errors import Unauthenticated
+from stratus_common.errors import Unauthenticated
 
 __all__ = ["TokenPayload", "TokenFormatter", "METHODS", "MAX_TOKEN_LENGTH"]
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controller.ca import keys
-from controller.errors import AlreadyExists, FailedPrecondition
+from stratus_common import keys
+from stratus_common.errors import AlreadyExists, FailedPrecondition
 
 LOG = logging.getLogger(__name__)
 

@@ -16,12 +16,13 @@ from cryptography.hazmat.primitives import serialization
 
 from controller.ca import authority as ca_authority
 from controller.ca import csr as ca_csr
-from controller.ca import keys, tokens
+from controller.ca import tokens
+from stratus_common import keys
 from controller.ca.hostnames import normalize_host_name
 from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
                                    CertificateStatus, EnrollmentToken)
 from controller.ca.repository import CARepository
-from controller.errors import (FailedPrecondition, InvalidArgument, NotFound,
+from stratus_common.errors import (FailedPrecondition, InvalidArgument, NotFound,
                                PermissionDenied, Unauthenticated)
 
 LOG = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from controller.ca import keys
+from stratus_common import keys
 from controller.ca.hostnames import normalize_host_name
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 FIELD = "csr_pem"
 MAX_CSR_BYTES = 16 * 1024

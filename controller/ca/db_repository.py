@@ -14,7 +14,7 @@ from controller.ca.models import CertificateRow, EnrollmentTokenRow
 from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
                                    CertificateStatus, EnrollmentToken)
 from controller.ca.repository import CARepository
-from controller.errors import AlreadyExists
+from stratus_common.errors import AlreadyExists
 
 
 def _column(moment: datetime.datetime | None) -> datetime.datetime | None:

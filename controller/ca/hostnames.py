@@ -1,7 +1,7 @@
 """Host names as node identities: one spelling, checked once."""
 import re
 
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import datetime
 import re
 
-from controller.ca import keys
+from stratus_common import keys
 from controller.ca.authority import CA_VALIDITY, CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.config import CASection
 from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.server_cert import PUBLIC_LISTENER, ensure_server_certificate
 from controller.ca.service import ca_directory, key_algorithm
-from controller.errors import AlreadyExists
+from stratus_common.errors import AlreadyExists
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

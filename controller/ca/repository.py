@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from controller.ca.records import (CertificateQuery, CertificateRecord, CertificateStatus,
                                    EnrollmentToken)
-from controller.errors import AlreadyExists
+from stratus_common.errors import AlreadyExists
 
 
 class CARepository(abc.ABC):

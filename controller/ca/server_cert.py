@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from controller.ca import keys, lifetime
+from stratus_common import keys, lifetime
 from controller.ca.authority import SERVER_VALIDITY, CertificateAuthority, serial_hex
 
 LOG = logging.getLogger(__name__)

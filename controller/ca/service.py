@@ -16,7 +16,9 @@ import logging
 import socket
 from pathlib import Path
 
-from controller.ca import keys, mtls
+from controller.ca import mtls
+
+from stratus_common import keys
 from controller.ca.authority import CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.config import CASection
@@ -24,7 +26,7 @@ from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.policies import RULES
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
 from controller.ca.servicer import CertificateAuthorityServicer, NodeCertificateServicer
-from controller.errors import FailedPrecondition
+from stratus_common.errors import FailedPrecondition
 from controller.logs import fields
 from controller.node_listener import NodeListener
 from controller.rpc.pipeline import Pipeline, add_secured_service

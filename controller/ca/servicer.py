@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime
 import re
 
-from controller import errors, node_listener, validation
+from controller import node_listener, validation
+
+from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.ca import convert, tokens
 from controller.ca.authority import fingerprint_sha256

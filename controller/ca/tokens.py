@@ -14,7 +14,7 @@ import hashlib
 import secrets
 
 from controller.ca.records import EnrollmentToken
-from controller.errors import PermissionDenied, Unauthenticated
+from stratus_common.errors import PermissionDenied, Unauthenticated
 
 SECRET_BYTES = 32
 DEFAULT_TTL = datetime.timedelta(hours=1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -6,7 +6,7 @@ import functools
 import peewee
 
 from controller.db.prepared import Param, Prepared
-from controller.errors import AlreadyExists, NotFound
+from stratus_common.errors import AlreadyExists, NotFound
 
 
 def utcnow() -> datetime.datetime:

@@ -1,7 +1,7 @@
 """Roles and their assignment to users on projects."""
 import uuid
 
-from controller import errors
+from stratus_common import errors
 from controller.db.database import for_update, write_transaction
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared

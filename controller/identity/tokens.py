@@ -12,7 +12,7 @@ import logging
 import time
 from collections import OrderedDict
 
-from controller import errors
+from stratus_common import errors
 from controller.auth.context import Identity
 from controller.auth.token_format import TokenPayload
 from controller.db.queries import by_primary_key

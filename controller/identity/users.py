@@ -2,7 +2,7 @@
 import datetime
 import uuid
 
-from controller import errors
+from stratus_common import errors
 from controller.db.database import write_transaction
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, unique, utcnow

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller.db.prepared import Param, Prepared
-from controller.errors import NotFound
+from stratus_common.errors import NotFound
 from controller.image.models import Image, ImageMember
 from controller.image.vocabulary import COMMUNITY, DELETED, PUBLIC, SHARED
 

@@ -12,7 +12,7 @@ import peewee
 
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
-from controller.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from controller.image import metadata
 from controller.image.access import Caller, get_visible, memberships
 from controller.image.models import Image, ImageProperty, ImageTag

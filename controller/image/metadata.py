@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from controller.db.prepared import Param, Prepared
-from controller.errors import InvalidArgument, ResourceExhausted
+from stratus_common.errors import InvalidArgument, ResourceExhausted
 from controller.image.models import ImageProperty, ImageTag
 from controller.image.vocabulary import RESERVED_PREFIX, RESERVED_PROPERTIES
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
-from controller.errors import FailedPrecondition, InvalidArgument, NotFound
+from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from controller.image import access, images, members, metadata
 from controller.image.access import Caller
 from controller.image.upload import Expected, Uploader

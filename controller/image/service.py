@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.errors import NotFound
+from stratus_common.errors import NotFound
 from controller.image import images, policies, reconcile
 from controller.image.access import Caller
 from controller.image.config import ImageSection

@@ -5,7 +5,9 @@ import re
 
 from google.protobuf import empty_pb2
 
-from controller import errors, validation
+from controller import validation
+
+from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.db.paging import page_request
 from controller.image import convert, images

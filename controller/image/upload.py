@@ -19,12 +19,12 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 from controller.db.queries import utcnow
-from controller.errors import (Aborted, FailedPrecondition, InvalidArgument, NotFound,
+from stratus_common.errors import (Aborted, FailedPrecondition, InvalidArgument, NotFound,
                                ResourceExhausted, Unavailable)
 from controller.image import metadata
 from controller.image.access import Caller, get_visible
 from controller.image.images import usage
-from controller.image.inspection import ImageInspector
+from stratus_common.image_inspection import ImageInspector
 from controller.image.models import Image
 from controller.image.vocabulary import (ACTIVE, DEACTIVATED, DISK_CONTAINERS, KILLED, QUEUED,
                                          SAVING)

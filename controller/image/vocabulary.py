@@ -1,5 +1,5 @@
 """The words of the image registry, as stored: statuses, visibilities, formats, reserved names."""
-from controller.image.inspection import DISK_FORMATS
+from stratus_common.image_inspection import DISK_FORMATS
 
 QUEUED, SAVING, ACTIVE, KILLED, DEACTIVATED, DELETED = (
     "queued", "saving", "active", "killed", "deactivated", "deleted")

@@ -22,7 +22,7 @@ import uuid
 import grpc
 from google.protobuf import message_factory
 
-from controller import errors
+from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
 from controller.rpc import status

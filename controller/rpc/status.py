@@ -3,7 +3,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from controller import errors
+from stratus_common import errors
 
 DOMAIN = "stratus"
 

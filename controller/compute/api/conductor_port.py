@@ -13,7 +13,7 @@ calls them after committing the server's new task state:
 from __future__ import annotations
 
 from controller.compute.api import lifecycle
-from controller.errors import Unavailable
+from stratus_common.errors import Unavailable
 
 
 def unavailable() -> Unavailable:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from controller import errors
+from stratus_common import errors
 from controller.compute.api import flavors, hosts, images, keypairs, server_groups, servers
 
 log = logging.getLogger(__name__)

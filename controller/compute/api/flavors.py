@@ -9,7 +9,7 @@ from controller.compute.api.models import Flavor, FlavorAccess
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import unique, utcnow
-from controller.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from controller.identity.models import Project
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,255}$")

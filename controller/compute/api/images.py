@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.errors import FailedPrecondition, InvalidArgument, NotFound
+from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 GIB = 1024 ** 3
 

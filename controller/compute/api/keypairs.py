@@ -5,7 +5,7 @@ from controller.compute.api import ssh_keys
 from controller.compute.api.models import KeyPair
 from controller.db.paging import paginate
 from controller.db.queries import unique, utcnow
-from controller.errors import NotFound
+from stratus_common.errors import NotFound
 
 
 def _owner(caller, user_id: str) -> str:

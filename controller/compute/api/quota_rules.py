@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from controller.errors import InvalidArgument, ResourceExhausted
+from stratus_common.errors import InvalidArgument, ResourceExhausted
 
 UNLIMITED = -1
 

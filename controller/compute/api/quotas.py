@@ -11,7 +11,7 @@ from controller.compute.api.quota_rules import (UNLIMITED, QuotaValues, check,
                                                  check_limit_value)
 from controller.db.database import for_update
 from controller.db.prepared import Param, Prepared
-from controller.errors import NotFound
+from stratus_common.errors import NotFound
 from controller.identity.models import Project
 
 # Both run in every batch of creates, under the write lock.

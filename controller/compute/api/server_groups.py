@@ -8,7 +8,7 @@ from controller.compute.api.models import ServerGroup, ServerGroupMember
 from controller.compute.scheduler.host_state import ANTI_AFFINITY, GROUP_POLICIES
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
-from controller.errors import InvalidArgument, NotFound
+from stratus_common.errors import InvalidArgument, NotFound
 
 
 def create(db, quotas, caller, name: str, policy: str, max_server_per_host: int = 0) -> ServerGroup:

@@ -18,7 +18,7 @@ from controller.compute.scheduler.locks import lock_rows
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
-from controller.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
+from stratus_common.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
 
 MAX_METADATA_ITEMS = 128
 MAX_USER_DATA = 65535

@@ -19,7 +19,7 @@ from controller.compute.api.servicer import ComputeServicer
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
 from controller.compute.scheduler.selector import Scheduler
-from controller.errors import Unavailable
+from stratus_common.errors import Unavailable
 from stratus.compute.v1 import compute_service_pb2 as pb
 
 

@@ -6,7 +6,9 @@ import functools
 
 from google.protobuf import empty_pb2
 
-from controller import errors, validation
+from controller import validation
+
+from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.compute.api import (
     actions, conductor_port, convert, creates, flavors, hosts, keypairs, lifecycle,

@@ -10,7 +10,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 _NAME = re.compile(r"^[A-Za-z0-9 _.@-]{1,255}$")
 MAX_PUBLIC_KEY = 16 * 1024

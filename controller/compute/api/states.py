@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.errors import FailedPrecondition
+from stratus_common.errors import FailedPrecondition
 
 # vm_state: what the server is
 BUILDING = "building"

@@ -17,7 +17,7 @@ from controller.compute.conductor import nodes, outbox, workflow
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.models import ComputeNode, NodeCommand
 from controller.db.queries import utcnow
-from controller.errors import FailedPrecondition, NotFound, Unavailable
+from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 CONSOLE_MAX_BYTES = 256 * 1024

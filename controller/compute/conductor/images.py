@@ -10,7 +10,7 @@ from controller.compute.conductor import outbox
 from controller.compute.conductor.models import NodeCommand
 from controller.db.prepared import Param, Prepared
 from controller.image.models import Image, ImageProperty
-from controller.errors import FailedPrecondition, NotFound
+from stratus_common.errors import FailedPrecondition, NotFound
 from store_backends import aio
 
 ACTIVE = "active"

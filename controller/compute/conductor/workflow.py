@@ -21,7 +21,7 @@ from controller.compute.conductor.models import ComputeNode, NodeCommand
 from controller.compute.scheduler import sql
 from controller.compute.scheduler.locks import lock_rows
 from controller.db.queries import utcnow
-from controller.errors import StratusError
+from stratus_common.errors import StratusError
 
 log = logging.getLogger(__name__)
 

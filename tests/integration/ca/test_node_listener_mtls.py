@@ -6,7 +6,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from controller.ca import keys
+from stratus_common import keys
 from controller.ca.authority import CertificateAuthority
 from controller.ca.certificates import record_for
 from controller.ca.records import CertificateKind

@@ -3,7 +3,7 @@ quotas, request ids and group quotas hold inside one batch, and each created ser
 row, its create action and that action's first step, written per table for the batch."""
 import pytest
 
-from controller import errors
+from stratus_common import errors
 from controller.compute.api import creates, servers
 from controller.compute.api.caller import Caller
 from controller.compute.api.models import (Instance, InstanceAction, InstanceActionEvent,

@@ -6,7 +6,7 @@ import pytest
 
 from controller.compute.conductor import images
 from controller.db.queries import utcnow
-from controller.errors import FailedPrecondition, NotFound
+from stratus_common.errors import FailedPrecondition, NotFound
 from controller.image.models import Image, ImageProperty
 
 

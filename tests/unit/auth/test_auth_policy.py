@@ -6,7 +6,7 @@ import pytest
 from controller.auth.policy import (
     Enforcer, PolicyFileError, PolicySyntaxError, RuleDefault, compile_check,
 )
-from controller.errors import PermissionDenied
+from stratus_common.errors import PermissionDenied
 
 ADMIN = {"user_id": "u-admin", "project_id": "p-admin", "roles": ["Admin"], "is_admin": True}
 MEMBER = {"user_id": "u-1", "project_id": "p-1", "roles": ["member", "reader"], "is_admin": False}

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 
 from controller.auth.fernet_keys import KeyRepository
 from controller.auth.token_format import TokenFormatter, TokenPayload
-from controller.errors import Unauthenticated
+from stratus_common.errors import Unauthenticated
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 USER = "3f1c2a5e-8b7d-4c1e-9a0f-6d2b4e8c1a7f"

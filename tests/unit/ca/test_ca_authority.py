@@ -6,10 +6,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controller.ca import keys
+from stratus_common import keys
 from controller.ca.authority import CA_KEY_FILE, CertificateAuthority, RevokedEntry
 from tests.unit.ca.ca_fixtures import T0
-from controller.errors import AlreadyExists, FailedPrecondition
+from stratus_common.errors import AlreadyExists, FailedPrecondition
 
 
 def ext(certificate, kind):

@@ -4,7 +4,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from controller.ca.csr import validate_csr
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 from tests.unit.ca.ca_fixtures import make_csr, rsa_key, tampered
 
 

@@ -10,7 +10,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from controller.ca import tokens
 from controller.ca.records import CertificateKind
-from controller.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from stratus_common.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from tests.unit.ca.ca_fixtures import make_csr, rsa_key
 
 

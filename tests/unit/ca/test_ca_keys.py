@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from tests.unit.ca.ca_fixtures import rsa_key
-from controller.ca import keys
+from stratus_common import keys
 
 
 @pytest.mark.parametrize("algorithm, kind, size", [

@@ -113,7 +113,7 @@ def test_an_install_interrupted_between_renames_is_finished_on_start(node, servi
     assert format(restarted.certificate().serial_number, "x") == new.serial
     assert not (node.directory / PENDING_KEY_FILE).exists()
     assert not (node.directory / NEW_CERT_FILE).exists()
-    from controller.ca import keys
+    from stratus_common import keys
     key = keys.load_private_key(node.directory / KEY_FILE)
     assert keys.public_key_der(key.public_key()) == keys.public_key_der(
         restarted.certificate().public_key())

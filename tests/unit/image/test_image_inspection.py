@@ -8,8 +8,8 @@ import tracemalloc
 
 import pytest
 
-from controller.errors import InvalidArgument
-from controller.image.inspection import DISK_FORMATS, HEAD_BYTES, ImageInspector
+from stratus_common.errors import InvalidArgument
+from stratus_common.image_inspection import DISK_FORMATS, HEAD_BYTES, ImageInspector
 
 CHUNKS = [7, 511, 65536, 4 << 20]
 

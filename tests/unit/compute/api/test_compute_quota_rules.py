@@ -1,7 +1,7 @@
 import pytest
 
 from controller.compute.api.quota_rules import DEFAULT_LIMITS, QuotaValues, check, check_limit_value
-from controller.errors import InvalidArgument, ResourceExhausted
+from stratus_common.errors import InvalidArgument, ResourceExhausted
 
 
 def test_within_and_at_limit_pass():

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from controller.compute.api import ssh_keys as keypairs
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 
 def _openssh(key) -> str:

@@ -1,7 +1,7 @@
 import pytest
 
 from controller.compute.api import states as s
-from controller.errors import FailedPrecondition
+from stratus_common.errors import FailedPrecondition
 
 
 @pytest.mark.parametrize("vm,task,expected", [

@@ -8,7 +8,7 @@ inspectors keep (all under 1 MiB: VMDK descriptor, VHDX tables, ISO system area,
 VMDK footer window). A refusal is raised as soon as it is certain, usually once the first
 MiB is in, so a hostile upload is stopped long before it ends.
 
-Refused (controller.errors.InvalidArgument):
+Refused (stratus_common.errors.InvalidArgument):
 - IMAGE_FORMAT_MISMATCH (field disk_format): the content is not the declared format;
 - IMAGE_UNSAFE (field data): qcow2 with a backing file, an external data file or unknown
   incompatible features (or qcow version 1); QED; VMDK other than monolithicSparse/
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from oslo_utils.imageutils import format_inspector as fi
 
-from controller.errors import InvalidArgument
+from stratus_common.errors import InvalidArgument
 
 LOG = logging.getLogger(__name__)
 
