@@ -127,6 +127,7 @@ class Instance(BaseModel):
     server_group_id = peewee.CharField(max_length=36, null=True)
     metadata = JSONField(default=dict)
     user_data = BlobField(null=True)
+    config_drive = peewee.BooleanField(default=False)
     vm_state = peewee.CharField(max_length=32)
     task_state = peewee.CharField(max_length=32, null=True)
     power_state = peewee.CharField(max_length=32)
