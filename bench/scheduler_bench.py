@@ -103,7 +103,7 @@ def _select_only_rate(n_hosts: int, seconds: float = 1.0) -> float:
 
 
 def _add_hosts(db, n: int) -> None:
-    from controller.compute.conductor.models import ComputeNode
+    from controller.compute.records.models import ComputeNode
     from controller.db.queries import utcnow
     now = utcnow()
     rows = [dict(id=str(uuid.uuid4()), hostname=f"bench-host-{i:04d}", availability_zone="nova",
@@ -121,9 +121,9 @@ def _overcommit_report(db, config) -> tuple[int, int, int]:
     """(hosts checked, hosts over a limit, allocations) from the database itself."""
     import peewee
 
-    from controller.compute.conductor.models import ComputeNode
+    from controller.compute.records.models import ComputeNode
     from controller.compute.scheduler import capacity
-    from controller.compute.scheduler.models import Allocation
+    from controller.compute.records.models import Allocation
 
     def check():
         used = {r[0]: r[1:] for r in Allocation.select(
@@ -148,8 +148,8 @@ def _overcommit_report(db, config) -> tuple[int, int, int]:
 
 
 def _undecided(db) -> int:
-    from controller.compute.api import states
-    from controller.compute.api.models import Instance
+    from controller.compute.records import states
+    from controller.compute.records.models import Instance
     return db.call(lambda: Instance.select().where(
         Instance.task_state == states.SCHEDULING).count())
 

@@ -60,12 +60,21 @@ def connect(url: str, workers: int = 8) -> peewee.Database:
     raise ValueError(f"database url {url!r}: unsupported scheme {scheme!r}")
 
 
-def dialect(database: peewee.Database) -> str:
+def dialect(database: peewee.Database | peewee.DatabaseProxy | None = None) -> str:
+    """"sqlite", "postgresql" or "mysql": of `database`, or of the bound engine. The one place
+    that asks which database this is."""
+    database = proxy if database is None else database
+    database = getattr(database, "obj", database)  # through the DatabaseProxy
     if isinstance(database, peewee.SqliteDatabase):
         return "sqlite"
     if isinstance(database, peewee.PostgresqlDatabase):
         return "postgresql"
     return "mysql"
+
+
+def has_returning() -> bool:
+    """SQLite (3.35+) and PostgreSQL have INSERT/UPDATE ... RETURNING; MySQL has not."""
+    return dialect() != "mysql"
 
 
 # SQLite has one writer at a time anyway; queueing this process's writers on a lock is fair
@@ -90,10 +99,22 @@ def write_transaction():
     return _sqlite_write_transaction(engine) if dialect(engine) == "sqlite" else engine.atomic()
 
 
+# Row locks, the one mechanism for them. On PostgreSQL (and MySQL) SELECT ... FOR UPDATE locks
+# the rows until the transaction ends, so controller replicas sharing the database queue on
+# them. SQLite has no row locks; there every write transaction is BEGIN IMMEDIATE
+# (write_transaction), which already holds the database's single write lock, so a plain read
+# is enough. Lock order, in every transaction, so no two can wait on each other: project
+# (quota), server group, compute host(s), server(s), the revision counter last.
+
 def for_update(query):
-    """SELECT ... FOR UPDATE, on engines that have it; on SQLite a write transaction already
-    keeps every other writer out."""
-    return query if dialect(proxy.obj) == "sqlite" else query.for_update()
+    """`query` as SELECT ... FOR UPDATE where the engine has row locks (call it when the
+    query is built; a prepared query is rendered per engine, so it may call it too)."""
+    return query if dialect() == "sqlite" else query.for_update()
+
+
+def locked(query) -> list:
+    """Runs `query` inside the caller's write transaction, locking its rows; returns them."""
+    return list(for_update(query))
 
 
 class Database:

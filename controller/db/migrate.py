@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from controller.db import migrations as migrations_package
+from controller.db.database import dialect
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,7 @@ def discover() -> list[Migration]:
 def _ensure_history(engine):
     engine.execute_sql(
         "CREATE TABLE IF NOT EXISTS schema_history (version INTEGER PRIMARY KEY, "
-        f"name VARCHAR(255) NOT NULL, applied_at {TYPES[_dialect(engine)]['timestamp']} NOT NULL)")
-
-
-def _dialect(engine):
-    from controller.db.database import dialect
-    return dialect(engine)
+        f"name VARCHAR(255) NOT NULL, applied_at {TYPES[dialect(engine)]['timestamp']} NOT NULL)")
 
 
 def current_version(engine) -> int:
@@ -101,7 +97,7 @@ def sync(engine, target: int | None = None) -> list[str]:
             raise SchemaError(
                 f"the database schema is at version {version}, newer than this code knows ({newest}): "
                 "upgrade Stratus before using this database")
-        ctx = MigrationContext(engine, _dialect(engine))
+        ctx = MigrationContext(engine, dialect(engine))
         done = []
         for migration in known:
             if version < migration.version <= target:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controller.db import database
 from controller.db.prepared import Param, Prepared
 from stratus_common.errors import NotFound
 from controller.image.models import Image, ImageMember
@@ -47,9 +48,7 @@ def _live_by_id(visible_to_project: bool, for_update: bool) -> Prepared:
         query = Image.select().where((Image.id == Param("id")) & (Image.status != DELETED))
         if visible_to_project:
             query = query.where(visible_clause(Param("project_id")))
-        if for_update and Image._meta.database.for_update:
-            query = query.for_update()
-        return query
+        return database.for_update(query) if for_update else query
     return Prepared(build)
 
 

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
+from controller.db.database import locked
 from controller.db.queries import utcnow
 from stratus_common.errors import (Aborted, FailedPrecondition, InvalidArgument, NotFound,
                                ResourceExhausted, Unavailable)
@@ -108,10 +109,8 @@ class _Lost(Exception):
 def activate(db, settings, image_id: str, upload_id: str, stored: StoredImage,
              virtual_size: int | None) -> Image:
     with db.write_transaction():
-        query = Image.select().where(Image.id == image_id)
-        if Image._meta.database.for_update:
-            query = query.for_update()
-        image = query.first()
+        found = locked(Image.select().where(Image.id == image_id))
+        image = found[0] if found else None
         if image is None or image.status != SAVING or image.upload_id != upload_id:
             raise _Lost()
         quota = settings.project_storage_quota

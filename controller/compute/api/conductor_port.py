@@ -12,7 +12,7 @@ calls them after committing the server's new task state:
 """
 from __future__ import annotations
 
-from controller.compute.api import lifecycle
+from controller.compute.records import lifecycle
 from stratus_common.errors import Unavailable
 
 

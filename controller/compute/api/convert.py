@@ -1,7 +1,7 @@
 """Domain rows to stratus.compute.v1 messages and back. Nothing else lives here."""
 from __future__ import annotations
 
-from controller.compute.api import states
+from controller.compute.records import states
 from controller.compute.api.quota_rules import QuotaValues
 from controller.rpc.convert import timestamp
 from stratus.compute.v1 import compute_service_pb2 as pb

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import peewee
 
 from controller import validation
-from controller.compute.api.models import Instance
-from controller.compute.conductor.models import ComputeNode
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import Instance
+from controller.compute.records.models import ComputeNode
+from controller.compute.records.models import Allocation
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, utcnow
 

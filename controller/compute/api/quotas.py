@@ -6,7 +6,8 @@ BEGIN IMMEDIATE already serialises writers).
 """
 from __future__ import annotations
 
-from controller.compute.api.models import KeyPair, QuotaLimit, ServerGroup, ServerGroupMember
+from controller.compute.api.models import KeyPair, QuotaLimit
+from controller.compute.records.models import ServerGroup, ServerGroupMember
 from controller.compute.api.quota_rules import (UNLIMITED, QuotaValues, check,
                                                  check_limit_value)
 from controller.db.database import for_update

@@ -12,13 +12,14 @@ import functools
 import logging
 from typing import Callable
 
-from controller.compute.api import lifecycle, states
+from controller.compute.records import lifecycle, states
 from controller.compute.api.batching import Batcher
-from controller.compute.api.models import Instance, ServerGroup
-from controller.compute.scheduler import sql
-from controller.compute.scheduler.claims import ServerGone, group_members_per_node
+from controller.compute.records.models import Instance, ServerGroup
+from controller.compute.scheduler.claims import ServerGone
+from controller.compute.records.allocations import group_members_per_node
 from controller.compute.scheduler.host_state import GroupSpec, ImageProps, RequestSpec
 from controller.compute.scheduler.placement import NoValidHost, Placed
+from controller.compute.records.statements import OVER_IDS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def _waiting_rows(instance_ids: list[str]) -> dict[str, tuple]:
     """What placement reads of those of the servers still waiting for a host, in one
     statement."""
     return {row[0]: row[1:] for row in
-            sql.execute_over("specs", instance_ids, states.SCHEDULING).fetchall()}
+            OVER_IDS.execute("specs", instance_ids, states.SCHEDULING).fetchall()}
 
 
 def _spec(instance_id: str, row: tuple, ignore_hosts) -> RequestSpec:

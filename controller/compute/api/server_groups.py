@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from controller import validation
-from controller.compute.api.models import ServerGroup, ServerGroupMember
+from controller.compute.records.models import ServerGroup, ServerGroupMember
 from controller.compute.scheduler.host_state import ANTI_AFFINITY, GROUP_POLICIES
 from controller.db.paging import paginate
 from controller.db.queries import utcnow

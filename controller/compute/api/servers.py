@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from controller import validation
-from controller.compute.api import actions, lifecycle, states
-from controller.compute.api.models import Instance, ServerGroup, ServerGroupMember
-from controller.compute.scheduler import sql
-from controller.compute.scheduler.locks import lock_rows
+from controller.compute.records import actions, lifecycle, states
+from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
 from stratus_common.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
+from controller.db import statements
+from controller.db.database import locked
 
 MAX_METADATA_ITEMS = 128
 MAX_USER_DATA = 65535
@@ -105,7 +105,7 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
             quotas.lock(project_id)
             budgets[project_id] = quotas.server_budget(project_id)
         group_ids = sorted({new.group.id for new in news if new.group is not None})
-        live_groups = {row.id for row in lock_rows(db, ServerGroup.select(ServerGroup.id).where(
+        live_groups = {row.id for row in locked(ServerGroup.select(ServerGroup.id).where(
             ServerGroup.id.in_(group_ids)).order_by(ServerGroup.id))} if group_ids else set()
         known = _by_request_id(news)
         results: list = []
@@ -174,11 +174,11 @@ def _admit(new: NewServer, budget, live_groups: set, known: dict) -> tuple[Insta
 
 def _write(admitted: list[tuple[Instance, NewServer]]) -> None:
     """The admitted servers, their group memberships and their create actions."""
-    sql.insert_rows(Instance, [dict(row.__data__) for row, _ in admitted])
+    statements.insert_rows(Instance, [dict(row.__data__) for row, _ in admitted])
     members = [dict(group_id=new.group.id, instance_id=row.id)
                for row, new in admitted if new.group is not None]
     if members:
-        sql.insert_rows(ServerGroupMember, members)
+        statements.insert_rows(ServerGroupMember, members)
     actions.start_many([(row.id, new.caller) for row, new in admitted], "create",
                        event="schedule")
 
@@ -200,7 +200,7 @@ def get(caller, server_id: str) -> Instance:
 
 
 def _lock(db, caller, server_id: str) -> Instance:
-    rows = lock_rows(db, _visible(Instance.select().where(
+    rows = locked(_visible(Instance.select().where(
         (Instance.id == server_id) & Instance.deleted_at.is_null()), caller))
     if not rows:
         raise NotFound(f"server {server_id} not found", reason="SERVER_NOT_FOUND",

@@ -10,9 +10,8 @@ from controller import validation
 
 from stratus_common import errors
 from controller.auth import context as auth_context
-from controller.compute.api import (
-    actions, conductor_port, convert, creates, flavors, hosts, keypairs, lifecycle,
-    server_groups, servers, states, watch)
+from controller.compute.api import conductor_port, convert, creates, flavors, hosts, keypairs, server_groups, servers, watch
+from controller.compute.records import actions, lifecycle, states
 from controller.compute.api.batching import Batcher
 from controller.compute.api.caller import Caller
 from controller.compute.api.quota_rules import QuotaValues

@@ -1,7 +1,7 @@
 """What WatchServers reads: servers changed after a revision, in revision order."""
 from __future__ import annotations
 
-from controller.compute.api.models import Instance
+from controller.compute.records.models import Instance
 
 BATCH = 200
 

@@ -11,11 +11,12 @@ import functools
 import logging
 
 from controller import logs
-from controller.compute.api import states
-from controller.compute.api.models import Instance
+from controller.compute.records import states
+from controller.compute.records.models import Instance
 from controller.compute.conductor import nodes, outbox, workflow
 from controller.compute.conductor.config import ConductorSection
-from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.compute.conductor.models import NodeCommand
+from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 

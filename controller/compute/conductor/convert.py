@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.compute.api import states
+from controller.compute.records import states
 from stratus.node.v1 import node_service_pb2 as pb
 
 # The node's power states as the instance table keeps them (Nova's names).

@@ -5,7 +5,7 @@ import datetime
 import uuid
 
 from controller.compute.conductor.convert import Resources
-from controller.compute.conductor.models import ComputeNode
+from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
 
 UP, DOWN, MAINTENANCE, UNKNOWN = "UP", "DOWN", "MAINTENANCE", "UNKNOWN"

@@ -8,8 +8,8 @@ import datetime
 import uuid
 
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.scheduler import sql
 from controller.db.queries import utcnow
+from controller.db import statements
 
 PENDING, DELIVERED = "pending", "delivered"
 SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
@@ -29,14 +29,14 @@ def command(node_id: str, kind: str, instance_id: str | None, payload: dict,
 def enqueue(node_id: str, kind: str, instance_id: str | None, payload: dict, request_id: str,
             timeout: float) -> NodeCommand:
     values = command(node_id, kind, instance_id, payload, request_id, timeout)
-    seq = sql.insert(NodeCommand, values, returning_id=True)
+    seq = statements.insert(NodeCommand, values, returning_id=True)
     return NodeCommand(seq=seq, **values)
 
 
 def enqueue_rows(rows: list[dict]) -> None:
     """Many commands (command()) in one statement: a batch of placements' spawns, under the
     write lock."""
-    sql.insert_rows(NodeCommand, rows)
+    statements.insert_rows(NodeCommand, rows)
 
 
 def live_for_instance(instance_id: str, kind: str | None = None) -> list[NodeCommand]:

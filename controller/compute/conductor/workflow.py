@@ -12,16 +12,17 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
-from controller.compute.api import actions, lifecycle, states
-from controller.compute.api.models import Instance, InstanceAction
+from controller.compute.records import actions, lifecycle, states
+from controller.compute.records.models import Instance, InstanceAction
 from controller.compute.conductor import images, outbox
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
-from controller.compute.conductor.models import ComputeNode, NodeCommand
-from controller.compute.scheduler import sql
-from controller.compute.scheduler.locks import lock_rows
+from controller.compute.conductor.models import NodeCommand
+from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
 from stratus_common.errors import StratusError
+from controller.compute.records.statements import OVER_IDS
+from controller.db.database import locked
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class FollowUp:
 
 
 def _lock(db, instance_id: str) -> Instance | None:
-    rows = lock_rows(db, Instance.select().where(Instance.id == instance_id))
+    rows = locked(Instance.select().where(Instance.id == instance_id))
     row = rows[0] if rows else None
     return None if row is None or row.deleted_at is not None else row
 
@@ -80,7 +81,7 @@ def spawn_placed(settings: ConductorSection, placed: list[tuple[str, str]]) -> N
     server waiting for a host never has a live spawn, so there is nothing to look for first.
     A batch reads its servers in one statement, each image once, and writes one insert."""
     found = {row[0]: row[1:] for row in
-             sql.execute_over("spawn_fields", [i for i, _ in placed]).fetchall()}
+             OVER_IDS.execute("spawn_fields", [i for i, _ in placed]).fetchall()}
     boots: dict[str, dict] = {}
     rows = []
     for instance_id, node_id in placed:

@@ -15,11 +15,12 @@ from typing import Callable
 
 import peewee
 
-from controller.compute.scheduler import capacity, sql
+from controller.compute.records import allocations
+from controller.compute.records.models import ServerGroup
+from controller.compute.scheduler import capacity
 from controller.compute.scheduler.groups import group_violation
 from controller.compute.scheduler.host_state import AFFINITY, ANTI_AFFINITY
-from controller.compute.scheduler.locks import lock_rows
-from controller.compute.scheduler.models import Allocation
+from controller.db.database import locked
 from controller.db.queries import utcnow
 
 
@@ -48,21 +49,12 @@ class ServerGone(ClaimRefused):
     """The server was deleted while it was being placed: stop, do not try other hosts."""
 
 
-def group_members_per_node(group_id: str) -> dict[str, int]:
-    """node id -> members of the group allocated there."""
-    from controller.compute.api.models import ServerGroupMember
-    rows = (Allocation.select(Allocation.node_id, peewee.fn.COUNT(Allocation.instance_id))
-            .join(ServerGroupMember, on=(ServerGroupMember.instance_id == Allocation.instance_id))
-            .where(ServerGroupMember.group_id == group_id)
-            .group_by(Allocation.node_id).tuples())
-    return {node_id: count for node_id, count in rows}
-
 
 def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity | None]:
     """Locks the hosts' rows; per host, its capacity with every committed allocation counted
     (None when it is gone or disabled). Two statements, whatever their number."""
     records = hosts.lock_capacities(db, node_ids)
-    used = {row[0]: row[1:] for row in sql.execute_over("used", node_ids).fetchall()}
+    used = allocations.used_on(node_ids)
     current = {}
     for node_id, record in records.items():
         vcpus, memory_mb, disk_gb = used.get(node_id, (0, 0, 0))
@@ -71,12 +63,6 @@ def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity
             disk_gb_used=int(disk_gb))
     return current
 
-
-def _allocation(request: ClaimRequest, node_id: str, now) -> dict:
-    """The allocation row of a claimed server."""
-    return dict(instance_id=request.instance_id, node_id=node_id, project_id=request.project_id,
-                vcpus=request.vcpus, memory_mb=request.memory_mb, disk_gb=request.disk_gb,
-                created_at=now)
 
 
 def claim(db, hosts, node_id: str, request: ClaimRequest,
@@ -89,9 +75,7 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
     hard_group = request.group_id and request.group_policy in (AFFINITY, ANTI_AFFINITY)
     with db.write_transaction():
         if hard_group:
-            from controller.compute.api.models import ServerGroup
-            lock_rows(db, ServerGroup.select(ServerGroup.id)
-                      .where(ServerGroup.id == request.group_id))
+            locked(ServerGroup.select(ServerGroup.id).where(ServerGroup.id == request.group_id))
         current = _current_many(hosts, db, [node_id])[node_id]
         if current is None:
             raise ClaimRefused(node_id, "host is gone or disabled")
@@ -100,16 +84,21 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             raise ClaimRefused(node_id, "; ".join(lacking))
         if hard_group:
             problem = group_violation(request.group_policy,
-                                      group_members_per_node(request.group_id), node_id,
+                                      allocations.group_members_per_node(request.group_id), node_id,
                                       request.max_server_per_host)
             if problem:
                 raise ClaimRefused(node_id, problem)
         try:
-            sql.insert(Allocation, _allocation(request, node_id, utcnow()))
+            allocations.add(_allocation(request, node_id))
         except peewee.IntegrityError:
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
         if on_claimed is not None and not on_claimed(node_id):
             raise ServerGone(node_id, "the server was deleted")
+
+
+def _allocation(request: ClaimRequest, node_id: str, now=None) -> dict:
+    return allocations.row(request.instance_id, node_id, request.project_id, request.vcpus,
+                           request.memory_mb, request.disk_gb, now)
 
 
 @dataclass(frozen=True)
@@ -150,8 +139,8 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
         claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes)
                    if node_id not in (None, GONE)]
         if claimed:
-            sql.insert_rows(Allocation, [_allocation(request, node_id, now)
-                                         for request, node_id in claimed])
+            allocations.add_many([_allocation(request, node_id, now)
+                                  for request, node_id in claimed])
             on_claimed(claimed)
     return outcomes
 
@@ -171,12 +160,3 @@ def _take(current: dict, pick: Pick) -> str | None:
         return node_id
     return None
 
-
-def release(instance_id: str) -> bool:
-    """Frees a server's allocation (deleted, or failed to spawn). True if there was one."""
-    return release_many([instance_id]) > 0
-
-
-def release_many(instance_ids: list[str]) -> int:
-    """release() for many servers; how many allocations there were."""
-    return Allocation.delete().where(Allocation.instance_id.in_(instance_ids)).execute()

@@ -9,11 +9,11 @@ from peewee import fn
 
 from controller.compute.scheduler.capacity import Capacity
 from controller.compute.scheduler.host_state import HostState
-from controller.compute.scheduler import sql
-from controller.compute.conductor.models import ComputeNode
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import ComputeNode
+from controller.compute.records.models import Allocation
 from controller.db.prepared import Prepared
 from controller.db.queries import utcnow
+from controller.compute.records.statements import OVER_IDS
 
 # The snapshot: every host, and what is allocated on each.
 _HOSTS = Prepared(lambda: ComputeNode.select(
@@ -67,7 +67,7 @@ class HostRecords:
         """Locks the hosts' rows in id order (inside the claim's transaction); per host, its
         totals and ratios, or None when it is gone or disabled. Every id is a key."""
         found = {row[0]: self._capacity(row[1:])
-                 for row in sql.execute_over("nodes", sorted(node_ids)).fetchall()}
+                 for row in OVER_IDS.execute("nodes", sorted(node_ids)).fetchall()}
         return {node_id: found.get(node_id) for node_id in node_ids}
 
     def _capacity(self, row) -> Capacity | None:

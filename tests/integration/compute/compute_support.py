@@ -5,7 +5,7 @@ import time
 import uuid
 
 from controller.compute.api.images import ImageInfo
-from controller.compute.conductor.models import ComputeNode
+from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc

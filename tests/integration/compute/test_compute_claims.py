@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import pytest
 
-from controller.compute.api.models import ServerGroup, ServerGroupMember
+from controller.compute.records.models import ServerGroup, ServerGroupMember
 from controller.compute.scheduler import RequestSpec, Scheduler, SchedulerConfig
 from controller.compute.scheduler.claims import GONE, ClaimRefused, ClaimRequest, claim
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.host_state import GroupSpec
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import Allocation
 from controller.compute.scheduler.placement import NoValidHost, Placement
 from controller.db.queries import utcnow
 from tests.integration.compute.compute_support import add_hosts
@@ -92,7 +92,7 @@ def test_hard_anti_affinity_holds_under_contention(db):
         spec_id = str(uuid.uuid4())
 
         def build():
-            from controller.compute.scheduler.claims import group_members_per_node
+            from controller.compute.records.allocations import group_members_per_node
             g = GroupSpec(group_id, "anti-affinity", group_members_per_node(group_id), 1)
             s = _spec(zone, group=g)
             s.instance_id = spec_id

@@ -6,8 +6,7 @@ import pytest
 from stratus_common import errors
 from controller.compute.api import creates, servers
 from controller.compute.api.caller import Caller
-from controller.compute.api.models import (Instance, InstanceAction, InstanceActionEvent,
-                                           ServerGroupMember)
+from controller.compute.records.models import Instance, InstanceAction, InstanceActionEvent, ServerGroupMember
 from controller.compute.api.quota_rules import DEFAULT_LIMITS
 from controller.compute.api.quotas import Quotas
 from stratus.compute.v1 import compute_service_pb2 as pb

@@ -5,7 +5,7 @@ import datetime
 import grpc
 from google.protobuf import timestamp_pb2
 
-from controller.compute.api import lifecycle
+from controller.compute.records import lifecycle
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import add_hosts
 from tests.support.errors import raises

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import peewee
 
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import Allocation
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import add_hosts
 from tests.support.errors import raises

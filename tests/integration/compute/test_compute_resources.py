@@ -158,7 +158,7 @@ def test_key_pair_is_injected_into_the_server(compute, cloud, db):
                                      metadata=t.metadata)
     server = compute.create(t, compute.flavor().id, compute.image(), zone, key_name="boot")
     assert server.key_name == "boot"
-    from controller.compute.api.models import Instance
+    from controller.compute.records.models import Instance
     assert db.call(lambda: Instance.get_by_id(server.id).key_data) == key.public_key
 
 

@@ -3,12 +3,13 @@ what fits is claimed, what fits nowhere is refused together, with its fault and 
 ended, and a server deleted meanwhile is left as it is."""
 import pytest
 
-from controller.compute.api import creates, lifecycle, scheduling, servers
+from controller.compute.api import creates, scheduling, servers
+from controller.compute.records import lifecycle
 from controller.compute.api.caller import Caller
-from controller.compute.api.models import Instance, InstanceAction
+from controller.compute.records.models import Instance, InstanceAction
 from controller.compute.api.quota_rules import DEFAULT_LIMITS
 from controller.compute.api.quotas import Quotas
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import Allocation
 from controller.compute.scheduler.placement import Placed
 from tests.integration.compute.compute_support import add_hosts
 

@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from controller.compute.api import lifecycle
-from controller.compute.api.models import Instance
+from controller.compute.records import lifecycle
+from controller.compute.records.models import Instance
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.scheduler.models import Allocation
+from controller.compute.records.models import Allocation
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import GIB, add_hosts
 from tests.support.errors import raises

@@ -4,7 +4,7 @@ import time
 
 import grpc
 
-from controller.compute.api import lifecycle
+from controller.compute.records import lifecycle
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import add_hosts
 from tests.support.errors import raises

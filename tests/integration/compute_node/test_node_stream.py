@@ -10,10 +10,11 @@ import pytest
 
 from compute_node.agent import AGENT_VERSION
 from compute_node.drivers.base import EventKind, LifecycleEvent, PowerState
-from controller.compute.api import lifecycle, states
-from controller.compute.api.models import Instance, InstanceAction
+from controller.compute.records import lifecycle, states
+from controller.compute.records.models import Instance, InstanceAction
 from controller.compute.conductor import convert, nodes, outbox, workflow
-from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.compute.conductor.models import NodeCommand
+from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.node.v1 import node_service_pb2 as pb

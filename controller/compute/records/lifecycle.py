@@ -8,18 +8,20 @@ never later miss a change numbered below N.
 """
 from __future__ import annotations
 
-from controller.compute.api import actions, states
-from controller.compute.api.models import Instance, RevisionCounter, ServerGroupMember
-from controller.compute.scheduler import claims, sql
-from controller.compute.scheduler.locks import lock_query
+from controller.compute.records import actions, states
+from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
 from controller.db.queries import utcnow
+from controller.compute.records import allocations
+from controller.compute.records.statements import OVER_IDS
+from controller.compute.records.statements import next_revision
+from controller.db.database import locked
 
 NO_VALID_HOST = "No valid host was found"
 
 
 def bump() -> int:
     """The next revision; call inside a write transaction."""
-    return sql.next_revision()
+    return next_revision()
 
 
 def current_revision() -> int:
@@ -29,8 +31,8 @@ def current_revision() -> int:
 def change(instance_id: str, *conditions, **values) -> bool:
     """Updates a live server's columns with a new revision; False if no row matched.
 
-    The server's row is locked before the counter (see scheduler/locks.py for the order)."""
-    if not lock_query(Instance.select(Instance.id).where(Instance.id == instance_id,
+    The server's row is locked before the counter (the lock order: controller/db/database.py)."""
+    if not locked(Instance.select(Instance.id).where(Instance.id == instance_id,
                                                          Instance.deleted_at.is_null())):
         return False
     values.update(updated_at=utcnow(), revision=bump())
@@ -43,11 +45,11 @@ def lock_waiting(instance_ids: list[str]) -> set[str]:
     """Locks the rows of those of the servers still waiting for a host (in id order) and
     returns their ids, for a batch of claims."""
     return {row[0] for row in
-            sql.execute_over("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
+            OVER_IDS.execute("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
 
 
 def _revisions(instance_ids: list[str]) -> dict[str, int]:
-    last = sql.next_revision(len(instance_ids))
+    last = next_revision(len(instance_ids))
     return dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1)))
 
 
@@ -63,7 +65,7 @@ def number(instance_ids: list[str]) -> dict[str, int]:
     if not instance_ids:
         return {}
     numbered = _revisions(instance_ids)
-    sql.execute_over("number", instance_ids, before=_pairs(numbered))
+    OVER_IDS.execute("number", instance_ids, before=_pairs(numbered))
     return numbered
 
 
@@ -71,14 +73,14 @@ def placed_many(placed: list[tuple[str, str, str]]) -> None:
     """Claims succeeded: the servers, (instance_id, node_id, host) each, have their hosts.
     Their rows the caller holds and knows to be waiting (lock_waiting); numbered last, all
     at once. Runs in every claim's transaction, hence hand-written statements
-    (scheduler/sql.py)."""
+    (records/statements.py)."""
     now = utcnow()
     ids = [instance_id for instance_id, _, _ in placed]
     hosts = {instance_id: host for instance_id, _, host in placed}
-    sql.execute_over("scheduled", ids, "create",
+    OVER_IDS.execute("scheduled", ids, "create",
                      before=(now, actions.SUCCESS, *_pairs(hosts), "schedule"))
     nodes = {instance_id: node_id for instance_id, node_id, _ in placed}
-    sql.execute_over("placed", ids, before=(*_pairs(nodes), *_pairs(hosts),
+    OVER_IDS.execute("placed", ids, before=(*_pairs(nodes), *_pairs(hosts),
                                             *_pairs(_revisions(ids)), states.SPAWNING, now))
 
 
@@ -98,8 +100,8 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
     number; the revision counter last."""
     if not instance_ids:
         return
-    claims.release_many(instance_ids)
-    live = [row.id for row in lock_query(Instance.select(Instance.id).where(
+    allocations.release_many(instance_ids)
+    live = [row.id for row in locked(Instance.select(Instance.id).where(
         Instance.id.in_(sorted(instance_ids)), Instance.deleted_at.is_null())
         .order_by(Instance.id))]
     if live:
@@ -124,7 +126,7 @@ def build_succeeded(instance_id: str, power_state: str = states.RUNNING,
 
 def unplace_for_reschedule(instance_id: str, host: str) -> bool:
     """A build failed on `host` and will be tried elsewhere: free the claim, back to scheduling."""
-    claims.release(instance_id)
+    allocations.release(instance_id)
     actions.event(instance_id, "create", "build_on_host", actions.ERROR, host)
     return change(instance_id, Instance.vm_state == states.BUILDING, host=None, node_id=None,
                   task_state=states.SCHEDULING)
@@ -153,7 +155,7 @@ def power_state_changed(instance_id: str, power_state: str, vm_state: str | None
 
 def mark_deleted(instance_id: str) -> bool:
     """The server is gone from its host (or never had one): free everything it held."""
-    claims.release(instance_id)
+    allocations.release(instance_id)
     ServerGroupMember.delete().where(ServerGroupMember.instance_id == instance_id).execute()
     now = utcnow()
     done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)

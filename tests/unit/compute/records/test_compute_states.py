@@ -1,6 +1,6 @@
 import pytest
 
-from controller.compute.api import states as s
+from controller.compute.records import states as s
 from stratus_common.errors import FailedPrecondition
 
 

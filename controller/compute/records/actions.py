@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from peewee import fn
 
-from controller.compute.api.models import InstanceAction, InstanceActionEvent
-from controller.compute.scheduler import sql
+from controller.compute.records.models import InstanceAction, InstanceActionEvent
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
+from controller.compute.records.statements import OVER_IDS
+from controller.db import statements
 
 IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
 
@@ -19,13 +20,13 @@ def start(instance_id: str, action: str, caller, event: str = "") -> None:
 def start_many(started: list[tuple[str, object]], action: str, event: str = "") -> None:
     """start() for many servers, (instance_id, caller) each: one statement per table."""
     now = utcnow()
-    sql.insert_rows(InstanceAction, [dict(
+    statements.insert_rows(InstanceAction, [dict(
         instance_id=instance_id, action=action, request_id=caller.request_id or "",
         user_id=caller.user_id, project_id=caller.project_id, start_time=now, finish_time=None,
         result=IN_PROGRESS, message="") for instance_id, caller in started])
     if event:
         field = InstanceActionEvent.start_time
-        sql.execute_over("start_events", [instance_id for instance_id, _ in started], action,
+        OVER_IDS.execute("start_events", [instance_id for instance_id, _ in started], action,
                          before=(event, field.db_value(now), IN_PROGRESS))
 
 
