@@ -8,8 +8,7 @@ AREAS = [
     "controller.identity.service",
     "controller.image.service",
     "controller.ca.service",
-    "controller.compute.conductor.service",
-    "controller.compute.api.service",
+    "controller.compute.service",
 ]
 
 MANAGE_COMMANDS = [

@@ -5,13 +5,12 @@ Built-in backends are listed here; a separately installed one registers itself u
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from store_backends.base import Store
+from stratus_common import plugins
 
 ENTRY_POINT_GROUP = "stratus.store_backends"
 BUILTIN = {
@@ -19,19 +18,9 @@ BUILTIN = {
 }
 
 
-def _resolve(target: str) -> type[Store]:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def backend_class(name: str) -> type[Store]:
-    if name in BUILTIN:
-        return _resolve(BUILTIN[name])
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.load()
-    known = sorted({*BUILTIN, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
-    raise ValueError(f"unknown image store backend {name!r} (known: {', '.join(known)})")
+    cls: type[Store] = plugins.load(ENTRY_POINT_GROUP, BUILTIN, name, "image store backend")
+    return cls
 
 
 def load_backend(config: Mapping[str, Any]) -> Store:

@@ -1,9 +1,8 @@
-"""[compute] and [scheduler] sections of the controller's configuration."""
+"""[compute]: the compute API's section of the controller's configuration."""
 import dataclasses
 import typing
 
 from controller.compute.api.quota_rules import DEFAULT_LIMITS, QuotaValues
-from controller.compute.scheduler.config import DEFAULT_FILTERS, DEFAULT_WEIGHERS, SchedulerConfig
 
 
 @dataclasses.dataclass
@@ -28,39 +27,3 @@ class ComputeSection:
 
     def quota_defaults(self) -> QuotaValues:
         return QuotaValues(**{n: getattr(self, f"quota_{n}") for n in QuotaValues.names()})
-
-
-@dataclasses.dataclass
-class SchedulerSection:
-    """[scheduler] (Nova's [filter_scheduler] options)."""
-
-    section: typing.ClassVar[str] = "scheduler"
-    enabled_filters: list = dataclasses.field(default_factory=lambda: list(DEFAULT_FILTERS))
-    weighers: list = dataclasses.field(default_factory=lambda: list(DEFAULT_WEIGHERS))
-    ram_weight_multiplier: float = 1.0
-    cpu_weight_multiplier: float = 1.0
-    soft_affinity_weight_multiplier: float = 1.0
-    soft_anti_affinity_weight_multiplier: float = 1.0
-    cpu_allocation_ratio: float = 4.0
-    ram_allocation_ratio: float = 1.0
-    disk_allocation_ratio: float = 1.0
-    max_attempts: int = 3
-    host_subset_size: int = 1
-    shuffle_best_same_weighed_hosts: bool = True
-    # Seconds a host snapshot serves decisions before it is reloaded from the database.
-    snapshot_max_age: float = 5.0
-
-    def scheduler_config(self) -> SchedulerConfig:
-        multipliers = {"RAMWeigher": self.ram_weight_multiplier,
-                       "CPUWeigher": self.cpu_weight_multiplier,
-                       "ServerGroupSoftAffinityWeigher": self.soft_affinity_weight_multiplier,
-                       "ServerGroupSoftAntiAffinityWeigher":
-                           self.soft_anti_affinity_weight_multiplier}
-        return SchedulerConfig.from_mapping({
-            "enabled_filters": self.enabled_filters, "weighers": self.weighers,
-            "weight_multipliers": {k: v for k, v in multipliers.items() if k in self.weighers},
-            "cpu_allocation_ratio": self.cpu_allocation_ratio,
-            "ram_allocation_ratio": self.ram_allocation_ratio,
-            "disk_allocation_ratio": self.disk_allocation_ratio,
-            "max_attempts": self.max_attempts, "host_subset_size": self.host_subset_size,
-            "shuffle_best_same_weighed_hosts": self.shuffle_best_same_weighed_hosts})

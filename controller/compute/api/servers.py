@@ -72,11 +72,6 @@ def _same_request(row: Instance, req: ServerRequest) -> bool:
     return (row.name, row.flavor_id, row.image_id) == (req.name, req.flavor_id, req.image_id)
 
 
-def root_disk_gb(flavor, image_properties: dict) -> int:
-    """A flavor with disk 0 boots a root disk the image's size (Nova's rule)."""
-    return flavor.disk_gb or int(image_properties.get("size_gb", 0))
-
-
 @dataclass
 class NewServer:
     """One CreateServer with its references resolved."""
@@ -250,13 +245,6 @@ def update(db, caller, server_id: str, changes: dict) -> Instance:
         _lock(db, caller, server_id)
         lifecycle.change(server_id, **changes)
     return get(caller, server_id)
-
-
-def check_action(caller, server_id: str, action: states.Action) -> Instance:
-    """Whether the action may start now, without recording anything."""
-    row = get(caller, server_id)
-    states.check_action(action, row.vm_state, row.task_state, row.host)
-    return row
 
 
 def request_action(db, caller, server_id: str, action: states.Action) -> Instance:

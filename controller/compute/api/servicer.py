@@ -10,11 +10,18 @@ from controller import validation
 
 from stratus_common import errors
 from controller.auth import context as auth_context
-from controller.compute.api import conductor_port, convert, creates, flavors, hosts, keypairs, server_groups, servers, watch
+from controller.compute.api import convert, creates, flavors, hosts, keypairs, server_groups, servers, watch
+from controller.compute.api.config import ComputeSection
+from controller.compute.api.images import ImageLookup
+from controller.compute.api.quotas import Quotas
+from controller.compute.conductor.conductor import Conductor
 from controller.compute.records import actions, lifecycle, states
-from controller.compute.api.batching import Batcher
+from controller.db.batching import Batcher
 from controller.compute.api.caller import Caller
 from controller.compute.api.quota_rules import QuotaValues
+from controller.compute.scheduler.host_records import HostRecords
+from controller.compute.scheduler.placement import Placement
+from controller.db.database import Database
 from controller.db.paging import page_request
 from controller.logs import request_id_var
 from controller.rpc.convert import changes
@@ -35,28 +42,19 @@ def _own_project(request, auth):
 
 
 class ComputeServicer(pb_grpc.ComputeServiceServicer):
-    def __init__(self, app, settings, quotas, fallback_conductor, host_records,
-                 watch_interval: float):
-        self.db = app.db
-        self.app = app
+    def __init__(self, db: Database, settings: ComputeSection, quotas: Quotas,
+                 conductor: Conductor, placement: Placement, host_records: HostRecords,
+                 image_lookup: ImageLookup):
+        self.db = db
         self.settings = settings
         self.quotas = quotas
-        self._fallback = fallback_conductor
+        self.conductor = conductor
+        self.placement = placement
         self.host_records = host_records
-        self.watch_interval = watch_interval
         # CreateServer's database work, batched: the controller runs `creates.run`
-        self.creates = Batcher(self.db, functools.partial(
-            creates.create_batch, self.db, quotas, host_records.is_up, self._image_lookup),
+        self.creates = Batcher(db, functools.partial(
+            creates.create_batch, db, quotas, host_records.is_up, image_lookup),
             creates.MAX_BATCH)
-
-    def _image_lookup(self, image_id: str, project_id: str, is_admin: bool):
-        """The image port as the app holds it now (tests put a fake in front of it)."""
-        return self.app.image_lookup(image_id, project_id, is_admin)
-
-    @property
-    def conductor(self):
-        """The conductor area's (app.compute_conductor), else placement only."""
-        return getattr(self.app, "compute_conductor", None) or self._fallback
 
     # -- flavors -----------------------------------------------------------------------------
     @rpc("compute:create_flavor")
@@ -173,15 +171,11 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         on_host = await self.db.run(servers.request_delete, self.db, _caller(), request.id)
         if on_host:
             await self.conductor.delete(request.id)
-        self.app.compute_placement.invalidate()
+        self.placement.invalidate()
         return EMPTY
 
     async def _act(self, server_id: str, action_name: str):
         action = states.ACTIONS[action_name]
-        if not getattr(self.conductor, "available", True):
-            # judge the request, but record no task that nothing would ever finish
-            await self.db.run(servers.check_action, _caller(), server_id, action)
-            raise conductor_port.unavailable()
         row = await self.db.run(servers.request_action, self.db, _caller(), server_id, action)
         await self.conductor.act(row.id, action)
         return convert.server(row, self._show_host())
@@ -239,7 +233,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
                 revision = row.revision
             include_deleted = True
             if len(rows) < watch.BATCH:
-                await asyncio.sleep(self.watch_interval)
+                await asyncio.sleep(self.settings.watch_interval)
 
     @rpc("compute:list_server_actions")
     async def ListServerActions(self, request, context):
@@ -381,7 +375,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     async def _set_enabled(self, node_id: str, enabled: bool, reason: str = ""):
         node = await self.db.run(hosts.set_enabled, node_id, enabled, reason)
-        self.app.compute_placement.invalidate()
+        self.placement.invalidate()
         return convert.compute_service(node, self.host_records.is_up(node.heartbeat_at,
                                                                     node.forced_down))
 
@@ -395,7 +389,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     def _hypervisor(self, node, usage, servers_on=()) -> pb.Hypervisor:
         up = self.host_records.is_up(node.heartbeat_at, node.forced_down)
-        cfg = self.app.compute_placement.scheduler.config
+        cfg = self.placement.scheduler.config
         return pb.Hypervisor(
             id=node.id, hostname=node.hostname, host_ip=node.host_ip,
             hypervisor_type=node.hypervisor_type, hypervisor_version=node.hypervisor_version,

@@ -1,5 +1,5 @@
-"""The conductor as the compute API sees it (`app.compute_conductor`, see
-controller/compute/api/conductor_port.py), and its periodic sweeps.
+"""The conductor as the compute API sees it (build, act, delete, console_output; see
+docs/dev/compute-contract.md), and its periodic sweeps.
 
 Async glue only: every decision is a function of workflow.py run in one write transaction.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
 import logging
 
 from controller import logs
@@ -15,9 +14,12 @@ from controller.compute.records import states
 from controller.compute.records.models import Instance
 from controller.compute.conductor import nodes, outbox, workflow
 from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.records.models import ComputeNode
+from controller.db.database import Database
 from controller.db.queries import utcnow
+from store_backends import Store
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -25,22 +27,17 @@ CONSOLE_MAX_BYTES = 256 * 1024
 
 
 class Conductor:
-    available = True
-
-    def __init__(self, app, settings: ConductorSection, service_down_time: float,
-                 max_message_bytes: int):
-        self.app = app
-        self.db = app.db
+    def __init__(self, db: Database, settings: ConductorSection, builds: BuildQueue,
+                 image_store: Store, service_down_time: float, max_message_bytes: int):
+        self.db = db
         self.settings = settings
+        self.builds = builds
+        self.image_store = image_store
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
-        # Set by the scheduler's area to take over rescheduling; default: place again.
-        self.reschedule = None
-        # one object for every build, so a batch of placements writes its spawns together
-        self._spawn = functools.partial(workflow.spawn_placed, settings)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -71,8 +68,7 @@ class Conductor:
         token = logs.request_id_var.set(request_id)
         try:
             # The spawn is written by the claim's transaction: one write per placement.
-            placed = await self.app.compute_scheduling.schedule(instance_id, tried,
-                                                                self._spawn)
+            placed = await self.builds.schedule(instance_id, tried)
             if placed is not None:
                 self.wake(placed.node_id)
         finally:
@@ -156,9 +152,6 @@ class Conductor:
             self._background(self._reschedule(instance_id))
 
     async def _reschedule(self, instance_id: str) -> None:
-        if self.reschedule is not None:
-            await self.reschedule(instance_id)
-            return
         tried = await self.db.run(tried_hosts, instance_id)
         log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
         await self._build(instance_id, tuple(tried), await self.db.run(

@@ -72,10 +72,5 @@ def location(image_id: str) -> str:
     return image.location
 
 
-def store_of(app):
-    """The image area's store backend (`app.image_store`)."""
-    return app.image_store
-
-
 def chunks(store, location_: str, chunk_size: int) -> AsyncIterator[bytes]:
     return aio.get(store, location_, 0, chunk_size)

@@ -189,7 +189,7 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         if location is None:
             await context.abort(grpc.StatusCode.NOT_FOUND,
                                 f"no server on host {host} needs image {request.image_id}")
-        store = images.store_of(conductor.app)
+        store = conductor.image_store
         chunk = min(IMAGE_CHUNK_BYTES, conductor.max_message_bytes // 2)
         async for data in images.chunks(store, location, chunk):
             yield pb.FetchImageResponse(data=data)

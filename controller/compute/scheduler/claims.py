@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
 
 import peewee
 
@@ -49,6 +49,18 @@ class ServerGone(ClaimRefused):
     """The server was deleted while it was being placed: stop, do not try other hosts."""
 
 
+class ClaimTarget(Protocol):
+    """What the caller records with a claim, in the claim's own transaction: the one call
+    from the scheduler back to its caller (the conductor), so a placement is one write."""
+
+    def waiting(self, instance_ids: list[str]) -> set[str]:
+        """Locks the servers' rows (after the hosts': the lock order) and returns those still
+        waiting for a host."""
+
+    def record(self, placed: list[tuple[str, str, str]]) -> None:
+        """The servers, (instance_id, node_id, host) each, now hold their claims."""
+
+
 
 def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity | None]:
     """Locks the hosts' rows; per host, its capacity with every committed allocation counted
@@ -65,13 +77,13 @@ def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity
 
 
 
-def claim(db, hosts, node_id: str, request: ClaimRequest,
-          on_claimed: Callable[[str], bool] | None = None) -> None:
+def claim(db, hosts, node_id: str, request: ClaimRequest, target: ClaimTarget | None = None,
+          host: str = "") -> None:
     """Writes the allocation or raises ClaimRefused, in one transaction.
 
-    `hosts` is the host records port (host_records.py). `on_claimed(node_id)` runs in the same
-    transaction (to record the host on the server); returning False rolls everything back
-    (the server was deleted meanwhile)."""
+    `hosts` is the host records port (host_records.py). With a `target`, the placement on
+    `host` is recorded in the same transaction; a server no longer waiting rolls everything
+    back (ServerGone: it was deleted meanwhile)."""
     hard_group = request.group_id and request.group_policy in (AFFINITY, ANTI_AFFINITY)
     with db.write_transaction():
         if hard_group:
@@ -92,8 +104,10 @@ def claim(db, hosts, node_id: str, request: ClaimRequest,
             allocations.add(_allocation(request, node_id))
         except peewee.IntegrityError:
             raise ClaimRefused(node_id, "the server already holds an allocation") from None
-        if on_claimed is not None and not on_claimed(node_id):
-            raise ServerGone(node_id, "the server was deleted")
+        if target is not None:
+            if request.instance_id not in target.waiting([request.instance_id]):
+                raise ServerGone(node_id, "the server was deleted")
+            target.record([(request.instance_id, node_id, host)])
 
 
 def _allocation(request: ClaimRequest, node_id: str, now=None) -> dict:
@@ -113,21 +127,20 @@ class Pick:
 GONE = "gone"
 
 
-def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]], set],
-                on_claimed: Callable[[list[tuple[ClaimRequest, str]]], object]
-                ) -> list[str | None]:
+def claim_batch(db, hosts, picks: list[Pick], target: ClaimTarget,
+                host_names: dict[str, str]) -> list[str | None]:
     """Claims a batch of servers without server groups in one transaction: per pick, the
     node id it got, GONE, or None when every candidate was full (the caller places that one
     again). Each host's capacity is re-checked with the committed allocations plus what the
-    batch took before it. `lock_waiting(instance_ids)` locks the servers' rows and returns
-    those still waiting for a host; `on_claimed([(request, node_id), ...])` records the
-    placements in the same transaction, once every lock is held.
+    batch took before it; the target records the placements (on `host_names[node_id]`) in
+    the same transaction, once every lock is held.
 
     Lock order as in claim(): all hosts first, then all servers, both sorted so that batches
-    of two controllers cannot wait on each other; on_claimed takes the revision counter."""
+    of two controllers cannot wait on each other; the target's record takes the revision
+    counter last."""
     with db.write_transaction():
         current = _current_many(hosts, db, sorted({n for pick in picks for n in pick.node_ids}))
-        waiting = lock_waiting(sorted({pick.request.instance_id for pick in picks}))
+        waiting = target.waiting(sorted({pick.request.instance_id for pick in picks}))
         outcomes: list[str | None] = []
         for pick in picks:
             request = pick.request
@@ -141,7 +154,8 @@ def claim_batch(db, hosts, picks: list[Pick], lock_waiting: Callable[[list[str]]
         if claimed:
             allocations.add_many([_allocation(request, node_id, now)
                                   for request, node_id in claimed])
-            on_claimed(claimed)
+            target.record([(request.instance_id, node_id, host_names[node_id])
+                           for request, node_id in claimed])
     return outcomes
 
 

@@ -1,8 +1,9 @@
-"""Scheduler settings; names and defaults follow Nova's [filter_scheduler] options."""
+"""Scheduler settings: the [scheduler] section of the controller's configuration (names and
+defaults follow Nova's [filter_scheduler] options) and the SchedulerConfig it yields."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 DEFAULT_FILTERS = (
     "ComputeFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter", "DiskFilter",
@@ -60,3 +61,42 @@ class SchedulerConfig:
                 if values[key] < 1:
                     raise ValueError(f"{key} must be at least 1")
         return cls(**values)
+
+
+_DEFAULTS = SchedulerConfig()
+
+
+@dataclass
+class SchedulerSection:
+    """[scheduler] (Nova's [filter_scheduler] options)."""
+
+    section: ClassVar[str] = "scheduler"
+    enabled_filters: list = field(default_factory=lambda: list(DEFAULT_FILTERS))
+    weighers: list = field(default_factory=lambda: list(DEFAULT_WEIGHERS))
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    soft_affinity_weight_multiplier: float = 1.0
+    soft_anti_affinity_weight_multiplier: float = 1.0
+    cpu_allocation_ratio: float = _DEFAULTS.cpu_allocation_ratio
+    ram_allocation_ratio: float = _DEFAULTS.ram_allocation_ratio
+    disk_allocation_ratio: float = _DEFAULTS.disk_allocation_ratio
+    max_attempts: int = _DEFAULTS.max_attempts
+    host_subset_size: int = _DEFAULTS.host_subset_size
+    shuffle_best_same_weighed_hosts: bool = _DEFAULTS.shuffle_best_same_weighed_hosts
+    # Seconds a host snapshot serves decisions before it is reloaded from the database.
+    snapshot_max_age: float = 5.0
+
+    def scheduler_config(self) -> SchedulerConfig:
+        multipliers = {"RAMWeigher": self.ram_weight_multiplier,
+                       "CPUWeigher": self.cpu_weight_multiplier,
+                       "ServerGroupSoftAffinityWeigher": self.soft_affinity_weight_multiplier,
+                       "ServerGroupSoftAntiAffinityWeigher":
+                           self.soft_anti_affinity_weight_multiplier}
+        return SchedulerConfig.from_mapping({
+            "enabled_filters": self.enabled_filters, "weighers": self.weighers,
+            "weight_multipliers": {k: v for k, v in multipliers.items() if k in self.weighers},
+            "cpu_allocation_ratio": self.cpu_allocation_ratio,
+            "ram_allocation_ratio": self.ram_allocation_ratio,
+            "disk_allocation_ratio": self.disk_allocation_ratio,
+            "max_attempts": self.max_attempts, "host_subset_size": self.host_subset_size,
+            "shuffle_best_same_weighed_hosts": self.shuffle_best_same_weighed_hosts})

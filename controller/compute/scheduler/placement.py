@@ -15,8 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from controller.compute.scheduler.claims import (GONE, ClaimRefused, ClaimRequest, Pick,
-                                                  ServerGone, claim, claim_batch)
+from controller.compute.scheduler.claims import (GONE, ClaimRefused, ClaimRequest, ClaimTarget,
+                                                  Pick, ServerGone, claim, claim_batch)
 from controller.compute.scheduler.selector import Scheduler
 from controller.compute.scheduler.shapes import SnapshotSelection
 
@@ -83,10 +83,10 @@ class Placement:
             return self._snapshot, True
         return self._snapshot, False
 
-    def place(self, build_spec: Callable[[], object],
-              on_claimed: Callable[[str, str], bool] | None = None) -> Placed:
+    def place(self, build_spec: Callable[[], object], target: ClaimTarget | None = None
+              ) -> Placed:
         """Selects and claims a host for the request `build_spec()` returns (rebuilt on each
-        round, so group membership is current). `on_claimed(node_id, host)` runs inside the
+        round, so group membership is current); the target records the placement in the
         claim's transaction. Runs in a worker thread: it does I/O."""
         started = self.clock()
         attempts = 0
@@ -111,9 +111,8 @@ class Placement:
                     snapshot.consume(candidate.host_state, spec.vcpus, spec.memory_mb,
                                      spec.disk_gb)
                 try:
-                    hook = None if on_claimed is None else (
-                        lambda node_id, host=candidate.host: on_claimed(node_id, host))
-                    claim(self.db, self.hosts, candidate.host_state.node_id, request, hook)
+                    claim(self.db, self.hosts, candidate.host_state.node_id, request, target,
+                          candidate.host)
                 except ClaimRefused as refused:
                     self.stats.lost_races += 1
                     log.debug("claim on %s lost: %s", candidate.host, refused.reason)
@@ -128,16 +127,14 @@ class Placement:
         self.stats.refused += 1
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
 
-    def place_batch(self, specs: list, lock_waiting: Callable[[list[str]], set],
-                    on_claimed: Callable[[list[tuple[str, str, str]]], object],
-                    fresh: bool = False) -> list:
+    def place_batch(self, specs: list, target: ClaimTarget, fresh: bool = False) -> list:
         """Places servers without server groups with one selection each on the current
         snapshot (with `fresh`, one loaded for this batch) and one claim transaction for all
         (claims.claim_batch). Per spec: Placed; GONE; NoValidHost, with `fresh`, when nothing
         fits (the caller records the refusal); or None when it must be placed again (nothing
-        fitted a snapshot not loaded for it, or every candidate filled up meanwhile).
-        `on_claimed([(instance_id, node_id, host), ...])` runs in the transaction. Runs in a
-        worker thread: it does I/O."""
+        fitted a snapshot not loaded for it, or every candidate filled up meanwhile). The
+        target records the placements in the transaction. Runs in a worker thread: it does
+        I/O."""
         started = self.clock()
         picks, chosen, states = [], [], {}
         results: dict[str, object] = {}
@@ -160,11 +157,8 @@ class Placement:
                 chosen.append(spec)
         if picks:
             try:
-                outcomes = claim_batch(
-                    self.db, self.hosts, picks, lock_waiting,
-                    lambda claimed: on_claimed([(request.instance_id, node_id,
-                                                 states[node_id].host)
-                                                for request, node_id in claimed]))
+                outcomes = claim_batch(self.db, self.hosts, picks, target,
+                                       {node_id: state.host for node_id, state in states.items()})
             except Exception:
                 self.invalidate()  # the batch's local consumption was never committed
                 raise

@@ -1,46 +1,59 @@
-"""Names to plug-in classes; the configuration enables filters and weighers by these names."""
+"""Names to plug-in classes; the configuration enables filters and weighers by these names.
+
+The built-in ones are listed here; an operator's own filter or weigher is a class in a package
+of its own, registered under the `stratus.scheduler.filters` or `stratus.scheduler.weighers`
+entry-point group (as store backends register under `stratus.store_backends`)."""
 from __future__ import annotations
 
 from controller.compute.scheduler.config import SchedulerConfig
 from controller.compute.scheduler.filters import BaseHostFilter
-from controller.compute.scheduler.filters.affinity import (
-    ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter)
-from controller.compute.scheduler.filters.availability_zone import AvailabilityZoneFilter
-from controller.compute.scheduler.filters.compute import ComputeFilter
-from controller.compute.scheduler.filters.image_properties import ImagePropertiesFilter
-from controller.compute.scheduler.filters.resources import CoreFilter, DiskFilter, RamFilter
 from controller.compute.scheduler.weighers import BaseHostWeigher
-from controller.compute.scheduler.weighers.affinity import (
-    ServerGroupSoftAffinityWeigher, ServerGroupSoftAntiAffinityWeigher)
-from controller.compute.scheduler.weighers.resources import CPUWeigher, RAMWeigher
+from stratus_common import plugins
 
-FILTERS: dict[str, type[BaseHostFilter]] = {cls.name: cls for cls in (
-    ComputeFilter, AvailabilityZoneFilter, RamFilter, CoreFilter, DiskFilter,
-    ImagePropertiesFilter, ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter)}
+FILTER_GROUP = "stratus.scheduler.filters"
+WEIGHER_GROUP = "stratus.scheduler.weighers"
 
-WEIGHERS: dict[str, type[BaseHostWeigher]] = {cls.name: cls for cls in (
-    RAMWeigher, CPUWeigher, ServerGroupSoftAffinityWeigher,
-    ServerGroupSoftAntiAffinityWeigher)}
+_FILTERS = "controller.compute.scheduler.filters"
+BUILTIN_FILTERS = {
+    "ComputeFilter": f"{_FILTERS}.compute:ComputeFilter",
+    "AvailabilityZoneFilter": f"{_FILTERS}.availability_zone:AvailabilityZoneFilter",
+    "RamFilter": f"{_FILTERS}.resources:RamFilter",
+    "CoreFilter": f"{_FILTERS}.resources:CoreFilter",
+    "DiskFilter": f"{_FILTERS}.resources:DiskFilter",
+    "ImagePropertiesFilter": f"{_FILTERS}.image_properties:ImagePropertiesFilter",
+    "ServerGroupAffinityFilter": f"{_FILTERS}.affinity:ServerGroupAffinityFilter",
+    "ServerGroupAntiAffinityFilter": f"{_FILTERS}.affinity:ServerGroupAntiAffinityFilter",
+}
+_WEIGHERS = "controller.compute.scheduler.weighers"
+BUILTIN_WEIGHERS = {
+    "RAMWeigher": f"{_WEIGHERS}.resources:RAMWeigher",
+    "CPUWeigher": f"{_WEIGHERS}.resources:CPUWeigher",
+    "ServerGroupSoftAffinityWeigher": f"{_WEIGHERS}.affinity:ServerGroupSoftAffinityWeigher",
+    "ServerGroupSoftAntiAffinityWeigher":
+        f"{_WEIGHERS}.affinity:ServerGroupSoftAntiAffinityWeigher",
+}
 
 
-def _lookup(kind: str, table: dict, names) -> list:
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise ValueError(f"unknown scheduler {kind}(s): {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(table))}")
+def _load(kind: str, group: str, builtin: dict[str, str], base: type, names: list[str]) -> list:
     if len(set(names)) != len(names):
         raise ValueError(f"scheduler {kind} listed twice: {', '.join(names)}")
-    return [table[n] for n in names]
+    classes = [plugins.load(group, builtin, name, f"scheduler {kind}") for name in names]
+    for name, cls in zip(names, classes):
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise ValueError(f"scheduler {kind} {name!r} is not a {base.__name__}")
+    return classes
 
 
 def build_filters(config: SchedulerConfig) -> list[BaseHostFilter]:
     """The enabled filters, in configured order (cheap ones first keeps decisions fast)."""
-    return [cls() for cls in _lookup("filter", FILTERS, list(config.enabled_filters))]
+    return [cls() for cls in _load("filter", FILTER_GROUP, BUILTIN_FILTERS, BaseHostFilter,
+                                   list(config.enabled_filters))]
 
 
 def build_weighers(config: SchedulerConfig) -> list[BaseHostWeigher]:
     unknown = sorted(set(config.weight_multipliers) - set(config.weighers))
     if unknown:
         raise ValueError(f"multiplier for a weigher that is not enabled: {', '.join(unknown)}")
-    classes = _lookup("weigher", WEIGHERS, list(config.weighers))
-    return [cls(config.multiplier(cls.name)) for cls in classes]
+    classes = _load("weigher", WEIGHER_GROUP, BUILTIN_WEIGHERS, BaseHostWeigher,
+                    list(config.weighers))
+    return [cls(config.multiplier(name)) for name, cls in zip(config.weighers, classes)]

@@ -1,12 +1,12 @@
-"""Helpers of the compute API tests: a stub, images behind the image port, hosts as records."""
+"""Helpers of the compute API tests: a stub, images and hosts as records."""
 from __future__ import annotations
 
 import time
 import uuid
 
-from controller.compute.api.images import ImageInfo
 from controller.compute.records.models import ComputeNode
 from controller.db.queries import utcnow
+from controller.image.models import Image, ImageProperty
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
 from stratus.image.v1 import image_service_pb2 as ipb
@@ -16,26 +16,28 @@ from tests.support.cloud import unique
 GIB = 1024 ** 3
 
 
-class FakeImages:
-    """The image port's fake (STYLE: a fake beside the real adapter) for images the real
-    registry cannot easily hold (huge, stuck in a state); other ids go to the real lookup."""
+class ImageRecords:
+    """Images written as records of the real image registry, for states and sizes an upload
+    cannot easily make (huge, stuck queued); the compute API reads them through its real
+    image port."""
 
-    def __init__(self, real=None):
-        self.real = real
-        self.images: dict[str, tuple[ImageInfo, str | None]] = {}
+    def __init__(self, db):
+        self.db = db
 
-    def add(self, status="active", size_bytes=GIB // 2, owner: str | None = None, **kw) -> str:
-        image_id = str(uuid.uuid4())
-        self.images[image_id] = (ImageInfo(id=image_id, status=status, size_bytes=size_bytes,
-                                           **kw), owner)
+    def add(self, status="active", size_bytes=GIB // 2, owner: str | None = None,
+            virtual_size_bytes=0, min_ram_mb=0, min_disk_gb=0, **properties) -> str:
+        """Public unless an owner is named (then private to that project)."""
+        image_id, now = str(uuid.uuid4()), utcnow()
+
+        def write():
+            Image.create(id=image_id, owner=owner or "o", status=status,
+                         visibility="private" if owner else "public", disk_format="raw",
+                         size=size_bytes, virtual_size=virtual_size_bytes, min_ram=min_ram_mb,
+                         min_disk=min_disk_gb, created_at=now, updated_at=now)
+            for name, value in properties.items():
+                ImageProperty.create(image=image_id, name=name, value=value)
+        self.db.call(write)
         return image_id
-
-    def __call__(self, image_id, project_id, is_admin):
-        found = self.images.get(image_id)
-        if found is None:
-            return self.real(image_id, project_id, is_admin) if self.real else None
-        image, owner = found
-        return image if (owner is None or owner == project_id or is_admin) else None
 
 
 def add_hosts(db, count: int, *, zone: str | None = None, vcpus=8, memory_mb=16384, disk_gb=200,
@@ -60,7 +62,7 @@ def heartbeat(db, node_ids) -> None:
 
 
 class Compute:
-    def __init__(self, cloud, images: FakeImages):
+    def __init__(self, cloud, images: ImageRecords | None):
         self.cloud = cloud
         self.stub = pb_grpc.ComputeServiceStub(cloud.channel)
         self.image_stub = ipb_grpc.ImageServiceStub(cloud.channel)

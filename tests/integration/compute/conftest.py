@@ -1,13 +1,17 @@
 import pytest
 
-from tests.integration.compute.compute_support import Compute, FakeImages
+from tests.integration.compute.compute_support import Compute, ImageRecords
 
 
 @pytest.fixture(scope="session")
-def images(controller):
-    fake = FakeImages(real=controller.app.image_lookup)
-    controller.app.image_lookup = fake
-    return fake
+def images(db):
+    return ImageRecords(db)
+
+
+@pytest.fixture(scope="session")
+def image_lookup(controller):
+    """The image port the compute API was wired with."""
+    return controller.app.image_lookup
 
 
 @pytest.fixture(scope="session")

@@ -109,11 +109,22 @@ def test_hard_anti_affinity_holds_under_contention(db):
     assert sorted(r.node_id for r in results) == sorted(h["id"] for h in hosts)
 
 
+class _SpecsOnly:
+    """The claim target of servers that exist only as specs; those in `gone` were deleted."""
+
+    def __init__(self, gone):
+        self.gone = set(gone)
+
+    def waiting(self, instance_ids):
+        return set(instance_ids) - self.gone
+
+    def record(self, placed):
+        pass
+
+
 def _place_batch(db, placement, specs, gone=()):
     """place_batch for servers that exist only as specs; those in `gone` were deleted."""
-    def waiting(ids):
-        return set(ids) - set(gone)
-    return db.call(placement.place_batch, specs, waiting, lambda *placed: None)
+    return db.call(placement.place_batch, specs, _SpecsOnly(gone))
 
 
 def test_concurrent_batches_on_capacity_for_100_place_exactly_100(db):

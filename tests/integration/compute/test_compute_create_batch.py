@@ -21,11 +21,11 @@ def zone(db):
 
 
 @pytest.fixture
-def batch(db, images):
+def batch(db, image_lookup):
     quotas = Quotas(db, DEFAULT_LIMITS, servers.count_for_quota)
 
     def run(items):
-        return db.call(creates.create_batch, db, quotas, lambda *_: True, images, items)
+        return db.call(creates.create_batch, db, quotas, lambda *_: True, image_lookup, items)
     return run
 
 

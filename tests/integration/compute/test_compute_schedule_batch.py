@@ -1,9 +1,10 @@
-"""Placing servers together (scheduling.schedule_batch, as the BuildQueue hands them over):
+"""Placing servers together (placing.schedule_batch, as the BuildQueue hands them over):
 what fits is claimed, what fits nowhere is refused together, with its fault and its action
 ended, and a server deleted meanwhile is left as it is."""
 import pytest
 
-from controller.compute.api import creates, scheduling, servers
+from controller.compute.api import creates, servers
+from controller.compute.conductor import placing
 from controller.compute.records import lifecycle
 from controller.compute.api.caller import Caller
 from controller.compute.records.models import Instance, InstanceAction
@@ -14,8 +15,12 @@ from controller.compute.scheduler.placement import Placed
 from tests.integration.compute.compute_support import add_hosts
 
 
+# servers placed and recorded on their hosts, with no spawn commands (no agent runs them)
+_PLACEMENT_ONLY = placing.PlacedServers(lambda placed: None)
+
+
 @pytest.fixture
-def recorded(compute, cloud, db, images):
+def recorded(compute, cloud, db, image_lookup):
     """Servers recorded as CreateServer records them, not yet handed to the BuildQueue."""
     t = cloud.tenant()
     compute.unlimited(t.project_id)
@@ -27,7 +32,7 @@ def recorded(compute, cloud, db, images):
                                                 image_id=image, availability_zone=zone), "")
                  for n in range(count)]
         return [row.id for row, _ in db.call(creates.create_batch, db, quotas,
-                                             lambda *_: True, images, items)]
+                                             lambda *_: True, image_lookup, items)]
     return record
 
 
@@ -39,8 +44,8 @@ def test_what_fits_is_placed_and_the_rest_refused_together(compute, controller, 
         Instance.id == gone).execute())
     placement = controller.app.compute_placement
     refused_before = placement.stats.refused
-    results = db.call(scheduling.schedule_batch, db, placement,
-                      [(i, (), None) for i in ids + [gone]])
+    results = db.call(placing.schedule_batch, db, placement, _PLACEMENT_ONLY,
+                      [(i, ()) for i in ids + [gone]])
     placed = [i for i, r in zip(ids, results) if isinstance(r, Placed)]
     refused = [i for i, r in zip(ids, results) if r is None]
     assert (len(placed), len(refused), results[-1]) == (4, 1, None)
@@ -67,7 +72,7 @@ def test_a_refusal_leaves_a_server_placed_meanwhile_as_it_is(compute, controller
     zone, _ = add_hosts(db, 1, vcpus=1, cpu_ratio=1.0)
     placed, waiting = recorded(compute.flavor(vcpus=1), compute.image(), zone, 2)
     placement = controller.app.compute_placement
-    [result] = db.call(scheduling.schedule_batch, db, placement, [(placed, (), None)])
+    [result] = db.call(placing.schedule_batch, db, placement, _PLACEMENT_ONLY, [(placed, ())])
     assert isinstance(result, Placed)
 
     def refuse():

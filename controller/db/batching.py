@@ -26,14 +26,12 @@ class Batcher:
         self._waiting: list[_Waiting] = []
         self._ready = asyncio.Event()
 
-    def submit_nowait(self, item) -> asyncio.Future:
+    async def submit(self, item):
+        """The item's result, once a loop has served it."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, future))
         self._ready.set()
-        return future
-
-    async def submit(self, item):
-        return await self.submit_nowait(item)
+        return await future
 
     async def run(self) -> None:
         """The loops; the controller runs this as a background task."""

@@ -1,0 +1,59 @@
+"""Wires the compute area into the controller, in one place and downward: records are plain
+modules; the scheduler's Placement over the host records; the conductor's BuildQueue and
+Conductor over the placement; the compute API over all of them.
+
+Reads of other areas: `app.image_lookup` and `app.image_store` (the image area's ports).
+Sets on the app, for operators' tools, benchmarks and tests: `app.compute_placement` (its
+snapshot and decision statistics) and `app.compute_conductor` (its sweeps).
+Serves `stratus.compute.v1.ComputeService` on the public listener and
+`stratus.node.v1.NodeService` on the mutual-TLS node listener (the CA area's).
+"""
+from __future__ import annotations
+
+import functools
+
+from controller.compute.api import policies, servers
+from controller.compute.api.config import ComputeSection
+from controller.compute.api.quotas import Quotas
+from controller.compute.api.servicer import ComputeServicer
+from controller.compute.conductor import workflow
+from controller.compute.conductor.conductor import Conductor
+from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.placing import BuildQueue
+from controller.compute.conductor.stream import NodeServicer
+from controller.compute.scheduler.config import SchedulerSection
+from controller.compute.scheduler.host_records import HostRecords
+from controller.compute.scheduler.placement import Placement
+from controller.compute.scheduler.selector import Scheduler
+from stratus.compute.v1 import compute_service_pb2
+from stratus.node.v1 import node_service_pb2
+
+
+def setup(app):
+    settings = app.config.section(ComputeSection)
+    conductor_settings = app.config.section(ConductorSection)
+    if conductor_settings.running_deleted_instance_action not in ("log", "reap"):
+        raise ValueError("[conductor] running_deleted_instance_action must be log or reap")
+    scheduler_settings = app.config.section(SchedulerSection)
+    scheduler_config = scheduler_settings.scheduler_config()
+
+    host_records = HostRecords(scheduler_config, settings.service_down_time)
+    placement = Placement(app.db, Scheduler(scheduler_config), host_records,
+                          max_age=scheduler_settings.snapshot_max_age)
+    builds = BuildQueue(app.db, placement,
+                        functools.partial(workflow.spawn_placed, conductor_settings),
+                        settings.placement_workers)
+    conductor = Conductor(app.db, conductor_settings, builds, app.image_store,
+                          settings.service_down_time, app.config.controller.max_message_bytes)
+    quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
+    api = ComputeServicer(app.db, settings, quotas, conductor, placement, host_records,
+                          app.image_lookup)
+
+    app.compute_placement = placement
+    app.compute_conductor = conductor
+    app.enforcer.register(policies.RULES)
+    app.add_node_service(NodeServicer(conductor),
+                         node_service_pb2.DESCRIPTOR.services_by_name["NodeService"])
+    app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
+    app.background += [builds.run, api.creates.run, conductor.sweep_forever]
+    app.on_stop.append(conductor.stop)
