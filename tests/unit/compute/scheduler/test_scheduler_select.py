@@ -155,3 +155,43 @@ def test_rank_is_a_stable_sort_of_the_rotated_order(n):
                        rng=random.Random(7))
             assert [h.host for h in got] == [f"h{i}" for i in expected]
             assert [h.weight for h in got] == [totals[i] for i in expected]
+
+
+def _install_plugins(root, entry_points: str, module_source: str) -> None:
+    """A package of an operator's own, as pip would leave it: its module and a dist-info
+    whose entry_points.txt registers it."""
+    (root / "operator_plugins.py").write_text(module_source)
+    dist = root / "operator_plugins-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: operator-plugins\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+
+
+def test_an_operators_filter_and_weigher_load_by_entry_point(tmp_path, monkeypatch):
+    _install_plugins(tmp_path, (
+        "[stratus.scheduler.filters]\nEvenCoresFilter = operator_plugins:EvenCoresFilter\n"
+        "[stratus.scheduler.weighers]\nFewerCoresWeigher = operator_plugins:FewerCoresWeigher\n"
+        "NotAWeigher = operator_plugins:NotAWeigher\n"), (
+        "from controller.compute.scheduler.filters import BaseHostFilter\n"
+        "from controller.compute.scheduler.weighers import BaseHostWeigher\n"
+        "class EvenCoresFilter(BaseHostFilter):\n"
+        "    name = 'EvenCoresFilter'\n"
+        "    def host_passes(self, host_state, request_spec):\n"
+        "        return host_state.vcpus_total % 2 == 0\n"
+        "class FewerCoresWeigher(BaseHostWeigher):\n"
+        "    name = 'FewerCoresWeigher'\n"
+        "    def _weigh_object(self, host_state, request_spec):\n"
+        "        return -host_state.vcpus_total\n"
+        "class NotAWeigher:\n"
+        "    pass\n"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = SchedulerConfig(enabled_filters=("EvenCoresFilter",), weighers=("FewerCoresWeigher",))
+    sched = Scheduler(cfg)
+    hosts = [host("odd", vcpus_total=3), host("big", vcpus_total=8),
+             host("small", vcpus_total=4)]
+    assert sched.select_hosts(spec(), hosts).hosts() == ["small", "big"]
+    with pytest.raises(ValueError, match="NotAWeigher.*not a BaseHostWeigher"):
+        Scheduler(SchedulerConfig(weighers=("NotAWeigher",)))
+    with pytest.raises(ValueError, match="known: .*EvenCoresFilter"):
+        Scheduler(SchedulerConfig(enabled_filters=("Missing",)))
