@@ -1,10 +1,11 @@
 """Each process imports without the code and the dependencies of the others.
 
-A compute host installs `.[compute]` and a workstation the base dependencies only
-(pyproject.toml), while this machine has everything. So every module of the node agent and of
-the CLI is imported here in a subprocess whose meta-path finder refuses, as if not installed,
-the project packages the process must not use and the distributions that only the other
-processes' extras bring. One stray import, direct or through another module, fails the test.
+A compute host installs `.[compute]`, a controller host `.[controller]` and a workstation the
+base dependencies only (pyproject.toml), while this machine has everything. So every module of
+the node agent, of the controller and of the CLI is imported here in a subprocess whose
+meta-path finder refuses, as if not installed, the project packages the process must not use
+and the distributions that only the other processes' extras bring. One stray import, direct or
+through another module, fails the test.
 """
 import importlib.metadata
 import json
@@ -91,6 +92,10 @@ def node_refused() -> list[str]:
     return refused_for(("compute",), {"controller", "cli"})
 
 
+def controller_refused() -> list[str]:
+    return refused_for(("controller",), {"compute_node", "cli"})
+
+
 def cli_refused() -> list[str]:
     return refused_for((), {"controller", "compute_node", "store_backends", "stratus_common"})
 
@@ -113,6 +118,13 @@ def test_the_node_agent_imports_without_the_controller():
     assert {"compute_node.main", "compute_node.agent",
             "compute_node.drivers.libvirt.driver"} <= set(modules)
     result = import_refusing(node_refused(), modules)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_controller_imports_without_the_node_agent():
+    refused = controller_refused()
+    assert {"compute_node", "cli", "libvirt"} <= set(refused)
+    result = import_refusing(refused, modules_of("controller"))
     assert result.returncode == 0, result.stderr
 
 
