@@ -51,11 +51,6 @@ def current_peer() -> PeerIdentity:
         raise RuntimeError("current_peer() called outside a node listener call") from None
 
 
-def current_peer_revoked() -> asyncio.Event:
-    """Set when the current call's certificate is revoked (just before the call is cut)."""
-    return _CURRENT_CALL.get().revoked
-
-
 class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
     """Admits a call only from a known, unrevoked client certificate, and tracks it."""
 

@@ -30,14 +30,6 @@ class PeerIdentity:
     fingerprint_sha256: str
 
 
-def server_credentials(key_pem: bytes, certificate_pem: bytes,
-                       client_ca_pem: bytes) -> grpc.ServerCredentials:
-    """Fixed server credentials that demand a client certificate chained to `client_ca_pem`."""
-    return grpc.ssl_server_credentials([(key_pem, certificate_pem)],
-                                       root_certificates=client_ca_pem,
-                                       require_client_auth=True)
-
-
 def rotating_server_credentials(source: KeyPairSource,
                                 client_ca_pem: bytes) -> grpc.ServerCredentials:
     """Server credentials whose key pair is asked of `source()` at every new handshake.

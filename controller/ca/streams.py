@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
@@ -27,7 +27,6 @@ class OpenCall:
     identity: PeerIdentity
     context: grpc.aio.ServicerContext
     task: asyncio.Task
-    revoked: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class StreamRegistry:
@@ -61,7 +60,6 @@ class StreamRegistry:
         cut = 0
         for serial in set(serials):
             for call in list(self._calls.get(serial, ())):
-                call.revoked.set()
                 if not call.context.done():
                     with contextlib.suppress(Exception):  # AbortError is raised by design
                         await call.context.abort(grpc.StatusCode.UNAUTHENTICATED,
