@@ -2,7 +2,7 @@
 
 The instance row is shared: the API writes the request columns and vm_state/task_state for
 user actions; the conductor writes what nodes report (power_state, addresses, launched_at)
-and the outcome of builds and actions, through controller/compute/api/lifecycle.py, which
+and the outcome of builds and actions, through controller/compute/records/lifecycle.py, which
 bumps the revision in the same transaction.
 """
 
