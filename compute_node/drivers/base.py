@@ -225,7 +225,9 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def spawn(self, spec: InstanceSpec) -> InstanceInfo:
-        """Create the disks, define the guest and start it.
+        """Create the disks, define the guest and start it. With `spec.guest`, a config drive
+        (config_drive.py) is written in the instance's directory and attached read-only; it
+        goes with the guest's other files.
 
         Raises InstanceExists if a guest with this uuid is already defined (nothing is
         touched then). On any other failure everything this call created is removed before
