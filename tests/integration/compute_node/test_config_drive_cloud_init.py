@@ -23,7 +23,7 @@ USER_DATA = b"#!/bin/sh\necho 'user data ran' > /run/marker\n"
 def cloudinit():
     try:
         path = str(read_back.cloud_init_path())
-    except read_back.CloudInitUnavailable as exc:
+    except read_back.PackageUnavailable as exc:
         pytest.skip(f"Debian's cloud-init package could not be downloaded: {exc}")
     sys.path.insert(0, path)
     try:
