@@ -6,7 +6,8 @@ import time
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from compute_node.drivers.base import (
-    EventKind, HostStats, InstanceInfo, LifecycleEvent, PowerState, RebootKind,
+    EventKind, GuestData, GuestKey, HostStats, InstanceInfo, LifecycleEvent, PowerState,
+    RebootKind,
 )
 from stratus.node.v1 import node_service_pb2 as pb
 
@@ -38,6 +39,16 @@ def timestamp(seconds: float | None = None) -> Timestamp:
     stamp = Timestamp()
     stamp.FromNanoseconds(int((time.time() if seconds is None else seconds) * 1e9))
     return stamp
+
+
+def guest(msg: pb.GuestData) -> GuestData | None:
+    """The spawn's guest data; None when the server boots without a config drive."""
+    if not msg.config_drive:
+        return None
+    return GuestData(hostname=msg.hostname, project_id=msg.project_id,
+                     availability_zone=msg.availability_zone, user_data=msg.user_data,
+                     keys=tuple(GuestKey(name=k.name, type=k.type, public_key=k.public_key)
+                                for k in msg.keys))
 
 
 def resources(stats: HostStats) -> pb.HostResources:

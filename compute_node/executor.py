@@ -141,7 +141,8 @@ class Executor:
             uuid=command.instance_id, name=spec.name, vcpus=spec.vcpus,
             memory_mb=spec.memory_mb, disk_gb=spec.disk_gb, root_disk=files["root"],
             kernel=files["kernel"], ramdisk=files["ramdisk"],
-            cmdline=spec.kernel_cmdline or None, metadata=dict(spec.metadata))
+            cmdline=spec.kernel_cmdline or None, metadata=dict(spec.metadata),
+            guest=convert.guest(spec.guest))
         try:
             return await asyncio.to_thread(self.driver.spawn, instance)
         except InstanceExists:

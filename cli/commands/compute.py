@@ -277,6 +277,8 @@ def settled(wanted: str):
 @arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
      metavar="KEY=VALUE", help="metadata (repeat for more)")
 @arg("--user-data", metavar="FILE", completer="file", help="file handed to the guest")
+@arg("--config-drive", type=str.lower, choices=["true", "false"],
+     help="attach a config drive with metadata, keys and user data (default: true)")
 @arg("--wait", action="store_true", help="wait until the server is ACTIVE (or ERROR)")
 def server_create(ctx, args):
     hints = dict(args.hints)
@@ -291,6 +293,8 @@ def server_create(ctx, args):
         server.server_group_id = find_group(ctx, hints["group"]).id
     if args.user_data:
         server.user_data = Path(args.user_data).read_bytes()
+    if args.config_drive is not None:
+        server.config_drive = args.config_drive == "true"
     # One request id for the retries of this one command: the server is created once.
     created = call(ctx, "CreateServer",
                    pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4())))

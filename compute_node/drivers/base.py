@@ -53,6 +53,26 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
+class GuestKey:
+    """A key pair's public half, as the config drive lists it."""
+
+    name: str
+    type: str                # "ssh" (Nova's key pair type)
+    public_key: str
+
+
+@dataclass(frozen=True)
+class GuestData:
+    """What the guest learns of itself at first boot, written on its config drive."""
+
+    hostname: str
+    project_id: str = ""
+    availability_zone: str = ""
+    keys: tuple[GuestKey, ...] = ()
+    user_data: bytes = b""   # handed over as given; empty for none
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     uuid: str
     name: str
@@ -64,6 +84,7 @@ class InstanceSpec:
     ramdisk: ImageFile | None = None
     cmdline: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    guest: GuestData | None = None     # None: no config drive
 
 
 @dataclass(frozen=True)
@@ -204,7 +225,9 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def spawn(self, spec: InstanceSpec) -> InstanceInfo:
-        """Create the disks, define the guest and start it.
+        """Create the disks, define the guest and start it. With `spec.guest`, a config drive
+        (config_drive.py) is written in the instance's directory and attached read-only; it
+        goes with the guest's other files.
 
         Raises InstanceExists if a guest with this uuid is already defined (nothing is
         touched then). On any other failure everything this call created is removed before

@@ -141,13 +141,14 @@ def _cpio_entry(out: io.BytesIO, ino: int, name: str, mode: int, data: bytes = b
     out.write(b"\0" * (-len(data) % 4))
 
 
-def initramfs_bytes(busybox: bytes, init_script: str = INIT_SCRIPT) -> bytes:
+def initramfs_bytes(busybox: bytes, init_script: str = INIT_SCRIPT,
+                    files: tuple[tuple[str, int, bytes], ...] = ()) -> bytes:
     """A gzip'd newc cpio archive: busybox, /init, and the directories and console node
-    the init script needs."""
+    the init script needs, then `files` (name, mode, data)."""
     out = io.BytesIO()
     entries = [("dev", 0o040755, b""), ("proc", 0o040755, b""), ("sys", 0o040755, b""),
                ("bin", 0o040755, b""), ("bin/busybox", 0o100755, busybox),
-               ("init", 0o100755, init_script.encode())]
+               ("init", 0o100755, init_script.encode()), *files]
     for ino, (name, mode, data) in enumerate(entries, start=1):
         _cpio_entry(out, ino, name, mode, data)
     _cpio_entry(out, len(entries) + 1, "dev/console", 0o020600, rdev=(5, 1))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import libvirt
 
+from compute_node import config_drive
 from compute_node.drivers.base import (
     Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
     ImageFile, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec, InvalidSpec,
@@ -57,6 +58,7 @@ class LibvirtDriver(ComputeDriver):
         self._locks_guard = threading.Lock()
         kind, bridge = domxml.parse_network(config.network)
         self._network = bridge or kind  # what addresses say they are on
+        self._link_type = "bridge" if bridge else "ethernet"  # as network_data.json says
         os.makedirs(config.instances_path, exist_ok=True)
         LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
                  self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
@@ -143,18 +145,32 @@ class LibvirtDriver(ComputeDriver):
                     root_disk=self._root_disk(spec, directory, acquired),
                     kernel=self._resolve(spec.kernel, spec.uuid, acquired).path,
                     ramdisk=self._resolve(spec.ramdisk, spec.uuid, acquired).path,
-                    console_log=os.path.join(directory, "console.log"))
+                    console_log=os.path.join(directory, "console.log"),
+                    config_drive=os.path.join(directory, "disk.config") if spec.guest else None)
                 xml = domxml.domain_xml(spec, paths, domain_type=self.domain_type,
                                         arch=self._guest_arch, network=self.config.network)
                 try:
                     defined = Guest(self.host.conn.defineXML(xml))
                 except libvirt.libvirtError as exc:
                     raise DriverError(f"define {spec.uuid}: {exc.get_error_message()}") from exc
+                if paths.config_drive:  # written once defined: its NICs have their MACs
+                    self._write_config_drive(paths.config_drive, spec, defined)
                 defined.start()
                 return self._info(defined)
             except BaseException:
                 self._cleanup_failed_spawn(spec.uuid, defined, directory, acquired)
                 raise
+
+    def _write_config_drive(self, path: str, spec: InstanceSpec, guest: Guest) -> None:
+        try:
+            macs = domxml.interface_macs(guest.domain.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            raise libvirt_error(f"instance {spec.uuid}", exc) from exc
+        nics = [config_drive.GuestNic(mac=mac, link_type=self._link_type) for mac in macs]
+        try:
+            config_drive.write(path, spec, nics)
+        except OSError as exc:
+            raise DriverError(f"config drive of {spec.uuid}: {exc.strerror or exc}") from exc
 
     def _cleanup_failed_spawn(self, uuid, guest, directory, acquired) -> None:
         try:

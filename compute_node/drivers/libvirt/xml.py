@@ -7,6 +7,8 @@ Choices, each for a reason:
   needs no virtlogd and survives the agent.
 - Network: `user` is QEMU's user-mode (slirp) NAT, which needs no bridge and no root on the
   host; `bridge:<name>` attaches a virtio NIC to an existing bridge; `none` defines no NIC.
+- The config drive is a read-only IDE CD-ROM (`hdd`, as Nova attaches it): the `pc` machine
+  boots with IDE under TCG and KVM alike, and guests find it by its label, `config-2`.
 - No `<cpu>` element: QEMU's default model is what the KVM probe tested (accel.py).
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ class DomainPaths:
     kernel: str | None
     ramdisk: str | None
     console_log: str
+    config_drive: str | None = None  # the instance's config drive ISO
 
 
 def domain_name(uuid: str) -> str:
@@ -92,6 +95,12 @@ def domain_xml(spec: InstanceSpec, paths: DomainPaths, *, domain_type: str,
              else "writeback")
         _sub(disk, "source", file=paths.root_disk)
         _sub(disk, "target", dev="vda", bus="virtio")
+    if paths.config_drive:
+        cdrom = _sub(devices, "disk", type="file", device="cdrom")
+        _sub(cdrom, "driver", name="qemu", type="raw")
+        _sub(cdrom, "source", file=paths.config_drive)
+        _sub(cdrom, "target", dev="hdd", bus="ide")
+        _sub(cdrom, "readonly")
     if net_type != "none":
         iface = _sub(devices, "interface", type=net_type)
         if bridge:
@@ -109,6 +118,11 @@ def domain_xml(spec: InstanceSpec, paths: DomainPaths, *, domain_type: str,
 
     ET.register_namespace("stratus", METADATA_NS)
     return ET.tostring(dom, encoding="unicode")
+
+
+def interface_macs(xml: str) -> list[str]:
+    """The MAC addresses of the domain's NICs, in order (libvirt picks them at define)."""
+    return [mac.get("address") for mac in ET.fromstring(xml).findall("devices/interface/mac")]
 
 
 def instance_name_from_xml(xml: str) -> str | None:

@@ -64,7 +64,8 @@ def server(row, show_host: bool) -> pb.Server:
         server_group_id=row.server_group_id or "", metadata=row.metadata,
         host=(row.host or "") if show_host else "",
         create_time=timestamp(row.created_at), update_time=timestamp(row.updated_at),
-        launch_time=timestamp(row.launched_at), revision=row.revision)
+        launch_time=timestamp(row.launched_at), revision=row.revision,
+        config_drive=row.config_drive)
     if row.vm_state == states.ERROR and row.fault_message:
         msg.fault.CopyFrom(pb.ServerFault(code=row.fault_code or 500, message=row.fault_message,
                                           create_time=timestamp(row.fault_time)))

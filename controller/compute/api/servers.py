@@ -21,7 +21,8 @@ from controller.db import statements
 from controller.db.database import locked
 
 MAX_METADATA_ITEMS = 128
-MAX_USER_DATA = 65535
+# Nova's limit, on the user data once base64-encoded: 49,149 bytes as given.
+MAX_USER_DATA_BASE64 = 65535
 UPDATABLE = {"name", "metadata"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # A project's live servers, counted in a batch of creates when a quota could be reached.
@@ -41,6 +42,7 @@ class ServerRequest:
     server_group_id: str = ""
     metadata: dict = field(default_factory=dict)
     user_data: bytes = b""
+    config_drive: bool = True   # no metadata service: the config drive is how guests learn
 
 
 def check_metadata(items: dict, field_name: str = "server.metadata") -> dict:
@@ -60,12 +62,17 @@ def check_request(req: ServerRequest, request_id: str) -> None:
     validation.uuid("server.image_id", req.image_id)
     validation.optional_uuid("server.server_group_id", req.server_group_id)
     check_metadata(req.metadata)
-    if len(req.user_data) > MAX_USER_DATA:
-        raise InvalidArgument("server.user_data", f"at most {MAX_USER_DATA} bytes")
+    if base64_length(len(req.user_data)) > MAX_USER_DATA_BASE64:
+        raise InvalidArgument("server.user_data",
+                              f"at most {MAX_USER_DATA_BASE64} bytes once base64-encoded")
     if request_id and not _REQUEST_ID.match(request_id):
         raise InvalidArgument("request_id", "1-128 letters, digits, '.', '_' or '-' (a UUID)")
     if req.availability_zone:
         validation.name("server.availability_zone", req.availability_zone)
+
+
+def base64_length(size: int) -> int:
+    return -(-size // 3) * 4
 
 
 def _same_request(row: Instance, req: ServerRequest) -> bool:
@@ -158,7 +165,7 @@ def _admit(new: NewServer, budget, live_groups: set, known: dict) -> tuple[Insta
         extra_specs=flavor.extra_specs, image_id=req.image_id,
         image_properties=new.image_properties, key_name=req.key_name, key_data=new.key_data,
         availability_zone=req.availability_zone, server_group_id=group.id if group else None,
-        metadata=req.metadata, user_data=req.user_data or None,
+        metadata=req.metadata, user_data=req.user_data or None, config_drive=req.config_drive,
         vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
         attempts=0, addresses={}, created_at=now, updated_at=now,
         revision=0)  # numbered when the batch is written (lifecycle.number)

@@ -124,7 +124,8 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         req = servers.ServerRequest(
             name=s.name, flavor_id=s.flavor_id, image_id=s.image_id, key_name=s.key_name,
             availability_zone=s.availability_zone, server_group_id=s.server_group_id,
-            metadata=dict(s.metadata), user_data=s.user_data)
+            metadata=dict(s.metadata), user_data=s.user_data,
+            config_drive=s.config_drive if s.HasField("config_drive") else True)
         servers.check_request(req, request.request_id)
         row, created = await self.creates.submit((_caller(), req, request.request_id))
         if created:

@@ -1,6 +1,9 @@
 """A real guest under QEMU through the libvirt driver: boot, console marker, stop, start,
-destroy. Needs root (for the private libvirt daemon) and QEMU; skipped only without QEMU."""
+destroy; a guest reading its config drive. Needs root (for the private libvirt daemon) and
+QEMU; skipped only without QEMU."""
 import asyncio
+import dataclasses
+import json
 import os
 import shutil
 import time
@@ -9,10 +12,11 @@ import uuid
 import pytest
 
 from compute_node.drivers.base import (
-    EventKind, EventSubscription, ImageFile, InstanceSpec, PowerState,
+    EventKind, EventSubscription, GuestData, GuestKey, ImageFile, InstanceSpec, PowerState,
 )
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.image_cache import ImageCache, file_chunks, sha512_file
+from tests.support import config_drive as read_back
 from tests.support import guest_image
 from tests.support.libvirt_daemon import LibvirtDaemon
 
@@ -117,3 +121,44 @@ async def _scenario(daemon, image, tmp_path):
     finally:
         driver.unsubscribe(events)
         driver.close()
+
+
+def test_a_real_guest_reads_its_config_drive(daemon, image, tmp_path):
+    """Linux finds the read-only CD-ROM by its label and reads the Rock Ridge names."""
+    asyncio.run(_read_config_drive(daemon, image, tmp_path))
+
+
+async def _read_config_drive(daemon, image, tmp_path):
+    try:
+        initrd = read_back.reader_initramfs(tmp_path, guest_image.kernel())
+    except read_back.PackageUnavailable as exc:
+        pytest.skip(f"the kernel's CD-ROM modules could not be downloaded: {exc}")
+    cache = ImageCache(str(tmp_path / "cache"))
+    ids = await cache_guest_files(cache, dataclasses.replace(image, initrd=initrd))
+    driver = await asyncio.to_thread(LibvirtDriver, LibvirtConfig(
+        uri=daemon.uri, instances_path=str(tmp_path / "instances"), network="user",
+        shutdown_timeout=2), cache)
+    instance = str(uuid.uuid4())
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx5 alice@laptop"
+    try:
+        await asyncio.to_thread(driver.spawn, InstanceSpec(
+            uuid=instance, name="reader", vcpus=1, memory_mb=192, disk_gb=1,
+            root_disk=ImageFile(image_id=ids["disk"]),
+            kernel=ImageFile(image_id=ids["kernel"]), ramdisk=ImageFile(image_id=ids["ramdisk"]),
+            cmdline=image.cmdline, metadata={"role": "web"},
+            guest=GuestData(hostname="reader-1", keys=(GuestKey("alice", "ssh", key),),
+                            user_data=b"#!/bin/sh\necho from user data\n")))
+        await asyncio.to_thread(wait_for_console, driver, instance,
+                                f"{read_back.READ_MARKER} end")
+        files = read_back.printed(driver.console_output(instance).text)
+        meta = json.loads(files["meta_data.json"])
+        assert (meta["uuid"], meta["hostname"], meta["public_keys"], meta["meta"]) == (
+            instance, "reader-1", {"alice": key}, {"role": "web"})
+        [link] = json.loads(files["network_data.json"])["links"]
+        domain = driver.host.conn.lookupByUUIDString(instance).XMLDesc()
+        assert f"<mac address='{link['ethernet_mac_address']}'/>" in domain
+        assert files["user_data"].strip() == "#!/bin/sh\necho from user data"
+    finally:
+        await asyncio.to_thread(driver.destroy, instance)
+        driver.close()
+    assert not os.path.exists(tmp_path / "instances" / instance)

@@ -1,14 +1,17 @@
 """The executor on libvirt's test driver: at-most-once by command id, refusals, interruptions."""
 import asyncio
 import hashlib
+import json
 import shutil
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from compute_node.executor import Executor
 from compute_node.journal import Journal
 from stratus.node.v1 import node_service_pb2 as pb
+from tests.support import config_drive as read_back
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
 DISK = b"\0" * 65536
@@ -200,3 +203,46 @@ def test_commands_of_one_instance_run_in_arrival_order(setup, driver):
     assert [r.instance.power_state for r in results] == [
         pb.POWER_STATE_RUNNING, pb.POWER_STATE_PAUSED, pb.POWER_STATE_RUNNING,
         pb.POWER_STATE_SHUTOFF]
+
+
+def with_guest_data(command, config_drive=True):
+    spawn = command.spawn
+    spawn.metadata["role"] = "web"
+    spawn.guest.config_drive = config_drive
+    spawn.guest.hostname, spawn.guest.project_id = "web-1", "project-1"
+    spawn.guest.availability_zone = "zone-a"
+    spawn.guest.keys.add(name="alice", type="ssh", public_key="ssh-ed25519 AAAA alice")
+    spawn.guest.user_data = b"#!/bin/sh\necho hi\n"
+    return command
+
+
+def test_a_spawn_with_guest_data_boots_with_its_config_drive(setup, driver, tmp_path):
+    executor, _, image_id, images, _ = setup
+    spawn = with_guest_data(spawn_command(image_id))
+    assert run(executor.execute(spawn, images)).status == pb.COMMAND_STATUS_SUCCEEDED
+    iso = tmp_path / "instances" / spawn.instance_id / "disk.config"
+    domain = ET.fromstring(driver.host.conn.lookupByUUIDString(spawn.instance_id).XMLDesc())
+    [cdrom] = domain.findall("devices/disk[@device='cdrom']")
+    assert cdrom.find("source").get("file") == str(iso)
+    assert cdrom.find("readonly") is not None
+    files = read_back.read(iso)
+    meta = json.loads(files["openstack/latest/meta_data.json"])
+    assert {k: meta[k] for k in ("uuid", "name", "hostname", "project_id",
+                                 "availability_zone", "public_keys", "keys", "meta")} == {
+        "uuid": spawn.instance_id, "name": "vm", "hostname": "web-1",
+        "project_id": "project-1", "availability_zone": "zone-a",
+        "public_keys": {"alice": "ssh-ed25519 AAAA alice"},
+        "keys": [{"name": "alice", "type": "ssh", "data": "ssh-ed25519 AAAA alice"}],
+        "meta": {"role": "web"}}
+    assert files["openstack/latest/user_data"] == b"#!/bin/sh\necho hi\n"
+    run(executor.execute(destroy_command(spawn.instance_id), images))
+    assert not iso.exists()
+
+
+def test_a_spawn_without_a_config_drive_attaches_none(setup, driver, tmp_path):
+    executor, _, image_id, images, _ = setup
+    spawn = with_guest_data(spawn_command(image_id), config_drive=False)
+    assert run(executor.execute(spawn, images)).status == pb.COMMAND_STATUS_SUCCEEDED
+    domain = ET.fromstring(driver.host.conn.lookupByUUIDString(spawn.instance_id).XMLDesc())
+    assert domain.findall("devices/disk[@device='cdrom']") == []
+    assert not (tmp_path / "instances" / spawn.instance_id / "disk.config").exists()

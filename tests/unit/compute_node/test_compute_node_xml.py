@@ -5,7 +5,7 @@ import pytest
 
 from compute_node.drivers.base import InstanceSpec, InvalidSpec
 from compute_node.drivers.libvirt.xml import (
-    DomainPaths, domain_name, domain_xml, instance_name_from_xml,
+    DomainPaths, domain_name, domain_xml, instance_name_from_xml, interface_macs,
 )
 
 UUID = str(uuid.uuid4())
@@ -53,6 +53,28 @@ def test_serial_console_goes_to_a_file_and_vnc_listens_on_localhost():
     graphics = devices.find("graphics")
     assert graphics.get("type") == "vnc" and graphics.get("autoport") == "yes"
     assert graphics.find("listen").get("address") == "127.0.0.1"
+
+
+def test_the_config_drive_is_a_read_only_ide_cdrom_and_only_when_given():
+    devices = parse(domain_xml(spec(), paths(config_drive="/i/disk.config"),
+                               domain_type="qemu")).find("devices")
+    cdrom, = [d for d in devices.findall("disk") if d.get("device") == "cdrom"]
+    assert cdrom.get("type") == "file"
+    assert cdrom.find("driver").get("type") == "raw"
+    assert cdrom.find("source").get("file") == "/i/disk.config"
+    assert cdrom.find("target").get("bus") == "ide"
+    assert cdrom.find("readonly") is not None
+    bare = parse(domain_xml(spec(), paths(), domain_type="qemu")).find("devices")
+    assert [d.get("device") for d in bare.findall("disk")] == ["disk"]
+
+
+def test_interface_macs_in_device_order():
+    text = ("<domain><devices><interface type='user'><mac address='52:54:00:00:00:01'/>"
+            "</interface><disk/><interface type='bridge'><mac address='52:54:00:00:00:02'/>"
+            "</interface></devices></domain>")
+    assert interface_macs(text) == ["52:54:00:00:00:01", "52:54:00:00:00:02"]
+    assert interface_macs(domain_xml(spec(), paths(), domain_type="qemu",
+                                     network="none")) == []
 
 
 @pytest.mark.parametrize("network,expected", [("user", "user"), ("bridge:br0", "bridge"),
