@@ -105,7 +105,7 @@ async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
         # Queued behind every call already handed to the worker, so it runs after them.
         try:
             await settle(worker.submit(transfer.undo))
-        except Exception:       # noqa: BLE001 - keep the first error; scrub() removes debris
+        except Exception:  # keep the first error; scrub() removes debris
             log.exception("cannot remove the data of an aborted upload")
         raise
     finally:

@@ -34,7 +34,7 @@ class Identity:
 class CallAuth:
     """The caller of one RPC: its identity plus `authorize`, which records that policy ran."""
 
-    __slots__ = ("identity", "_enforcer", "authorized")
+    __slots__ = ("_enforcer", "authorized", "identity")
 
     def __init__(self, identity: Identity | None, enforcer):
         self.identity = identity

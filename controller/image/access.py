@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller.db.prepared import Param, Prepared
-from stratus_common.errors import NotFound
 from controller.image.models import Image, ImageMember
 from controller.image.vocabulary import COMMUNITY, DELETED, PUBLIC, SHARED
+from stratus_common.errors import NotFound
 
 
 @dataclass(frozen=True)

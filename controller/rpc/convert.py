@@ -9,7 +9,7 @@ def timestamp(moment: datetime.datetime | None) -> timestamp_pb2.Timestamp | Non
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=datetime.UTC)
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(moment)
     return stamp

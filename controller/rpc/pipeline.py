@@ -22,11 +22,11 @@ import uuid
 import grpc
 from google.protobuf import message_factory
 
-from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
 from controller.rpc import status
 from controller.rpc.policy_spec import MethodSpec, specs_for
+from stratus_common import errors
 
 log = logging.getLogger("stratus.rpc")
 
@@ -139,7 +139,7 @@ class _Call:
         if isinstance(exc, errors.StratusError):
             code, message, details = status.from_exception(exc)
         else:
-            log.exception("unhandled error", extra=fields(method=self.method))
+            log.error("unhandled error", exc_info=exc, extra=fields(method=self.method))
             code = grpc.StatusCode.INTERNAL
             message = f"Internal error; quote request id {request_id} to the operator"
             details = status.status_details(code, message, "INTERNAL", {"request_id": request_id})

@@ -11,11 +11,24 @@ from dataclasses import dataclass
 import libvirt
 
 from compute_node.drivers.base import (
-    Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
-    ImageFile, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec, InvalidSpec,
-    InvalidState, PowerState, RebootKind,
+    Capabilities,
+    ComputeDriver,
+    ConsoleOutput,
+    DriverError,
+    EventSubscription,
+    HostStats,
+    ImageFile,
+    InstanceExists,
+    InstanceInfo,
+    InstanceNotFound,
+    InstanceSpec,
+    InvalidSpec,
+    InvalidState,
+    PowerState,
+    RebootKind,
 )
-from compute_node.drivers.libvirt import disk, xml as domxml
+from compute_node.drivers.libvirt import disk
+from compute_node.drivers.libvirt import xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
@@ -78,7 +91,7 @@ class LibvirtDriver(ComputeDriver):
         dom = guest.domain
         try:
             name = domxml.instance_name_from_xml(dom.XMLDesc(0))
-            state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
+            _state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {guest.uuid}", exc) from exc
         power = guest.power_state()
@@ -189,9 +202,9 @@ class LibvirtDriver(ComputeDriver):
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
-            if guest.power_state() not in (PowerState.SHUTOFF, PowerState.SUSPENDED):
-                if not guest.shutdown(timeout):
-                    guest.power_off()
+            running = guest.power_state() not in (PowerState.SHUTOFF, PowerState.SUSPENDED)
+            if running and not guest.shutdown(timeout):
+                guest.power_off()
             return self._info(guest)
 
     def start(self, uuid: str) -> InstanceInfo:

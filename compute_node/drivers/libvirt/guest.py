@@ -31,7 +31,7 @@ class Guest:
         self.domain = domain
 
     @classmethod
-    def lookup(cls, conn: libvirt.virConnect, uuid: str) -> "Guest":
+    def lookup(cls, conn: libvirt.virConnect, uuid: str) -> Guest:
         try:
             return cls(conn.lookupByUUIDString(uuid))
         except libvirt.libvirtError as exc:

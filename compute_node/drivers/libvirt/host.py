@@ -7,6 +7,7 @@ it never calls back into libvirt.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -17,7 +18,11 @@ from dataclasses import dataclass
 import libvirt
 
 from compute_node.drivers.base import (
-    DriverError, EventKind, EventSubscription, LifecycleEvent, PowerState,
+    DriverError,
+    EventKind,
+    EventSubscription,
+    LifecycleEvent,
+    PowerState,
 )
 from compute_node.drivers.libvirt import accel
 
@@ -35,7 +40,7 @@ def _ignore_libvirt_error(_ctx, _err):
 def start_event_loop() -> None:
     """Register libvirt's default event implementation and run it on a daemon thread, once
     per process. Must happen before the first connection is opened."""
-    global _event_loop_started
+    global _event_loop_started  # noqa: PLW0603 - one event loop per process
     with _event_loop_lock:
         if _event_loop_started:
             return
@@ -135,10 +140,8 @@ class Host:
         with self._conn_lock:
             if not self._conn.isAlive() and not self.uri.startswith("test:///"):
                 LOG.warning("the connection to %s was lost; reconnecting", self.uri)
-                try:
+                with contextlib.suppress(libvirt.libvirtError):
                     self._conn.close()
-                except libvirt.libvirtError:
-                    pass
                 self._open()
             return self._conn
 
@@ -202,14 +205,10 @@ class Host:
     def close(self) -> None:
         with self._subs_lock:
             self._subscriptions.clear()
-        try:
+        with contextlib.suppress(libvirt.libvirtError):
             self._conn.domainEventDeregisterAny(self._callback_id)
-        except libvirt.libvirtError:
-            pass
-        try:
+        with contextlib.suppress(libvirt.libvirtError):
             self._conn.close()
-        except libvirt.libvirtError:
-            pass
 
 
 def disk_usage_gb(path: str) -> tuple[int, int]:

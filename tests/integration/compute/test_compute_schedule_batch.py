@@ -39,9 +39,9 @@ def test_what_fits_is_placed_and_the_rest_refused_together(compute, controller, 
     placement = controller.app.compute_placement
     refused_before = placement.stats.refused
     results = db.call(scheduling.schedule_batch, db, placement,
-                      [(i, (), None) for i in ids + [gone]])
-    placed = [i for i, r in zip(ids, results) if isinstance(r, Placed)]
-    refused = [i for i, r in zip(ids, results) if r is None]
+                      [(i, (), None) for i in [*ids, gone]])
+    placed = [i for i, r in zip(ids, results, strict=False) if isinstance(r, Placed)]
+    refused = [i for i, r in zip(ids, results, strict=False) if r is None]
     assert (len(placed), len(refused), results[-1]) == (4, 1, None)
     assert placement.stats.refused == refused_before + 1
     rows = db.call(lambda: {r.id: r for r in Instance.select().where(Instance.id.in_(ids))})
@@ -54,7 +54,7 @@ def test_what_fits_is_placed_and_the_rest_refused_together(compute, controller, 
     # every change carried a revision of its own
     assert len({rows[i].revision for i in ids}) == len(ids)
     assert db.call(lambda: Allocation.select().where(
-        Allocation.instance_id.in_(ids + [gone])).count()) == 4
+        Allocation.instance_id.in_([*ids, gone])).count()) == 4
     deleted = db.call(lambda: Instance.get_by_id(gone))
     assert (deleted.vm_state, deleted.fault_message) == ("building", None)
 

@@ -1,7 +1,6 @@
 """A real guest under QEMU through the libvirt driver: boot, console marker, stop, start,
 destroy. Needs root (for the private libvirt daemon) and QEMU; skipped only without QEMU."""
 import asyncio
-import os
 import shutil
 import time
 import uuid
@@ -9,7 +8,11 @@ import uuid
 import pytest
 
 from compute_node.drivers.base import (
-    EventKind, EventSubscription, ImageFile, InstanceSpec, PowerState,
+    EventKind,
+    EventSubscription,
+    ImageFile,
+    InstanceSpec,
+    PowerState,
 )
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.image_cache import ImageCache, file_chunks, sha512_file
@@ -100,7 +103,7 @@ async def _scenario(daemon, image, tmp_path):
 
         await asyncio.to_thread(driver.destroy, instance)
         assert instance not in driver.list_instances()
-        assert not os.path.exists(tmp_path / "instances" / instance)
+        assert not (tmp_path / "instances" / instance).exists()
         assert all(not cache.references(i) for i in ids.values())
 
         seen = []
@@ -108,7 +111,7 @@ async def _scenario(daemon, image, tmp_path):
         while EventKind.UNDEFINED not in seen and time.monotonic() < deadline:
             try:
                 event = await asyncio.wait_for(events.get(), 1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if event.uuid == instance:
                 seen.append(event.kind)

@@ -5,7 +5,10 @@ import pytest
 
 from compute_node.drivers.base import InstanceSpec, InvalidSpec
 from compute_node.drivers.libvirt.xml import (
-    DomainPaths, domain_name, domain_xml, instance_name_from_xml,
+    DomainPaths,
+    domain_name,
+    domain_xml,
+    instance_name_from_xml,
 )
 
 UUID = str(uuid.uuid4())
