@@ -54,6 +54,6 @@ def setup(level="info", fmt="text", stream=None):
     root.setLevel(level.upper())
 
 
-def fields(**kw):
+def fields(**kw: object) -> dict[str, dict[str, object]]:
     """`log.info("msg", extra=fields(user_id=...))` adds key=value pairs to the line."""
     return {"fields": kw}

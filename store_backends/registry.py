@@ -19,17 +19,23 @@ BUILTIN = {
 }
 
 
-def _resolve(target: str) -> type[Store]:
+def _store_class(name: str, found: object) -> type[Store]:
+    if not (isinstance(found, type) and issubclass(found, Store)):
+        raise ValueError(f"image store backend {name!r} is not a Store subclass")
+    return found
+
+
+def _resolve(target: str) -> object:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
 def backend_class(name: str) -> type[Store]:
     if name in BUILTIN:
-        return _resolve(BUILTIN[name])
+        return _store_class(name, _resolve(BUILTIN[name]))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            return ep.load()
+            return _store_class(name, ep.load())
     known = sorted({*BUILTIN, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
     raise ValueError(f"unknown image store backend {name!r} (known: {', '.join(known)})")
 

@@ -5,30 +5,18 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import libvirt
 
 from compute_node.drivers.base import (
-    Capabilities,
-    ComputeDriver,
-    ConsoleOutput,
-    DriverError,
-    EventSubscription,
-    HostStats,
-    ImageFile,
-    InstanceExists,
-    InstanceInfo,
-    InstanceNotFound,
-    InstanceSpec,
-    InvalidSpec,
-    InvalidState,
-    PowerState,
-    RebootKind,
+    Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
+    ImageFile, InstanceAddress, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec,
+    InvalidSpec, InvalidState, PowerState, RebootKind,
 )
-from compute_node.drivers.libvirt import disk
-from compute_node.drivers.libvirt import xml as domxml
+from compute_node.drivers.libvirt import disk, xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
@@ -78,7 +66,7 @@ class LibvirtDriver(ComputeDriver):
     # -- helpers -------------------------------------------------------------------------
 
     @contextmanager
-    def _instance_lock(self, uuid: str):
+    def _instance_lock(self, uuid: str) -> Iterator[None]:
         with self._locks_guard:
             lock = self._locks.setdefault(uuid, threading.Lock())
         with lock:
@@ -95,7 +83,7 @@ class LibvirtDriver(ComputeDriver):
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {guest.uuid}", exc) from exc
         power = guest.power_state()
-        addresses = ()
+        addresses: tuple[InstanceAddress, ...] = ()
         if power in (PowerState.RUNNING, PowerState.PAUSED) and self._network != "none":
             addresses = guest.addresses(self._network)
         return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=power,
@@ -169,7 +157,8 @@ class LibvirtDriver(ComputeDriver):
                 self._cleanup_failed_spawn(spec.uuid, defined, directory, acquired)
                 raise
 
-    def _cleanup_failed_spawn(self, uuid, guest, directory, acquired) -> None:
+    def _cleanup_failed_spawn(self, uuid: str, guest: Guest | None, directory: str,
+                              acquired: list[str]) -> None:
         try:
             if guest is not None:
                 guest.power_off()
@@ -178,7 +167,7 @@ class LibvirtDriver(ComputeDriver):
             LOG.exception("cleaning up the partial guest %s", uuid)
         shutil.rmtree(directory, ignore_errors=True)
         for image_id in acquired:
-            self.image_cache.release(image_id, uuid)
+            self.image_cache.release(image_id, uuid)  # type: ignore[union-attr]  # acquired: cached
 
     def destroy(self, uuid: str) -> None:
         with self._instance_lock(uuid):

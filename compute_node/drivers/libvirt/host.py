@@ -32,7 +32,7 @@ _event_loop_lock = threading.Lock()
 _event_loop_started = False
 
 
-def _ignore_libvirt_error(_ctx, _err):
+def _ignore_libvirt_error(_ctx: object, _err: object) -> None:
     # libvirt prints every error to stderr by default; ours surface as exceptions instead.
     pass
 
@@ -47,7 +47,7 @@ def start_event_loop() -> None:
         libvirt.registerErrorHandler(_ignore_libvirt_error, None)
         libvirt.virEventRegisterDefaultImpl()
 
-        def run():
+        def run() -> None:
             while True:
                 libvirt.virEventRunDefaultImpl()
 
@@ -153,7 +153,7 @@ class Host:
         cpu_model = caps.findtext("host/cpu/model") or info[0]
         emulator = None
         for guest in caps.findall("guest"):
-            if guest.find("arch").get("name") == arch:
+            if guest.find("arch").get("name") == arch:  # type: ignore[union-attr]
                 emulator = guest.findtext("arch/emulator")
                 break
         hv_type = conn.getType()
@@ -183,7 +183,8 @@ class Host:
         free = self._conn.getFreeMemory()
         return free // (1024 * 1024) if free > 0 else None
 
-    def _on_lifecycle(self, _conn, dom, event, detail, _opaque):
+    def _on_lifecycle(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, event: int,
+                      detail: int, _opaque: object) -> None:
         lifecycle = lifecycle_event(dom.UUIDString(), event, detail)
         if lifecycle is None:
             return
