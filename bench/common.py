@@ -15,7 +15,7 @@ from tests.support.controller import ControllerProcess, prepare, write_config
 
 
 def start_controller(extra_config: str = "", database_url: str = "") -> ControllerProcess:
-    """A real `stratus-controller` on a loopback port, bootstrapped, with its state in a temp dir."""
+    """A real `stratus-controller` on a loopback port, bootstrapped, its state in a temp dir."""
     root = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
     config = write_config(root / "state", database_url, extra=extra_config)
     prepare(config)
@@ -51,20 +51,22 @@ class Result:
     def rate(self) -> float:
         return self.calls / self.seconds
 
-    def line(self, baseline: "Result | None" = None) -> str:
+    def line(self, baseline: Result | None = None) -> str:
         cpu = f"  server {self.server_cpu_us:5.0f} us CPU/call" if self.server_cpu_us is not None else ""
         ratio = ""
         if baseline:
             ratio = f"  ratio {self.rate / baseline.rate:5.2f}x of {baseline.label}"
             if self.server_cpu_us is not None and baseline.server_cpu_us:
                 ratio += f" (CPU {self.server_cpu_us / baseline.server_cpu_us:4.2f}x)"
-        return (f"{self.label:<44} {self.rate:9.0f}/s  p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms"
+        return (f"{self.label:<44} {self.rate:9.0f}/s  "
+                f"p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms"
                 f"{cpu}{ratio}")
 
 
 async def load(label: str, call, concurrency: int, max_calls: int, max_seconds: float,
                server_pid: int | None = None) -> Result:
-    """Runs `await call()` from `concurrency` tasks until max_calls or max_seconds, whichever first."""
+    """Runs `await call()` from `concurrency` tasks until max_calls or max_seconds, whichever
+    comes first."""
     latencies: list[float] = []
     deadline = time.perf_counter() + max_seconds
     remaining = max_calls

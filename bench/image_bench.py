@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from bench.common import start_controller
 from stratus.image.v1 import image_service_pb2 as pb
 from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
@@ -135,8 +134,10 @@ def run(size: int, rss_size: int, chunk: int) -> None:
               f"  ratio {up / baseline:5.2f}x of cp + sync (target >= 0.25x)")
         print(f"{'DownloadImageData, ' + str(size // MIB) + ' MiB':<36} {down:8.1f} MiB/s"
               f"  ratio {down / baseline:5.2f}x of cp + sync (target >= 0.30x)")
-        print(f"{'controller RSS, ' + str(rss_size // MIB) + ' MiB upload':<36} peak {rss.peak / MIB:6.1f} MiB"
-              f"  (samples {min(rss.samples) / MIB:.1f}-{max(rss.samples) / MIB:.1f} MiB; target < 150)"
+        label = f"controller RSS, {rss_size // MIB} MiB upload"
+        print(f"{label:<36} peak {rss.peak / MIB:6.1f} MiB"
+              f"  (samples {min(rss.samples) / MIB:.1f}-{max(rss.samples) / MIB:.1f} MiB;"
+              " target < 150)"
               f"  at {rss_rate:.1f} MiB/s")
     except BaseException:
         print(ctl.log_path.read_text()[-4000:])

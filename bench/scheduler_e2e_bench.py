@@ -39,7 +39,7 @@ def _watch(stub, metadata, revision, finished, stop):
             server = event.server
             if server.id not in finished and server.status in DONE:
                 finished[server.id] = (time.perf_counter(), server.status, server.host)
-    except Exception:  # cancelled at the end
+    except Exception:  # noqa: BLE001 - cancelled at the end
         pass
 
 

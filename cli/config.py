@@ -16,8 +16,8 @@ clouds.yaml (first found of $STRATUS_CLIENT_CONFIG_FILE, $XDG_CONFIG_HOME/stratu
 A cloud is selected with --cloud or STRATUS_CLOUD.
 """
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 

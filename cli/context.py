@@ -1,7 +1,8 @@
 """What a command's function receives: its streams, its settings and, on first use, a
 session to the API."""
 import functools
-from typing import Mapping, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
 from cli import config
 from cli.parser import global_options

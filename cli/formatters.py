@@ -7,7 +7,8 @@ import datetime
 import json
 import shlex
 import unicodedata
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 import yaml
 
@@ -95,7 +96,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) ->
     def write(row):
         for n in range(max(len(cell) for cell in row)):
             parts = []
-            for cell, w in zip(row, widths):
+            for cell, w in zip(row, widths, strict=True):
                 line = cell[n] if n < len(cell) else ""
                 parts.append(" " + line + " " * (w - _width(line)) + " ")
             out.write("|" + "|".join(parts) + "|\n")
@@ -115,18 +116,18 @@ def render_show(result: ShowResult, out: TextIO, fmt: str = "table",
     chosen = [names[i] for i in pick(names, columns)]
     values = [result.fields[name] for name in chosen]
     if fmt == "table":
-        table(["Field", "Value"], [[n, to_text(v)] for n, v in zip(chosen, values)], out)
+        table(["Field", "Value"], [[n, to_text(v)] for n, v in zip(chosen, values, strict=True)], out)
     elif fmt == "json":
-        json.dump(to_data(dict(zip(chosen, values))), out, indent=2)
+        json.dump(to_data(dict(zip(chosen, values, strict=True))), out, indent=2)
         out.write("\n")
     elif fmt == "yaml":
-        yaml.safe_dump(to_data(dict(zip(chosen, values))), out, default_flow_style=False,
+        yaml.safe_dump(to_data(dict(zip(chosen, values, strict=True))), out, default_flow_style=False,
                        sort_keys=False, allow_unicode=True)
     elif fmt == "value":
         for value in values:
             out.write(to_text(value) + "\n")
     elif fmt == "shell":
-        for name, value in zip(chosen, values):
+        for name, value in zip(chosen, values, strict=True):
             variable = "".join(c if c.isalnum() else "_" for c in name)
             out.write(f"{variable}={shlex.quote(to_text(value))}\n")
     else:
@@ -143,10 +144,10 @@ def render_list(result: ListResult, out: TextIO, fmt: str = "table",
     if fmt == "table":
         table(headers, [[to_text(v) for v in row] for row in rows], out)
     elif fmt == "json":
-        json.dump([to_data(dict(zip(headers, row))) for row in rows], out, indent=2)
+        json.dump([to_data(dict(zip(headers, row, strict=True))) for row in rows], out, indent=2)
         out.write("\n")
     elif fmt == "yaml":
-        yaml.safe_dump([to_data(dict(zip(headers, row))) for row in rows], out,
+        yaml.safe_dump([to_data(dict(zip(headers, row, strict=True))) for row in rows], out,
                        default_flow_style=False, sort_keys=False, allow_unicode=True)
     elif fmt == "value":
         for row in rows:

@@ -5,11 +5,13 @@ import importlib.metadata
 import os
 import sys
 import traceback
-from typing import Mapping, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import TextIO
 
 import grpc
 
-from cli import auth, commands, formatters, parser as cli_parser, rpc_errors
+from cli import auth, commands, formatters, rpc_errors
+from cli import parser as cli_parser
 from cli.context import Context
 from cli.errors import CliError, ExitCode
 from cli.registry import REGISTRY
@@ -78,7 +80,7 @@ def run(ctx: Context) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"stratus: error: {where}{e.strerror or e}", file=stderr)
         return ExitCode.FAILED
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the last resort: one line, not a traceback
         if ctx.options.get("debug"):
             traceback.print_exc(file=stderr)
         print(f"stratus: internal error: {type(e).__name__}: {e} "

@@ -2,7 +2,8 @@
 terminal; nothing at all when the stream is not a terminal."""
 import shutil
 import time
-from typing import Callable, Iterable, Iterator, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 

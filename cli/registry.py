@@ -7,7 +7,8 @@
         return ShowResult({...})
 """
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 @dataclasses.dataclass

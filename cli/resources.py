@@ -3,7 +3,7 @@ finding a resource by name or ID as the openstack client does."""
 import argparse
 import datetime
 import re
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -47,7 +47,7 @@ def enum_choices(descriptor, *, dash: bool = False) -> list[str]:
 def timestamp(value: timestamp_pb2.Timestamp) -> datetime.datetime | None:
     if not value.seconds and not value.nanos:
         return None
-    return value.ToDatetime(tzinfo=datetime.timezone.utc)
+    return value.ToDatetime(tzinfo=datetime.UTC)
 
 
 def _repeated(field: FieldDescriptor) -> bool:

@@ -15,31 +15,35 @@ _EXIT_CODES = {
     grpc.StatusCode.DEADLINE_EXCEEDED: ExitCode.UNREACHABLE,
 }
 
+_SERVER_FAULT = "A fault on the server; its operator can find it in the log by the request ID."
 _HINTS = {
     grpc.StatusCode.INVALID_ARGUMENT: "Correct the values named and run again.",
     grpc.StatusCode.OUT_OF_RANGE: "Correct the values named and run again.",
     grpc.StatusCode.NOT_FOUND: "Check the name or ID; the matching list command shows what exists.",
     grpc.StatusCode.ALREADY_EXISTS: "Choose another name, or use the existing one.",
-    grpc.StatusCode.FAILED_PRECONDITION:
-        "The resource is not in a state that allows this; check its status.",
-    grpc.StatusCode.PERMISSION_DENIED:
-        "Your roles on this project do not allow this; ask an administrator.",
-    grpc.StatusCode.UNAUTHENTICATED:
-        "Check the username, password and project (--cloud, STRATUS_* variables or flags).",
-    grpc.StatusCode.RESOURCE_EXHAUSTED:
-        "A quota or limit was reached; free resources or ask for a higher quota.",
+    grpc.StatusCode.FAILED_PRECONDITION: (
+        "The resource is not in a state that allows this; check its status."
+    ),
+    grpc.StatusCode.PERMISSION_DENIED: (
+        "Your roles on this project do not allow this; ask an administrator."
+    ),
+    grpc.StatusCode.UNAUTHENTICATED: (
+        "Check the username, password and project (--cloud, STRATUS_* variables or flags)."
+    ),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (
+        "A quota or limit was reached; free resources or ask for a higher quota."
+    ),
     grpc.StatusCode.ABORTED: "A concurrent change won; run the command again.",
-    grpc.StatusCode.UNAVAILABLE:
-        "Check that the controller is running at {url} (STRATUS_URL, --url or --cloud).",
-    grpc.StatusCode.DEADLINE_EXCEEDED:
-        "The server did not answer in time; try again, or raise --timeout.",
+    grpc.StatusCode.UNAVAILABLE: (
+        "Check that the controller is running at {url} (STRATUS_URL, --url or --cloud)."
+    ),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (
+        "The server did not answer in time; try again, or raise --timeout."
+    ),
     grpc.StatusCode.UNIMPLEMENTED: "The server does not offer this call; is it an older version?",
-    grpc.StatusCode.INTERNAL:
-        "A fault on the server; its operator can find it in the log by the request ID.",
-    grpc.StatusCode.UNKNOWN:
-        "A fault on the server; its operator can find it in the log by the request ID.",
-    grpc.StatusCode.DATA_LOSS:
-        "A fault on the server; its operator can find it in the log by the request ID.",
+    grpc.StatusCode.INTERNAL: _SERVER_FAULT,
+    grpc.StatusCode.UNKNOWN: _SERVER_FAULT,
+    grpc.StatusCode.DATA_LOSS: _SERVER_FAULT,
 }
 
 

@@ -2,8 +2,9 @@
 `authorization` and `x-request-id` metadata. A cached token the server refuses is dropped
 and, once, replaced by a fresh one."""
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import TextIO
 
 import grpc
 

@@ -7,8 +7,8 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 # A token this close to its expiry is not reused: the command may outlast it.
 EXPIRY_MARGIN = 60.0

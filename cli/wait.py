@@ -1,7 +1,8 @@
 """`--wait`: follows a server-streaming Watch call and reports each status change until the
 resource is done. A stream that ends or drops early is opened again from the last message
 seen, so nothing is missed across a controller restart."""
-from typing import Callable, Iterable, TextIO
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 import grpc
 

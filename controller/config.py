@@ -61,8 +61,9 @@ class Config:
         self._sections: dict[str, object] = {}
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, env=None) -> "Config":
-        """Reads the file; a missing default file is fine (all defaults), a missing named one is not."""
+    def load(cls, path: str | os.PathLike | None = None, env=None) -> Config:
+        """Reads the file; a missing default file is fine (all defaults), a missing named one
+        is not."""
         env = os.environ if env is None else env
         explicit = path is not None or f"{ENV_PREFIX}CONFIG" in env
         file = Path(path or env.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_PATH)

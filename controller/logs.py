@@ -20,7 +20,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record):
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         line = (f"{ts}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
-                f"logger={record.name} request_id={record.request_id} msg={json.dumps(record.getMessage())}")
+                f"logger={record.name} request_id={record.request_id} "
+                f"msg={json.dumps(record.getMessage())}")
         extra = getattr(record, "fields", None)
         if extra:
             line += "".join(f" {k}={_value(v)}" for k, v in extra.items())
@@ -53,6 +54,6 @@ def setup(level="info", fmt="text", stream=None):
     root.setLevel(level.upper())
 
 
-def fields(**kw):
+def fields(**kw: object) -> dict[str, dict[str, object]]:
     """`log.info("msg", extra=fields(user_id=...))` adds key=value pairs to the line."""
     return {"fields": kw}

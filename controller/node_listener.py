@@ -23,12 +23,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import grpc
 
+from controller.ca.certificates import CertificateService
 from controller.ca.mtls import PeerIdentity, peer_identity
 from controller.ca.records import CertificateRecord
-from controller.ca.certificates import CertificateService
 from controller.ca.streams import OpenCall, StreamRegistry
-from stratus_common.errors import StratusError
 from controller.logs import fields
+from stratus_common.errors import StratusError
 
 LOG = logging.getLogger(__name__)
 

@@ -41,7 +41,8 @@ class ControllerServer:
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self.server)
         if ctl.tls_cert_file:
-            with open(ctl.tls_key_file, "rb") as key, open(ctl.tls_cert_file, "rb") as cert:
+            # Read once at start-up, before the server takes any call.
+            with open(ctl.tls_key_file, "rb") as key, open(ctl.tls_cert_file, "rb") as cert:  # noqa: ASYNC230
                 creds = grpc.ssl_server_credentials([(key.read(), cert.read())])
             self.port = self.server.add_secure_port(ctl.listen, creds)
         else:
@@ -60,7 +61,8 @@ class ControllerServer:
         return self.port
 
     async def stop(self, grace: float | None = None):
-        """Stops taking calls, lets in-flight ones finish within `grace` seconds, then stops the rest."""
+        """Stops taking calls, lets in-flight ones finish within `grace` seconds, then stops the
+        rest."""
         grace = self.app.config.controller.shutdown_grace if grace is None else grace
         await self.health.enter_graceful_shutdown()
         for task in self._tasks:

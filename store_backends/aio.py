@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from store_backends.base import DEFAULT_CHUNK_SIZE, Store, StoredImage, Upload, Verifier
 
 log = logging.getLogger(__name__)
-_END = object()
+T = TypeVar("T")
 
 
 class _Worker:
@@ -30,7 +31,7 @@ class _Worker:
     def __init__(self, name: str):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
-    def submit(self, fn, *args) -> asyncio.Future:
+    def submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
         context = contextvars.copy_context()      # request id for the logs
         return asyncio.wrap_future(self._pool.submit(context.run, fn, *args))
 
@@ -38,12 +39,13 @@ class _Worker:
         self._pool.shutdown(wait=False)           # calls already queued still run
 
 
-async def settle(work):
+async def settle(work: Awaitable[T]) -> T:
     """The outcome of `work` (a future or coroutine) once it has ended, even if the calling
     task is cancelled meanwhile: the work goes on regardless, and what follows must act on
     what it really did. A cancellation received meanwhile is raised at the next await."""
     future = asyncio.ensure_future(work)
     task = asyncio.current_task()
+    assert task is not None, "settle() runs inside a task"
     interrupted = False
     try:
         while True:
@@ -72,9 +74,11 @@ class _Transfer:
         self._upload = self._store.begin(self._image_id, self._verifier)
 
     def write(self, chunk: bytes) -> None:
+        assert self._upload is not None, "begin() first"
         self._upload.write(chunk)
 
     def commit(self) -> StoredImage:
+        assert self._upload is not None, "begin() first"
         self._stored = self._upload.commit()
         return self._stored
 
@@ -93,7 +97,7 @@ async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
     transfer = _Transfer(store, image_id, verifier)
     try:
         await worker.submit(transfer.begin)
-        writing = None
+        writing: asyncio.Future[None] | None = None
         async for chunk in chunks:
             if writing is not None:
                 await writing
@@ -105,7 +109,7 @@ async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
         # Queued behind every call already handed to the worker, so it runs after them.
         try:
             await settle(worker.submit(transfer.undo))
-        except Exception:       # noqa: BLE001 - keep the first error; scrub() removes debris
+        except Exception:  # keep the first error; scrub() removes debris
             log.exception("cannot remove the data of an aborted upload")
         raise
     finally:
@@ -119,9 +123,10 @@ async def get(store: Store, location: str, offset: int = 0,
     try:
         chunks = await worker.submit(store.get, location, offset, chunk_size)
         try:
-            reading = worker.submit(next, chunks, _END)
-            while (chunk := await reading) is not _END:
-                reading = worker.submit(next, chunks, _END)
+            # A store's chunks are bytes, never None: None marks the end.
+            reading = worker.submit(next, chunks, None)
+            while (chunk := await reading) is not None:
+                reading = worker.submit(next, chunks, None)
                 yield chunk
         finally:
             close = getattr(chunks, "close", None)

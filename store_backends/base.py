@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import TracebackType
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 HASH_ALGO = "sha512"
@@ -157,7 +158,8 @@ class Upload:
     def __enter__(self) -> Upload:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or not self._done:
             self.abort()
 

@@ -8,6 +8,7 @@ name a file directly inside the directory.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -21,8 +22,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from store_backends.base import (DEFAULT_CHUNK_SIZE, BackendError, Capability, Duplicate,
-                                 InvalidLocation, NotFound, StorageFull, Store, Writer)
+from store_backends.base import (
+    DEFAULT_CHUNK_SIZE,
+    BackendError,
+    Capability,
+    Duplicate,
+    InvalidLocation,
+    NotFound,
+    StorageFull,
+    Store,
+    Writer,
+)
 
 DEFAULT_DIRECTORY = "/var/lib/stratus/images"
 TEMP_SUFFIX = ".part"
@@ -216,10 +226,8 @@ class _FileWriter(Writer):
 
     def _discard_temp(self) -> None:
         if self._temp_exists:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp)
-            except FileNotFoundError:
-                pass
             self._temp_exists = False
             self._store._track(self._temp, False)
 

@@ -140,7 +140,7 @@ class ImageInspector:
                 else:
                     for start in range(0, len(view), PIECE_BYTES):
                         inspector.eat_chunk(view[start:start + PIECE_BYTES])
-            except Exception as exc:       # any parse failure means "not this format"
+            except Exception as exc:  # noqa: BLE001 - any parse failure means "not this format"
                 self._drop(inspector, f"{exc.__class__.__name__}: {exc}")
         self._settle(finished=False)
 
@@ -169,7 +169,7 @@ class ImageInspector:
 
     def _drop(self, inspector: fi.FileInspector, why: str) -> None:
         self._live.remove(inspector)
-        if inspector.NAME == self._expected:
+        if self._expected == inspector.NAME:
             LOG.info("content is not %s: %s", self._expected, why)
             self._mismatch(next(iter(self._matched), None))
 

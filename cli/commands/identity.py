@@ -48,7 +48,7 @@ def updated(ctx, method, resource, request_cls, field: str, changes: dict, **ext
         setattr(resource, name, value)
     mask = field_mask_pb2.FieldMask(paths=[*changes, *extra])
     return ctx.session.call(method, request_cls(**{field: resource}, update_mask=mask,
-                                                **{k: v for k, v in extra.items()}))
+                                                **dict(extra.items())))
 
 
 # -- lookups -----------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def find_endpoint(ctx, endpoint_id):
 @command("token issue", help="issue a new token with your password", output="show")
 def token_issue(ctx, args):
     issued = ctx.session.new_token()
-    expires = datetime.datetime.fromtimestamp(issued.expires_at, datetime.timezone.utc)
+    expires = datetime.datetime.fromtimestamp(issued.expires_at, datetime.UTC)
     return ShowResult({"expires": expires, "id": issued.token, "project_id": issued.project_id,
                        "user_id": issued.user_id})
 

@@ -127,7 +127,8 @@ def upload(ctx, image, path: str):
     size = None if path == "-" else os.stat(path).st_size
 
     def requests():
-        source = sys.stdin.buffer if path == "-" else open(path, "rb")
+        # Closed in the finally below, once the stream has been sent.
+        source = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         first = pb.UploadImageDataRequest(image_id=image.id)
         if size is not None:
             first.size = size

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextvars
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,21 +36,21 @@ class Identity:
 class CallAuth:
     """The caller of one RPC: its identity plus `authorize`, which records that policy ran."""
 
-    __slots__ = ("identity", "_enforcer", "authorized")
+    __slots__ = ("_enforcer", "authorized", "identity")
 
     def __init__(self, identity: Identity | None, enforcer):
         self.identity = identity
         self._enforcer = enforcer
         self.authorized = False
 
-    def authorize(self, rule: str, target: dict | None = None):
+    def authorize(self, rule: str, target: Mapping[str, Any] | None = None) -> None:
         """Raises PermissionDenied unless policy allows `rule` for this caller on `target`."""
         if target is None:
             target = self.default_target()
         self._enforcer.authorize(rule, target, self.identity.creds if self.identity else {})
         self.authorized = True
 
-    def allows(self, rule: str, target: dict | None = None) -> bool:
+    def allows(self, rule: str, target: Mapping[str, Any] | None = None) -> bool:
         return self._enforcer.enforce(rule, target if target is not None else self.default_target(),
                                       self.identity.creds if self.identity else {})
 

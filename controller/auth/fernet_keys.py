@@ -143,7 +143,7 @@ class KeyRepository:
             raise KeyRepositoryError(
                 f"key repository {self.path} holds no keys: initialize it first")
         primary = max(keys)
-        order = [primary] + sorted((n for n in keys if n != primary), key=lambda n: (n != 0, -n))
+        order = [primary, *sorted((n for n in keys if n != primary), key=lambda n: (n != 0, -n))]
         fernet = MultiFernet([self._read_key(keys[n]) for n in order])
         self._fernet, self._signature = fernet, signature
         return fernet

@@ -31,7 +31,7 @@ from stratus_common.errors import PermissionDenied
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["RuleDefault", "PolicyFileError", "PolicySyntaxError", "Enforcer", "compile_check"]
+__all__ = ["Enforcer", "PolicyFileError", "PolicySyntaxError", "RuleDefault", "compile_check"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _text(value) -> str:
 class _Template:
     """A match string with %(key)s substitutions, split once at compile time."""
 
-    __slots__ = ("parts", "constant")
+    __slots__ = ("constant", "parts")
 
     def __init__(self, parts: list[tuple[bool, str]]):
         self.parts = tuple(parts)  # (is_key, text)
@@ -245,10 +245,7 @@ class _And:
         self.checks = tuple(checks)
 
     def __call__(self, target, creds, rules):
-        for check in self.checks:
-            if not check(target, creds, rules):
-                return False
-        return True
+        return all(check(target, creds, rules) for check in self.checks)
 
     def __str__(self):
         return "(" + " and ".join(map(str, self.checks)) + ")"
@@ -261,10 +258,7 @@ class _Or:
         self.checks = tuple(checks)
 
     def __call__(self, target, creds, rules):
-        for check in self.checks:
-            if check(target, creds, rules):
-                return True
-        return False
+        return any(check(target, creds, rules) for check in self.checks)
 
     def __str__(self):
         return "(" + " or ".join(map(str, self.checks)) + ")"
@@ -413,7 +407,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return [*path[path.index(nxt):], nxt]
             if not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)

@@ -23,13 +23,13 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import InvalidToken
 
 from stratus_common.errors import Unauthenticated
 
-__all__ = ["TokenPayload", "TokenFormatter", "METHODS", "MAX_TOKEN_LENGTH"]
+__all__ = ["MAX_TOKEN_LENGTH", "METHODS", "TokenFormatter", "TokenPayload"]
 
 VERSION = 1
 # The bit of each method is its index: append only, never reorder.
@@ -42,7 +42,7 @@ _HEAD = struct.Struct(">BBH16sqq16s")
 _PROJECT = struct.Struct(">16s")
 MAX_TOKEN_LENGTH = 255
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -100,7 +100,7 @@ class TokenFormatter:
 
     def __init__(self, key_repository, clock: Callable[[], datetime] | None = None):
         self._keys = key_repository
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     def issue(self, user_id: str, project_id: str | None, methods: Iterable[str],
               expires_at: datetime) -> tuple[str, TokenPayload]:

@@ -17,13 +17,23 @@ from cryptography.hazmat.primitives import serialization
 from controller.ca import authority as ca_authority
 from controller.ca import csr as ca_csr
 from controller.ca import tokens
-from stratus_common import keys
 from controller.ca.hostnames import normalize_host_name
-from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
-                                   CertificateStatus, EnrollmentToken)
+from controller.ca.records import (
+    CertificateKind,
+    CertificateQuery,
+    CertificateRecord,
+    CertificateStatus,
+    EnrollmentToken,
+)
 from controller.ca.repository import CARepository
-from stratus_common.errors import (FailedPrecondition, InvalidArgument, NotFound,
-                               PermissionDenied, Unauthenticated)
+from stratus_common import keys
+from stratus_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -32,7 +42,7 @@ RevocationListener = Callable[[Sequence[CertificateRecord]], None]
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def record_for(certificate: x509.Certificate, kind: CertificateKind, host_name: str,

@@ -5,8 +5,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from controller.ca.authority import fingerprint_sha256
-from controller.ca.records import (CertificateKind, CertificateRecord, CertificateStatus,
-                                   EnrollmentToken)
+from controller.ca.records import (
+    CertificateKind,
+    CertificateRecord,
+    CertificateStatus,
+    EnrollmentToken,
+)
 from controller.rpc.convert import timestamp
 from stratus.ca.v1 import ca_service_pb2 as pb
 

@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from stratus_common import keys
 from controller.ca.hostnames import normalize_host_name
+from stratus_common import keys
 from stratus_common.errors import InvalidArgument
 
 FIELD = "csr_pem"

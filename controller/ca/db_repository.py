@@ -11,8 +11,13 @@ import datetime
 import peewee
 
 from controller.ca.models import CertificateRow, EnrollmentTokenRow
-from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
-                                   CertificateStatus, EnrollmentToken)
+from controller.ca.records import (
+    CertificateKind,
+    CertificateQuery,
+    CertificateRecord,
+    CertificateStatus,
+    EnrollmentToken,
+)
 from controller.ca.repository import CARepository
 from stratus_common.errors import AlreadyExists
 
@@ -20,11 +25,11 @@ from stratus_common.errors import AlreadyExists
 def _column(moment: datetime.datetime | None) -> datetime.datetime | None:
     if moment is None:
         return None
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
-    return None if moment is None else moment.replace(tzinfo=datetime.timezone.utc)
+    return None if moment is None else moment.replace(tzinfo=datetime.UTC)
 
 
 def _token(row: EnrollmentTokenRow) -> EnrollmentToken:

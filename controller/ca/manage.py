@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime
 import re
 
-from stratus_common import keys
 from controller.ca.authority import CA_VALIDITY, CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.config import CASection
 from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.server_cert import PUBLIC_LISTENER, ensure_server_certificate
 from controller.ca.service import ca_directory, key_algorithm
+from stratus_common import keys
 from stratus_common.errors import AlreadyExists
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")

@@ -13,8 +13,12 @@ import datetime
 import threading
 from collections.abc import Iterator
 
-from controller.ca.records import (CertificateQuery, CertificateRecord, CertificateStatus,
-                                   EnrollmentToken)
+from controller.ca.records import (
+    CertificateQuery,
+    CertificateRecord,
+    CertificateStatus,
+    EnrollmentToken,
+)
 from stratus_common.errors import AlreadyExists
 
 

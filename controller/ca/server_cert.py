@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from stratus_common import keys, lifetime
 from controller.ca.authority import SERVER_VALIDITY, CertificateAuthority, serial_hex
+from stratus_common import keys, lifetime
 
 LOG = logging.getLogger(__name__)
 

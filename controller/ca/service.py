@@ -17,8 +17,6 @@ import socket
 from pathlib import Path
 
 from controller.ca import mtls
-
-from stratus_common import keys
 from controller.ca.authority import CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.config import CASection
@@ -26,12 +24,13 @@ from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.policies import RULES
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
 from controller.ca.servicer import CertificateAuthorityServicer, NodeCertificateServicer
-from stratus_common.errors import FailedPrecondition
 from controller.logs import fields
 from controller.node_listener import NodeListener
 from controller.rpc.pipeline import Pipeline, add_secured_service
 from controller.rpc.policy_spec import MethodSpec
 from stratus.ca.v1 import ca_service_pb2 as pb
+from stratus_common import keys
+from stratus_common.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 

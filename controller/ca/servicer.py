@@ -9,8 +9,6 @@ import datetime
 import re
 
 from controller import node_listener, validation
-
-from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.ca import convert, tokens
 from controller.ca.authority import fingerprint_sha256
@@ -20,6 +18,7 @@ from controller.db.paging import Page, page_request
 from controller.rpc.policy_spec import rpc
 from stratus.ca.v1 import ca_service_pb2 as pb
 from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
+from stratus_common import errors
 
 _SERIAL = re.compile(r"^[0-9a-f]{1,40}$")
 

@@ -17,6 +17,7 @@ from controller.db import migrations as migrations_package
 from controller.db.database import dialect
 
 log = logging.getLogger(__name__)
+_RECORD_MIGRATION = "INSERT INTO schema_history (version, name, applied_at) VALUES (%s, %s, %s)"
 
 # Column types that differ between engines; everything else is written in plain SQL.
 TYPES = {
@@ -95,18 +96,18 @@ def sync(engine, target: int | None = None) -> list[str]:
         version = current_version(engine)
         if version > newest:
             raise SchemaError(
-                f"the database schema is at version {version}, newer than this code knows ({newest}): "
-                "upgrade Stratus before using this database")
+                f"the database schema is at version {version}, newer than this code knows "
+                f"({newest}): upgrade Stratus before using this database")
         ctx = MigrationContext(engine, dialect(engine))
         done = []
         for migration in known:
             if version < migration.version <= target:
                 with engine.atomic():
                     migration.module.upgrade(ctx)
+                    applied_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
                     engine.execute_sql(
-                        "INSERT INTO schema_history (version, name, applied_at) VALUES (%s, %s, %s)"
-                        .replace("%s", engine.param),
-                        (migration.version, migration.name, datetime.datetime.utcnow()))
+                        _RECORD_MIGRATION.replace("%s", engine.param),
+                        (migration.version, migration.name, applied_at))
                 done.append(f"applied {migration.version:04d} {migration.name}")
         for migration in reversed(known):
             if target < migration.version <= version:

@@ -77,7 +77,8 @@ def cut(page: Page, records: list, position_of) -> tuple[list, str]:
 
 
 def _encode(value):
-    """A key column's value as JSON; times (naive UTC, as stored) are tagged to come back as times."""
+    """A key column's value as JSON; times (naive UTC, as stored) are tagged to come back as
+    times."""
     if isinstance(value, datetime.datetime):
         return {"t": value.isoformat()}
     return value

@@ -8,7 +8,7 @@ prepared select returns the same model instances (and column conversions) as the
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import peewee
 

@@ -11,7 +11,7 @@ from stratus_common.errors import AlreadyExists, NotFound
 
 def utcnow() -> datetime.datetime:
     """Naive UTC, as every timestamp column stores it."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 @functools.cache

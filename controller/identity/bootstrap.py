@@ -4,7 +4,14 @@ from dataclasses import dataclass, field
 from controller.db.database import proxy
 from controller.identity import catalog, passwords, projects, roles, users
 from controller.identity.config import IdentitySection
-from controller.identity.models import CatalogEndpoint, CatalogService, Project, Role, RoleAssignment, User
+from controller.identity.models import (
+    CatalogEndpoint,
+    CatalogService,
+    Project,
+    Role,
+    RoleAssignment,
+    User,
+)
 
 SERVICES = (("identity", "keystone"), ("image", "glance"), ("compute", "nova"))
 

@@ -19,7 +19,7 @@ generation = 0
 def _changed():
     """Every write bumps the generation once it is done, so this process's cached catalog is
     rebuilt (a bump before the write could let a concurrent rebuild cache the old rows)."""
-    global generation
+    global generation  # noqa: PLW0603 - the process-wide cache key
     generation = next(_changes)
 
 

@@ -14,7 +14,8 @@ BASE = [
 
 ADMIN = "rule:admin_required"
 
-RULES = BASE + [
+RULES = [
+    *BASE,
     RuleDefault("identity:validate_token", "rule:admin_or_owner"),
     RuleDefault("identity:revoke_token", "rule:admin_or_owner"),
     RuleDefault("identity:get_catalog", "rule:authenticated"),

@@ -24,12 +24,12 @@ current_generation = 0
 
 def bump_generation():
     """Invalidates every cached token validation in this process."""
-    global current_generation
+    global current_generation  # noqa: PLW0603 - the process-wide cache key
     current_generation = next(_generation)
 
 
 def _utcnow():
-    return datetime.datetime.utcnow()
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def record(*, audit_id=None, user_id=None, project_id=None, max_token_life: int, now=None):
@@ -71,6 +71,6 @@ async def purge_forever(db, every: float):
             dropped = await db.run(purge_expired)
             if dropped:
                 log.info("purged expired token revocations", extra=fields(count=dropped))
-        except Exception:  # noqa: BLE001 - a failed purge is retried next time, never fatal
+        except Exception:  # a failed purge is retried next time, never fatal
             log.exception("purging expired token revocations failed")
         await asyncio.sleep(every)

@@ -1,13 +1,13 @@
 """Roles and their assignment to users on projects."""
 import uuid
 
-from stratus_common import errors
 from controller.db.database import for_update, write_transaction
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations
 from controller.identity.models import Project, Role, RoleAssignment, User
+from stratus_common import errors
 
 ADMIN = "admin"
 DEFAULT_ROLES = ("admin", "member", "reader")

@@ -6,8 +6,6 @@ import uuid
 from google.protobuf import empty_pb2
 
 from controller import validation
-
-from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.db.paging import page_request
 from controller.identity import catalog, convert, passwords, projects, roles, users
@@ -15,6 +13,7 @@ from controller.rpc.convert import changes, optional
 from controller.rpc.policy_spec import rpc
 from stratus.identity.v1 import identity_service_pb2 as pb
 from stratus.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
 _SERVICE_TYPE = re.compile(r"[a-z][a-z0-9_-]*")

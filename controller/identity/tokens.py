@@ -12,13 +12,13 @@ import logging
 import time
 from collections import OrderedDict
 
-from stratus_common import errors
 from controller.auth.context import Identity
 from controller.auth.token_format import TokenPayload
 from controller.db.queries import by_primary_key
 from controller.identity import passwords, projects, revocations, roles, users
 from controller.identity.models import Project, User
 from controller.logs import fields
+from stratus_common import errors
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class TokenService:
             role_names = roles.names_on_project(user.id, project.id) if project else ()
             if project is None or not project.enabled or not role_names:
                 raise errors.PermissionDenied(
-                    "The user has no role on the requested project, or it does not exist or is disabled",
+                    "The user has no role on the requested project, "
+                    "or it does not exist or is disabled",
                     reason="NO_PROJECT_ACCESS")
         return user, project, role_names
 
@@ -137,12 +138,12 @@ class TokenService:
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _naive(moment: datetime.datetime) -> datetime.datetime:
     """Token times are aware; database columns hold naive UTC."""
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def _identity(payload, user_name, project_name, role_names) -> Identity:

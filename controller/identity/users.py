@@ -2,12 +2,12 @@
 import datetime
 import uuid
 
-from stratus_common import errors
 from controller.db.database import write_transaction
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, unique, utcnow
 from controller.identity import revocations, roles
 from controller.identity.models import Project, User
+from stratus_common import errors
 
 UPDATABLE = {"name", "email", "enabled", "default_project_id", "description", "password"}
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from controller.db import database
 from controller.db.prepared import Param, Prepared
-from stratus_common.errors import NotFound
 from controller.image.models import Image, ImageMember
 from controller.image.vocabulary import COMMUNITY, DELETED, PUBLIC, SHARED
+from stratus_common.errors import NotFound
 
 
 @dataclass(frozen=True)

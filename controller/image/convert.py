@@ -1,6 +1,6 @@
 """Image rows and values as protobuf messages, and protobuf enums as the stored words."""
-from controller.rpc.convert import timestamp
 from controller.image import vocabulary as v
+from controller.rpc.convert import timestamp
 from stratus.image.v1 import image_service_pb2 as pb
 
 

@@ -12,12 +12,22 @@ import peewee
 
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
-from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from controller.image import metadata
 from controller.image.access import Caller, get_visible, memberships
 from controller.image.models import Image, ImageProperty, ImageTag
-from controller.image.vocabulary import (ACCEPTED, ACTIVE, AMAZON_FORMATS, COMMUNITY, DEACTIVATED,
-                                         DELETED, PRIVATE, PUBLIC, QUEUED, SHARED)
+from controller.image.vocabulary import (
+    ACCEPTED,
+    ACTIVE,
+    AMAZON_FORMATS,
+    COMMUNITY,
+    DEACTIVATED,
+    DELETED,
+    PRIVATE,
+    PUBLIC,
+    QUEUED,
+    SHARED,
+)
+from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 
 UPDATABLE = {"name", "visibility", "protected", "disk_format", "container_format", "min_disk",
              "min_ram", "tags", "properties"}

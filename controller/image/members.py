@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from controller.db.paging import paginate
 from controller.db.queries import utcnow
-from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from controller.image.access import Caller, get_visible
 from controller.image.models import ImageMember
 from controller.image.vocabulary import PENDING, SHARED
+from stratus_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 
 
 def _not_found(image_id: str, member_id: str) -> NotFound:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 
 from controller.db.prepared import Param, Prepared
-from stratus_common.errors import InvalidArgument, ResourceExhausted
 from controller.image.models import ImageProperty, ImageTag
 from controller.image.vocabulary import RESERVED_PREFIX, RESERVED_PROPERTIES
+from stratus_common.errors import InvalidArgument, ResourceExhausted
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -48,7 +48,7 @@ async def give_up_stale_uploads(db, store: Store, stale_seconds: float) -> list[
             await asyncio.to_thread(store.delete, store.location_for(image_id))
         except NotFound:
             pass
-        except Exception:      # noqa: BLE001
+        except Exception:
             log.exception("cannot remove the data of a dead upload", extra=fields(image_id=image_id))
             status = KILLED
         if await db.run(restore, image_id, upload_id, status):
@@ -83,5 +83,5 @@ async def run_periodically(db, store: Store, settings) -> None:
         await asyncio.sleep(settings.scrub_interval)
         try:
             await reconcile(db, store, settings)
-        except Exception:      # noqa: BLE001 - try again at the next round
+        except Exception:  # try again at the next round
             log.exception("image reconciliation failed")

@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
-from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from controller.image import access, images, members, metadata
 from controller.image.access import Caller
 from controller.image.upload import Expected, Uploader
@@ -19,6 +18,7 @@ from controller.image.vocabulary import ACTIVE, COMMUNITY, DEACTIVATED, PUBLIC
 from controller.logs import fields
 from store_backends import NotFound as StoreNotFound
 from store_backends import Store, aio
+from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ImageRegistry:
                 await aio.settle(asyncio.to_thread(self.store.delete, location))
             except StoreNotFound:
                 pass
-            except Exception:      # noqa: BLE001 - the record is gone; the operator sees this
+            except Exception:  # the record is gone; the operator sees this
                 log.exception("cannot remove the data of a deleted image", extra=fields(image_id=image_id))
 
     async def set_active(self, caller: Caller, image_id: str, active: bool):

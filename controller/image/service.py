@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratus_common.errors import NotFound
 from controller.image import images, policies, reconcile
 from controller.image.access import Caller
 from controller.image.config import ImageSection
@@ -21,6 +20,7 @@ from controller.image.registry import ImageRegistry
 from controller.image.servicer import ImageServicer
 from store_backends import Store, load_backend
 from stratus.image.v1 import image_service_pb2 as pb
+from stratus_common.errors import NotFound
 
 
 def open_store(config) -> Store:

@@ -6,8 +6,6 @@ import re
 from google.protobuf import empty_pb2
 
 from controller import validation
-
-from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.db.paging import page_request
 from controller.image import convert, images
@@ -20,6 +18,7 @@ from controller.rpc.convert import optional
 from controller.rpc.policy_spec import rpc
 from stratus.image.v1 import image_service_pb2 as pb
 from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
+from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
 _HEX = re.compile(r"^[0-9a-fA-F]*$")

@@ -20,17 +20,22 @@ from dataclasses import dataclass
 
 from controller.db.database import locked
 from controller.db.queries import utcnow
-from stratus_common.errors import (Aborted, FailedPrecondition, InvalidArgument, NotFound,
-                               ResourceExhausted, Unavailable)
 from controller.image import metadata
 from controller.image.access import Caller, get_visible
 from controller.image.images import usage
-from stratus_common.image_inspection import ImageInspector
 from controller.image.models import Image
-from controller.image.vocabulary import (ACTIVE, DEACTIVATED, DISK_CONTAINERS, KILLED, QUEUED,
-                                         SAVING)
+from controller.image.vocabulary import ACTIVE, DEACTIVATED, DISK_CONTAINERS, KILLED, QUEUED, SAVING
 from store_backends import BackendError, Duplicate, StorageFull, Store, StoredImage, Verifier, aio
 from store_backends import NotFound as StoreNotFound
+from stratus_common.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from stratus_common.image_inspection import ImageInspector
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +244,7 @@ class Uploader:
             status = QUEUED
         except StoreNotFound:
             status = QUEUED
-        except Exception:       # noqa: BLE001 - the data stays: the image must not look empty
+        except Exception:  # the data stays: the image must not look empty
             log.exception("cannot remove the data of a failed upload", extra={"fields": {"image_id": image_id}})
             status = KILLED
         await self.db.run(restore, image_id, upload_id, status)
@@ -249,5 +254,5 @@ class Uploader:
             await asyncio.sleep(self.heartbeat_interval)
             try:
                 await self.db.run(heartbeat, image_id, upload_id)
-            except Exception:       # noqa: BLE001 - a missed beat is retried at the next one
+            except Exception:  # a missed beat is retried at the next one
                 log.warning("cannot refresh the upload's heartbeat", exc_info=True)

@@ -1,7 +1,9 @@
 """Conversions every servicer needs between protobuf and plain Python."""
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import message, timestamp_pb2
 
 
 def timestamp(moment: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -9,18 +11,19 @@ def timestamp(moment: datetime.datetime | None) -> timestamp_pb2.Timestamp | Non
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=datetime.UTC)
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(moment)
     return stamp
 
 
-def optional(message, field: str):
+def optional(msg: message.Message, field: str) -> Any:
     """The value of a proto3 `optional` field, or None when unset."""
-    return getattr(message, field) if message.HasField(field) else None
+    return getattr(msg, field) if msg.HasField(field) else None
 
 
-def changes(resource, paths, rename: dict | None = None) -> dict:
+def changes(resource: message.Message, paths: Iterable[str],
+            rename: dict[str, str] | None = None) -> dict[str, Any]:
     """{field: value} of `resource` for the update_mask paths (already validated)."""
     rename = rename or {}
     return {rename.get(path, path): getattr(resource, path) for path in paths}

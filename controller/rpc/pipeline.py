@@ -18,15 +18,28 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import message_factory
 
-from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
 from controller.rpc import status
 from controller.rpc.policy_spec import MethodSpec, specs_for
+from stratus_common import errors
+
+if TYPE_CHECKING:
+    from google.protobuf.descriptor import ServiceDescriptor
+
+    from controller.auth.policy import Enforcer
+
+    # grpc's handler and context types are generic (in its stubs only) in messages this layer
+    # never looks into; a handler's behaviour is typed for synchronous grpc, ours are grpc.aio.
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Context = grpc.aio.ServicerContext[Any, Any]
+    Behavior = Callable[..., Any]
 
 log = logging.getLogger("stratus.rpc")
 
@@ -37,18 +50,19 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, authenticate, enforcer):
+    def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
+                 enforcer: Enforcer) -> None:
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated."""
         self.authenticate = authenticate
         self.enforcer = enforcer
 
 
-def add_secured_service(server, pipeline: Pipeline, servicer, descriptor,
-                        default: MethodSpec | None = None) -> None:
+def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: object,
+                        descriptor: ServiceDescriptor, default: MethodSpec | None = None) -> None:
     """Adds a service whose every method runs through `pipeline`. A method that declares no
     policy rule gets `default`, or without one stops the start (specs_for)."""
     specs = specs_for(servicer, descriptor, default)
-    handlers = {}
+    handlers: dict[str, Handler] = {}
     for method in descriptor.methods:
         request = message_factory.GetMessageClass(method.input_type)
         response = message_factory.GetMessageClass(method.output_type)
@@ -61,7 +75,7 @@ def add_secured_service(server, pipeline: Pipeline, servicer, descriptor,
     server.add_registered_method_handlers(descriptor.full_name, handlers)
 
 
-_HANDLER_KINDS = {
+_HANDLER_KINDS: dict[tuple[bool, bool], Callable[..., Handler]] = {
     (False, False): grpc.unary_unary_rpc_method_handler,
     (False, True): grpc.unary_stream_rpc_method_handler,
     (True, False): grpc.stream_unary_rpc_method_handler,
@@ -72,15 +86,18 @@ _HANDLER_KINDS = {
 class _Call:
     """The pipeline of one method, run around the servicer's behaviour by _wrap."""
 
-    def __init__(self, pipeline: Pipeline, method: str, spec: MethodSpec):
+    def __init__(self, pipeline: Pipeline, method: str, spec: MethodSpec) -> None:
         self.p = pipeline
         self.method = method
         self.spec = spec
 
-    async def begin(self, context, request):
+    async def begin(self, context: Context, request: object) -> tuple[str, auth_context.CallAuth]:
         metadata = context.invocation_metadata() or ()
-        request_id = token = None
+        request_id: str | None = None
+        token: str | None = None
         for key, value in metadata:
+            if isinstance(value, bytes):  # only binary (-bin) keys, none of ours
+                continue
             if key == "x-request-id" and _REQUEST_ID.fullmatch(value):
                 request_id = value[:_MAX_REQUEST_ID]
             elif key == "authorization":
@@ -90,7 +107,7 @@ class _Call:
         call_auth = auth_context.CallAuth(None, self.p.enforcer)
         auth_context.current.set(call_auth)
         spec = self.spec
-        if spec.is_open:
+        if spec.rule is None:  # open
             return request_id, call_auth
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
@@ -106,12 +123,13 @@ class _Call:
         return request_id, call_auth
 
     @contextlib.asynccontextmanager
-    async def around(self, context, request):
+    async def around(self, context: Context,
+                     request: object) -> AsyncIterator[auth_context.CallAuth]:
         """The pipeline around a call's body: ends the call with OK and the request id, or
         with the status for what the body raised; writes the access-log line either way."""
         start = time.perf_counter()
         request_id = request_id_var.get()
-        call_auth = None
+        call_auth: auth_context.CallAuth | None = None
         try:
             request_id, call_auth = await self.begin(context, request)
             yield call_auth
@@ -129,24 +147,25 @@ class _Call:
             context.set_trailing_metadata((("x-request-id", request_id),))
             self.done(start, "OK", call_auth, request_id)
 
-    def check_authorized(self, call_auth):
+    def check_authorized(self, call_auth: auth_context.CallAuth) -> None:
         if self.spec.deferred and not call_auth.authorized:
             log.error("handler returned without checking policy", extra=fields(method=self.method))
             raise errors.PermissionDenied("Policy was not checked for this call", reason="POLICY_NOT_CHECKED")
 
-    async def fail(self, context, exc, request_id):
+    async def fail(self, context: Context, exc: Exception, request_id: str) -> None:
         """Ends the call with the status for `exc`; returns the code for the access log."""
         if isinstance(exc, errors.StratusError):
             code, message, details = status.from_exception(exc)
         else:
-            log.exception("unhandled error", extra=fields(method=self.method))
+            log.error("unhandled error", exc_info=exc, extra=fields(method=self.method))
             code = grpc.StatusCode.INTERNAL
             message = f"Internal error; quote request id {request_id} to the operator"
             details = status.status_details(code, message, "INTERNAL", {"request_id": request_id})
         await context.abort(code, message, trailing_metadata=(
             ("grpc-status-details-bin", details), ("x-request-id", request_id)))
 
-    def done(self, start, code, call_auth, request_id):
+    def done(self, start: float, code: str, call_auth: auth_context.CallAuth | None,
+             request_id: str) -> None:
         ident = call_auth.identity if call_auth else None
         log.info("rpc", extra=fields(method=self.method, code=code,
                                      ms=round((time.perf_counter() - start) * 1000, 2),
@@ -157,15 +176,17 @@ def _code_name(exc: Exception) -> str:
     return status.code_for(exc).name if isinstance(exc, errors.StratusError) else "INTERNAL"
 
 
-def _wrap(handler, call: _Call):
+def _wrap(handler: Handler, call: _Call) -> Handler:
     """Wraps the four kinds of handlers with the same pipeline."""
 
-    async def unary_response(request_or_iterator, context, behavior, request):
+    async def unary_response(request_or_iterator: Any, context: Context, behavior: Behavior,
+                             request: object) -> Any:
         async with call.around(context, request):
             response = await behavior(request_or_iterator, context)
         return response
 
-    async def stream_response(request_or_iterator, context, behavior, request):
+    async def stream_response(request_or_iterator: Any, context: Context, behavior: Behavior,
+                              request: object) -> AsyncIterator[Any]:
         async with call.around(context, request):
             result = behavior(request_or_iterator, context)
             if inspect.isasyncgen(result):
@@ -178,28 +199,30 @@ def _wrap(handler, call: _Call):
                response_serializer=handler.response_serializer)
     # grpc.aio picks how to run a behaviour by its kind (coroutine or async generator
     # function), so each wrapper must itself be a real `async def`.
+    inner: Behavior
     if handler.unary_unary:
         inner = handler.unary_unary
 
-        async def unary_unary(request, context):
+        async def unary_unary(request: Any, context: Context) -> Any:
             return await unary_response(request, context, inner, request)
         return grpc.unary_unary_rpc_method_handler(unary_unary, **ser)
     if handler.stream_unary:
         inner = handler.stream_unary
 
-        async def stream_unary(requests, context):
+        async def stream_unary(requests: Any, context: Context) -> Any:
             return await unary_response(requests, context, inner, None)
         return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
     if handler.unary_stream:
         inner = handler.unary_stream
 
-        async def unary_stream(request, context):
+        async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             async for item in stream_response(request, context, inner, request):
                 yield item
         return grpc.unary_stream_rpc_method_handler(unary_stream, **ser)
+    assert handler.stream_stream is not None, "a handler has one of the four behaviours"
     inner = handler.stream_stream
 
-    async def stream_stream(requests, context):
+    async def stream_stream(requests: Any, context: Context) -> AsyncIterator[Any]:
         async for item in stream_response(requests, context, inner, None):
             yield item
     return grpc.stream_stream_rpc_method_handler(stream_stream, **ser)

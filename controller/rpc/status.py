@@ -1,6 +1,8 @@
 """Turns typed domain errors into gRPC status codes with AIP-193 details."""
+from collections.abc import Mapping, Sequence
+
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from stratus_common import errors
@@ -27,14 +29,14 @@ def code_for(exc: errors.StratusError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _pack(message) -> any_pb2.Any:
+def _pack(detail: message.Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)
+    packed.Pack(detail)
     return packed
 
 
-def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: dict,
-                   violations=()) -> bytes:
+def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: Mapping[str, str],
+                   violations: Sequence[errors.FieldViolation] = ()) -> bytes:
     """The serialized google.rpc.Status carried in `grpc-status-details-bin`."""
     details = [_pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))]
     if violations:
@@ -45,7 +47,7 @@ def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: d
     return status.SerializeToString()
 
 
-def from_exception(exc: errors.StratusError):
+def from_exception(exc: errors.StratusError) -> tuple[grpc.StatusCode, str, bytes]:
     code = code_for(exc)
     details = status_details(code, exc.message, exc.reason, exc.metadata,
                              getattr(exc, "violations", ()))

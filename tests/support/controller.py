@@ -50,11 +50,11 @@ def manage_many(config: Path, *commands: list[str]) -> list[subprocess.Completed
     test process may already serve another database; one, to pay for one start-up.
     """
     done = subprocess.run([sys.executable, "-c", _MANAGE_MANY, str(config), json.dumps(commands)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"stratus-manage runner failed: {done.stderr}")
     return [subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
-            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]))]
+            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]), strict=True)]
 
 
 def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
@@ -123,10 +123,11 @@ class ControllerProcess:
     def start(self, timeout: float = 30):
         config = self.config_path.read_text()
         self.log_path.write_text("")
-        log = open(self.log_path, "ab")
         env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
-                                     stdout=log, stderr=log, env=env)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
+                stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(r"public listener serving.* port=(\d+)", self.log_path.read_text())

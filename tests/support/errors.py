@@ -9,7 +9,8 @@ from grpc_status import rpc_status
 
 @contextlib.contextmanager
 def raises(code: grpc.StatusCode, reason: str | None = None, field: str | None = None):
-    """Asserts the block fails with `code` (and, when given, the ErrorInfo reason and a BadRequest field)."""
+    """Asserts the block fails with `code` (and, when given, the ErrorInfo reason and a
+    BadRequest field)."""
     with pytest.raises(grpc.RpcError) as info:
         yield info
     error = info.value

@@ -117,7 +117,7 @@ class LibvirtDaemon:
                   f"exec libvirtd -f {conf} --pid-file {self.base / 'libvirtd.pid'}"]
         return "\n".join(lines)
 
-    def start(self, timeout: float = 60.0) -> "LibvirtDaemon":
+    def start(self, timeout: float = 60.0) -> LibvirtDaemon:
         if os.geteuid() != 0:
             raise DaemonError("the private libvirt daemon needs root (it runs in its own "
                               "mount namespace)")
@@ -206,7 +206,7 @@ class LibvirtDaemon:
                 self._process.wait()
         self._process = None
 
-    def __enter__(self) -> "LibvirtDaemon":
+    def __enter__(self) -> LibvirtDaemon:
         return self.start()
 
     def __exit__(self, *_exc) -> None:

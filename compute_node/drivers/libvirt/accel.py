@@ -42,7 +42,7 @@ def accel_works(emulator: str, accel: str, timeout: float = 20.0) -> bool:
             f.write(BOOT_SECTOR)
         try:
             result = subprocess.run(probe_command(emulator, accel, image), timeout=timeout,
-                                    stdin=subprocess.DEVNULL, capture_output=True)
+                                    stdin=subprocess.DEVNULL, capture_output=True, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             LOG.info("%s probe with %s failed: %s", accel, emulator, exc)
             return False
@@ -53,7 +53,7 @@ def accel_works(emulator: str, accel: str, timeout: float = 20.0) -> bool:
     return ok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kvm_works(emulator: str) -> bool:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False

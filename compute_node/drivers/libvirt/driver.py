@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,8 +14,8 @@ import libvirt
 from compute_node import config_drive
 from compute_node.drivers.base import (
     Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
-    ImageFile, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec, InvalidSpec,
-    InvalidState, PowerState, RebootKind,
+    ImageFile, InstanceAddress, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec,
+    InvalidSpec, InvalidState, PowerState, RebootKind,
 )
 from compute_node.drivers.libvirt import disk, xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
@@ -67,7 +68,7 @@ class LibvirtDriver(ComputeDriver):
     # -- helpers -------------------------------------------------------------------------
 
     @contextmanager
-    def _instance_lock(self, uuid: str):
+    def _instance_lock(self, uuid: str) -> Iterator[None]:
         with self._locks_guard:
             lock = self._locks.setdefault(uuid, threading.Lock())
         with lock:
@@ -80,11 +81,11 @@ class LibvirtDriver(ComputeDriver):
         dom = guest.domain
         try:
             name = domxml.instance_name_from_xml(dom.XMLDesc(0))
-            state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
+            _state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {guest.uuid}", exc) from exc
         power = guest.power_state()
-        addresses = ()
+        addresses: tuple[InstanceAddress, ...] = ()
         if power in (PowerState.RUNNING, PowerState.PAUSED) and self._network != "none":
             addresses = guest.addresses(self._network)
         return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=power,
@@ -181,7 +182,7 @@ class LibvirtDriver(ComputeDriver):
             LOG.exception("cleaning up the partial guest %s", uuid)
         shutil.rmtree(directory, ignore_errors=True)
         for image_id in acquired:
-            self.image_cache.release(image_id, uuid)
+            self.image_cache.release(image_id, uuid)  # type: ignore[union-attr]  # acquired: cached
 
     def destroy(self, uuid: str) -> None:
         with self._instance_lock(uuid):
@@ -205,9 +206,9 @@ class LibvirtDriver(ComputeDriver):
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
-            if guest.power_state() not in (PowerState.SHUTOFF, PowerState.SUSPENDED):
-                if not guest.shutdown(timeout):
-                    guest.power_off()
+            running = guest.power_state() not in (PowerState.SHUTOFF, PowerState.SUSPENDED)
+            if running and not guest.shutdown(timeout):
+                guest.power_off()
             return self._info(guest)
 
     def start(self, uuid: str) -> InstanceInfo:

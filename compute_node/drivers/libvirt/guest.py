@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import libvirt
 
@@ -31,7 +32,7 @@ class Guest:
         self.domain = domain
 
     @classmethod
-    def lookup(cls, conn: libvirt.virConnect, uuid: str) -> "Guest":
+    def lookup(cls, conn: libvirt.virConnect, uuid: str) -> Guest:
         try:
             return cls(conn.lookupByUUIDString(uuid))
         except libvirt.libvirtError as exc:
@@ -62,7 +63,7 @@ class Guest:
                             version=6 if a["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 4)
             for iface in found.values() for a in iface.get("addrs") or ())
 
-    def _call(self, what: str, fn, *args):
+    def _call(self, what: str, fn: Callable[..., object], *args: object) -> object:
         try:
             return fn(*args)
         except libvirt.libvirtError as exc:

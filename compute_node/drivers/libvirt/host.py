@@ -7,6 +7,7 @@ it never calls back into libvirt.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -17,7 +18,11 @@ from dataclasses import dataclass
 import libvirt
 
 from compute_node.drivers.base import (
-    DriverError, EventKind, EventSubscription, LifecycleEvent, PowerState,
+    DriverError,
+    EventKind,
+    EventSubscription,
+    LifecycleEvent,
+    PowerState,
 )
 from compute_node.drivers.libvirt import accel
 
@@ -27,7 +32,7 @@ _event_loop_lock = threading.Lock()
 _event_loop_started = False
 
 
-def _ignore_libvirt_error(_ctx, _err):
+def _ignore_libvirt_error(_ctx: object, _err: object) -> None:
     # libvirt prints every error to stderr by default; ours surface as exceptions instead.
     pass
 
@@ -35,14 +40,14 @@ def _ignore_libvirt_error(_ctx, _err):
 def start_event_loop() -> None:
     """Register libvirt's default event implementation and run it on a daemon thread, once
     per process. Must happen before the first connection is opened."""
-    global _event_loop_started
+    global _event_loop_started  # noqa: PLW0603 - one event loop per process
     with _event_loop_lock:
         if _event_loop_started:
             return
         libvirt.registerErrorHandler(_ignore_libvirt_error, None)
         libvirt.virEventRegisterDefaultImpl()
 
-        def run():
+        def run() -> None:
             while True:
                 libvirt.virEventRunDefaultImpl()
 
@@ -135,10 +140,8 @@ class Host:
         with self._conn_lock:
             if not self._conn.isAlive() and not self.uri.startswith("test:///"):
                 LOG.warning("the connection to %s was lost; reconnecting", self.uri)
-                try:
+                with contextlib.suppress(libvirt.libvirtError):
                     self._conn.close()
-                except libvirt.libvirtError:
-                    pass
                 self._open()
             return self._conn
 
@@ -150,7 +153,7 @@ class Host:
         cpu_model = caps.findtext("host/cpu/model") or info[0]
         emulator = None
         for guest in caps.findall("guest"):
-            if guest.find("arch").get("name") == arch:
+            if guest.find("arch").get("name") == arch:  # type: ignore[union-attr]
                 emulator = guest.findtext("arch/emulator")
                 break
         hv_type = conn.getType()
@@ -180,7 +183,8 @@ class Host:
         free = self._conn.getFreeMemory()
         return free // (1024 * 1024) if free > 0 else None
 
-    def _on_lifecycle(self, _conn, dom, event, detail, _opaque):
+    def _on_lifecycle(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, event: int,
+                      detail: int, _opaque: object) -> None:
         lifecycle = lifecycle_event(dom.UUIDString(), event, detail)
         if lifecycle is None:
             return
@@ -202,14 +206,10 @@ class Host:
     def close(self) -> None:
         with self._subs_lock:
             self._subscriptions.clear()
-        try:
+        with contextlib.suppress(libvirt.libvirtError):
             self._conn.domainEventDeregisterAny(self._callback_id)
-        except libvirt.libvirtError:
-            pass
-        try:
+        with contextlib.suppress(libvirt.libvirtError):
             self._conn.close()
-        except libvirt.libvirtError:
-            pass
 
 
 def disk_usage_gb(path: str) -> tuple[int, int]:

@@ -44,7 +44,7 @@ def parse_network(network: str) -> tuple[str, str | None]:
     raise InvalidSpec(f"network must be user, none or bridge:<name>, not {network!r}")
 
 
-def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.Element:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object) -> ET.Element:
     element = ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items()})
     if text is not None:
         element.text = text

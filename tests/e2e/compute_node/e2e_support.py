@@ -37,7 +37,7 @@ class Controller:
         self.process = ControllerProcess(self.config, directory / "controller.log")
         self.starts = 0
 
-    def start(self) -> "Controller":
+    def start(self) -> Controller:
         log = self.directory / f"controller-{self.starts}.log"
         self.process.log_path = log
         self.process.start()
@@ -94,7 +94,7 @@ class ComputeProcess:
     def log_path(self) -> Path:
         return self.directory / f"compute-{self.starts}.log"
 
-    def start(self, wait_connected: bool = True, timeout: float = 60) -> "ComputeProcess":
+    def start(self, wait_connected: bool = True, timeout: float = 60) -> ComputeProcess:
         self.starts += 1
         args = [sys.executable, "-m", "compute_node.main", "--config", str(self.config)]
         if self.starts == 1:

@@ -28,7 +28,7 @@ def start_all(items):
     def run(item):
         try:
             item.start()
-        except Exception as exc:  # reported below, in the test's thread
+        except Exception as exc:  # noqa: BLE001 - reported below, in the test's thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in items]
@@ -152,7 +152,7 @@ def test_every_server_ends_right_when_each_side_is_killed_mid_work(cluster):
 
 
 def test_sigterm_leaves_guests_running(cluster):
-    controller, cloud, nodes, daemons = cluster
+    _controller, cloud, nodes, daemons = cluster
     servers = Servers(cloud)
     image_id = upload_image(cloud, b"\0" * (1 << 20), "raw")
     server_id = servers.create(servers.flavor(ram_mb=128), image_id)

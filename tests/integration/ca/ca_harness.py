@@ -20,9 +20,9 @@ from compute_node.pki import NodePKI
 from controller import node_listener
 from controller.ca import mtls
 from controller.ca.authority import CertificateAuthority
+from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.repository import MemoryCARepository
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
-from controller.ca.certificates import CertificateService, utcnow
 
 TEST_SERVICE = "stratus.test.v1.Identity"
 
@@ -138,5 +138,13 @@ async def running_cluster(root: pathlib.Path):
         await cluster.stop()
 
 
-__all__ = ["Cluster", "Clock", "running_cluster", "who_am_i", "renew", "echo_stream",
-           "health_stub", "health_pb2"]
+__all__ = [
+    "Clock",
+    "Cluster",
+    "echo_stream",
+    "health_pb2",
+    "health_stub",
+    "renew",
+    "running_cluster",
+    "who_am_i",
+]

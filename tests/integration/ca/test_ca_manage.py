@@ -21,7 +21,7 @@ def run_manage(config, *argv) -> subprocess.CompletedProcess:
     """A separate process: a command that opens the database must not touch this one's."""
     return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config),
                            *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
 
 
 def test_ca_init_creates_refuses_to_overwrite_and_forces(tmp_path, capsys):

@@ -13,8 +13,13 @@ import uuid
 import pytest
 
 from controller.ca.db_repository import DatabaseCARepository
-from controller.ca.records import (CertificateKind, CertificateQuery, CertificateRecord,
-                                   CertificateStatus, EnrollmentToken)
+from controller.ca.records import (
+    CertificateKind,
+    CertificateQuery,
+    CertificateRecord,
+    CertificateStatus,
+    EnrollmentToken,
+)
 from controller.ca.repository import MemoryCARepository
 from stratus_common.errors import AlreadyExists
 from tests.unit.ca.ca_fixtures import T0

@@ -139,7 +139,7 @@ def test_a_forged_token_is_refused(ca, controller, secret):
 
 def test_an_expired_token_is_refused(ca, controller):
     host, secret = new_host(), "expired-" + uuid.uuid4().hex
-    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)
     controller.app.db.call(controller.app.ca.repository.add_enrollment_token, EnrollmentToken(
         id=str(uuid.uuid4()), token_hash=hashlib.sha256(secret.encode()).hexdigest(),
         host_name=host, created_at=past, expires_at=past + datetime.timedelta(hours=1)))
@@ -255,18 +255,15 @@ def test_node_listener_refuses_plain_text_no_certificate_and_revoked(ca, cloud, 
     serial = enroll(ca, cloud, pki).certificate.serial_number
     address = f"127.0.0.1:{controller.app.node_listener.port}"
     request = pb.RenewCertificateRequest(csr_pem=pki.new_csr().decode())
-    with grpc.insecure_channel(address) as channel:
-        with raises(grpc.StatusCode.UNAVAILABLE):
-            pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
+    with grpc.insecure_channel(address) as channel, raises(grpc.StatusCode.UNAVAILABLE):
+        pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
     ca_only = grpc.ssl_channel_credentials(controller.app.ca.authority.certificate_pem)
-    with grpc.secure_channel(address, ca_only) as channel:
-        with raises(grpc.StatusCode.UNAVAILABLE):
-            pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
+    with grpc.secure_channel(address, ca_only) as channel, raises(grpc.StatusCode.UNAVAILABLE):
+        pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
     ca.RevokeCertificate(pb.RevokeCertificateRequest(serial_number=serial),
                          metadata=cloud.admin)
-    with node_channel(controller, pki) as channel:
-        with raises(grpc.StatusCode.UNAUTHENTICATED):
-            pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
+    with node_channel(controller, pki) as channel, raises(grpc.StatusCode.UNAUTHENTICATED):
+        pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(request, timeout=10)
     assert len(certificates_of(controller, pki.host_name)) == 1
 
 

@@ -28,9 +28,11 @@ def _server_certificate_seen_by(node, port) -> x509.Certificate:
     context = ssl.create_default_context(cafile=str(node.directory / "ca.crt"))
     context.load_cert_chain(node.directory / CERT_FILE, node.directory / KEY_FILE)
     context.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
 
 
 def test_renewal_over_mtls_rolls_the_certificate_without_dropping_the_stream(cluster_at):

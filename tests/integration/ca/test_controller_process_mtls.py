@@ -68,13 +68,14 @@ def test_enroll_connect_and_revoke_on_a_real_controller(process, tmp_path):
             pki.install(renewed.certificate.certificate_pem.encode())
             ca.RevokeCertificate(pb.RevokeCertificateRequest(
                 serial_number=renewed.certificate.serial_number), metadata=cloud.admin)
-        with grpc.secure_channel(address, pki.channel_credentials()) as channel:
-            with raises(grpc.StatusCode.UNAUTHENTICATED):
-                pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(
-                    pb.RenewCertificateRequest(csr_pem=pki.new_csr().decode()), timeout=10)
-        with grpc.insecure_channel(address) as channel:
-            with raises(grpc.StatusCode.UNAVAILABLE):
-                pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(
-                    pb.RenewCertificateRequest(csr_pem="x"), timeout=10)
+        with (
+            grpc.secure_channel(address, pki.channel_credentials()) as channel,
+            raises(grpc.StatusCode.UNAUTHENTICATED),
+        ):
+            pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(
+                pb.RenewCertificateRequest(csr_pem=pki.new_csr().decode()), timeout=10)
+        with grpc.insecure_channel(address) as channel, raises(grpc.StatusCode.UNAVAILABLE):
+            pb_grpc.NodeCertificateServiceStub(channel).RenewCertificate(
+                pb.RenewCertificateRequest(csr_pem="x"), timeout=10)
     finally:
         cloud.close()

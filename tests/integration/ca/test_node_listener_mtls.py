@@ -6,10 +6,10 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from stratus_common import keys
 from controller.ca.authority import CertificateAuthority
 from controller.ca.certificates import record_for
 from controller.ca.records import CertificateKind
+from stratus_common import keys
 from tests.integration.ca.ca_harness import echo_stream, health_pb2, health_stub, who_am_i
 
 

@@ -3,13 +3,13 @@ quotas, request ids and group quotas hold inside one batch, and each created ser
 row, its create action and that action's first step, written per table for the batch."""
 import pytest
 
-from stratus_common import errors
 from controller.compute.api import creates, servers
 from controller.compute.api.caller import Caller
 from controller.compute.records.models import Instance, InstanceAction, InstanceActionEvent, ServerGroupMember
 from controller.compute.api.quota_rules import DEFAULT_LIMITS
 from controller.compute.api.quotas import Quotas
 from stratus.compute.v1 import compute_service_pb2 as pb
+from stratus_common import errors
 from tests.integration.compute.compute_support import add_hosts
 
 

@@ -44,7 +44,7 @@ def test_changes_since_includes_deleted_servers(compute, cloud, db):
     flavor, image = compute.flavor(), compute.image()
     old = compute.wait_placed(t, compute.create(t, flavor.id, image, zone).id)
     since = timestamp_pb2.Timestamp()
-    since.FromDatetime(datetime.datetime.now(datetime.timezone.utc))
+    since.FromDatetime(datetime.datetime.now(datetime.UTC))
     gone = compute.wait_placed(t, compute.create(t, flavor.id, image, zone).id)
     compute.stub.DeleteServer(pb.DeleteServerRequest(id=gone.id), metadata=t.metadata)
 

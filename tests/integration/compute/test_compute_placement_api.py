@@ -38,7 +38,7 @@ def test_200_concurrent_creates_against_capacity_for_100_place_exactly_100(compu
 
 
 def test_anti_affinity_spreads_and_refuses_beyond_the_hosts(compute, cloud, db):
-    zone, hosts = add_hosts(db, 3)
+    zone, _hosts = add_hosts(db, 3)
     t = _tenant(compute, cloud)
     flavor, image = compute.flavor(), compute.image()
     group = compute.stub.CreateServerGroup(pb.CreateServerGroupRequest(server_group=pb.ServerGroup(

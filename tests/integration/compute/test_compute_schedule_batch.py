@@ -60,7 +60,7 @@ def test_what_fits_is_placed_and_the_rest_refused_together(compute, controller, 
     # every change carried a revision of its own
     assert len({rows[i].revision for i in ids}) == len(ids)
     assert db.call(lambda: Allocation.select().where(
-        Allocation.instance_id.in_(ids + [gone])).count()) == 4
+        Allocation.instance_id.in_([*ids, gone])).count()) == 4
     deleted = db.call(lambda: Instance.get_by_id(gone))
     assert (deleted.vm_state, deleted.fault_message) == ("building", None)
 

@@ -186,7 +186,7 @@ def test_delete_frees_allocation_and_quota(compute, env, db):
         assert compute.get(t, server.id).task_state == pb.TASK_STATE_DELETING
         compute.stub.DeleteServer(pb.DeleteServerRequest(id=server.id), metadata=t.metadata)
     except grpc.RpcError as gone:
-        assert gone.code() == grpc.StatusCode.NOT_FOUND
+        assert gone.code() == grpc.StatusCode.NOT_FOUND  # noqa: PT017 - it may also succeed
     _finish_on_host(db, server.id)
     with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
         compute.get(t, server.id)
@@ -292,7 +292,7 @@ def test_concurrent_creates_share_quota_and_request_ids(compute, cloud, db):
         try:
             return compute.create(t, flavor.id, image, zone).id
         except grpc.RpcError as error:
-            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # noqa: PT017 - some succeed
             return None
 
     with ThreadPoolExecutor(12) as pool:

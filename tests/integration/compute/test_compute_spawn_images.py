@@ -6,8 +6,8 @@ import pytest
 
 from controller.compute.conductor import images
 from controller.db.queries import utcnow
-from stratus_common.errors import FailedPrecondition, NotFound
 from controller.image.models import Image, ImageProperty
+from stratus_common.errors import FailedPrecondition, NotFound
 
 
 def _image(db, status="active", **properties) -> str:

@@ -71,7 +71,7 @@ class Node:
         return grpc.aio.secure_channel(node_listener_address(self.controller),
                                        self.pki.channel_credentials())
 
-    def start(self, timeout: float = 30) -> "Node":
+    def start(self, timeout: float = 30) -> Node:
         if self.driver is None:  # kept across restarts: a node file URI is one host per open
             self.driver = LibvirtDriver(LibvirtConfig(
                 uri=self.uri, instances_path=str(self.directory / "instances"),
@@ -159,7 +159,7 @@ class Servers:
         unlimited = ("instances", "cores", "ram_mb")
         self.stub.UpdateQuotas(cpb.UpdateQuotasRequest(
             quotas=cpb.Quotas(project_id=self.tenant.project_id,
-                              limits=cpb.QuotaValues(**{n: -1 for n in unlimited})),
+                              limits=cpb.QuotaValues(**dict.fromkeys(unlimited, -1))),
             update_mask={"paths": [f"limits.{n}" for n in unlimited]}),
             metadata=cloud.admin)
 

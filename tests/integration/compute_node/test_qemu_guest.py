@@ -104,7 +104,7 @@ async def _scenario(daemon, image, tmp_path):
 
         await asyncio.to_thread(driver.destroy, instance)
         assert instance not in driver.list_instances()
-        assert not os.path.exists(tmp_path / "instances" / instance)
+        assert not (tmp_path / "instances" / instance).exists()
         assert all(not cache.references(i) for i in ids.values())
 
         seen = []
@@ -112,7 +112,7 @@ async def _scenario(daemon, image, tmp_path):
         while EventKind.UNDEFINED not in seen and time.monotonic() < deadline:
             try:
                 event = await asyncio.wait_for(events.get(), 1)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if event.uuid == instance:
                 seen.append(event.kind)

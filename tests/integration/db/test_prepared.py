@@ -29,9 +29,16 @@ def test_unknown_values_find_nothing(db):
 def test_parameters_bind_by_name_among_the_query_s_own_values(db):
     # The query's own constants (enabled, the LIKE pattern) and the placeholders interleave in
     # the rendered SQL; each call binds only its names, in the right places.
-    query = Prepared(lambda: Project.select(Project.name).where(
-        (Project.enabled == True) & (Project.name == Param("name"))  # noqa: E712
-        & (Project.name.startswith("adm")) & (Project.id != Param("not_id"))).tuples())
+    query = Prepared(
+        lambda: Project.select(Project.name)
+        .where(
+            (Project.enabled == True)  # noqa: E712
+            & (Project.name == Param("name"))
+            & (Project.name.startswith("adm"))
+            & (Project.id != Param("not_id"))
+        )
+        .tuples()
+    )
     admin = db.call(_admin_project)
     assert db.call(query.rows, name="admin", not_id="x") == [("admin",)]
     assert db.call(query.rows, name="admin", not_id=admin.id) == []

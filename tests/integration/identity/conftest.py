@@ -53,9 +53,9 @@ def custom_config(session_spawner):
 
 @pytest.fixture(scope="session")
 def custom(session_spawner, custom_config):
-    """A controller process with a configuration of its own: lockout after 3 failures for 10 minutes,
-    7200 s tokens, a policy file overriding two rules. The bootstrap admin is its only admin,
-    so last-administrator rules are deterministic there."""
+    """A controller process with a configuration of its own: lockout after 3 failures for 10
+    minutes, 7200 s tokens, a policy file overriding two rules. The bootstrap admin is its only
+    admin, so last-administrator rules are deterministic there."""
     return session_spawner.cloud(session_spawner.start(custom_config))
 
 

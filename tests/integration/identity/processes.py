@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def manage(config: Path, *argv: str) -> subprocess.CompletedProcess:
     """`stratus-manage --config CONFIG ARGV...` in a child process."""
     return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 class Databases:

@@ -13,7 +13,7 @@ from tests.integration.identity.helpers import METHODS, bearer, snapshot
 from tests.support.errors import raises
 
 GUARDED = [m for m in METHODS if m != "IssueToken"]
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def _refused_everywhere(cloud, victims, metadata, reason):

@@ -78,7 +78,8 @@ def test_user_validates_their_own_token_only(cloud, member, victims):
 
 
 def test_admin_cannot_change_another_users_password(cloud, victims):
-    # Admins reset passwords with UpdateUser; ChangePassword is the user's own, with the old password.
+    # Admins reset passwords with UpdateUser; ChangePassword is the user's own, with the old
+    # password.
     with raises(grpc.StatusCode.PERMISSION_DENIED, "POLICY_DENIED"):
         cloud.identity.ChangePassword(victims.request("ChangePassword"), metadata=cloud.admin)
     cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=victims.token), metadata=cloud.admin)

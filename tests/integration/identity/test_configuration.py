@@ -53,20 +53,20 @@ def test_a_cached_token_stops_working_when_it_expires(cloud, controller):
     # A token of the session controller's own keys that lives two seconds; using it once puts
     # its validation in the controller's cache, which must still honour the expiry.
     admin = cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=cloud.admin_token), metadata=cloud.admin).info
-    expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)
     token, _ = TokenFormatter(key_repository(controller.app.config)).issue(
         admin.user_id, admin.project_id, ("password",), expires)
     assert cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(token)).roles
-    time.sleep(max((expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds(), 0) + 0.1)
+    time.sleep(max((expires - datetime.datetime.now(datetime.UTC)).total_seconds(), 0) + 0.1)
     with raises(grpc.StatusCode.UNAUTHENTICATED, "TOKEN_EXPIRED"):
         cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(token))
 
 
 MALFORMED = {
-    "syntax.yaml": ('"identity:list_roles": "rule:admin_required"\n'
-                    '"identity:get_user": "role:admin and (user_id:%(user_id)s"\n', 2, "missing ')'"),
-    "unknown-rule.yaml": ('# comment\n\n"identity:get_user": "rule:admin_required"\n'
-                          '"identity:list_users": "rule:no_such_rule"\n', 4, "unknown rule 'no_such_rule'"),
+    "syntax.yaml": (('"identity:list_roles": "rule:admin_required"\n'
+                    '"identity:get_user": "role:admin and (user_id:%(user_id)s"\n'), 2, "missing ')'"),
+    "unknown-rule.yaml": (('# comment\n\n"identity:get_user": "rule:admin_required"\n'
+                          '"identity:list_users": "rule:no_such_rule"\n'), 4, "unknown rule 'no_such_rule'"),
     "not-yaml.yaml": ('"identity:get_user": "role:admin"\n"identity:list_users": [role:admin\n', 3, "not valid YAML"),
 }
 

@@ -7,8 +7,17 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import (PASSWORD, issue, list_all, mask, new_project, new_user,
-                                                reached_server, role_id, unchanged)
+from tests.integration.identity.helpers import (
+    PASSWORD,
+    issue,
+    list_all,
+    mask,
+    new_project,
+    new_user,
+    reached_server,
+    role_id,
+    unchanged,
+)
 from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.controller import ADMIN_PASSWORD
 from tests.support.errors import raises

@@ -10,8 +10,7 @@ from controller.auth.token_format import TokenFormatter
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.identity.helpers import bearer, issue
 from tests.integration.identity.processes import database_url, execute, manage
-from tests.support.controller import manage_many
-from tests.support.controller import ADMIN_PASSWORD, ControllerProcess, write_config
+from tests.support.controller import ADMIN_PASSWORD, ControllerProcess, manage_many, write_config
 from tests.support.errors import raises
 
 TABLES = ("user_account", "project", "role", "role_assignment", "catalog_service", "catalog_endpoint")
@@ -98,7 +97,7 @@ def test_rotate_keys_keeps_tokens_valid_on_a_running_controller(spawner, tmp_pat
     shutil.copytree(keys_dir, ahead)
     KeyRepository(ahead).rotate()
     early, _ = TokenFormatter(KeyRepository(ahead)).issue(old.info.user_id, old.info.project_id, ("password",),
-                                                          old.info.expire_time.ToDatetime(datetime.timezone.utc))
+                                                          old.info.expire_time.ToDatetime(datetime.UTC))
     assert cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(early)).roles
 
     setup, rotate = manage_many(config, ["token", "setup-keys"], ["token", "rotate-keys"])

@@ -22,7 +22,7 @@ def test_node_client_calls_identity(cloud):
     assert (CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir(), f"run `npm ci --prefix {CLIENT}`"
     name = unique("node-project")
     done = subprocess.run([NODE, str(CLIENT / "client.js"), cloud.address, ADMIN_PASSWORD, name],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     codes = out["status_codes"]

@@ -7,7 +7,14 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import LISTS, PASSWORD, list_all, new_project, pages, role_id
+from tests.integration.identity.helpers import (
+    LISTS,
+    PASSWORD,
+    list_all,
+    new_project,
+    pages,
+    role_id,
+)
 from tests.support.cloud import unique
 from tests.support.errors import raises
 
@@ -16,7 +23,8 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 @pytest.fixture(scope="module")
 def world(cloud):
-    """Five of everything, tied together so that each List has a filter that selects exactly them."""
+    """Five of everything, tied together so that each List has a filter that selects exactly
+    them."""
     ident, admin = cloud.identity, cloud.admin
     kind = unique("paged").lower()
     users = [ident.CreateUser(ipb.CreateUserRequest(user=ipb.User(name=unique(f"paged-{i}"), enabled=False),

@@ -6,7 +6,14 @@ import time
 import grpc
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import bearer, issue, list_all, new_project, reached_server, role_id
+from tests.integration.identity.helpers import (
+    bearer,
+    issue,
+    list_all,
+    new_project,
+    reached_server,
+    role_id,
+)
 from tests.integration.identity.processes import database_url, execute, write_lock
 from tests.support.cloud import Cloud, unique
 from tests.support.errors import raises
@@ -24,7 +31,7 @@ def _refused(cloud) -> bool:
         cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=cloud.admin, timeout=10)
     except grpc.RpcError as error:
         # grpc refuses a call that arrives during shutdown with one of these, never runs it.
-        assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), error
+        assert error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), error  # noqa: PT017
         return True
     return False
 

@@ -3,8 +3,16 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import (MISSING_ID, list_all, mask, new_project, new_user, role_id,
-                                                unchanged, unknown_id)
+from tests.integration.identity.helpers import (
+    MISSING_ID,
+    list_all,
+    mask,
+    new_project,
+    new_user,
+    role_id,
+    unchanged,
+    unknown_id,
+)
 from tests.support.cloud import unique
 from tests.support.errors import raises
 

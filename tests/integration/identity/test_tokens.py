@@ -3,8 +3,17 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import (PASSWORD, bearer, issue, list_all, new_project, new_user, role_id,
-                                                snapshot, unknown_id)
+from tests.integration.identity.helpers import (
+    PASSWORD,
+    bearer,
+    issue,
+    list_all,
+    new_project,
+    new_user,
+    role_id,
+    snapshot,
+    unknown_id,
+)
 from tests.support.errors import raises
 
 DAY = 86400
@@ -108,7 +117,7 @@ def test_no_lockout_by_default(cloud, alice):
 
 
 def test_project_without_a_role_unknown_or_disabled_is_refused_alike(cloud, alice):
-    user, project, other = alice
+    user, _project, other = alice
     disabled = new_project(cloud, "disabled", enabled=False)
     cloud.identity.AssignRole(ipb.AssignRoleRequest(user_id=user.id, project_id=disabled.id,
                                                     role_id=role_id(cloud, "member")), metadata=cloud.admin)

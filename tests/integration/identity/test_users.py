@@ -3,8 +3,18 @@ import grpc
 import pytest
 
 from stratus.identity.v1 import identity_service_pb2 as ipb
-from tests.integration.identity.helpers import (MISSING_ID, PASSWORD, bearer, issue, list_all, mask, new_project,
-                                                new_user, unchanged, unknown_id)
+from tests.integration.identity.helpers import (
+    MISSING_ID,
+    PASSWORD,
+    bearer,
+    issue,
+    list_all,
+    mask,
+    new_project,
+    new_user,
+    unchanged,
+    unknown_id,
+)
 from tests.support.cloud import unique
 from tests.support.errors import raises
 

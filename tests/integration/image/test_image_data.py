@@ -189,7 +189,7 @@ def test_project_storage_quota(cloud, images, settings, monkeypatch):
     assert images.upload(tenant, second.id, os.urandom(250_000)).status == pb.IMAGE_STATUS_ACTIVE
 
 
-# --- wrong moments and wrong callers ----------------------------------------------------------------
+# --- wrong moments and wrong callers -------------------------------------------------------
 
 def test_data_is_uploaded_once(cloud, images):
     tenant = cloud.tenant()

@@ -26,7 +26,7 @@ def run_reconcile(controller, check_data=False):
 def pretend_upload_died(db, images, image_id: str) -> list:
     """What a controller killed mid-upload leaves: a SAVING record with an old heartbeat, a
     temporary file, and possibly data already under the image's name."""
-    old = datetime.datetime.utcnow() - datetime.timedelta(hours=1)
+    old = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(hours=1)
     db.call(lambda: Image.update(status="saving", upload_id="dead-upload", upload_heartbeat_at=old)
             .where(Image.id == image_id).execute())
     debris = [images.store_dir / f".{image_id}.x1y2z3.part", images.store_dir / image_id]
@@ -39,7 +39,7 @@ def pretend_upload_died(db, images, image_id: str) -> list:
 def test_dead_upload_is_given_up_and_its_debris_removed(cloud, images, controller, db):
     tenant = cloud.tenant()
     image = images.create(tenant)
-    temp, final = pretend_upload_died(db, images, image.id)
+    temp, _final = pretend_upload_died(db, images, image.id)
     report = run_reconcile(controller)
     assert image.id in report.given_up and str(temp) in report.scrubbed
     assert images.get(tenant, image.id).status == pb.IMAGE_STATUS_QUEUED

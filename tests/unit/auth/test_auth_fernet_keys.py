@@ -173,7 +173,7 @@ def test_failed_reload_keeps_the_loaded_keys(repo, caplog):
 
 @pytest.mark.parametrize("max_active_keys", [0, -1])
 def test_max_active_keys_below_one(tmp_path, max_active_keys):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_active_keys must be at least 1"):
         KeyRepository(tmp_path, max_active_keys=max_active_keys)
 
 
@@ -223,7 +223,7 @@ def test_key_with_trailing_newline_is_accepted(repo):
 
 def test_a_directory_named_like_a_key_is_refused(repo):
     os.mkdir(os.path.join(repo.path, "5"), 0o700)
-    with pytest.raises(KeyRepositoryError, match="not a regular file|cannot read"):
+    with pytest.raises(KeyRepositoryError, match=r"not a regular file|cannot read"):
         repo.load()
 
 

@@ -4,7 +4,11 @@ import logging
 import pytest
 
 from controller.auth.policy import (
-    Enforcer, PolicyFileError, PolicySyntaxError, RuleDefault, compile_check,
+    Enforcer,
+    PolicyFileError,
+    PolicySyntaxError,
+    RuleDefault,
+    compile_check,
 )
 from stratus_common.errors import PermissionDenied
 
@@ -256,7 +260,8 @@ def test_empty_and_comment_only_files_change_nothing(tmp_path):
 
 
 def test_override_may_define_new_alias_rules(tmp_path, caplog):
-    text = '"project_member": "project_id:%(project_id)s"\n"identity:get_user": "rule:project_member"\n'
+    text = ('"project_member": "project_id:%(project_id)s"\n'
+            '"identity:get_user": "rule:project_member"\n')
     with caplog.at_level(logging.WARNING, logger="controller.auth.policy"):
         e = loaded(write(tmp_path, "policy.yaml", text))
     assert e.enforce("identity:get_user", {"project_id": "p-1"}, MEMBER)

@@ -2,7 +2,7 @@ import base64
 import os
 import struct
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cryptography.fernet import Fernet
@@ -11,7 +11,7 @@ from controller.auth.fernet_keys import KeyRepository
 from controller.auth.token_format import TokenFormatter, TokenPayload
 from stratus_common.errors import Unauthenticated
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 USER = "3f1c2a5e-8b7d-4c1e-9a0f-6d2b4e8c1a7f"
 PROJECT = "b4e0d6a2-1c3f-4e5a-8d7b-9f0e2c4a6b81"
 
@@ -147,7 +147,7 @@ def encrypt_raw(repo, raw):
 
 
 def payload_bytes(version=1, flags=1, methods=1, project=True, extra=b""):
-    now = int((NOW - datetime(1970, 1, 1, tzinfo=timezone.utc)) / timedelta(microseconds=1))
+    now = int((NOW - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
     raw = struct.pack(">BBH16sqq16s", version, flags, methods, uuid.UUID(USER).bytes, now,
                       now + 3_600_000_000, b"\x5a" * 16)
     if project:
@@ -222,5 +222,5 @@ def test_issue_refuses_bad_arguments(fmt, kwargs, words):
 
 def test_expiry_in_another_timezone(fmt):
     plus_two = timezone(timedelta(hours=2))
-    token, payload = fmt.issue(USER, None, ["password"], (NOW + timedelta(hours=1)).astimezone(plus_two))
+    token, _payload = fmt.issue(USER, None, ["password"], (NOW + timedelta(hours=1)).astimezone(plus_two))
     assert fmt.parse(token).expires_at == NOW + timedelta(hours=1)

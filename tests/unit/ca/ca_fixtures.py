@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 
 
 class Clock:

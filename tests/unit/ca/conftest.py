@@ -1,9 +1,9 @@
 import pytest
 
-from tests.unit.ca.ca_fixtures import Clock
 from controller.ca.authority import CertificateAuthority
-from controller.ca.repository import MemoryCARepository
 from controller.ca.certificates import CertificateService
+from controller.ca.repository import MemoryCARepository
+from tests.unit.ca.ca_fixtures import Clock
 
 
 @pytest.fixture

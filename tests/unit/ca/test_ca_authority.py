@@ -6,10 +6,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from stratus_common import keys
 from controller.ca.authority import CA_KEY_FILE, CertificateAuthority, RevokedEntry
-from tests.unit.ca.ca_fixtures import T0
+from stratus_common import keys
 from stratus_common.errors import AlreadyExists, FailedPrecondition
+from tests.unit.ca.ca_fixtures import T0
 
 
 def ext(certificate, kind):
@@ -134,7 +134,8 @@ def test_crl_pem_and_der_signed_by_the_ca(authority):
     assert x509.load_der_x509_crl(der) == x509.load_pem_x509_crl(
         crl.public_bytes(serialization.Encoding.PEM))
     later = authority.build_crl([], now=T0 + datetime.timedelta(seconds=1))
-    number = lambda c: c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    def number(c):
+        return c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     assert number(later) > number(crl)
 
 

@@ -73,7 +73,7 @@ def test_invalid_host_names_are_refused():
     assert error.reason == "INVALID_HOST_NAME"
 
 
-@pytest.mark.parametrize("pem", [b"", b"not a csr", b"-----BEGIN CERTIFICATE REQUEST-----\n"
-                                 b"AAAA\n-----END CERTIFICATE REQUEST-----\n", b"x" * 20000])
+@pytest.mark.parametrize("pem", [b"", b"not a csr", (b"-----BEGIN CERTIFICATE REQUEST-----\n"
+                                 b"AAAA\n-----END CERTIFICATE REQUEST-----\n"), b"x" * 20000])
 def test_garbage_is_refused(pem):
     assert refused(pem).reason == "CSR_MALFORMED"

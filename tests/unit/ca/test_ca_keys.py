@@ -4,8 +4,8 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from tests.unit.ca.ca_fixtures import rsa_key
 from stratus_common import keys
+from tests.unit.ca.ca_fixtures import rsa_key
 
 
 @pytest.mark.parametrize("algorithm, kind, size", [
@@ -59,7 +59,7 @@ def test_rewriting_replaces_the_key_whole(tmp_path):
 def test_loading_garbage_names_the_file_not_the_content(tmp_path):
     path = tmp_path / "k.pem"
     path.write_bytes(b"SECRET-LOOKING-BYTES")
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="does not hold a PEM private key") as caught:
         keys.load_private_key(path)
     assert str(path) in str(caught.value) and "SECRET" not in str(caught.value)
 

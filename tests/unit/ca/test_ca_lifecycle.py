@@ -6,8 +6,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from controller.ca.records import CertificateStatus
-from stratus_common.errors import (FailedPrecondition, InvalidArgument, NotFound,
-                               PermissionDenied, Unauthenticated)
+from stratus_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from tests.unit.ca.ca_fixtures import make_csr
 
 

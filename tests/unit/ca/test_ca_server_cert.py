@@ -4,8 +4,7 @@ import stat
 from cryptography import x509
 
 from controller.ca.authority import CertificateAuthority
-from controller.ca.server_cert import (NODE_LISTENER, ListenerCertificate,
-                                       ensure_server_certificate)
+from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate, ensure_server_certificate
 from tests.unit.ca.ca_fixtures import T0
 
 
@@ -32,10 +31,10 @@ def test_reissued_when_names_change_renewal_is_due_or_the_ca_changed(authority, 
     def ensure(ca=authority, names=("ctl",), now=T0):
         return ensure_server_certificate(ca, tmp_path / "ca", "public-listener",
                                          dns_names=names, now=now)
-    first, _ = ensure()
+    _first, _ = ensure()
     renamed, issued = ensure(names=("ctl", "ctl2"))
     assert issued and sans(renamed)[0] == ["ctl", "ctl2"]
-    not_yet, issued = ensure(names=("ctl", "ctl2"), now=T0 + datetime.timedelta(days=240))
+    _not_yet, issued = ensure(names=("ctl", "ctl2"), now=T0 + datetime.timedelta(days=240))
     assert not issued
     due, issued = ensure(names=("ctl", "ctl2"), now=T0 + datetime.timedelta(days=250))
     assert issued and due.certificate.not_valid_before_utc > T0

@@ -5,8 +5,16 @@ import stat
 
 import pytest
 
-from compute_node.pki import (CA_FILE, CERT_FILE, KEY_FILE, NEW_CERT_FILE, PENDING_KEY_FILE,
-                              CertificateState, NodePKI, PKIError)
+from compute_node.pki import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    NEW_CERT_FILE,
+    PENDING_KEY_FILE,
+    CertificateState,
+    NodePKI,
+    PKIError,
+)
 from controller.ca.authority import CertificateAuthority
 from controller.ca.csr import validate_csr
 from tests.unit.ca.ca_fixtures import T0

@@ -8,7 +8,7 @@ import yaml
 from cli.errors import UsageError
 from cli.formatters import ListResult, ShowResult, render_list, render_show
 
-WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
 IMAGE = ShowResult({"id": "b1c2", "name": "cirros", "size": 12716032, "protected": False,
                     "tags": ["a", "b"], "properties": {"os": "linux"}, "created_at": WHEN,
                     "owner": None})

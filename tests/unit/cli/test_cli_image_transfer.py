@@ -99,7 +99,7 @@ def test_save_refuses_data_that_does_not_match_its_hash_and_keeps_nothing(image_
                               size=len(DATA))
     servicer.data = DATA
     target = tmp_path / "saved.raw"
-    code, out, err = run(address, "image", "save", IMAGE_ID, "--file", str(target))
+    code, _out, err = run(address, "image", "save", IMAGE_ID, "--file", str(target))
     assert code == 1
     assert err == ("stratus: error: the downloaded data does not match the image's sha512 "
                    "hash; run the command again\n")

@@ -26,8 +26,8 @@ def run_command(func, env=None, **options):
 def test_a_result_is_rendered_with_the_chosen_format():
     code, out, err = run_command(lambda ctx, args: ShowResult({"id": "1", "name": "x"}),
                                  columns=["name"])
-    assert (code, out, err) == (0, "+-------+-------+\n| Field | Value |\n+-------+-------+\n"
-                                   "| name  | x     |\n+-------+-------+\n", "")
+    assert (code, out, err) == (0, ("+-------+-------+\n| Field | Value |\n+-------+-------+\n"
+                                   "| name  | x     |\n+-------+-------+\n"), "")
 
 
 def test_a_server_error_is_one_line_with_its_exit_code(tiny_server):
@@ -62,7 +62,7 @@ def test_missing_configuration_is_exit_code_3():
 
 
 def test_an_unreadable_input_file_is_exit_code_1(tmp_path):
-    code, _, err = run_command(lambda ctx, args: open(tmp_path / "no.img", "rb"))
+    code, _, err = run_command(lambda ctx, args: open(tmp_path / "no.img", "rb"))  # noqa: SIM115
     assert code == ExitCode.FAILED
     assert err == f"stratus: error: {tmp_path / 'no.img'}: No such file or directory\n"
 

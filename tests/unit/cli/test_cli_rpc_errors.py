@@ -25,9 +25,8 @@ def _aborting(status):
 
 
 def _raise(target):
-    with grpc.insecure_channel(target) as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            channel.unary_unary("/test.v1.Tiny/Call")(b"", timeout=30)
+    with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as caught:
+        channel.unary_unary("/test.v1.Tiny/Call")(b"", timeout=30)
     return caught.value
 
 
@@ -105,9 +104,8 @@ def test_a_plain_error_without_details(rpc_error):
 
 
 def test_an_unreachable_server_names_the_url():
-    with grpc.insecure_channel("127.0.0.1:1") as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            channel.unary_unary("/test.v1.Tiny/Call")(b"", timeout=30)
+    with grpc.insecure_channel("127.0.0.1:1") as channel, pytest.raises(grpc.RpcError) as caught:
+        channel.unary_unary("/test.v1.Tiny/Call")(b"", timeout=30)
     line = rpc_errors.describe(caught.value, url="127.0.0.1:1")
     assert line.startswith("UNAVAILABLE: ")
     assert "Check that the controller is running at 127.0.0.1:1" in line

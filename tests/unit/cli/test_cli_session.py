@@ -113,4 +113,4 @@ def test_missing_credentials_say_what_to_set(tmp_path, target):
 def test_an_unreadable_ca_file_is_a_configuration_error(tmp_path):
     s = Session(Settings(url="h:1", cacert=str(tmp_path / "missing.pem")))
     with pytest.raises(ConfigError, match="cannot read CA certificate"):
-        s.channel
+        _ = s.channel

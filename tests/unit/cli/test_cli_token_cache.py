@@ -2,7 +2,6 @@ import json
 import os
 import stat
 
-
 from cli.token_cache import EXPIRY_MARGIN, CachedToken, TokenCache, cache_dir
 
 NOW = 1_700_000_000.0

@@ -12,7 +12,7 @@ def test_backoff_grows_exponentially_with_full_jitter_and_resets():
     backoff = Backoff(1.0, 30.0, rng=random.Random(7))
     ceilings = [1, 2, 4, 8, 16, 30, 30]
     delays = [backoff.next_delay() for _ in ceilings]
-    assert all(0 <= d <= c for d, c in zip(delays, ceilings))
+    assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
     assert len(set(delays)) == len(delays)          # jittered, not a fixed schedule
     backoff.reset()
     assert backoff.next_delay() <= 1.0
@@ -57,5 +57,5 @@ def test_bad_configuration_is_refused(tmp_path, text, message):
 
 
 def test_a_named_missing_file_is_an_error(tmp_path):
-    with pytest.raises(config.ConfigError, match="absent.toml does not exist"):
+    with pytest.raises(config.ConfigError, match=r"absent\.toml does not exist"):
         config.load(tmp_path / "absent.toml")

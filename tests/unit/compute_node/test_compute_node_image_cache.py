@@ -8,7 +8,12 @@ import uuid
 import pytest
 
 from compute_node.image_cache import (
-    ImageCache, ImageCacheError, ImageNotCached, ImageRejected, file_chunks, sha512_file,
+    ImageCache,
+    ImageCacheError,
+    ImageNotCached,
+    ImageRejected,
+    file_chunks,
+    sha512_file,
 )
 
 needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")

@@ -10,8 +10,18 @@ import libvirt
 import pytest
 
 from compute_node.drivers.base import (
-    EventKind, EventSubscription, ImageFile, InstanceExists, InstanceNotFound, InstanceSpec,
-    InvalidSpec, InvalidState, LifecycleEvent, PowerState, RebootKind,
+    DriverError,
+    EventKind,
+    EventSubscription,
+    ImageFile,
+    InstanceExists,
+    InstanceNotFound,
+    InstanceSpec,
+    InvalidSpec,
+    InvalidState,
+    LifecycleEvent,
+    PowerState,
+    RebootKind,
 )
 from compute_node.drivers.libvirt.xml import domain_name
 
@@ -57,7 +67,7 @@ def test_failed_spawn_cleans_up_guest_disk_and_cache_references(driver, cached_r
     other = driver.host.conn.defineXML(
         f"<domain type='test'><name>{domain_name(s.uuid)}</name><memory>65536</memory>"
         "<os><type>hvm</type></os></domain>")
-    with pytest.raises(Exception):
+    with pytest.raises(DriverError, match="define"):
         driver.spawn(s)
     assert not (tmp_path / "instances" / s.uuid).exists()
     assert image_cache.references(cached_raw_image) == set()

@@ -14,8 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from store_backends import (Capability, Duplicate, InvalidLocation, NotFound,
-                            StoredImage, Verifier, load_backend)
+from store_backends import (
+    Capability,
+    Duplicate,
+    InvalidLocation,
+    NotFound,
+    StoredImage,
+    Verifier,
+    load_backend,
+)
 from store_backends.file import FileStore
 
 REPO = str(Path(__file__).resolve().parents[3])
@@ -89,7 +96,7 @@ def test_get_yields_chunks_of_the_asked_size(store):
 @pytest.mark.parametrize("offset", [-1, 100_001])
 def test_get_refuses_an_offset_outside_the_image(store, offset):
     stored = store.add(new_id(), chunks_of(bytes(100_000)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="outside"):
         store.get(stored.location, offset)
 
 
@@ -198,7 +205,7 @@ def test_refused_chunk_is_never_written(store):
             sizes.append(sum(os.path.getsize(store.directory / n) for n in listing(store)))
 
     sizes = []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="evil"):
         store.add(new_id(), [b"good", b"evil"], Watch())
     assert sizes == [0]
 
@@ -351,7 +358,7 @@ def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path):
     directory = tmp_path / "small"
     directory.mkdir()
     probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs",
-                            "tmpfs", str(directory)], capture_output=True)
+                            "tmpfs", str(directory)], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root or user namespaces)")
     script = run_child(directory, new_id())
@@ -386,5 +393,5 @@ def test_load_backend_by_name(tmp_path):
     {"backend": "file", "directroy": "/typo"},
 ])
 def test_load_backend_refuses_unknown_names_and_options(config):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="image store"):
         load_backend(config)

@@ -5,9 +5,10 @@ import pytest
 
 from controller.compute.scheduler import capacity
 from controller.compute.scheduler.capacity import Capacity
-
 from controller.compute.scheduler.filters.affinity import (
-    ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter)
+    ServerGroupAffinityFilter,
+    ServerGroupAntiAffinityFilter,
+)
 from controller.compute.scheduler.filters.availability_zone import AvailabilityZoneFilter
 from controller.compute.scheduler.filters.compute import ComputeFilter
 from controller.compute.scheduler.filters.image_properties import ImagePropertiesFilter

@@ -4,7 +4,12 @@ import random
 import pytest
 
 from controller.compute.scheduler import (
-    GroupSpec, HostState, RequestSpec, Scheduler, SchedulerConfig)
+    GroupSpec,
+    HostState,
+    RequestSpec,
+    Scheduler,
+    SchedulerConfig,
+)
 from controller.compute.scheduler.registry import build_filters, build_weighers
 
 
@@ -113,7 +118,7 @@ def test_registry_builds_configured_names_in_order():
     SchedulerConfig(weighers=("RAMWeigher",), weight_multipliers={"CPUWeigher": 2}),
 ])
 def test_registry_refuses_bad_configuration(cfg):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         Scheduler(cfg)
 
 
@@ -126,7 +131,7 @@ def test_config_from_mapping():
     assert cfg.multiplier("RAMWeigher") == -1.0 and cfg.multiplier("CPUWeigher") == 1.0
     assert SchedulerConfig.from_mapping(None) == SchedulerConfig()
     for bad in ({"nope": 1}, {"max_attempts": 0}, {"ram_allocation_ratio": -1}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
             SchedulerConfig.from_mapping(bad)
 
 

@@ -4,7 +4,9 @@ import pytest
 from controller.compute.scheduler.host_state import GroupSpec, HostState, RequestSpec
 from controller.compute.scheduler.weighers import normalize
 from controller.compute.scheduler.weighers.affinity import (
-    ServerGroupSoftAffinityWeigher, ServerGroupSoftAntiAffinityWeigher)
+    ServerGroupSoftAffinityWeigher,
+    ServerGroupSoftAntiAffinityWeigher,
+)
 from controller.compute.scheduler.weighers.resources import CPUWeigher, RAMWeigher
 
 
