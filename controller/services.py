@@ -8,8 +8,8 @@ AREAS = [
     "controller.identity.service",
     "controller.image.service",
     "controller.ca.service",
-    "controller.compute.conductor.service",
     "controller.compute.api.service",
+    "controller.compute.conductor.service",   # uses the API's build queue
 ]
 
 MANAGE_COMMANDS = [

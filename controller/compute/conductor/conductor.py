@@ -2,6 +2,8 @@
 controller/compute/api/conductor_port.py), and its periodic sweeps.
 
 Async glue only: every decision is a function of workflow.py run in one write transaction.
+Its collaborators are given to it (service.py builds them): the database, its settings, the
+compute API's build queue that places servers, and the image port.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import datetime
 import functools
 import logging
+from typing import Callable, Protocol
 
 from controller import logs
 from controller.compute.api import states
@@ -16,30 +19,44 @@ from controller.compute.api.models import Instance
 from controller.compute.conductor import nodes, outbox, workflow
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.models import ComputeNode, NodeCommand
+from controller.db.database import Database
 from controller.db.queries import utcnow
+from controller.image.port import ImagePort
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 CONSOLE_MAX_BYTES = 256 * 1024
 
 
+class Placed(Protocol):
+    node_id: str
+
+
+class Scheduling(Protocol):
+    """Places a server (controller.compute.api.scheduling.BuildQueue): `then(placed)` runs in
+    the claim's transaction with the [(instance_id, node_id)] it placed."""
+
+    async def schedule(self, instance_id: str, ignore_hosts=(),
+                       then: Callable[[list[tuple[str, str]]], object] | None = None
+                       ) -> Placed | None: ...
+
+
 class Conductor:
     available = True
 
-    def __init__(self, app, settings: ConductorSection, service_down_time: float,
-                 max_message_bytes: int):
-        self.app = app
-        self.db = app.db
+    def __init__(self, db: Database, settings: ConductorSection, scheduling: Scheduling,
+                 images: ImagePort, *, service_down_time: float, max_message_bytes: int):
+        self.db = db
         self.settings = settings
+        self.scheduling = scheduling
+        self.images = images
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
-        # Set by the scheduler's area to take over rescheduling; default: place again.
-        self.reschedule = None
         # one object for every build, so a batch of placements writes its spawns together
-        self._spawn = functools.partial(workflow.spawn_placed, settings)
+        self._spawn = functools.partial(workflow.spawn_placed, settings, images)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -70,8 +87,7 @@ class Conductor:
         token = logs.request_id_var.set(request_id)
         try:
             # The spawn is written by the claim's transaction: one write per placement.
-            placed = await self.app.compute_scheduling.schedule(instance_id, tried,
-                                                                self._spawn)
+            placed = await self.scheduling.schedule(instance_id, tried, self._spawn)
             if placed is not None:
                 self.wake(placed.node_id)
         finally:
@@ -155,9 +171,6 @@ class Conductor:
             self._background(self._reschedule(instance_id))
 
     async def _reschedule(self, instance_id: str) -> None:
-        if self.reschedule is not None:
-            await self.reschedule(instance_id)
-            return
         tried = await self.db.run(tried_hosts, instance_id)
         log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
         await self._build(instance_id, tuple(tried), await self.db.run(
@@ -180,7 +193,7 @@ class Conductor:
             self._background(self._build(instance_id, (), request_id))
             return
         if task == states.SPAWNING:
-            command = await self.txn(workflow.ensure_spawn, instance_id, request_id)
+            command = await self.txn(workflow.ensure_spawn, self.images, instance_id)
         elif task == states.DELETING:
             command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
         else:

@@ -1,8 +1,10 @@
-"""peewee models of the conductor's tables (schema: controller/db/migrations/m0300_*.py)."""
+"""peewee models of the conductor's tables (schema: controller/db/migrations/m0300_*.py,
+m0403_*.py)."""
 import json
 
 import peewee
 
+from controller.compute.api.models import BlobField
 from controller.db.database import BaseModel
 
 
@@ -60,7 +62,8 @@ class NodeCommand(BaseModel):
     node_id = peewee.CharField(max_length=36)
     instance_id = peewee.CharField(max_length=36, null=True)
     kind = peewee.CharField(max_length=32)
-    payload = JSONField(default=dict)
+    # the Command message less its ids, serialized (commands.py)
+    body = BlobField()
     request_id = peewee.CharField(max_length=128)
     state = peewee.CharField(max_length=16)
     deliveries = peewee.IntegerField(default=0)
