@@ -20,8 +20,8 @@ from controller.image import images
 from controller.image.access import Caller
 from controller.image.models import Image, ImageProperty
 from controller.image.vocabulary import ACTIVE
-from stratus_common.errors import FailedPrecondition, NotFound
 from store_backends import Store, aio
+from stratus_common.errors import FailedPrecondition, NotFound
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import asyncio
 import datetime
 import functools
 import logging
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from controller import logs
 from controller.compute.api import states

@@ -17,7 +17,8 @@ def env(compute, cloud, db):
     zone, _ = add_hosts(db, 2)
     tenant = cloud.tenant()
     compute.unlimited(tenant.project_id)
-    return dict(zone=zone, tenant=tenant, flavor=compute.flavor(), image=compute.image())
+    return {"zone": zone, "tenant": tenant, "flavor": compute.flavor(),
+            "image": compute.image()}
 
 
 def _spawns(db, server_id) -> list:
