@@ -55,14 +55,14 @@ class _Server(NamedTuple):
     ram_mb: int
     disk_gb: int
     image_id: str
-    metadata: str            # JSON
-    config_drive: object     # the engine's boolean
+    metadata: str             # JSON
+    config_drive: bool | int  # as the engine stores a boolean
     project_id: str
     availability_zone: str
     key_name: str
     key_data: str
-    user_data: object        # the engine's bytes, or None
-    request_id: str | None   # of its latest action (its create's)
+    user_data: bytes | memoryview | None
+    request_id: str | None    # of its latest action (its create's)
 
 
 @functools.lru_cache(maxsize=32)
@@ -87,7 +87,7 @@ def _zones(count: int) -> Prepared:
                     .where(ComputeNode.id.in_(_ids(count))))
 
 
-def _host_zones(servers, placed: list[tuple[str, str]]) -> dict[str, str]:
+def _host_zones(servers: dict[str, _Server], placed: list[tuple[str, str]]) -> dict[str, str]:
     """The zones of the hosts of servers that asked for none: the guest is told its host's
     zone, as Nova records it on such a server when it is scheduled."""
     nodes = sorted({node_id for instance_id, node_id in placed
