@@ -2,7 +2,8 @@
 modules; the scheduler's Placement over the host records; the conductor's BuildQueue and
 Conductor over the placement; the compute API over all of them.
 
-Reads of other areas: `app.image_lookup` and `app.image_store` (the image area's ports).
+Reads of other areas: `app.image_port` (the image area's port: the only way compute reads
+images).
 Sets on the app, for operators' tools, benchmarks and tests: `app.compute_placement` (its
 snapshot and decision statistics) and `app.compute_conductor` (its sweeps).
 Serves `stratus.compute.v1.ComputeService` on the public listener and
@@ -40,14 +41,16 @@ def setup(app):
     host_records = HostRecords(scheduler_config, settings.service_down_time)
     placement = Placement(app.db, Scheduler(scheduler_config), host_records,
                           max_age=scheduler_settings.snapshot_max_age)
+    images = app.image_port
     builds = BuildQueue(app.db, placement,
-                        functools.partial(workflow.spawn_placed, conductor_settings),
+                        functools.partial(workflow.spawn_placed, conductor_settings, images),
                         settings.placement_workers)
-    conductor = Conductor(app.db, conductor_settings, builds, app.image_store,
-                          settings.service_down_time, app.config.controller.max_message_bytes)
+    conductor = Conductor(app.db, conductor_settings, builds, images,
+                          service_down_time=settings.service_down_time,
+                          max_message_bytes=app.config.controller.max_message_bytes)
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     api = ComputeServicer(app.db, settings, quotas, conductor, placement, host_records,
-                          app.image_lookup)
+                          images.lookup)
 
     app.compute_placement = placement
     app.compute_conductor = conductor

@@ -1,25 +1,15 @@
-"""The compute API's view of the image service: a port, so servers can be validated against
-whatever image registry the controller runs (app.image_lookup), and tests can use a fake."""
+"""The compute API's view of images: what it asks of the image area's port (`ImageLookup`,
+answered by controller/image/port.py), and Nova's boot checks against the flavor."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
+from controller.image.port import ImageInfo
 from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 GIB = 1024 ** 3
 
 
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    status: str  # Glance's: queued, saving, active, killed, deactivated, deleted
-    size_bytes: int = 0
-    virtual_size_bytes: int = 0
-    min_ram_mb: int = 0
-    min_disk_gb: int = 0
-    architecture: str = ""
-    hypervisor_type: str = ""
 
 
 # (image_id, project_id, is_admin) -> ImageInfo, or None when missing or not visible; called

@@ -2,6 +2,8 @@
 docs/dev/compute-contract.md), and its periodic sweeps.
 
 Async glue only: every decision is a function of workflow.py run in one write transaction.
+Its collaborators are given to it (controller/compute/service.py builds them): the database,
+its settings, the build queue that places servers (placing.py), and the image port.
 """
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ from controller.compute.records import states
 from controller.compute.records.models import Instance
 from controller.compute.conductor import nodes, outbox, workflow
 from controller.compute.conductor.config import ConductorSection
-from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.models import NodeCommand
+from controller.compute.conductor.placing import BuildQueue
 from controller.compute.records.models import ComputeNode
 from controller.db.database import Database
 from controller.db.queries import utcnow
-from store_backends import Store
+from controller.image.port import ImagePort
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,11 @@ CONSOLE_MAX_BYTES = 256 * 1024
 
 class Conductor:
     def __init__(self, db: Database, settings: ConductorSection, builds: BuildQueue,
-                 image_store: Store, service_down_time: float, max_message_bytes: int):
+                 images: ImagePort, *, service_down_time: float, max_message_bytes: int):
         self.db = db
         self.settings = settings
         self.builds = builds
-        self.image_store = image_store
+        self.images = images
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
@@ -174,7 +176,7 @@ class Conductor:
             self._background(self._build(instance_id, (), request_id))
             return
         if task == states.SPAWNING:
-            command = await self.txn(workflow.ensure_spawn, instance_id, request_id)
+            command = await self.txn(workflow.ensure_spawn, self.images, instance_id)
         elif task == states.DELETING:
             command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
         else:

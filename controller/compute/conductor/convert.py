@@ -1,4 +1,4 @@
-"""Node protocol messages <-> the conductor's plain values. The only module here importing pb2."""
+"""Node protocol messages <-> the conductor's plain values (commands are commands.py's)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,18 +15,6 @@ POWER_STATES = {
     pb.POWER_STATE_SHUTOFF: states.SHUTDOWN,
     pb.POWER_STATE_CRASHED: states.CRASHED,
     pb.POWER_STATE_SUSPENDED: states.POWER_SUSPENDED,
-}
-
-# Compute API action name -> the node's power operation.
-OPERATIONS = {
-    "stop": pb.POWER_OPERATION_STOP,
-    "start": pb.POWER_OPERATION_START,
-    "reboot": pb.POWER_OPERATION_REBOOT_SOFT,
-    "reboot_hard": pb.POWER_OPERATION_REBOOT_HARD,
-    "pause": pb.POWER_OPERATION_PAUSE,
-    "unpause": pb.POWER_OPERATION_UNPAUSE,
-    "suspend": pb.POWER_OPERATION_SUSPEND,
-    "resume": pb.POWER_OPERATION_RESUME,
 }
 
 STATUS_NAMES = {
@@ -113,39 +101,11 @@ def result(msg: pb.CommandResult) -> Result:
         console_output=msg.console_output, console_truncated=msg.console_truncated)
 
 
-def _image_ref(target: pb.ImageRef, ref: dict | None) -> None:
-    if ref:
-        target.image_id = ref["image_id"]
-        target.disk_format = ref.get("disk_format", "")
-        target.os_hash_value = ref.get("os_hash_value", "")
-        target.size = int(ref.get("size", 0))
-
-
 def command(row) -> pb.ConnectResponse:
-    """An outbox row as the message the node receives."""
-    cmd = pb.Command(command_id=row.id, request_id=row.request_id,
-                     instance_id=row.instance_id or "")
-    payload = row.payload or {}
-    if row.kind == "spawn":
-        spawn = cmd.spawn
-        spawn.name = payload["name"]
-        spawn.vcpus, spawn.memory_mb = payload["vcpus"], payload["memory_mb"]
-        spawn.disk_gb = payload["disk_gb"]
-        _image_ref(spawn.image, payload.get("image"))
-        _image_ref(spawn.kernel, payload.get("kernel"))
-        _image_ref(spawn.ramdisk, payload.get("ramdisk"))
-        spawn.kernel_cmdline = payload.get("kernel_cmdline", "")
-        spawn.metadata.update(payload.get("metadata", {}))
-    elif row.kind == "power":
-        cmd.power.operation = OPERATIONS[payload["action"]]
-        if payload.get("shutdown_timeout") is not None:
-            cmd.power.shutdown_timeout_seconds = int(payload["shutdown_timeout"])
-    elif row.kind == "destroy":
-        cmd.destroy.SetInParent()
-    elif row.kind == "console_output":
-        cmd.console_output.max_bytes = int(payload.get("max_bytes", 0))
-    else:
-        raise ValueError(f"unknown command kind {row.kind!r}")
+    """An outbox row as the message the node receives: its stored Command and its ids."""
+    cmd = pb.Command.FromString(row.body)
+    cmd.command_id, cmd.request_id = row.id, row.request_id
+    cmd.instance_id = row.instance_id or ""
     return pb.ConnectResponse(command=cmd)
 
 

@@ -1,9 +1,9 @@
 """peewee models of the conductor's own table, the outbox (schema:
-controller/db/migrations/m0300_*.py); compute nodes are in records/models.py."""
+controller/db/migrations/m0300_*.py, m0403_*.py); compute nodes are in records/models.py."""
 import peewee
 
 from controller.db.database import BaseModel
-from controller.db.fields import JSONValueField
+from controller.db.fields import BlobField, JSONValueField
 
 
 class NodeCommand(BaseModel):
@@ -12,7 +12,8 @@ class NodeCommand(BaseModel):
     node_id = peewee.CharField(max_length=36)
     instance_id = peewee.CharField(max_length=36, null=True)
     kind = peewee.CharField(max_length=32)
-    payload = JSONValueField(default=dict)
+    # the Command message less its ids, serialized (commands.py)
+    body = BlobField()
     request_id = peewee.CharField(max_length=128)
     state = peewee.CharField(max_length=16)
     deliveries = peewee.IntegerField(default=0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from controller.compute.conductor.commands import Body
 from controller.compute.conductor.models import NodeCommand
 from controller.db.queries import utcnow
 from controller.db import statements
@@ -16,19 +17,19 @@ SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
 LIVE = (PENDING, DELIVERED)
 
 
-def command(node_id: str, kind: str, instance_id: str | None, payload: dict,
-            request_id: str, timeout: float) -> dict:
+def command(node_id: str, instance_id: str | None, body: Body, request_id: str,
+            timeout: float) -> dict:
     """A new command's row, for enqueue_rows."""
     now = utcnow()
-    return dict(id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id, kind=kind,
-                payload=payload, request_id=(request_id or "")[:128], state=PENDING,
-                deliveries=0, created_at=now,
+    return dict(id=str(uuid.uuid4()), node_id=node_id, instance_id=instance_id,
+                kind=body.kind, body=body.data, request_id=(request_id or "")[:128],
+                state=PENDING, deliveries=0, created_at=now,
                 expires_at=now + datetime.timedelta(seconds=timeout))
 
 
-def enqueue(node_id: str, kind: str, instance_id: str | None, payload: dict, request_id: str,
+def enqueue(node_id: str, instance_id: str | None, body: Body, request_id: str,
             timeout: float) -> NodeCommand:
-    values = command(node_id, kind, instance_id, payload, request_id, timeout)
+    values = command(node_id, instance_id, body, request_id, timeout)
     seq = statements.insert(NodeCommand, values, returning_id=True)
     return NodeCommand(seq=seq, **values)
 

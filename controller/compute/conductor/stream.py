@@ -176,20 +176,18 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         host = current_peer().host_name.lower()
         conductor = self.conductor
 
-        def allowed():
+        def allowed() -> bool:
             node = nodes.by_host(host)
-            if node is None or not images.node_may_fetch(node.id, request.image_id):
-                return None
-            return images.location(request.image_id)
+            return node is not None and images.node_may_fetch(node.id, request.image_id)
 
+        chunk = min(IMAGE_CHUNK_BYTES, conductor.max_message_bytes // 2)
         try:
-            location = await conductor.db.run(allowed)
-        except Exception:
-            location = None
-        if location is None:
+            data = (await conductor.images.open_data(request.image_id, chunk)
+                    if await conductor.db.run(allowed) else None)
+        except Exception:  # the image has no data (or no answer): the node's spawn fails
+            data = None
+        if data is None:
             await context.abort(grpc.StatusCode.NOT_FOUND,
                                 f"no server on host {host} needs image {request.image_id}")
-        store = conductor.image_store
-        chunk = min(IMAGE_CHUNK_BYTES, conductor.max_message_bytes // 2)
-        async for data in images.chunks(store, location, chunk):
-            yield pb.FetchImageResponse(data=data)
+        async for piece in data:
+            yield pb.FetchImageResponse(data=piece)

@@ -12,17 +12,15 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
-from controller.compute.records import actions, lifecycle, states
-from controller.compute.records.models import Instance, InstanceAction
-from controller.compute.conductor import images, outbox
+from controller.compute.conductor import commands, outbox, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.records.models import ComputeNode
-from controller.db.queries import utcnow
-from stratus_common.errors import StratusError
-from controller.compute.records.statements import OVER_IDS
+from controller.compute.records import actions, lifecycle, states
+from controller.compute.records.models import ComputeNode, Instance, InstanceAction
 from controller.db.database import locked
+from controller.db.queries import utcnow
+from controller.image.port import ImagePort
 
 log = logging.getLogger(__name__)
 
@@ -60,52 +58,28 @@ def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
 
 # -- commands --------------------------------------------------------------------------
 
-def _boot(instance_id: str, image_id: str) -> dict:
-    try:
-        return images.boot_images(image_id)
-    except StratusError as error:
-        # Not this transaction's to decide: the node's fetch fails (IMAGE_NOT_FOUND) and
-        # the build ends with that fault, as Nova's compute reports a missing image.
-        log.warning("server %s: image %s: %s", instance_id, image_id, error.message)
-        return {"image": {"image_id": image_id}}
-
-
-def _spawn_payload(name: str, vcpus: int, ram_mb: int, disk_gb: int, boot: dict) -> dict:
-    return {"name": name, "vcpus": vcpus, "memory_mb": ram_mb, "disk_gb": disk_gb,
-            "metadata": {}, **boot}
-
-
-def spawn_placed(settings: ConductorSection, placed: list[tuple[str, str]]) -> None:
+def spawn_placed(settings: ConductorSection, port: ImagePort,
+                 placed: list[tuple[str, str]]) -> None:
     """The spawns for servers, (instance_id, node_id) each, that a claim just moved from
-    scheduling to spawning, in the claim's own transaction (which holds their rows). A
-    server waiting for a host never has a live spawn, so there is nothing to look for first.
-    A batch reads its servers in one statement, each image once, and writes one insert."""
-    found = {row[0]: row[1:] for row in
-             OVER_IDS.execute("spawn_fields", [i for i, _ in placed]).fetchall()}
-    boots: dict[str, dict] = {}
-    rows = []
-    for instance_id, node_id in placed:
-        name, vcpus, ram_mb, disk_gb, image_id, request_id = found[instance_id]
-        if image_id not in boots:
-            boots[image_id] = _boot(instance_id, image_id)
-        rows.append(outbox.command(node_id, "spawn", instance_id, _spawn_payload(
-            name, vcpus, ram_mb, disk_gb, boots[image_id]), request_id or "",
-            settings.spawn_timeout))
-    outbox.enqueue_rows(rows)
+    scheduling to spawning, in the claim's own transaction (which holds their rows): one
+    insert for all. A server waiting for a host never has a live spawn, so there is nothing
+    to look for first."""
+    outbox.enqueue_rows([outbox.command(*spawn, settings.spawn_timeout)
+                         for spawn in spawns.spawns(port, placed)])
 
 
-def ensure_spawn(db, settings: ConductorSection, instance_id: str,
-                 request_id: str) -> NodeCommand | None:
+def ensure_spawn(db, settings: ConductorSection, port: ImagePort,
+                 instance_id: str) -> NodeCommand | None:
+    """The spawn of a placed server whose command was never written (its request id is its
+    latest action's, as for every spawn)."""
     inst = _lock(db, instance_id)
     if inst is None or inst.task_state != states.SPAWNING or not inst.node_id:
         return None
     live = outbox.live_for_instance(instance_id, "spawn")
     if live:
         return live[0]
-    payload = _spawn_payload(inst.name, inst.vcpus, inst.ram_mb, inst.disk_gb,
-                             _boot(instance_id, inst.image_id))
-    return outbox.enqueue(inst.node_id, "spawn", instance_id, payload, request_id,
-                          settings.spawn_timeout)
+    (spawn,) = spawns.spawns(port, [(instance_id, inst.node_id)])
+    return outbox.enqueue(*spawn, settings.spawn_timeout)
 
 
 def ensure_action(db, settings: ConductorSection, instance_id: str, action: states.Action,
@@ -114,10 +88,10 @@ def ensure_action(db, settings: ConductorSection, instance_id: str, action: stat
     if inst is None or inst.task_state != action.task_state or not inst.node_id:
         return None
     for command in outbox.live_for_instance(instance_id, "power"):
-        if (command.payload or {}).get("action") == action.name:
+        if commands.power_action(command.body) == action.name:
             return command
-    return outbox.enqueue(inst.node_id, "power", instance_id, {"action": action.name},
-                          request_id, settings.command_timeout)
+    return outbox.enqueue(inst.node_id, instance_id, commands.power(action.name), request_id,
+                          settings.command_timeout)
 
 
 def ensure_destroy(db, settings: ConductorSection, instance_id: str,
@@ -131,14 +105,14 @@ def ensure_destroy(db, settings: ConductorSection, instance_id: str,
     live = outbox.live_for_instance(instance_id, "destroy")
     if live:
         return live[0]
-    return outbox.enqueue(inst.node_id, "destroy", instance_id, {}, request_id,
+    return outbox.enqueue(inst.node_id, instance_id, commands.destroy(), request_id,
                           settings.command_timeout)
 
 
 def console_command(settings: ConductorSection, instance: Instance, max_bytes: int,
                     request_id: str) -> NodeCommand:
-    return outbox.enqueue(instance.node_id, "console_output", instance.id,
-                          {"max_bytes": max_bytes}, request_id, settings.console_timeout)
+    return outbox.enqueue(instance.node_id, instance.id, commands.console_output(max_bytes),
+                          request_id, settings.console_timeout)
 
 
 # -- results ---------------------------------------------------------------------------
@@ -162,7 +136,7 @@ def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -
     if command is None:  # answered twice, or timed out first: applied already
         return follow
     follow.wake_nodes.add(node_id)
-    if command.instance_id and not (command.payload or {}).get("reap"):
+    if command.instance_id:
         _apply(db, settings, command, result, follow)
     return follow
 
@@ -173,7 +147,7 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
     message = result.error_message or result.error_code or result.status
     inst = Instance.get_or_none(Instance.id == instance_id)
     if inst is None or inst.deleted_at is not None:
-        return
+        return  # a reaped domain's server, among others
     if command.kind == "spawn":
         if inst.task_state == states.DELETING:
             return  # a destroy follows; the build result no longer matters
@@ -190,7 +164,7 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
             lifecycle.fail_build(instance_id,
                                  f"build failed on host {_host(command.node_id)}: {message}")
     elif command.kind == "power":
-        action = states.ACTIONS[command.payload["action"]]
+        action = states.ACTIONS[commands.power_action(command.body)]
         lifecycle.action_finished(instance_id, action, result.ok, power,
                                   "" if result.ok else message)
         if result.instance:  # a guest started again may have a new lease
@@ -211,7 +185,7 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
         return follow
     instance_id = command.instance_id
     inst = Instance.get_or_none(Instance.id == instance_id) if instance_id else None
-    if inst is None or inst.deleted_at is not None or (command.payload or {}).get("reap"):
+    if inst is None or inst.deleted_at is not None:  # a reaped domain's server, among others
         return follow
     log.warning("%s (command %s, server %s)", message, command.id, instance_id)
     if command.kind == "spawn":
@@ -220,7 +194,8 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
         if inst.task_state == states.SPAWNING:
             lifecycle.fail_build(instance_id, message)
     elif command.kind == "power":
-        lifecycle.action_finished(instance_id, states.ACTIONS[command.payload["action"]], False,
+        lifecycle.action_finished(instance_id,
+                                  states.ACTIONS[commands.power_action(command.body)], False,
                                   None, message)
     elif command.kind == "destroy":
         fault(instance_id, message)
@@ -301,7 +276,7 @@ def reconcile(db, settings: ConductorSection, node_id: str,
         ours_and_deleted = report.managed and (deleted is None or deleted.deleted_at is not None)
         if ours_and_deleted and settings.running_deleted_instance_action == "reap":
             if not outbox.live_for_instance(report.instance_id, "destroy"):
-                outbox.enqueue(node_id, "destroy", report.instance_id, {"reap": True}, "",
+                outbox.enqueue(node_id, report.instance_id, commands.destroy(), "",
                                settings.command_timeout)
             outcome.reaped.append(report.instance_id)
     (ComputeNode.update(unknown_domains=outcome.unknown)

@@ -41,11 +41,6 @@ OVER_IDS = OverIds({
                   "AND finish_time IS NULL AND action_id IN (SELECT MAX(id) FROM "
                   "instance_action WHERE instance_id IN ({ids}) AND action = {p} "
                   "GROUP BY instance_id)"),
-    # what a spawn command needs of each server, with the request id it was created (or last
-    # acted on) with
-    "spawn_fields": ("SELECT i.id, i.name, i.vcpus, i.ram_mb, i.disk_gb, i.image_id, "
-                     "(SELECT a.request_id FROM instance_action a WHERE a.instance_id = i.id "
-                     "ORDER BY a.id DESC LIMIT 1) FROM instance i WHERE i.id IN ({ids})"),
     # the first step of each server's action just started (its latest of that name)
     "start_events": ("INSERT INTO instance_action_event (action_id, event, host, start_time, "
                      "finish_time, result) SELECT MAX(id), {p}, '', {p}, NULL, {p} "

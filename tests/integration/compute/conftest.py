@@ -11,7 +11,7 @@ def images(db):
 @pytest.fixture(scope="session")
 def image_lookup(controller):
     """The image port the compute API was wired with."""
-    return controller.app.image_lookup
+    return controller.app.image_port.lookup
 
 
 @pytest.fixture(scope="session")

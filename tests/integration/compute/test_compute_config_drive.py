@@ -5,7 +5,7 @@ import base64
 import grpc
 import pytest
 
-from controller.compute.api.models import Instance
+from controller.compute.records.models import Instance
 from stratus.compute.v1 import compute_service_pb2 as pb
 from tests.integration.compute.compute_support import add_hosts
 from tests.support.errors import raises

@@ -7,6 +7,7 @@ import pytest
 
 from controller.compute.records import lifecycle
 from controller.compute.records.models import Instance
+from controller.compute.conductor import convert
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.records.models import Allocation
 from stratus.compute.v1 import compute_service_pb2 as pb
@@ -312,5 +313,6 @@ def test_a_placed_server_has_its_spawn_command_with_the_create_request_id(comput
         NodeCommand.instance_id == server.id, NodeCommand.kind == "spawn")))
     assert len(spawns) == 1
     assert spawns[0].request_id == rid and spawns[0].state == "pending"
-    assert spawns[0].payload["name"] == "spawned"
-    assert spawns[0].payload["image"]["image_id"] == env["image"]
+    spawn = convert.command(spawns[0]).command.spawn   # as the node receives it
+    assert spawn.name == "spawned"
+    assert spawn.image.image_id == env["image"]
