@@ -122,8 +122,10 @@ class Session:
         timeout = timeout if timeout is not None else self.settings.timeout
         for attempt in (1, 2):
             payload = request() if callable(request) else request
+            # Outside the try: a refused password login must not drop the cached token.
+            metadata = self.metadata(authenticated)
             try:
-                return method(payload, metadata=self.metadata(authenticated), timeout=timeout)
+                return method(payload, metadata=metadata, timeout=timeout)
             except grpc.RpcError as e:
                 if attempt == 2 or not self._refused(e, authenticated):
                     raise
