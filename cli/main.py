@@ -52,8 +52,11 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
 
 def run(ctx: Context) -> int:
     args, stderr = ctx.args, ctx.stderr
+    command = args._command
     try:
-        result = args._command.func(ctx, args)
+        if command.columns is not None:
+            formatters.check_columns(command.columns(args), args)
+        result = command.func(ctx, args)
         if result is not None:
             formatters.render(result, ctx.stdout, args)
         ctx.stdout.flush()

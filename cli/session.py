@@ -146,11 +146,16 @@ class Session:
             finally:
                 call.cancel()
 
-    def paged(self, method, request, field: str) -> Iterable:
-        """Every item of a List method, following next_page_token."""
+    def pages(self, method, request, field: str) -> Iterator[list]:
+        """The items of a List method page by page, following next_page_token."""
         while True:
             response = self.call(method, request)
-            yield from getattr(response, field)
+            yield list(getattr(response, field))
             if not response.next_page_token:
                 return
             request.page_token = response.next_page_token
+
+    def paged(self, method, request, field: str) -> Iterable:
+        """Every item of a List method."""
+        for page in self.pages(method, request, field):
+            yield from page

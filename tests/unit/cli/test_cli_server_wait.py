@@ -22,6 +22,7 @@ class BuildingCompute(pb_grpc.ComputeServiceServicer):
 
     def __init__(self, outcome):
         self.outcome = outcome
+        self.calls = []
         self.created = []
         self.watched = []
 
@@ -40,11 +41,13 @@ class BuildingCompute(pb_grpc.ComputeServiceServicer):
             yield server
 
     async def GetFlavor(self, request, context):
+        self.calls.append("GetFlavor")
         if request.id != "m1.tiny":
             await context.abort(grpc.StatusCode.NOT_FOUND, "no flavor")
         return pb.Flavor(id="m1.tiny", name="m1.tiny", vcpus=1, ram_mb=512)
 
     async def CreateServer(self, request, context):
+        self.calls.append("CreateServer")
         self.created.append(request)
         server = pb.Server()
         server.CopyFrom(request.server)
@@ -107,3 +110,22 @@ def test_create_without_wait_returns_the_building_server(compute_server):
                          "--image", IMAGE_ID, "-f", "value", "-c", "status")
     assert (code, out, err) == (0, "BUILD\n", "")
     assert servicer.watched == []
+
+
+@pytest.mark.parametrize("options", [["-c", "hots"], ["-c", "id", "-c", "nosuch"]])
+def test_an_unknown_column_is_refused_before_any_call(compute_server, options):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, *options)
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert err.startswith(f"stratus: error: unknown column {options[-1]!r}; columns: ")
+    assert "host" in err and servicer.calls == []
+
+
+def test_the_host_column_of_a_server_not_yet_placed_is_empty(compute_server):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "-f", "json", "-c", "id", "-c", "host")
+    assert code == 0, err
+    assert json.loads(out) == {"id": SERVER_ID, "host": None}
+    assert servicer.calls == ["GetFlavor", "CreateServer"]
