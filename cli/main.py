@@ -11,7 +11,7 @@ import grpc
 
 from cli import auth, commands, formatters, parser as cli_parser, rpc_errors
 from cli.context import Context
-from cli.errors import CliError, ExitCode
+from cli.errors import CliError, ExitCode, LookupRefused
 from cli.registry import REGISTRY
 
 
@@ -62,10 +62,12 @@ def run(ctx: Context) -> int:
         ctx.stdout.flush()
         return ExitCode.OK
     except grpc.RpcError as e:
-        url = ctx.settings.url if "settings" in ctx.__dict__ else None
-        request_id = ctx.session.request_id if "session" in ctx.__dict__ else None
-        print(f"stratus: {rpc_errors.describe(e, url=url, request_id=request_id)}", file=stderr)
+        print(f"stratus: {describe(ctx, e)}", file=stderr)
         return rpc_errors.exit_code_for(e)
+    except LookupRefused as e:
+        step = f"{command.name}: you may not look up {e.kind} {e.name!r}"
+        print(f"stratus: {describe(ctx, e.error, step)}", file=stderr)
+        return e.exit_code
     except CliError as e:
         print(f"stratus: error: {e}", file=stderr)
         return e.exit_code
@@ -87,3 +89,9 @@ def run(ctx: Context) -> int:
         print(f"stratus: internal error: {type(e).__name__}: {e} "
               "(run again with --debug to see where, and report it)", file=stderr)
         return ExitCode.FAILED
+
+
+def describe(ctx: Context, error: grpc.RpcError, step: str | None = None) -> str:
+    url = ctx.settings.url if "settings" in ctx.__dict__ else None
+    request_id = ctx.session.request_id if "session" in ctx.__dict__ else None
+    return rpc_errors.describe(error, url=url, request_id=request_id, step=step)

@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
-from cli.errors import CliError, NotFoundError
+from cli.errors import CliError, LookupRefused, NotFoundError
 from cli.formatters import ListResult, ShowResult
 
 UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
@@ -134,13 +134,19 @@ def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
     anything when `any_id`), else by name.
 
     `get(id)` fetches by ID; `by_name(name)` lists those with that name."""
-    if any_id or UUID.fullmatch(name_or_id):
-        try:
-            return get(name_or_id)
-        except grpc.RpcError as e:
-            if e.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise
-    matches = list(by_name(name_or_id))
+    try:
+        if any_id or UUID.fullmatch(name_or_id):
+            try:
+                return get(name_or_id)
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.NOT_FOUND,
+                                    grpc.StatusCode.INVALID_ARGUMENT):
+                    raise
+        matches = list(by_name(name_or_id))
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.PERMISSION_DENIED:
+            raise LookupRefused(kind, name_or_id, e) from None
+        raise
     if not matches:
         raise NotFoundError(f"no {kind} with name or ID {name_or_id!r}")
     if len(matches) > 1:

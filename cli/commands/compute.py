@@ -441,7 +441,11 @@ def console_log(ctx, args):
     server = find_server(ctx, args.server)
     output = call(ctx, "GetConsoleOutput",
                   pb.GetConsoleOutputRequest(server_id=server.id, lines=args.lines)).output
-    ctx.stdout.write(output if not output or output.endswith("\n") else output + "\n")
+    if not output:   # say so: an empty stdout alone looks like a command that did nothing
+        ctx.stderr.write(f"stratus: the console log of server {server.name} is empty: its "
+                         "guest has written nothing to its serial console\n")
+        return
+    ctx.stdout.write(output if output.endswith("\n") else output + "\n")
 
 
 def event_columns(server_id: str) -> resources.Columns:

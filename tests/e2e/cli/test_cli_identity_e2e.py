@@ -77,6 +77,12 @@ def test_a_new_member_logs_in_from_clouds_yaml(cli, controller_process, tmp_path
     proc = member("--cloud", "lab", "user", "list", expect=4)
     assert proc.stderr.startswith("stratus: PERMISSION_DENIED: ")
     assert proc.stderr.count("\n") == 1
+    # a refused lookup is told as part of what was asked, not as a bare policy rule
+    proc = member("--cloud", "lab", "user", "create", unique("user"), "--password", "pw-2",
+                  "--project", project, expect=4)
+    assert proc.stderr.startswith(f"stratus: PERMISSION_DENIED: user create: you may not look "
+                                  f"up project {project!r}: ")
+    assert proc.stderr.count("\n") == 1
 
     cli("role", "remove", "member", "--user", user, "--project", project)
     assert cli.json("role", "assignment", "list", "--user", user) == []
