@@ -247,8 +247,11 @@ def show_server(server) -> ShowResult:
 SERVER_FIELDS = resources.fields_of(show_server, pb.Server)
 
 
-def watch(ctx, server, label: str, done, failed=lambda s: status(s) == "ERROR"):
-    """Follows WatchServers from the server's revision until done(server); the final one."""
+def watch(ctx, server, label: str, goal: str, done=None,
+          failed=lambda s: status(s) == "ERROR"):
+    """Follows WatchServers from the server's revision until done(server) (by default: in
+    `goal` status with no task under way); the final one."""
+    done = done or settled(goal)
     def open_stream(last):
         since = last.revision if last is not None else server.revision
         request = pb.WatchServersRequest(server_id=server.id, since_revision=since)
@@ -265,7 +268,9 @@ def watch(ctx, server, label: str, done, failed=lambda s: status(s) == "ERROR"):
         open_stream, status_of=status_of, done=lambda m: done(m.server),
         failed=lambda m: failed(m.server), report=ctx.stderr, label=label,
         fault_of=lambda m: m.server.fault.message,
-        initial=status_of(pb.WatchServersResponse(server=server)))
+        initial=status_of(pb.WatchServersResponse(server=server)), goal=goal,
+        # the time waited is for people; -f json and the like are for programs
+        elapsed=getattr(ctx.args, "format", "table") == "table")
     return message.server
 
 
@@ -304,7 +309,7 @@ def server_create(ctx, args):
     created = call(ctx, "CreateServer",
                    pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4())))
     if args.wait:
-        created = watch(ctx, created, f"server {created.name}", settled("ACTIVE"))
+        created = watch(ctx, created, f"server {created.name}", "ACTIVE")
     return show_server(created)
 
 
@@ -394,8 +399,8 @@ def server_delete(ctx, args):
     resources.delete_each(ctx, "server", args.servers, delete)
     for server in deleted if args.wait else ():
         try:
-            watch(ctx, server, f"server {server.name}", lambda s: status(s) == "DELETED",
-                  failed=lambda s: False)
+            watch(ctx, server, f"server {server.name}", "DELETED",
+                  done=lambda s: status(s) == "DELETED", failed=lambda s: False)
         except resources.grpc.RpcError as e:
             if e.code() != resources.grpc.StatusCode.NOT_FOUND:   # already gone
                 raise
@@ -410,7 +415,7 @@ def action(verb: str, method: str, request_cls, target: str, help: str, *extra_a
             server = find_server(ctx, name)
             changed = call(ctx, method, request_cls(id=server.id, **request_options(args)))
             if args.wait:
-                watch(ctx, changed, f"server {server.name}", settled(target))
+                watch(ctx, changed, f"server {server.name}", target)
     for extra in reversed(extra_args):
         run = extra(run)
     run = arg("--wait", action="store_true", help=f"wait until the server is {target}")(run)
