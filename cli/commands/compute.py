@@ -252,6 +252,7 @@ def watch(ctx, server, label: str, goal: str, done=None,
     """Follows WatchServers from the server's revision until done(server) (by default: in
     `goal` status with no task under way); the final one."""
     done = done or settled(goal)
+
     def open_stream(last):
         since = last.revision if last is not None else server.revision
         request = pb.WatchServersRequest(server_id=server.id, since_revision=since)
