@@ -33,7 +33,8 @@ class Context:
         if not settings.token:
             cache = TokenCache(cache_dir(self.env), cloud=settings.cloud,
                                url=settings.require_url(), username=settings.username or "",
-                               project=settings.project or "")
+                               project=settings.project or "",
+                               password=settings.password or "")
         return Session(settings, cache=cache, issue_token=self.issue_token,
                        debug=self.stderr if self.options.get("debug") else None)
 

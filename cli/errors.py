@@ -47,3 +47,14 @@ class NotFoundError(CliError):
 
 class WaitFailed(CliError):
     exit_code = ExitCode.WAIT_FAILED
+
+
+class LookupRefused(CliError):
+    """The server refused a name or ID lookup that the command makes before its own call:
+    reported as what the user asked for, not as the lookup's policy rule alone."""
+
+    exit_code = ExitCode.AUTH
+
+    def __init__(self, kind: str, name: str, error):
+        self.kind, self.name, self.error = kind, name, error
+        super().__init__(f"you may not look up {kind} {name!r}: {error.details()}")

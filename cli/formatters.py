@@ -76,6 +76,13 @@ def pick(available: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
     return indexes
 
 
+def check_columns(available: Sequence[str], options) -> None:
+    """Refuses, before any call is made, the -c and --sort-column names that the command
+    does not have."""
+    pick(available, getattr(options, "columns", None))
+    pick(available, getattr(options, "sort_columns", None))
+
+
 def sort_rows(result: ListResult, keys: Sequence[str] | None, descending: bool) -> list:
     rows = list(result.rows)
     for index in reversed(pick(result.columns, keys) if keys else []):

@@ -13,7 +13,7 @@ import grpc
 from cli import auth, commands, formatters, rpc_errors
 from cli import parser as cli_parser
 from cli.context import Context
-from cli.errors import CliError, ExitCode
+from cli.errors import CliError, ExitCode, LookupRefused
 from cli.registry import REGISTRY
 
 
@@ -54,17 +54,22 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
 
 def run(ctx: Context) -> int:
     args, stderr = ctx.args, ctx.stderr
+    command = args._command
     try:
-        result = args._command.func(ctx, args)
+        if command.columns is not None:
+            formatters.check_columns(command.columns(args), args)
+        result = command.func(ctx, args)
         if result is not None:
             formatters.render(result, ctx.stdout, args)
         ctx.stdout.flush()
         return ExitCode.OK
     except grpc.RpcError as e:
-        url = ctx.settings.url if "settings" in ctx.__dict__ else None
-        request_id = ctx.session.request_id if "session" in ctx.__dict__ else None
-        print(f"stratus: {rpc_errors.describe(e, url=url, request_id=request_id)}", file=stderr)
+        print(f"stratus: {describe(ctx, e)}", file=stderr)
         return rpc_errors.exit_code_for(e)
+    except LookupRefused as e:
+        step = f"{command.name}: you may not look up {e.kind} {e.name!r}"
+        print(f"stratus: {describe(ctx, e.error, step)}", file=stderr)
+        return e.exit_code
     except CliError as e:
         print(f"stratus: error: {e}", file=stderr)
         return e.exit_code
@@ -86,3 +91,9 @@ def run(ctx: Context) -> int:
         print(f"stratus: internal error: {type(e).__name__}: {e} "
               "(run again with --debug to see where, and report it)", file=stderr)
         return ExitCode.FAILED
+
+
+def describe(ctx: Context, error: grpc.RpcError, step: str | None = None) -> str:
+    url = ctx.settings.url if "settings" in ctx.__dict__ else None
+    request_id = ctx.session.request_id if "session" in ctx.__dict__ else None
+    return rpc_errors.describe(error, url=url, request_id=request_id, step=step)

@@ -32,7 +32,7 @@ class Progress:
         self.stream = stream
         self.total = total if total and total > 0 else None
         self.label = label
-        self.enabled = _is_terminal(stream) if enabled is None else enabled
+        self.enabled = is_terminal(stream) if enabled is None else enabled
         self.clock = clock
         self.interval = interval
         self.done = 0
@@ -88,7 +88,7 @@ class Progress:
         self.stream.flush()
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

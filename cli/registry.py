@@ -1,14 +1,21 @@
 """The command registry: each area's module declares its commands with `@command` and
 `@arg`; the parser, the help and the shell completion are all built from it.
 
-    @command("image show", help="Show an image's details", output="show")
+    @command("image show", help="Show an image's details", output="show",
+             columns=resources.fields_of(show_image, pb.Image))
     @arg("image", help="image name or ID")
     def image_show(ctx, args):
         return ShowResult({...})
+
+A command with output names the columns it can show (`columns`: the names, or a function of
+the parsed arguments giving them), so that `-c` and `--sort-column` are checked before any
+call is made.
 """
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+ColumnNames = Callable[[Any], Sequence[str]]
 
 
 @dataclasses.dataclass
@@ -26,6 +33,7 @@ class Command:
     output: str | None = None   # "show", "list", or None for commands that print nothing
     session: bool = True        # whether the command talks to the API
     arguments: list[Argument] = dataclasses.field(default_factory=list)
+    columns: ColumnNames | None = None   # of its output, given the parsed arguments
 
     @property
     def name(self) -> str:
@@ -38,16 +46,23 @@ class Registry:
         self.groups: dict[tuple[str, ...], str] = {}
 
     def command(self, name: str, *, help: str, output: str | None = None,
-                session: bool = True):
+                columns: ColumnNames | Sequence[str] | None = None, session: bool = True):
         if output not in (None, "show", "list"):
             raise ValueError(f"output must be show, list or None, not {output!r}")
+        if (output is None) != (columns is None):
+            raise ValueError(f"{name!r}: a command with output names its columns, "
+                             "and only such a command")
+        if columns is not None and not callable(columns):
+            names = tuple(columns)
+            columns = lambda args: names   # noqa: E731 (the same names whatever the args)
 
         def register(func):
             words = tuple(name.split())
             if words in self.commands:
                 raise ValueError(f"command {name!r} is registered twice")
             arguments = list(reversed(getattr(func, "_cli_arguments", [])))
-            self.commands[words] = Command(words, func, help, output, session, arguments)
+            self.commands[words] = Command(words, func, help, output, session, arguments,
+                                           columns)
             return func
         return register
 

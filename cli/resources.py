@@ -1,6 +1,7 @@
 """What the area modules share: proto messages to plain values, results from messages, and
 finding a resource by name or ID as the openstack client does."""
 import argparse
+import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -9,7 +10,7 @@ import grpc
 from google.protobuf import timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
-from cli.errors import CliError, NotFoundError
+from cli.errors import CliError, LookupRefused, NotFoundError
 from cli.formatters import ListResult, ShowResult
 
 UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
@@ -92,7 +93,31 @@ def show(message, *, rename: dict | None = None, drop: Iterable[str] = (),
     return ShowResult(dict(sorted(fields.items())))
 
 
-def listing(items: Iterable, columns: Sequence[tuple[str, Callable | str]]) -> ListResult:
+def fields_of(view: Callable[[object], ShowResult], message_type, *extra: str):
+    """The field names `view` shows for a `message_type` (plus `extra` ones it adds only
+    sometimes), as a command's `columns`: the view itself decides, on an empty message."""
+    names = [*view(message_type()).fields, *extra]
+    return lambda args: names
+
+
+Column = tuple[str, Callable | str]   # heading, and a field name or a function of the item
+
+
+@dataclasses.dataclass(frozen=True)
+class Columns:
+    """A list command's columns, and those `--long` adds; getters run only for rows, so the
+    headings are known before any call."""
+    base: Sequence[Column]
+    long: Sequence[Column] = ()
+
+    def chosen(self, args) -> list[Column]:
+        return [*self.base, *(self.long if getattr(args, "long", False) else ())]
+
+    def headings(self, args) -> list[str]:
+        return [heading for heading, _ in self.chosen(args)]
+
+
+def listing(items: Iterable, columns: Sequence[Column]) -> ListResult:
     """Rows of `items` under `columns`: (heading, field name or function of the item)."""
     def cell(item, getter):
         if callable(getter):
@@ -109,13 +134,19 @@ def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
     anything when `any_id`), else by name.
 
     `get(id)` fetches by ID; `by_name(name)` lists those with that name."""
-    if any_id or UUID.fullmatch(name_or_id):
-        try:
-            return get(name_or_id)
-        except grpc.RpcError as e:
-            if e.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise
-    matches = list(by_name(name_or_id))
+    try:
+        if any_id or UUID.fullmatch(name_or_id):
+            try:
+                return get(name_or_id)
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.NOT_FOUND,
+                                    grpc.StatusCode.INVALID_ARGUMENT):
+                    raise
+        matches = list(by_name(name_or_id))
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.PERMISSION_DENIED:
+            raise LookupRefused(kind, name_or_id, e) from None
+        raise
     if not matches:
         raise NotFoundError(f"no {kind} with name or ID {name_or_id!r}")
     if len(matches) > 1:

@@ -47,6 +47,29 @@ _HINTS = {
 }
 
 
+# Where the ErrorInfo reason knows better than the code. An UNAVAILABLE that carries a reason
+# was answered by the controller, so it is not "check that the controller is running".
+_REASON_HINTS = {
+    "HOST_DOWN": "The server's compute host is not reporting; an administrator can check it "
+                 "with `stratus compute service list`.",
+    "HOST_TIMEOUT": "The server's compute host did not answer in time; try again, or ask an "
+                    "administrator to check the host.",
+    "HOST_ERROR": "The server's compute host reported this failure; its operator can find "
+                  "it in the host's log by the request ID.",
+}
+_ANSWERED_UNAVAILABLE = ("The controller answered, but a service it needs is unavailable; "
+                         "try again later.")
+
+
+def hint_for(code: grpc.StatusCode, reason: str | None, url: str | None) -> str:
+    """What to do next, from the reason when it is known, else from the code."""
+    if reason in _REASON_HINTS:
+        return _REASON_HINTS[reason]
+    if code == grpc.StatusCode.UNAVAILABLE and reason:
+        return _ANSWERED_UNAVAILABLE
+    return _HINTS.get(code, "").format(url=url or "the configured URL")
+
+
 def exit_code_for(error: grpc.RpcError) -> ExitCode:
     return _EXIT_CODES.get(error.code(), ExitCode.FAILED)
 
@@ -89,8 +112,9 @@ def _one_line(text: str) -> str:
 
 
 def describe(error: grpc.RpcError, *, url: str | None = None,
-             request_id: str | None = None) -> str:
-    """The line to print for `error`, without the program name."""
+             request_id: str | None = None, step: str | None = None) -> str:
+    """The line to print for `error`, without the program name; `step` says what the client
+    was doing for the user when the call failed, if it was not the user's request itself."""
     code = error.code()
     message = _one_line(error.details() or "")
     facts: list[str] = []   # what the details add to the message
@@ -114,8 +138,8 @@ def describe(error: grpc.RpcError, *, url: str | None = None,
     if facts and message in (facts[0], "; ".join(facts)):
         message = ""
     body = "; ".join(part for part in [message, *facts] if part) or "no message from the server"
-    line = f"{code.name}: {body}"
-    hint = _HINTS.get(code, "").format(url=url or "the configured URL")
+    line = f"{code.name}: {step}: {body}" if step else f"{code.name}: {body}"
+    hint = hint_for(code, reason, url)
     if hint:
         line += f". {hint}" if not line.endswith((".", "!", "?")) else f" {hint}"
     request_id = _trailing(error, "x-request-id") or request_id

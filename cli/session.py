@@ -123,8 +123,10 @@ class Session:
         timeout = timeout if timeout is not None else self.settings.timeout
         for attempt in (1, 2):
             payload = request() if callable(request) else request
+            # Outside the try: a refused password login must not drop the cached token.
+            metadata = self.metadata(authenticated)
             try:
-                return method(payload, metadata=self.metadata(authenticated), timeout=timeout)
+                return method(payload, metadata=metadata, timeout=timeout)
             except grpc.RpcError as e:
                 if attempt == 2 or not self._refused(e, authenticated):
                     raise
@@ -145,11 +147,16 @@ class Session:
             finally:
                 call.cancel()
 
-    def paged(self, method, request, field: str) -> Iterable:
-        """Every item of a List method, following next_page_token."""
+    def pages(self, method, request, field: str) -> Iterator[list]:
+        """The items of a List method page by page, following next_page_token."""
         while True:
             response = self.call(method, request)
-            yield from getattr(response, field)
+            yield list(getattr(response, field))
             if not response.next_page_token:
                 return
             request.page_token = response.next_page_token
+
+    def paged(self, method, request, field: str) -> Iterable:
+        """Every item of a List method."""
+        for page in self.pages(method, request, field):
+            yield from page

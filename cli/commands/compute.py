@@ -97,7 +97,10 @@ def show_flavor(flavor):
                                           "is_public"})
 
 
-@command("flavor create", help="create a flavor", output="show")
+FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
+
+
+@command("flavor create", help="create a flavor", output="show", columns=FLAVOR_FIELDS)
 @arg("name", help="new flavor name")
 @arg("--id", default="", help="flavor ID (default: a UUID)")
 @arg("--ram", type=int, default=256, help="memory size in MB (default 256)")
@@ -124,7 +127,13 @@ def flavor_create(ctx, args):
     return show_flavor(created)
 
 
-@command("flavor list", help="list flavors", output="list")
+FLAVOR_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Name", "name"), ("RAM", "ram_mb"), ("Disk", "disk_gb"),
+     ("Ephemeral", "ephemeral_gb"), ("VCPUs", "vcpus"), ("Is Public", "is_public")],
+    long=[("Swap", "swap_mb"), ("Properties", "extra_specs")])
+
+
+@command("flavor list", help="list flavors", output="list", columns=FLAVOR_COLUMNS.headings)
 @arg("--all", dest="include_private", action="store_true",
      help="private flavors too (admins)")
 @arg("--min-ram", type=int, default=0, help="only flavors with at least this much RAM (MB)")
@@ -133,19 +142,17 @@ def flavor_create(ctx, args):
 def flavor_list(ctx, args):
     request = pb.ListFlavorsRequest(include_private=args.include_private,
                                     min_ram_mb=args.min_ram, min_disk_gb=args.min_disk)
-    columns = [("ID", "id"), ("Name", "name"), ("RAM", "ram_mb"), ("Disk", "disk_gb"),
-               ("Ephemeral", "ephemeral_gb"), ("VCPUs", "vcpus"), ("Is Public", "is_public")]
-    if args.long:
-        columns += [("Swap", "swap_mb"), ("Properties", "extra_specs")]
     return resources.listing(ctx.session.paged(compute(ctx).ListFlavors, request, "flavors"),
-                             columns)
+                             FLAVOR_COLUMNS.chosen(args))
 
 
-@command("flavor show", help="show a flavor's details", output="show")
+@command("flavor show", help="show a flavor's details", output="show",
+         columns=resources.fields_of(show_flavor, pb.Flavor, "access_project_ids"))
 @arg("flavor", help="flavor name or ID")
 def flavor_show(ctx, args):
     flavor = find_flavor(ctx, args.flavor)
     result = show_flavor(flavor)
+    result.fields["access_project_ids"] = None
     if not flavor.is_public:
         try:
             access = ctx.session.paged(compute(ctx).ListFlavorAccess,
@@ -233,13 +240,19 @@ def show_server(server) -> ShowResult:
     fields["properties"] = fields.pop("metadata")
     fields["fault"] = (f"{server.fault.message} ({server.fault.code})"
                        if server.HasField("fault") else None)
-    if not server.host:
-        fields.pop("host")
+    fields["host"] = server.host or None   # known once placed, and only to admins
     return ShowResult(dict(sorted(fields.items())))
 
 
-def watch(ctx, server, label: str, done, failed=lambda s: status(s) == "ERROR"):
-    """Follows WatchServers from the server's revision until done(server); the final one."""
+SERVER_FIELDS = resources.fields_of(show_server, pb.Server)
+
+
+def watch(ctx, server, label: str, goal: str, done=None,
+          failed=lambda s: status(s) == "ERROR"):
+    """Follows WatchServers from the server's revision until done(server) (by default: in
+    `goal` status with no task under way); the final one."""
+    done = done or settled(goal)
+
     def open_stream(last):
         since = last.revision if last is not None else server.revision
         request = pb.WatchServersRequest(server_id=server.id, since_revision=since)
@@ -256,7 +269,9 @@ def watch(ctx, server, label: str, done, failed=lambda s: status(s) == "ERROR"):
         open_stream, status_of=status_of, done=lambda m: done(m.server),
         failed=lambda m: failed(m.server), report=ctx.stderr, label=label,
         fault_of=lambda m: m.server.fault.message,
-        initial=status_of(pb.WatchServersResponse(server=server)))
+        initial=status_of(pb.WatchServersResponse(server=server)), goal=goal,
+        # the time waited is for people; -f json and the like are for programs
+        elapsed=getattr(ctx.args, "format", "table") == "table")
     return message.server
 
 
@@ -266,7 +281,7 @@ def settled(wanted: str):
                                                                pb.TASK_STATE_NONE)
 
 
-@command("server create", help="create a server", output="show")
+@command("server create", help="create a server", output="show", columns=SERVER_FIELDS)
 @arg("name", help="new server name")
 @arg("--flavor", required=True, help="flavor name or ID")
 @arg("--image", required=True, help="image name or ID")
@@ -299,11 +314,30 @@ def server_create(ctx, args):
     created = call(ctx, "CreateServer",
                    pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4())))
     if args.wait:
-        created = watch(ctx, created, f"server {created.name}", settled("ACTIVE"))
+        created = watch(ctx, created, f"server {created.name}", "ACTIVE")
     return show_server(created)
 
 
-@command("server list", help="list servers", output="list")
+def server_columns(image_name) -> resources.Columns:
+    """The columns of `server list`; `image_name(image_id)` names the image."""
+    return resources.Columns(
+        [("ID", "id"), ("Name", "name"), ("Status", status), ("Networks", networks),
+         ("Image", lambda s: image_name(s.image_id)),
+         ("Flavor", lambda s: s.flavor.name or s.flavor_id)],
+        long=[("Task State", lambda s: resources.enum_name(TASK, s.task_state)),
+              ("Power State", "power_state"), ("Availability Zone", "availability_zone"),
+              ("Host", "host"), ("Properties", "metadata")])
+
+
+def with_image_names(pages, names):
+    """The servers of `pages`, each page's image names looked up before its rows show."""
+    for page in pages:
+        names.learn([server.image_id for server in page])
+        yield from page
+
+
+@command("server list", help="list servers", output="list",
+         columns=server_columns(image_name=None).headings)
 @arg("--all-projects", action="store_true", help="every project's servers (admins)")
 @arg("--project", help="only this project's servers (admins, with --all-projects)")
 @arg("--name", default="", help="servers whose name contains this")
@@ -324,17 +358,14 @@ def server_list(ctx, args):
         request.flavor_id = find_flavor(ctx, args.flavor).id
     if args.image:
         request.image_id = image_id(ctx, args.image)
-    columns = [("ID", "id"), ("Name", "name"), ("Status", status), ("Networks", networks),
-               ("Image", "image_id"), ("Flavor", lambda s: s.flavor.name or s.flavor_id)]
-    if args.long:
-        columns += [("Task State", lambda s: resources.enum_name(TASK, s.task_state)),
-                    ("Power State", "power_state"), ("Availability Zone", "availability_zone"),
-                    ("Host", "host"), ("Properties", "metadata")]
-    return resources.listing(ctx.session.paged(compute(ctx).ListServers, request, "servers"),
-                             columns)
+    from cli.commands import image
+    names = image.ImageNames(ctx)
+    pages = ctx.session.pages(compute(ctx).ListServers, request, "servers")
+    return resources.listing(with_image_names(pages, names),
+                             server_columns(names.name).chosen(args))
 
 
-@command("server show", help="show a server's details", output="show")
+@command("server show", help="show a server's details", output="show", columns=SERVER_FIELDS)
 @arg("server", help="server name or ID")
 def server_show(ctx, args):
     return show_server(find_server(ctx, args.server))
@@ -373,8 +404,8 @@ def server_delete(ctx, args):
     resources.delete_each(ctx, "server", args.servers, delete)
     for server in deleted if args.wait else ():
         try:
-            watch(ctx, server, f"server {server.name}", lambda s: status(s) == "DELETED",
-                  failed=lambda s: False)
+            watch(ctx, server, f"server {server.name}", "DELETED",
+                  done=lambda s: status(s) == "DELETED", failed=lambda s: False)
         except resources.grpc.RpcError as e:
             if e.code() != resources.grpc.StatusCode.NOT_FOUND:   # already gone
                 raise
@@ -389,7 +420,7 @@ def action(verb: str, method: str, request_cls, target: str, help: str, *extra_a
             server = find_server(ctx, name)
             changed = call(ctx, method, request_cls(id=server.id, **request_options(args)))
             if args.wait:
-                watch(ctx, changed, f"server {server.name}", settled(target))
+                watch(ctx, changed, f"server {server.name}", target)
     for extra in reversed(extra_args):
         run = extra(run)
     run = arg("--wait", action="store_true", help=f"wait until the server is {target}")(run)
@@ -420,26 +451,41 @@ def console_log(ctx, args):
     server = find_server(ctx, args.server)
     output = call(ctx, "GetConsoleOutput",
                   pb.GetConsoleOutputRequest(server_id=server.id, lines=args.lines)).output
-    ctx.stdout.write(output if not output or output.endswith("\n") else output + "\n")
+    if not output:   # say so: an empty stdout alone looks like a command that did nothing
+        ctx.stderr.write(f"stratus: the console log of server {server.name} is empty: its "
+                         "guest has written nothing to its serial console\n")
+        return
+    ctx.stdout.write(output if output.endswith("\n") else output + "\n")
 
 
-@command("server event list", help="list what was done to a server", output="list")
+def event_columns(server_id: str) -> resources.Columns:
+    return resources.Columns(
+        [("Request ID", "request_id"), ("Server ID", lambda a: server_id),
+         ("Action", "action"), ("Start Time", "start_time")],
+        long=[("Finish Time", "finish_time"), ("Result", "result"), ("Message", "message"),
+              ("User ID", "user_id")])
+
+
+def show_event(action, server_id: str = ""):
+    result = resources.show(action, extra={"server_id": server_id})
+    result.fields["events"] = "\n".join(f"{e['event']}: {e['result']}"
+                                        for e in result.fields["events"])
+    return result
+
+
+@command("server event list", help="list what was done to a server", output="list",
+         columns=event_columns("").headings)
 @arg("server", help="server name or ID")
 @arg("--long", action="store_true", help="list more columns")
 def server_event_list(ctx, args):
     server = find_server(ctx, args.server)
     actions = ctx.session.paged(compute(ctx).ListServerActions,
                                 pb.ListServerActionsRequest(server_id=server.id), "actions")
-    columns = [("Request ID", "request_id"), ("Server ID", lambda a: server.id),
-               ("Action", "action"), ("Start Time", "start_time")]
-    if args.long:
-        columns += [("Finish Time", "finish_time"), ("Result", "result"),
-                    ("Message", "message"), ("User ID", "user_id")]
-    return resources.listing(actions, columns)
+    return resources.listing(actions, event_columns(server.id).chosen(args))
 
 
 @command("server event show", help="show one action on a server and its steps",
-         output="show")
+         output="show", columns=resources.fields_of(show_event, pb.ServerAction))
 @arg("server", help="server name or ID")
 @arg("request_id", help="request ID of the action")
 def server_event_show(ctx, args):
@@ -447,17 +493,22 @@ def server_event_show(ctx, args):
     for found in ctx.session.paged(compute(ctx).ListServerActions,
                                    pb.ListServerActionsRequest(server_id=server.id), "actions"):
         if found.request_id == args.request_id:
-            result = resources.show(found, extra={"server_id": server.id})
-            result.fields["events"] = "\n".join(
-                f"{e['event']}: {e['result']}" for e in result.fields["events"])
-            return result
+            return show_event(found, server.id)
     raise resources.NotFoundError(f"no action with request ID {args.request_id!r} on "
                                   f"server {server.name}")
 
 
 # -- key pairs ---------------------------------------------------------------------------
 
-@command("keypair create", help="create or import an SSH key pair", output="show")
+KEYPAIR_CREATED = ("private_key", "public_key")   # create shows neither key
+
+
+def show_keypair(key_pair, drop=("private_key",)):
+    return resources.show(key_pair, drop=drop)
+
+
+@command("keypair create", help="create or import an SSH key pair", output="show",
+         columns=resources.fields_of(lambda k: show_keypair(k, KEYPAIR_CREATED), pb.KeyPair))
 @arg("name", help="new key pair name")
 @arg("--public-key", metavar="FILE", completer="file", help="import this public key")
 @arg("--private-key", metavar="FILE", completer="file",
@@ -475,10 +526,14 @@ def keypair_create(ctx, args):
         with open(path, "x") as f:   # never overwrite a key
             path.chmod(0o600)
             f.write(created.private_key)
-    return resources.show(created, drop=["private_key", "public_key"])
+    return show_keypair(created, KEYPAIR_CREATED)
 
 
-@command("keypair list", help="list your key pairs", output="list")
+KEYPAIR_COLUMNS = resources.Columns([("Name", "name"), ("Fingerprint", "fingerprint")])
+
+
+@command("keypair list", help="list your key pairs", output="list",
+         columns=KEYPAIR_COLUMNS.headings)
 @arg("--user", help="another user's key pairs (admins; name or ID)")
 def keypair_list(ctx, args):
     request = pb.ListKeyPairsRequest()
@@ -486,10 +541,11 @@ def keypair_list(ctx, args):
         from cli.commands import identity
         request.user_id = identity.find_user(ctx, args.user).id
     return resources.listing(ctx.session.paged(compute(ctx).ListKeyPairs, request, "key_pairs"),
-                             [("Name", "name"), ("Fingerprint", "fingerprint")])
+                             KEYPAIR_COLUMNS.chosen(args))
 
 
-@command("keypair show", help="show a key pair's details", output="show")
+@command("keypair show", help="show a key pair's details", output="show",
+         columns=resources.fields_of(show_keypair, pb.KeyPair))
 @arg("name", help="key pair name")
 @arg("--public-key", action="store_true", help="print only the public key")
 def keypair_show(ctx, args):
@@ -497,7 +553,7 @@ def keypair_show(ctx, args):
     if args.public_key:
         ctx.stdout.write(found.public_key.rstrip("\n") + "\n")
         return None
-    return resources.show(found, drop=["private_key"])
+    return show_keypair(found)
 
 
 @command("keypair delete", help="delete key pairs")
@@ -509,7 +565,20 @@ def keypair_delete(ctx, args):
 
 # -- server groups -----------------------------------------------------------------------
 
-@command("server group create", help="create a server group", output="show")
+def policy(found) -> str | None:
+    return resources.enum_name(POLICY, found.policy, dash=True)
+
+
+def show_group(found):
+    return resources.show(found, rename={"member_ids": "members"},
+                          extra={"policy": policy(found)})
+
+
+GROUP_FIELDS = resources.fields_of(show_group, pb.ServerGroup)
+
+
+@command("server group create", help="create a server group", output="show",
+         columns=GROUP_FIELDS)
 @arg("name", help="new server group name")
 @arg("--policy", choices=resources.enum_choices(POLICY, dash=True), default="affinity",
      help="placement policy (default affinity)")
@@ -525,30 +594,24 @@ def server_group_create(ctx, args):
                            pb.CreateServerGroupRequest(server_group=group_)))
 
 
-def policy(found) -> str | None:
-    return resources.enum_name(POLICY, found.policy, dash=True)
+GROUP_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Name", "name"), ("Policy", policy)],
+    long=[("Members", "member_ids"), ("Project Id", "project_id"), ("User Id", "user_id")])
 
 
-def show_group(found):
-    return resources.show(found, rename={"member_ids": "members"},
-                          extra={"policy": policy(found)})
-
-
-@command("server group list", help="list server groups", output="list")
+@command("server group list", help="list server groups", output="list",
+         columns=GROUP_COLUMNS.headings)
 @arg("--all-projects", action="store_true", help="every project's (admins)")
 @arg("--long", action="store_true", help="list more columns")
 def server_group_list(ctx, args):
-    columns = [("ID", "id"), ("Name", "name"), ("Policy", policy)]
-    if args.long:
-        columns += [("Members", "member_ids"), ("Project Id", "project_id"),
-                    ("User Id", "user_id")]
     return resources.listing(
         ctx.session.paged(compute(ctx).ListServerGroups,
                           pb.ListServerGroupsRequest(all_projects=args.all_projects),
-                          "server_groups"), columns)
+                          "server_groups"), GROUP_COLUMNS.chosen(args))
 
 
-@command("server group show", help="show a server group's details", output="show")
+@command("server group show", help="show a server group's details", output="show",
+         columns=GROUP_FIELDS)
 @arg("group", help="server group name or ID")
 def server_group_show(ctx, args):
     return show_group(find_group(ctx, args.group))
@@ -563,7 +626,11 @@ def server_group_delete(ctx, args):
 
 # -- quotas ------------------------------------------------------------------------------
 
-@command("quota show", help="show a project's limits and usage", output="list")
+QUOTA_COLUMNS = ("Resource", "Limit", "In Use")
+
+
+@command("quota show", help="show a project's limits and usage", output="list",
+         columns=QUOTA_COLUMNS)
 @arg("project", nargs="?", help="project name or ID (default: yours)")
 def quota_show(ctx, args):
     request = pb.GetQuotasRequest()
@@ -571,7 +638,7 @@ def quota_show(ctx, args):
         request.project_id = project_id(ctx, args.project)
     quotas = call(ctx, "GetQuotas", request)
     return resources.ListResult(
-        ["Resource", "Limit", "In Use"],
+        QUOTA_COLUMNS,
         [[name, getattr(quotas.limits, name), getattr(quotas.usage, name)] for name in QUOTAS])
 
 
@@ -599,30 +666,36 @@ def quota_set(ctx, args):
 
 # -- zones, services, hypervisors ------------------------------------------------------------
 
-@command("availability zone list", help="list availability zones", output="list")
+ZONE_COLUMNS = resources.Columns(
+    [("Zone Name", "name"),
+     ("Zone Status", lambda z: "available" if z.available else "not available")],
+    long=[("Hosts", "hosts")])
+
+
+@command("availability zone list", help="list availability zones", output="list",
+         columns=ZONE_COLUMNS.headings)
 @arg("--long", action="store_true", help="list the hosts too (admins)")
 def availability_zone_list(ctx, args):
-    columns = [("Zone Name", "name"),
-               ("Zone Status", lambda z: "available" if z.available else "not available")]
-    if args.long:
-        columns.append(("Hosts", "hosts"))
     return resources.listing(ctx.session.paged(
         compute(ctx).ListAvailabilityZones, pb.ListAvailabilityZonesRequest(),
-        "availability_zones"), columns)
+        "availability_zones"), ZONE_COLUMNS.chosen(args))
 
 
-@command("compute service list", help="list compute services (admins)", output="list")
+SERVICE_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Binary", lambda s: "stratus-compute"), ("Host", "host"),
+     ("Zone", "availability_zone"), ("Status", "status"), ("State", "state"),
+     ("Updated At", "heartbeat_time")],
+    long=[("Disabled Reason", "disabled_reason")])
+
+
+@command("compute service list", help="list compute services (admins)", output="list",
+         columns=SERVICE_COLUMNS.headings)
 @arg("--host", default="", help="only this host's")
 @arg("--long", action="store_true", help="list the reason for disabling too")
 def compute_service_list(ctx, args):
-    columns = [("ID", "id"), ("Binary", lambda s: "stratus-compute"), ("Host", "host"),
-               ("Zone", "availability_zone"), ("Status", "status"), ("State", "state"),
-               ("Updated At", "heartbeat_time")]
-    if args.long:
-        columns.append(("Disabled Reason", "disabled_reason"))
     return resources.listing(ctx.session.paged(
         compute(ctx).ListComputeServices, pb.ListComputeServicesRequest(host=args.host),
-        "services"), columns)
+        "services"), SERVICE_COLUMNS.chosen(args))
 
 
 @command("compute service set", help="enable or disable a host's compute service (admins)")
@@ -646,22 +719,25 @@ def compute_service_set(ctx, args):
                 id=service.id, reason=args.disable_reason))
 
 
-@command("hypervisor list", help="list hypervisors (admins)", output="list")
+HYPERVISOR_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Hypervisor Hostname", "hostname"), ("Hypervisor Type", "hypervisor_type"),
+     ("Host IP", "host_ip"), ("State", "state")],
+    long=[("vCPUs Used", "vcpus_used"), ("vCPUs", "vcpus"),
+          ("Memory MB Used", "memory_mb_used"), ("Memory MB", "memory_mb")])
+
+
+@command("hypervisor list", help="list hypervisors (admins)", output="list",
+         columns=HYPERVISOR_COLUMNS.headings)
 @arg("--matching", default="", help="host names containing this")
 @arg("--long", action="store_true", help="list more columns")
 def hypervisor_list(ctx, args):
-    columns = [("ID", "id"), ("Hypervisor Hostname", "hostname"),
-               ("Hypervisor Type", "hypervisor_type"), ("Host IP", "host_ip"),
-               ("State", "state")]
-    if args.long:
-        columns += [("vCPUs Used", "vcpus_used"), ("vCPUs", "vcpus"),
-                    ("Memory MB Used", "memory_mb_used"), ("Memory MB", "memory_mb")]
     return resources.listing(ctx.session.paged(
         compute(ctx).ListHypervisors, pb.ListHypervisorsRequest(hostname=args.matching),
-        "hypervisors"), columns)
+        "hypervisors"), HYPERVISOR_COLUMNS.chosen(args))
 
 
-@command("hypervisor show", help="show a hypervisor's details (admins)", output="show")
+@command("hypervisor show", help="show a hypervisor's details (admins)", output="show",
+         columns=resources.fields_of(resources.show, pb.Hypervisor))
 @arg("hypervisor", help="hypervisor host name or ID")
 def hypervisor_show(ctx, args):
     def named(name):
@@ -678,7 +754,7 @@ def hypervisor_show(ctx, args):
 
 
 @command("hypervisor stats show", help="show totals over every hypervisor (admins)",
-         output="show")
+         output="show", columns=resources.fields_of(resources.show, pb.HypervisorStatistics))
 def hypervisor_stats_show(ctx, args):
     return resources.show(call(ctx, "GetHypervisorStatistics",
                                pb.GetHypervisorStatisticsRequest()))

@@ -7,7 +7,7 @@ from google.protobuf import field_mask_pb2
 
 from cli import auth, resources
 from cli.errors import CliError, UsageError
-from cli.formatters import ListResult, ShowResult
+from cli.formatters import ShowResult
 from cli.registry import arg, command, group
 from stratus.identity.v1 import identity_service_pb2 as pb
 from stratus.identity.v1 import identity_service_pb2_grpc as pb_grpc
@@ -97,7 +97,8 @@ def find_endpoint(ctx, endpoint_id):
 
 # -- tokens ------------------------------------------------------------------------------
 
-@command("token issue", help="issue a new token with your password", output="show")
+@command("token issue", help="issue a new token with your password", output="show",
+         columns=("expires", "id", "project_id", "user_id"))
 def token_issue(ctx, args):
     issued = ctx.session.new_token()
     expires = datetime.datetime.fromtimestamp(issued.expires_at, datetime.UTC)
@@ -117,7 +118,8 @@ def token_revoke(ctx, args):
 
 # -- projects ----------------------------------------------------------------------------
 
-@command("project create", help="create a project", output="show")
+@command("project create", help="create a project", output="show",
+         columns=resources.fields_of(resources.show, pb.Project))
 @arg("name", help="new project name")
 @arg("--description", default="", help="project description")
 @enable_flags("project")
@@ -128,21 +130,23 @@ def project_create(ctx, args):
                                            pb.CreateProjectRequest(project=project)))
 
 
-@command("project list", help="list projects", output="list")
+PROJECT_COLUMNS = resources.Columns([("ID", "id"), ("Name", "name")],
+                                    long=[("Description", "description"), ("Enabled", "enabled")])
+
+
+@command("project list", help="list projects", output="list", columns=PROJECT_COLUMNS.headings)
 @arg("--user", help="only projects where this user (name or ID) has a role")
 @arg("--long", action="store_true", help="list more columns")
 def project_list(ctx, args):
     request = pb.ListProjectsRequest()
     if args.user:
         request.user_id = find_user(ctx, args.user).id
-    columns = [("ID", "id"), ("Name", "name")]
-    if args.long:
-        columns += [("Description", "description"), ("Enabled", "enabled")]
     return resources.listing(ctx.session.paged(identity(ctx).ListProjects, request, "projects"),
-                             columns)
+                             PROJECT_COLUMNS.chosen(args))
 
 
-@command("project show", help="show a project's details", output="show")
+@command("project show", help="show a project's details", output="show",
+         columns=resources.fields_of(resources.show, pb.Project))
 @arg("project", help="project name or ID")
 def project_show(ctx, args):
     return resources.show(find_project(ctx, args.project))
@@ -177,7 +181,8 @@ def password_of(args) -> str | None:
     return args.user_password
 
 
-@command("user create", help="create a user", output="show")
+@command("user create", help="create a user", output="show",
+         columns=resources.fields_of(resources.show, pb.User))
 @arg("name", help="new user name")
 @arg("--password", dest="user_password", metavar="PASSWORD", help="the user's password")
 @arg("--password-prompt", action="store_true", help="ask for the password")
@@ -198,18 +203,22 @@ def user_create(ctx, args):
                                       pb.CreateUserRequest(user=user, password=password)))
 
 
-@command("user list", help="list users", output="list")
+USER_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Name", "name")],
+    long=[("Project", "default_project_id"), ("Email", "email"),
+          ("Description", "description"), ("Enabled", "enabled")])
+
+
+@command("user list", help="list users", output="list", columns=USER_COLUMNS.headings)
 @arg("--long", action="store_true", help="list more columns")
 def user_list(ctx, args):
-    columns = [("ID", "id"), ("Name", "name")]
-    if args.long:
-        columns += [("Project", "default_project_id"), ("Email", "email"),
-                    ("Description", "description"), ("Enabled", "enabled")]
     return resources.listing(
-        ctx.session.paged(identity(ctx).ListUsers, pb.ListUsersRequest(), "users"), columns)
+        ctx.session.paged(identity(ctx).ListUsers, pb.ListUsersRequest(), "users"),
+        USER_COLUMNS.chosen(args))
 
 
-@command("user show", help="show a user's details", output="show")
+@command("user show", help="show a user's details", output="show",
+         columns=resources.fields_of(resources.show, pb.User))
 @arg("user", help="user name or ID")
 def user_show(ctx, args):
     return resources.show(find_user(ctx, args.user))
@@ -261,7 +270,8 @@ def user_password_set(ctx, args):
 
 # -- roles -------------------------------------------------------------------------------
 
-@command("role create", help="create a role", output="show")
+@command("role create", help="create a role", output="show",
+         columns=resources.fields_of(resources.show, pb.Role))
 @arg("name", help="new role name")
 @arg("--description", default="", help="role description")
 def role_create(ctx, args):
@@ -270,14 +280,18 @@ def role_create(ctx, args):
                                            pb.CreateRoleRequest(role=role)))
 
 
-@command("role list", help="list roles", output="list")
+ROLE_COLUMNS = resources.Columns([("ID", "id"), ("Name", "name")])
+
+
+@command("role list", help="list roles", output="list", columns=ROLE_COLUMNS.headings)
 def role_list(ctx, args):
     return resources.listing(
         ctx.session.paged(identity(ctx).ListRoles, pb.ListRolesRequest(), "roles"),
-        [("ID", "id"), ("Name", "name")])
+        ROLE_COLUMNS.chosen(args))
 
 
-@command("role show", help="show a role's details", output="show")
+@command("role show", help="show a role's details", output="show",
+         columns=resources.fields_of(resources.show, pb.Role))
 @arg("role", help="role name or ID")
 def role_show(ctx, args):
     return resources.show(find_role(ctx, args.role))
@@ -313,7 +327,14 @@ def role_remove(ctx, args):
                      pb.UnassignRoleRequest(**assignment_ids(ctx, args)))
 
 
-@command("role assignment list", help="list role assignments", output="list")
+def assignment_columns(args) -> resources.Columns:
+    suffix = "name" if args.names else "id"
+    return resources.Columns([("Role", f"role_{suffix}"), ("User", f"user_{suffix}"),
+                              ("Project", f"project_{suffix}")])
+
+
+@command("role assignment list", help="list role assignments", output="list",
+         columns=lambda args: assignment_columns(args).headings(args))
 @arg("--user", help="only this user's (name or ID)")
 @arg("--project", help="only on this project (name or ID)")
 @arg("--role", help="only this role (name or ID)")
@@ -326,16 +347,15 @@ def role_assignment_list(ctx, args):
         request.project_id = find_project(ctx, args.project).id
     if args.role:
         request.role_id = find_role(ctx, args.role).id
-    suffix = "name" if args.names else "id"
     return resources.listing(
         ctx.session.paged(identity(ctx).ListRoleAssignments, request, "role_assignments"),
-        [("Role", f"role_{suffix}"), ("User", f"user_{suffix}"),
-         ("Project", f"project_{suffix}")])
+        assignment_columns(args).chosen(args))
 
 
 # -- services and endpoints --------------------------------------------------------------
 
-@command("service create", help="create a service of the catalog", output="show")
+@command("service create", help="create a service of the catalog", output="show",
+         columns=resources.fields_of(resources.show, pb.Service))
 @arg("type", help="service type (identity, image, compute, ...)")
 @arg("--name", default="", help="service name")
 @arg("--description", default="", help="service description")
@@ -347,18 +367,20 @@ def service_create(ctx, args):
                                            pb.CreateServiceRequest(service=service)))
 
 
-@command("service list", help="list services", output="list")
+SERVICE_COLUMNS = resources.Columns([("ID", "id"), ("Name", "name"), ("Type", "type")],
+                                    long=[("Description", "description"), ("Enabled", "enabled")])
+
+
+@command("service list", help="list services", output="list", columns=SERVICE_COLUMNS.headings)
 @arg("--long", action="store_true", help="list more columns")
 def service_list(ctx, args):
-    columns = [("ID", "id"), ("Name", "name"), ("Type", "type")]
-    if args.long:
-        columns += [("Description", "description"), ("Enabled", "enabled")]
     return resources.listing(
         ctx.session.paged(identity(ctx).ListServices, pb.ListServicesRequest(), "services"),
-        columns)
+        SERVICE_COLUMNS.chosen(args))
 
 
-@command("service show", help="show a service's details", output="show")
+@command("service show", help="show a service's details", output="show",
+         columns=resources.fields_of(resources.show, pb.Service))
 @arg("service", help="service name, type or ID")
 def service_show(ctx, args):
     return resources.show(find_service(ctx, args.service))
@@ -384,11 +406,18 @@ def service_delete(ctx, args):
         identity(ctx).DeleteService, pb.DeleteServiceRequest(id=find_service(ctx, name).id)))
 
 
-def show_endpoint(ctx, endpoint):
-    service = ctx.session.call(identity(ctx).GetService,
-                               pb.GetServiceRequest(id=endpoint.service_id))
+def endpoint_view(endpoint, service=None):
+    service = service or pb.Service()
     return resources.show(endpoint, extra={"service_name": service.name,
                                            "service_type": service.type})
+
+
+ENDPOINT_FIELDS = resources.fields_of(endpoint_view, pb.Endpoint)
+
+
+def show_endpoint(ctx, endpoint):
+    return endpoint_view(endpoint, ctx.session.call(
+        identity(ctx).GetService, pb.GetServiceRequest(id=endpoint.service_id)))
 
 
 def endpoint_row_service(ctx):
@@ -403,7 +432,16 @@ def endpoint_row_service(ctx):
     return service
 
 
-@command("endpoint create", help="create an endpoint of a service", output="show")
+def endpoint_columns(service) -> resources.Columns:
+    """The columns of `endpoint list`; `service(endpoint)` is the endpoint's service."""
+    return resources.Columns(
+        [("ID", "id"), ("Region", "region"), ("Service Name", lambda e: service(e).name),
+         ("Service Type", lambda e: service(e).type), ("Enabled", "enabled"),
+         ("Interface", "interface"), ("URL", "url")])
+
+
+@command("endpoint create", help="create an endpoint of a service", output="show",
+         columns=ENDPOINT_FIELDS)
 @arg("service", help="service name, type or ID")
 @arg("interface", choices=resources.enum_choices(INTERFACE), help="endpoint interface")
 @arg("url", help="the endpoint's URL")
@@ -417,7 +455,8 @@ def endpoint_create(ctx, args):
                                                pb.CreateEndpointRequest(endpoint=endpoint)))
 
 
-@command("endpoint list", help="list endpoints", output="list")
+@command("endpoint list", help="list endpoints", output="list",
+         columns=endpoint_columns(service=None).headings)
 @arg("--service", help="only this service's (name, type or ID)")
 @arg("--interface", choices=resources.enum_choices(INTERFACE), help="only this interface")
 @arg("--region", help="only this region's")
@@ -427,15 +466,13 @@ def endpoint_list(ctx, args):
         request.service_id = find_service(ctx, args.service).id
     if args.interface:
         request.interface = resources.enum_number(INTERFACE, args.interface)
-    service = endpoint_row_service(ctx)
     return resources.listing(
         ctx.session.paged(identity(ctx).ListEndpoints, request, "endpoints"),
-        [("ID", "id"), ("Region", "region"), ("Service Name", lambda e: service(e).name),
-         ("Service Type", lambda e: service(e).type), ("Enabled", "enabled"),
-         ("Interface", "interface"), ("URL", "url")])
+        endpoint_columns(endpoint_row_service(ctx)).chosen(args))
 
 
-@command("endpoint show", help="show an endpoint's details", output="show")
+@command("endpoint show", help="show an endpoint's details", output="show",
+         columns=ENDPOINT_FIELDS)
 @arg("endpoint", help="endpoint ID")
 def endpoint_show(ctx, args):
     return show_endpoint(ctx, find_endpoint(ctx, args.endpoint))
@@ -472,8 +509,12 @@ def endpoint_lines(entry) -> str:
     return "\n".join(line for line in lines if line)
 
 
-@command("catalog list", help="list the service catalog", output="list")
+CATALOG_COLUMNS = resources.Columns([("Name", "name"), ("Type", "type"),
+                                     ("Endpoints", endpoint_lines)])
+
+
+@command("catalog list", help="list the service catalog", output="list",
+         columns=CATALOG_COLUMNS.headings)
 def catalog_list(ctx, args):
     catalog = ctx.session.call(identity(ctx).GetCatalog, pb.GetCatalogRequest())
-    return ListResult(["Name", "Type", "Endpoints"],
-                      [[e.name, e.type, endpoint_lines(e)] for e in catalog.entries])
+    return resources.listing(catalog.entries, CATALOG_COLUMNS.chosen(args))

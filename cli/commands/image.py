@@ -7,6 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import grpc
 from google.protobuf import field_mask_pb2
 
 from cli import auth, resources
@@ -43,6 +44,30 @@ def find_image(ctx, name_or_id):
         get=lambda i: call(ctx, "GetImage", pb.GetImageRequest(id=i)),
         by_name=lambda n: ctx.session.paged(images(ctx).ListImages,
                                             pb.ListImagesRequest(name=n), "images"))
+
+
+class ImageNames:
+    """Image names by ID for listings of other resources: the images the caller can see are
+    listed once, when the first ID is asked for, however many rows there are. An image that
+    is gone or not visible keeps its ID."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.names: dict[str, str] | None = None
+
+    def learn(self, image_ids) -> None:
+        """Called with each page's IDs before its rows are shown."""
+        if self.names is not None or not any(image_ids):
+            return
+        request = pb.ListImagesRequest(page_size=1000)   # the server's cap: fewest calls
+        try:
+            self.names = {image.id: image.name for image in
+                          self.ctx.session.paged(images(self.ctx).ListImages, request, "images")}
+        except grpc.RpcError:   # names are a convenience: the listing shows IDs instead
+            self.names = {}
+
+    def name(self, image_id: str) -> str:
+        return (self.names or {}).get(image_id) or image_id
 
 
 def project_id(ctx, name_or_id: str) -> str:
@@ -171,7 +196,8 @@ def download(ctx, image, out) -> None:
 
 # -- commands ------------------------------------------------------------------------------
 
-@command("image create", help="create an image, uploading its data", output="show")
+@command("image create", help="create an image, uploading its data", output="show",
+         columns=resources.fields_of(show_image, pb.Image))
 @arg("name", help="new image name")
 @arg("--id", default="", help="image ID (default: a UUID)")
 @arg("--file", metavar="FILE", completer="file", help="upload the data from FILE ('-': stdin)")
@@ -206,7 +232,15 @@ def _sort_key(text: str) -> str:
     return f"{key} {direction or 'asc'}"
 
 
-@command("image list", help="list images", output="list")
+IMAGE_COLUMNS = resources.Columns(
+    [("ID", "id"), ("Name", "name"), ("Status", "status")],
+    long=[("Disk Format", "disk_format"), ("Container Format", "container_format"),
+          ("Size", lambda i: i.size if i.HasField("size") else None),
+          ("Checksum", "checksum"), ("Visibility", "visibility"),
+          ("Protected", "protected"), ("Project", "owner"), ("Tags", "tags")])
+
+
+@command("image list", help="list images", output="list", columns=IMAGE_COLUMNS.headings)
 @arg("--public", dest="visibility", action="store_const", const="public",
      help="only public images")
 @arg("--private", dest="visibility", action="store_const", const="private",
@@ -237,17 +271,12 @@ def image_list(ctx, args):
         request.member_status = resources.enum_number(MEMBER, args.member_status)
     if args.project:
         request.owner = project_id(ctx, args.project)
-    columns = [("ID", "id"), ("Name", "name"), ("Status", "status")]
-    if args.long:
-        columns += [("Disk Format", "disk_format"), ("Container Format", "container_format"),
-                    ("Size", lambda i: i.size if i.HasField("size") else None),
-                    ("Checksum", "checksum"), ("Visibility", "visibility"),
-                    ("Protected", "protected"), ("Project", "owner"), ("Tags", "tags")]
     return resources.listing(ctx.session.paged(images(ctx).ListImages, request, "images"),
-                             columns)
+                             IMAGE_COLUMNS.chosen(args))
 
 
-@command("image show", help="show an image's details", output="show")
+@command("image show", help="show an image's details", output="show",
+         columns=resources.fields_of(show_image, pb.Image))
 @arg("image", help="image name or ID")
 @arg("--human-readable", action="store_true", help="sizes in KiB, MiB, GiB")
 def image_show(ctx, args):
@@ -368,7 +397,8 @@ def image_reactivate(ctx, args):
     call(ctx, "ReactivateImage", pb.ReactivateImageRequest(id=find_image(ctx, args.image).id))
 
 
-@command("image add project", help="share an image with a project", output="show")
+@command("image add project", help="share an image with a project", output="show",
+         columns=resources.fields_of(resources.show, pb.Member))
 @arg("image", help="image name or ID")
 @arg("project", help="project name or ID")
 def image_add_project(ctx, args):
@@ -386,15 +416,19 @@ def image_remove_project(ctx, args):
         image_id=image.id, member_id=project_id(ctx, args.project)))
 
 
+MEMBER_COLUMNS = resources.Columns([("Image ID", "image_id"), ("Member ID", "member_id"),
+                                    ("Status", "status")])
+
+
 @command("image member list", help="list the projects an image is shared with",
-         output="list")
+         output="list", columns=MEMBER_COLUMNS.headings)
 @arg("image", help="image name or ID")
 def image_member_list(ctx, args):
     image = find_image(ctx, args.image)
     return resources.listing(
         ctx.session.paged(images(ctx).ListMembers, pb.ListMembersRequest(image_id=image.id),
                           "members"),
-        [("Image ID", "image_id"), ("Member ID", "member_id"), ("Status", "status")])
+        MEMBER_COLUMNS.chosen(args))
 
 
 @command("image member set", help="accept, reject or leave pending an image shared with you")

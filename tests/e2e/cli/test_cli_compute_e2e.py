@@ -1,5 +1,6 @@
 """Compute commands against a real controller with no compute node: what a user sees when
 there is nowhere to boot, and everything that needs no host."""
+import json
 import uuid
 
 import pytest
@@ -52,6 +53,11 @@ def test_create_wait_with_nowhere_to_boot_ends_in_error_with_exit_code_7(compute
         disk.write_bytes(b"\0" * 65536)
         image_id = compute_cli.value("image", "create", unique("img"), "--file", disk,
                                      "-c", "id")
+    # output options are checked before anything is created
+    proc = compute_cli("server", "create", server, "--flavor", flavor, "--image", image_id,
+                       "-c", "hots", expect=2)
+    assert proc.stderr.startswith("stratus: error: unknown column 'hots'; columns: ")
+    assert compute_cli.json("server", "list", "--name", server) == []
     proc = compute_cli("server", "create", server, "--flavor", flavor, "--image", image_id,
                        "--wait", expect=7)
     lines = proc.stderr.splitlines()
@@ -73,3 +79,30 @@ def test_quota_and_operator_views(compute_cli):
                     ["hypervisor", "list"]):
         assert isinstance(compute_cli.json(*command), list)
     assert compute_cli.json("hypervisor", "stats", "show")["count"] >= 0
+
+
+def test_server_list_names_the_image_and_keeps_the_id_of_one_that_is_gone(compute_cli,
+                                                                          tmp_path):
+    if not serves(compute_cli, "image", "list"):
+        pytest.skip("this controller does not serve stratus.image.v1 yet")
+    flavor, image = unique("m1"), unique("img")
+    compute_cli("flavor", "create", flavor, "--ram", "64", "--disk", "1")
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 65536)
+    image_id = compute_cli.value("image", "create", image, "--file", disk, "-c", "id")
+    names = [unique("web") for _ in range(3)]
+    for name in names:
+        compute_cli("server", "create", name, "--flavor", flavor, "--image", image)
+    proc = compute_cli("--debug", "server", "list", "--name", "web-", "-f", "json",
+                       "-c", "Name", "-c", "Image")
+    assert {r["Name"]: r["Image"] for r in json.loads(proc.stdout) if r["Name"] in names} == \
+        {name: image for name in names}
+    # one lookup for every row, not one per row
+    calls = [line for line in proc.stderr.splitlines() if line.startswith("stratus: debug: call")]
+    assert [c for c in calls if "Image" in c] == \
+        [c for c in calls if "/stratus.image.v1.ImageService/ListImages" in c]
+    assert len([c for c in calls if "ListImages" in c]) == 1
+    compute_cli("image", "delete", image)
+    rows = compute_cli.json("server", "list", "--name", names[0], "-c", "Image")
+    assert rows == [{"Image": image_id}]
+    compute_cli("server", "delete", *names, "--wait")

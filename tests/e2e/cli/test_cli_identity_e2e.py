@@ -77,9 +77,49 @@ def test_a_new_member_logs_in_from_clouds_yaml(cli, controller_process, tmp_path
     proc = member("--cloud", "lab", "user", "list", expect=4)
     assert proc.stderr.startswith("stratus: PERMISSION_DENIED: ")
     assert proc.stderr.count("\n") == 1
+    # a refused lookup is told as part of what was asked, not as a bare policy rule
+    proc = member("--cloud", "lab", "user", "create", unique("user"), "--password", "pw-2",
+                  "--project", project, expect=4)
+    assert proc.stderr.startswith(f"stratus: PERMISSION_DENIED: user create: you may not look "
+                                  f"up project {project!r}: ")
+    assert proc.stderr.count("\n") == 1
 
     cli("role", "remove", "member", "--user", user, "--project", project)
     assert cli.json("role", "assignment", "list", "--user", user) == []
+    cli("user", "delete", user)
+    cli("project", "delete", project)
+
+
+def test_a_cached_token_serves_only_the_credentials_that_made_it(cli, controller_process,
+                                                                 tmp_path):
+    project, user = unique("proj"), unique("user")
+    cli("project", "create", project)
+    cli("user", "create", user, "--password", "pw-of-the-user-1", "--project", project)
+    cli("role", "add", "member", "--user", user, "--project", project)
+    clouds = tmp_path / "member-home" / ".config" / "stratus" / "clouds.yaml"
+    clouds.parent.mkdir(parents=True)
+
+    def write_clouds(password):
+        clouds.write_text(yaml.safe_dump({"clouds": {"lab": {"auth": {
+            "auth_url": controller_process.address, "username": user, "password": password,
+            "project_name": project}}}}))
+    write_clouds("pw-of-the-user-1")
+    member = Cli(tmp_path / "member-home", {})
+    member("--cloud", "lab", "catalog", "list")
+    [cache] = token_files(member)
+    token = json.loads(cache.read_text())["token"]
+    assert "pw-of-the-user-1" not in cache.read_text()
+
+    proc = member("--cloud", "lab", "--password", "wrong-password", "catalog", "list", expect=4)
+    assert proc.stderr.startswith("stratus: UNAUTHENTICATED: ")
+    write_clouds("wrong-password")
+    proc = member("--cloud", "lab", "catalog", "list", expect=4)
+    assert proc.stderr.startswith("stratus: UNAUTHENTICATED: ")
+    proc = member("--cloud", "lab", "catalog", "list", expect=4,
+                  env={"STRATUS_PASSWORD": "another-wrong-one"})
+    # the right password again: the token it made is still the one used
+    member("--cloud", "lab", "--password", "pw-of-the-user-1", "catalog", "list")
+    assert token_files(member) == [cache] and json.loads(cache.read_text())["token"] == token
     cli("user", "delete", user)
     cli("project", "delete", project)
 

@@ -12,18 +12,19 @@ def registry() -> Registry:
     reg = Registry()
     reg.group("server group", "server groups")
 
-    @reg.command("image create", help="create an image", output="show")
+    @reg.command("image create", help="create an image", output="show", columns=["id"])
     @arg("name")
     @arg("--file", completer="file")
     @arg("--disk-format", choices=["raw", "qcow2"])
     def image_create(ctx, args):
         pass
 
-    @reg.command("image list", help="list images", output="list")
+    @reg.command("image list", help="list images", output="list", columns=["ID"])
     def image_list(ctx, args):
         pass
 
-    @reg.command("server group create", help="create a server group", output="show")
+    @reg.command("server group create", help="create a server group", output="show",
+                  columns=["id"])
     @arg("--policy", choices=["affinity", "anti-affinity"])
     def group_create(ctx, args):
         pass

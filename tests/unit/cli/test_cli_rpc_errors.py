@@ -110,3 +110,27 @@ def test_an_unreachable_server_names_the_url():
     assert line.startswith("UNAVAILABLE: ")
     assert "Check that the controller is running at 127.0.0.1:1" in line
     assert rpc_errors.exit_code_for(caught.value) == ExitCode.UNREACHABLE
+
+
+@pytest.mark.parametrize("reason, hint", [
+    ("HOST_ERROR", "The server's compute host reported this failure"),
+    ("HOST_DOWN", "The server's compute host is not reporting"),
+    ("HOST_TIMEOUT", "The server's compute host did not answer in time"),
+    ("CONDUCTOR_UNAVAILABLE", "The controller answered, but a service it needs is unavailable"),
+])
+def test_an_unavailable_answered_by_the_controller_says_what_is_true(rpc_error, reason, hint):
+    error = rpc_error(_status(code_pb2.UNAVAILABLE, "console output failed: instance gone",
+                              error_details_pb2.ErrorInfo(reason=reason)))
+    line = rpc_errors.describe(error, url="127.0.0.1:5000")
+    assert line.startswith(f"UNAVAILABLE: console output failed: instance gone. {hint}")
+    assert "controller is running" not in line
+    assert rpc_errors.exit_code_for(error) == ExitCode.UNREACHABLE
+
+
+def test_a_step_names_what_the_client_was_doing_for_the_user(rpc_error):
+    error = rpc_error(_status(code_pb2.PERMISSION_DENIED,
+                              "Policy does not allow identity:list_projects",
+                              error_details_pb2.ErrorInfo(reason="POLICY_DENIED")))
+    line = rpc_errors.describe(error, step="user create: you may not look up project 'demo'")
+    assert line.startswith("PERMISSION_DENIED: user create: you may not look up project "
+                           "'demo': Policy does not allow identity:list_projects. ")

@@ -8,6 +8,7 @@ import json
 import grpc
 import pytest
 
+from cli import wait
 from cli.errors import ExitCode
 from cli.main import main
 from stratus.compute.v1 import compute_service_pb2 as pb
@@ -20,8 +21,10 @@ IMAGE_ID = "5f0f2a0e-3b7c-4e3c-b1c4-9f6f0b1e2a33"
 class BuildingCompute(pb_grpc.ComputeServiceServicer):
     """Builds every server towards `outcome`, one revision per step."""
 
-    def __init__(self, outcome):
+    def __init__(self, outcome, pause: float = 0):
         self.outcome = outcome
+        self.pause = pause   # before each step of the build
+        self.calls = []
         self.created = []
         self.watched = []
 
@@ -40,11 +43,13 @@ class BuildingCompute(pb_grpc.ComputeServiceServicer):
             yield server
 
     async def GetFlavor(self, request, context):
+        self.calls.append("GetFlavor")
         if request.id != "m1.tiny":
             await context.abort(grpc.StatusCode.NOT_FOUND, "no flavor")
         return pb.Flavor(id="m1.tiny", name="m1.tiny", vcpus=1, ram_mb=512)
 
     async def CreateServer(self, request, context):
+        self.calls.append("CreateServer")
         self.created.append(request)
         server = pb.Server()
         server.CopyFrom(request.server)
@@ -57,22 +62,22 @@ class BuildingCompute(pb_grpc.ComputeServiceServicer):
     async def WatchServers(self, request, context):
         self.watched.append(request)
         for server in self._steps(self.base):
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.pause)
             yield pb.WatchServersResponse(server=server, revision=server.revision)
 
 
 @pytest.fixture
 def compute_server(aio_server):
     """Serves BuildingCompute(outcome); returns (servicer, address)."""
-    def start(outcome):
-        servicer = BuildingCompute(outcome)
+    def start(outcome, pause=0):
+        servicer = BuildingCompute(outcome, pause)
         return servicer, aio_server(
             lambda server: pb_grpc.add_ComputeServiceServicer_to_server(servicer, server))
     return start
 
 
-def run(address, *argv):
-    stdout, stderr = io.StringIO(), io.StringIO()
+def run(address, *argv, stderr=None):
+    stdout, stderr = io.StringIO(), stderr or io.StringIO()
     code = main(["--url", address, "--token", "t", *argv], env={}, stdout=stdout, stderr=stderr)
     return code, stdout.getvalue(), stderr.getvalue()
 
@@ -107,3 +112,71 @@ def test_create_without_wait_returns_the_building_server(compute_server):
                          "--image", IMAGE_ID, "-f", "value", "-c", "status")
     assert (code, out, err) == (0, "BUILD\n", "")
     assert servicer.watched == []
+
+
+@pytest.mark.parametrize("options", [["-c", "hots"], ["-c", "id", "-c", "nosuch"]])
+def test_an_unknown_column_is_refused_before_any_call(compute_server, options):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, *options)
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert err.startswith(f"stratus: error: unknown column {options[-1]!r}; columns: ")
+    assert "host" in err and servicer.calls == []
+
+
+def test_the_host_column_of_a_server_not_yet_placed_is_empty(compute_server):
+    servicer, address = compute_server("ACTIVE")
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "-f", "json", "-c", "id", "-c", "host")
+    assert code == 0, err
+    assert json.loads(out) == {"id": SERVER_ID, "host": None}
+    assert servicer.calls == ["GetFlavor", "CreateServer"]
+
+
+class StoppingCompute(pb_grpc.ComputeServiceServicer):
+    """Stops a server as a guest slow to shut down does: ACTIVE (powering_off) until the
+    client has shown on `stderr` that it is waiting, then SHUTOFF."""
+
+    def __init__(self, stderr):
+        self.stderr = stderr
+        self.server = pb.Server(id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_ACTIVE,
+                                revision=3)
+
+    async def GetServer(self, request, context):
+        return self.server
+
+    async def StopServer(self, request, context):
+        self.server.task_state, self.server.revision = pb.TASK_STATE_POWERING_OFF, 4
+        return self.server
+
+    async def WatchServers(self, request, context):
+        for _ in range(3000):   # at most 30 s
+            if "waiting for SHUTOFF" in self.stderr.getvalue():
+                break
+            await asyncio.sleep(0.01)
+        stopped = pb.Server(id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_SHUTOFF,
+                            revision=5)
+        yield pb.WatchServersResponse(server=stopped, revision=5)
+
+
+def test_stop_wait_shows_the_time_waited_and_the_state_waited_for(aio_server, monkeypatch):
+    monkeypatch.setattr(wait, "REPORT_INTERVAL", 0.01)
+    stderr = io.StringIO()
+    address = aio_server(lambda server: pb_grpc.add_ComputeServiceServicer_to_server(
+        StoppingCompute(stderr), server))
+    code, out, err = run(address, "server", "stop", SERVER_ID, "--wait", stderr=stderr)
+    assert (code, out) == (0, "")
+    lines = err.splitlines()
+    assert lines[0] == "server web1: ACTIVE (powering_off)"
+    assert lines[1].startswith("server web1: ACTIVE (powering_off), waiting for SHUTOFF (0:")
+    assert lines[-1] == "server web1: SHUTOFF"
+
+
+def test_machine_formats_get_no_waiting_lines(compute_server, monkeypatch):
+    monkeypatch.setattr(wait, "REPORT_INTERVAL", 0.01)
+    _, address = compute_server("ACTIVE", pause=0.3)
+    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
+                         "--image", IMAGE_ID, "--wait", "-f", "json")
+    assert code == 0 and json.loads(out)["status"] == "ACTIVE"
+    assert "waiting for" not in err
+    assert err.splitlines()[-1] == "server web1: ACTIVE"

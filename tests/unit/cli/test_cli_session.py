@@ -46,7 +46,8 @@ def target(tiny_server):
 
 def session(tmp_path, target, identity, **settings):
     settings = Settings(url=target, username="alice", password="pw", **settings)
-    cache = TokenCache(tmp_path, cloud="lab", url=target, username="alice", project="")
+    cache = TokenCache(tmp_path, cloud="lab", url=target, username="alice", project="",
+                       password="pw")
     return Session(settings, cache=cache, issue_token=identity, request_id="req-42")
 
 
