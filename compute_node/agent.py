@@ -14,6 +14,7 @@ result already sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -100,10 +101,8 @@ class Agent:
                     break
                 delay = self.backoff.next_delay()
                 LOG.info("reconnecting in %.1f s", delay)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
-                except asyncio.TimeoutError:
-                    pass
         finally:
             self.driver.unsubscribe(self._events)
 

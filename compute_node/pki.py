@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -185,7 +186,7 @@ class NodePKI:
         ca_certificate = x509.load_pem_x509_certificate(ca_pem)
         try:
             certificate.verify_directly_issued_by(ca_certificate)
-        except Exception:
+        except (ValueError, TypeError, InvalidSignature):
             raise PKIError("the certificate is not signed by the controller's CA") from None
         keys.write_atomically(self._path(CA_FILE), ca_pem, 0o644)
         keys.write_atomically(self._path(NEW_CERT_FILE), certificate_pem, 0o644)

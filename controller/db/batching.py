@@ -48,9 +48,9 @@ class Batcher:
                 continue
             try:
                 results = await self.db.run(self.fn, [w.item for w in batch])
-            except Exception as error:  # the database failed: every caller hears of it
+            except Exception as error:  # noqa: BLE001 - the database failed: all hear of it
                 results = [error] * len(batch)
-            for waiting, result in zip(batch, results):
+            for waiting, result in zip(batch, results, strict=True):
                 if waiting.future.done():  # the caller went away
                     continue
                 if isinstance(result, Exception):

@@ -3,6 +3,7 @@ each one's references and image checks (each distinct one asked once), then one 
 that records every one that passed (servers.create_many)."""
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
@@ -70,8 +71,8 @@ def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: lis
         try:
             flavor, key, group = references(caller, req, is_up, answers)
             image = answers.get(("image", req.image_id, caller.project_id, caller.is_admin),
-                                lambda: image_lookup(req.image_id, caller.project_id,
-                                                     caller.is_admin))
+                                functools.partial(image_lookup, req.image_id,
+                                                  caller.project_id, caller.is_admin))
             props = images.check_bootable(image, req.image_id, flavor)
         except errors.StratusError as error:
             results[i] = error
@@ -83,7 +84,7 @@ def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: lis
         log.exception("recording %d servers together failed; recording them one by one",
                       len(news))
         done = [_alone(db, quotas, new) for new in news.values()]
-    for i, result in zip(news, done):
+    for i, result in zip(news, done, strict=True):
         results[i] = result
     return results
 
@@ -91,5 +92,5 @@ def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: lis
 def _alone(db, quotas, new: servers.NewServer):
     try:
         return servers.create_many(db, quotas, [new])[0]
-    except Exception as error:  # this one's own failure, for its caller
+    except Exception as error:  # noqa: BLE001 - this one's own failure, for its caller
         return error

@@ -116,7 +116,7 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
                 results.append(_admit(new, budgets[new.caller.project_id], live_groups, known))
             except StratusError as error:
                 results.append(error)
-        created = [(result[0], new) for result, new in zip(results, news)
+        created = [(result[0], new) for result, new in zip(results, news, strict=True)
                    if isinstance(result, tuple) and result[1]]
         if created:
             _write(created)

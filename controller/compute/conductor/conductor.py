@@ -131,7 +131,7 @@ class Conductor:
                     return (row.result or {}).get("console", "")
                 if row is not None and row.state not in outbox.LIVE:
                     raise Unavailable(f"console output failed: {row.error_message or row.state}",
-                                      reason="HOST_ERROR")
+                                      reason="HOST_ERROR") from None
 
     # -- from node sessions --------------------------------------------------------------
 

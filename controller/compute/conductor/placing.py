@@ -88,7 +88,7 @@ def schedule_batch(db, placement: Placement, servers: PlacedServers,
     refused: list[tuple[int, NoValidHost]] = []
     for fresh in (False, True):
         again = []
-        for (i, spec), outcome in zip(batched, _together(placement, servers, batched, fresh)):
+        for (i, spec), outcome in zip(batched, _together(placement, servers, batched, fresh), strict=True):
             if isinstance(outcome, Placed):
                 results[i] = outcome
             elif isinstance(outcome, NoValidHost):
@@ -100,13 +100,13 @@ def schedule_batch(db, placement: Placement, servers: PlacedServers,
     if refused:
         try:
             _refuse(db, [(items[i][0], refusal) for i, refusal in refused])
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - each caller hears of its own failure
             for i, _ in refused:
                 results[i] = error
     for i in sorted(alone):
         try:
             results[i] = schedule_one(db, placement, servers, *items[i])
-        except Exception as error:  # one bad server must not fail the others
+        except Exception as error:  # noqa: BLE001 - one bad server must not fail the others
             results[i] = error
     return results
 

@@ -8,6 +8,7 @@ the rest back), commands wait in the database until the node has room
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -17,6 +18,7 @@ from controller.compute.conductor import convert, images, nodes, outbox, workflo
 from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
 from controller.node_listener import current_peer
+from stratus_common.errors import StratusError
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
@@ -122,10 +124,8 @@ class NodeSession:
                 resend = False
                 for row in rows:
                     await self.outgoing.put(convert.command(row))
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
-                except asyncio.TimeoutError:
-                    pass
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -184,7 +184,7 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         try:
             data = (await conductor.images.open_data(request.image_id, chunk)
                     if await conductor.db.run(allowed) else None)
-        except Exception:  # the image has no data (or no answer): the node's spawn fails
+        except StratusError:  # the image has no data: the node's spawn fails
             data = None
         if data is None:
             await context.abort(grpc.StatusCode.NOT_FOUND,

@@ -38,7 +38,7 @@ def group_members_per_node(group_id: str) -> dict[str, int]:
             .join(ServerGroupMember, on=(ServerGroupMember.instance_id == Allocation.instance_id))
             .where(ServerGroupMember.group_id == group_id)
             .group_by(Allocation.node_id).tuples())
-    return {node_id: count for node_id, count in rows}
+    return dict(rows)
 
 
 def release(instance_id: str) -> bool:

@@ -50,7 +50,7 @@ def lock_waiting(instance_ids: list[str]) -> set[str]:
 
 def _revisions(instance_ids: list[str]) -> dict[str, int]:
     last = next_revision(len(instance_ids))
-    return dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1)))
+    return dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1), strict=True))
 
 
 def _pairs(mapping: dict) -> tuple:

@@ -149,7 +149,7 @@ def claim_batch(db, hosts, picks: list[Pick], target: ClaimTarget,
                 continue
             outcomes.append(_take(current, pick))
         now = utcnow()
-        claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes)
+        claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes, strict=True)
                    if node_id not in (None, GONE)]
         if claimed:
             allocations.add_many([_allocation(request, node_id, now)

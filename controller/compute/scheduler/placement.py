@@ -163,7 +163,7 @@ class Placement:
                 self.invalidate()  # the batch's local consumption was never committed
                 raise
             seconds = self.clock() - started
-            for spec, pick, outcome in zip(chosen, picks, outcomes):
+            for spec, pick, outcome in zip(chosen, picks, outcomes, strict=True):
                 results[spec.instance_id] = self._settle(snapshot, spec, pick, outcome, states,
                                                          seconds)
         return [results.get(spec.instance_id) for spec in specs]

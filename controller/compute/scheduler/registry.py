@@ -38,7 +38,7 @@ def _load(kind: str, group: str, builtin: dict[str, str], base: type, names: lis
     if len(set(names)) != len(names):
         raise ValueError(f"scheduler {kind} listed twice: {', '.join(names)}")
     classes = [plugins.load(group, builtin, name, f"scheduler {kind}") for name in names]
-    for name, cls in zip(names, classes):
+    for name, cls in zip(names, classes, strict=True):
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise ValueError(f"scheduler {kind} {name!r} is not a {base.__name__}")
     return classes
@@ -56,4 +56,4 @@ def build_weighers(config: SchedulerConfig) -> list[BaseHostWeigher]:
         raise ValueError(f"multiplier for a weigher that is not enabled: {', '.join(unknown)}")
     classes = _load("weigher", WEIGHER_GROUP, BUILTIN_WEIGHERS, BaseHostWeigher,
                     list(config.weighers))
-    return [cls(config.multiplier(name)) for name, cls in zip(config.weighers, classes)]
+    return [cls(config.multiplier(name)) for name, cls in zip(config.weighers, classes, strict=True)]

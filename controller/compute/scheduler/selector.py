@@ -78,15 +78,15 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
         verdicts = [passes(h, request_spec) for h in hosts]
         if all(verdicts):
             continue
-        _reject(selection, f.name, [h for h, ok in zip(hosts, verdicts) if not ok],
+        _reject(selection, f.name, [h for h, ok in zip(hosts, verdicts, strict=True) if not ok],
                 lambda h, f=f: f.explain(h, request_spec))
-        hosts = [h for h, ok in zip(hosts, verdicts) if ok]
+        hosts = [h for h, ok in zip(hosts, verdicts, strict=True) if ok]
     if not hosts:
         return selection
     totals = [0.0] * len(hosts)
     for w in weighers:
         if w.applies_to(request_spec):
-            totals = [t + v for t, v in zip(totals, w.weigh(hosts, request_spec))]
+            totals = [t + v for t, v in zip(totals, w.weigh(hosts, request_spec), strict=True)]
     selection.candidates = rank(hosts, totals, limit=limit, host_subset_size=host_subset_size,
                                 shuffle_ties=shuffle_ties, rng=rng)
     return selection

@@ -60,7 +60,7 @@ class _Shape:
             self._stale = True
         elif passes and not self._stale:
             p = self._position[i]
-            for raw, w in zip(self._raw, self.weighers):
+            for raw, w in zip(self._raw, self.weighers, strict=True):
                 raw[p] = w._weigh_object(host, self.spec)
             self._changed.add(p)
 
@@ -71,7 +71,7 @@ class _Shape:
             self._keep()
         bounds = [((min(raw) if w.minval is None else w.minval),
                    (max(raw) if w.maxval is None else w.maxval))
-                  for raw, w in zip(self._raw, self.weighers)] if self.passing else []
+                  for raw, w in zip(self._raw, self.weighers, strict=True)] if self.passing else []
         if bounds != self._bounds:
             self._bounds = bounds
             self._totals = [self._total(p) for p in range(len(self.passing))]
@@ -83,7 +83,7 @@ class _Shape:
 
     def _total(self, p: int) -> float:
         total = 0.0
-        for raw, w, (lo, hi) in zip(self._raw, self.weighers, self._bounds):
+        for raw, w, (lo, hi) in zip(self._raw, self.weighers, self._bounds, strict=True):
             if hi != lo:  # normalize() gives zeros: nothing to add
                 total = total + w.multiplier * ((raw[p] - lo) / float(hi - lo))
         return total
