@@ -173,7 +173,8 @@ class LibvirtDriver(ComputeDriver):
         except OSError as exc:
             raise DriverError(f"config drive of {spec.uuid}: {exc.strerror or exc}") from exc
 
-    def _cleanup_failed_spawn(self, uuid, guest, directory, acquired) -> None:
+    def _cleanup_failed_spawn(self, uuid: str, guest: Guest | None, directory: str,
+                              acquired: list[str]) -> None:
         try:
             if guest is not None:
                 guest.power_off()

@@ -122,7 +122,8 @@ def domain_xml(spec: InstanceSpec, paths: DomainPaths, *, domain_type: str,
 
 def interface_macs(xml: str) -> list[str]:
     """The MAC addresses of the domain's NICs, in order (libvirt picks them at define)."""
-    return [mac.get("address") for mac in ET.fromstring(xml).findall("devices/interface/mac")]
+    macs = ET.fromstring(xml).findall("devices/interface/mac")
+    return [mac.get("address", "") for mac in macs]
 
 
 def instance_name_from_xml(xml: str) -> str | None:

@@ -1,6 +1,8 @@
 """Instance actions and their events: who did what to a server, when, and how it ended."""
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from peewee import fn
 
 from controller.compute.records.models import InstanceAction, InstanceActionEvent
@@ -12,12 +14,20 @@ from controller.db import statements
 IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
 
 
-def start(instance_id: str, action: str, caller, event: str = "") -> None:
+class Actor(Protocol):
+    """Who acts on a server (the compute API's Caller)."""
+
+    user_id: str
+    project_id: str
+    request_id: str
+
+
+def start(instance_id: str, action: str, caller: Actor, event: str = "") -> None:
     """Records the start of an action (and of its first step)."""
     start_many([(instance_id, caller)], action, event)
 
 
-def start_many(started: list[tuple[str, object]], action: str, event: str = "") -> None:
+def start_many(started: list[tuple[str, Actor]], action: str, event: str = "") -> None:
     """start() for many servers, (instance_id, caller) each: one statement per table."""
     now = utcnow()
     statements.insert_rows(InstanceAction, [dict(
@@ -27,14 +37,15 @@ def start_many(started: list[tuple[str, object]], action: str, event: str = "") 
     if event:
         field = InstanceActionEvent.start_time
         OVER_IDS.execute("start_events", [instance_id for instance_id, _ in started], action,
-                         before=(event, field.db_value(now), IN_PROGRESS))
+                         before=(event, field.db_value(now), IN_PROGRESS))  # type: ignore[no-untyped-call]
 
 
 def _latest(instance_id: str, action: str | None) -> InstanceAction | None:
     query = InstanceAction.select().where(InstanceAction.instance_id == instance_id)
     if action:
         query = query.where(InstanceAction.action == action)
-    return query.order_by(InstanceAction.id.desc()).first()
+    row: InstanceAction | None = query.order_by(InstanceAction.id.desc()).first()
+    return row
 
 
 def event(instance_id: str, action: str, event: str, result: str, host: str = "") -> None:
@@ -58,7 +69,7 @@ def finish(instance_id: str, action: str, result: str, message: str = "") -> Non
 
 def finish_many(instance_ids: list[str], action: str, result: str, message: str = "") -> None:
     """Ends each server's latest `action`, unless it ended already."""
-    latest = [row[0] for row in InstanceAction.select(fn.MAX(InstanceAction.id)).where(
+    latest = [row[0] for row in InstanceAction.select(fn.MAX(InstanceAction.id)).where(  # type: ignore[index]
         InstanceAction.instance_id.in_(instance_ids), InstanceAction.action == action)
         .group_by(InstanceAction.instance_id).tuples()]
     if latest:
@@ -66,13 +77,15 @@ def finish_many(instance_ids: list[str], action: str, result: str, message: str 
             InstanceAction.id.in_(latest), InstanceAction.finish_time.is_null()).execute()
 
 
-def list_(instance_id: str, page):
+def list_(instance_id: str, page: Any) -> tuple[list[InstanceAction], str]:
     query = InstanceAction.select().where(InstanceAction.instance_id == instance_id)
-    return paginate(query, page, [InstanceAction.id])  # oldest first: keyset pages ascend
+    # oldest first: keyset pages ascend
+    found: tuple[list[InstanceAction], str] = paginate(query, page, [InstanceAction.id])
+    return found
 
 
 def events_of(action_ids: list[int]) -> dict[int, list[InstanceActionEvent]]:
-    found: dict[int, list] = {i: [] for i in action_ids}
+    found: dict[int, list[InstanceActionEvent]] = {i: [] for i in action_ids}
     for e in (InstanceActionEvent.select().where(InstanceActionEvent.action_id.in_(action_ids))
               .order_by(InstanceActionEvent.id)):
         found[e.action_id].append(e)

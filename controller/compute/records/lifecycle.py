@@ -8,6 +8,8 @@ never later miss a change numbered below N.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from controller.compute.records import actions, states
 from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
 from controller.db.queries import utcnow
@@ -28,7 +30,7 @@ def current_revision() -> int:
     return RevisionCounter.get(RevisionCounter.name == "instance").value
 
 
-def change(instance_id: str, *conditions, **values) -> bool:
+def change(instance_id: str, *conditions: Any, **values: Any) -> bool:
     """Updates a live server's columns with a new revision; False if no row matched.
 
     The server's row is locked before the counter (the lock order: controller/db/database.py)."""
@@ -38,7 +40,7 @@ def change(instance_id: str, *conditions, **values) -> bool:
     values.update(updated_at=utcnow(), revision=bump())
     query = Instance.update(**values).where(Instance.id == instance_id,
                                             Instance.deleted_at.is_null(), *conditions)
-    return query.execute() > 0
+    return bool(query.execute() > 0)
 
 
 def lock_waiting(instance_ids: list[str]) -> set[str]:
@@ -53,7 +55,7 @@ def _revisions(instance_ids: list[str]) -> dict[str, int]:
     return dict(zip(instance_ids, range(last - len(instance_ids) + 1, last + 1), strict=True))
 
 
-def _pairs(mapping: dict) -> tuple:
+def _pairs(mapping: dict[str, Any]) -> tuple[Any, ...]:
     """(key, value, key, value, ...): the marks of a CASE id WHEN ? THEN ? list."""
     return tuple(v for pair in mapping.items() for v in pair)
 
@@ -114,7 +116,7 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
 
 
 def build_succeeded(instance_id: str, power_state: str = states.RUNNING,
-                    addresses: dict | None = None) -> bool:
+                    addresses: dict[str, Any] | None = None) -> bool:
     now = utcnow()
     ok = change(instance_id, Instance.vm_state == states.BUILDING, vm_state=states.ACTIVE,
                 task_state=None, power_state=power_state, launched_at=now,
@@ -134,7 +136,7 @@ def unplace_for_reschedule(instance_id: str, host: str) -> bool:
 
 def action_finished(instance_id: str, action: states.Action, ok: bool,
                     power_state: str | None = None, message: str = "") -> bool:
-    values = {"task_state": None}
+    values: dict[str, str | None] = {"task_state": None}
     if ok:
         values["vm_state"] = action.result_vm_state
     if power_state:
@@ -156,7 +158,8 @@ def power_state_changed(instance_id: str, power_state: str, vm_state: str | None
 def mark_deleted(instance_id: str) -> bool:
     """The server is gone from its host (or never had one): free everything it held."""
     allocations.release(instance_id)
-    ServerGroupMember.delete().where(ServerGroupMember.instance_id == instance_id).execute()
+    (ServerGroupMember.delete()  # type: ignore[misc] # the stubs' classmethod typing
+     .where(ServerGroupMember.instance_id == instance_id).execute())
     now = utcnow()
     done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)
     actions.finish(instance_id, "delete", actions.SUCCESS)

@@ -13,10 +13,10 @@ def next_revision(count: int = 1) -> int:
     bump = (f"UPDATE revision_counter SET value = value + {proxy.obj.param} "
             "WHERE name = 'instance'")
     if has_returning():
-        return proxy.execute_sql(bump + " RETURNING value", (count,)).fetchone()[0]
+        return int(proxy.execute_sql(bump + " RETURNING value", (count,)).fetchone()[0])
     proxy.execute_sql(bump, (count,))
-    return proxy.execute_sql(
-        "SELECT value FROM revision_counter WHERE name = 'instance'").fetchone()[0]
+    return int(proxy.execute_sql(
+        "SELECT value FROM revision_counter WHERE name = 'instance'").fetchone()[0])
 
 
 # Statements over a list of ids (a batch of claims): `{ids}` becomes one mark per id. Rows

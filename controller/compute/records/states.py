@@ -62,7 +62,8 @@ class Action:
     needs_host: bool = True
 
 
-def _action(name, vm_states, task, result, tasks=(None,)):
+def _action(name: str, vm_states: tuple[str, ...], task: str, result: str,
+            tasks: tuple[str | None, ...] = (None,)) -> Action:
     return Action(name, frozenset(vm_states), frozenset(tasks), task, result)
 
 
