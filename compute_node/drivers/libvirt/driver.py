@@ -1,6 +1,13 @@
-"""The libvirt implementation of ComputeDriver: qemu:// (KVM or TCG) and test:// URIs."""
+"""The libvirt implementation of ComputeDriver: qemu:// (KVM or TCG) and test:// URIs.
+
+On libvirt's test driver nothing runs: it simulates a hypervisor. With a node file URI
+(`test:///path/node.xml`) the simulation keeps its domains in that file, rewritten after
+every change, so they outlive the agent (see simulation.py); `test:///default` forgets them
+when the agent stops.
+"""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -15,7 +22,7 @@ from compute_node.drivers.base import (
     ImageFile, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec, InvalidSpec,
     InvalidState, PowerState, RebootKind,
 )
-from compute_node.drivers.libvirt import disk, xml as domxml
+from compute_node.drivers.libvirt import disk, simulation, xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
@@ -40,6 +47,17 @@ class LibvirtConfig:
     shutdown_timeout: float = 60.0  # graceful stop before a hard power off
 
 
+def _changes_domains(method):
+    """Marks a method that may change domains: a simulated host saves them afterwards."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._save_simulation()
+    return wrapper
+
+
 class LibvirtDriver(ComputeDriver):
     def __init__(self, config: LibvirtConfig, image_cache: ImageCache | None = None):
         self.config = config
@@ -58,6 +76,8 @@ class LibvirtDriver(ComputeDriver):
         kind, bridge = domxml.parse_network(config.network)
         self._network = bridge or kind  # what addresses say they are on
         os.makedirs(config.instances_path, exist_ok=True)
+        node_file = simulation.node_file(config.uri)
+        self._simulation = simulation.SimulatedHostFile(node_file) if node_file else None
         LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
                  self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
                  self.domain_type)
@@ -70,6 +90,10 @@ class LibvirtDriver(ComputeDriver):
             lock = self._locks.setdefault(uuid, threading.Lock())
         with lock:
             yield
+
+    def _save_simulation(self) -> None:
+        if self._simulation is not None:
+            self._simulation.save(self.host.conn)
 
     def _instance_dir(self, uuid: str) -> str:
         return os.path.join(self.config.instances_path, uuid)
@@ -124,6 +148,7 @@ class LibvirtDriver(ComputeDriver):
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @_changes_domains
     def spawn(self, spec: InstanceSpec) -> InstanceInfo:
         with self._instance_lock(spec.uuid):
             try:
@@ -167,6 +192,7 @@ class LibvirtDriver(ComputeDriver):
         for image_id in acquired:
             self.image_cache.release(image_id, uuid)
 
+    @_changes_domains
     def destroy(self, uuid: str) -> None:
         with self._instance_lock(uuid):
             try:
@@ -185,6 +211,7 @@ class LibvirtDriver(ComputeDriver):
     def _guest(self, uuid: str) -> Guest:
         return Guest.lookup(self.host.conn, uuid)
 
+    @_changes_domains
     def stop(self, uuid: str, timeout: float | None = None) -> InstanceInfo:
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         with self._instance_lock(uuid):
@@ -194,6 +221,7 @@ class LibvirtDriver(ComputeDriver):
                     guest.power_off()
             return self._info(guest)
 
+    @_changes_domains
     def start(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -204,6 +232,7 @@ class LibvirtDriver(ComputeDriver):
                 guest.start()
             return self._info(guest)
 
+    @_changes_domains
     def reboot(self, uuid: str, kind: RebootKind) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -215,6 +244,7 @@ class LibvirtDriver(ComputeDriver):
             guest.start()
             return self._info(guest)
 
+    @_changes_domains
     def pause(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -225,6 +255,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not running")
             return self._info(guest)
 
+    @_changes_domains
     def unpause(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -235,6 +266,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not paused")
             return self._info(guest)
 
+    @_changes_domains
     def suspend(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -245,6 +277,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not running")
             return self._info(guest)
 
+    @_changes_domains
     def resume(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -312,4 +345,5 @@ class LibvirtDriver(ComputeDriver):
         self.host.unsubscribe(subscription)
 
     def close(self) -> None:
+        self._save_simulation()
         self.host.close()
