@@ -272,6 +272,7 @@ class LibvirtDaemon:
                 self._wait_exit(pid, timeout)
         self._process = None
         self.pid_file.unlink(missing_ok=True)
+        self.socket.unlink(missing_ok=True)  # libvirtd leaves it behind
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
