@@ -158,7 +158,7 @@ class LibvirtDaemon:
         lines.append(f"exec libvirtd -f {self.conf} --pid-file {self.pid_file}")
         return "\n".join(lines)
 
-    def start(self, timeout: float = 60.0) -> "LibvirtDaemon":
+    def start(self, timeout: float = 60.0) -> LibvirtDaemon:
         """Start the daemon and return once it answers; a daemon of this directory that is
         running already is kept."""
         if self.pid() is not None:
@@ -284,7 +284,7 @@ class LibvirtDaemon:
             time.sleep(_POLL)
         return False
 
-    def __enter__(self) -> "LibvirtDaemon":
+    def __enter__(self) -> LibvirtDaemon:
         return self.start()
 
     def __exit__(self, *_exc) -> None:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import libvirt
 import pytest
@@ -49,7 +50,7 @@ def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, 
         failed = aio.run("up", expect=1)
     password_file = password_path(failed)
     assert os.stat(password_file).st_mode & 0o777 == 0o600
-    password = open(password_file).read().strip()
+    password = Path(password_file).read_text().strip()
 
     assert password_path(aio.run("up")) == password_file
     clouds = yaml.safe_load(aio.clouds_yaml.read_text())["clouds"]
