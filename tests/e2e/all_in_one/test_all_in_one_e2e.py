@@ -19,6 +19,7 @@ from compute_node.drivers.libvirt.private_daemon import (
 from tests.e2e.all_in_one.all_in_one_support import AllInOne
 from tests.support import guest_image
 
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
 BOOT_TIMEOUT = 180
 
 
