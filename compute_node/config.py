@@ -8,6 +8,7 @@
     availability_zone = "nova"
     concurrency = 4                      # commands run at once
     log_level = "info"
+    resume_guests_state_on_host_boot = false  # start guests that ran before the host stopped
 
     [libvirt]
     uri = "qemu:///system"               # or test:///default, test:///path/node.xml
@@ -42,6 +43,7 @@ class ComputeConfig:
     log_level: str = "info"
     max_message_bytes: int = 4 * 1024 * 1024
     ca_fingerprint: str = ""
+    resume_guests_state_on_host_boot: bool = False
 
 
 @dataclasses.dataclass

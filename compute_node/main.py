@@ -22,6 +22,7 @@ import grpc
 
 from compute_node import config as config_mod
 from compute_node import pki as pki_mod
+from compute_node import resume
 from compute_node.agent import Agent, AgentSettings
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
@@ -81,6 +82,13 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
         network=cfg.libvirt.network, domain_type=cfg.libvirt.domain_type,
         shutdown_timeout=cfg.libvirt.shutdown_timeout), cache)
     journal = Journal(cfg.path("journal.db"), boot_id=str(uuid.uuid4()))
+    running_guests = None
+    if cfg.compute.resume_guests_state_on_host_boot:
+        running_guests = resume.RunningGuests(cfg.path("running-guests.json"))
+        started = await asyncio.to_thread(resume.resume_guests, driver, running_guests)
+        if started:
+            LOG.info("started again guests that ran before the host stopped: %s",
+                     ", ".join(started))
     agent = Agent(AgentSettings(host_name=cfg.host_name,
                                 availability_zone=cfg.compute.availability_zone,
                                 max_message_bytes=cfg.compute.max_message_bytes),
@@ -99,17 +107,33 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
             if removed:
                 LOG.info("removed unused cached images %s", ", ".join(removed))
 
+    async def record_running_guests():
+        try:
+            running_guests.record((await asyncio.to_thread(driver.list_instances)).values())
+        except Exception:  # the hypervisor did not answer: the last record stands
+            LOG.exception("recording the running guests failed")
+
+    async def keep_recording_running_guests():
+        while True:
+            await record_running_guests()
+            await asyncio.sleep(resume.RECORD_INTERVAL)
+
     # A renewed certificate is used by the next stream: end the current one.
     renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel,
                                                          on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
+    background = [renewer, pruner]
+    if running_guests is not None:
+        background.append(asyncio.ensure_future(keep_recording_running_guests()))
     LOG.info("stratus-compute %s on %s (%s, guests as %s)", cfg.host_name, cfg.libvirt.uri,
              driver.host.facts.hypervisor_type, driver.domain_type)
     try:
         await agent.run(stop)
     finally:
-        pruner.cancel()
-        renewer.cancel()
+        for task in background:
+            task.cancel()
+        if running_guests is not None:
+            await record_running_guests()
         driver.close()  # guests keep running
         journal.close()
     LOG.info("stopped; guests keep running")

@@ -1,6 +1,13 @@
-"""The libvirt implementation of ComputeDriver: qemu:// (KVM or TCG) and test:// URIs."""
+"""The libvirt implementation of ComputeDriver: qemu:// (KVM or TCG) and test:// URIs.
+
+On libvirt's test driver nothing runs: it simulates a hypervisor. With a node file URI
+(`test:///path/node.xml`) the simulation keeps its domains in that file, rewritten after
+every change, so they outlive the agent (see simulation.py); `test:///default` forgets them
+when the agent stops.
+"""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -17,7 +24,7 @@ from compute_node.drivers.base import (
     ImageFile, InstanceAddress, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec,
     InvalidSpec, InvalidState, PowerState, RebootKind,
 )
-from compute_node.drivers.libvirt import disk, xml as domxml
+from compute_node.drivers.libvirt import disk, simulation, xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
@@ -42,6 +49,17 @@ class LibvirtConfig:
     shutdown_timeout: float = 60.0  # graceful stop before a hard power off
 
 
+def _changes_domains(method):
+    """Marks a method that may change domains: a simulated host saves them afterwards."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._save_simulation()
+    return wrapper
+
+
 class LibvirtDriver(ComputeDriver):
     def __init__(self, config: LibvirtConfig, image_cache: ImageCache | None = None):
         self.config = config
@@ -61,6 +79,8 @@ class LibvirtDriver(ComputeDriver):
         self._network = bridge or kind  # what addresses say they are on
         self._link_type = "bridge" if bridge else "ethernet"  # as network_data.json says
         os.makedirs(config.instances_path, exist_ok=True)
+        node_file = simulation.node_file(config.uri)
+        self._simulation = simulation.SimulatedHostFile(node_file) if node_file else None
         LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
                  self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
                  self.domain_type)
@@ -73,6 +93,10 @@ class LibvirtDriver(ComputeDriver):
             lock = self._locks.setdefault(uuid, threading.Lock())
         with lock:
             yield
+
+    def _save_simulation(self) -> None:
+        if self._simulation is not None:
+            self._simulation.save(self.host.conn)
 
     def _instance_dir(self, uuid: str) -> str:
         return os.path.join(self.config.instances_path, uuid)
@@ -127,6 +151,7 @@ class LibvirtDriver(ComputeDriver):
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    @_changes_domains
     def spawn(self, spec: InstanceSpec) -> InstanceInfo:
         with self._instance_lock(spec.uuid):
             try:
@@ -185,6 +210,7 @@ class LibvirtDriver(ComputeDriver):
         for image_id in acquired:
             self.image_cache.release(image_id, uuid)  # type: ignore[union-attr]  # acquired: cached
 
+    @_changes_domains
     def destroy(self, uuid: str) -> None:
         with self._instance_lock(uuid):
             try:
@@ -203,6 +229,7 @@ class LibvirtDriver(ComputeDriver):
     def _guest(self, uuid: str) -> Guest:
         return Guest.lookup(self.host.conn, uuid)
 
+    @_changes_domains
     def stop(self, uuid: str, timeout: float | None = None) -> InstanceInfo:
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         with self._instance_lock(uuid):
@@ -212,6 +239,7 @@ class LibvirtDriver(ComputeDriver):
                 guest.power_off()
             return self._info(guest)
 
+    @_changes_domains
     def start(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -222,6 +250,7 @@ class LibvirtDriver(ComputeDriver):
                 guest.start()
             return self._info(guest)
 
+    @_changes_domains
     def reboot(self, uuid: str, kind: RebootKind) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -233,6 +262,7 @@ class LibvirtDriver(ComputeDriver):
             guest.start()
             return self._info(guest)
 
+    @_changes_domains
     def pause(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -243,6 +273,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not running")
             return self._info(guest)
 
+    @_changes_domains
     def unpause(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -253,6 +284,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not paused")
             return self._info(guest)
 
+    @_changes_domains
     def suspend(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -263,6 +295,7 @@ class LibvirtDriver(ComputeDriver):
                 raise InvalidState(f"instance {uuid} is not running")
             return self._info(guest)
 
+    @_changes_domains
     def resume(self, uuid: str) -> InstanceInfo:
         with self._instance_lock(uuid):
             guest = self._guest(uuid)
@@ -330,4 +363,5 @@ class LibvirtDriver(ComputeDriver):
         self.host.unsubscribe(subscription)
 
     def close(self) -> None:
+        self._save_simulation()
         self.host.close()

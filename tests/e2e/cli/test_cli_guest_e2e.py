@@ -11,7 +11,7 @@ from tests.e2e.cli.conftest import Cli
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.support.cloud import Cloud
 from tests.support.controller import ADMIN_PASSWORD
-from tests.support.libvirt_daemon import LibvirtDaemon, missing_tools
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon, missing_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or bool(missing_tools()),
                                 reason="needs root and libvirtd for a private libvirt daemon")
@@ -24,7 +24,7 @@ def unique_name(prefix):
 @pytest.fixture(scope="module")
 def cloud_with_node(tmp_path_factory):
     base = tmp_path_factory.mktemp("cli-guests")
-    daemon = LibvirtDaemon(base / "libvirt").start()
+    daemon = LibvirtDaemon(base / "libvirt", private_network=True).start()
     uri = f"test+unix:///default?socket={daemon.socket}"
     keeper = libvirt.open(uri)   # the test driver forgets its domains with its last client
     controller = Controller(base / "controller").start()

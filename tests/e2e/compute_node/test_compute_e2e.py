@@ -10,11 +10,11 @@ import time
 import libvirt
 import pytest
 
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon, missing_tools
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support.cloud import Cloud
-from tests.support.libvirt_daemon import LibvirtDaemon, missing_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or bool(missing_tools()),
                                 reason="needs root and libvirtd for private libvirt daemons")
@@ -43,7 +43,7 @@ def start_all(items):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    daemons = [LibvirtDaemon(base / f"libvirt-{i}") for i in range(2)]
+    daemons = [LibvirtDaemon(base / f"libvirt-{i}", private_network=True) for i in range(2)]
     start_all(daemons)
     # libvirt's test driver forgets its host when its last connection closes; a real
     # hypervisor does not. These connections keep each node's host while agents restart.
@@ -66,7 +66,7 @@ def cluster(tmp_path_factory):
         for keeper in keepers:
             keeper.close()
         for daemon in daemons:
-            daemon.stop()
+            daemon.stop(shutdown_timeout=0)
 
 
 def hypervisor_uri(daemon) -> str:

@@ -8,13 +8,13 @@ import time
 import libvirt
 import pytest
 
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support import guest_image
 from tests.support.cloud import Cloud
-from tests.support.libvirt_daemon import LibvirtDaemon
 
 pytestmark = [
     pytest.mark.qemu,
@@ -45,7 +45,7 @@ def wait_for_marker(servers, server_id, marker) -> float:
 def qemu_cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("qemu-e2e")
     image = guest_image.build(base / "guest")
-    daemon = LibvirtDaemon(base / "libvirt").start()
+    daemon = LibvirtDaemon(base / "libvirt", private_network=True).start()
     controller = Controller(base / "controller").start()
     cloud = Cloud(controller.address)
     node = None
@@ -58,7 +58,7 @@ def qemu_cluster(tmp_path_factory):
             node.terminate()
         controller.stop()
         cloud.close()
-        daemon.stop()
+        daemon.stop(shutdown_timeout=0)
 
 
 def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):

@@ -6,14 +6,14 @@ import pytest
 
 from compute_node.drivers.base import InstanceSpec, PowerState
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
-from tests.support.libvirt_daemon import LibvirtDaemon, missing_tools
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon, missing_tools
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or bool(missing_tools()),
                                 reason="needs root and libvirtd for a private libvirt daemon")
 
 
 def test_driver_reconnects_after_the_daemon_restarts(tmp_path):
-    daemon = LibvirtDaemon(tmp_path / "libvirt").start()
+    daemon = LibvirtDaemon(tmp_path / "libvirt", private_network=True).start()
     driver = None
     try:
         uri = f"test+unix:///default?socket={daemon.socket}"
@@ -21,8 +21,8 @@ def test_driver_reconnects_after_the_daemon_restarts(tmp_path):
         first = driver.spawn(InstanceSpec(uuid=str(uuid.uuid4()), name="a", vcpus=1,
                                           memory_mb=64, disk_gb=1))
         assert first.power_state is PowerState.RUNNING
-        daemon.stop()
-        daemon = LibvirtDaemon(tmp_path / "libvirt").start()
+        daemon.stop(shutdown_timeout=0)
+        daemon = LibvirtDaemon(tmp_path / "libvirt", private_network=True).start()
         # A new daemon: the test driver's host starts empty, but the driver works again.
         assert first.uuid not in driver.list_instances()
         second = driver.spawn(InstanceSpec(uuid=str(uuid.uuid4()), name="b", vcpus=1,
@@ -31,4 +31,4 @@ def test_driver_reconnects_after_the_daemon_restarts(tmp_path):
     finally:
         if driver is not None:
             driver.close()
-        daemon.stop()
+        daemon.stop(shutdown_timeout=0)

@@ -1,0 +1,161 @@
+"""`scripts/all-in-one` up, down and up again, for real: servers keep their states on the test
+driver's simulation; with QEMU, `down` shuts the guest and the private libvirt daemon down
+and `up` boots the same guest again."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import libvirt
+import pytest
+import yaml
+
+from compute_node.drivers.libvirt.private_daemon import (
+    SYSTEM_URI, LibvirtDaemon, answers, missing_tools,
+)
+from tests.e2e.all_in_one.all_in_one_support import AllInOne
+from tests.support import guest_image
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
+BOOT_TIMEOUT = 180
+
+
+def password_path(output: str) -> str:
+    match = re.search(r"admin password: (\S+)", output)
+    assert match, output
+    return match.group(1)
+
+
+@pytest.fixture
+def simulated(tmp_path):
+    aio = AllInOne(tmp_path, "test")
+    # Another all-in-one's entry, which this one must leave alone.
+    aio.clouds_yaml.parent.mkdir(parents=True)
+    aio.clouds_yaml.write_text(yaml.safe_dump({"clouds": {"all-in-one": {"auth": {
+        "auth_url": "grpc://127.0.0.1:5000", "password": "first-cloud's"}}}}))
+    try:
+        yield aio
+    finally:
+        aio.clean_up()
+
+
+def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, tmp_path):
+    aio = simulated
+    # A first up that fails (the public port is taken) still leaves the password, 0600.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", aio.port))
+        squatter.listen()
+        failed = aio.run("up", expect=1)
+    password_file = password_path(failed)
+    assert os.stat(password_file).st_mode & 0o777 == 0o600
+    password = Path(password_file).read_text().strip()
+
+    assert password_path(aio.run("up")) == password_file
+    clouds = yaml.safe_load(aio.clouds_yaml.read_text())["clouds"]
+    assert clouds[aio.cloud]["auth"]["password"] == password
+    assert clouds["all-in-one"]["auth"]["password"] == "first-cloud's"
+    assert os.stat(aio.clouds_yaml).st_mode & 0o777 == 0o600
+
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", tmp_path / "tiny.qcow2", "64M"],
+                   check=True)
+    aio.cli("image", "create", "tiny", "--file", tmp_path / "tiny.qcow2",
+            "--disk-format", "qcow2")
+    for name in ("running", "stopped"):
+        aio.cli("server", "create", name, "--flavor", "m1.tiny", "--image", "tiny", "--wait")
+    aio.cli("server", "stop", "stopped", "--wait")
+    assert aio.statuses() == {"running": "ACTIVE", "stopped": "SHUTOFF"}
+
+    aio.run("down")
+    assert password_path(aio.run("up")) == password_file
+    assert aio.statuses() == {"running": "ACTIVE", "stopped": "SHUTOFF"}
+    aio.cli("server", "start", "stopped", "--wait")
+    aio.cli("server", "delete", "running", "--wait")
+    aio.run("down")
+    aio.run("up")
+    assert aio.statuses() == {"stopped": "ACTIVE"}
+    flavors = aio.cli("flavor", "list", "-f", "value", "-c", "Name").split()
+    assert sorted(flavors) == ["m1.medium", "m1.small", "m1.tiny"]
+
+
+def qemu_skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "the private libvirt daemon needs root"
+    if missing_tools():
+        return f"missing {', '.join(missing_tools())}"
+    if answers(SYSTEM_URI):
+        return "a system libvirtd answers: the all-in-one would use it, not a private one"
+    return None
+
+
+def wait_for_console(aio, server, text, timeout=BOOT_TIMEOUT) -> str:
+    deadline = time.monotonic() + timeout
+    output = ""
+    while time.monotonic() < deadline:
+        output = aio.cli("console", "log", "show", server)
+        if text in output:
+            return output
+        time.sleep(1)
+    raise AssertionError(f"{text!r} not on the console of {server}: {output[-2000:]!r}")
+
+
+def domain_states(uri) -> dict[str, int]:
+    conn = libvirt.open(uri)
+    try:
+        return {d.UUIDString(): d.state()[0] for d in conn.listAllDomains()}
+    finally:
+        conn.close()
+
+
+def qemu_processes(state) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmdline and str(state) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU")
+def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(tmp_path):
+    reason = qemu_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    image = guest_image.build(tmp_path / "guest")
+    aio = AllInOne(tmp_path, "qemu", STRATUS_SHUTDOWN_TIMEOUT="3")
+    daemon = LibvirtDaemon(aio.state / "libvirt")
+    try:
+        aio.run("up")
+        assert daemon.pid() is not None
+        kernel = aio.cli("image", "create", "k", "--file", image.kernel, "--disk-format", "aki",
+                         "--container-format", "aki", "-f", "value", "-c", "id")
+        ramdisk = aio.cli("image", "create", "r", "--file", image.initrd, "--disk-format",
+                          "ari", "--container-format", "ari", "-f", "value", "-c", "id")
+        aio.cli("image", "create", "guest", "--file", image.disk, "--disk-format", "qcow2",
+                "--property", f"kernel_id={kernel}", "--property", f"ramdisk_id={ramdisk}",
+                "--property", f"os_command_line={image.cmdline}")
+        server = aio.cli("server", "create", "g", "--flavor", "m1.tiny", "--image", "guest",
+                         "--wait", "-f", "value", "-c", "id")
+        wait_for_console(aio, "g", image.marker)
+        assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}
+
+        aio.run("down")
+        assert daemon.pid() is None and not daemon.socket.exists()
+        assert qemu_processes(aio.state) == []
+        assert list((aio.state / "libvirt" / "etc" / "qemu").glob("*.xml")), \
+            "the guest's definition is kept"
+
+        aio.run("up")
+        assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}
+        assert aio.statuses() == {"g": "ACTIVE"}
+        console = wait_for_console(aio, "g", image.marker)
+        assert console.count(image.marker) == 1, "a fresh boot, not the old console"
+    finally:
+        aio.clean_up()
