@@ -132,6 +132,8 @@ class DemoGuest:
                 stream.write(json.dumps({"execute": command}) + "\n")
                 stream.flush()
                 reply = json.loads(stream.readline())
+                while "event" in reply:  # an event may come before the command's reply
+                    reply = json.loads(stream.readline())
                 assert "return" in reply, reply
 
     def wait_for_banner(self, timeout: float) -> tuple[Banner, float]:

@@ -86,7 +86,8 @@ def test_config_drive_sets_hostname_keys_and_static_network_and_runs_user_data(i
         assert banner.fingerprint == f"{seen} (ED25519)"
 
 
-def test_without_config_drive_it_boots_with_dhcp_and_powers_off_on_the_acpi_button(image, tmp_path):
+def test_without_config_drive_it_boots_with_dhcp_and_powers_off_on_the_acpi_button(image,
+                                                                                   tmp_path):
     with DemoGuest(image, tmp_path) as guest:
         banner, _ = guest.wait_for_banner(BOOT_TIMEOUT)
         assert banner.hostname == "stratus-demo"
@@ -107,6 +108,7 @@ def test_dhcp_network_name_as_hostname_and_user_data_that_is_not_a_script(image,
         user_data=b"#cloud-config\nruncmd: [touch /never]\n")
     with DemoGuest(image, tmp_path, config_drive=drive, mac=MAC) as guest:
         banner, _ = guest.wait_for_banner(BOOT_TIMEOUT)
+        guest.wait_for("^stratus-demo: user data does not start with #!: not run",
+                       BOOT_TIMEOUT)
     assert banner.hostname == "named"
     assert "eth0 10.0.2.15/24" in banner.addresses
-    assert "stratus-demo: user data does not start with #!: not run" in guest.console()
