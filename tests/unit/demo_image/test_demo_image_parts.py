@@ -13,12 +13,23 @@ from demo_image.build import inputs_digest
 GUEST_LIB = initramfs.GUEST_FILES / "usr" / "lib" / "stratus-demo"
 
 
-def jq_lines(program, document):
+def jq(*args, document=""):
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed; scripts/install-deps installs it")
-    result = subprocess.run(["jq", "-r", "-f", str(GUEST_LIB / program)], input=document,
+    result = subprocess.run(["jq", "-r", "-L", str(GUEST_LIB), *args], input=document,
                             capture_output=True, text=True)
     return result.returncode, [line.split("\t") for line in result.stdout.splitlines()]
+
+
+def jq_lines(module, document):
+    """The lines one of the boot script's jq modules makes of a document."""
+    return jq(f'include "{module}"; {module}_lines', document=document)
+
+
+def config_lines(meta, network):
+    """What the boot script's single jq run makes of a config drive's two files."""
+    return jq("-n", "--slurpfile", "meta", str(meta), "--slurpfile", "network", str(network),
+              "-f", str(GUEST_LIB / "config.jq"))
 
 
 def test_master_boot_record_has_one_active_fat16_partition_after_the_boot_code():
@@ -67,7 +78,7 @@ def test_an_epoch_is_quoted_in_the_downloaded_file_name():
 
 
 def test_network_data_becomes_links_addresses_routes_and_dns_servers():
-    status, lines = jq_lines("network.jq", json.dumps({
+    status, lines = jq_lines("network", json.dumps({
         "links": [{"id": "tap0", "type": "phy", "ethernet_mac_address": "FA:16:3E:00:00:01",
                    "mtu": 1450}],
         "networks": [
@@ -93,7 +104,7 @@ def test_network_data_becomes_links_addresses_routes_and_dns_servers():
 
 
 def test_an_address_with_its_prefix_and_a_missing_netmask_keep_sensible_lengths():
-    status, lines = jq_lines("network.jq", json.dumps({"networks": [
+    status, lines = jq_lines("network", json.dumps({"networks": [
         {"type": "ipv4", "ip_address": "10.0.0.9/28"},
         {"type": "ipv4", "ip_address": "10.0.0.10"},
         {"type": "ipv6", "ip_address": "fd00::9", "netmask": "64"}]}))
@@ -103,7 +114,7 @@ def test_an_address_with_its_prefix_and_a_missing_netmask_keep_sensible_lengths(
 
 def test_meta_data_gives_uuid_hostname_and_each_ssh_key_once():
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKX0 alice"
-    status, lines = jq_lines("meta.jq", json.dumps({
+    status, lines = jq_lines("meta", json.dumps({
         "uuid": "u-1", "name": "web", "hostname": "web-1.novalocal",
         "public_keys": {"alice": key + "\n"},
         "keys": [{"name": "alice", "type": "ssh", "data": key},
@@ -115,6 +126,17 @@ def test_meta_data_gives_uuid_hostname_and_each_ssh_key_once():
 
 
 def test_without_hostname_the_name_is_used_and_bad_json_fails():
-    assert jq_lines("meta.jq", '{"name": "web"}') == (0, [["hostname", "web"]])
-    status, lines = jq_lines("meta.jq", '{"name": ')
+    assert jq_lines("meta", '{"name": "web"}') == (0, [["hostname", "web"]])
+    status, lines = jq_lines("meta", '{"name": ')
     assert status != 0 and lines == []
+
+
+def test_one_jq_run_reads_meta_data_then_network_data_and_a_missing_file_is_empty(tmp_path):
+    meta, network = tmp_path / "meta_data.json", tmp_path / "network_data.json"
+    meta.write_text(json.dumps({"uuid": "u-2", "hostname": "db"}))
+    network.write_text(json.dumps({"networks": [{"type": "ipv4_dhcp"}]}))
+    assert config_lines(meta, network) == (0, [["uuid", "u-2"], ["hostname", "db"],
+                                               ["net", "ipv4_dhcp", "-", "-"]])
+    assert config_lines(meta, "/dev/null") == (0, [["uuid", "u-2"], ["hostname", "db"]])
+    network.write_text("{")
+    assert config_lines(meta, network)[0] != 0

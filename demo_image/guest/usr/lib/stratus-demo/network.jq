@@ -1,4 +1,5 @@
-# OpenStack's network_data.json as tab-separated lines for the boot script ("-" for nothing):
+# network_lines: OpenStack's network_data.json as tab-separated lines for the boot script
+# ("-" for nothing):
 #   link   MAC  MTU
 #   net    TYPE MAC ADDRESS/PREFIX    (TYPE: ipv4, ipv6, ipv4_dhcp, ipv6_slaac, ...)
 #   route  MAC  NETWORK/PREFIX GATEWAY
@@ -22,12 +23,13 @@ def field: if . == null or . == "" then "-" else tostring end;
 def mac_field: if type == "string" then ascii_downcase else . end | field;
 def dns: .services // [] | .[] | select(.type == "dns") | ["dns", (.address | field)];
 
-(.links // []) as $links
-| def mac($id): first($links[] | select(.id == $id) | .ethernet_mac_address) // null;
-  ($links[] | ["link", (.ethernet_mac_address | mac_field), (.mtu | field)]),
-  (.networks // [] | .[] | . as $n | (mac($n.link) | mac_field) as $mac
-    | ["net", ($n.type | field), $mac, cidr($n.ip_address; $n.netmask)],
-      ($n.routes // [] | .[] | ["route", $mac, cidr(.network; .netmask), (.gateway | field)]),
-      ($n | dns)),
-  dns
-| @tsv
+def network_lines:
+  (.links // []) as $links
+  | def mac($id): first($links[] | select(.id == $id) | .ethernet_mac_address) // null;
+    ($links[] | ["link", (.ethernet_mac_address | mac_field), (.mtu | field)]),
+    (.networks // [] | .[] | . as $n | (mac($n.link) | mac_field) as $mac
+      | ["net", ($n.type | field), $mac, cidr($n.ip_address; $n.netmask)],
+        ($n.routes // [] | .[] | ["route", $mac, cidr(.network; .netmask), (.gateway | field)]),
+        ($n | dns)),
+    dns
+  | @tsv;
