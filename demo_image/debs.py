@@ -42,8 +42,12 @@ def run(*args: str, cwd: Path | None = None) -> str:
 
 
 def _with_lists(lookup):
-    """Runs an apt-cache look-up; on a fresh machine (no package lists yet) updates once."""
-    found = lookup()
+    """Runs an apt-cache look-up; on a fresh machine (no package lists yet: apt-cache finds
+    nothing, or fails) updates once and looks again."""
+    try:
+        found = lookup()
+    except DebError:
+        found = []
     if not found:
         run("apt-get", "update", "-q")
         found = lookup()
@@ -53,14 +57,10 @@ def _with_lists(lookup):
 def kernel_packages() -> list[str]:
     """Debian kernel package names, preferred first: the cloud flavour, then generic."""
     def lookup() -> list[str]:
-        names = []
-        for meta in KERNEL_METAPACKAGES:
-            try:
-                out = run("apt-cache", "depends", meta)
-            except DebError:
-                continue
-            names += re.findall(r"Depends: (linux-image-6\.\S+-amd64)\b", out)
-        return names
+        # One call (each loads apt's cache: a second or more on a busy machine); names apt
+        # does not know are skipped.
+        out = run("apt-cache", "depends", *KERNEL_METAPACKAGES)
+        return re.findall(r"Depends: (linux-image-6\.\S+-amd64)\b", out)
     names = _with_lists(lookup)
     if not names:
         raise DebError("apt knows no linux-image-6 amd64 package")
