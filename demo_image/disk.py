@@ -17,7 +17,7 @@ PARTITION_START = MIB // SECTOR    # 1 MiB, where partitioning tools put the fir
 FAT16_LBA = 0x0E
 ACTIVE = 0x80
 DISK_SIGNATURE = 0x53545244        # fixed, so the same inputs give the same disk
-VOLUME_LABEL = "STRATUSDEMO"
+VOLUME_LABEL = "STRATUSDEMO"          # the boot script finds its partition by it (rcS)
 MBR_CODE_PATHS = ("/usr/lib/syslinux/mbr/mbr.bin", "/usr/lib/SYSLINUX/mbr.bin")
 # Kernel messages on the screen (VNC) and the serial port; the last console named is the one
 # init and its shell use: the serial port, which the console log records.

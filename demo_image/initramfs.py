@@ -23,7 +23,7 @@ LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 # Drivers for a config drive (IDE or SCSI CD-ROM, virtio disk, ISO 9660 or FAT), a virtio
 # NIC, and the ACPI power button (a graceful stop); their dependencies are added.
 MODULES = ("ata_piix", "virtio_pci", "virtio_scsi", "sr_mod", "virtio_blk", "isofs", "vfat",
-           "nls_cp437", "nls_iso8859_1", "virtio_net", "button", "evdev")
+           "nls_cp437", "nls_ascii", "virtio_net", "button", "evdev")
 # SCSI scanning in the foreground, so a CD-ROM has its device node when insmod returns.
 MODULE_PARAMETERS = {"scsi_mod": "scan=sync"}
 MODULE_LIST = "usr/lib/stratus-demo/modules"

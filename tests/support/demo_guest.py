@@ -72,11 +72,12 @@ def parse_banner(console: str) -> Banner | None:
 
 
 class DemoGuest:
-    """One QEMU process booting the demo image (a throw-away snapshot of it)."""
+    """One QEMU process booting the demo image: a throw-away snapshot of it, or (snapshot
+    False) the disk given, which keeps what the guest writes."""
 
     def __init__(self, image: Path, workdir: Path, *, config_drive: Path | None = None,
                  mac: str = "52:54:00:12:34:56", guest_address: str = "",
-                 memory_mb: int = 256):
+                 memory_mb: int = 256, snapshot: bool = True):
         self.console_path = workdir / "console.log"
         self.qmp_path = workdir / "qmp.sock"
         self.ssh_port = free_port()
@@ -84,7 +85,7 @@ class DemoGuest:
             QEMU, "-accel", "tcg", "-m", str(memory_mb), "-nodefaults", "-display", "none",
             "-serial", f"file:{self.console_path}",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
-            "-drive", f"file={image},if=virtio,snapshot=on",
+            "-drive", f"file={image},if=virtio,snapshot={'on' if snapshot else 'off'}",
             "-nic", f"user,model=virtio-net-pci,mac={mac},"
                     f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-{guest_address}:22"]
         if config_drive:

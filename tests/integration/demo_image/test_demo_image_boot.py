@@ -112,3 +112,32 @@ def test_dhcp_network_name_as_hostname_and_user_data_that_is_not_a_script(image,
                        BOOT_TIMEOUT)
     assert banner.hostname == "named"
     assert "eth0 10.0.2.15/24" in banner.addresses
+
+
+def test_host_key_and_user_data_run_are_kept_per_instance_across_reboots(image, tmp_path):
+    disk = tmp_path / "instance.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image), "-F", "qcow2",
+                    str(disk)], check=True)
+    first_instance = str(uuid.uuid4())
+
+    def boot(name, instance):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        drive = demo_guest.config_drive(
+            workdir / "config.iso", meta_data={"uuid": instance, "name": name},
+            user_data=b"#!/bin/sh\necho MARKER-FROM-USER-DATA\n")
+        with DemoGuest(disk, workdir, config_drive=drive, snapshot=False) as guest:
+            banner, _ = guest.wait_for_banner(BOOT_TIMEOUT)
+            guest.wait_for(r"^stratus-demo: user data (exited|already ran)", BOOT_TIMEOUT)
+            guest.press_power_button()
+            assert guest.process.wait(timeout=BOOT_TIMEOUT) == 0
+            return banner.fingerprint, guest.console()
+
+    first_key, first = boot("first", first_instance)
+    again_key, again = boot("again", first_instance)
+    other_key, other = boot("other", str(uuid.uuid4()))
+    assert first_key == again_key != other_key
+    assert "\nMARKER-FROM-USER-DATA" in first and "already ran" not in first
+    assert "\nMARKER-FROM-USER-DATA" not in again
+    assert "stratus-demo: user data already ran for this instance" in again
+    assert "\nMARKER-FROM-USER-DATA" in other
