@@ -12,6 +12,7 @@ first line, and the end of the login banner. Prints each run and the median of e
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -56,7 +57,8 @@ def main() -> None:
         raise SystemExit(f"{demo_guest.QEMU} is not installed")
     image = demo_guest.demo_image()
     print(f"demo image {image}: {image.stat().st_size / 2**20:.1f} MiB, "
-          f"{args.memory_mb} MiB of guest memory, {demo_guest.QEMU} -accel tcg")
+          f"{args.memory_mb} MiB of guest memory, {demo_guest.QEMU} -accel tcg, "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="stratus-boot-bench-") as tmp:
         config_drive = drive(Path(tmp))
         runs = []
@@ -65,6 +67,8 @@ def main() -> None:
             runs.append(marks)
             print(f"run {number}: " + "  ".join(f"{name} {seconds:5.2f} s"
                                                   for name, seconds in marks.items()))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work "
+          f"on the machine slows emulation)")
     print(f"median of {len(runs)}: " + "  ".join(
         f"{name} {statistics.median(run[name] for run in runs):5.2f} s" for name, _ in MARKS))
 
