@@ -7,6 +7,7 @@ OUTPUT defaults to ~/.cache/stratus/demo.qcow2 ($XDG_CACHE_HOME respected). An i
 inputs have not changed (package versions, the build tools' versions, this directory's files)
 is reused. The image's path is the one line printed on standard output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def default_output() -> Path:
 
 
 def _tool_versions() -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *BUILD_TOOLS],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *BUILD_TOOLS],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout
 
 
@@ -83,8 +88,7 @@ def build(output: Path, force: bool = False) -> bool:
         packages = debs.candidates(names)
         digest = inputs_digest(packages)
         stamp = output.with_name(output.name + ".inputs")
-        if (not force and output.exists() and stamp.exists()
-                and stamp.read_text().strip() == digest):
+        if not force and output.exists() and stamp.exists() and stamp.read_text().strip() == digest:
             return False
         _assemble(packages, output)
         stamp.write_text(digest + "\n")
@@ -93,8 +97,13 @@ def build(output: Path, force: bool = False) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build-demo-image", description=__doc__.split("\n")[0])
-    parser.add_argument("output", nargs="?", type=Path, default=default_output(),
-                        help="where to write the qcow2 (default: %(default)s)")
+    parser.add_argument(
+        "output",
+        nargs="?",
+        type=Path,
+        default=default_output(),
+        help="where to write the qcow2 (default: %(default)s)",
+    )
     parser.add_argument("--force", action="store_true", help="build even if up to date")
     args = parser.parse_args(argv)
     output = args.output.absolute()

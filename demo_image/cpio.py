@@ -1,5 +1,6 @@
 """A gzip'd cpio "newc" archive, the format of a Linux initramfs, written in Python: it is
 byte-for-byte reproducible and needs no root to hold device nodes."""
+
 from __future__ import annotations
 
 import gzip
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Entry:
-    name: str                       # relative path, no leading slash
-    mode: int                       # file type and permission bits, as st_mode
-    data: bytes = b""               # a file's contents, or a symbolic link's target
+    name: str  # relative path, no leading slash
+    mode: int  # file type and permission bits, as st_mode
+    data: bytes = b""  # a file's contents, or a symbolic link's target
     rdev: tuple[int, int] = (0, 0)  # a device node's major and minor
 
 
@@ -31,8 +32,7 @@ def console_node() -> Entry:
 
 def _write(out: io.BytesIO, ino: int, entry: Entry) -> None:
     encoded = entry.name.encode() + b"\0"
-    fields = [ino, entry.mode, 0, 0, 1, 0, len(entry.data), 0, 0, *entry.rdev,
-              len(encoded), 0]
+    fields = [ino, entry.mode, 0, 0, 1, 0, len(entry.data), 0, 0, *entry.rdev, len(encoded), 0]
     out.write(b"070701" + b"".join(b"%08X" % f for f in fields) + encoded)
     out.write(b"\0" * (-(110 + len(encoded)) % 4))
     out.write(entry.data)

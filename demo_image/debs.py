@@ -4,6 +4,7 @@ kept in a cache directory by exact version, unpacked with `dpkg-deb`.
 The cloud flavour of the kernel is preferred: it boots about three times faster under QEMU's
 software emulation than the generic one.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -34,8 +35,9 @@ class Package:
 
 
 def run(*args: str, cwd: Path | None = None) -> str:
-    result = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
-                            timeout=APT_TIMEOUT)
+    result = subprocess.run(
+        list(args), check=False, cwd=cwd, capture_output=True, text=True, timeout=APT_TIMEOUT
+    )
     if result.returncode != 0:
         raise DebError(f"{' '.join(args)}: {result.stderr.strip()[-500:]}")
     return result.stdout
@@ -56,11 +58,13 @@ def _with_lists(lookup):
 
 def kernel_packages() -> list[str]:
     """Debian kernel package names, preferred first: the cloud flavour, then generic."""
+
     def lookup() -> list[str]:
         # One call (each loads apt's cache: a second or more on a busy machine); names apt
         # does not know are skipped.
         out = run("apt-cache", "depends", *KERNEL_METAPACKAGES)
         return re.findall(r"Depends: (linux-image-6\.\S+-amd64)\b", out)
+
     names = _with_lists(lookup)
     if not names:
         raise DebError("apt knows no linux-image-6 amd64 package")
@@ -69,11 +73,28 @@ def kernel_packages() -> list[str]:
 
 def dependency_closure(names: list[str]) -> list[str]:
     """`names` and everything they depend on (Depends and Pre-Depends only), real packages."""
+
     def lookup() -> list[str]:
-        out = run("apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
-                  "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *names)
-        return sorted({line for line in out.splitlines()
-                       if line and not line[0].isspace() and not line.startswith("<")})
+        out = run(
+            "apt-cache",
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            *names,
+        )
+        return sorted(
+            {
+                line
+                for line in out.splitlines()
+                if line and not line[0].isspace() and not line.startswith("<")
+            }
+        )
+
     return _with_lists(lookup)
 
 
@@ -84,8 +105,7 @@ def candidates(names: list[str]) -> list[Package]:
     for stanza in out.split("\n\n"):
         fields = dict(re.findall(r"^([\w-]+): (.*)$", stanza, flags=re.M))
         if "Package" in fields:
-            packages.append(Package(fields["Package"], fields["Version"],
-                                    fields["Architecture"]))
+            packages.append(Package(fields["Package"], fields["Version"], fields["Architecture"]))
     missing = set(names) - {p.name for p in packages}
     if missing:
         raise DebError(f"apt knows no package {', '.join(sorted(missing))}")
@@ -101,8 +121,15 @@ def download(packages: list[Package], directory: Path) -> list[Path]:
         wanted = [p for p in packages if not (directory / p.filename).exists()]
         if wanted:
             with tempfile.TemporaryDirectory(dir=directory) as tmp:
-                run("apt-get", "download", "-q", "-o", "APT::Sandbox::User=root",
-                    *(f"{p.name}={p.version}" for p in wanted), cwd=Path(tmp))
+                run(
+                    "apt-get",
+                    "download",
+                    "-q",
+                    "-o",
+                    "APT::Sandbox::User=root",
+                    *(f"{p.name}={p.version}" for p in wanted),
+                    cwd=Path(tmp),
+                )
                 for p in wanted:
                     (Path(tmp) / p.filename).rename(directory / p.filename)
     return [directory / p.filename for p in packages]

@@ -3,6 +3,7 @@ device, no mount, no root): an MBR with SYSLINUX's boot code and one active FAT1
 holding SYSLINUX (installed by the mtools-based `syslinux --install`), its configuration,
 the kernel and the initramfs; converted to a compressed qcow2 by `qemu-img`.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,11 @@ from pathlib import Path
 
 SECTOR = 512
 MIB = 1024 * 1024
-PARTITION_START = MIB // SECTOR    # 1 MiB, where partitioning tools put the first partition
+PARTITION_START = MIB // SECTOR  # 1 MiB, where partitioning tools put the first partition
 FAT16_LBA = 0x0E
 ACTIVE = 0x80
-DISK_SIGNATURE = 0x53545244        # fixed, so the same inputs give the same disk
-VOLUME_LABEL = "STRATUSDEMO"          # the boot script finds its partition by it (rcS)
+DISK_SIGNATURE = 0x53545244  # fixed, so the same inputs give the same disk
+VOLUME_LABEL = "STRATUSDEMO"  # the boot script finds its partition by it (rcS)
 MBR_CODE_PATHS = ("/usr/lib/syslinux/mbr/mbr.bin", "/usr/lib/SYSLINUX/mbr.bin")
 # Kernel messages on the screen (VNC) and the serial port; the last console named is the one
 # init and its shell use: the serial port, which the console log records.
@@ -38,7 +39,7 @@ class DiskError(RuntimeError):
 
 
 def _run(*args: str) -> None:
-    result = subprocess.run(list(args), capture_output=True, text=True)
+    result = subprocess.run(list(args), check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise DiskError(f"{' '.join(args)}: {result.stderr.strip()[-500:]}")
 
@@ -62,10 +63,16 @@ def _chs(lba: int) -> bytes:
 
 def master_boot_record(start: int, sectors: int) -> bytes:
     """Boot code, disk signature, one active FAT16 (LBA) partition, the boot signature."""
-    entry = struct.pack("<B3sB3sII", ACTIVE, _chs(start), FAT16_LBA,
-                        _chs(start + sectors - 1), start, sectors)
-    return (_mbr_code().ljust(440, b"\0") + struct.pack("<IH", DISK_SIGNATURE, 0) + entry
-            + b"\0" * 48 + b"\x55\xaa")
+    entry = struct.pack(
+        "<B3sB3sII", ACTIVE, _chs(start), FAT16_LBA, _chs(start + sectors - 1), start, sectors
+    )
+    return (
+        _mbr_code().ljust(440, b"\0")
+        + struct.pack("<IH", DISK_SIGNATURE, 0)
+        + entry
+        + b"\0" * 48
+        + b"\x55\xaa"
+    )
 
 
 def partition_size(files: list[Path]) -> int:
@@ -82,8 +89,7 @@ def fat_partition(path: Path, kernel: Path, initrd: Path) -> None:
     _run("syslinux", "--install", str(path))
     config = path.with_name("syslinux.cfg")
     config.write_text(SYSLINUX_CFG)
-    for source, name in ((config, "syslinux.cfg"), (kernel, "vmlinuz"),
-                         (initrd, "initrd.img")):
+    for source, name in ((config, "syslinux.cfg"), (kernel, "vmlinuz"), (initrd, "initrd.img")):
         _run("mcopy", "-i", str(path), str(source), f"::/{name}")
 
 

@@ -4,6 +4,7 @@ config drive and a virtio NIC, and the files of guest/ (the boot script and its 
 
 The guest runs from this archive in RAM: there is no root filesystem to mount.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,20 @@ PROGRAMS = ("usr/sbin/dropbear", "usr/bin/dropbearkey", "usr/bin/jq")
 LIBRARY_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 # Drivers for a config drive (IDE or SCSI CD-ROM, virtio disk, ISO 9660 or FAT), a virtio
 # NIC, and the ACPI power button (a graceful stop); their dependencies are added.
-MODULES = ("ata_piix", "virtio_pci", "virtio_scsi", "sr_mod", "virtio_blk", "isofs", "vfat",
-           "nls_cp437", "nls_ascii", "virtio_net", "button", "evdev")
+MODULES = (
+    "ata_piix",
+    "virtio_pci",
+    "virtio_scsi",
+    "sr_mod",
+    "virtio_blk",
+    "isofs",
+    "vfat",
+    "nls_cp437",
+    "nls_ascii",
+    "virtio_net",
+    "button",
+    "evdev",
+)
 # SCSI scanning in the foreground, so a CD-ROM has its device node when insmod returns.
 MODULE_PARAMETERS = {"scsi_mod": "scan=sync"}
 MODULE_LIST = "usr/lib/stratus-demo/modules"
@@ -34,8 +47,7 @@ class InitramfsError(RuntimeError):
 
 
 def _readelf(*args: str) -> str:
-    return subprocess.run(["readelf", *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["readelf", *args], check=True, capture_output=True, text=True).stdout
 
 
 def _needed(binary: Path) -> list[str]:
@@ -79,8 +91,9 @@ def program_entries(root: Path) -> list[cpio.Entry]:
 def busybox_entries(root: Path) -> list[cpio.Entry]:
     """busybox, a link for each of its applets, and /init (busybox's init)."""
     busybox = root / BUSYBOX
-    applets = subprocess.run([str(busybox), "--list-full"], check=True, capture_output=True,
-                             text=True).stdout.split()
+    applets = subprocess.run(
+        [str(busybox), "--list-full"], check=True, capture_output=True, text=True
+    ).stdout.split()
     links = [cpio.symlink(path, "/" + BUSYBOX) for path in applets if path != BUSYBOX]
     return [_file(BUSYBOX, busybox), *links, cpio.symlink("init", "/" + BUSYBOX)]
 
@@ -93,10 +106,12 @@ def _module_depends(module: Path) -> list[str]:
 def module_entries(root: Path) -> list[cpio.Entry]:
     """The wanted modules and their dependencies, flat under /lib/modules, and the list
     the boot script loads them in (dependencies first)."""
-    release, = (root / "lib" / "modules").iterdir()
+    (release,) = (root / "lib" / "modules").iterdir()
     files = {path.name[:-3].replace("-", "_"): path for path in release.rglob("*.ko")}
-    builtin = {Path(line).name[:-3].replace("-", "_")
-               for line in (release / "modules.builtin").read_text().split()}
+    builtin = {
+        Path(line).name[:-3].replace("-", "_")
+        for line in (release / "modules.builtin").read_text().split()
+    }
     order: list[str] = []
 
     def add(name: str, chain: tuple[str, ...]) -> None:
@@ -107,15 +122,16 @@ def module_entries(root: Path) -> list[cpio.Entry]:
         if name in chain:
             raise InitramfsError(f"modules depend on each other: {' -> '.join(chain)}")
         for dependency in _module_depends(files[name]):
-            add(dependency, chain + (name,))
+            add(dependency, (*chain, name))
         order.append(name)
 
     for name in MODULES:
         add(name, ())
-    lines = "".join(f"{name} {MODULE_PARAMETERS.get(name, '')}".rstrip() + "\n"
-                    for name in order)
-    return [*(_file(f"lib/modules/{name}.ko", files[name], 0o644) for name in order),
-            cpio.Entry(MODULE_LIST, stat.S_IFREG | 0o644, lines.encode())]
+    lines = "".join(f"{name} {MODULE_PARAMETERS.get(name, '')}".rstrip() + "\n" for name in order)
+    return [
+        *(_file(f"lib/modules/{name}.ko", files[name], 0o644) for name in order),
+        cpio.Entry(MODULE_LIST, stat.S_IFREG | 0o644, lines.encode()),
+    ]
 
 
 def guest_entries() -> list[cpio.Entry]:
@@ -138,6 +154,10 @@ def _directories(entries: list[cpio.Entry]) -> list[cpio.Entry]:
 
 def build(root: Path) -> bytes:
     """The gzip'd initramfs, from `root`: the unpacked guest packages and kernel package."""
-    entries = [*busybox_entries(root), *program_entries(root), *module_entries(root),
-               *guest_entries()]
+    entries = [
+        *busybox_entries(root),
+        *program_entries(root),
+        *module_entries(root),
+        *guest_entries(),
+    ]
     return cpio.archive([*_directories(entries), *entries, cpio.console_node()])

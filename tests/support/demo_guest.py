@@ -3,6 +3,7 @@ the boot benchmark: a config drive written here with genisoimage (the node's own
 compute_node's business), user-mode networking with SSH forwarded from a loopback port, and
 the serial console in a file.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def demo_image() -> Path:
     return path
 
 
-def config_drive(path: Path, meta_data: dict, network_data: dict | None = None,
-                 user_data: bytes | None = None) -> Path:
+def config_drive(
+    path: Path, meta_data: dict, network_data: dict | None = None, user_data: bytes | None = None
+) -> Path:
     """An ISO 9660 volume labelled config-2 with openstack/latest/ as Nova writes it."""
     tree = path.with_suffix(".d")
     latest = tree / "openstack" / "latest"
@@ -41,8 +43,11 @@ def config_drive(path: Path, meta_data: dict, network_data: dict | None = None,
         (latest / "network_data.json").write_text(json.dumps(network_data))
     if user_data is not None:
         (latest / "user_data").write_bytes(user_data)
-    subprocess.run(["genisoimage", "-quiet", "-o", str(path), "-V", "config-2", "-r", "-J",
-                    str(tree)], check=True, capture_output=True)
+    subprocess.run(
+        ["genisoimage", "-quiet", "-o", str(path), "-V", "config-2", "-r", "-J", str(tree)],
+        check=True,
+        capture_output=True,
+    )
     shutil.rmtree(tree)
     return path
 
@@ -66,38 +71,68 @@ def parse_banner(console: str) -> Banner | None:
     for line in lines:
         key, _, value = line.partition(": ")
         values.setdefault(key, []).append(value)
-    return Banner(hostname=values["hostname"][0], addresses=values.get("address", []),
-                  fingerprint=values["ssh host key fingerprint"][0],
-                  instance=values.get("instance", [None])[0], lines=lines)
+    return Banner(
+        hostname=values["hostname"][0],
+        addresses=values.get("address", []),
+        fingerprint=values["ssh host key fingerprint"][0],
+        instance=values.get("instance", [None])[0],
+        lines=lines,
+    )
 
 
 class DemoGuest:
     """One QEMU process booting the demo image: a throw-away snapshot of it, or (snapshot
     False) the disk given, which keeps what the guest writes."""
 
-    def __init__(self, image: Path, workdir: Path, *, config_drive: Path | None = None,
-                 mac: str = "52:54:00:12:34:56", guest_address: str = "",
-                 memory_mb: int = 256, snapshot: bool = True):
+    def __init__(
+        self,
+        image: Path,
+        workdir: Path,
+        *,
+        config_drive: Path | None = None,
+        mac: str = "52:54:00:12:34:56",
+        guest_address: str = "",
+        memory_mb: int = 256,
+        snapshot: bool = True,
+    ):
         self.console_path = workdir / "console.log"
         self.qmp_path = workdir / "qmp.sock"
         self.ssh_port = free_port()
         self.command = [
-            QEMU, "-accel", "tcg", "-m", str(memory_mb), "-nodefaults", "-display", "none",
-            "-serial", f"file:{self.console_path}",
-            "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
-            "-drive", f"file={image},if=virtio,snapshot={'on' if snapshot else 'off'}",
-            "-nic", f"user,model=virtio-net-pci,mac={mac},"
-                    f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-{guest_address}:22"]
+            QEMU,
+            "-accel",
+            "tcg",
+            "-m",
+            str(memory_mb),
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            f"file:{self.console_path}",
+            "-qmp",
+            f"unix:{self.qmp_path},server=on,wait=off",
+            "-drive",
+            f"file={image},if=virtio,snapshot={'on' if snapshot else 'off'}",
+            "-nic",
+            (
+                f"user,model=virtio-net-pci,mac={mac},"
+                f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-{guest_address}:22"
+            ),
+        ]
         if config_drive:
             self.command += ["-drive", f"file={config_drive},media=cdrom,readonly=on"]
         self.process: subprocess.Popen | None = None
         self.started = 0.0
 
-    def __enter__(self) -> "DemoGuest":
+    def __enter__(self) -> DemoGuest:
         self.console_path.write_bytes(b"")
         self.started = time.monotonic()
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -116,11 +151,14 @@ class DemoGuest:
             if re.search(pattern, self.console(), flags=re.M):
                 return time.monotonic() - self.started
             if self.process.poll() is not None:
-                raise AssertionError(f"QEMU exited ({self.process.returncode}): "
-                                     f"{self.process.stderr.read().decode()[-1000:]}")
+                raise AssertionError(
+                    f"QEMU exited ({self.process.returncode}): "
+                    f"{self.process.stderr.read().decode()[-1000:]}"
+                )
             time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not on the console after {timeout} s: "
-                             f"{self.console()[-3000:]!r}")
+        raise AssertionError(
+            f"{pattern!r} not on the console after {timeout} s: {self.console()[-3000:]!r}"
+        )
 
     def press_power_button(self) -> None:
         """The ACPI power button, as a hypervisor's graceful stop presses it (over QMP)."""

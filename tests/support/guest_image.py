@@ -7,6 +7,7 @@ The kernel is the demo image's (demo_image/debs.py: Debian's cloud flavour, fetc
 
     python -m tests.support.guest_image      # fetch and build, print the paths
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -55,6 +56,7 @@ def cache_dir() -> Path:
 
 # -- kernel ------------------------------------------------------------------------------
 
+
 def kernel(directory: Path | None = None) -> Path:
     """A cached Debian kernel (the demo image's choice of package), fetched the first time
     under a file lock, so parallel test workers fetch it once."""
@@ -66,7 +68,7 @@ def kernel(directory: Path | None = None) -> Path:
             return cached[0]
         try:
             package = debs.candidates(debs.kernel_packages()[:1])
-            deb, = debs.download(package, directory / "debs")
+            (deb,) = debs.download(package, directory / "debs")
             with tempfile.TemporaryDirectory(dir=directory) as tmp:
                 vmlinuz = next(debs.extract(deb, Path(tmp)).glob("boot/vmlinuz-*"))
                 final = directory / vmlinuz.name
@@ -79,12 +81,24 @@ def kernel(directory: Path | None = None) -> Path:
 
 # -- initramfs ---------------------------------------------------------------------------
 
-def initramfs_bytes(busybox: bytes, init_script: str = INIT_SCRIPT) -> bytes:
-    """busybox, /init, and the directories and console node the init script needs."""
-    return cpio.archive([
-        cpio.directory("dev"), cpio.directory("proc"), cpio.directory("sys"),
-        cpio.directory("bin"), cpio.Entry("bin/busybox", 0o100755, busybox),
-        cpio.Entry("init", 0o100755, init_script.encode()), cpio.console_node()])
+
+def initramfs_bytes(
+    busybox: bytes, init_script: str = INIT_SCRIPT, files: tuple[tuple[str, int, bytes], ...] = ()
+) -> bytes:
+    """busybox, /init, and the directories and console node the init script needs, then
+    `files` (name, mode, data)."""
+    return cpio.archive(
+        [
+            cpio.directory("dev"),
+            cpio.directory("proc"),
+            cpio.directory("sys"),
+            cpio.directory("bin"),
+            cpio.Entry("bin/busybox", 0o100755, busybox),
+            cpio.Entry("init", 0o100755, init_script.encode()),
+            *(cpio.Entry(name, mode, data) for name, mode, data in files),
+            cpio.console_node(),
+        ]
+    )
 
 
 def find_busybox() -> Path:
@@ -105,9 +119,13 @@ def initramfs(directory: Path) -> Path:
 
 # -- disk --------------------------------------------------------------------------------
 
+
 def small_qcow2(path: Path, size_mb: int = 16) -> Path:
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), f"{size_mb}M"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", str(path), f"{size_mb}M"],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -117,8 +135,9 @@ def build(directory: Path) -> GuestImage:
     directory.mkdir(parents=True, exist_ok=True)
     kernel_copy = directory / "vmlinuz"
     shutil.copyfile(kernel(), kernel_copy)
-    return GuestImage(kernel=kernel_copy, initrd=initramfs(directory),
-                      disk=small_qcow2(directory / "disk.qcow2"))
+    return GuestImage(
+        kernel=kernel_copy, initrd=initramfs(directory), disk=small_qcow2(directory / "disk.qcow2")
+    )
 
 
 if __name__ == "__main__":
