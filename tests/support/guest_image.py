@@ -1,26 +1,24 @@
 """A tiny real guest: a Debian kernel, a busybox initramfs whose init prints a marker on the
 serial console and idles, and a small empty qcow2 disk.
 
-The kernel comes from Debian's archive with apt (`apt-get download`, no installation) and is
-cached under $STRATUS_TEST_CACHE (default ~/.cache/stratus-test). The cloud flavour of the
-kernel is preferred: it boots to the marker about three times faster under QEMU's software
-emulation than the generic one. The initramfs is written in Python (cpio "newc"), so it is
-byte-for-byte reproducible and needs no root to hold a /dev/console node.
+The kernel is the demo image's (demo_image/debs.py: Debian's cloud flavour, fetched with
+`apt-get download`, no installation), cached under $STRATUS_TEST_CACHE (default
+~/.cache/stratus-test). The initramfs is written by demo_image/cpio.py.
 
     python -m tests.support.guest_image      # fetch and build, print the paths
 """
+
 from __future__ import annotations
 
 import fcntl
-import gzip
-import io
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from demo_image import cpio, debs
 
 MARKER = "STRATUS-GUEST-READY"
 CMDLINE = "console=ttyS0 quiet"
@@ -58,102 +56,49 @@ def cache_dir() -> Path:
 
 # -- kernel ------------------------------------------------------------------------------
 
-def _apt(*args: str) -> str:
-    result = subprocess.run(list(args), capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        raise GuestImageError(f"{' '.join(args)}: {result.stderr.strip()[-500:]}")
-    return result.stdout
-
-
-def kernel_packages() -> list[str]:
-    """Debian kernel package names, preferred first: the cloud flavour, then generic."""
-    names = []
-    for meta in ("linux-image-cloud-amd64", "linux-image-amd64"):
-        try:
-            out = _apt("apt-cache", "depends", meta)
-        except GuestImageError:
-            continue
-        names += re.findall(r"Depends: (linux-image-6\.\S+-amd64)\b", out)
-    if not names:
-        out = _apt("apt-cache", "search", "--names-only",
-                   r"^linux-image-6\.1\.0-[0-9]+-(cloud-)?amd64$")
-        found = [line.split()[0] for line in out.splitlines() if line.strip()]
-        found.sort(key=lambda n: (int(re.search(r"6\.1\.0-(\d+)", n).group(1)),
-                                  "cloud" in n), reverse=True)
-        names = found
-    return names
-
-
-def _download_kernel(target: Path) -> Path:
-    packages = kernel_packages()
-    if not packages:  # a fresh machine: the package lists are not there yet
-        _apt("apt-get", "update")
-        packages = kernel_packages()
-    if not packages:
-        raise GuestImageError("apt knows no linux-image-6.1 amd64 package")
-    with tempfile.TemporaryDirectory(dir=target) as tmp:
-        errors = []
-        for package in packages:
-            try:
-                subprocess.run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root",
-                                package], cwd=tmp, check=True, capture_output=True,
-                               timeout=600)
-                break
-            except subprocess.CalledProcessError as exc:
-                errors.append(exc.stderr.decode(errors="replace").strip()[-200:])
-        else:
-            raise GuestImageError(f"apt-get download failed: {errors}")
-        deb = next(Path(tmp).glob("*.deb"))
-        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
-                               stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-x", "-C", tmp, "--wildcards", "./boot/vmlinuz-*"],
-                       stdin=tar.stdout, check=True)
-        tar.stdout.close()
-        if tar.wait() != 0:
-            raise GuestImageError(f"dpkg-deb could not read {deb.name}")
-        vmlinuz = next(Path(tmp, "boot").glob("vmlinuz-*"))
-        final = target / vmlinuz.name
-        os.replace(vmlinuz, final)
-        return final
-
 
 def kernel(directory: Path | None = None) -> Path:
-    """A cached Debian kernel; downloaded with apt the first time (under a file lock, so
-    parallel test workers download it once)."""
+    """A cached Debian kernel (the demo image's choice of package), fetched the first time
+    under a file lock, so parallel test workers fetch it once."""
     directory = directory or cache_dir()
     with open(directory / ".kernel.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         cached = sorted(directory.glob("vmlinuz-*"), key=lambda p: "cloud" not in p.name)
         if cached:
             return cached[0]
-        return _download_kernel(directory)
+        try:
+            package = debs.candidates(debs.kernel_packages()[:1])
+            (deb,) = debs.download(package, directory / "debs")
+            with tempfile.TemporaryDirectory(dir=directory) as tmp:
+                vmlinuz = next(debs.extract(deb, Path(tmp)).glob("boot/vmlinuz-*"))
+                final = directory / vmlinuz.name
+                os.replace(vmlinuz, final)
+        except debs.DebError as exc:
+            raise GuestImageError(str(exc)) from exc
+        shutil.rmtree(directory / "debs")
+        return final
 
 
 # -- initramfs ---------------------------------------------------------------------------
 
-def _cpio_entry(out: io.BytesIO, ino: int, name: str, mode: int, data: bytes = b"",
-                rdev: tuple[int, int] = (0, 0)) -> None:
-    encoded = name.encode() + b"\0"
-    fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0]
-    out.write(b"070701" + b"".join(b"%08X" % f for f in fields) + encoded)
-    out.write(b"\0" * (-(110 + len(encoded)) % 4))
-    out.write(data)
-    out.write(b"\0" * (-len(data) % 4))
 
-
-def initramfs_bytes(busybox: bytes, init_script: str = INIT_SCRIPT,
-                    files: tuple[tuple[str, int, bytes], ...] = ()) -> bytes:
-    """A gzip'd newc cpio archive: busybox, /init, and the directories and console node
-    the init script needs, then `files` (name, mode, data)."""
-    out = io.BytesIO()
-    entries = [("dev", 0o040755, b""), ("proc", 0o040755, b""), ("sys", 0o040755, b""),
-               ("bin", 0o040755, b""), ("bin/busybox", 0o100755, busybox),
-               ("init", 0o100755, init_script.encode()), *files]
-    for ino, (name, mode, data) in enumerate(entries, start=1):
-        _cpio_entry(out, ino, name, mode, data)
-    _cpio_entry(out, len(entries) + 1, "dev/console", 0o020600, rdev=(5, 1))
-    _cpio_entry(out, 0, "TRAILER!!!", 0)
-    return gzip.compress(out.getvalue(), compresslevel=6, mtime=0)
+def initramfs_bytes(
+    busybox: bytes, init_script: str = INIT_SCRIPT, files: tuple[tuple[str, int, bytes], ...] = ()
+) -> bytes:
+    """busybox, /init, and the directories and console node the init script needs, then
+    `files` (name, mode, data)."""
+    return cpio.archive(
+        [
+            cpio.directory("dev"),
+            cpio.directory("proc"),
+            cpio.directory("sys"),
+            cpio.directory("bin"),
+            cpio.Entry("bin/busybox", 0o100755, busybox),
+            cpio.Entry("init", 0o100755, init_script.encode()),
+            *(cpio.Entry(name, mode, data) for name, mode, data in files),
+            cpio.console_node(),
+        ]
+    )
 
 
 def find_busybox() -> Path:
@@ -174,9 +119,13 @@ def initramfs(directory: Path) -> Path:
 
 # -- disk --------------------------------------------------------------------------------
 
+
 def small_qcow2(path: Path, size_mb: int = 16) -> Path:
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), f"{size_mb}M"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", str(path), f"{size_mb}M"],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -186,8 +135,9 @@ def build(directory: Path) -> GuestImage:
     directory.mkdir(parents=True, exist_ok=True)
     kernel_copy = directory / "vmlinuz"
     shutil.copyfile(kernel(), kernel_copy)
-    return GuestImage(kernel=kernel_copy, initrd=initramfs(directory),
-                      disk=small_qcow2(directory / "disk.qcow2"))
+    return GuestImage(
+        kernel=kernel_copy, initrd=initramfs(directory), disk=small_qcow2(directory / "disk.qcow2")
+    )
 
 
 if __name__ == "__main__":

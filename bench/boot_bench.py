@@ -1,0 +1,98 @@
+"""Boot benchmark: the demo image, from QEMU's start to its login banner, under plain
+`qemu-system-x86_64 -accel tcg` (software emulation, no libvirt, no Stratus): the baseline a
+boot through Stratus is compared with.
+
+    python -m bench.boot_bench [--runs 5] [--memory-mb 256]
+
+Each run boots a throw-away snapshot of the image (built first if needed, see
+scripts/build-demo-image) with a config drive like the node's (a key pair, DHCP networking),
+and times three marks on the serial console: the bootloader's greeting, the boot script's
+first line, and the end of the login banner. Prints each run and the median of each mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from tests.support import demo_guest
+from tests.support.demo_guest import DemoGuest
+
+TIMEOUT = 300
+MARKS = (
+    ("bootloader", r"^SYSLINUX"),
+    ("init", r"^stratus-demo: "),
+    ("banner", rf"^{demo_guest.BANNER_END}"),
+)
+
+
+def drive(directory: Path) -> Path:
+    key = directory / "id_bench"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public_key = key.with_suffix(".pub").read_text().strip()
+    return demo_guest.config_drive(
+        directory / "config.iso",
+        meta_data={
+            "uuid": str(uuid.uuid4()),
+            "name": "bench",
+            "hostname": "bench",
+            "public_keys": {"id_bench": public_key},
+        },
+        network_data={
+            "links": [{"id": "tap0", "ethernet_mac_address": "52:54:00:12:34:56"}],
+            "networks": [{"id": "n0", "type": "ipv4_dhcp", "link": "tap0"}],
+        },
+    )
+
+
+def boot_once(image: Path, config_drive: Path, memory_mb: int) -> dict[str, float]:
+    with (
+        tempfile.TemporaryDirectory(prefix="stratus-boot-bench-") as tmp,
+        DemoGuest(image, Path(tmp), config_drive=config_drive, memory_mb=memory_mb) as guest,
+    ):
+        return {name: guest.wait_for(pattern, TIMEOUT) for name, pattern in MARKS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--memory-mb", type=int, default=256)
+    args = parser.parse_args()
+    if shutil.which(demo_guest.QEMU) is None:
+        raise SystemExit(f"{demo_guest.QEMU} is not installed")
+    image = demo_guest.demo_image()
+    print(
+        f"demo image {image}: {image.stat().st_size / 2**20:.1f} MiB, "
+        f"{args.memory_mb} MiB of guest memory, {demo_guest.QEMU} -accel tcg, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    with tempfile.TemporaryDirectory(prefix="stratus-boot-bench-") as tmp:
+        config_drive = drive(Path(tmp))
+        runs = []
+        for number in range(1, args.runs + 1):
+            marks = boot_once(image, config_drive, args.memory_mb)
+            runs.append(marks)
+            print(
+                f"run {number}: "
+                + "  ".join(f"{name} {seconds:5.2f} s" for name, seconds in marks.items())
+            )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work "
+        f"on the machine slows emulation)"
+    )
+    print(
+        f"median of {len(runs)}: "
+        + "  ".join(
+            f"{name} {statistics.median(run[name] for run in runs):5.2f} s" for name, _ in MARKS
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
