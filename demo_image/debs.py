@@ -43,7 +43,7 @@ def run(*args: str, cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def _with_lists(lookup):
+def with_lists(lookup):
     """Runs an apt-cache look-up; on a fresh machine (no package lists yet: apt-cache finds
     nothing, or fails) updates once and looks again."""
     try:
@@ -65,7 +65,7 @@ def kernel_packages() -> list[str]:
         out = run("apt-cache", "depends", *KERNEL_METAPACKAGES)
         return re.findall(r"Depends: (linux-image-6\.\S+-amd64)\b", out)
 
-    names = _with_lists(lookup)
+    names = with_lists(lookup)
     if not names:
         raise DebError("apt knows no linux-image-6 amd64 package")
     return names
@@ -95,7 +95,7 @@ def dependency_closure(names: list[str]) -> list[str]:
             }
         )
 
-    return _with_lists(lookup)
+    return with_lists(lookup)
 
 
 def candidates(names: list[str]) -> list[Package]:

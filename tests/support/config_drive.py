@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pycdlib
 
+from demo_image import debs
 from tests.support import guest_image
 from tests.support.guest_image import cache_dir
 
@@ -107,22 +108,14 @@ def cdrom_modules(kernel: Path) -> list[Path]:
 
 
 def _download_deb(package: str, directory: Path) -> Path:
-    """`apt-get download` into `directory`, with fresh package lists if the first try
-    fails (a fresh machine has none)."""
-    command = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package]
+    """The version apt would install of `package`, downloaded into `directory` (the demo
+    image's own fetcher: package lists refreshed once on a fresh machine)."""
     try:
-        subprocess.run(command, cwd=directory, check=True, capture_output=True, timeout=600)
-    except subprocess.CalledProcessError:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
-        try:
-            subprocess.run(command, cwd=directory, check=True, capture_output=True,
-                           timeout=600)
-        except (OSError, subprocess.SubprocessError) as exc:
-            detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace")
-            raise PackageUnavailable(f"{exc} {detail.strip()[-300:]}") from exc
-    except OSError as exc:
+        [found] = debs.with_lists(lambda: debs.candidates([package]))
+        [deb] = debs.download([found], directory)
+    except (debs.DebError, OSError, subprocess.SubprocessError) as exc:
         raise PackageUnavailable(str(exc)) from exc
-    return next(directory.glob(f"{package}_*.deb"))
+    return deb
 
 
 READ_MARKER = "STRATUS-CONFIG-DRIVE"
