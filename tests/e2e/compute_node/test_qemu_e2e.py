@@ -1,6 +1,8 @@
-"""A real guest end to end: kernel, ramdisk and disk registered as images, a server booted by
-a `stratus-compute` process on QEMU (software emulation where KVM does not work), its marker
-read through the compute API's console output, then stopped, started and deleted."""
+"""Real guests end to end, booted by a `stratus-compute` process on QEMU (software emulation
+where KVM does not work): the tiny test guest (kernel, ramdisk and disk registered as images),
+its marker read through the compute API's console output, then stopped, started and deleted;
+and the demo image with a key pair and user data, which the guest reads from its config drive
+and proves from inside on its console."""
 import os
 import shutil
 import time
@@ -13,7 +15,7 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import Servers, upload_image
-from tests.support import guest_image
+from tests.support import demo_guest, guest_image
 from tests.support.cloud import Cloud
 
 pytestmark = [
@@ -106,3 +108,36 @@ def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):
         conn.close()
     instances = node.directory / "state" / "instances"
     assert not (instances / server_id).exists()
+
+
+USER_DATA = b"""#!/bin/sh
+# runs inside the guest: what it says comes from the guest itself
+echo "user-data-ran on $(hostname) key $(cut -d' ' -f2 /root/.ssh/authorized_keys)"
+"""
+
+
+def test_the_demo_image_gets_its_key_pair_hostname_and_user_data(qemu_cluster):
+    cloud, _node, _daemon, _image = qemu_cluster
+    disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
+    servers = Servers(cloud)
+    key = servers.stub.CreateKeyPair(cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(
+        name="demo key")), metadata=servers.tenant.metadata)
+    flavor = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
+
+    created = time.monotonic()
+    server_id = servers.create(flavor, disk, name="Demo_One", key_name="demo key",
+                               user_data=USER_DATA)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, server_id, demo_guest.BANNER_END)
+    print(f"\ndemo image: create to banner {time.monotonic() - created:.1f} s")
+    wait_for_marker(servers, server_id, "stratus-demo: user data exited with status 0")
+
+    text = console(servers, server_id).replace("\r", "")
+    key_body = key.public_key.split()[1]
+    assert "hostname: demo-one" in text
+    assert f"instance: {server_id}" in text
+    assert "authorized keys: 1" in text
+    assert f"user-data-ran on demo-one key {key_body}" in text
+
+    servers.delete(server_id)
+    servers.wait_deleted(server_id, timeout=60)
