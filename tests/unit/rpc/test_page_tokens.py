@@ -50,6 +50,6 @@ def test_a_token_of_another_repository_or_altered_does_not_open(path, tmp_path):
 def test_page_token_keys_are_not_the_token_keys(path):
     repo = KeyRepository(path)
     repo.load()
+    token = _tokens(repo).seal("position")
     with pytest.raises(InvalidToken):
-        token = _tokens(repo).seal("position")
         repo.current().decrypt(token + "=" * (-len(token) % 4))
