@@ -3,6 +3,7 @@ nothing: out-of-range times and durations, oversized strings and filters, contro
 (NUL breaks PostgreSQL), malformed ids, and forged page tokens. Runs on SQLite and, in the
 PostgreSQL pass of scripts/test, on PostgreSQL."""
 import base64
+import hashlib
 import json
 import uuid
 
@@ -227,6 +228,33 @@ def test_a_forged_page_token_is_invalid_argument(stubs, cloud, member, token):
     with raises(INVALID, field="page_token"):
         stubs.ca.ListCertificates(capb.ListCertificatesRequest(page_token=token),
                                   metadata=cloud.admin)
+
+
+def _digest(filters: dict) -> str:
+    """The filter digest of the unsigned tokens: anyone could compute it."""
+    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Positions of the wrong type or with a NUL, under the right filter digest: with unsigned
+# tokens they reached the query, and PostgreSQL failed on them (INTERNAL).
+POSITIONS = [[1, 2], [{"t": "2020-01-01T00:00:00"}, "x"], [1.5, "x"], ["\0", "\0"], [True, 0]]
+DIGESTED = [
+    ("identity", "ListRoles", ipb.ListRolesRequest, {"name": ""}),
+    ("compute", "ListKeyPairs", cpb.ListKeyPairsRequest, {"u": ""}),
+    ("compute", "ListFlavors", cpb.ListFlavorsRequest, {"p": False, "r": 0, "d": 0}),
+    ("compute", "ListHypervisors", cpb.ListHypervisorsRequest, {"h": ""}),
+]
+
+
+@pytest.mark.parametrize("service,method,request_class,filters", DIGESTED,
+                         ids=[d[1] for d in DIGESTED])
+def test_a_forged_page_token_with_the_right_digest_is_invalid_argument(
+        stubs, cloud, service, method, request_class, filters):
+    for position in POSITIONS:
+        token = _json_token({"a": position, "d": _digest(filters)})
+        with raises(INVALID, field="page_token"):
+            getattr(getattr(stubs, service), method)(request_class(page_token=token),
+                                                     metadata=cloud.admin)
 
 
 def test_a_page_token_is_opaque_and_tamper_evident(stubs, cloud):
