@@ -41,7 +41,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, authenticate, enforcer, *, check=None, page_tokens: PageTokens | None = None):
+    def __init__(self, authenticate, enforcer, *, check=None,
+                 page_tokens: PageTokens | None = None):
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated.
         `check(message)` raises InvalidArgument for a request that breaks the input rules;
         `page_tokens` seals the page tokens of the services' List methods."""
@@ -138,7 +139,8 @@ class _Call:
             await self.authenticate(token, call_auth)
         request = _accepted(request)
         if not (spec.is_open or spec.deferred):
-            target = spec.target(request, call_auth) if (spec.target and request is not None) else None
+            target = (spec.target(request, call_auth)
+                      if (spec.target and request is not None) else None)
             call_auth.authorize(spec.rule, target)
         self.open_page_token(request)
 

@@ -75,7 +75,7 @@ def _is_uuid_field(field) -> bool:
     if name == "request_id" or "flavor" in name or (
             name == "id" and field.containing_type.name.startswith("Flavor")):
         return False
-    return name == "id" or name.endswith("_id") or name.endswith("_ids")
+    return name == "id" or name.endswith(("_id", "_ids"))
 
 
 def check(message, prefix: str = "") -> None:

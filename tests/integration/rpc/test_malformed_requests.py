@@ -2,13 +2,12 @@
 MALFORMED_REQUEST), never UNKNOWN naming a Python exception; unary and streaming alike."""
 import grpc
 import pytest
-from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 
-import stratus.ca.v1.ca_service_pb2  # noqa: F401 - registers the services' descriptors
-import stratus.compute.v1.compute_service_pb2  # noqa: F401
-import stratus.identity.v1.identity_service_pb2  # noqa: F401
-import stratus.image.v1.image_service_pb2  # noqa: F401
+from stratus.ca.v1 import ca_service_pb2
+from stratus.compute.v1 import compute_service_pb2
+from stratus.identity.v1 import identity_service_pb2
+from stratus.image.v1 import image_service_pb2
 from tests.support.errors import raises
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -45,7 +44,10 @@ def _metadata(cloud, member, who):
 def _invalid_utf8(method: str) -> bytes:
     """A string field of the method's request holding bytes that are not UTF-8."""
     service, name = method.strip("/").split("/")
-    request = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name)
+    files = (ca_service_pb2, compute_service_pb2, identity_service_pb2, image_service_pb2)
+    request = next(f.DESCRIPTOR.services_by_name[service.rsplit(".", 1)[1]]
+                   for f in files if f.DESCRIPTOR.package == service.rsplit(".", 1)[0]
+                   ).methods_by_name[name]
     number = next(f.number for f in request.input_type.fields
                   if f.type == FieldDescriptor.TYPE_STRING)
     return bytes([number << 3 | 2, 2]) + b"\xff\xfe"
