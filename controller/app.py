@@ -48,6 +48,7 @@ class App:
         self.on_start: list[typing.Callable[[App], typing.Awaitable]] = []
         self.on_stop: list[typing.Callable[[App], typing.Awaitable]] = []
         self.authenticate = None  # set by the identity area: async (token) -> Identity
+        self.page_tokens = None  # set by the identity area: PageTokens
         self.node_listener = None  # set by the certificate authority area
         for name in services.AREAS:
             importlib.import_module(name).setup(self)

@@ -2,6 +2,7 @@
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 
@@ -15,18 +16,24 @@ class _RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """key=value lines: easy to read at 3 a.m. and to grep by request id."""
+    """key=value lines: easy to read at 3 a.m. and to grep by request id.
+
+    Every value is escaped: one that is not a plain word is written as a JSON string, so a
+    caller's input (a user name with a line break and a fake timestamp, an escape sequence)
+    can neither start a line of its own nor reach the terminal raw. A traceback's lines are
+    indented and escaped the same way."""
 
     def format(self, record):
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         line = (f"{ts}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
-                f"logger={record.name} request_id={record.request_id} "
+                f"logger={_value(record.name)} request_id={_value(record.request_id)} "
                 f"msg={json.dumps(record.getMessage())}")
         extra = getattr(record, "fields", None)
         if extra:
             line += "".join(f" {k}={_value(v)}" for k, v in extra.items())
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "".join(f"\n    {_escaped(text)}"
+                            for text in self.formatException(record.exc_info).splitlines())
         return line
 
 
@@ -40,9 +47,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._:/@+,()\[\]-]+")
+
+
 def _value(v):
     text = str(v)
-    return json.dumps(text) if (" " in text or "=" in text or not text) else text
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(text: str) -> str:
+    """`text` with its control characters (escape sequences included) written as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def setup(level="info", fmt="text", stream=None):

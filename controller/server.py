@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from controller.rpc import request_checks
 from controller.rpc.pipeline import Pipeline, add_secured_service
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class ControllerServer:
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
         self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes))
-        pipeline = Pipeline(app.authenticate, app.enforcer)
+        pipeline = Pipeline(app.authenticate, app.enforcer, check=request_checks.check,
+                            page_tokens=app.page_tokens)
         names = []
         for reg in app.public_services:
             add_secured_service(self.server, pipeline, reg.servicer, reg.descriptor)

@@ -12,6 +12,7 @@ lock on the directory, so two `stratus-manage` runs cannot interleave.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import logging
@@ -22,6 +23,8 @@ import stat
 import threading
 
 from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class KeyRepository:
         self.path = os.fspath(path)
         self.max_active_keys = max_active_keys
         self._fernet: MultiFernet | None = None
+        self._raw_keys: list[bytes] = []
+        self._derived: dict[bytes, tuple[list[bytes], MultiFernet]] = {}
         self._signature: tuple | None = None
         self._reload_lock = threading.Lock()
 
@@ -144,8 +149,9 @@ class KeyRepository:
                 f"key repository {self.path} holds no keys: initialize it first")
         primary = max(keys)
         order = [primary, *sorted((n for n in keys if n != primary), key=lambda n: (n != 0, -n))]
-        fernet = MultiFernet([self._read_key(keys[n]) for n in order])
-        self._fernet, self._signature = fernet, signature
+        raw_keys = [self._read_key(keys[n]) for n in order]
+        fernet = MultiFernet([Fernet(key) for key in raw_keys])
+        self._fernet, self._raw_keys, self._signature = fernet, raw_keys, signature
         return fernet
 
     def reload_if_changed(self) -> bool:
@@ -175,6 +181,18 @@ class KeyRepository:
         self.reload_if_changed()
         return self._fernet
 
+    def derived(self, purpose: bytes) -> MultiFernet:
+        """Keys for another use than tokens: one derived from each key in force by HKDF with
+        `purpose`, in the same order. Every controller sharing the repository derives the same
+        keys, and they rotate with it; a token key never serves two purposes."""
+        self.reload_if_changed()
+        raw_keys = self._raw_keys
+        cached = self._derived.get(purpose)
+        if cached is None or cached[0] is not raw_keys:
+            cached = (raw_keys, MultiFernet([Fernet(_derive(key, purpose)) for key in raw_keys]))
+            self._derived[purpose] = cached
+        return cached[1]
+
     def _stat_signature(self) -> tuple:
         try:
             st = os.stat(self.path)
@@ -199,7 +217,7 @@ class KeyRepository:
                 for name in os.listdir(self.path) if _KEY_NAME.fullmatch(name)}
 
     @staticmethod
-    def _read_key(path: str) -> Fernet:
+    def _read_key(path: str) -> bytes:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as exc:
@@ -216,8 +234,14 @@ class KeyRepository:
         finally:
             os.close(fd)
         try:
-            return Fernet(data.strip())
+            Fernet(data.strip())
+            return data.strip()
         except ValueError:
             raise KeyRepositoryError(
                 f"key file {path} does not hold a Fernet key (32 url-safe base64-encoded bytes)"
             ) from None
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose)
+    return base64.urlsafe_b64encode(hkdf.derive(base64.urlsafe_b64decode(key)))

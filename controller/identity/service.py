@@ -7,6 +7,7 @@ from controller.identity import policies, revocations
 from controller.identity.config import IdentitySection
 from controller.identity.servicer import IdentityServicer
 from controller.identity.tokens import TokenService
+from controller.rpc.page_tokens import PURPOSE, PageTokens
 from stratus.identity.v1 import identity_service_pb2 as pb
 
 
@@ -23,6 +24,7 @@ def setup(app):
     tokens = TokenService(app.db, TokenFormatter(keys), settings)
     app.tokens = tokens
     app.authenticate = tokens.validate
+    app.page_tokens = PageTokens(lambda: keys.derived(PURPOSE))
 
     async def purge_revocations():
         await revocations.purge_forever(app.db, settings.revocation_purge_seconds)

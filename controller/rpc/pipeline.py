@@ -1,7 +1,9 @@
 """The call pipeline every secured RPC runs through.
 
 For every call it: takes or mints the x-request-id; authenticates the bearer token (unless the
-method is open); checks the method's policy rule; maps typed domain errors to status codes
+method is open); refuses a request that does not decode or breaks the input rules
+(request_checks.py) with INVALID_ARGUMENT; checks the method's policy rule; opens the request's
+page token and seals the response's (page_tokens.py); maps typed domain errors to status codes
 with details; turns any other exception into INTERNAL with the request id (never UNKNOWN,
 never a stack trace to the client); and writes one access-log line.
 
@@ -23,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import message_factory
+from google.protobuf.message import DecodeError
 
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
 from controller.rpc import status
+from controller.rpc.page_tokens import PageTokens
 from controller.rpc.policy_spec import MethodSpec, specs_for
 from stratus_common import errors
 
@@ -50,11 +54,52 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
-                 enforcer: Enforcer) -> None:
-        """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated."""
+    def __init__(self, authenticate, enforcer, *, check=None,
+                 page_tokens: PageTokens | None = None):
+        """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated.
+        `check(message)` raises InvalidArgument for a request that breaks the input rules;
+        `page_tokens` seals the page tokens of the services' List methods."""
         self.authenticate = authenticate
         self.enforcer = enforcer
+        self.check = check
+        self.page_tokens = page_tokens
+
+
+class _Refused:
+    """What the deserializer hands on for a request it refused: the handler raises `error`
+    once the caller is known (grpc would answer UNKNOWN for an exception raised there)."""
+    __slots__ = ("error",)
+
+    def __init__(self, error: errors.InvalidArgument):
+        self.error = error
+
+
+def _deserializer(message_class, check):
+    def deserialize(data: bytes):
+        try:
+            message = message_class.FromString(data)
+        except DecodeError:
+            return _Refused(errors.InvalidArgument(
+                "request", f"is not a valid {message_class.DESCRIPTOR.full_name} message",
+                reason="MALFORMED_REQUEST"))
+        if check is not None:
+            try:
+                check(message)
+            except errors.InvalidArgument as exc:
+                return _Refused(exc)
+        return message
+    return deserialize
+
+
+def _accepted(request):
+    if isinstance(request, _Refused):
+        raise request.error
+    return request
+
+
+async def _accepted_stream(requests):
+    async for request in requests:
+        yield _accepted(request)
 
 
 def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: object,
@@ -67,7 +112,8 @@ def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: o
         request = message_factory.GetMessageClass(method.input_type)
         response = message_factory.GetMessageClass(method.output_type)
         kind = _HANDLER_KINDS[method.client_streaming, method.server_streaming]
-        handler = kind(getattr(servicer, method.name), request_deserializer=request.FromString,
+        handler = kind(getattr(servicer, method.name),
+                       request_deserializer=_deserializer(request, pipeline.check),
                        response_serializer=response.SerializeToString)
         name = f"/{descriptor.full_name}/{method.name}"
         handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name]))
@@ -91,7 +137,7 @@ class _Call:
         self.method = method
         self.spec = spec
 
-    async def begin(self, context: Context, request: object) -> tuple[str, auth_context.CallAuth]:
+    async def begin(self, context, request, call_auth):
         metadata = context.invocation_metadata() or ()
         request_id: str | None = None
         token: str | None = None
@@ -102,13 +148,19 @@ class _Call:
                 request_id = value[:_MAX_REQUEST_ID]
             elif key == "authorization":
                 token = value
-        request_id = request_id or f"req-{uuid.uuid4()}"
-        request_id_var.set(request_id)
-        call_auth = auth_context.CallAuth(None, self.p.enforcer)
+        request_id_var.set(request_id or f"req-{uuid.uuid4()}")
         auth_context.current.set(call_auth)
         spec = self.spec
-        if spec.rule is None:  # open
-            return request_id, call_auth
+        if not spec.is_open:
+            await self.authenticate(token, call_auth)
+        request = _accepted(request)
+        if not (spec.is_open or spec.deferred):
+            target = (spec.target(request, call_auth)
+                      if (spec.target and request is not None) else None)
+            call_auth.authorize(spec.rule, target)
+        self.open_page_token(request)
+
+    async def authenticate(self, token, call_auth):
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
                                          reason="TOKEN_MISSING")
@@ -117,10 +169,14 @@ class _Call:
             raise errors.Unauthenticated("The authorization metadata must be `Bearer <token>`",
                                          reason="TOKEN_MALFORMED")
         call_auth.identity = await self.p.authenticate(bearer.strip())
-        if not spec.deferred:
-            target = spec.target(request, call_auth) if (spec.target and request is not None) else None
-            call_auth.authorize(spec.rule, target)
-        return request_id, call_auth
+
+    def open_page_token(self, request):
+        if _has_field(request, "page_token") and request.page_token:
+            request.page_token = self.p.page_tokens.open(request.page_token)
+
+    def seal_page_token(self, response):
+        if _has_field(response, "next_page_token") and response.next_page_token:
+            response.next_page_token = self.p.page_tokens.seal(response.next_page_token)
 
     @contextlib.asynccontextmanager
     async def around(self, context: Context,
@@ -128,24 +184,23 @@ class _Call:
         """The pipeline around a call's body: ends the call with OK and the request id, or
         with the status for what the body raised; writes the access-log line either way."""
         start = time.perf_counter()
-        request_id = request_id_var.get()
-        call_auth: auth_context.CallAuth | None = None
+        call_auth = auth_context.CallAuth(None, self.p.enforcer)
         try:
-            request_id, call_auth = await self.begin(context, request)
+            await self.begin(context, request, call_auth)
             yield call_auth
             self.check_authorized(call_auth)
         except grpc.aio.AbortError:
-            self.done(start, "ABORTED_BY_HANDLER", call_auth, request_id)
+            self.done(start, "ABORTED_BY_HANDLER", call_auth)
             raise
         except asyncio.CancelledError:  # the client went away (or the server is stopping)
-            self.done(start, "CANCELLED", call_auth, request_id)
+            self.done(start, "CANCELLED", call_auth)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            self.done(start, _code_name(exc), call_auth, request_id)
-            await self.fail(context, exc, request_id)
+            self.done(start, _code_name(exc), call_auth)
+            await self.fail(context, exc, request_id_var.get())
         else:
-            context.set_trailing_metadata((("x-request-id", request_id),))
-            self.done(start, "OK", call_auth, request_id)
+            context.set_trailing_metadata((("x-request-id", request_id_var.get()),))
+            self.done(start, "OK", call_auth)
 
     def check_authorized(self, call_auth: auth_context.CallAuth) -> None:
         if self.spec.deferred and not call_auth.authorized:
@@ -164,12 +219,15 @@ class _Call:
         await context.abort(code, message, trailing_metadata=(
             ("grpc-status-details-bin", details), ("x-request-id", request_id)))
 
-    def done(self, start: float, code: str, call_auth: auth_context.CallAuth | None,
-             request_id: str) -> None:
-        ident = call_auth.identity if call_auth else None
+    def done(self, start, code, call_auth):
+        ident = call_auth.identity
         log.info("rpc", extra=fields(method=self.method, code=code,
                                      ms=round((time.perf_counter() - start) * 1000, 2),
                                      user_id=ident.user_id if ident else "-"))
+
+
+def _has_field(message, name: str) -> bool:
+    return message is not None and name in message.DESCRIPTOR.fields_by_name
 
 
 def _code_name(exc: Exception) -> str:
@@ -183,6 +241,7 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
                              request: object) -> Any:
         async with call.around(context, request):
             response = await behavior(request_or_iterator, context)
+            call.seal_page_token(response)
         return response
 
     async def stream_response(request_or_iterator: Any, context: Context, behavior: Behavior,
@@ -209,8 +268,8 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
     if handler.stream_unary:
         inner = handler.stream_unary
 
-        async def stream_unary(requests: Any, context: Context) -> Any:
-            return await unary_response(requests, context, inner, None)
+        async def stream_unary(requests, context):
+            return await unary_response(_accepted_stream(requests), context, inner, None)
         return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
     if handler.unary_stream:
         inner = handler.unary_stream
@@ -222,7 +281,7 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
     assert handler.stream_stream is not None, "a handler has one of the four behaviours"
     inner = handler.stream_stream
 
-    async def stream_stream(requests: Any, context: Context) -> AsyncIterator[Any]:
-        async for item in stream_response(requests, context, inner, None):
+    async def stream_stream(requests, context):
+        async for item in stream_response(_accepted_stream(requests), context, inner, None):
             yield item
     return grpc.stream_stream_rpc_method_handler(stream_stream, **ser)

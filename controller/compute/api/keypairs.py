@@ -5,12 +5,17 @@ from controller.compute.api import ssh_keys
 from controller.compute.api.models import KeyPair
 from controller.db.paging import paginate
 from controller.db.queries import unique, utcnow
-from stratus_common.errors import NotFound
+from stratus_common.errors import NotFound, PermissionDenied
 
 
 def _owner(caller, user_id: str) -> str:
-    """Admins may name another user; anyone else always acts on their own key pairs."""
-    return user_id if (user_id and caller.is_admin) else caller.user_id
+    """Admins may name another user; anyone else only themselves (or no one: their own)."""
+    if not user_id or user_id == caller.user_id:
+        return caller.user_id
+    if not caller.is_admin:
+        raise PermissionDenied("only an admin may act on another user's key pairs",
+                               reason="KEY_PAIR_OTHER_USER")
+    return user_id
 
 
 def create(db, quotas, caller, name: str, public_key: str = "") -> tuple[KeyPair, str]:

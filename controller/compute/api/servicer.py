@@ -62,7 +62,8 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         f = request.flavor
         row = await self.db.run(
             flavors.create, name=f.name, vcpus=f.vcpus, ram_mb=f.ram_mb, disk_gb=f.disk_gb,
-            ephemeral_gb=f.ephemeral_gb, swap_mb=f.swap_mb, is_public=f.is_public,
+            ephemeral_gb=f.ephemeral_gb, swap_mb=f.swap_mb,
+            is_public=f.is_public if f.HasField("is_public") else True,
             description=f.description, extra_specs=dict(f.extra_specs),
             flavor_id=request.flavor_id)
         return convert.flavor(row)

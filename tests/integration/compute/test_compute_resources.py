@@ -122,8 +122,8 @@ def test_generated_key_pair_returns_private_key_once(compute, cloud):
         compute.stub.GetKeyPair(pb.GetKeyPairRequest(name="k1"), metadata=other.metadata)
     with raises(grpc.StatusCode.NOT_FOUND, "KEY_PAIR_NOT_FOUND"):
         compute.stub.DeleteKeyPair(pb.DeleteKeyPairRequest(name="k1"), metadata=other.metadata)
-    # a member naming another user is ignored: it always acts on its own key pairs
-    with raises(grpc.StatusCode.NOT_FOUND):
+    # a member naming another user is refused; only an admin may
+    with raises(grpc.StatusCode.PERMISSION_DENIED, "KEY_PAIR_OTHER_USER"):
         compute.stub.GetKeyPair(pb.GetKeyPairRequest(name="k1", user_id=t.user_id),
                                 metadata=other.metadata)
     assert compute.stub.GetKeyPair(pb.GetKeyPairRequest(name="k1", user_id=t.user_id),
