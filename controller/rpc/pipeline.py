@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import message_factory
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
@@ -54,8 +54,9 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, authenticate, enforcer, *, check=None,
-                 page_tokens: PageTokens | None = None):
+    def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
+                 enforcer: Enforcer, *, check: Callable[[Message], None] | None = None,
+                 page_tokens: PageTokens | None = None) -> None:
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated.
         `check(message)` raises InvalidArgument for a request that breaks the input rules;
         `page_tokens` seals the page tokens of the services' List methods."""
@@ -70,12 +71,13 @@ class _Refused:
     once the caller is known (grpc would answer UNKNOWN for an exception raised there)."""
     __slots__ = ("error",)
 
-    def __init__(self, error: errors.InvalidArgument):
+    def __init__(self, error: errors.InvalidArgument) -> None:
         self.error = error
 
 
-def _deserializer(message_class, check):
-    def deserialize(data: bytes):
+def _deserializer(message_class: type[Message], check: Callable[[Message], None] | None
+                  ) -> Callable[[bytes], Message | _Refused]:
+    def deserialize(data: bytes) -> Message | _Refused:
         try:
             message = message_class.FromString(data)
         except DecodeError:
@@ -91,13 +93,13 @@ def _deserializer(message_class, check):
     return deserialize
 
 
-def _accepted(request):
+def _accepted(request: Any) -> Any:
     if isinstance(request, _Refused):
         raise request.error
     return request
 
 
-async def _accepted_stream(requests):
+async def _accepted_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for request in requests:
         yield _accepted(request)
 
@@ -137,7 +139,8 @@ class _Call:
         self.method = method
         self.spec = spec
 
-    async def begin(self, context, request, call_auth):
+    async def begin(self, context: Context, request: object,
+                    call_auth: auth_context.CallAuth) -> None:
         metadata = context.invocation_metadata() or ()
         request_id: str | None = None
         token: str | None = None
@@ -154,13 +157,13 @@ class _Call:
         if not spec.is_open:
             await self.authenticate(token, call_auth)
         request = _accepted(request)
-        if not (spec.is_open or spec.deferred):
+        if spec.rule is not None and not spec.deferred:
             target = (spec.target(request, call_auth)
                       if (spec.target and request is not None) else None)
             call_auth.authorize(spec.rule, target)
         self.open_page_token(request)
 
-    async def authenticate(self, token, call_auth):
+    async def authenticate(self, token: str | None, call_auth: auth_context.CallAuth) -> None:
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
                                          reason="TOKEN_MISSING")
@@ -170,13 +173,16 @@ class _Call:
                                          reason="TOKEN_MALFORMED")
         call_auth.identity = await self.p.authenticate(bearer.strip())
 
-    def open_page_token(self, request):
-        if _has_field(request, "page_token") and request.page_token:
-            request.page_token = self.p.page_tokens.open(request.page_token)
+    def open_page_token(self, request: Any) -> None:
+        tokens = self.p.page_tokens
+        if tokens is not None and _has_field(request, "page_token") and request.page_token:
+            request.page_token = tokens.open(request.page_token)
 
-    def seal_page_token(self, response):
-        if _has_field(response, "next_page_token") and response.next_page_token:
-            response.next_page_token = self.p.page_tokens.seal(response.next_page_token)
+    def seal_page_token(self, response: Any) -> None:
+        tokens = self.p.page_tokens
+        if (tokens is not None and _has_field(response, "next_page_token")
+                and response.next_page_token):
+            response.next_page_token = tokens.seal(response.next_page_token)
 
     @contextlib.asynccontextmanager
     async def around(self, context: Context,
@@ -219,14 +225,14 @@ class _Call:
         await context.abort(code, message, trailing_metadata=(
             ("grpc-status-details-bin", details), ("x-request-id", request_id)))
 
-    def done(self, start, code, call_auth):
+    def done(self, start: float, code: str, call_auth: auth_context.CallAuth) -> None:
         ident = call_auth.identity
         log.info("rpc", extra=fields(method=self.method, code=code,
                                      ms=round((time.perf_counter() - start) * 1000, 2),
                                      user_id=ident.user_id if ident else "-"))
 
 
-def _has_field(message, name: str) -> bool:
+def _has_field(message: Any, name: str) -> bool:
     return message is not None and name in message.DESCRIPTOR.fields_by_name
 
 
@@ -268,7 +274,7 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
     if handler.stream_unary:
         inner = handler.stream_unary
 
-        async def stream_unary(requests, context):
+        async def stream_unary(requests: AsyncIterator[Any], context: Context) -> Any:
             return await unary_response(_accepted_stream(requests), context, inner, None)
         return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
     if handler.unary_stream:
@@ -281,7 +287,8 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
     assert handler.stream_stream is not None, "a handler has one of the four behaviours"
     inner = handler.stream_stream
 
-    async def stream_stream(requests, context):
+    async def stream_stream(requests: AsyncIterator[Any], context: Context
+                            ) -> AsyncIterator[Any]:
         async for item in stream_response(_accepted_stream(requests), context, inner, None):
             yield item
     return grpc.stream_stream_rpc_method_handler(stream_stream, **ser)

@@ -18,8 +18,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from stratus_common.errors import InvalidArgument
 
@@ -70,15 +74,16 @@ _TIMESTAMP_SECONDS = (-62135596800, 253402300799)  # 0001-01-01 .. 9999-12-31T23
 _DURATION_SECONDS = 315576000000  # 10,000 years, google.protobuf.Duration's bound
 
 
-def _is_uuid_field(field) -> bool:
+def _is_uuid_field(field: FieldDescriptor) -> bool:
     name = field.name
+    owner = field.containing_type
     if name == "request_id" or "flavor" in name or (
-            name == "id" and field.containing_type.name.startswith("Flavor")):
+            name == "id" and owner is not None and owner.name.startswith("Flavor")):
         return False
-    return name == "id" or name.endswith(("_id", "_ids"))
+    return bool(name == "id" or name.endswith(("_id", "_ids")))
 
 
-def check(message, prefix: str = "") -> None:
+def check(message: Message, prefix: str = "") -> None:
     """Raises InvalidArgument for the first field of `message` that breaks a rule."""
     for field, value in message.ListFields():
         path = prefix + field.name
@@ -97,14 +102,14 @@ def check(message, prefix: str = "") -> None:
             _check_one(field, value, path)
 
 
-def _plain(key) -> bool:
+def _plain(key: object) -> bool:
     return not isinstance(key, str) or (len(key) <= 64 and not _SINGLE_LINE.search(key))
 
 
-def _check_one(field, value, path: str) -> None:
+def _check_one(field: FieldDescriptor, value: Any, path: str) -> None:
     if field.type == FieldDescriptor.TYPE_STRING:
         _check_string(field, value, path)
-    elif field.type == FieldDescriptor.TYPE_MESSAGE:
+    elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
         kind = field.message_type.full_name
         if kind == "google.protobuf.Timestamp":
             _check_timestamp(value, path)
@@ -114,13 +119,13 @@ def _check_one(field, value, path: str) -> None:
             check(value, path + ".")
 
 
-def _check_count(field, count: int, path: str) -> None:
+def _check_count(field: FieldDescriptor, count: int, path: str) -> None:
     limit = FILTER_ITEMS.get(field.full_name, MAX_ITEMS)
     if count > limit:
         raise InvalidArgument(path, f"must hold at most {limit} entries")
 
 
-def _check_string(field, value: str, path: str) -> None:
+def _check_string(field: FieldDescriptor, value: str, path: str) -> None:
     rule = PAGE_TOKEN if field.name == "page_token" else LONG_FIELDS.get(field.full_name, DEFAULT)
     if len(value) > rule.max_length:
         raise InvalidArgument(path, f"must be at most {rule.max_length} characters")
@@ -133,13 +138,13 @@ def _check_string(field, value: str, path: str) -> None:
             raise InvalidArgument(path, "must be a UUID") from None
 
 
-def _check_timestamp(value, path: str) -> None:
+def _check_timestamp(value: Timestamp, path: str) -> None:
     low, high = _TIMESTAMP_SECONDS
     if not low <= value.seconds <= high or not 0 <= value.nanos <= 999_999_999:
         raise InvalidArgument(path, "must be a time between years 1 and 9999")
 
 
-def _check_duration(value, path: str) -> None:
+def _check_duration(value: Duration, path: str) -> None:
     if (abs(value.seconds) > _DURATION_SECONDS or abs(value.nanos) > 999_999_999
             or value.seconds * value.nanos < 0):
         raise InvalidArgument(path, "must be a duration within 10,000 years")

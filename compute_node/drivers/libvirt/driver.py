@@ -12,9 +12,10 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import libvirt
 
@@ -49,12 +50,18 @@ class LibvirtConfig:
     shutdown_timeout: float = 60.0  # graceful stop before a hard power off
 
 
-def _changes_domains(method):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _changes_domains(method: Callable[P, R]) -> Callable[P, R]:
     """Marks a method that may change domains: a simulated host saves them afterwards."""
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        self = args[0]
+        assert isinstance(self, LibvirtDriver)
         try:
-            return method(self, *args, **kwargs)
+            return method(*args, **kwargs)
         finally:
             self._save_simulation()
     return wrapper

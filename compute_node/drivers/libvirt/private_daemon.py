@@ -98,7 +98,8 @@ def _alive(pid: int) -> bool:
 
 
 class LibvirtDaemon:
-    def __init__(self, base_dir: str | os.PathLike, *, private_network: bool = False):
+    def __init__(self, base_dir: str | os.PathLike[str], *,
+                 private_network: bool = False) -> None:
         self.base = Path(base_dir).absolute()
         self.private_network = private_network
         self.socket = self.base / "sock" / "libvirt-sock"
@@ -106,7 +107,7 @@ class LibvirtDaemon:
         self.conf = self.base / "libvirtd.conf"
         self.pid_file = self.base / "libvirtd.pid"
         self.log_path = self.base / "libvirtd.log"
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     # -- start ---------------------------------------------------------------------------
 
@@ -287,7 +288,7 @@ class LibvirtDaemon:
     def __enter__(self) -> LibvirtDaemon:
         return self.start()
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop(shutdown_timeout=0)
 
 
@@ -298,7 +299,7 @@ def _active(dom: libvirt.virDomain) -> bool:
         return False
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m compute_node.drivers.libvirt.private_daemon",
         description="Start, stop or show a private libvirt daemon kept in DIR.")

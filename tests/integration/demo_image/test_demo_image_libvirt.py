@@ -15,7 +15,7 @@ from compute_node.drivers.base import ImageFile, InstanceSpec, PowerState
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.image_cache import ImageCache, file_chunks, sha512_file
 from tests.support import demo_guest
-from tests.support.libvirt_daemon import LibvirtDaemon
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 
 pytestmark = [
     pytest.mark.qemu,
@@ -29,7 +29,7 @@ BOOT_TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    with LibvirtDaemon(tmp_path_factory.mktemp("libvirt")) as running:
+    with LibvirtDaemon(tmp_path_factory.mktemp("libvirt"), private_network=True) as running:
         yield running
 
 
