@@ -107,7 +107,8 @@ def _ca(w: World) -> dict:
         return capb.EnrollNodeRequest(token=token, csr_pem=csr)
     return {
         "GetCACertificate": lambda: capb.GetCACertificateRequest(),
-        "CreateEnrollmentToken": lambda: capb.CreateEnrollmentTokenRequest(host_name=unique("node")),
+        "CreateEnrollmentToken": lambda: capb.CreateEnrollmentTokenRequest(
+            host_name=unique("node")),
         "EnrollNode": enroll,
         "RevokeCertificate": lambda: capb.RevokeCertificateRequest(
             serial_number=w.new_certificate(), reason="matrix"),

@@ -48,9 +48,9 @@ def _callable(channel: grpc.Channel, method, raw: bool):
         method.client_streaming, method.server_streaming]
     if raw:  # no serializers: the bytes go on the wire as they are
         return kind(_path(method))
-    return kind(_path(method),
-                request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=message_factory.GetMessageClass(method.output_type).FromString)
+    response = message_factory.GetMessageClass(method.output_type)
+    return kind(_path(method), request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=response.FromString)
 
 
 def invoke(channel: grpc.Channel, key_name: str, request, metadata, timeout: float = 30,

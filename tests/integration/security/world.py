@@ -116,7 +116,8 @@ class World:
                 self.cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=tenant.token),
                                                   metadata=self.cloud.admin)
             except grpc.RpcError:
-                tenant.token = self.cloud.token(tenant.user_name, tenant.password, tenant.project_name)
+                tenant.token = self.cloud.token(tenant.user_name, tenant.password,
+                                                tenant.project_name)
 
     def private_marks(self) -> list[str]:
         """What another project must never read: the ids of P's own things."""
@@ -124,12 +125,14 @@ class World:
                 self.group_id, self.key_name]
 
     def known_strings(self) -> list[str]:
-        """Real ids and names, so generated requests reach past the validation of ids."""
-        t = self.member
-        return [self.project_id, t.user_id, t.user_name, t.project_name, self.server_id,
-                self.private_image, self.public_image, self.shared_image, self.group_id,
-                self.key_name, self.flavor, self.private_flavor, self.certificate,
-                self.tenants["other"].project_id, *self.host_ids, self.zone, t.token]
+        """Real ids and names, so generated requests reach past the validation of ids. The
+        callers' own users, projects and tokens are left out: a generated DeleteProject must
+        not end the world for the examples after it."""
+        spare_user, spare_project = self.new_user(), self.new_project()
+        return [spare_user, spare_project, self.server_id, self.private_image,
+                self.public_image, self.shared_image, self.group_id, self.key_name, self.flavor,
+                self.private_flavor, self.certificate, *self.host_ids, self.zone,
+                self.role_id("reader"), "admin", "member"]
 
     # -- fresh resources -------------------------------------------------------------------
     def unlimited(self, project_id: str):
@@ -175,11 +178,13 @@ class World:
                                          policy=cpb.SERVER_GROUP_POLICY_ANTI_AFFINITY)),
             metadata=self.metadata("member")).id
 
-    def new_server(self, vm_state: str | None = None, host: str | None = None) -> str:
-        """A server of P; placed on a host and then set to `vm_state` when hosts exist."""
+    def new_server(self, vm_state: str | None = None, host: str | None = None,
+                   who: str = "member") -> str:
+        """A server of P (or of `who`'s project); placed on a host and then set to
+        `vm_state` when hosts exist."""
         server = self.compute.CreateServer(cpb.CreateServerRequest(server=cpb.Server(
             name=unique("vm"), flavor_id=self.flavor, image_id=self.public_image,
-            availability_zone=self.zone)), metadata=self.metadata("member"))
+            availability_zone=self.zone)), metadata=self.metadata(who))
         if self.hosts and vm_state:
             self.hosts.settle(server.id, vm_state, host)
         return server.id
@@ -191,7 +196,8 @@ class World:
 
     def new_project(self) -> str:
         return self.cloud.identity.CreateProject(ipb.CreateProjectRequest(
-            project=ipb.Project(name=unique("project"), enabled=True)), metadata=self.cloud.admin).id
+            project=ipb.Project(name=unique("project"), enabled=True)),
+            metadata=self.cloud.admin).id
 
     def new_role(self) -> str:
         return self.cloud.identity.CreateRole(ipb.CreateRoleRequest(
