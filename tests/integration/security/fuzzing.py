@@ -26,6 +26,8 @@ NEVER = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 UNDECIDED = {grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 UNARY_TIMEOUT = 15.0
 STREAM_TIMEOUT = 2.0  # a watch with nothing to say waits for ever: its deadline ends it
+# The one asynchronous workflow of a controller without nodes: placing a new server.
+IN_FLIGHT = "SELECT count(*) FROM instance WHERE task_state = 'scheduling'"
 # What a refused call may write, by design: a wrong password counts towards the lockout.
 MAY_CHANGE = {"IdentityService/IssueToken": {"user_account": ("failed_auth_count", "locked_until")}}
 
@@ -61,13 +63,13 @@ class FuzzTarget:
 
     def check(self, method: str, caller: str, request, raw: bool = False) -> str | None:
         """What went wrong with this call, or None."""
-        before = self._state if self._state is not None else self.tables.settled()
+        before = self._state if self._state is not None else self.tables.settled(IN_FLIGHT)
         streaming = rpc_calls.METHODS[method].server_streaming
         outcome = rpc_calls.invoke(self.cloud.channel, method, request,
                                    self.world.caller(caller).metadata, raw=raw,
                                    timeout=STREAM_TIMEOUT if streaming else UNARY_TIMEOUT)
         if outcome.code in UNDECIDED:
-            self._state = self.tables.settled()
+            self._state = self.tables.settled(IN_FLIGHT)
             return None
         self._state = self.tables.take()
         if outcome.code in NEVER:

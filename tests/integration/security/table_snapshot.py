@@ -41,15 +41,21 @@ class TableSnapshot:
             out[table] = sorted(tuple(zip(columns, map(repr, row))) for row in cur.fetchall())
         return out
 
-    def settled(self, timeout: float = 5.0, pause: float = 0.02) -> dict[str, list[tuple]]:
-        """A snapshot that stayed the same across a pause: the asynchronous ends of earlier
-        calls (a server the scheduler found no host for) have landed."""
+    def busy(self, query: str) -> bool:
+        cur = self.conn.cursor()
+        cur.execute(query)
+        return bool(cur.fetchone()[0])
+
+    def settled(self, busy_query: str, timeout: float = 10.0,
+                pause: float = 0.03) -> dict[str, list[tuple]]:
+        """A snapshot once `busy_query` counts no work in flight and the rows stayed the same
+        across a pause: the asynchronous ends of earlier calls have landed."""
         deadline = time.monotonic() + timeout
         last = self.take()
         while time.monotonic() < deadline:
             time.sleep(pause)
             now = self.take()
-            if now == last:
+            if now == last and not self.busy(busy_query):
                 return now
             last = now
         return last
