@@ -18,9 +18,11 @@ import grpc
 import pytest
 
 from controller.rpc.policy_spec import specs_for
+from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.security import rpc_calls
 from tests.integration.security.minimal_requests import builders
 from tests.integration.security.world import CALLERS, TOKEN_CALLERS
+from tests.support.errors import raises
 
 OK = grpc.StatusCode.OK
 DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -204,3 +206,10 @@ def test_policy_matrix(world, cloud, method):
              for c in CALLERS if observed[c] != expected[c]}
     assert not wrong, f"{method}: {wrong}"
     assert not leaks, f"{method} showed another project {leaks}"
+
+
+def test_the_expired_token_is_genuine_but_expired(world, cloud):
+    """The matrix's expired token is refused for its age, not as a forgery."""
+    with raises(UNAUTHENTICATED, "TOKEN_EXPIRED"):
+        cloud.identity.GetCatalog(ipb.GetCatalogRequest(),
+                                  metadata=world.caller("expired").metadata)
