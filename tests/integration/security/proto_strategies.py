@@ -64,14 +64,17 @@ def _scalar(field: d.FieldDescriptor, known: list[str]) -> st.SearchStrategy:
     return integers(t)
 
 
-def _well_known(descriptor: d.Descriptor):
-    """Timestamp and Duration: every second count an int64 holds, nanos out of range too."""
-    if descriptor.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
-        return st.fixed_dictionaries({}, optional={
-            "seconds": integers(F.TYPE_INT64), "nanos": integers(F.TYPE_INT32)})
-    if descriptor.full_name == "google.protobuf.FieldMask":
-        return None  # its `paths` are strings: the generic rule, fed with field names
-    return None
+SECONDS_AND_NANOS = ("google.protobuf.Timestamp", "google.protobuf.Duration")
+
+
+def _field_names(descriptor: d.Descriptor, depth: int = 0) -> set[str]:
+    """Every field name in a message and the messages inside it: update masks name them."""
+    names = {f.name for f in descriptor.fields}
+    if depth < MAX_DEPTH:
+        for f in descriptor.fields:
+            if f.message_type is not None:
+                names |= _field_names(f.message_type, depth + 1)
+    return names
 
 
 def _field_values(field: d.FieldDescriptor, known: list[str], depth: int):
@@ -98,12 +101,11 @@ def _value(field: d.FieldDescriptor, known: list[str], depth: int):
 def _fields(descriptor: d.Descriptor, known: list[str], depth: int) -> st.SearchStrategy[dict]:
     if depth > MAX_DEPTH:
         return st.just({})
-    special = _well_known(descriptor)
-    if special is not None:
-        return special
-    names = known + [f.name for f in descriptor.fields]
+    if descriptor.full_name in SECONDS_AND_NANOS:  # every int64 of seconds, nanos any int32
+        return st.fixed_dictionaries({}, optional={
+            "seconds": integers(F.TYPE_INT64), "nanos": integers(F.TYPE_INT32)})
     return st.fixed_dictionaries({}, optional={
-        f.name: st.deferred(lambda f=f: _field_values(f, names, depth)) for f in descriptor.fields})
+        f.name: st.deferred(lambda f=f: _field_values(f, known, depth)) for f in descriptor.fields})
 
 
 def _fill(message, values: dict):
@@ -133,7 +135,8 @@ def _fill(message, values: dict):
 
 def messages(descriptor: d.Descriptor, known: list[str]) -> st.SearchStrategy:
     cls = message_factory.GetMessageClass(descriptor)
-    return _fields(descriptor, known, 0).map(lambda values: _fill(cls(), values))
+    names = known + sorted(_field_names(descriptor))
+    return _fields(descriptor, names, 0).map(lambda values: _fill(cls(), values))
 
 
 def _varint(n: int) -> bytes:
