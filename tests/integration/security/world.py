@@ -36,12 +36,7 @@ RAW_IMAGE = b"\0" * 65536
 @dataclass
 class Caller:
     name: str
-    tenant: Tenant | None
-    metadata: tuple
-
-    @property
-    def user_id(self) -> str:
-        return self.tenant.user_id if self.tenant else ""
+    metadata: tuple  # the call's metadata: its bearer token, if any
 
 
 def bearer(token: str) -> tuple:
@@ -97,10 +92,10 @@ class World:
     # -- callers ---------------------------------------------------------------------------
     def caller(self, name: str) -> Caller:
         if name == "anonymous":
-            return Caller(name, None, ())
+            return Caller(name, ())
         if name == "expired":
-            return Caller(name, self.tenants["member"], bearer(self.expired))
-        return Caller(name, self.tenants[name], self.tenants[name].metadata)
+            return Caller(name, bearer(self.expired))
+        return Caller(name, self.tenants[name].metadata)
 
     def metadata(self, name: str) -> tuple:
         return self.tenants[name].metadata
@@ -158,7 +153,7 @@ class World:
                 image_id=image.id, data=RAW_IMAGE, last=True)]), metadata=metadata)
         return image.id
 
-    def shared(self, status=gpb.MEMBER_STATUS_UNSPECIFIED) -> str:
+    def shared(self) -> str:
         """A private image of P shared with the other project."""
         image_id = self.new_image(self.metadata("member"))
         other = self.tenants["other"].project_id
