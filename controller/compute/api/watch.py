@@ -9,7 +9,9 @@ BATCH = 200
 def changes_after(caller, revision: int, server_id: str = "", all_projects: bool = False,
                   include_deleted: bool = True) -> list[Instance]:
     query = Instance.select().where(Instance.revision > revision)
-    if not (caller.is_admin and all_projects):
+    # A named server was found visible before the watch began (an admin sees any project's,
+    # as GetServer does)
+    if not (caller.is_admin and (all_projects or server_id)):
         query = query.where(Instance.project_id == caller.project_id)
     if server_id:
         query = query.where(Instance.id == server_id)

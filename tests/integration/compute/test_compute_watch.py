@@ -1,6 +1,7 @@
 """WatchServers: the current state first, live changes after, resumable from a revision."""
 import threading
 import time
+from types import SimpleNamespace
 
 import grpc
 
@@ -68,6 +69,16 @@ def test_watch_shows_only_own_servers(compute, cloud, db):
     with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
         list(compute.stub.WatchServers(pb.WatchServersRequest(server_id=theirs.id),
                                        metadata=t.metadata, timeout=5))
+
+
+def test_admin_watches_a_server_of_any_project_as_it_gets_it(compute, cloud, db):
+    zone, _ = add_hosts(db, 1)
+    t = cloud.tenant()
+    server = compute.create(t, compute.flavor().id, compute.image(), zone)
+    admin = SimpleNamespace(metadata=cloud.admin)
+    assert compute.get(admin, server.id).id == server.id
+    seen = _collect(compute, admin, lambda events: True, server_id=server.id)
+    assert [e.server.id for e in seen] == [server.id]
 
 
 def test_watch_refuses_bad_revisions_and_all_projects_for_members(compute, cloud):
