@@ -99,13 +99,14 @@ def qemu_processes(state) -> list[str]:
 
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU")
-def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(tmp_path, netns):
+def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(
+        tmp_path, short_tmp, netns):
     reason = qemu_skip_reason()
     if reason:
         pytest.skip(reason)
     image = guest_image.build(tmp_path / "guest")
     # In a namespace of its own: as root, the all-in-one gives guests a bridge and DHCP server.
-    aio = AllInOne(tmp_path, "qemu", netns=netns, STRATUS_GUEST_NAT="0",
+    aio = AllInOne(short_tmp, "qemu", netns=netns, STRATUS_GUEST_NAT="0",
                    STRATUS_SHUTDOWN_TIMEOUT="3")
     daemon = LibvirtDaemon(aio.state / "libvirt")
     try:

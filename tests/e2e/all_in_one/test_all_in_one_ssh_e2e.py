@@ -62,12 +62,12 @@ def ssh(netns: str, key, address: str, command: str) -> str:
     raise AssertionError(f"ssh root@{address} failed: {proc.stderr}")
 
 
-def test_a_user_on_the_host_logs_into_the_guest_with_its_key_pair(tmp_path, netns):
+def test_a_user_on_the_host_logs_into_the_guest_with_its_key_pair(tmp_path, short_tmp, netns):
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
     aio = AllInOne(
-        tmp_path, "qemu", netns=netns, STRATUS_GUEST_NAT="0", STRATUS_SHUTDOWN_TIMEOUT="3"
+        short_tmp, "qemu", netns=netns, STRATUS_GUEST_NAT="0", STRATUS_SHUTDOWN_TIMEOUT="3"
     )
     aio.state.mkdir()
     # Built outside the namespace (its packages come from Debian's mirror); `up` uploads it.
