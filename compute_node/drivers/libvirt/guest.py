@@ -52,7 +52,8 @@ class Guest:
     def addresses(self, network: str) -> tuple[InstanceAddress, ...]:
         """The IPs libvirt knows of for the guest's interfaces, all on `network`: its DHCP
         leases on a libvirt network, or the test driver's own. None when it knows none (QEMU
-        user networking keeps its leases to itself)."""
+        user networking keeps its leases to itself; on a bridge, whoever serves DHCP does:
+        docs/adr/0007-all-in-one-guest-network.md)."""
         try:
             found = self.domain.interfaceAddresses(
                 libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)

@@ -6,21 +6,17 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import libvirt
 import pytest
 import yaml
 
-from compute_node.drivers.libvirt.private_daemon import (
-    SYSTEM_URI, LibvirtDaemon, answers, missing_tools,
-)
-from tests.e2e.all_in_one.all_in_one_support import AllInOne
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
+from tests.e2e.all_in_one.all_in_one_support import AllInOne, qemu_skip_reason
 from tests.support import guest_image
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
-BOOT_TIMEOUT = 180
 
 
 def password_path(output: str) -> str:
@@ -80,27 +76,6 @@ def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, 
     assert sorted(flavors) == ["m1.medium", "m1.small", "m1.tiny"]
 
 
-def qemu_skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the private libvirt daemon needs root"
-    if missing_tools():
-        return f"missing {', '.join(missing_tools())}"
-    if answers(SYSTEM_URI):
-        return "a system libvirtd answers: the all-in-one would use it, not a private one"
-    return None
-
-
-def wait_for_console(aio, server, text, timeout=BOOT_TIMEOUT) -> str:
-    deadline = time.monotonic() + timeout
-    output = ""
-    while time.monotonic() < deadline:
-        output = aio.cli("console", "log", "show", server)
-        if text in output:
-            return output
-        time.sleep(1)
-    raise AssertionError(f"{text!r} not on the console of {server}: {output[-2000:]!r}")
-
-
 def domain_states(uri) -> dict[str, int]:
     conn = libvirt.open(uri)
     try:
@@ -124,12 +99,15 @@ def qemu_processes(state) -> list[str]:
 
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU")
-def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(tmp_path):
+def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(
+        tmp_path, short_tmp, netns):
     reason = qemu_skip_reason()
     if reason:
         pytest.skip(reason)
     image = guest_image.build(tmp_path / "guest")
-    aio = AllInOne(tmp_path, "qemu", STRATUS_SHUTDOWN_TIMEOUT="3")
+    # In a namespace of its own: as root, the all-in-one gives guests a bridge and DHCP server.
+    aio = AllInOne(short_tmp, "qemu", netns=netns, STRATUS_GUEST_NAT="0",
+                   STRATUS_SHUTDOWN_TIMEOUT="3")
     daemon = LibvirtDaemon(aio.state / "libvirt")
     try:
         aio.run("up")
@@ -143,7 +121,7 @@ def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(tmp_pa
                 "--property", f"os_command_line={image.cmdline}")
         server = aio.cli("server", "create", "g", "--flavor", "m1.tiny", "--image", "guest",
                          "--wait", "-f", "value", "-c", "id")
-        wait_for_console(aio, "g", image.marker)
+        aio.wait_for_console("g", image.marker)
         assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}
 
         aio.run("down")
@@ -155,7 +133,7 @@ def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(tmp_pa
         aio.run("up")
         assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}
         assert aio.statuses() == {"g": "ACTIVE"}
-        console = wait_for_console(aio, "g", image.marker)
+        console = aio.wait_for_console("g", image.marker)
         assert console.count(image.marker) == 1, "a fresh boot, not the old console"
     finally:
         aio.clean_up()

@@ -1,16 +1,18 @@
 """The README tried as a new user would: its run command, then the tour's commands as written.
 
 `scripts/all-in-one up` starts a real controller and compute node (on libvirt's test driver,
-the simulation: tests/e2e/all_in_one boots real guests) in a temporary state directory; the
-shell blocks of the "Five-minute tour" section then run verbatim, in order, in one bash, but
-for the cloud's name (the tour is written for the default port base, this run takes a free
-one), and `scripts/all-in-one down` stops everything.
+the simulation: tests/e2e/all_in_one boots real guests and logs in over SSH) in a temporary
+state directory; the shell blocks of the "Five-minute tour" section then run verbatim, in
+order, in one bash, but for the cloud's name (the tour is written for the default port base,
+this run takes a free one) and its `ssh` into the guest (nothing runs on the simulation), and
+`scripts/all-in-one down` stops everything.
 """
 import os
 import random
 import re
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,11 @@ def tour_blocks() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Five-minute tour", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def without_ssh(block: str) -> str:
+    return "".join(line for line in block.splitlines(keepends=True)
+                   if not line.startswith("ssh "))
 
 
 def _free(port: int) -> bool:
@@ -70,9 +77,10 @@ def test_the_readme_runs_as_written(all_in_one, tmp_path):
     assert "stratus server create first --flavor m1.tiny" in up_output
     cloud = f"all-in-one-{env['STRATUS_PORT_BASE']}"
     assert f"export STRATUS_CLOUD={cloud}\n" in up_output
-    blocks = [b.replace("STRATUS_CLOUD=all-in-one\n", f"STRATUS_CLOUD={cloud}\n")
+    blocks = [without_ssh(b).replace("STRATUS_CLOUD=all-in-one\n", f"STRATUS_CLOUD={cloud}\n")
               for b in tour_blocks()]
-    assert len(blocks) >= 2 and "server create" in blocks[0]
+    assert len(blocks) >= 3 and "server create" in blocks[0]
+    assert "ssh -i ~/.ssh/demo.pem root@" in tour_blocks()[1], "the tour logs in"
     work = tmp_path / "work"
     work.mkdir()
     # One shell for all blocks, as a reader typing them in one terminal.
@@ -81,8 +89,10 @@ def test_the_readme_runs_as_written(all_in_one, tmp_path):
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     output = proc.stdout + proc.stderr
-    assert "server first: ACTIVE" in output
-    assert "server first: DELETED" in output
+    assert "server web: ACTIVE" in output
+    assert "the console log of server web is empty" in output
+    assert "server web: DELETED" in output
+    assert Path(env["HOME"], ".ssh", "demo.pem").read_text().startswith("-----BEGIN")
     assert "| keystone " in output
 
 
