@@ -53,7 +53,7 @@ class Guest:
         """The IPs libvirt knows of for the guest's interfaces, all on `network`: its DHCP
         leases on a libvirt network, or the test driver's own. None when it knows none (QEMU
         user networking keeps its leases to itself; on a bridge, whoever serves DHCP does:
-        docs/adr/0007-all-in-one-guest-network.md)."""
+        docs/adr/0008-all-in-one-guest-network.md)."""
         try:
             found = self.domain.interfaceAddresses(
                 libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
