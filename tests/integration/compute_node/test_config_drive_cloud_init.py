@@ -5,6 +5,7 @@ A guest mounts the volume; a test cannot, so the volume's files are unpacked by 
 Ridge names (what Linux shows) into the datasource's seed directory, which cloud-init reads
 with the same `read_config_drive` it runs on a mounted drive."""
 import importlib
+import logging
 import sys
 import uuid
 
@@ -26,10 +27,18 @@ def cloudinit():
     except read_back.PackageUnavailable as exc:
         pytest.skip(f"Debian's cloud-init package could not be downloaded: {exc}")
     sys.path.insert(0, path)
+    # cloud-init's import resets and flushes the root logger's handlers: give it none, so a
+    # handler an earlier test left behind (on a closed stream) cannot break it
+    root_handlers = logging.root.handlers[:]
+    logging.root.handlers.clear()
     try:
-        yield (importlib.import_module("cloudinit.sources.DataSourceConfigDrive"),
-               importlib.import_module("cloudinit.sources.helpers.openstack"),
-               importlib.import_module("cloudinit.helpers"))
+        modules = (importlib.import_module("cloudinit.sources.DataSourceConfigDrive"),
+                   importlib.import_module("cloudinit.sources.helpers.openstack"),
+                   importlib.import_module("cloudinit.helpers"))
+    finally:
+        logging.root.handlers[:] = root_handlers
+    try:
+        yield modules
     finally:
         sys.path.remove(path)
 
