@@ -2,7 +2,8 @@
 
 Commands for one instance run one after another, in the order they arrived; commands for
 different instances run side by side, at most `concurrency` at a time. Driver calls block,
-so they run in worker threads.
+so they run in worker threads. The journal tells a command that waited for its turn when the
+agent stopped (it runs after the restart) from one that had begun (interrupted).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from compute_node.drivers.base import (
     InvalidSpec, InvalidState,
 )
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
-from compute_node.journal import DONE, Journal
+from compute_node.journal import DONE, QUEUED, Journal
 from stratus.node.v1 import node_service_pb2 as pb
 
 LOG = logging.getLogger(__name__)
@@ -57,15 +58,16 @@ class Executor:
         running = self._running.get(command.command_id)
         if running is not None:  # sent again while it still runs here
             return await asyncio.shield(running)
-        prior = self.journal.begin(command.command_id, command.instance_id)
-        if prior is not None:
-            if prior.state == DONE and prior.result is not None:
-                return pb.CommandResult.FromString(prior.result)
+        prior = self.journal.receive(command.command_id, command.instance_id)
+        if prior is not None and prior.state == DONE and prior.result is not None:
+            return pb.CommandResult.FromString(prior.result)
+        if prior is not None and prior.state != QUEUED:
             return await self._locked(command, lambda: self._interrupted(command, action))
+        # New, or queued by an agent run that stopped before its turn came: it runs now.
         future = asyncio.get_running_loop().create_future()
         self._running[command.command_id] = future
         try:
-            result = await self._locked(command, lambda: self._run(command, action, images))
+            result = await self._locked(command, lambda: self._start(command, action, images))
             self.journal.finish(command.command_id, result.SerializeToString())
             future.set_result(result)
             return result
@@ -84,6 +86,11 @@ class Executor:
     async def _locked(self, command: pb.Command, work):
         async with self.instance_lock(command.instance_id), self._slots:
             return await work()
+
+    async def _start(self, command: pb.Command, action: str, images: ImageSource):
+        """Runs with the slot held: only now is the command `started` in the journal."""
+        self.journal.start(command.command_id)
+        return await self._run(command, action, images)
 
     async def _info(self, uuid: str):
         try:

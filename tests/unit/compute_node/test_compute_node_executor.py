@@ -55,6 +55,12 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def started(journal, command):
+    """What a previous agent run left of a command it began and never finished."""
+    journal.receive(command.command_id, command.instance_id)
+    journal.start(command.command_id)
+
+
 def test_spawn_fetches_verifies_and_boots(setup, driver):
     executor, _, image_id, images, fetched = setup
     command = spawn_command(image_id)
@@ -122,7 +128,7 @@ def test_a_spawn_interrupted_by_an_agent_stop_is_cleaned_up_not_run_again(
     _, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     # The previous agent run recorded the start, made the disk, then died.
-    journal.begin(spawn.command_id, spawn.instance_id)
+    started(journal, spawn)
     leftover = tmp_path / "instances" / spawn.instance_id
     leftover.mkdir(parents=True)
     restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
@@ -139,7 +145,7 @@ def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, ima
     executor, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
-    journal.begin(spawn.command_id, spawn.instance_id)   # booted, result never written
+    started(journal, spawn)   # booted, result never written
     result = run(executor.execute(spawn, images))
     assert result.status == pb.COMMAND_STATUS_SUCCEEDED
     assert list(driver.list_instances()).count(spawn.instance_id) == 1
@@ -159,7 +165,7 @@ def test_an_interrupted_destroy_is_finished(setup, driver, image_cache, tmp_path
     spawn = spawn_command(image_id)
     run(executor.execute(spawn, images))
     destroy = destroy_command(spawn.instance_id)
-    journal.begin(destroy.command_id, destroy.instance_id)
+    started(journal, destroy)
     if undefined:
         driver._guest(spawn.instance_id).power_off()
         driver._guest(spawn.instance_id).undefine()
@@ -246,3 +252,44 @@ def test_a_spawn_without_a_config_drive_attaches_none(setup, driver, tmp_path):
     domain = ET.fromstring(driver.host.conn.lookupByUUIDString(spawn.instance_id).XMLDesc())
     assert domain.findall("devices/disk[@device='cdrom']") == []
     assert not (tmp_path / "instances" / spawn.instance_id / "disk.config").exists()
+
+
+def test_commands_still_queued_when_the_agent_stopped_run_after_the_restart(
+        driver, image_cache, tmp_path):
+    """One run slot: the first spawn holds it (its image never arrives), the second only
+    waits for it. The agent dies. After the restart the queued spawn runs and boots; only
+    the one that had started is interrupted, once what it began is cleaned up."""
+    image_id = str(uuid.uuid4())
+    first, queued = spawn_command(image_id), spawn_command(image_id)
+    arrived = []
+
+    async def stalled(_image_id):
+        arrived.append(_image_id)
+        await asyncio.Event().wait()
+        yield b""
+
+    async def agent_dies():
+        journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
+        executor = Executor(driver, image_cache, journal, concurrency=1)
+        tasks = [asyncio.ensure_future(executor.execute(c, stalled)) for c in (first, queued)]
+        for _ in range(200):   # bounded: until the first spawn waits for its image
+            if arrived:
+                break
+            await asyncio.sleep(0.01)
+        for task in tasks:     # the process is gone: nothing after this point runs
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        journal.close()
+
+    run(agent_dies())
+    assert arrived == [image_id]
+    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
+                                                      boot_id="boot-2"))
+    images = images_from({image_id: DISK}, [])
+    again = run(restarted.execute(queued, images))
+    assert again.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert driver.get_info(queued.instance_id).power_state.value == "RUNNING"
+    interrupted = run(restarted.execute(first, images))
+    assert interrupted.status == pb.COMMAND_STATUS_INTERRUPTED
+    assert first.instance_id not in driver.list_instances()
+    assert not (tmp_path / "instances" / first.instance_id).exists()
