@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, Callable
-
 import grpc
 
 from compute_node import convert
@@ -19,14 +17,12 @@ from compute_node.drivers.base import (
     InvalidSpec, InvalidState,
 )
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
+from compute_node.image_fetch import FetchGaveUp, ImageFetcher, ImageSource
 from compute_node.journal import DONE, QUEUED, Journal
 from stratus.node.v1 import node_service_pb2 as pb
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CONSOLE_BYTES = 64 * 1024
-
-ImageSource = Callable[[str], AsyncIterable[bytes]]
-
 
 class CommandFailed(Exception):
     def __init__(self, code: str, message: str):
@@ -36,9 +32,10 @@ class CommandFailed(Exception):
 
 class Executor:
     def __init__(self, driver: ComputeDriver, cache: ImageCache, journal: Journal, *,
-                 concurrency: int = 4):
+                 concurrency: int = 4, fetcher: ImageFetcher | None = None):
         self.driver = driver
         self.cache = cache
+        self.fetcher = fetcher or ImageFetcher(cache)
         self.journal = journal
         self._slots = asyncio.Semaphore(concurrency)
         self._instance_locks: dict[str, asyncio.Lock] = {}
@@ -137,12 +134,14 @@ class Executor:
         refs = {"root": spec.image if spec.HasField("image") else None,
                 "kernel": spec.kernel if spec.HasField("kernel") else None,
                 "ramdisk": spec.ramdisk if spec.HasField("ramdisk") else None}
+        deadline = self.fetcher.deadline(
+            command.expires_at.ToSeconds() if command.HasField("expires_at") else None)
         files = {}
         for role, ref in refs.items():
             if ref is None or not ref.image_id:
                 files[role] = None
                 continue
-            cached = await self._fetch(ref, images)
+            cached = await self._fetch(ref, images, deadline)
             files[role] = ImageFile(image_id=ref.image_id, disk_format=cached.disk_format)
         instance = InstanceSpec(
             uuid=command.instance_id, name=spec.name, vcpus=spec.vcpus,
@@ -155,13 +154,14 @@ class Executor:
         except InstanceExists:
             return await self._info(command.instance_id)
 
-    async def _fetch(self, ref: pb.ImageRef, images: ImageSource):
+    async def _fetch(self, ref: pb.ImageRef, images: ImageSource, deadline: float):
         try:
-            return await self.cache.fetch(ref.image_id, images(ref.image_id),
-                                          multihash=ref.os_hash_value,
-                                          disk_format=ref.disk_format)
+            return await self.fetcher.fetch(ref.image_id, images, multihash=ref.os_hash_value,
+                                            disk_format=ref.disk_format, deadline=deadline)
         except ImageRejected as exc:
             raise CommandFailed("IMAGE_REJECTED", str(exc)) from exc
+        except FetchGaveUp as exc:
+            raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
         except ImageCacheError as exc:
             raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
         except grpc.aio.AioRpcError as exc:

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from compute_node import config
-from compute_node.agent import Backoff
+from compute_node.backoff import Backoff
 from compute_node.journal import DONE, QUEUED, STARTED, Journal
 
 

@@ -2,16 +2,22 @@
 import asyncio
 import hashlib
 import json
+import os
 import shutil
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
+import grpc
 import pytest
 
 from compute_node.executor import Executor
+from compute_node.image_fetch import FetchSettings, ImageFetcher
 from compute_node.journal import Journal
 from stratus.node.v1 import node_service_pb2 as pb
+from stratus.node.v1 import node_service_pb2_grpc as node_grpc
 from tests.support import config_drive as read_back
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
 DISK = b"\0" * 65536
@@ -293,3 +299,99 @@ def test_commands_still_queued_when_the_agent_stopped_run_after_the_restart(
     assert interrupted.status == pb.COMMAND_STATUS_INTERRUPTED
     assert first.instance_id not in driver.list_instances()
     assert not (tmp_path / "instances" / first.instance_id).exists()
+
+
+async def _fetch_through(channel, image_id):
+    stub = node_grpc.NodeServiceStub(channel)
+    async for response in stub.FetchImage(pb.FetchImageRequest(image_id=image_id)):
+        yield response.data
+
+
+def controller_restarting(data: dict, attempts: list):
+    """An image source whose first calls fail as they do while the controller restarts:
+    the session's channel is closed, then nothing listens on the controller's port."""
+    async def chunks(image_id):
+        attempts.append(image_id)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+        if len(attempts) == 1:
+            await channel.close()
+        try:
+            if len(attempts) <= 2:
+                async for chunk in _fetch_through(channel, image_id):
+                    yield chunk
+            yield data[image_id]
+        finally:
+            await channel.close()
+    return chunks
+
+
+QUICK = FetchSettings(backoff_initial=0.01, backoff_max=0.05, stall_timeout=5)
+
+
+def test_a_spawn_fetches_its_image_again_after_the_controller_came_back(
+        driver, image_cache, tmp_path):
+    attempts = []
+    journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
+    executor = Executor(driver, image_cache, journal,
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    image_id = str(uuid.uuid4())
+    spawn = spawn_command(image_id)
+    spawn.expires_at.FromSeconds(int(time.time()) + 60)
+    result = run(executor.execute(spawn, controller_restarting({image_id: DISK}, attempts)))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED, result.error_message
+    assert attempts == [image_id] * 3
+    assert image_cache.references(image_id) == {spawn.instance_id}
+    assert os.listdir(tmp_path / "cache" / "tmp") == []   # no broken download kept
+
+
+def test_an_image_fetch_gives_up_at_the_deadline_with_the_last_failure(
+        driver, image_cache, tmp_path):
+    attempts = []
+
+    async def down(image_id):
+        attempts.append(image_id)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as channel:
+            async for chunk in _fetch_through(channel, image_id):
+                yield chunk
+
+    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    spawn = spawn_command(str(uuid.uuid4()))
+    spawn.expires_at.FromSeconds(int(time.time()) + 1)
+    result = run(executor.execute(spawn, down))
+    assert result.status == pb.COMMAND_STATUS_FAILED
+    assert result.error_code == "IMAGE_UNAVAILABLE"
+    assert "UNAVAILABLE" in result.error_message and "before the deadline" in result.error_message
+    assert len(attempts) > 1
+    assert spawn.instance_id not in driver.list_instances()
+
+
+@pytest.mark.parametrize("code, error_code", [
+    (grpc.StatusCode.NOT_FOUND, "IMAGE_NOT_FOUND"),
+    (grpc.StatusCode.PERMISSION_DENIED, "IMAGE_UNAVAILABLE"),
+])
+def test_a_definitive_answer_about_the_image_fails_the_spawn_at_once(
+        driver, image_cache, tmp_path, code, error_code):
+    attempts = []
+
+    async def refused(image_id):
+        attempts.append(image_id)
+        raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "no")
+        yield b""  # an async generator, as the agent's source is
+
+    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    spawn = spawn_command(str(uuid.uuid4()))
+    spawn.expires_at.FromSeconds(int(time.time()) + 60)
+    result = run(executor.execute(spawn, refused))
+    assert (result.status, result.error_code) == (pb.COMMAND_STATUS_FAILED, error_code)
+    assert len(attempts) == 1
+
+
+def test_a_checksum_mismatch_is_not_fetched_again(setup, driver):
+    executor, _, image_id, _, _ = setup
+    fetched = []
+    spawn = spawn_command(image_id)
+    spawn.spawn.image.os_hash_value = hashlib.sha512(b"other").hexdigest()
+    result = run(executor.execute(spawn, images_from({image_id: DISK}, fetched)))
+    assert result.error_code == "IMAGE_REJECTED" and fetched == [image_id]
