@@ -14,12 +14,13 @@ import grpc
 from compute_node import convert
 from compute_node.drivers.base import (
     ComputeDriver, DriverError, ImageFile, InstanceExists, InstanceNotFound, InstanceSpec,
-    InvalidSpec, InvalidState,
+    InvalidSpec, InvalidState, PowerState,
 )
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
 from compute_node.image_fetch import FetchGaveUp, ImageFetcher, ImageSource
 from compute_node.journal import DONE, QUEUED, Journal
 from stratus.node.v1 import node_service_pb2 as pb
+from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CONSOLE_BYTES = 64 * 1024
@@ -56,6 +57,7 @@ class Executor:
         if running is not None:  # sent again while it still runs here
             return await asyncio.shield(running)
         prior = self.journal.receive(command.command_id, command.instance_id)
+        faults.point("command.received")
         if prior is not None and prior.state == DONE and prior.result is not None:
             return pb.CommandResult.FromString(prior.result)
         if prior is not None and prior.state != QUEUED:
@@ -66,6 +68,7 @@ class Executor:
         try:
             result = await self._locked(command, lambda: self._start(command, action, images))
             self.journal.finish(command.command_id, result.SerializeToString())
+            faults.point("result.recorded")
             future.set_result(result)
             return result
         except BaseException as exc:
@@ -87,6 +90,7 @@ class Executor:
     async def _start(self, command: pb.Command, action: str, images: ImageSource):
         """Runs with the slot held: only now is the command `started` in the journal."""
         self.journal.start(command.command_id)
+        faults.point("command.started")
         return await self._run(command, action, images)
 
     async def _info(self, uuid: str):
@@ -196,19 +200,21 @@ class Executor:
 
     async def _interrupted(self, command: pb.Command, action: str) -> pb.CommandResult:
         """The agent stopped while this command ran. Not run again: report what exists; a
-        spawn that left no guest is cleaned up (disks, cache references). A destroy is
-        finished instead: destroying twice does no harm, and the stopped agent may have left
-        the guest, its disks or its image references behind."""
+        spawn whose guest is not running (never defined, or defined and not started, its
+        config drive perhaps unwritten) is cleaned up first (guest, disks, cache references).
+        A destroy is finished instead: destroying twice does no harm, and the stopped agent
+        may have left the guest, its disks or its image references behind."""
         if action == "destroy":
             result = await self._run(command, action, None)
             self.journal.finish(command.command_id, result.SerializeToString())
             return result
         info = await self._info(command.instance_id)
-        if action == "spawn" and info is not None:
+        if action == "spawn" and info is not None and info.power_state == PowerState.RUNNING:
             result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         else:
             if action == "spawn":
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
+                info = None
             result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
                                     "INTERRUPTED", "the agent stopped while it ran")
         self.journal.finish(command.command_id, result.SerializeToString())

@@ -18,6 +18,7 @@ import grpc
 
 from compute_node.backoff import Backoff
 from compute_node.image_cache import CachedImage, ImageCache
+from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ async def _unstalled(chunks: AsyncIterable[bytes], stall_timeout: float):
             return
         except TimeoutError:
             raise TimeoutError(f"no image data for {stall_timeout:g} s") from None
+        faults.point("image.receiving")
         yield chunk
 
 

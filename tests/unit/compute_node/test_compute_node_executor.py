@@ -157,6 +157,21 @@ def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, ima
     assert list(driver.list_instances()).count(spawn.instance_id) == 1
 
 
+def test_an_interrupted_spawn_whose_guest_never_started_is_cleaned_up(setup, driver, tmp_path):
+    """The agent died between defining the domain and starting it: a half-made guest (its
+    config drive may be unwritten) is removed, and only then is the spawn interrupted."""
+    executor, journal, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
+    driver.stop(spawn.instance_id, timeout=0)     # defined, not running
+    started(journal, spawn)
+    result = run(executor.execute(spawn, images))
+    assert (result.status, result.error_code) == (pb.COMMAND_STATUS_INTERRUPTED, "INTERRUPTED")
+    assert not result.HasField("instance")
+    assert spawn.instance_id not in driver.list_instances()
+    assert not (tmp_path / "instances" / spawn.instance_id).exists()
+
+
 def destroy_command(instance_id):
     command = pb.Command(command_id=str(uuid.uuid4()), instance_id=instance_id)
     command.destroy.SetInParent()
