@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -115,19 +116,24 @@ class InProcessController:
 class ControllerProcess:
     """`stratus-controller` as a real child process; its log is kept for assertions."""
 
-    def __init__(self, config_path: Path, log_path: Path):
+    def __init__(self, config_path: Path, log_path: Path, file_size_limit: int | None = None):
         self.config_path = config_path
         self.log_path = log_path
+        self.file_size_limit = file_size_limit   # RLIMIT_FSIZE: no file of it grows past this
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30):
+    def _limits(self) -> None:  # in the child, before exec
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit,) * 2)
+
+    def start(self, timeout: float = 30, env: dict[str, str] | None = None):
         config = self.config_path.read_text()
         self.log_path.write_text("")
-        env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info"}
+        env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info", **(env or {})}
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
-                stdout=log, stderr=log, env=env)
+                stdout=log, stderr=log, env=env,
+                preexec_fn=None if self.file_size_limit is None else self._limits)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(r"public listener serving.* port=(\d+)", self.log_path.read_text())
