@@ -252,9 +252,12 @@ class Cluster:
         finally:
             journal.close()
 
-    def results(self, node: ComputeProcess) -> list[npb.CommandResult]:
-        return [npb.CommandResult.FromString(blob) for (blob,) in
-                self.journal(node, "SELECT result FROM command WHERE result IS NOT NULL")]
+    def results(self, node: ComputeProcess, servers) -> list[npb.CommandResult]:
+        """What the agent answered to the commands for `servers`."""
+        rows = self.journal(node, "SELECT instance_id, result FROM command "
+                                  "WHERE result IS NOT NULL")
+        return [npb.CommandResult.FromString(blob) for server_id, blob in rows
+                if server_id in servers]
 
     def query(self, sql: str) -> list[tuple]:
         if self.database_url.startswith("sqlite:///"):
