@@ -230,10 +230,7 @@ class Cluster:
             for server_id in sorted(pending):
                 server = self.get(server_id)
                 last[server_id] = server
-                if server is None and server_id in self.deleted:
-                    pending.discard(server_id)
-                elif (server is not None and server_id not in self.deleted
-                      and server.status in FINAL and server.task_state in IDLE):
+                if _settled(server, server_id in self.deleted):
                     pending.discard(server_id)
             time.sleep(0.1)
         assert not pending, {s: _describe(last.get(s)) for s in pending}
@@ -306,6 +303,12 @@ class Cluster:
         for node in self.nodes:
             unfinished = self.journal(node, "SELECT id, state FROM command WHERE state != 'done'")
             assert unfinished == [], f"{node.host} left commands unfinished: {unfinished}"
+
+
+def _settled(server, deleted: bool) -> bool:
+    if deleted:
+        return server is None
+    return server is not None and server.status in FINAL and server.task_state in IDLE
 
 
 def _describe(server) -> str:

@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import threading
@@ -122,18 +121,15 @@ class ControllerProcess:
         self.file_size_limit = file_size_limit   # RLIMIT_FSIZE: no file of it grows past this
         self.proc: subprocess.Popen | None = None
 
-    def _limits(self) -> None:  # in the child, before exec
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit,) * 2)
-
     def start(self, timeout: float = 30, env: dict[str, str] | None = None):
         config = self.config_path.read_text()
         self.log_path.write_text("")
         env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info", **(env or {})}
+        command = [sys.executable, "-m", "controller.main", "--config", str(self.config_path)]
+        if self.file_size_limit is not None:  # prlimit sets it, then execs the controller
+            command = ["prlimit", f"--fsize={self.file_size_limit}", "--", *command]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
-                stdout=log, stderr=log, env=env,
-                preexec_fn=None if self.file_size_limit is None else self._limits)
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(r"public listener serving.* port=(\d+)", self.log_path.read_text())
