@@ -48,30 +48,18 @@ def test_agent_killed_during_a_boot(healthy, step):
     cluster.check()
 
 
-@pytest.mark.parametrize("step", CONTROLLER_DELETE)
-def test_controller_killed_during_a_delete(healthy, step):
+@pytest.mark.parametrize("who, step", [("controller", step) for step in CONTROLLER_DELETE]
+                         + [("agent", step) for step in AGENT_DELETE])
+def test_killed_during_a_delete(healthy, who, step):
     cluster = healthy
     server_id = cluster.create()
     cluster.settle([server_id])
-    cluster.arm(cluster.controller, step)
+    victim = cluster.controller if who == "controller" else cluster.node_of(server_id)
+    cluster.arm(victim, step)
     delete = cluster.meanwhile(lambda: cluster.delete(server_id))
-    cluster.wait_fault(cluster.controller, step)
-    cluster.revive(cluster.controller)
+    cluster.wait_fault(victim, step)
+    cluster.revive(victim)
     delete.result()
-    cluster.settle([server_id])
-    cluster.check()
-
-
-@pytest.mark.parametrize("step", AGENT_DELETE)
-def test_agent_killed_during_a_delete(healthy, step):
-    cluster = healthy
-    server_id = cluster.create()
-    cluster.settle([server_id])
-    node = cluster.node_of(server_id)
-    cluster.arm(node, step)
-    cluster.delete(server_id)
-    cluster.wait_fault(node, step)
-    cluster.revive(node)
     cluster.settle([server_id])
     assert cluster.get(server_id) is None
     cluster.check()
