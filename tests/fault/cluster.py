@@ -277,7 +277,7 @@ class Cluster:
         a transitional state, no command left unfinished (controller outbox, node
         journals)."""
         project = self.servers.tenant.project_id
-        rows = self.query(f"SELECT id, node_id, task_state, request_id FROM instance "
+        rows = self.query(f"SELECT id, node_id, task_state FROM instance "
                           f"WHERE project_id = '{project}' AND deleted_at IS NULL")
         live = {row[0]: row for row in rows}
         assert set(live) == set(self.created) - self.deleted, "servers lost or duplicated"
@@ -292,13 +292,14 @@ class Cluster:
         found = [events.domains() for events in self.events]
         for server_id in self.created:
             on = [self.nodes[i].host for i, doms in enumerate(found) if server_id in doms]
+            starts = sum(events.started(server_id) for events in self.events)
             if server_id in self.deleted:
                 assert on == [], f"deleted server {server_id} still on {on}"
+                assert starts <= 1, f"server {server_id} was started {starts} times"
                 continue
             assert on == [hosts[live[server_id][1]]], f"server {server_id} on {on}"
             dom_state = next(d[server_id] for d in found if server_id in d)
             assert dom_state == libvirt.VIR_DOMAIN_RUNNING, (server_id, dom_state)
-            starts = sum(events.started(server_id) for events in self.events)
             assert starts == 1, f"server {server_id} was started {starts} times"
         for node in self.nodes:
             unfinished = self.journal(node, "SELECT id, state FROM command WHERE state != 'done'")
