@@ -208,9 +208,15 @@ class Cluster:
         return server.id
 
     def delete(self, server_id: str) -> None:
-        retrying(lambda: self.servers.stub.DeleteServer(
-            cpb.DeleteServerRequest(id=server_id), metadata=self.cloud.admin))
+        """Retried as `create` is: NOT_FOUND on a retry means an earlier attempt, whose
+        answer the dying controller never sent, deleted it."""
         self.deleted.add(server_id)
+        try:
+            retrying(lambda: self.servers.stub.DeleteServer(
+                cpb.DeleteServerRequest(id=server_id), metadata=self.cloud.admin))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
 
     def get(self, server_id: str) -> cpb.Server | None:
         try:
