@@ -15,7 +15,8 @@ GUEST = commands.Guest(config_drive=True, hostname="web", project_id="p", availa
                        key_name="k", public_key="ssh-ed25519 AAAA k", user_data=b"\x00\xff")
 
 
-EXPIRES = datetime.datetime(2030, 1, 2, 3, 4, 5)   # naive UTC, as the outbox keeps it
+# naive UTC, as the outbox keeps it
+EXPIRES = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC).replace(tzinfo=None)
 
 
 def _sent(body: commands.Body, **ids) -> pb.Command:
