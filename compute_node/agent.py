@@ -16,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import grpc
 
 from compute_node import convert
+from compute_node.backoff import Backoff
 from compute_node.drivers.base import (
     ComputeDriver, EventSubscription, InstanceNotFound, LifecycleEvent, PowerState,
 )
 from compute_node.executor import Executor
+from compute_node.image_fetch import NotConnected
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
@@ -46,23 +47,6 @@ class AgentSettings:
     max_message_bytes: int = 4 * 1024 * 1024
 
 
-class Backoff:
-    """Exponential backoff with full jitter (a random delay up to the current ceiling)."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None):
-        self.initial, self.maximum = initial, maximum
-        self.rng = rng or random.Random()
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.initial * (2 ** self.attempt))
-        self.attempt += 1
-        return self.rng.uniform(0, ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 class Agent:
     """`channel_factory()` returns a new grpc.aio channel to the node listener (mTLS)."""
 
@@ -73,6 +57,7 @@ class Agent:
         self.executor = executor
         self.channel_factory = channel_factory
         self._call = None
+        self._stub = None   # the current session's, while it is welcomed
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.node_id: str | None = None
         self.connected = asyncio.Event()
@@ -143,6 +128,7 @@ class Agent:
             welcome = first.welcome
             self.node_id = welcome.node_id
             self._outgoing = outgoing
+            self._stub = stub
             self.sessions += 1
             self.backoff.reset()
             self.connected.set()
@@ -151,7 +137,7 @@ class Agent:
                                                             welcome.report_interval_seconds)),
                      asyncio.ensure_future(self._forward_events(outgoing))]
             stopper = asyncio.ensure_future(stop.wait())
-            reader = asyncio.ensure_future(self._read(responses, stub))
+            reader = asyncio.ensure_future(self._read(responses))
             tasks += [stopper, reader]
             done, _ = await asyncio.wait([stopper, reader, *tasks[:2]],
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -163,26 +149,24 @@ class Agent:
                 call.cancel()
         finally:
             self._outgoing = None
+            self._stub = None
             self._call = None
             for task in tasks:
                 task.cancel()
             await channel.close()
 
-    async def _read(self, responses, stub) -> None:
+    async def _read(self, responses) -> None:
         async for message in responses:
             if message.WhichOneof("body") == "command":
-                task = asyncio.ensure_future(self._execute(message.command, stub))
+                task = asyncio.ensure_future(self._execute(message.command))
                 self._commands.add(task)
                 task.add_done_callback(self._commands.discard)
             else:
                 LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
 
-    async def _execute(self, command: pb.Command, stub) -> None:
-        def images(image_id: str):
-            return _image_chunks(stub, image_id)
-
+    async def _execute(self, command: pb.Command) -> None:
         try:
-            result = await self.executor.execute(command, images)
+            result = await self.executor.execute(command, self._image_chunks)
         except Exception:
             LOG.exception("command %s failed unexpectedly", command.command_id)
             return
@@ -248,6 +232,11 @@ class Agent:
         self._events.lost = 0
 
 
-async def _image_chunks(stub, image_id: str):
-    async for response in stub.FetchImage(pb.FetchImageRequest(image_id=image_id)):
-        yield response.data
+    async def _image_chunks(self, image_id: str):
+        """Through the session open now: a fetch tried again after a reconnect uses the new
+        stream's channel, not the closed one of the session that received the command."""
+        stub = self._stub
+        if stub is None:
+            raise NotConnected("no stream to the controller at the moment")
+        async for response in stub.FetchImage(pb.FetchImageRequest(image_id=image_id)):
+            yield response.data

@@ -2,30 +2,28 @@
 
 Commands for one instance run one after another, in the order they arrived; commands for
 different instances run side by side, at most `concurrency` at a time. Driver calls block,
-so they run in worker threads.
+so they run in worker threads. The journal tells a command that waited for its turn when the
+agent stopped (it runs after the restart) from one that had begun (interrupted).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, Callable
-
 import grpc
 
 from compute_node import convert
 from compute_node.drivers.base import (
     ComputeDriver, DriverError, ImageFile, InstanceExists, InstanceNotFound, InstanceSpec,
-    InvalidSpec, InvalidState,
+    InvalidSpec, InvalidState, PowerState,
 )
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
-from compute_node.journal import DONE, Journal
+from compute_node.image_fetch import FetchGaveUp, ImageFetcher, ImageSource
+from compute_node.journal import DONE, QUEUED, Journal
 from stratus.node.v1 import node_service_pb2 as pb
+from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CONSOLE_BYTES = 64 * 1024
-
-ImageSource = Callable[[str], AsyncIterable[bytes]]
-
 
 class CommandFailed(Exception):
     def __init__(self, code: str, message: str):
@@ -35,9 +33,10 @@ class CommandFailed(Exception):
 
 class Executor:
     def __init__(self, driver: ComputeDriver, cache: ImageCache, journal: Journal, *,
-                 concurrency: int = 4):
+                 concurrency: int = 4, fetcher: ImageFetcher | None = None):
         self.driver = driver
         self.cache = cache
+        self.fetcher = fetcher or ImageFetcher(cache)
         self.journal = journal
         self._slots = asyncio.Semaphore(concurrency)
         self._instance_locks: dict[str, asyncio.Lock] = {}
@@ -57,16 +56,19 @@ class Executor:
         running = self._running.get(command.command_id)
         if running is not None:  # sent again while it still runs here
             return await asyncio.shield(running)
-        prior = self.journal.begin(command.command_id, command.instance_id)
-        if prior is not None:
-            if prior.state == DONE and prior.result is not None:
-                return pb.CommandResult.FromString(prior.result)
+        prior = self.journal.receive(command.command_id, command.instance_id)
+        faults.point("command.received")
+        if prior is not None and prior.state == DONE and prior.result is not None:
+            return pb.CommandResult.FromString(prior.result)
+        if prior is not None and prior.state != QUEUED:
             return await self._locked(command, lambda: self._interrupted(command, action))
+        # New, or queued by an agent run that stopped before its turn came: it runs now.
         future = asyncio.get_running_loop().create_future()
         self._running[command.command_id] = future
         try:
-            result = await self._locked(command, lambda: self._run(command, action, images))
+            result = await self._locked(command, lambda: self._start(command, action, images))
             self.journal.finish(command.command_id, result.SerializeToString())
+            faults.point("result.recorded")
             future.set_result(result)
             return result
         except BaseException as exc:
@@ -84,6 +86,12 @@ class Executor:
     async def _locked(self, command: pb.Command, work):
         async with self.instance_lock(command.instance_id), self._slots:
             return await work()
+
+    async def _start(self, command: pb.Command, action: str, images: ImageSource):
+        """Runs with the slot held: only now is the command `started` in the journal."""
+        self.journal.start(command.command_id)
+        faults.point("command.started")
+        return await self._run(command, action, images)
 
     async def _info(self, uuid: str):
         try:
@@ -130,12 +138,14 @@ class Executor:
         refs = {"root": spec.image if spec.HasField("image") else None,
                 "kernel": spec.kernel if spec.HasField("kernel") else None,
                 "ramdisk": spec.ramdisk if spec.HasField("ramdisk") else None}
+        deadline = self.fetcher.deadline(
+            command.expires_at.ToSeconds() if command.HasField("expires_at") else None)
         files = {}
         for role, ref in refs.items():
             if ref is None or not ref.image_id:
                 files[role] = None
                 continue
-            cached = await self._fetch(ref, images)
+            cached = await self._fetch(ref, images, deadline)
             files[role] = ImageFile(image_id=ref.image_id, disk_format=cached.disk_format)
         instance = InstanceSpec(
             uuid=command.instance_id, name=spec.name, vcpus=spec.vcpus,
@@ -148,13 +158,14 @@ class Executor:
         except InstanceExists:
             return await self._info(command.instance_id)
 
-    async def _fetch(self, ref: pb.ImageRef, images: ImageSource):
+    async def _fetch(self, ref: pb.ImageRef, images: ImageSource, deadline: float):
         try:
-            return await self.cache.fetch(ref.image_id, images(ref.image_id),
-                                          multihash=ref.os_hash_value,
-                                          disk_format=ref.disk_format)
+            return await self.fetcher.fetch(ref.image_id, images, multihash=ref.os_hash_value,
+                                            disk_format=ref.disk_format, deadline=deadline)
         except ImageRejected as exc:
             raise CommandFailed("IMAGE_REJECTED", str(exc)) from exc
+        except FetchGaveUp as exc:
+            raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
         except ImageCacheError as exc:
             raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
         except grpc.aio.AioRpcError as exc:
@@ -189,19 +200,21 @@ class Executor:
 
     async def _interrupted(self, command: pb.Command, action: str) -> pb.CommandResult:
         """The agent stopped while this command ran. Not run again: report what exists; a
-        spawn that left no guest is cleaned up (disks, cache references). A destroy is
-        finished instead: destroying twice does no harm, and the stopped agent may have left
-        the guest, its disks or its image references behind."""
+        spawn whose guest is not running (never defined, or defined and not started, its
+        config drive perhaps unwritten) is cleaned up first (guest, disks, cache references).
+        A destroy is finished instead: destroying twice does no harm, and the stopped agent
+        may have left the guest, its disks or its image references behind."""
         if action == "destroy":
             result = await self._run(command, action, None)
             self.journal.finish(command.command_id, result.SerializeToString())
             return result
         info = await self._info(command.instance_id)
-        if action == "spawn" and info is not None:
+        if action == "spawn" and info is not None and info.power_state == PowerState.RUNNING:
             result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         else:
             if action == "spawn":
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
+                info = None
             result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
                                     "INTERRUPTED", "the agent stopped while it ran")
         self.journal.finish(command.command_id, result.SerializeToString())

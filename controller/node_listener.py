@@ -28,7 +28,7 @@ from controller.ca.mtls import PeerIdentity, peer_identity
 from controller.ca.records import CertificateRecord
 from controller.ca.streams import OpenCall, StreamRegistry
 from controller.logs import fields
-from stratus_common.errors import StratusError
+from stratus_common.errors import StratusError, Unavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._run(self._service.check_peer, identity.host_name,
                                 identity.serial)
+            except Unavailable as error:  # the database is down: no verdict on the node
+                LOG.warning("could not check certificate %s of host %s: %s", identity.serial,
+                            identity.host_name, error.reason)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, error.message)
             except StratusError as error:
                 LOG.warning("refused %s from host %s (certificate %s): %s", method,
                             identity.host_name, identity.serial, error.reason)

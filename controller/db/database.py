@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +19,9 @@ import peewee
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from stratus_common.errors import Unavailable
+
+log = logging.getLogger(__name__)
 proxy = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -134,9 +138,18 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self._executor, ctx.run, call)
 
     def call(self, fn, *args, **kwargs):
-        """The same, synchronously, for command-line tools and tests."""
-        with self.engine.connection_context():
-            return fn(*args, **kwargs)
+        """The same, synchronously, for command-line tools and tests. A database server that
+        cannot be reached (down, restarting, the connection cut) is UNAVAILABLE: the caller
+        may retry, and nothing was committed. The pool drops the broken connection."""
+        try:
+            with self.engine.connection_context():
+                return fn(*args, **kwargs)
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if self.dialect == "sqlite":  # a local file: its errors are not an outage
+                raise
+            log.warning("the database is unreachable: %s", str(exc).strip().splitlines()[0])
+            raise Unavailable("the database is unavailable; retry later",
+                              reason="DATABASE_UNAVAILABLE") from exc
 
     write_transaction = staticmethod(write_transaction)
 

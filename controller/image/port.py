@@ -21,6 +21,7 @@ from controller.image.access import Caller
 from controller.image.models import Image, ImageProperty
 from controller.image.vocabulary import ACTIVE
 from store_backends import Store, aio
+from stratus_common import faults
 from stratus_common.errors import FailedPrecondition, NotFound
 
 
@@ -124,4 +125,5 @@ class ImagePort:
     async def open_data(self, image_id: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The image's data in chunks; NotFound (before any) unless it is active with data."""
         location = await self.db.run(_location, image_id)
+        faults.point("image.serving")   # a node's fetch has begun
         return aio.get(self.store, location, 0, chunk_size)

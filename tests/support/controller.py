@@ -115,19 +115,21 @@ class InProcessController:
 class ControllerProcess:
     """`stratus-controller` as a real child process; its log is kept for assertions."""
 
-    def __init__(self, config_path: Path, log_path: Path):
+    def __init__(self, config_path: Path, log_path: Path, file_size_limit: int | None = None):
         self.config_path = config_path
         self.log_path = log_path
+        self.file_size_limit = file_size_limit   # RLIMIT_FSIZE: no file of it grows past this
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30):
+    def start(self, timeout: float = 30, env: dict[str, str] | None = None):
         config = self.config_path.read_text()
         self.log_path.write_text("")
-        env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info"}
+        env = {**os.environ, "STRATUS_LOGGING_LEVEL": "info", **(env or {})}
+        command = [sys.executable, "-m", "controller.main", "--config", str(self.config_path)]
+        if self.file_size_limit is not None:  # prlimit sets it, then execs the controller
+            command = ["prlimit", f"--fsize={self.file_size_limit}", "--", *command]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.main", "--config", str(self.config_path)],
-                stdout=log, stderr=log, env=env)
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(r"public listener serving.* port=(\d+)", self.log_path.read_text())

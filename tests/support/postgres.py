@@ -41,10 +41,14 @@ class PostgresServer:
     def start(self):
         data = os.path.join(self.root, "data")
         self._run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-        self._run("pg_ctl", "-D", data, "-l", os.path.join(self.root, "log"), "-w", "-o",
+        self._start_server()
+        return self
+
+    def _start_server(self):
+        self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-l",
+                  os.path.join(self.root, "log"), "-w", "-o",
                   f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
                   "-c max_connections=300", "start")
-        return self
 
     def create_database(self, name: str) -> str:
         import psycopg2
@@ -54,6 +58,14 @@ class PostgresServer:
             cur.execute(f'CREATE DATABASE "{name}"')
         conn.close()
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def crash(self):
+        """An immediate stop: every connection is cut, as when the server dies."""
+        self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-m", "immediate", "-w",
+                  "stop")
+
+    def start_again(self):
+        self._start_server()
 
     def stop(self):
         try:

@@ -29,6 +29,7 @@ from compute_node.drivers.libvirt import disk, simulation, xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
+from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
 GiB = 1024 ** 3
@@ -186,9 +187,11 @@ class LibvirtDriver(ComputeDriver):
                     defined = Guest(self.host.conn.defineXML(xml))
                 except libvirt.libvirtError as exc:
                     raise DriverError(f"define {spec.uuid}: {exc.get_error_message()}") from exc
+                faults.point("domain.defined")
                 if paths.config_drive:  # written once defined: its NICs have their MACs
                     self._write_config_drive(paths.config_drive, spec, defined)
                 defined.start()
+                faults.point("domain.started")
                 return self._info(defined)
             except BaseException:
                 self._cleanup_failed_spawn(spec.uuid, defined, directory, acquired)
@@ -226,6 +229,7 @@ class LibvirtDriver(ComputeDriver):
                 guest = None
             if guest is not None:
                 guest.power_off()
+                faults.point("domain.powered_off")
                 guest.undefine()
             shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
             if self.image_cache is not None:

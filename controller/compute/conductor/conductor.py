@@ -22,6 +22,7 @@ from controller.compute.records.models import ComputeNode
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
+from stratus_common import faults
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ class Conductor:
         token = logs.request_id_var.set(request_id)
         try:
             # The spawn is written by the claim's transaction: one write per placement.
+            faults.point("claim.before")
             placed = await self.builds.schedule(instance_id, tried)
             if placed is not None:
+                faults.point("claim.committed")
                 self.wake(placed.node_id)
         finally:
             logs.request_id_var.reset(token)
@@ -85,6 +88,7 @@ class Conductor:
     async def delete(self, instance_id: str) -> None:
         command = await self.txn(workflow.ensure_destroy, instance_id,
                                  logs.request_id_var.get())
+        faults.point("destroy.written")
         if command is not None:
             self.wake(command.node_id)
 
@@ -136,7 +140,9 @@ class Conductor:
     # -- from node sessions --------------------------------------------------------------
 
     async def on_result(self, node_id: str, result) -> None:
+        faults.point("result.received")
         follow = await self.txn(workflow.apply_result, node_id, result)
+        faults.point("result.applied")
         future = self._console.get(result.command_id)
         if future is not None and not future.done():
             if result.ok:

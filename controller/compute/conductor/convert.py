@@ -106,6 +106,7 @@ def command(row) -> pb.ConnectResponse:
     cmd = pb.Command.FromString(row.body)
     cmd.command_id, cmd.request_id = row.id, row.request_id
     cmd.instance_id = row.instance_id or ""
+    cmd.expires_at.FromDatetime(row.expires_at)   # naive UTC, as the outbox keeps times
     return pb.ConnectResponse(command=cmd)
 
 

@@ -18,7 +18,7 @@ from controller.compute.conductor import convert, images, nodes, outbox, workflo
 from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
 from controller.node_listener import current_peer
-from stratus_common.errors import StratusError
+from stratus_common.errors import StratusError, Unavailable
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
@@ -184,6 +184,8 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         try:
             data = (await conductor.images.open_data(request.image_id, chunk)
                     if await conductor.db.run(allowed) else None)
+        except Unavailable as exc:  # the database is down: the node fetches again later
+            await context.abort(grpc.StatusCode.UNAVAILABLE, exc.message)
         except StratusError:  # the image has no data: the node's spawn fails
             data = None
         if data is None:

@@ -24,23 +24,25 @@ class Controller:
     """A controller on fixed loopback ports (chosen free once), so nodes find it again
     after it is killed and started."""
 
-    def __init__(self, directory: Path, extra: str = ""):
+    def __init__(self, directory: Path, extra: str = "", database_url: str = "",
+                 file_size_limit: int | None = None):
         self.directory = directory
         self.public_port, self.node_port = free_port(), free_port()
         conductor = ("[conductor]\nsweep_interval = 0.5\nstuck_task_grace = 2\n"
                      "outbox_poll_interval = 0.5\nreport_interval = 1\n")
         self.config = write_config(
-            directory, f"sqlite:///{directory}/stratus.db",
+            directory, database_url or f"sqlite:///{directory}/stratus.db",
             listen=f"127.0.0.1:{self.public_port}",
             extra=f'[ca]\nnode_listen = "127.0.0.1:{self.node_port}"\n{conductor}{extra}')
         prepare(self.config, public_url=f"grpc://127.0.0.1:{self.public_port}")
-        self.process = ControllerProcess(self.config, directory / "controller.log")
+        self.process = ControllerProcess(self.config, directory / "controller.log",
+                                         file_size_limit)
         self.starts = 0
 
-    def start(self) -> Controller:
+    def start(self, env: dict[str, str] | None = None) -> Controller:
         log = self.directory / f"controller-{self.starts}.log"
         self.process.log_path = log
-        self.process.start()
+        self.process.start(env=env)
         self.starts += 1
         return self
 
@@ -94,13 +96,15 @@ class ComputeProcess:
     def log_path(self) -> Path:
         return self.directory / f"compute-{self.starts}.log"
 
-    def start(self, wait_connected: bool = True, timeout: float = 60) -> ComputeProcess:
+    def start(self, wait_connected: bool = True, timeout: float = 60,
+              env: dict[str, str] | None = None) -> ComputeProcess:
         self.starts += 1
         args = [sys.executable, "-m", "compute_node.main", "--config", str(self.config)]
         if self.starts == 1:
             args += [f"--enroll-token={self.token}"]  # a token may start with a dash
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=dict(os.environ),
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log,
+                                         env={**os.environ, **(env or {})},
                                          start_new_session=True)
         if wait_connected:
             self.wait_log(r"connected to the controller as node", timeout)

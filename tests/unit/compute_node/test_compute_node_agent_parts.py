@@ -4,8 +4,8 @@ import random
 import pytest
 
 from compute_node import config
-from compute_node.agent import Backoff
-from compute_node.journal import DONE, STARTED, Journal
+from compute_node.backoff import Backoff
+from compute_node.journal import DONE, QUEUED, STARTED, Journal
 
 
 def test_backoff_grows_exponentially_with_full_jitter_and_resets():
@@ -18,16 +18,21 @@ def test_backoff_grows_exponentially_with_full_jitter_and_resets():
     assert backoff.next_delay() <= 1.0
 
 
-def test_journal_records_start_then_result_and_survives_reopening(tmp_path):
+def test_journal_records_arrival_start_then_result_and_survives_reopening(tmp_path):
     path = str(tmp_path / "journal.db")
     journal = Journal(path, boot_id="a", clock=lambda: 100.0)
-    assert journal.begin("c1", "i1") is None
-    again = journal.begin("c1", "i1")
-    assert (again.state, again.boot_id, again.result) == (STARTED, "a", None)
+    assert journal.receive("c1", "i1") is None
+    again = journal.receive("c1", "i1")
+    assert (again.state, again.boot_id, again.result) == (QUEUED, "a", None)
+    journal.close()
+    journal = Journal(path, boot_id="b", clock=lambda: 100.0)
+    journal.start("c1")   # queued by run a, started by run b
+    started = journal.receive("c1", "i1")
+    assert (started.state, started.boot_id) == (STARTED, "b")
     journal.finish("c1", b"result")
     journal.close()
-    reopened = Journal(path, boot_id="b", clock=lambda: 200.0)
-    entry = reopened.begin("c1", "i1")
+    reopened = Journal(path, boot_id="c", clock=lambda: 200.0)
+    entry = reopened.receive("c1", "i1")
     assert (entry.state, entry.result) == (DONE, b"result")
     assert reopened.prune(150.0) == 1 and reopened.get("c1") is None
 

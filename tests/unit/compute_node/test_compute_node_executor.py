@@ -2,16 +2,22 @@
 import asyncio
 import hashlib
 import json
+import os
 import shutil
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
+import grpc
 import pytest
 
 from compute_node.executor import Executor
+from compute_node.image_fetch import FetchSettings, ImageFetcher
 from compute_node.journal import Journal
 from stratus.node.v1 import node_service_pb2 as pb
+from stratus.node.v1 import node_service_pb2_grpc as node_grpc
 from tests.support import config_drive as read_back
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qemu-img")
 DISK = b"\0" * 65536
@@ -53,6 +59,12 @@ def power(instance_id, operation, command_id=None):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def started(journal, command):
+    """What a previous agent run left of a command it began and never finished."""
+    journal.receive(command.command_id, command.instance_id)
+    journal.start(command.command_id)
 
 
 def test_spawn_fetches_verifies_and_boots(setup, driver):
@@ -122,7 +134,7 @@ def test_a_spawn_interrupted_by_an_agent_stop_is_cleaned_up_not_run_again(
     _, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     # The previous agent run recorded the start, made the disk, then died.
-    journal.begin(spawn.command_id, spawn.instance_id)
+    started(journal, spawn)
     leftover = tmp_path / "instances" / spawn.instance_id
     leftover.mkdir(parents=True)
     restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
@@ -139,10 +151,25 @@ def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, ima
     executor, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
-    journal.begin(spawn.command_id, spawn.instance_id)   # booted, result never written
+    started(journal, spawn)   # booted, result never written
     result = run(executor.execute(spawn, images))
     assert result.status == pb.COMMAND_STATUS_SUCCEEDED
     assert list(driver.list_instances()).count(spawn.instance_id) == 1
+
+
+def test_an_interrupted_spawn_whose_guest_never_started_is_cleaned_up(setup, driver, tmp_path):
+    """The agent died between defining the domain and starting it: a half-made guest (its
+    config drive may be unwritten) is removed, and only then is the spawn interrupted."""
+    executor, journal, image_id, images, _ = setup
+    spawn = spawn_command(image_id)
+    run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
+    driver.stop(spawn.instance_id, timeout=0)     # defined, not running
+    started(journal, spawn)
+    result = run(executor.execute(spawn, images))
+    assert (result.status, result.error_code) == (pb.COMMAND_STATUS_INTERRUPTED, "INTERRUPTED")
+    assert not result.HasField("instance")
+    assert spawn.instance_id not in driver.list_instances()
+    assert not (tmp_path / "instances" / spawn.instance_id).exists()
 
 
 def destroy_command(instance_id):
@@ -159,7 +186,7 @@ def test_an_interrupted_destroy_is_finished(setup, driver, image_cache, tmp_path
     spawn = spawn_command(image_id)
     run(executor.execute(spawn, images))
     destroy = destroy_command(spawn.instance_id)
-    journal.begin(destroy.command_id, destroy.instance_id)
+    started(journal, destroy)
     if undefined:
         driver._guest(spawn.instance_id).power_off()
         driver._guest(spawn.instance_id).undefine()
@@ -246,3 +273,140 @@ def test_a_spawn_without_a_config_drive_attaches_none(setup, driver, tmp_path):
     domain = ET.fromstring(driver.host.conn.lookupByUUIDString(spawn.instance_id).XMLDesc())
     assert domain.findall("devices/disk[@device='cdrom']") == []
     assert not (tmp_path / "instances" / spawn.instance_id / "disk.config").exists()
+
+
+def test_commands_still_queued_when_the_agent_stopped_run_after_the_restart(
+        driver, image_cache, tmp_path):
+    """One run slot: the first spawn holds it (its image never arrives), the second only
+    waits for it. The agent dies. After the restart the queued spawn runs and boots; only
+    the one that had started is interrupted, once what it began is cleaned up."""
+    image_id = str(uuid.uuid4())
+    first, queued = spawn_command(image_id), spawn_command(image_id)
+    arrived = []
+
+    async def stalled(_image_id):
+        arrived.append(_image_id)
+        await asyncio.Event().wait()
+        yield b""
+
+    async def agent_dies():
+        journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
+        executor = Executor(driver, image_cache, journal, concurrency=1)
+        tasks = [asyncio.ensure_future(executor.execute(c, stalled)) for c in (first, queued)]
+        for _ in range(200):   # bounded: until the first spawn waits for its image
+            if arrived:
+                break
+            await asyncio.sleep(0.01)
+        for task in tasks:     # the process is gone: nothing after this point runs
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        journal.close()
+
+    run(agent_dies())
+    assert arrived == [image_id]
+    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
+                                                      boot_id="boot-2"))
+    images = images_from({image_id: DISK}, [])
+    again = run(restarted.execute(queued, images))
+    assert again.status == pb.COMMAND_STATUS_SUCCEEDED
+    assert driver.get_info(queued.instance_id).power_state.value == "RUNNING"
+    interrupted = run(restarted.execute(first, images))
+    assert interrupted.status == pb.COMMAND_STATUS_INTERRUPTED
+    assert first.instance_id not in driver.list_instances()
+    assert not (tmp_path / "instances" / first.instance_id).exists()
+
+
+async def _fetch_through(channel, image_id):
+    stub = node_grpc.NodeServiceStub(channel)
+    async for response in stub.FetchImage(pb.FetchImageRequest(image_id=image_id)):
+        yield response.data
+
+
+def controller_restarting(data: dict, attempts: list):
+    """An image source whose first calls fail as they do while the controller restarts:
+    the session's channel is closed, then nothing listens on the controller's port."""
+    async def chunks(image_id):
+        attempts.append(image_id)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+        if len(attempts) == 1:
+            await channel.close()
+        try:
+            if len(attempts) <= 2:
+                async for chunk in _fetch_through(channel, image_id):
+                    yield chunk
+            yield data[image_id]
+        finally:
+            await channel.close()
+    return chunks
+
+
+QUICK = FetchSettings(backoff_initial=0.01, backoff_max=0.05, stall_timeout=5)
+
+
+def test_a_spawn_fetches_its_image_again_after_the_controller_came_back(
+        driver, image_cache, tmp_path):
+    attempts = []
+    journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
+    executor = Executor(driver, image_cache, journal,
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    image_id = str(uuid.uuid4())
+    spawn = spawn_command(image_id)
+    spawn.expires_at.FromSeconds(int(time.time()) + 60)
+    result = run(executor.execute(spawn, controller_restarting({image_id: DISK}, attempts)))
+    assert result.status == pb.COMMAND_STATUS_SUCCEEDED, result.error_message
+    assert attempts == [image_id] * 3
+    assert image_cache.references(image_id) == {spawn.instance_id}
+    assert os.listdir(tmp_path / "cache" / "tmp") == []   # no broken download kept
+
+
+def test_an_image_fetch_gives_up_at_the_deadline_with_the_last_failure(
+        driver, image_cache, tmp_path):
+    attempts = []
+
+    async def down(image_id):
+        attempts.append(image_id)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as channel:
+            async for chunk in _fetch_through(channel, image_id):
+                yield chunk
+
+    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    spawn = spawn_command(str(uuid.uuid4()))
+    spawn.expires_at.FromSeconds(int(time.time()) + 1)
+    result = run(executor.execute(spawn, down))
+    assert result.status == pb.COMMAND_STATUS_FAILED
+    assert result.error_code == "IMAGE_UNAVAILABLE"
+    assert "UNAVAILABLE" in result.error_message and "before the deadline" in result.error_message
+    assert len(attempts) > 1
+    assert spawn.instance_id not in driver.list_instances()
+
+
+@pytest.mark.parametrize("code, error_code", [
+    (grpc.StatusCode.NOT_FOUND, "IMAGE_NOT_FOUND"),
+    (grpc.StatusCode.PERMISSION_DENIED, "IMAGE_UNAVAILABLE"),
+])
+def test_a_definitive_answer_about_the_image_fails_the_spawn_at_once(
+        driver, image_cache, tmp_path, code, error_code):
+    attempts = []
+
+    async def refused(image_id):
+        attempts.append(image_id)
+        raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "no")
+        yield b""  # an async generator, as the agent's source is
+
+    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
+                        fetcher=ImageFetcher(image_cache, QUICK))
+    spawn = spawn_command(str(uuid.uuid4()))
+    spawn.expires_at.FromSeconds(int(time.time()) + 60)
+    result = run(executor.execute(spawn, refused))
+    assert (result.status, result.error_code) == (pb.COMMAND_STATUS_FAILED, error_code)
+    assert len(attempts) == 1
+
+
+def test_a_checksum_mismatch_is_not_fetched_again(setup, driver):
+    executor, _, image_id, _, _ = setup
+    fetched = []
+    spawn = spawn_command(image_id)
+    spawn.spawn.image.os_hash_value = hashlib.sha512(b"other").hexdigest()
+    result = run(executor.execute(spawn, images_from({image_id: DISK}, fetched)))
+    assert result.error_code == "IMAGE_REJECTED" and fetched == [image_id]

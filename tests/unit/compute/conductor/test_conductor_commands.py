@@ -1,5 +1,6 @@
 """Node commands as the outbox keeps them (the message less its ids) and as the node receives
 them, and the guest's host name derived from the server's name."""
+import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -14,9 +15,13 @@ GUEST = commands.Guest(config_drive=True, hostname="web", project_id="p", availa
                        key_name="k", public_key="ssh-ed25519 AAAA k", user_data=b"\x00\xff")
 
 
+# naive UTC, as the outbox keeps it
+EXPIRES = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC).replace(tzinfo=None)
+
+
 def _sent(body: commands.Body, **ids) -> pb.Command:
-    row = SimpleNamespace(body=body.data, **{"id": "c", "request_id": "r", "instance_id": "i",
-                                             **ids})
+    row = SimpleNamespace(body=body.data, expires_at=EXPIRES,
+                          **{"id": "c", "request_id": "r", "instance_id": "i", **ids})
     return convert.command(row).command
 
 
@@ -36,6 +41,8 @@ def test_hostname_from_the_server_name(name, expected):
 def test_the_node_receives_the_stored_message_with_the_row_s_ids():
     sent = _sent(commands.console_output(4096), instance_id=None)
     assert (sent.command_id, sent.request_id, sent.instance_id) == ("c", "r", "")
+    # when the controller stops waiting: the node retries an image fetch until then
+    assert sent.expires_at.ToDatetime() == EXPIRES
     assert sent.WhichOneof("action") == "console_output"
     assert sent.console_output.max_bytes == 4096
 
