@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from compute_node import convert
 from compute_node.drivers.base import (
@@ -44,6 +45,27 @@ class AgentSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     max_message_bytes: int = 4 * 1024 * 1024
+
+
+class HostIdentityInUse(Exception):
+    """The controller refused this agent twice: another agent with this host's name and
+    certificate holds the host's session (a copy of the agent, or a cloned host)."""
+
+
+def identity_refusal(exc: grpc.aio.AioRpcError) -> float | None:
+    """When the controller refused the stream because another session holds this host
+    (reason NODE_SESSION_ACTIVE): the seconds after which that session, if it is dead, is
+    released. None for any other error."""
+    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.reason == "NODE_SESSION_ACTIVE":
+                return float(info.metadata.get("retry_after_seconds", "1"))
+    return None
 
 
 class Backoff:
@@ -85,21 +107,30 @@ class Agent:
         self._events = EventSubscription(asyncio.get_running_loop(),
                                          self.settings.event_queue_size)
         self.driver.subscribe(self._events)
+        refused = False
         try:
             while not stop.is_set():
+                delay = None
                 try:
                     await self._session(stop)
                 except asyncio.CancelledError:
                     raise
                 except grpc.aio.AioRpcError as exc:
+                    delay = identity_refusal(exc)
+                    if delay is not None and (refused or not self.sessions):
+                        # Refused again, or at its first connection: the other one is alive.
+                        raise HostIdentityInUse(exc.details()) from None
                     LOG.warning("stream to the controller ended: %s %s", exc.code().name,
                                 exc.details())
                 except Exception:
                     LOG.exception("stream to the controller failed")
+                # Refused once after a session of our own: that one may be a dead stream the
+                # controller has not seen end yet. Try once more when it would be released.
+                refused = delay is not None
                 self.connected.clear()
                 if stop.is_set():
                     break
-                delay = self.backoff.next_delay()
+                delay = self.backoff.next_delay() if delay is None else delay + 1
                 LOG.info("reconnecting in %.1f s", delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)

@@ -14,7 +14,7 @@ import logging
 from controller import logs
 from controller.compute.records import states
 from controller.compute.records.models import Instance
-from controller.compute.conductor import nodes, outbox, workflow
+from controller.compute.conductor import nodes, outbox, replica, workflow
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
@@ -38,6 +38,9 @@ class Conductor:
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
+        # The name this conductor holds node sessions under, and the ids of its open streams.
+        self.owner = replica.new_owner()
+        self.open_sessions: set[str] = set()
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
 

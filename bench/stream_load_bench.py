@@ -1,0 +1,211 @@
+"""Streams and transfers under load: what N members' idle watches, unread downloads and
+parallel uploads cost the controller, and what they do to everybody else's calls.
+
+Runs a real controller process (SQLite, file store in a temporary directory) and drives it
+from this process over loopback:
+  python -m bench.stream_load_bench [--watches 500] [--downloads 150] [--uploads 100]
+      [--upload-mib 64] [--users 10] [--config 'EXTRA TOML']
+Prints, for each phase, how many calls were refused with RESOURCE_EXHAUSTED, the controller's
+CPU while the load sits idle, its RSS (now, peak, and after the load ended), and the p50 of
+other calls (ListServers) beside the p50 before any load (target: within 2x).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import grpc
+
+from bench.common import cpu_seconds, load, start_controller
+from stratus.compute.v1 import compute_service_pb2 as cpb
+from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
+from stratus.image.v1 import image_service_pb2 as ipb
+from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
+from tests.support.cloud import Cloud
+
+MIB = 1024 * 1024
+IDLE_SECONDS = 5.0
+
+
+def rss(pid: int, key: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak(pid: int) -> None:
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+class Outcome:
+    """Codes the calls of one phase ended with."""
+
+    def __init__(self):
+        self.codes: dict[str, int] = {}
+
+    def add(self, code: grpc.StatusCode) -> None:
+        self.codes[code.name] = self.codes.get(code.name, 0) + 1
+
+    def __str__(self) -> str:
+        return ", ".join(f"{n} {name}" for name, n in sorted(self.codes.items())) or "none"
+
+
+async def hold_watch(stub, md, outcome: Outcome, opened: asyncio.Event) -> None:
+    call = stub.WatchServers(cpb.WatchServersRequest(), metadata=md)
+    try:
+        await call.initial_metadata()
+        opened.set()
+        async for _ in call:
+            pass
+        outcome.add(grpc.StatusCode.OK)
+    except grpc.aio.AioRpcError as exc:
+        outcome.add(exc.code())
+    except asyncio.CancelledError:
+        call.cancel()
+        outcome.add(grpc.StatusCode.CANCELLED)
+        raise
+
+
+async def hold_download(stub, md, image_id: str, outcome: Outcome) -> None:
+    call = stub.DownloadImageData(ipb.DownloadImageDataRequest(image_id=image_id), metadata=md)
+    try:
+        await call.read()                    # the info message; the data is never read
+        await asyncio.Event().wait()
+    except grpc.aio.AioRpcError as exc:
+        outcome.add(exc.code())
+    except asyncio.CancelledError:
+        call.cancel()
+        outcome.add(grpc.StatusCode.CANCELLED)
+        raise
+
+
+async def upload(stub, md, image_id: str, size: int, outcome: Outcome) -> None:
+    block = os.urandom(MIB)
+
+    async def messages():
+        yield ipb.UploadImageDataRequest(image_id=image_id, size=size)
+        for start in range(0, size, MIB):
+            yield ipb.UploadImageDataRequest(data=block[: min(MIB, size - start)])
+        yield ipb.UploadImageDataRequest(last=True)
+    try:
+        await stub.UploadImageData(messages(), metadata=md)
+        outcome.add(grpc.StatusCode.OK)
+    except grpc.aio.AioRpcError as exc:
+        outcome.add(exc.code())
+
+
+async def new_image(images, md) -> str:
+    return (await images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
+        name="load", disk_format=ipb.DISK_FORMAT_RAW,
+        container_format=ipb.CONTAINER_FORMAT_BARE)), metadata=md)).id
+
+
+async def run(args) -> None:
+    ctl = start_controller(args.config)
+    pid = ctl.proc.pid
+    cloud = Cloud(ctl.address)
+    tenants = [cloud.tenant() for _ in range(args.users)]
+    channel = grpc.aio.insecure_channel(ctl.address)
+    compute = cpb_grpc.ComputeServiceStub(channel)
+    images = ipb_grpc.ImageServiceStub(channel)
+    probe_md = cloud.tenant().metadata
+
+    async def other_calls(label: str):
+        return await load(label, lambda: compute.ListServers(cpb.ListServersRequest(),
+                                                             metadata=probe_md),
+                          concurrency=2, max_calls=300, max_seconds=15)
+
+    def line(label: str, value: str) -> None:
+        print(f"{label:<44} {value}", flush=True)
+
+    try:
+        base = await other_calls("ListServers, no load")
+        line("controller RSS at rest", f"{rss(pid) / MIB:8.1f} MiB")
+        print(base.line(), flush=True)
+
+        # -- idle watches -----------------------------------------------------------------
+        outcome, tasks = Outcome(), []
+        for n in range(args.watches):
+            opened = asyncio.Event()
+            md = tenants[n % len(tenants)].metadata
+            tasks.append(asyncio.ensure_future(hold_watch(compute, md, outcome, opened)))
+        await asyncio.sleep(2)
+        cpu = cpu_seconds(pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        busy = (cpu_seconds(pid) - cpu) / IDLE_SECONDS
+        result = await other_calls(f"ListServers, {args.watches} watches open")
+        line(f"{args.watches} idle watches: refused/ended", str(outcome))
+        line("controller CPU while they idle", f"{busy * 100:8.1f} % of a core")
+        print(result.line(base), flush=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+        # -- unread downloads -------------------------------------------------------------
+        owner = tenants[0].metadata
+        image_id = await new_image(images, owner)
+        await upload(images, owner, image_id, args.download_mib * MIB, Outcome())
+        await images.UpdateImage(ipb.UpdateImageRequest(
+            image=ipb.Image(id=image_id, visibility=ipb.IMAGE_VISIBILITY_PUBLIC),
+            update_mask={"paths": ["visibility"]}), metadata=cloud.admin)
+        before = rss(pid)
+        outcome = Outcome()
+        tasks = [asyncio.ensure_future(hold_download(images, tenants[n % len(tenants)].metadata,
+                                                     image_id, outcome))
+                 for n in range(args.downloads)]
+        await asyncio.sleep(IDLE_SECONDS)
+        held = rss(pid) - before
+        result = await other_calls(f"ListServers, {args.downloads} downloads held")
+        line(f"{args.downloads} unread downloads: refused", str(outcome))
+        line("controller RSS they hold", f"{held / MIB:8.1f} MiB "
+             f"({held / max(1, args.downloads) / MIB:.2f} MiB each)")
+        print(result.line(base), flush=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+        # -- parallel uploads -------------------------------------------------------------
+        ids = [await new_image(images, tenants[n % len(tenants)].metadata)
+               for n in range(args.uploads)]
+        await asyncio.sleep(1)
+        before = rss(pid)
+        reset_peak(pid)
+        outcome = Outcome()
+        start = time.perf_counter()
+        tasks = [asyncio.ensure_future(upload(images, tenants[n % len(tenants)].metadata,
+                                              image_id, args.upload_mib * MIB, outcome))
+                 for n, image_id in enumerate(ids)]
+        result = await other_calls(f"ListServers, {args.uploads} uploads running")
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        peak = rss(pid, "VmHWM")
+        await asyncio.sleep(3)
+        line(f"{args.uploads} x {args.upload_mib} MiB uploads", f"{outcome} in {elapsed:.1f} s")
+        line("controller RSS: before, peak, 3 s after",
+             f"{before / MIB:.1f}, {peak / MIB:.1f}, {rss(pid) / MIB:.1f} MiB "
+             f"(peak +{(peak - before) / MIB:.1f} MiB)")
+        print(result.line(base), flush=True)
+    finally:
+        await channel.close()
+        cloud.close()
+        ctl.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--watches", type=int, default=500)
+    parser.add_argument("--downloads", type=int, default=150)
+    parser.add_argument("--download-mib", type=int, default=64)
+    parser.add_argument("--uploads", type=int, default=100)
+    parser.add_argument("--upload-mib", type=int, default=64)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--config", default="", help="extra TOML for the controller's config")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
