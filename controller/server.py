@@ -31,7 +31,7 @@ class ControllerServer:
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
         self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes))
-        pipeline = Pipeline(app.authenticate, app.enforcer)
+        pipeline = Pipeline(app.authenticate, app.enforcer, ctl.stream_recheck_seconds)
         names = []
         for reg in app.public_services:
             add_secured_service(self.server, pipeline, reg.servicer, reg.descriptor)

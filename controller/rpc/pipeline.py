@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 import re
@@ -51,10 +52,12 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 class Pipeline:
     def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
-                 enforcer: Enforcer) -> None:
-        """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated."""
+                 enforcer: Enforcer, stream_recheck_seconds: float = 0.0) -> None:
+        """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated. A stream
+        the server sends on checks its caller again every `stream_recheck_seconds` (0: never)."""
         self.authenticate = authenticate
         self.enforcer = enforcer
+        self.stream_recheck_seconds = stream_recheck_seconds
 
 
 def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: object,
@@ -91,7 +94,8 @@ class _Call:
         self.method = method
         self.spec = spec
 
-    async def begin(self, context: Context, request: object) -> tuple[str, auth_context.CallAuth]:
+    async def begin(self, context: Context,
+                    request: object) -> tuple[str, auth_context.CallAuth, str | None]:
         metadata = context.invocation_metadata() or ()
         request_id: str | None = None
         token: str | None = None
@@ -108,7 +112,7 @@ class _Call:
         auth_context.current.set(call_auth)
         spec = self.spec
         if spec.rule is None:  # open
-            return request_id, call_auth
+            return request_id, call_auth, None
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
                                          reason="TOKEN_MISSING")
@@ -120,25 +124,27 @@ class _Call:
         if not spec.deferred:
             target = spec.target(request, call_auth) if (spec.target and request is not None) else None
             call_auth.authorize(spec.rule, target)
-        return request_id, call_auth
+        return request_id, call_auth, bearer.strip()
 
     @contextlib.asynccontextmanager
-    async def around(self, context: Context,
-                     request: object) -> AsyncIterator[auth_context.CallAuth]:
+    async def around(self, context: Context, request: object) -> AsyncIterator[_Admitted]:
         """The pipeline around a call's body: ends the call with OK and the request id, or
         with the status for what the body raised; writes the access-log line either way."""
         start = time.perf_counter()
         request_id = request_id_var.get()
         call_auth: auth_context.CallAuth | None = None
+        admitted: _Admitted | None = None
         try:
-            request_id, call_auth = await self.begin(context, request)
-            yield call_auth
+            request_id, call_auth, token = await self.begin(context, request)
+            admitted = _Admitted(call_auth, token, request_id)
+            yield admitted
             self.check_authorized(call_auth)
         except grpc.aio.AbortError:
             self.done(start, "ABORTED_BY_HANDLER", call_auth, request_id)
             raise
         except asyncio.CancelledError:  # the client went away (or the server is stopping)
-            self.done(start, "CANCELLED", call_auth, request_id)
+            self.done(start, (admitted and admitted.revoked) or "CANCELLED", call_auth,
+                      request_id)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             self.done(start, _code_name(exc), call_auth, request_id)
@@ -146,6 +152,39 @@ class _Call:
         else:
             context.set_trailing_metadata((("x-request-id", request_id),))
             self.done(start, "OK", call_auth, request_id)
+
+    @contextlib.asynccontextmanager
+    async def rechecked(self, context: Context, admitted: _Admitted) -> AsyncIterator[None]:
+        """Runs a stream's body while its caller is checked again, every
+        `stream_recheck_seconds`: a token revoked or expired, a user disabled or deleted, a role
+        withdrawn ends the stream with the status a new call would get (the status is sent at
+        once, even to a client that reads nothing, then the body is cancelled)."""
+        interval = self.p.stream_recheck_seconds
+        if admitted.token is None or interval <= 0:
+            yield
+            return
+        body = asyncio.current_task()
+        assert body is not None, "a call runs in a task"
+
+        async def recheck() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    admitted.auth.reauthorize(await self.p.authenticate(admitted.token))
+                except errors.StratusError as exc:
+                    admitted.revoked = _code_name(exc)
+                    log.info("stream ended: its caller lost access", extra=fields(
+                        method=self.method, reason=exc.reason))
+                    with contextlib.suppress(Exception):  # AbortError is raised by design
+                        await self.fail(context, exc, admitted.request_id)
+                    body.cancel()
+                    return
+
+        checker = asyncio.ensure_future(recheck())
+        try:
+            yield
+        finally:
+            checker.cancel()
 
     def check_authorized(self, call_auth: auth_context.CallAuth) -> None:
         if self.spec.deferred and not call_auth.authorized:
@@ -172,6 +211,17 @@ class _Call:
                                      user_id=ident.user_id if ident else "-"))
 
 
+@dataclasses.dataclass
+class _Admitted:
+    """A call past authentication: its caller, the token it came with, and why the pipeline
+    ended it if it did."""
+
+    auth: auth_context.CallAuth
+    token: str | None
+    request_id: str
+    revoked: str = ""
+
+
 def _code_name(exc: Exception) -> str:
     return status.code_for(exc).name if isinstance(exc, errors.StratusError) else "INTERNAL"
 
@@ -187,7 +237,8 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
 
     async def stream_response(request_or_iterator: Any, context: Context, behavior: Behavior,
                               request: object) -> AsyncIterator[Any]:
-        async with call.around(context, request):
+        async with call.around(context, request) as admitted, \
+                call.rechecked(context, admitted):
             result = behavior(request_or_iterator, context)
             if inspect.isasyncgen(result):
                 async for item in result:
