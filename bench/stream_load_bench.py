@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
@@ -25,20 +24,11 @@ from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
 from tests.support.cloud import Cloud
+from tests.support.procfs import reset_peak, rss
+from tests.support.transfers import MIB, upload
 
-MIB = 1024 * 1024
 IDLE_SECONDS = 5.0
-
-
-def rss(pid: int, key: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
+UPLOAD_TIMEOUT = 600
 
 
 class Outcome:
@@ -48,7 +38,12 @@ class Outcome:
         self.codes: dict[str, int] = {}
 
     def add(self, code: grpc.StatusCode) -> None:
-        self.codes[code.name] = self.codes.get(code.name, 0) + 1
+        self.note(code.name)
+
+    def note(self, result: str) -> None:
+        """A result as tests.support.transfers gives it ("" for OK)."""
+        name = result or "OK"
+        self.codes[name] = self.codes.get(name, 0) + 1
 
     def __str__(self) -> str:
         return ", ".join(f"{n} {name}" for name, n in sorted(self.codes.items())) or "none"
@@ -83,21 +78,6 @@ async def hold_download(stub, md, image_id: str, outcome: Outcome) -> None:
         raise
 
 
-async def upload(stub, md, image_id: str, size: int, outcome: Outcome) -> None:
-    block = os.urandom(MIB)
-
-    async def messages():
-        yield ipb.UploadImageDataRequest(image_id=image_id, size=size)
-        for start in range(0, size, MIB):
-            yield ipb.UploadImageDataRequest(data=block[: min(MIB, size - start)])
-        yield ipb.UploadImageDataRequest(last=True)
-    try:
-        await stub.UploadImageData(messages(), metadata=md)
-        outcome.add(grpc.StatusCode.OK)
-    except grpc.aio.AioRpcError as exc:
-        outcome.add(exc.code())
-
-
 async def new_image(images, md) -> str:
     return (await images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
         name="load", disk_format=ipb.DISK_FORMAT_RAW,
@@ -112,6 +92,7 @@ async def run(args) -> None:
     channel = grpc.aio.insecure_channel(ctl.address)
     compute = cpb_grpc.ComputeServiceStub(channel)
     images = ipb_grpc.ImageServiceStub(channel)
+    sync_images = ipb_grpc.ImageServiceStub(cloud.channel)   # see tests.support.transfers
     probe_md = cloud.tenant().metadata
 
     async def other_calls(label: str):
@@ -148,7 +129,7 @@ async def run(args) -> None:
         # -- unread downloads -------------------------------------------------------------
         owner = tenants[0].metadata
         image_id = await new_image(images, owner)
-        await upload(images, owner, image_id, args.download_mib * MIB, Outcome())
+        upload(sync_images, owner, image_id, args.download_mib * MIB, UPLOAD_TIMEOUT)
         await images.UpdateImage(ipb.UpdateImageRequest(
             image=ipb.Image(id=image_id, visibility=ipb.IMAGE_VISIBILITY_PUBLIC),
             update_mask={"paths": ["visibility"]}), metadata=cloud.admin)
@@ -176,11 +157,15 @@ async def run(args) -> None:
         reset_peak(pid)
         outcome = Outcome()
         start = time.perf_counter()
-        tasks = [asyncio.ensure_future(upload(images, tenants[n % len(tenants)].metadata,
-                                              image_id, args.upload_mib * MIB, outcome))
-                 for n, image_id in enumerate(ids)]
-        result = await other_calls(f"ListServers, {args.uploads} uploads running")
-        await asyncio.gather(*tasks)
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(args.uploads) as pool:
+            tasks = [loop.run_in_executor(pool, upload, sync_images,
+                                          tenants[n % len(tenants)].metadata, image_id,
+                                          args.upload_mib * MIB, UPLOAD_TIMEOUT)
+                     for n, image_id in enumerate(ids)]
+            result = await other_calls(f"ListServers, {args.uploads} uploads running")
+            for done in await asyncio.gather(*tasks):
+                outcome.note(done)
         elapsed = time.perf_counter() - start
         peak = rss(pid, "VmHWM")
         await asyncio.sleep(3)

@@ -14,9 +14,14 @@ from controller.rpc.pipeline import Pipeline, add_secured_service
 log = logging.getLogger(__name__)
 
 
-def channel_options(max_message_bytes: int):
+def channel_options(max_message_bytes: int, stream_window_bytes: int):
+    """The public listener's. Flow control: a stream's window stays `stream_window_bytes`
+    (grpc's bandwidth-delay probing would grow it to many MiB per upload, each held in memory
+    while the store writes more slowly than the client sends)."""
     return [("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", stream_window_bytes),
             ("grpc.so_reuseport", 0)]
 
 
@@ -30,7 +35,8 @@ class ControllerServer:
 
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
-        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes))
+        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes,
+                                                              ctl.stream_window_bytes))
         pipeline = Pipeline(app.authenticate, app.enforcer, ctl.stream_recheck_seconds)
         names = []
         for reg in app.public_services:

@@ -36,7 +36,7 @@ def setup(app):
     app.images, app.image_store = registry, store
     app.image_port = ImagePort(app.db, store)
     app.enforcer.register(policies.RULES)
-    app.add_public_service(ImageServicer(registry), pb.DESCRIPTOR.services_by_name["ImageService"])
+    app.add_public_service(ImageServicer(registry, app.slots), pb.DESCRIPTOR.services_by_name["ImageService"])
 
     async def start(app):
         await reconcile.reconcile(app.db, store, settings, check_data=True)

@@ -1,0 +1,19 @@
+import dataclasses
+import typing
+
+
+@dataclasses.dataclass
+class LimitsSection:
+    """[limits]: what one user, and all users together, may hold open in one controller
+    process; beyond it a call is refused with RESOURCE_EXHAUSTED (controller/limits/slots.py)."""
+
+    section: typing.ClassVar[str] = "limits"
+    # Open long-lived streams (WatchServers).
+    max_streams_per_user: int = 20
+    max_streams: int = 2000
+    # Image uploads and downloads running at once.
+    max_transfers_per_user: int = 4
+    max_transfers: int = 32
+    # Changes a WatchServers stream may have unread before it reads them from the database
+    # again (what an unread stream holds).
+    watch_queue_size: int = 256
