@@ -63,6 +63,9 @@ class NodeSession:
             code, message, details = status.from_exception(refusal)
             await self.context.abort(code, message,
                                      trailing_metadata=(("grpc-status-details-bin", details),))
+        except BaseException:
+            conductor.open_sessions.discard(self.session_id)
+            raise
         self.node_id = node.id
         previous = conductor.sessions.get(node.id)
         conductor.sessions[node.id] = self
