@@ -11,9 +11,11 @@ class LimitsSection:
     # Open long-lived streams (WatchServers).
     max_streams_per_user: int = 20
     max_streams: int = 2000
-    # Image uploads and downloads running at once.
-    max_transfers_per_user: int = 4
-    max_transfers: int = 32
+    # Image uploads and downloads running at once. At full speed a transfer takes about a
+    # tenth of a core (hashing, inspection, the messages): beyond a few per core every other
+    # call waits for the interpreter. Raise it with the controller's cores.
+    max_transfers_per_user: int = 2
+    max_transfers: int = 8
     # Changes a WatchServers stream may have unread before it reads them from the database
     # again (what an unread stream holds).
     watch_queue_size: int = 256

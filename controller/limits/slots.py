@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from controller import memory
 from controller.limits.config import LimitsSection
 from stratus_common.errors import ResourceExhausted
 
@@ -25,8 +26,9 @@ class Kind:
 class Pool:
     """The slots of one kind."""
 
-    def __init__(self, kind: Kind):
+    def __init__(self, kind: Kind, released: Callable[[], None] = lambda: None):
         self.kind = kind
+        self.released = released     # after a slot is given back
         self.by_user: Counter[str] = Counter()
         self.held = 0
 
@@ -51,6 +53,7 @@ class Pool:
             self.by_user[user_id] -= 1
             if not self.by_user[user_id]:
                 del self.by_user[user_id]
+            self.released()
 
 
 class Slots:
@@ -59,5 +62,7 @@ class Slots:
     def __init__(self, settings: LimitsSection):
         self.streams = Pool(Kind("stream", "streams", settings.max_streams_per_user,
                                  settings.max_streams))
+        # What a transfer's threads freed goes back to the system when it ends.
         self.transfers = Pool(Kind("transfer", "image transfers",
-                                   settings.max_transfers_per_user, settings.max_transfers))
+                                   settings.max_transfers_per_user, settings.max_transfers),
+                              memory.trim)
