@@ -50,26 +50,11 @@ class Outcome:
         return ", ".join(f"{n} {name}" for name, n in sorted(self.codes.items())) or "none"
 
 
-async def hold_watch(stub, md, outcome: Outcome, opened: asyncio.Event) -> None:
-    call = stub.WatchServers(cpb.WatchServersRequest(), metadata=md)
+async def hold(call, opened, outcome: Outcome) -> None:
+    """Keeps a call open, reading nothing once `opened` (awaited) says it is; notes how it
+    ended."""
     try:
-        await call.initial_metadata()
-        opened.set()
-        async for _ in call:
-            pass
-        outcome.add(grpc.StatusCode.OK)
-    except grpc.aio.AioRpcError as exc:
-        outcome.add(exc.code())
-    except asyncio.CancelledError:
-        call.cancel()
-        outcome.add(grpc.StatusCode.CANCELLED)
-        raise
-
-
-async def hold_download(stub, md, image_id: str, outcome: Outcome) -> None:
-    call = stub.DownloadImageData(ipb.DownloadImageDataRequest(image_id=image_id), metadata=md)
-    try:
-        await call.read()                    # the info message; the data is never read
+        await opened
         await asyncio.Event().wait()
     except grpc.aio.AioRpcError as exc:
         outcome.add(exc.code())
@@ -77,6 +62,18 @@ async def hold_download(stub, md, image_id: str, outcome: Outcome) -> None:
         call.cancel()
         outcome.add(grpc.StatusCode.CANCELLED)
         raise
+
+
+def hold_watch(stub, md, outcome: Outcome):
+    """An idle watch (its headers say it is open)."""
+    call = stub.WatchServers(cpb.WatchServersRequest(), metadata=md)
+    return hold(call, call.initial_metadata(), outcome)
+
+
+def hold_download(stub, md, image_id: str, outcome: Outcome):
+    """A download whose data is never read (its first message says what comes)."""
+    call = stub.DownloadImageData(ipb.DownloadImageDataRequest(image_id=image_id), metadata=md)
+    return hold(call, call.read(), outcome)
 
 
 def upload_all(address: str, jobs: list[tuple]) -> list[str]:
@@ -119,9 +116,8 @@ async def run(args) -> None:
         # -- idle watches -----------------------------------------------------------------
         outcome, tasks = Outcome(), []
         for n in range(args.watches):
-            opened = asyncio.Event()
             md = tenants[n % len(tenants)].metadata
-            tasks.append(asyncio.ensure_future(hold_watch(compute, md, outcome, opened)))
+            tasks.append(asyncio.ensure_future(hold_watch(compute, md, outcome)))
         await asyncio.sleep(2)
         cpu = cpu_seconds(pid)
         await asyncio.sleep(IDLE_SECONDS)

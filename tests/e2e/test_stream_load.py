@@ -6,7 +6,6 @@ the controller's memory, read from /proc, stays under a stated bound and is retu
 Latency under this load is a benchmark's figure (bench/stream_load_bench.py), not asserted.
 """
 import asyncio
-import hashlib
 import os
 
 import grpc
@@ -16,6 +15,7 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
+from tests.integration.compute_node.node_support import upload_image
 from tests.support.cloud import Cloud, unique
 from tests.support.controller import ControllerProcess, prepare, write_config
 from tests.support.procfs import reset_peak, rss
@@ -59,22 +59,9 @@ def tenants(cloud):
 
 
 @pytest.fixture(scope="module")
-def image(cloud, tenants):
+def image(cloud):
     """A public image of IMAGE_MIB."""
-    images = ipb_grpc.ImageServiceStub(cloud.channel)
-    data = os.urandom(MIB) * IMAGE_MIB
-    created = images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
-        name=unique("load"), disk_format=ipb.DISK_FORMAT_RAW,
-        container_format=ipb.CONTAINER_FORMAT_BARE, visibility=ipb.IMAGE_VISIBILITY_PUBLIC)),
-        metadata=cloud.admin)
-
-    def chunks():
-        yield ipb.UploadImageDataRequest(image_id=created.id, size=len(data),
-                                         expected_os_hash_value=hashlib.sha512(data).hexdigest())
-        for start in range(0, len(data), MIB):
-            yield ipb.UploadImageDataRequest(data=data[start:start + MIB])
-    images.UploadImageData(chunks(), metadata=cloud.admin)
-    return created.id
+    return upload_image(cloud, os.urandom(MIB) * IMAGE_MIB, "raw")
 
 
 class Load:

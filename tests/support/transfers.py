@@ -5,22 +5,11 @@ from __future__ import annotations
 import os
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from stratus.image.v1 import image_service_pb2 as ipb
+from tests.support.errors import reason_of
 
 MIB = 1024 * 1024
-
-
-def reason_of(trailing_metadata) -> str:
-    """The google.rpc.ErrorInfo reason in a call's trailing metadata ('' if none)."""
-    for key, value in trailing_metadata or ():
-        if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    return info.reason
-    return ""
 
 
 def outcome(error: grpc.RpcError) -> str:

@@ -9,7 +9,6 @@ import uuid
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
 from compute_node.agent import Agent, AgentSettings, HostIdentityInUse
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
@@ -23,25 +22,9 @@ from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
-from tests.integration.compute_node.node_support import NODE_XML, Node, Servers, upload_image
-from tests.integration.compute_node.test_node_stream import RAW_DISK, row, zone_of
-
-
-@pytest.fixture(scope="module")
-def servers(cloud):
-    return Servers(cloud)
-
-
-@pytest.fixture(scope="module")
-def image_id(cloud):
-    return upload_image(cloud, RAW_DISK, "raw")
-
-
-@pytest.fixture
-def node(controller, tmp_path):
-    started = Node(controller, tmp_path / "node").start()
-    yield started
-    started.close()
+from tests.integration.compute_node.node_support import NODE_XML, Node
+from tests.integration.compute_node.test_node_stream import row, zone_of
+from tests.support.errors import reason_of
 
 
 @pytest.fixture
@@ -64,16 +47,6 @@ def copy_of(node: Node, directory) -> tuple[Agent, LibvirtDriver, Journal]:
     agent = Agent(AgentSettings(host_name=node.host, backoff_initial=0.1, backoff_max=0.2),
                   driver, Executor(driver, cache, journal), node.channel)
     return agent, driver, journal
-
-
-def refusal_reason(error: grpc.aio.AioRpcError) -> str:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    return info.reason
-    return ""
 
 
 def empty_hello(node: Node) -> pb.ConnectRequest:
@@ -115,7 +88,7 @@ def test_a_second_hello_is_refused_with_its_reason_and_changes_nothing(controlle
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         asyncio.run(hello_once(node))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert refusal_reason(refused.value) == "NODE_SESSION_ACTIVE"
+    assert reason_of(refused.value.trailing_metadata()) == "NODE_SESSION_ACTIVE"
     assert row(controller, ComputeNode, node.node_id).agent_version != "copy"
     assert servers.get(active).status == cpb.SERVER_STATUS_ACTIVE
 

@@ -2,7 +2,6 @@
 revoked, user disabled or deleted, role withdrawn) ends with UNAUTHENTICATED or
 PERMISSION_DENIED within the recheck interval, as a new call would be refused, even when its
 client reads nothing."""
-import hashlib
 import threading
 import time
 
@@ -14,6 +13,7 @@ from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2 as mpb
 from stratus.image.v1 import image_service_pb2_grpc as mpb_grpc
+from tests.integration.compute_node.node_support import upload_image
 from tests.support.cloud import unique
 
 # [controller] stream_recheck_seconds (5) plus the token cache's life for the changes that
@@ -93,21 +93,11 @@ def test_open_watches_end_when_their_caller_loses_access(cloud):
 @pytest.fixture
 def big_image(cloud):
     """An image larger than what gRPC buffers for a client that reads nothing."""
-    images = mpb_grpc.ImageServiceStub(cloud.channel)
     data = b"\1" * (16 << 20)
-    image = images.CreateImage(mpb.CreateImageRequest(image=mpb.Image(
-        name=unique("big"), disk_format=mpb.DISK_FORMAT_RAW,
-        container_format=mpb.CONTAINER_FORMAT_BARE, visibility=mpb.IMAGE_VISIBILITY_PUBLIC)),
-        metadata=cloud.admin)
-
-    def chunks():
-        yield mpb.UploadImageDataRequest(image_id=image.id, size=len(data),
-                                         expected_os_hash_value=hashlib.sha512(data).hexdigest())
-        for start in range(0, len(data), 1 << 20):
-            yield mpb.UploadImageDataRequest(data=data[start:start + (1 << 20)])
-    images.UploadImageData(chunks(), metadata=cloud.admin)
-    yield image.id, len(data)
-    images.DeleteImage(mpb.DeleteImageRequest(id=image.id), metadata=cloud.admin)
+    image_id = upload_image(cloud, data, "raw")
+    yield image_id, len(data)
+    mpb_grpc.ImageServiceStub(cloud.channel).DeleteImage(mpb.DeleteImageRequest(id=image_id),
+                                                         metadata=cloud.admin)
 
 
 def test_an_unread_download_ends_when_its_token_is_revoked(cloud, big_image):

@@ -28,6 +28,14 @@ def caller(project: str):
     return SimpleNamespace(is_admin=False, project_id=project)
 
 
+def following(subscription: Subscription, table: Table, since: int, seen: list):
+    """A stream reading what the subscription gives after `since` into `seen`."""
+    async def follow():
+        async for row in subscription.follow(table.backlog, since):
+            seen.append(row.revision)  # noqa: PERF401 - it runs until cancelled
+    return asyncio.ensure_future(follow())
+
+
 def test_a_stream_gets_its_backlog_then_live_rows_in_order_once():
     async def scenario():
         table = Table()
@@ -35,11 +43,7 @@ def test_a_stream_gets_its_backlog_then_live_rows_in_order_once():
             table.add("p")
         subscription = Subscription(matcher(caller("p")), size=8)
         seen = []
-
-        async def follow():
-            async for row in subscription.follow(table.backlog, 1):
-                seen.append(row.revision)  # noqa: PERF401 - it runs until cancelled
-        task = asyncio.ensure_future(follow())
+        task = following(subscription, table, 1, seen)
         await asyncio.sleep(0)
         for _ in range(3):
             row = table.add("p")
@@ -60,11 +64,7 @@ def test_an_unread_stream_drops_its_queue_and_reads_its_backlog_again():
             subscription.offer(table.add("p"))
             assert subscription._queue.qsize() <= 4
         seen = []
-
-        async def follow():
-            async for row in subscription.follow(table.backlog, 0):
-                seen.append(row.revision)  # noqa: PERF401 - it runs until cancelled
-        task = asyncio.ensure_future(follow())
+        task = following(subscription, table, 0, seen)
         await asyncio.sleep(0.05)
         task.cancel()
         return seen
