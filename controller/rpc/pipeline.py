@@ -159,8 +159,8 @@ class _Call:
         `stream_recheck_seconds`: a token revoked or expired, a user disabled or deleted, a role
         withdrawn ends the stream with the status a new call would get (the status is sent at
         once, even to a client that reads nothing, then the body is cancelled)."""
-        interval = self.p.stream_recheck_seconds
-        if admitted.token is None or interval <= 0:
+        interval, token = self.p.stream_recheck_seconds, admitted.token
+        if token is None or interval <= 0:
             yield
             return
         body = asyncio.current_task()
@@ -170,7 +170,7 @@ class _Call:
             while True:
                 await asyncio.sleep(interval)
                 try:
-                    admitted.auth.reauthorize(await self.p.authenticate(admitted.token))
+                    admitted.auth.reauthorize(await self.p.authenticate(token))
                 except errors.StratusError as exc:
                     admitted.revoked = _code_name(exc)
                     log.info("stream ended: its caller lost access", extra=fields(
@@ -179,6 +179,9 @@ class _Call:
                         await self.fail(context, exc, admitted.request_id)
                     body.cancel()
                     return
+                except Exception:  # noqa: BLE001 - cannot check now (database down): keep on
+                    log.exception("could not check a stream's caller again",
+                                  extra=fields(method=self.method))
 
         checker = asyncio.ensure_future(recheck())
         try:
