@@ -55,6 +55,9 @@ async def hold(call, opened, outcome: Outcome) -> None:
     ended."""
     try:
         await opened
+        if call.done():                      # refused: a status without a message
+            outcome.add(await call.code())
+            return
         await asyncio.Event().wait()
     except grpc.aio.AioRpcError as exc:
         outcome.add(exc.code())
