@@ -67,6 +67,12 @@ async def hold(call, opened, outcome: Outcome) -> None:
         raise
 
 
+def compare(result, base) -> None:
+    """Other calls under load beside the same calls before it."""
+    print(f"{result.line(base)}\n{'':<44} p50 {result.p50_ms / base.p50_ms:5.2f}x of no load "
+          "(target <= 2x)", flush=True)
+
+
 def hold_watch(stub, md, outcome: Outcome):
     """An idle watch (its headers say it is open)."""
     call = stub.WatchServers(cpb.WatchServersRequest(), metadata=md)
@@ -128,7 +134,7 @@ async def run(args) -> None:
         result = await other_calls(f"ListServers, {args.watches} watches open")
         line(f"{args.watches} idle watches: refused/ended", str(outcome))
         line("controller CPU while they idle", f"{busy * 100:8.1f} % of a core")
-        print(result.line(base), flush=True)
+        compare(result, base)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -151,7 +157,7 @@ async def run(args) -> None:
         line(f"{args.downloads} unread downloads: refused", str(outcome))
         line("controller RSS they hold", f"{held / MIB:8.1f} MiB "
              f"({held / max(1, args.downloads) / MIB:.2f} MiB each)")
-        print(result.line(base), flush=True)
+        compare(result, base)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -180,7 +186,7 @@ async def run(args) -> None:
         line("controller RSS: before, peak, 3 s after",
              f"{before / MIB:.1f}, {peak / MIB:.1f}, {rss(pid) / MIB:.1f} MiB "
              f"(peak +{(peak - before) / MIB:.1f} MiB)")
-        print(result.line(base), flush=True)
+        compare(result, base)
     finally:
         await channel.close()
         cloud.close()
