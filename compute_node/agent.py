@@ -44,6 +44,9 @@ class AgentSettings:
     welcome_timeout: float = 30.0
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    # Refused at start because another session holds this host: one more try after this long
+    # (the controller may not have seen yet that this host's previous agent was killed).
+    identity_retry: float = 5.0
     max_message_bytes: int = 4 * 1024 * 1024
 
 
@@ -117,16 +120,18 @@ class Agent:
                     raise
                 except grpc.aio.AioRpcError as exc:
                     delay = identity_refusal(exc)
-                    if delay is not None and (refused or not self.sessions):
-                        # Refused again, or at its first connection: the other one is alive.
-                        raise HostIdentityInUse(exc.details()) from None
+                    if delay is not None and refused:
+                        raise HostIdentityInUse(exc.details()) from None   # the other is alive
                     LOG.warning("stream to the controller ended: %s %s", exc.code().name,
                                 exc.details())
                 except Exception:
                     LOG.exception("stream to the controller failed")
-                # Refused once after a session of our own: that one may be a dead stream the
-                # controller has not seen end yet. Try once more when it would be released.
+                # Refused once: the session that holds the host may be a dead one of ours (a
+                # stream that died unseen, or this agent's previous process). Try once more
+                # when it would be released; at start, soon.
                 refused = delay is not None
+                if refused and not self.sessions:
+                    delay = min(delay, self.settings.identity_retry)
                 self.connected.clear()
                 if stop.is_set():
                     break

@@ -40,7 +40,7 @@ class Conductor:
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
         # The name this conductor holds node sessions under, and the ids of its open streams.
         self.owner = replica.new_owner()
-        self.open_sessions: set[str] = set()
+        self.open_sessions: dict[str, object] = {}   # session id -> its NodeSession
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -57,6 +57,12 @@ class Conductor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
+
+    def is_open(self, session_id: str) -> bool:
+        """Whether a session of this conductor still has its stream (a killed agent's stream
+        is done before its session has finished closing)."""
+        session = self.open_sessions.get(session_id)
+        return session is not None and not session.context.done()
 
     def wake(self, node_id: str | None) -> None:
         session = self.sessions.get(node_id) if node_id else None

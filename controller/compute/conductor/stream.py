@@ -44,7 +44,7 @@ class NodeSession:
         resources = convert.resources(hello.resources)
         conductor = self.conductor
         claim = nodes.Session(self.session_id, conductor.owner, conductor.service_down_time,
-                              conductor.open_sessions.__contains__)
+                              conductor.is_open)
 
         def register(db, _settings):
             return nodes.register(self.host, resources,
@@ -53,18 +53,18 @@ class NodeSession:
                                   session=claim, host_ip=_peer_ip(self.context))
 
         # Open before it is recorded: a hello racing it on this replica sees it live.
-        conductor.open_sessions.add(self.session_id)
+        conductor.open_sessions[self.session_id] = self
         try:
             node = await conductor.txn(register)
         except FailedPrecondition as refusal:
-            conductor.open_sessions.discard(self.session_id)
+            del conductor.open_sessions[self.session_id]
             log.warning("refused a second session for host %s: it has a live one",
                         self.host, extra=fields(host=self.host, session=self.session_id))
             code, message, details = status.from_exception(refusal)
             await self.context.abort(code, message,
                                      trailing_metadata=(("grpc-status-details-bin", details),))
         except BaseException:
-            conductor.open_sessions.discard(self.session_id)
+            del conductor.open_sessions[self.session_id]
             raise
         self.node_id = node.id
         previous = conductor.sessions.get(node.id)
@@ -83,12 +83,12 @@ class NodeSession:
             while (message := await self.outgoing.get()) is not _END:
                 yield message
         finally:
+            del conductor.open_sessions[self.session_id]
             for task in tasks:
                 task.cancel()
             if conductor.sessions.get(self.node_id) is self:
                 del conductor.sessions[self.node_id]
             await self.db.run(nodes.disconnected, self.node_id, self.session_id)
-            conductor.open_sessions.discard(self.session_id)
             log.info("node disconnected", extra=fields(host=self.host, node_id=self.node_id))
 
     async def _reconcile(self, instances) -> None:

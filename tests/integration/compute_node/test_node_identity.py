@@ -44,7 +44,8 @@ def copy_of(node: Node, directory) -> tuple[Agent, LibvirtDriver, Journal]:
     driver = LibvirtDriver(LibvirtConfig(uri=f"test://{directory / 'node.xml'}",
                                          instances_path=str(directory / "instances")), cache)
     journal = Journal(str(directory / "journal.db"), boot_id=str(uuid.uuid4()))
-    agent = Agent(AgentSettings(host_name=node.host, backoff_initial=0.1, backoff_max=0.2),
+    agent = Agent(AgentSettings(host_name=node.host, backoff_initial=0.1, backoff_max=0.2,
+                                identity_retry=0.2),
                   driver, Executor(driver, cache, journal), node.channel)
     return agent, driver, journal
 
