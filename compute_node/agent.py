@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from compute_node import convert
 from compute_node.backoff import Backoff
@@ -44,7 +45,31 @@ class AgentSettings:
     welcome_timeout: float = 30.0
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    # Refused at start because another session holds this host: one more try after this long
+    # (the controller may not have seen yet that this host's previous agent was killed).
+    identity_retry: float = 5.0
     max_message_bytes: int = 4 * 1024 * 1024
+
+
+class HostIdentityInUse(Exception):
+    """The controller refused this agent twice: another agent with this host's name and
+    certificate holds the host's session (a copy of the agent, or a cloned host)."""
+
+
+def identity_refusal(exc: grpc.aio.AioRpcError) -> float | None:
+    """When the controller refused the stream because another session holds this host
+    (reason NODE_SESSION_ACTIVE): the seconds after which that session, if it is dead, is
+    released. None for any other error."""
+    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info) and info.reason == "NODE_SESSION_ACTIVE":
+                return float(info.metadata.get("retry_after_seconds", "1"))
+    return None
 
 
 class Agent:
@@ -70,21 +95,32 @@ class Agent:
         self._events = EventSubscription(asyncio.get_running_loop(),
                                          self.settings.event_queue_size)
         self.driver.subscribe(self._events)
+        refused = False
         try:
             while not stop.is_set():
+                delay = None
                 try:
                     await self._session(stop)
                 except asyncio.CancelledError:
                     raise
                 except grpc.aio.AioRpcError as exc:
+                    delay = identity_refusal(exc)
+                    if delay is not None and refused:
+                        raise HostIdentityInUse(exc.details()) from None   # the other is alive
                     LOG.warning("stream to the controller ended: %s %s", exc.code().name,
                                 exc.details())
                 except Exception:
                     LOG.exception("stream to the controller failed")
+                # Refused once: the session that holds the host may be a dead one of ours (a
+                # stream that died unseen, or this agent's previous process). Try once more
+                # when it would be released; at start, soon.
+                refused = delay is not None
+                if refused and not self.sessions:
+                    delay = min(delay, self.settings.identity_retry)
                 self.connected.clear()
                 if stop.is_set():
                     break
-                delay = self.backoff.next_delay()
+                delay = self.backoff.next_delay() if delay is None else delay + 1
                 LOG.info("reconnecting in %.1f s", delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)

@@ -4,7 +4,8 @@
 
 On first start the node enrolls with a one-time token (its key never leaves the host), then
 keeps one stream open to the controller. SIGTERM or SIGINT closes the stream and exits;
-guests keep running.
+guests keep running. Exit status 3: the controller refused this node because another agent
+with this host's name and certificate holds its session.
 """
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ import grpc
 from compute_node import config as config_mod
 from compute_node import pki as pki_mod
 from compute_node import resume
-from compute_node.agent import Agent, AgentSettings
+from compute_node.agent import Agent, AgentSettings, HostIdentityInUse
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
 
 LOG = logging.getLogger("stratus-compute")
+# Another agent holds this host's session: restarting would not help (the unit says so too).
+EXIT_IDENTITY_IN_USE = 3
 
 
 def parse_args(argv):
@@ -129,6 +132,9 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
              driver.host.facts.hypervisor_type, driver.domain_type)
     try:
         await agent.run(stop)
+    except HostIdentityInUse as refusal:
+        LOG.error("the controller refused this node: %s", refusal)
+        return EXIT_IDENTITY_IN_USE
     finally:
         for task in background:
             task.cancel()

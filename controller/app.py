@@ -12,6 +12,8 @@ from controller.auth.policy import Enforcer
 from controller.config import Config
 from controller.db import migrate
 from controller.db.database import Database
+from controller.limits.config import LimitsSection
+from controller.limits.slots import Slots
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,9 @@ class App:
             migrate.check_current(self.db.engine)
         policy_file = config.section(PolicySection).file
         self.enforcer = Enforcer(policy_file or None)
+        # What long calls (streams, image transfers) may hold, shared by the areas.
+        self.limits = config.section(LimitsSection)
+        self.slots = Slots(self.limits)
         self.public_services: list[Registration] = []
         self.node_services: list[Registration] = []
         self.background: list[typing.Callable[[], typing.Awaitable]] = []

@@ -29,6 +29,12 @@ class ControllerSection:
     # Seconds in-flight RPCs get to finish after SIGTERM.
     shutdown_grace: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    # What a client may send on one stream ahead of what the controller has consumed (the
+    # HTTP/2 stream window): bounds the memory of each upload.
+    stream_window_bytes: int = 1024 * 1024
+    # A stream the controller sends on (WatchServers, downloads) checks its caller's token,
+    # user and roles again this often, and ends when access is gone (0: never).
+    stream_recheck_seconds: float = 5.0
     # TLS for the public listener: empty means plain text (loopback or a trusted network).
     tls_cert_file: str = ""
     tls_key_file: str = ""

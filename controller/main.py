@@ -4,7 +4,7 @@ import asyncio
 import logging
 import sys
 
-from controller import logs
+from controller import logs, memory
 from controller.config import Config, ConfigError
 
 log = logging.getLogger("stratus.controller")
@@ -14,6 +14,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="stratus-controller", description=__doc__)
     parser.add_argument("--config", help="TOML configuration file (default /etc/stratus/controller.toml)")
     args = parser.parse_args(argv)
+    memory.return_large_buffers()
     try:
         config = Config.load(args.config)
         loop_factory = event_loop_factory(config.controller.event_loop)

@@ -15,9 +15,14 @@ from controller.rpc.pipeline import Pipeline, add_secured_service
 log = logging.getLogger(__name__)
 
 
-def channel_options(max_message_bytes: int):
+def channel_options(max_message_bytes: int, stream_window_bytes: int):
+    """The public listener's. Flow control: a stream's window stays `stream_window_bytes`
+    (grpc's bandwidth-delay probing would grow it to many MiB per upload, each held in memory
+    while the store writes more slowly than the client sends)."""
     return [("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", stream_window_bytes),
             ("grpc.so_reuseport", 0)]
 
 
@@ -31,9 +36,11 @@ class ControllerServer:
 
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
-        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes))
+        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes,
+                                                              ctl.stream_window_bytes))
         pipeline = Pipeline(app.authenticate, app.enforcer, check=request_checks.check,
-                            page_tokens=app.page_tokens)
+                            page_tokens=app.page_tokens,
+                            stream_recheck_seconds=ctl.stream_recheck_seconds)
         names = []
         for reg in app.public_services:
             add_secured_service(self.server, pipeline, reg.servicer, reg.descriptor)

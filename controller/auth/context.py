@@ -36,12 +36,14 @@ class Identity:
 class CallAuth:
     """The caller of one RPC: its identity plus `authorize`, which records that policy ran."""
 
-    __slots__ = ("_enforcer", "authorized", "identity")
+    __slots__ = ("_enforcer", "authorized", "granted", "identity")
 
     def __init__(self, identity: Identity | None, enforcer):
         self.identity = identity
         self._enforcer = enforcer
         self.authorized = False
+        # (rule, target) of every check passed, so a long call can be checked again
+        self.granted: list[tuple[str, Mapping[str, Any]]] = []
 
     def authorize(self, rule: str, target: Mapping[str, Any] | None = None) -> None:
         """Raises PermissionDenied unless policy allows `rule` for this caller on `target`."""
@@ -49,6 +51,15 @@ class CallAuth:
             target = self.default_target()
         self._enforcer.authorize(rule, target, self.identity.creds if self.identity else {})
         self.authorized = True
+        if (rule, target) not in self.granted:
+            self.granted.append((rule, target))
+
+    def reauthorize(self, identity: Identity) -> None:
+        """The same caller as `identity` says it is now: raises PermissionDenied unless every
+        check passed so far still passes."""
+        self.identity = identity
+        for rule, target in self.granted:
+            self._enforcer.authorize(rule, target, identity.creds)
 
     def allows(self, rule: str, target: Mapping[str, Any] | None = None) -> bool:
         return self._enforcer.enforce(rule, target if target is not None else self.default_target(),

@@ -15,6 +15,7 @@ import functools
 
 from controller.compute.api import policies, servers
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
 from controller.compute.conductor import workflow
@@ -49,8 +50,9 @@ def setup(app):
                           service_down_time=settings.service_down_time,
                           max_message_bytes=app.config.controller.max_message_bytes)
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
+    feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
     api = ComputeServicer(app.db, settings, quotas, conductor, placement, host_records,
-                          images.lookup)
+                          images.lookup, feed, app.slots)
 
     app.compute_placement = placement
     app.compute_conductor = conductor
@@ -58,5 +60,5 @@ def setup(app):
     app.add_node_service(NodeServicer(conductor),
                          node_service_pb2.DESCRIPTOR.services_by_name["NodeService"])
     app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
-    app.background += [builds.run, api.creates.run, conductor.sweep_forever]
+    app.background += [builds.run, api.creates.run, conductor.sweep_forever, feed.run]
     app.on_stop.append(conductor.stop)

@@ -18,7 +18,6 @@ from controller.image.registry import ImageRegistry
 from controller.image.servicer import ImageServicer
 from store_backends import Store, load_backend
 from stratus.image.v1 import image_service_pb2 as pb
-from stratus_common.errors import NotFound
 
 
 def open_store(config) -> Store:
@@ -36,7 +35,7 @@ def setup(app):
     app.images, app.image_store = registry, store
     app.image_port = ImagePort(app.db, store)
     app.enforcer.register(policies.RULES)
-    app.add_public_service(ImageServicer(registry), pb.DESCRIPTOR.services_by_name["ImageService"])
+    app.add_public_service(ImageServicer(registry, app.slots), pb.DESCRIPTOR.services_by_name["ImageService"])
 
     async def start(app):
         await reconcile.reconcile(app.db, store, settings, check_data=True)

@@ -13,6 +13,7 @@ from controller.image.access import Caller
 from controller.image.registry import ImageRegistry
 from controller.image.upload import Expected
 from controller.image.vocabulary import ACCEPTED, COMMUNITY, PUBLIC
+from controller.limits.slots import Slots
 from controller.rpc.convert import changes as mask_changes
 from controller.rpc.convert import optional
 from controller.rpc.policy_spec import rpc
@@ -77,8 +78,9 @@ def _order(text: str) -> tuple[str, str]:
 
 
 class ImageServicer(pb_grpc.ImageServiceServicer):
-    def __init__(self, registry: ImageRegistry):
+    def __init__(self, registry: ImageRegistry, slots: Slots):
         self.registry = registry
+        self.slots = slots
 
     # -- records ------------------------------------------------------------------------------
     @rpc("image:create_image", target=_create_target)
@@ -155,6 +157,10 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
     @rpc("image:upload_image", deferred=True)
     async def UploadImageData(self, request_iterator, context):
         auth, caller = _auth()
+        with self.slots.transfers.hold(auth.user_id):
+            return await self._upload(auth, caller, request_iterator)
+
+    async def _upload(self, auth, caller, request_iterator):
         messages = request_iterator.__aiter__()
         try:
             first = await messages.__anext__()
@@ -194,11 +200,13 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
         auth, caller = _auth()
         if request.offset < 0:
             raise errors.InvalidArgument("offset", "must not be negative", reason="OFFSET_OUT_OF_RANGE")
-        info, chunks = await self.registry.download(
-            caller, validation.uuid("image_id", request.image_id), request.offset, auth.authorize)
-        yield pb.DownloadImageDataResponse(info=convert.data_info(info))
-        async for chunk in chunks:
-            yield pb.DownloadImageDataResponse(data=chunk)
+        with self.slots.transfers.hold(auth.user_id):
+            info, chunks = await self.registry.download(
+                caller, validation.uuid("image_id", request.image_id), request.offset,
+                auth.authorize)
+            yield pb.DownloadImageDataResponse(info=convert.data_info(info))
+            async for chunk in chunks:
+                yield pb.DownloadImageDataResponse(data=chunk)
 
     # -- members ------------------------------------------------------------------------------
     @rpc("image:add_member", deferred=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 import re
@@ -56,14 +57,17 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 class Pipeline:
     def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
                  enforcer: Enforcer, *, check: Callable[[Message], None] | None = None,
-                 page_tokens: PageTokens | None = None) -> None:
+                 page_tokens: PageTokens | None = None,
+                 stream_recheck_seconds: float = 0.0) -> None:
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated.
         `check(message)` raises InvalidArgument for a request that breaks the input rules;
-        `page_tokens` seals the page tokens of the services' List methods."""
+        `page_tokens` seals the page tokens of the services' List methods. A stream the
+        server sends on checks its caller again every `stream_recheck_seconds` (0: never)."""
         self.authenticate = authenticate
         self.enforcer = enforcer
         self.check = check
         self.page_tokens = page_tokens
+        self.stream_recheck_seconds = stream_recheck_seconds
 
 
 class _Refused:
@@ -140,7 +144,8 @@ class _Call:
         self.spec = spec
 
     async def begin(self, context: Context, request: object,
-                    call_auth: auth_context.CallAuth) -> None:
+                    call_auth: auth_context.CallAuth) -> str | None:
+        """Admits the call; returns the bearer token it came with (None for open methods)."""
         metadata = context.invocation_metadata() or ()
         request_id: str | None = None
         token: str | None = None
@@ -154,16 +159,16 @@ class _Call:
         request_id_var.set(request_id or f"req-{uuid.uuid4()}")
         auth_context.current.set(call_auth)
         spec = self.spec
-        if not spec.is_open:
-            await self.authenticate(token, call_auth)
+        bearer = None if spec.is_open else await self.authenticate(token, call_auth)
         request = _accepted(request)
         if spec.rule is not None and not spec.deferred:
             target = (spec.target(request, call_auth)
                       if (spec.target and request is not None) else None)
             call_auth.authorize(spec.rule, target)
         self.open_page_token(request)
+        return bearer
 
-    async def authenticate(self, token: str | None, call_auth: auth_context.CallAuth) -> None:
+    async def authenticate(self, token: str | None, call_auth: auth_context.CallAuth) -> str:
         if not token:
             raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
                                          reason="TOKEN_MISSING")
@@ -172,6 +177,7 @@ class _Call:
             raise errors.Unauthenticated("The authorization metadata must be `Bearer <token>`",
                                          reason="TOKEN_MALFORMED")
         call_auth.identity = await self.p.authenticate(bearer.strip())
+        return bearer.strip()
 
     def open_page_token(self, request: Any) -> None:
         tokens = self.p.page_tokens
@@ -185,21 +191,22 @@ class _Call:
             response.next_page_token = tokens.seal(response.next_page_token)
 
     @contextlib.asynccontextmanager
-    async def around(self, context: Context,
-                     request: object) -> AsyncIterator[auth_context.CallAuth]:
+    async def around(self, context: Context, request: object) -> AsyncIterator[_Admitted]:
         """The pipeline around a call's body: ends the call with OK and the request id, or
         with the status for what the body raised; writes the access-log line either way."""
         start = time.perf_counter()
         call_auth = auth_context.CallAuth(None, self.p.enforcer)
+        admitted: _Admitted | None = None
         try:
-            await self.begin(context, request, call_auth)
-            yield call_auth
+            token = await self.begin(context, request, call_auth)
+            admitted = _Admitted(call_auth, token, request_id_var.get())
+            yield admitted
             self.check_authorized(call_auth)
         except grpc.aio.AbortError:
             self.done(start, "ABORTED_BY_HANDLER", call_auth)
             raise
         except asyncio.CancelledError:  # the client went away (or the server is stopping)
-            self.done(start, "CANCELLED", call_auth)
+            self.done(start, (admitted and admitted.revoked) or "CANCELLED", call_auth)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             self.done(start, _code_name(exc), call_auth)
@@ -207,6 +214,42 @@ class _Call:
         else:
             context.set_trailing_metadata((("x-request-id", request_id_var.get()),))
             self.done(start, "OK", call_auth)
+
+    @contextlib.asynccontextmanager
+    async def rechecked(self, context: Context, admitted: _Admitted) -> AsyncIterator[None]:
+        """Runs a stream's body while its caller is checked again, every
+        `stream_recheck_seconds`: a token revoked or expired, a user disabled or deleted, a role
+        withdrawn ends the stream with the status a new call would get (the status is sent at
+        once, even to a client that reads nothing, then the body is cancelled)."""
+        interval, token = self.p.stream_recheck_seconds, admitted.token
+        if token is None or interval <= 0:
+            yield
+            return
+        body = asyncio.current_task()
+        assert body is not None, "a call runs in a task"
+
+        async def recheck() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    admitted.auth.reauthorize(await self.p.authenticate(token))
+                except errors.StratusError as exc:
+                    admitted.revoked = _code_name(exc)
+                    log.info("stream ended: its caller lost access", extra=fields(
+                        method=self.method, reason=exc.reason))
+                    with contextlib.suppress(Exception):  # AbortError is raised by design
+                        await self.fail(context, exc, admitted.request_id)
+                    body.cancel()
+                    return
+                except Exception:  # noqa: BLE001 - cannot check now (database down): keep on
+                    log.exception("could not check a stream's caller again",
+                                  extra=fields(method=self.method))
+
+        checker = asyncio.ensure_future(recheck())
+        try:
+            yield
+        finally:
+            checker.cancel()
 
     def check_authorized(self, call_auth: auth_context.CallAuth) -> None:
         if self.spec.deferred and not call_auth.authorized:
@@ -232,6 +275,17 @@ class _Call:
                                      user_id=ident.user_id if ident else "-"))
 
 
+@dataclasses.dataclass
+class _Admitted:
+    """A call past authentication: its caller, the token it came with, and why the pipeline
+    ended it if it did."""
+
+    auth: auth_context.CallAuth
+    token: str | None
+    request_id: str
+    revoked: str = ""
+
+
 def _has_field(message: Any, name: str) -> bool:
     return message is not None and name in message.DESCRIPTOR.fields_by_name
 
@@ -252,7 +306,8 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
 
     async def stream_response(request_or_iterator: Any, context: Context, behavior: Behavior,
                               request: object) -> AsyncIterator[Any]:
-        async with call.around(context, request):
+        async with call.around(context, request) as admitted, \
+                call.rechecked(context, admitted):
             result = behavior(request_or_iterator, context)
             if inspect.isasyncgen(result):
                 async for item in result:

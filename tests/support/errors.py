@@ -3,7 +3,7 @@ import contextlib
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 
@@ -32,3 +32,14 @@ def raises(code: grpc.StatusCode, reason: str | None = None, field: str | None =
         assert found_reason == reason, f"expected reason {reason}, got {found_reason}"
     if field is not None:
         assert field in fields, f"expected a violation of {field}, got {fields}"
+
+
+def reason_of(trailing_metadata) -> str:
+    """The google.rpc.ErrorInfo reason in a call's trailing metadata ('' if none)."""
+    for key, value in trailing_metadata or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info.reason
+    return ""

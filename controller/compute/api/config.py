@@ -12,7 +12,8 @@ class ComputeSection:
     section: typing.ClassVar[str] = "compute"
     # A host is down after this many seconds without a heartbeat (Nova's default).
     service_down_time: float = 60.0
-    # How often a WatchServers stream looks for changes made by other replicas.
+    # How often the change feed that WatchServers streams share reads the servers changed
+    # (by any replica).
     watch_interval: float = 0.25
     # Placement loops running at once; each places the servers waiting (up to 32) together,
     # with one claim transaction, in a database worker.

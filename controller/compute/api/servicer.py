@@ -1,7 +1,6 @@
 """stratus.compute.v1.ComputeService: validate, call the domain, convert. Nothing else."""
 from __future__ import annotations
 
-import asyncio
 import functools
 
 from google.protobuf import empty_pb2
@@ -12,6 +11,7 @@ from stratus_common import errors
 from controller.auth import context as auth_context
 from controller.compute.api import convert, creates, flavors, hosts, keypairs, server_groups, servers, watch
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.images import ImageLookup
 from controller.compute.api.quotas import Quotas
 from controller.compute.conductor.conductor import Conductor
@@ -23,6 +23,7 @@ from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
 from controller.db.database import Database
 from controller.db.paging import page_request
+from controller.limits.slots import Slots
 from controller.logs import request_id_var
 from controller.rpc.convert import changes
 from controller.rpc.policy_spec import rpc
@@ -44,8 +45,10 @@ def _own_project(request, auth):
 class ComputeServicer(pb_grpc.ComputeServiceServicer):
     def __init__(self, db: Database, settings: ComputeSection, quotas: Quotas,
                  conductor: Conductor, placement: Placement, host_records: HostRecords,
-                 image_lookup: ImageLookup):
+                 image_lookup: ImageLookup, feed: ChangeFeed, slots: Slots):
         self.db = db
+        self.feed = feed
+        self.slots = slots
         self.settings = settings
         self.quotas = quotas
         self.conductor = conductor
@@ -223,19 +226,24 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
                                          f"must be between 0 and the current {current}")
         if request.server_id:
             await self.db.run(servers.get, caller, request.server_id)
-        revision = request.since_revision
-        include_deleted = revision > 0
-        show = self._show_host()
-        while True:
+        include_deleted = request.since_revision > 0   # a first listing shows live servers
+
+        async def backlog(revision: int):
+            nonlocal include_deleted
             rows = await self.db.run(watch.changes_after, caller, revision, request.server_id,
                                      request.all_projects, include_deleted)
-            for row in rows:
-                yield pb.WatchServersResponse(server=convert.server(row, show),
-                                              revision=row.revision)
-                revision = row.revision
             include_deleted = True
-            if len(rows) < watch.BATCH:
-                await asyncio.sleep(self.settings.watch_interval)
+            return rows
+
+        show = self._show_host()
+        matches = watch.matcher(caller, request.server_id, request.all_projects)
+        with self.slots.streams.hold(caller.user_id):
+            async with self.feed.subscribe(matches) as changes:
+                # Headers now: the client knows its watch is open, and misses nothing after.
+                await context.send_initial_metadata(())
+                async for row in changes.follow(backlog, request.since_revision):
+                    yield pb.WatchServersResponse(server=convert.server(row, show),
+                                                  revision=row.revision)
 
     @rpc("compute:list_server_actions")
     async def ListServerActions(self, request, context):

@@ -14,7 +14,7 @@ import logging
 from controller import logs
 from controller.compute.records import states
 from controller.compute.records.models import Instance
-from controller.compute.conductor import nodes, outbox, workflow
+from controller.compute.conductor import nodes, outbox, replica, workflow
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
@@ -39,6 +39,9 @@ class Conductor:
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
+        # The name this conductor holds node sessions under, and the ids of its open streams.
+        self.owner = replica.new_owner()
+        self.open_sessions: dict[str, object] = {}   # session id -> its NodeSession
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -55,6 +58,12 @@ class Conductor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_failure)
+
+    def is_open(self, session_id: str) -> bool:
+        """Whether a session of this conductor still has its stream (a killed agent's stream
+        is done before its session has finished closing)."""
+        session = self.open_sessions.get(session_id)
+        return session is not None and not session.context.done()
 
     def wake(self, node_id: str | None) -> None:
         session = self.sessions.get(node_id) if node_id else None

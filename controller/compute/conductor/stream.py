@@ -18,7 +18,8 @@ from controller.compute.conductor import convert, images, nodes, outbox, workflo
 from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
 from controller.node_listener import current_peer
-from stratus_common.errors import StratusError, Unavailable
+from controller.rpc import status
+from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
@@ -41,41 +42,59 @@ class NodeSession:
 
     async def run(self, hello: pb.Hello, requests):
         resources = convert.resources(hello.resources)
+        conductor = self.conductor
+        claim = nodes.Session(self.session_id, conductor.owner, conductor.service_down_time,
+                              conductor.is_open)
 
         def register(db, _settings):
             return nodes.register(self.host, resources,
                                   availability_zone=hello.availability_zone,
                                   agent_version=hello.agent_version,
-                                  session_id=self.session_id, host_ip=_peer_ip(self.context))
+                                  session=claim, host_ip=_peer_ip(self.context))
 
-        node = await self.conductor.txn(register)
+        # Open before it is recorded: a hello racing it on this replica sees it live.
+        conductor.open_sessions[self.session_id] = self
+        try:
+            node = await conductor.txn(register)
+        except FailedPrecondition as refusal:
+            del conductor.open_sessions[self.session_id]
+            log.warning("refused a second session for host %s: it has a live one",
+                        self.host, extra=fields(host=self.host, session=self.session_id))
+            code, message, details = status.from_exception(refusal)
+            await self.context.abort(code, message,
+                                     trailing_metadata=(("grpc-status-details-bin", details),))
+        except BaseException:
+            del conductor.open_sessions[self.session_id]
+            raise
         self.node_id = node.id
-        previous = self.conductor.sessions.get(node.id)
-        self.conductor.sessions[node.id] = self
+        previous = conductor.sessions.get(node.id)
+        conductor.sessions[node.id] = self
         if previous is not None:
             previous.wake.set()  # it finds it is no longer current and ends
         log.info("node connected", extra=fields(host=self.host, node_id=node.id,
                                                  session=self.session_id))
-        yield convert.welcome(node.id, self.settings.report_interval,
-                              self.conductor.service_down_time,
-                              self.conductor.max_message_bytes)
-        await self._reconcile(list(hello.instances))
-        tasks = [asyncio.ensure_future(self._read(requests)),
-                 asyncio.ensure_future(self._deliver())]
+        tasks = []
         try:
+            yield convert.welcome(node.id, self.settings.report_interval,
+                                  conductor.service_down_time, conductor.max_message_bytes)
+            await self._reconcile(list(hello.instances))
+            tasks = [asyncio.ensure_future(self._read(requests)),
+                     asyncio.ensure_future(self._deliver())]
             while (message := await self.outgoing.get()) is not _END:
                 yield message
         finally:
+            del conductor.open_sessions[self.session_id]
             for task in tasks:
                 task.cancel()
-            if self.conductor.sessions.get(self.node_id) is self:
-                del self.conductor.sessions[self.node_id]
+            if conductor.sessions.get(self.node_id) is self:
+                del conductor.sessions[self.node_id]
             await self.db.run(nodes.disconnected, self.node_id, self.session_id)
             log.info("node disconnected", extra=fields(host=self.host, node_id=self.node_id))
 
     async def _reconcile(self, instances) -> None:
         reports = [convert.instance_report(i) for i in instances]
-        outcome = await self.conductor.txn(workflow.reconcile, self.node_id, reports)
+        outcome = await self.conductor.txn(workflow.reconcile, self.node_id, self.session_id,
+                                           reports)
         if outcome.reaped:
             self.wake.set()
 

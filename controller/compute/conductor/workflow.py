@@ -242,10 +242,36 @@ class Reconciled:
     reaped: list[str] = field(default_factory=list)
 
 
-def reconcile(db, settings: ConductorSection, node_id: str,
+LOST = "instance not found on host"
+# What a server whose guest runs again after it was reported lost goes back to.
+FOUND_AGAIN = {states.RUNNING: states.ACTIVE, states.POWER_PAUSED: states.PAUSED,
+               states.POWER_SUSPENDED: states.SUSPENDED, states.SHUTDOWN: states.STOPPED,
+               states.CRASHED: states.STOPPED}
+
+
+def found_again(inst: Instance, power_state: str) -> bool:
+    """A server put in ERROR because an inventory lacked its guest, which its host reports
+    after all (a wrong inventory, such as a copy of the host's agent had sent): it goes back
+    to the state its guest is in."""
+    if (inst.vm_state != states.ERROR or inst.task_state is not None
+            or not (inst.fault_message or "").startswith(LOST)
+            or power_state not in FOUND_AGAIN):
+        return False
+    return lifecycle.change(inst.id, vm_state=FOUND_AGAIN[power_state], power_state=power_state,
+                            fault_code=None, fault_message=None, fault_time=None)
+
+
+def reconcile(db, settings: ConductorSection, node_id: str, session_id: str,
               reports: list[InstanceReport]) -> Reconciled:
-    """The node's full inventory against the database (on every hello)."""
+    """The node's full inventory against the database (on every hello), on the word of the
+    node's established session only: any other stream's inventory changes nothing."""
     outcome = Reconciled()
+    held = locked(ComputeNode.select(ComputeNode.id).where(ComputeNode.id == node_id,
+                                                           ComputeNode.session_id == session_id))
+    if not held:
+        log.warning("inventory of node %s from a session that does not hold it: ignored",
+                    node_id)
+        return outcome
     reported = {r.instance_id: r for r in reports}
     host = _host(node_id)
     placed = list(Instance.select().where(Instance.node_id == node_id,
@@ -253,6 +279,11 @@ def reconcile(db, settings: ConductorSection, node_id: str,
     for inst in placed:
         report = reported.get(inst.id)
         if report is not None:
+            if found_again(inst, report.power_state):
+                outcome.synced.append(inst.id)
+                log.warning("server %s runs on its host %s after all: %s again", inst.id,
+                            host, FOUND_AGAIN[report.power_state])
+                continue
             synced = sync_power_state(inst, report.power_state)
             if sync_addresses(inst, report.addresses) or synced:
                 outcome.synced.append(inst.id)
@@ -264,7 +295,7 @@ def reconcile(db, settings: ConductorSection, node_id: str,
         if inst.task_state == states.DELETING:
             lifecycle.mark_deleted(inst.id)
             continue
-        fault(inst.id, f"instance not found on host {host}", power_state=states.NOSTATE)
+        fault(inst.id, f"{LOST} {host}", power_state=states.NOSTATE)
         outcome.lost.append(inst.id)
     known = {inst.id for inst in placed}
     for report in reports:

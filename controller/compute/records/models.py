@@ -132,6 +132,8 @@ class ComputeNode(BaseModel):
     forced_down = peewee.BooleanField(default=False)
     agent_version = peewee.CharField(max_length=64, default="")
     session_id = peewee.CharField(max_length=36, null=True)
+    # the controller process holding that session (conductor/replica.py)
+    session_owner = peewee.CharField(max_length=128, null=True)
     connected = peewee.BooleanField(default=False)
     # domains the node runs that the database does not know: [{"uuid", "name", ...}]
     unknown_domains = JSONValueField(null=True)

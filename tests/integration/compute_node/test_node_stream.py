@@ -19,11 +19,8 @@ from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
-from tests.integration.compute_node.node_support import Node, Servers, upload_image
+from tests.integration.compute_node.node_support import Node
 from tests.support.cloud import unique
-
-RAW_DISK = b"\0" * (1 << 20)
-
 
 def wait_until(predicate, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
@@ -31,23 +28,6 @@ def wait_until(predicate, what: str, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not {what} after {timeout} s")
         time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def servers(cloud):
-    return Servers(cloud)
-
-
-@pytest.fixture(scope="module")
-def image_id(cloud):
-    return upload_image(cloud, RAW_DISK, "raw")
-
-
-@pytest.fixture
-def node(controller, tmp_path):
-    started = Node(controller, tmp_path / "node").start()
-    yield started
-    started.close()
 
 
 def zone_of(controller, node) -> str:
