@@ -3,6 +3,7 @@
 They are generated before setup() runs, so package discovery sees the `stratus` packages
 and wheels, sdists and editable installs all carry them.
 """
+
 import pathlib
 
 from setuptools import setup
@@ -17,8 +18,15 @@ def generate_stubs():
     proto_root = ROOT / "protos"
     well_known = pathlib.Path(grpc_tools.__file__).parent / "_proto"
     files = sorted(str(p.relative_to(proto_root)) for p in proto_root.rglob("*.proto"))
-    args = ["protoc", f"-I{proto_root}", f"-I{well_known}", f"--python_out={ROOT}",
-            f"--pyi_out={ROOT}", f"--grpc_python_out={ROOT}", *files]
+    args = [
+        "protoc",
+        f"-I{proto_root}",
+        f"-I{well_known}",
+        f"--python_out={ROOT}",
+        f"--pyi_out={ROOT}",
+        f"--grpc_python_out={ROOT}",
+        *files,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed on protos/")
     for package_dir in {p.parent for p in (ROOT / "stratus").rglob("*_pb2.py")}:

@@ -4,6 +4,7 @@ What it answers per second is the ceiling of the gRPC stack itself on this machi
 identity benchmark measures it beside the controller, in the same run.
   python -m bench.bare_server    (prints "port N", serves until killed)
 """
+
 import grpc
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc

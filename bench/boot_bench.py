@@ -101,9 +101,10 @@ def main() -> None:
     if args.no_stratus:
         return
     plain = statistics.median(run["banner"] for run in runs)
-    with tempfile.TemporaryDirectory(prefix="stratus-boot-bench-") as tmp, StratusBoots(
-        Path(tmp), image, args.memory_mb
-    ) as stratus:
+    with (
+        tempfile.TemporaryDirectory(prefix="stratus-boot-bench-") as tmp,
+        StratusBoots(Path(tmp), image, args.memory_mb) as stratus,
+    ):
         through = []
         for number in range(1, args.runs + 1):
             seconds = stratus.boot_to_banner(TIMEOUT)

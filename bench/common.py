@@ -1,4 +1,5 @@
 """Shared pieces of the benchmarks: a real controller process and a bounded load loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,9 @@ def start_controller(extra_config: str = "", database_url: str = "") -> Controll
 
 def start_bare_server() -> tuple[subprocess.Popen, str]:
     """bench/bare_server.py in a child process, and its address."""
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bare_server"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_server"], stdout=subprocess.PIPE, text=True
+    )
     port = proc.stdout.readline().split()[-1]
     return proc, f"127.0.0.1:{port}"
 
@@ -52,19 +55,31 @@ class Result:
         return self.calls / self.seconds
 
     def line(self, baseline: Result | None = None) -> str:
-        cpu = f"  server {self.server_cpu_us:5.0f} us CPU/call" if self.server_cpu_us is not None else ""
+        cpu = (
+            f"  server {self.server_cpu_us:5.0f} us CPU/call"
+            if self.server_cpu_us is not None
+            else ""
+        )
         ratio = ""
         if baseline:
             ratio = f"  ratio {self.rate / baseline.rate:5.2f}x of {baseline.label}"
             if self.server_cpu_us is not None and baseline.server_cpu_us:
                 ratio += f" (CPU {self.server_cpu_us / baseline.server_cpu_us:4.2f}x)"
-        return (f"{self.label:<44} {self.rate:9.0f}/s  "
-                f"p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms"
-                f"{cpu}{ratio}")
+        return (
+            f"{self.label:<44} {self.rate:9.0f}/s  "
+            f"p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms"
+            f"{cpu}{ratio}"
+        )
 
 
-async def load(label: str, call, concurrency: int, max_calls: int, max_seconds: float,
-               server_pid: int | None = None) -> Result:
+async def load(
+    label: str,
+    call,
+    concurrency: int,
+    max_calls: int,
+    max_seconds: float,
+    server_pid: int | None = None,
+) -> Result:
     """Runs `await call()` from `concurrency` tasks until max_calls or max_seconds, whichever
     comes first."""
     latencies: list[float] = []

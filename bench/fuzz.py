@@ -8,6 +8,7 @@ until M minutes have passed. Unlike the tests it does not stop at the first fail
 prints each class of failure (method, kind, code and message) once, with its count and the
 first example, and exits 1 when there was any.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,22 @@ def failure_class(method: str, raw: bool, problem: str) -> str:
     return f"{method} [{'bytes' if raw else 'message'}] {_VARIES.sub('…', first_line)}"
 
 
-def explore(target: FuzzTarget, method: str, raw: bool, examples: int, round_seed: int,
-            deadline: float, found: dict):
-    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+def explore(
+    target: FuzzTarget,
+    method: str,
+    raw: bool,
+    examples: int,
+    round_seed: int,
+    deadline: float,
+    found: dict,
+):
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @seed(round_seed)
     @given(data=st.data())
     def run(data):
@@ -47,7 +60,9 @@ def explore(target: FuzzTarget, method: str, raw: bool, examples: int, round_see
         problem = target.check(method, caller, request, raw=raw)
         if problem is not None:
             found[failure_class(method, raw, problem)].append(
-                f"as {caller}: {problem[:400]}\n      request: {describe(request, 300)}")
+                f"as {caller}: {problem[:400]}\n      request: {describe(request, 300)}"
+            )
+
     run()
 
 
@@ -55,6 +70,7 @@ def database(postgres: bool, root: Path):
     if not postgres:
         return None, f"sqlite:///{root}/fuzz.db"
     from tests.support.postgres import PostgresServer
+
     server = PostgresServer().start()
     return server, server.create_database("stratus_fuzz")
 
@@ -84,8 +100,10 @@ def main(argv=None) -> int:
         target.close()
         if server is not None:
             server.stop()
-    print(f"{rounds} round(s) from seed {args.seed}, {len(methods)} methods, "
-          f"{time.monotonic() - started:.0f} s; controller log: {target.process.log_path}")
+    print(
+        f"{rounds} round(s) from seed {args.seed}, {len(methods)} methods, "
+        f"{time.monotonic() - started:.0f} s; controller log: {target.process.log_path}"
+    )
     for name, examples in sorted(found.items()):
         print(f"\n{len(examples):5d} x {name}\n      {examples[0]}")
     print(f"\n{len(found)} class(es) of failure")

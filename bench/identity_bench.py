@@ -9,6 +9,7 @@ with the cache off (a second controller, token_cache_seconds = 0). The outer
 baseline is a bare grpc.aio server answering health checks (bench/bare_server.py): the
 ceiling of the gRPC stack and of this load generator on this machine.
 """
+
 import argparse
 import asyncio
 
@@ -27,9 +28,14 @@ ISSUE = ipb.IssueTokenRequest(user_name="admin", password=ADMIN_PASSWORD, projec
 async def _bare_health(address: str, concurrency: int, seconds: float, pid: int):
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        return await load(f"bare grpc.aio health check, c={concurrency}",
-                          lambda: health.Check(health_pb2.HealthCheckRequest()),
-                          concurrency, MAX_CALLS, seconds, pid)
+        return await load(
+            f"bare grpc.aio health check, c={concurrency}",
+            lambda: health.Check(health_pb2.HealthCheckRequest()),
+            concurrency,
+            MAX_CALLS,
+            seconds,
+            pid,
+        )
 
 
 async def run(seconds: float):
@@ -46,19 +52,61 @@ async def run(seconds: float):
             results = []
             for concurrency in (1, 16):
                 bare_result = await _bare_health(bare_address, concurrency, seconds, bare.pid)
-                health_result = await load(f"health check, c={concurrency}", lambda: health.Check(
-                    health_pb2.HealthCheckRequest()), concurrency, MAX_CALLS, seconds, pid)
+                health_result = await load(
+                    f"health check, c={concurrency}",
+                    lambda: health.Check(health_pb2.HealthCheckRequest()),
+                    concurrency,
+                    MAX_CALLS,
+                    seconds,
+                    pid,
+                )
                 results += [(bare_result, None), (health_result, bare_result)]
-                results.append((await load(f"GetProject (authenticated), c={concurrency}", lambda: identity.GetProject(
-                    ipb.GetProjectRequest(id=project_id), metadata=auth), concurrency, MAX_CALLS, seconds, pid),
-                    health_result))
-                results.append((await load(f"ValidateToken, c={concurrency}", lambda: identity.ValidateToken(
-                    ipb.ValidateTokenRequest(token=first.token), metadata=auth), concurrency, MAX_CALLS, seconds,
-                    pid), health_result))
-                results.append((await load(f"IssueToken (scrypt), c={concurrency}", lambda: identity.IssueToken(ISSUE),
-                                           concurrency, 2_000, seconds), None))
+                results.append(
+                    (
+                        await load(
+                            f"GetProject (authenticated), c={concurrency}",
+                            lambda: identity.GetProject(
+                                ipb.GetProjectRequest(id=project_id), metadata=auth
+                            ),
+                            concurrency,
+                            MAX_CALLS,
+                            seconds,
+                            pid,
+                        ),
+                        health_result,
+                    )
+                )
+                results.append(
+                    (
+                        await load(
+                            f"ValidateToken, c={concurrency}",
+                            lambda: identity.ValidateToken(
+                                ipb.ValidateTokenRequest(token=first.token), metadata=auth
+                            ),
+                            concurrency,
+                            MAX_CALLS,
+                            seconds,
+                            pid,
+                        ),
+                        health_result,
+                    )
+                )
+                results.append(
+                    (
+                        await load(
+                            f"IssueToken (scrypt), c={concurrency}",
+                            lambda: identity.IssueToken(ISSUE),
+                            concurrency,
+                            2_000,
+                            seconds,
+                        ),
+                        None,
+                    )
+                )
             results.append((await _uncached_validation(seconds), health_result))
-            print(f"identity benchmark: controller {ctl.address}, SQLite, {seconds:.0f} s per figure")
+            print(
+                f"identity benchmark: controller {ctl.address}, SQLite, {seconds:.0f} s per figure"
+            )
             for result, baseline in results:
                 print(result.line(baseline))
     finally:
@@ -76,14 +124,24 @@ async def _uncached_validation(seconds: float):
             identity = ipb_grpc.IdentityServiceStub(channel)
             token = (await identity.IssueToken(ISSUE)).token
             auth = (("authorization", f"Bearer {token}"),)
-            return await load("ValidateToken, no cache, c=16", lambda: identity.ValidateToken(
-                ipb.ValidateTokenRequest(token=token), metadata=auth), 16, MAX_CALLS, seconds, ctl.proc.pid)
+            return await load(
+                "ValidateToken, no cache, c=16",
+                lambda: identity.ValidateToken(
+                    ipb.ValidateTokenRequest(token=token), metadata=auth
+                ),
+                16,
+                MAX_CALLS,
+                seconds,
+                ctl.proc.pid,
+            )
     finally:
         ctl.terminate()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
     asyncio.run(run(parser.parse_args().seconds))
 

@@ -7,6 +7,7 @@ Prints MiB/s of `cp` + `sync` of a file of that size, of UploadImageData (inspec
 fsynced) and of DownloadImageData, each with its ratio to cp + sync; then the controller's
 peak RSS during an upload of --rss-size-mib (its high-water mark is reset just before).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ class RssWatch:
 
     def __init__(self, pid: int):
         self.pid, self.samples, self._stop = pid, [], threading.Event()
-        Path(f"/proc/{pid}/clear_refs").write_text("5")        # resets VmHWM
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _status(self, key: str) -> int:
@@ -97,9 +98,16 @@ def run(size: int, rss_size: int, chunk: int) -> None:
     md = tenant.metadata
 
     def new_image() -> str:
-        return images.CreateImage(pb.CreateImageRequest(image=pb.Image(
-            name="bench", disk_format=pb.DISK_FORMAT_RAW, container_format=pb.CONTAINER_FORMAT_BARE)),
-            metadata=md).id
+        return images.CreateImage(
+            pb.CreateImageRequest(
+                image=pb.Image(
+                    name="bench",
+                    disk_format=pb.DISK_FORMAT_RAW,
+                    container_format=pb.CONTAINER_FORMAT_BARE,
+                )
+            ),
+            metadata=md,
+        ).id
 
     try:
         source = work / "source.raw"
@@ -113,7 +121,9 @@ def run(size: int, rss_size: int, chunk: int) -> None:
         assert image.size == size
 
         start, received = time.perf_counter(), 0
-        for message in images.DownloadImageData(pb.DownloadImageDataRequest(image_id=image_id), metadata=md):
+        for message in images.DownloadImageData(
+            pb.DownloadImageDataRequest(image_id=image_id), metadata=md
+        ):
             received += len(message.data)
         down = size / MIB / (time.perf_counter() - start)
         assert received == size
@@ -127,18 +137,26 @@ def run(size: int, rss_size: int, chunk: int) -> None:
             rss_rate = rss_size / MIB / (time.perf_counter() - start)
         images.DeleteImage(pb.DeleteImageRequest(id=image_id), metadata=md)
 
-        print(f"image benchmark: controller {ctl.address}, file store on {work.parent}, "
-              f"{chunk // 1024} KiB messages, {os.cpu_count()} CPUs")
+        print(
+            f"image benchmark: controller {ctl.address}, file store on {work.parent}, "
+            f"{chunk // 1024} KiB messages, {os.cpu_count()} CPUs"
+        )
         print(f"{'cp + sync, ' + str(size // MIB) + ' MiB':<36} {baseline:8.1f} MiB/s")
-        print(f"{'UploadImageData, ' + str(size // MIB) + ' MiB':<36} {up:8.1f} MiB/s"
-              f"  ratio {up / baseline:5.2f}x of cp + sync (target >= 0.25x)")
-        print(f"{'DownloadImageData, ' + str(size // MIB) + ' MiB':<36} {down:8.1f} MiB/s"
-              f"  ratio {down / baseline:5.2f}x of cp + sync (target >= 0.30x)")
+        print(
+            f"{'UploadImageData, ' + str(size // MIB) + ' MiB':<36} {up:8.1f} MiB/s"
+            f"  ratio {up / baseline:5.2f}x of cp + sync (target >= 0.25x)"
+        )
+        print(
+            f"{'DownloadImageData, ' + str(size // MIB) + ' MiB':<36} {down:8.1f} MiB/s"
+            f"  ratio {down / baseline:5.2f}x of cp + sync (target >= 0.30x)"
+        )
         label = f"controller RSS, {rss_size // MIB} MiB upload"
-        print(f"{label:<36} peak {rss.peak / MIB:6.1f} MiB"
-              f"  (samples {min(rss.samples) / MIB:.1f}-{max(rss.samples) / MIB:.1f} MiB;"
-              " target < 150)"
-              f"  at {rss_rate:.1f} MiB/s")
+        print(
+            f"{label:<36} peak {rss.peak / MIB:6.1f} MiB"
+            f"  (samples {min(rss.samples) / MIB:.1f}-{max(rss.samples) / MIB:.1f} MiB;"
+            " target < 150)"
+            f"  at {rss_rate:.1f} MiB/s"
+        )
     except BaseException:
         print(ctl.log_path.read_text()[-4000:])
         raise
@@ -149,10 +167,16 @@ def run(size: int, rss_size: int, chunk: int) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mib", type=int, default=1024, help="upload/download size")
-    parser.add_argument("--rss-size-mib", type=int, default=4096, help="size of the upload watched for RSS")
-    parser.add_argument("--chunk-kib", type=int, default=1024, help="size of each gRPC message's data")
+    parser.add_argument(
+        "--rss-size-mib", type=int, default=4096, help="size of the upload watched for RSS"
+    )
+    parser.add_argument(
+        "--chunk-kib", type=int, default=1024, help="size of each gRPC message's data"
+    )
     args = parser.parse_args()
     run(args.size_mib * MIB, args.rss_size_mib * MIB, args.chunk_kib * 1024)
 

@@ -7,6 +7,7 @@ the last ACTIVE, with p50/p99 time to ACTIVE and how the servers spread over the
 
   python -m bench.scheduler_e2e_bench [--servers 200] [--nodes 4] [--concurrency 32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,7 @@ DONE = (pb.SERVER_STATUS_ACTIVE, pb.SERVER_STATUS_ERROR)
 
 def _watch(stub, metadata, revision, finished, stop):
     """Records when each server first reports a final status (WatchServers, no polling)."""
-    stream = stub.WatchServers(pb.WatchServersRequest(since_revision=revision),
-                               metadata=metadata)
+    stream = stub.WatchServers(pb.WatchServersRequest(since_revision=revision), metadata=metadata)
     stop.append(stream.cancel)
     try:
         for event in stream:
@@ -45,8 +45,14 @@ def _watch(stub, metadata, revision, finished, stop):
 
 def _agent(base, i, controller, cloud) -> ComputeProcess:
     while True:
-        agent = ComputeProcess(base / f"node-{i}", f"node-{i}.bench.test", controller, cloud,
-                               vcpus=64, memory_mb=262144)
+        agent = ComputeProcess(
+            base / f"node-{i}",
+            f"node-{i}.bench.test",
+            controller,
+            cloud,
+            vcpus=64,
+            memory_mb=262144,
+        )
         # the harness passes the token as a separate argument: one starting with a dash
         # would read as an option
         if not agent.token.startswith("-"):
@@ -63,29 +69,43 @@ def run(servers: int, nodes: int, concurrency: int) -> None:
             agent.start()
         stub = pb_grpc.ComputeServiceStub(cloud.channel)
         admin = cloud.admin
-        project = cloud.identity.ValidateToken(ipb.ValidateTokenRequest(
-            token=cloud.admin_token), metadata=admin).info.project_id
+        project = cloud.identity.ValidateToken(
+            ipb.ValidateTokenRequest(token=cloud.admin_token), metadata=admin
+        ).info.project_id
         unlimited = pb.QuotaValues(instances=-1, cores=-1, ram_mb=-1)
-        stub.UpdateQuotas(pb.UpdateQuotasRequest(
-            quotas=pb.Quotas(project_id=project, limits=unlimited),
-            update_mask={"paths": ["limits.instances", "limits.cores", "limits.ram_mb"]}),
-            metadata=admin)
-        flavor = stub.CreateFlavor(pb.CreateFlavorRequest(flavor=pb.Flavor(
-            name=unique("bench"), vcpus=1, ram_mb=64, disk_gb=1, is_public=True)),
-            metadata=admin)
+        stub.UpdateQuotas(
+            pb.UpdateQuotasRequest(
+                quotas=pb.Quotas(project_id=project, limits=unlimited),
+                update_mask={"paths": ["limits.instances", "limits.cores", "limits.ram_mb"]},
+            ),
+            metadata=admin,
+        )
+        flavor = stub.CreateFlavor(
+            pb.CreateFlavorRequest(
+                flavor=pb.Flavor(
+                    name=unique("bench"), vcpus=1, ram_mb=64, disk_gb=1, is_public=True
+                )
+            ),
+            metadata=admin,
+        )
         image = upload_image(cloud, b"\0" * 65536, "raw")
         finished: dict[str, tuple] = {}
         stop: list = []
-        watcher = threading.Thread(target=_watch, args=(stub, admin, 0, finished, stop),
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=_watch, args=(stub, admin, 0, finished, stop), daemon=True
+        )
         watcher.start()
         created: dict[str, float] = {}
 
         def create(_):
             start = time.perf_counter()
-            server = stub.CreateServer(pb.CreateServerRequest(
-                server=pb.Server(name="bench", flavor_id=flavor.id, image_id=image),
-                request_id=str(uuid.uuid4())), metadata=admin)
+            server = stub.CreateServer(
+                pb.CreateServerRequest(
+                    server=pb.Server(name="bench", flavor_id=flavor.id, image_id=image),
+                    request_id=str(uuid.uuid4()),
+                ),
+                metadata=admin,
+            )
             created[server.id] = start
 
         t0 = time.perf_counter()
@@ -104,11 +124,15 @@ def run(servers: int, nodes: int, concurrency: int) -> None:
         rate = len(active) / (last - t0) if active else 0.0
         p50 = statistics.median(to_active) if to_active else 0.0
         p99 = statistics.quantiles(to_active, n=100)[98] if len(to_active) > 1 else p50
-        print(f"end-to-end: {servers} creates at concurrency {concurrency} on {nodes} "
-              f"test-driver nodes")
-        print(f"  {len(active)} ACTIVE, {len(ours) - len(active)} ERROR, "
-              f"{servers - len(ours)} unfinished; {rate:.1f} servers/s reaching ACTIVE; "
-              f"time to ACTIVE p50 {p50 * 1000:.0f} ms p99 {p99 * 1000:.0f} ms")
+        print(
+            f"end-to-end: {servers} creates at concurrency {concurrency} on {nodes} "
+            f"test-driver nodes"
+        )
+        print(
+            f"  {len(active)} ACTIVE, {len(ours) - len(active)} ERROR, "
+            f"{servers - len(ours)} unfinished; {rate:.1f} servers/s reaching ACTIVE; "
+            f"time to ACTIVE p50 {p50 * 1000:.0f} ms p99 {p99 * 1000:.0f} ms"
+        )
         print("  per host: " + ", ".join(f"{h} {n}" for h, n in sorted(spread.items())))
     finally:
         for agent in agents:
@@ -119,8 +143,9 @@ def run(servers: int, nodes: int, concurrency: int) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--servers", type=int, default=200)
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)

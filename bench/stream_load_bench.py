@@ -9,6 +9,7 @@ Prints, for each phase, how many calls were refused with RESOURCE_EXHAUSTED, the
 CPU while the load sits idle, its RSS (now, peak, and after the load ended), and the p50 of
 other calls (ListServers) beside the p50 before any load (target: within 2x).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ async def hold(call, opened, outcome: Outcome) -> None:
     ended."""
     try:
         await opened
-        if call.done():                      # refused: a status without a message
+        if call.done():  # refused: a status without a message
             outcome.add(await call.code())
             return
         await asyncio.Event().wait()
@@ -69,8 +70,11 @@ async def hold(call, opened, outcome: Outcome) -> None:
 
 def compare(result, base) -> None:
     """Other calls under load beside the same calls before it."""
-    print(f"{result.line(base)}\n{'':<44} p50 {result.p50_ms / base.p50_ms:5.2f}x of no load "
-          "(target <= 2x)", flush=True)
+    print(
+        f"{result.line(base)}\n{'':<44} p50 {result.p50_ms / base.p50_ms:5.2f}x of no load "
+        "(target <= 2x)",
+        flush=True,
+    )
 
 
 def hold_watch(stub, md, outcome: Outcome):
@@ -93,9 +97,18 @@ def upload_all(address: str, jobs: list[tuple]) -> list[str]:
 
 
 async def new_image(images, md) -> str:
-    return (await images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
-        name="load", disk_format=ipb.DISK_FORMAT_RAW,
-        container_format=ipb.CONTAINER_FORMAT_BARE)), metadata=md)).id
+    return (
+        await images.CreateImage(
+            ipb.CreateImageRequest(
+                image=ipb.Image(
+                    name="load",
+                    disk_format=ipb.DISK_FORMAT_RAW,
+                    container_format=ipb.CONTAINER_FORMAT_BARE,
+                )
+            ),
+            metadata=md,
+        )
+    ).id
 
 
 async def run(args) -> None:
@@ -106,13 +119,17 @@ async def run(args) -> None:
     channel = grpc.aio.insecure_channel(ctl.address)
     compute = cpb_grpc.ComputeServiceStub(channel)
     images = ipb_grpc.ImageServiceStub(channel)
-    sync_images = ipb_grpc.ImageServiceStub(cloud.channel)   # see tests.support.transfers
+    sync_images = ipb_grpc.ImageServiceStub(cloud.channel)  # see tests.support.transfers
     probe_md = cloud.tenant().metadata
 
     async def other_calls(label: str):
-        return await load(label, lambda: compute.ListServers(cpb.ListServersRequest(),
-                                                             metadata=probe_md),
-                          concurrency=2, max_calls=300, max_seconds=15)
+        return await load(
+            label,
+            lambda: compute.ListServers(cpb.ListServersRequest(), metadata=probe_md),
+            concurrency=2,
+            max_calls=300,
+            max_seconds=15,
+        )
 
     def line(label: str, value: str) -> None:
         print(f"{label:<44} {value}", flush=True)
@@ -143,36 +160,48 @@ async def run(args) -> None:
         owner = tenants[0].metadata
         image_id = await new_image(images, owner)
         upload(sync_images, owner, image_id, args.download_mib * MIB, UPLOAD_TIMEOUT)
-        await images.UpdateImage(ipb.UpdateImageRequest(
-            image=ipb.Image(id=image_id, visibility=ipb.IMAGE_VISIBILITY_PUBLIC),
-            update_mask={"paths": ["visibility"]}), metadata=cloud.admin)
+        await images.UpdateImage(
+            ipb.UpdateImageRequest(
+                image=ipb.Image(id=image_id, visibility=ipb.IMAGE_VISIBILITY_PUBLIC),
+                update_mask={"paths": ["visibility"]},
+            ),
+            metadata=cloud.admin,
+        )
         before = rss(pid)
         outcome = Outcome()
-        tasks = [asyncio.ensure_future(hold_download(images, tenants[n % len(tenants)].metadata,
-                                                     image_id, outcome))
-                 for n in range(args.downloads)]
+        tasks = [
+            asyncio.ensure_future(
+                hold_download(images, tenants[n % len(tenants)].metadata, image_id, outcome)
+            )
+            for n in range(args.downloads)
+        ]
         await asyncio.sleep(IDLE_SECONDS)
         held = rss(pid) - before
         result = await other_calls(f"ListServers, {args.downloads} downloads held")
         line(f"{args.downloads} unread downloads: refused", str(outcome))
-        line("controller RSS they hold", f"{held / MIB:8.1f} MiB "
-             f"({held / max(1, args.downloads) / MIB:.2f} MiB each)")
+        line(
+            "controller RSS they hold",
+            f"{held / MIB:8.1f} MiB ({held / max(1, args.downloads) / MIB:.2f} MiB each)",
+        )
         compare(result, base)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
         # -- parallel uploads -------------------------------------------------------------
-        ids = [await new_image(images, tenants[n % len(tenants)].metadata)
-               for n in range(args.uploads)]
+        ids = [
+            await new_image(images, tenants[n % len(tenants)].metadata) for n in range(args.uploads)
+        ]
         await asyncio.sleep(1)
         before = rss(pid)
         reset_peak(pid)
         outcome = Outcome()
         start = time.perf_counter()
         loop = asyncio.get_running_loop()
-        jobs = [(tenants[n % len(tenants)].metadata, image_id, args.upload_mib * MIB)
-                for n, image_id in enumerate(ids)]
+        jobs = [
+            (tenants[n % len(tenants)].metadata, image_id, args.upload_mib * MIB)
+            for n, image_id in enumerate(ids)
+        ]
         # From a process of their own: their client threads must not slow this one's calls.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             uploads = loop.run_in_executor(pool, upload_all, ctl.address, jobs)
@@ -183,9 +212,11 @@ async def run(args) -> None:
         peak = rss(pid, "VmHWM")
         await asyncio.sleep(3)
         line(f"{args.uploads} x {args.upload_mib} MiB uploads", f"{outcome} in {elapsed:.1f} s")
-        line("controller RSS: before, peak, 3 s after",
-             f"{before / MIB:.1f}, {peak / MIB:.1f}, {rss(pid) / MIB:.1f} MiB "
-             f"(peak +{(peak - before) / MIB:.1f} MiB)")
+        line(
+            "controller RSS: before, peak, 3 s after",
+            f"{before / MIB:.1f}, {peak / MIB:.1f}, {rss(pid) / MIB:.1f} MiB "
+            f"(peak +{(peak - before) / MIB:.1f} MiB)",
+        )
         compare(result, base)
     finally:
         await channel.close()

@@ -15,6 +15,7 @@ clouds.yaml (first found of $STRATUS_CLIENT_CONFIG_FILE, $XDG_CONFIG_HOME/stratu
 
 A cloud is selected with --cloud or STRATUS_CLOUD.
 """
+
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,22 +29,34 @@ DEFAULT_TIMEOUT = 60.0
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    name: str           # attribute of Settings and of the parsed flags
+    name: str  # attribute of Settings and of the parsed flags
     env: str
-    cloud_key: tuple    # path inside a cloud's entry
+    cloud_key: tuple  # path inside a cloud's entry
     help: str
 
 
 SETTINGS = (
-    Setting("url", "STRATUS_URL", ("auth", "auth_url"),
-            "API address: host:port, grpc://host:port (plaintext) or grpcs://host:port (TLS)"),
+    Setting(
+        "url",
+        "STRATUS_URL",
+        ("auth", "auth_url"),
+        "API address: host:port, grpc://host:port (plaintext) or grpcs://host:port (TLS)",
+    ),
     Setting("username", "STRATUS_USERNAME", ("auth", "username"), "user name"),
     Setting("password", "STRATUS_PASSWORD", ("auth", "password"), "password"),
     Setting("project", "STRATUS_PROJECT", ("auth", "project_name"), "project name or ID"),
-    Setting("token", "STRATUS_TOKEN", ("auth", "token"),
-            "an existing token, used instead of the password"),
-    Setting("cacert", "STRATUS_CACERT", ("cacert",),
-            "CA certificate (PEM) that signed the server's; implies TLS"),
+    Setting(
+        "token",
+        "STRATUS_TOKEN",
+        ("auth", "token"),
+        "an existing token, used instead of the password",
+    ),
+    Setting(
+        "cacert",
+        "STRATUS_CACERT",
+        ("cacert",),
+        "CA certificate (PEM) that signed the server's; implies TLS",
+    ),
 )
 
 
@@ -61,7 +74,8 @@ class Settings:
     def require_url(self) -> str:
         if not self.url:
             raise ConfigError(
-                "no API address: set STRATUS_URL, pass --url, or choose a cloud with --cloud")
+                "no API address: set STRATUS_URL, pass --url, or choose a cloud with --cloud"
+            )
         return self.url
 
 
@@ -71,8 +85,7 @@ def config_file(env: Mapping[str, str]) -> Path | None:
         return Path(env["STRATUS_CLIENT_CONFIG_FILE"])
     home = Path(env.get("HOME") or Path.home())
     config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-    for candidate in (config_home / "stratus" / "clouds.yaml",
-                      Path("/etc/stratus/clouds.yaml")):
+    for candidate in (config_home / "stratus" / "clouds.yaml", Path("/etc/stratus/clouds.yaml")):
         if candidate.is_file():
             return candidate
     return None
@@ -117,8 +130,11 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"cloud {cloud_name!r} in {path} is not a mapping")
     values = {}
     for setting in SETTINGS:
-        for candidate in (flags.get(setting.name), env.get(setting.env),
-                          _lookup(entry, setting.cloud_key)):
+        for candidate in (
+            flags.get(setting.name),
+            env.get(setting.env),
+            _lookup(entry, setting.cloud_key),
+        ):
             if candidate not in (None, ""):
                 values[setting.name] = str(candidate)
                 break

@@ -1,4 +1,5 @@
 """`--debug`: a client interceptor that writes each call's method, request ID and outcome."""
+
 import time
 from typing import TextIO
 
@@ -9,8 +10,12 @@ def _request_id(details) -> str:
     return dict(details.metadata or ()).get("x-request-id", "")
 
 
-class DebugInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                       grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class DebugInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
     def __init__(self, stream: TextIO):
         self.stream = stream
 
@@ -22,7 +27,7 @@ class DebugInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientI
         self._say(f"call {details.method} ({_request_id(details)})")
         started = time.monotonic()
         call = continuation(details, request)
-        code = call.code()   # waits for the end of the call
+        code = call.code()  # waits for the end of the call
         self._say(f"{details.method} -> {code.name} in {time.monotonic() - started:.3f} s")
         return call
 

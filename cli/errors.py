@@ -12,6 +12,7 @@ Exit codes (scripts may rely on them):
   7  --wait: the resource ended in an error state
 130  interrupted (Ctrl-C)
 """
+
 import enum
 
 

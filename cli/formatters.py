@@ -1,6 +1,7 @@
 """Output of show commands (one resource: field/value) and list commands (rows under
 columns), in the formats of the openstack client: table, json, yaml, value, and csv for
 lists or shell for a single resource. `-c` picks columns, in the order given."""
+
 import csv
 import dataclasses
 import datetime
@@ -21,6 +22,7 @@ LIST_FORMATS = ("table", "json", "yaml", "value", "csv")
 @dataclasses.dataclass
 class ShowResult:
     """One resource: ordered field names to values."""
+
     fields: dict[str, Any]
 
 
@@ -31,6 +33,7 @@ class ListResult:
 
 
 # -- values ----------------------------------------------------------------------------
+
 
 def to_data(value: Any) -> Any:
     """A value as JSON and YAML should hold it."""
@@ -62,14 +65,16 @@ def _width(text: str) -> int:
 
 # -- columns ---------------------------------------------------------------------------
 
+
 def pick(available: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
     """Indexes of the wanted columns (exact name, else case-insensitive); all when none."""
     if not wanted:
         return list(range(len(available)))
     indexes = []
     for name in wanted:
-        matches = [i for i, c in enumerate(available) if c == name] or \
-                  [i for i, c in enumerate(available) if c.lower() == name.lower()]
+        matches = [i for i, c in enumerate(available) if c == name] or [
+            i for i, c in enumerate(available) if c.lower() == name.lower()
+        ]
         if not matches:
             raise UsageError(f"unknown column {name!r}; columns: {', '.join(available)}")
         indexes.append(matches[0])
@@ -86,12 +91,14 @@ def check_columns(available: Sequence[str], options) -> None:
 def sort_rows(result: ListResult, keys: Sequence[str] | None, descending: bool) -> list:
     rows = list(result.rows)
     for index in reversed(pick(result.columns, keys) if keys else []):
-        rows.sort(key=lambda row: (row[index] is None, to_text(row[index]).lower()),
-                  reverse=descending)
+        rows.sort(
+            key=lambda row: (row[index] is None, to_text(row[index]).lower()), reverse=descending
+        )
     return rows
 
 
 # -- rendering -------------------------------------------------------------------------
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """An ASCII table; a cell may hold several lines."""
@@ -117,19 +124,27 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) ->
         out.write(rule)
 
 
-def render_show(result: ShowResult, out: TextIO, fmt: str = "table",
-                columns: Sequence[str] | None = None) -> None:
+def render_show(
+    result: ShowResult, out: TextIO, fmt: str = "table", columns: Sequence[str] | None = None
+) -> None:
     names = list(result.fields)
     chosen = [names[i] for i in pick(names, columns)]
     values = [result.fields[name] for name in chosen]
     if fmt == "table":
-        table(["Field", "Value"], [[n, to_text(v)] for n, v in zip(chosen, values, strict=True)], out)
+        table(
+            ["Field", "Value"], [[n, to_text(v)] for n, v in zip(chosen, values, strict=True)], out
+        )
     elif fmt == "json":
         json.dump(to_data(dict(zip(chosen, values, strict=True))), out, indent=2)
         out.write("\n")
     elif fmt == "yaml":
-        yaml.safe_dump(to_data(dict(zip(chosen, values, strict=True))), out, default_flow_style=False,
-                       sort_keys=False, allow_unicode=True)
+        yaml.safe_dump(
+            to_data(dict(zip(chosen, values, strict=True))),
+            out,
+            default_flow_style=False,
+            sort_keys=False,
+            allow_unicode=True,
+        )
     elif fmt == "value":
         for value in values:
             out.write(to_text(value) + "\n")
@@ -138,13 +153,19 @@ def render_show(result: ShowResult, out: TextIO, fmt: str = "table",
             variable = "".join(c if c.isalnum() else "_" for c in name)
             out.write(f"{variable}={shlex.quote(to_text(value))}\n")
     else:
-        raise UsageError(f"unknown format {fmt!r} for this command; formats: "
-                         f"{', '.join(SHOW_FORMATS)}")
+        raise UsageError(
+            f"unknown format {fmt!r} for this command; formats: {', '.join(SHOW_FORMATS)}"
+        )
 
 
-def render_list(result: ListResult, out: TextIO, fmt: str = "table",
-                columns: Sequence[str] | None = None, sort_columns: Sequence[str] | None = None,
-                descending: bool = False) -> None:
+def render_list(
+    result: ListResult,
+    out: TextIO,
+    fmt: str = "table",
+    columns: Sequence[str] | None = None,
+    sort_columns: Sequence[str] | None = None,
+    descending: bool = False,
+) -> None:
     indexes = pick(result.columns, columns)
     headers = [result.columns[i] for i in indexes]
     rows = [[row[i] for i in indexes] for row in sort_rows(result, sort_columns, descending)]
@@ -154,19 +175,32 @@ def render_list(result: ListResult, out: TextIO, fmt: str = "table",
         json.dump([to_data(dict(zip(headers, row, strict=True))) for row in rows], out, indent=2)
         out.write("\n")
     elif fmt == "yaml":
-        yaml.safe_dump([to_data(dict(zip(headers, row, strict=True))) for row in rows], out,
-                       default_flow_style=False, sort_keys=False, allow_unicode=True)
+        yaml.safe_dump(
+            [to_data(dict(zip(headers, row, strict=True))) for row in rows],
+            out,
+            default_flow_style=False,
+            sort_keys=False,
+            allow_unicode=True,
+        )
     elif fmt == "value":
         for row in rows:
             out.write(" ".join(to_text(v) for v in row) + "\n")
     elif fmt == "csv":
         writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
         writer.writerow(headers)
-        writer.writerows([[v if isinstance(v, (int, float)) and not isinstance(v, bool)
-                           else to_text(v) for v in row] for row in rows])
+        writer.writerows(
+            [
+                [
+                    v if isinstance(v, (int, float)) and not isinstance(v, bool) else to_text(v)
+                    for v in row
+                ]
+                for row in rows
+            ]
+        )
     else:
-        raise UsageError(f"unknown format {fmt!r} for this command; formats: "
-                         f"{', '.join(LIST_FORMATS)}")
+        raise UsageError(
+            f"unknown format {fmt!r} for this command; formats: {', '.join(LIST_FORMATS)}"
+        )
 
 
 def render(result: Any, out: TextIO, options) -> None:
@@ -174,6 +208,11 @@ def render(result: Any, out: TextIO, options) -> None:
     if isinstance(result, ShowResult):
         render_show(result, out, options.format, options.columns)
     elif isinstance(result, ListResult):
-        render_list(result, out, options.format, options.columns,
-                    getattr(options, "sort_columns", None),
-                    getattr(options, "sort_descending", False))
+        render_list(
+            result,
+            out,
+            options.format,
+            options.columns,
+            getattr(options, "sort_columns", None),
+            getattr(options, "sort_descending", False),
+        )

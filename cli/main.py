@@ -1,5 +1,6 @@
 """`stratus`: parses the command line, runs the command, prints its result, and turns every
 failure into one line on stderr and an exit code (see cli.errors)."""
+
 import contextlib
 import importlib.metadata
 import os
@@ -29,8 +30,13 @@ def build_parser():
     return cli_parser.build(REGISTRY, version=_version())
 
 
-def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     env = os.environ if env is None else env
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -42,10 +48,11 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             args = parser.parse_args(argv)
-    except SystemExit as e:   # --help, --version, or a usage error already printed
+    except SystemExit as e:  # --help, --version, or a usage error already printed
         return e.code if isinstance(e.code, int) else ExitCode.USAGE
-    ctx = Context(args, env=env, stdout=stdout, stderr=stderr, parser=parser,
-                  issue_token=auth.issue_token)
+    ctx = Context(
+        args, env=env, stdout=stdout, stderr=stderr, parser=parser, issue_token=auth.issue_token
+    )
     try:
         return run(ctx)
     finally:
@@ -81,15 +88,18 @@ def run(ctx: Context) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), ctx.stdout.fileno())
         return ExitCode.FAILED
-    except OSError as e:   # a local file the command was given
+    except OSError as e:  # a local file the command was given
         where = f"{e.filename}: " if e.filename else ""
         print(f"stratus: error: {where}{e.strerror or e}", file=stderr)
         return ExitCode.FAILED
     except Exception as e:  # noqa: BLE001 - the last resort: one line, not a traceback
         if ctx.options.get("debug"):
             traceback.print_exc(file=stderr)
-        print(f"stratus: internal error: {type(e).__name__}: {e} "
-              "(run again with --debug to see where, and report it)", file=stderr)
+        print(
+            f"stratus: internal error: {type(e).__name__}: {e} "
+            "(run again with --debug to see where, and report it)",
+            file=stderr,
+        )
         return ExitCode.FAILED
 
 

@@ -1,5 +1,6 @@
 """A progress bar for long transfers: bytes, rate and time left, redrawn in place on a
 terminal; nothing at all when the stream is not a terminal."""
+
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,9 +27,16 @@ class Progress:
     """Counts bytes and, on a terminal, draws `label  42% [====>   ] 42.0 MiB / 100.0 MiB
     10.5 MiB/s  0:05 left` at most every `interval` seconds."""
 
-    def __init__(self, stream: TextIO, total: int | None = None, *, label: str = "",
-                 enabled: bool | None = None, clock: Callable[[], float] = time.monotonic,
-                 interval: float = 0.1):
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int | None = None,
+        *,
+        label: str = "",
+        enabled: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.1,
+    ):
         self.stream = stream
         self.total = total if total and total > 0 else None
         self.label = label
@@ -73,9 +81,11 @@ class Progress:
             return f"{head}{human_bytes(self.done)}  {human_bytes(rate)}/s"
         fraction = min(self.done / self.total, 1.0)
         left = (self.total - self.done) / rate if rate > 0 else None
-        tail = (f"  {human_bytes(self.done)} / {human_bytes(self.total)}"
-                f"  {human_bytes(rate)}/s  "
-                f"{human_duration(left) + ' left' if left is not None else '--:-- left'}")
+        tail = (
+            f"  {human_bytes(self.done)} / {human_bytes(self.total)}"
+            f"  {human_bytes(rate)}/s  "
+            f"{human_duration(left) + ' left' if left is not None else '--:-- left'}"
+        )
         columns = shutil.get_terminal_size((80, 24)).columns
         bar_width = max(10, min(40, columns - len(head) - len(tail) - 8))
         filled = int(bar_width * fraction)

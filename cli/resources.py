@@ -1,5 +1,6 @@
 """What the area modules share: proto messages to plain values, results from messages, and
 finding a resource by name or ID as the openstack client does."""
+
 import argparse
 import dataclasses
 import datetime
@@ -16,17 +17,19 @@ from cli.formatters import ListResult, ShowResult
 UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
 
-def enum_name(descriptor, number: int, *, upper: bool = False,
-              dash: bool = False) -> str | None:
+def enum_name(descriptor, number: int, *, upper: bool = False, dash: bool = False) -> str | None:
     """`ENDPOINT_INTERFACE_PUBLIC` -> `public` (or `PUBLIC`); the zero value -> None.
     With `dash`, words are joined by dashes (`anti-affinity`), as the openstack client has
     some of them."""
     if number == 0:
         return None
-    name = descriptor.values_by_number[number].name if number in descriptor.values_by_number \
+    name = (
+        descriptor.values_by_number[number].name
+        if number in descriptor.values_by_number
         else str(number)
+    )
     prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", descriptor.name).upper() + "_"
-    name = name[len(prefix):] if name.startswith(prefix) else name
+    name = name[len(prefix) :] if name.startswith(prefix) else name
     name = name.replace("_", "-") if dash else name
     return name if upper else name.lower()
 
@@ -52,7 +55,7 @@ def timestamp(value: timestamp_pb2.Timestamp) -> datetime.datetime | None:
 
 
 def _repeated(field: FieldDescriptor) -> bool:
-    if hasattr(field, "is_repeated"):   # protobuf 6 and later have no `label`
+    if hasattr(field, "is_repeated"):  # protobuf 6 and later have no `label`
         return field.is_repeated
     return field.label == FieldDescriptor.LABEL_REPEATED
 
@@ -79,15 +82,24 @@ def plain(message, field: FieldDescriptor, *, upper_enums: bool = False):
 
 def to_dict(message, *, upper_enums: bool = False) -> dict:
     """Every field of a message, in declaration order, as plain values."""
-    return {field.name: plain(message, field, upper_enums=upper_enums)
-            for field in message.DESCRIPTOR.fields}
+    return {
+        field.name: plain(message, field, upper_enums=upper_enums)
+        for field in message.DESCRIPTOR.fields
+    }
 
 
-def show(message, *, rename: dict | None = None, drop: Iterable[str] = (),
-         extra: dict | None = None, upper_enums: bool = False) -> ShowResult:
+def show(
+    message,
+    *,
+    rename: dict | None = None,
+    drop: Iterable[str] = (),
+    extra: dict | None = None,
+    upper_enums: bool = False,
+) -> ShowResult:
     """A show result of a message's fields, sorted by name as the openstack client shows."""
-    fields = {k: v for k, v in to_dict(message, upper_enums=upper_enums).items()
-              if k not in set(drop)}
+    fields = {
+        k: v for k, v in to_dict(message, upper_enums=upper_enums).items() if k not in set(drop)
+    }
     fields |= extra or {}
     fields = {(rename or {}).get(k, k): v for k, v in fields.items()}
     return ShowResult(dict(sorted(fields.items())))
@@ -100,13 +112,14 @@ def fields_of(view: Callable[[object], ShowResult], message_type, *extra: str):
     return lambda args: names
 
 
-Column = tuple[str, Callable | str]   # heading, and a field name or a function of the item
+Column = tuple[str, Callable | str]  # heading, and a field name or a function of the item
 
 
 @dataclasses.dataclass(frozen=True)
 class Columns:
     """A list command's columns, and those `--long` adds; getters run only for rows, so the
     headings are known before any call."""
+
     base: Sequence[Column]
     long: Sequence[Column] = ()
 
@@ -119,17 +132,27 @@ class Columns:
 
 def listing(items: Iterable, columns: Sequence[Column]) -> ListResult:
     """Rows of `items` under `columns`: (heading, field name or function of the item)."""
+
     def cell(item, getter):
         if callable(getter):
             return getter(item)
         field = item.DESCRIPTOR.fields_by_name[getter]
         return plain(item, field)
-    return ListResult([heading for heading, _ in columns],
-                      [[cell(item, getter) for _, getter in columns] for item in items])
+
+    return ListResult(
+        [heading for heading, _ in columns],
+        [[cell(item, getter) for _, getter in columns] for item in items],
+    )
 
 
-def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
-         by_name: Callable[[str], Iterable], any_id: bool = False):
+def find(
+    kind: str,
+    name_or_id: str,
+    *,
+    get: Callable[[str], object],
+    by_name: Callable[[str], Iterable],
+    any_id: bool = False,
+):
     """The one resource called `name_or_id`: by ID when it looks like one (a UUID, or
     anything when `any_id`), else by name.
 
@@ -139,8 +162,7 @@ def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
             try:
                 return get(name_or_id)
             except grpc.RpcError as e:
-                if e.code() not in (grpc.StatusCode.NOT_FOUND,
-                                    grpc.StatusCode.INVALID_ARGUMENT):
+                if e.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     raise
         matches = list(by_name(name_or_id))
     except grpc.RpcError as e:
@@ -152,8 +174,6 @@ def find(kind: str, name_or_id: str, *, get: Callable[[str], object],
     if len(matches) > 1:
         raise CliError(f"more than one {kind} is named {name_or_id!r}; use the ID")
     return matches[0]
-
-
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -178,8 +198,8 @@ def delete_each(ctx, kind: str, names: Sequence[str], delete: Callable[[str], No
         except grpc.RpcError as e:
             failed += 1
             from cli import rpc_errors
-            ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: "
-                             f"{rpc_errors.describe(e)}\n")
+
+            ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: {rpc_errors.describe(e)}\n")
         except CliError as e:
             failed += 1
             ctx.stderr.write(f"stratus: cannot delete {kind} {name!r}: {e}\n")

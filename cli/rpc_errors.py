@@ -1,6 +1,7 @@
 """Turns a grpc.RpcError into one line: the status code, the server's message, the details
 the server attached (google.rpc.BadRequest field violations, ErrorInfo reason, ...), and
 what to do next."""
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -51,14 +52,15 @@ _HINTS = {
 # was answered by the controller, so it is not "check that the controller is running".
 _REASON_HINTS = {
     "HOST_DOWN": "The server's compute host is not reporting; an administrator can check it "
-                 "with `stratus compute service list`.",
+    "with `stratus compute service list`.",
     "HOST_TIMEOUT": "The server's compute host did not answer in time; try again, or ask an "
-                    "administrator to check the host.",
+    "administrator to check the host.",
     "HOST_ERROR": "The server's compute host reported this failure; its operator can find "
-                  "it in the host's log by the request ID.",
+    "it in the host's log by the request ID.",
 }
-_ANSWERED_UNAVAILABLE = ("The controller answered, but a service it needs is unavailable; "
-                         "try again later.")
+_ANSWERED_UNAVAILABLE = (
+    "The controller answered, but a service it needs is unavailable; try again later."
+)
 
 
 def hint_for(code: grpc.StatusCode, reason: str | None, url: str | None) -> str:
@@ -84,10 +86,15 @@ def _details(error: grpc.RpcError) -> list:
         return []
     unpacked = []
     for any_detail in status.details:
-        for cls in (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest,
-                    error_details_pb2.PreconditionFailure, error_details_pb2.QuotaFailure,
-                    error_details_pb2.RetryInfo, error_details_pb2.Help,
-                    error_details_pb2.ResourceInfo):
+        for cls in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.BadRequest,
+            error_details_pb2.PreconditionFailure,
+            error_details_pb2.QuotaFailure,
+            error_details_pb2.RetryInfo,
+            error_details_pb2.Help,
+            error_details_pb2.ResourceInfo,
+        ):
             if any_detail.Is(cls.DESCRIPTOR):
                 message = cls()
                 any_detail.Unpack(message)
@@ -111,13 +118,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def describe(error: grpc.RpcError, *, url: str | None = None,
-             request_id: str | None = None, step: str | None = None) -> str:
+def describe(
+    error: grpc.RpcError,
+    *,
+    url: str | None = None,
+    request_id: str | None = None,
+    step: str | None = None,
+) -> str:
     """The line to print for `error`, without the program name; `step` says what the client
     was doing for the user when the call failed, if it was not the user's request itself."""
     code = error.code()
     message = _one_line(error.details() or "")
-    facts: list[str] = []   # what the details add to the message
+    facts: list[str] = []  # what the details add to the message
     reason = None
     notes: list[str] = []
     for detail in _details(error):
@@ -125,8 +137,9 @@ def describe(error: grpc.RpcError, *, url: str | None = None,
             reason = detail.reason
         elif isinstance(detail, error_details_pb2.BadRequest):
             facts += [f"{v.field}: {_one_line(v.description)}" for v in detail.field_violations]
-        elif isinstance(detail, (error_details_pb2.PreconditionFailure,
-                                 error_details_pb2.QuotaFailure)):
+        elif isinstance(
+            detail, (error_details_pb2.PreconditionFailure, error_details_pb2.QuotaFailure)
+        ):
             facts += [_one_line(v.description) for v in detail.violations if v.description]
         elif isinstance(detail, error_details_pb2.RetryInfo):
             seconds = detail.retry_delay.seconds + detail.retry_delay.nanos / 1e9

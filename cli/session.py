@@ -1,6 +1,7 @@
 """One connection to the API for one command: the channel, the token, and calls that carry
 `authorization` and `x-request-id` metadata. A cached token the server refuses is dropped
 and, once, replaced by a fresh one."""
+
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ def channel_for(settings: Settings) -> grpc.Channel:
     target, tls = url, bool(settings.cacert)
     for prefix in _PLAINTEXT + _TLS:
         if url.startswith(prefix):
-            target, tls = url[len(prefix):].rstrip("/"), prefix in _TLS
+            target, tls = url[len(prefix) :].rstrip("/"), prefix in _TLS
     if not tls:
         return grpc.insecure_channel(target)
     roots = None
@@ -34,15 +35,22 @@ def channel_for(settings: Settings) -> grpc.Channel:
         try:
             roots = Path(settings.cacert).read_bytes()
         except OSError as e:
-            raise ConfigError(f"cannot read CA certificate {settings.cacert}: {e.strerror}") \
-                from None
+            raise ConfigError(
+                f"cannot read CA certificate {settings.cacert}: {e.strerror}"
+            ) from None
     return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=roots))
 
 
 class Session:
-    def __init__(self, settings: Settings, *, cache: TokenCache | None = None,
-                 issue_token: TokenIssuer | None = None, request_id: str | None = None,
-                 debug: TextIO | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: TokenCache | None = None,
+        issue_token: TokenIssuer | None = None,
+        request_id: str | None = None,
+        debug: TextIO | None = None,
+    ):
         self.settings = settings
         self.debug = debug
         self.cache = cache
@@ -59,8 +67,7 @@ class Session:
         if self._channel is None:
             self._channel = channel_for(self.settings)
             if self.debug is not None:
-                self._channel = grpc.intercept_channel(self._channel,
-                                                       DebugInterceptor(self.debug))
+                self._channel = grpc.intercept_channel(self._channel, DebugInterceptor(self.debug))
         return self._channel
 
     def stub(self, stub_class):
@@ -78,8 +85,10 @@ class Session:
         if self.issue_token is None:
             raise ConfigError("this client cannot issue tokens")
         if not (self.settings.username and self.settings.password):
-            raise ConfigError("no credentials: set STRATUS_USERNAME and STRATUS_PASSWORD, "
-                              "pass --username and --password, or choose a cloud with --cloud")
+            raise ConfigError(
+                "no credentials: set STRATUS_USERNAME and STRATUS_PASSWORD, "
+                "pass --username and --password, or choose a cloud with --cloud"
+            )
         issued = self.issue_token(self)
         if self.cache is not None:
             self.cache.store(issued)
@@ -101,7 +110,7 @@ class Session:
         """Handles a refused token: drops it; True when a retry with a fresh one may succeed."""
         if not authenticated or error.code() != grpc.StatusCode.UNAUTHENTICATED:
             return False
-        if self.settings.token:   # given explicitly: nothing else to try
+        if self.settings.token:  # given explicitly: nothing else to try
             return False
         retry = self._token_from_cache
         if self.cache is not None:

@@ -11,6 +11,7 @@ may come after the spawn's result went out), so an event is sent with the power 
 guest has when it is sent, read while no command of that instance runs: never older than a
 result already sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,11 @@ from google.rpc import error_details_pb2, status_pb2
 from compute_node import convert
 from compute_node.backoff import Backoff
 from compute_node.drivers.base import (
-    ComputeDriver, EventSubscription, InstanceNotFound, LifecycleEvent, PowerState,
+    ComputeDriver,
+    EventSubscription,
+    InstanceNotFound,
+    LifecycleEvent,
+    PowerState,
 )
 from compute_node.executor import Executor
 from compute_node.image_fetch import NotConnected
@@ -75,14 +80,19 @@ def identity_refusal(exc: grpc.aio.AioRpcError) -> float | None:
 class Agent:
     """`channel_factory()` returns a new grpc.aio channel to the node listener (mTLS)."""
 
-    def __init__(self, settings: AgentSettings, driver: ComputeDriver, executor: Executor,
-                 channel_factory: Callable[[], grpc.aio.Channel]):
+    def __init__(
+        self,
+        settings: AgentSettings,
+        driver: ComputeDriver,
+        executor: Executor,
+        channel_factory: Callable[[], grpc.aio.Channel],
+    ):
         self.settings = settings
         self.driver = driver
         self.executor = executor
         self.channel_factory = channel_factory
         self._call = None
-        self._stub = None   # the current session's, while it is welcomed
+        self._stub = None  # the current session's, while it is welcomed
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.node_id: str | None = None
         self.connected = asyncio.Event()
@@ -92,8 +102,7 @@ class Agent:
         self._commands: set[asyncio.Task] = set()  # referenced so none is collected mid-run
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._events = EventSubscription(asyncio.get_running_loop(),
-                                         self.settings.event_queue_size)
+        self._events = EventSubscription(asyncio.get_running_loop(), self.settings.event_queue_size)
         self.driver.subscribe(self._events)
         refused = False
         try:
@@ -106,9 +115,10 @@ class Agent:
                 except grpc.aio.AioRpcError as exc:
                     delay = identity_refusal(exc)
                     if delay is not None and refused:
-                        raise HostIdentityInUse(exc.details()) from None   # the other is alive
-                    LOG.warning("stream to the controller ended: %s %s", exc.code().name,
-                                exc.details())
+                        raise HostIdentityInUse(exc.details()) from None  # the other is alive
+                    LOG.warning(
+                        "stream to the controller ended: %s %s", exc.code().name, exc.details()
+                    )
                 except Exception:
                     LOG.exception("stream to the controller failed")
                 # Refused once: the session that holds the host may be a dead one of ours (a
@@ -136,11 +146,15 @@ class Agent:
     async def _hello(self) -> pb.ConnectRequest:
         stats = await asyncio.to_thread(self.driver.host_stats)
         instances = await asyncio.to_thread(self.driver.list_instances)
-        return pb.ConnectRequest(hello=pb.Hello(
-            host_name=self.settings.host_name, agent_version=AGENT_VERSION,
-            resources=convert.resources(stats),
-            instances=convert.inventory(instances.values()),
-            availability_zone=self.settings.availability_zone))
+        return pb.ConnectRequest(
+            hello=pb.Hello(
+                host_name=self.settings.host_name,
+                agent_version=AGENT_VERSION,
+                resources=convert.resources(stats),
+                instances=convert.inventory(instances.values()),
+                availability_zone=self.settings.availability_zone,
+            )
+        )
 
     async def _requests(self, hello: pb.ConnectRequest, outgoing: asyncio.Queue):
         yield hello
@@ -169,14 +183,16 @@ class Agent:
             self.backoff.reset()
             self.connected.set()
             LOG.info("connected to the controller as node %s", welcome.node_id)
-            tasks = [asyncio.ensure_future(self._heartbeats(outgoing,
-                                                            welcome.report_interval_seconds)),
-                     asyncio.ensure_future(self._forward_events(outgoing))]
+            tasks = [
+                asyncio.ensure_future(self._heartbeats(outgoing, welcome.report_interval_seconds)),
+                asyncio.ensure_future(self._forward_events(outgoing)),
+            ]
             stopper = asyncio.ensure_future(stop.wait())
             reader = asyncio.ensure_future(self._read(responses))
             tasks += [stopper, reader]
-            done, _ = await asyncio.wait([stopper, reader, *tasks[:2]],
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [stopper, reader, *tasks[:2]], return_when=asyncio.FIRST_COMPLETED
+            )
             for task in done:
                 # A cancelled read is the stream ended on purpose (reconnect()).
                 if task is not stopper and not task.cancelled() and task.exception():
@@ -214,12 +230,17 @@ class Agent:
         while True:
             await asyncio.sleep(max(1, interval))
             stats = await asyncio.to_thread(self.driver.host_stats)
-            await outgoing.put(pb.ConnectRequest(heartbeat=pb.Heartbeat(
-                resources=convert.resources(stats), time=convert.timestamp())))
+            await outgoing.put(
+                pb.ConnectRequest(
+                    heartbeat=pb.Heartbeat(
+                        resources=convert.resources(stats), time=convert.timestamp()
+                    )
+                )
+            )
 
     async def _forward_events(self, outgoing: asyncio.Queue) -> None:
         events = self._events
-        pending: dict[str, LifecycleEvent] = {}   # instance -> its latest unsent event
+        pending: dict[str, LifecycleEvent] = {}  # instance -> its latest unsent event
         reporters: dict[str, asyncio.Task] = {}
         try:
             while True:
@@ -228,8 +249,11 @@ class Agent:
                     events.lost = 0
                     self._drain_events()
                     instances = await asyncio.to_thread(self.driver.list_instances)
-                    await outgoing.put(pb.ConnectRequest(inventory=pb.Inventory(
-                        instances=convert.inventory(instances.values()))))
+                    await outgoing.put(
+                        pb.ConnectRequest(
+                            inventory=pb.Inventory(instances=convert.inventory(instances.values()))
+                        )
+                    )
                     continue
                 pending[event.uuid] = event
                 reporter = reporters.get(event.uuid)
@@ -237,7 +261,8 @@ class Agent:
                     # One reporter per instance, so a long command on one guest does not
                     # hold back the events of the others.
                     reporters[event.uuid] = asyncio.ensure_future(
-                        self._report(event.uuid, pending, outgoing))
+                        self._report(event.uuid, pending, outgoing)
+                    )
                     for uuid in [u for u, t in reporters.items() if t.done()]:
                         del reporters[uuid]
         finally:
@@ -246,7 +271,7 @@ class Agent:
 
     async def _report(self, uuid: str, pending: dict, outgoing: asyncio.Queue) -> None:
         async with self.executor.instance_lock(uuid):
-            while uuid in pending:   # events that came meanwhile are covered by one read
+            while uuid in pending:  # events that came meanwhile are covered by one read
                 event = pending.pop(uuid)
                 state = await self._power_state(uuid, event.power_state)
                 await outgoing.put(convert.event(replace(event, power_state=state)))
@@ -266,7 +291,6 @@ class Agent:
         while not self._events.queue.empty():
             self._events.queue.get_nowait()
         self._events.lost = 0
-
 
     async def _image_chunks(self, image_id: str):
         """Through the session open now: a fetch tried again after a reconnect uses the new

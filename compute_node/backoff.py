@@ -1,4 +1,5 @@
 """Exponential back-off with full jitter, for everything the node retries."""
+
 from __future__ import annotations
 
 import random
@@ -13,7 +14,7 @@ class Backoff:
         self.attempt = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.initial * (2 ** self.attempt))
+        ceiling = min(self.maximum, self.initial * (2**self.attempt))
         self.attempt += 1
         return self.rng.uniform(0, ceiling)
 

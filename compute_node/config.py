@@ -1,25 +1,26 @@
 """stratus-compute's configuration: /etc/stratus/compute.toml, then command-line flags.
 
-    [compute]
-    host_name = "node1.example.org"     # default: this host's FQDN; must match its certificate
-    controller = "ctl.example.org:5001"  # the controller's node listener (mutual TLS)
-    public_endpoint = "ctl.example.org:5000"  # the public listener, for enrollment only
-    state_dir = "/var/lib/stratus"       # pki/, images/ (cache), instances/, journal.db
-    availability_zone = "nova"
-    concurrency = 4                      # commands run at once
-    log_level = "info"
-    resume_guests_state_on_host_boot = false  # start guests that ran before the host stopped
+[compute]
+host_name = "node1.example.org"     # default: this host's FQDN; must match its certificate
+controller = "ctl.example.org:5001"  # the controller's node listener (mutual TLS)
+public_endpoint = "ctl.example.org:5000"  # the public listener, for enrollment only
+state_dir = "/var/lib/stratus"       # pki/, images/ (cache), instances/, journal.db
+availability_zone = "nova"
+concurrency = 4                      # commands run at once
+log_level = "info"
+resume_guests_state_on_host_boot = false  # start guests that ran before the host stopped
 
-    [libvirt]
-    uri = "qemu:///system"               # or test:///default, test:///path/node.xml
-    network = "user"                     # user | none | bridge:<name>
-    domain_type = "auto"                 # auto (KVM when it really works, else QEMU TCG) | kvm | qemu
-    shutdown_timeout = 60
+[libvirt]
+uri = "qemu:///system"               # or test:///default, test:///path/node.xml
+network = "user"                     # user | none | bridge:<name>
+domain_type = "auto"                 # auto (KVM when it really works, else QEMU TCG) | kvm | qemu
+shutdown_timeout = 60
 
-    [image_cache]
-    max_unused_age = 86400               # seconds an image nobody uses is kept
-    prune_interval = 600
+[image_cache]
+max_unused_age = 86400               # seconds an image nobody uses is kept
+prune_interval = 600
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,8 +75,7 @@ class Config:
         return os.path.join(self.compute.state_dir, *parts)
 
 
-_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection,
-             "image_cache": ImageCacheSection}
+_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection, "image_cache": ImageCacheSection}
 
 
 def load(path: Path | None = None, overrides: dict | None = None) -> Config:
@@ -89,5 +89,9 @@ def load(path: Path | None = None, overrides: dict | None = None) -> Config:
         raise ConfigError(f"{target}: unknown section(s): {', '.join(unknown)}")
     for section, values in (overrides or {}).items():
         raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return Config(**{name: build_section(cls, name, raw.get(name, {}), str(target))
-                     for name, cls in _SECTIONS.items()})
+    return Config(
+        **{
+            name: build_section(cls, name, raw.get(name, {}), str(target))
+            for name, cls in _SECTIONS.items()
+        }
+    )

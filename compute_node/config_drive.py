@@ -11,6 +11,7 @@ lowercase and longer than 8.3, and Linux shows Rock Ridge names (Joliet where Ro
 off). Interchange level 4 lets the ISO 9660 names be the same names, as genisoimage's
 `-allow-lowercase -allow-multidot -l` does for Nova.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,11 +27,22 @@ from compute_node.drivers.base import InstanceSpec
 LABEL = "config-2"
 # OpenStack's metadata versions, oldest first (cloud-init's OS_VERSIONS), and the first
 # version that has each optional file.
-VERSIONS = ("2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "2016-06-30",
-            "2016-10-06", "2017-02-22", "2018-08-27")
-FILE_SINCE = {"vendor_data.json": "2013-10-17", "network_data.json": "2015-10-15",
-              "vendor_data2.json": "2016-10-06"}
-RANDOM_SEED_BYTES = 512   # what Nova hands guests to seed their random number generator
+VERSIONS = (
+    "2012-08-10",
+    "2013-04-04",
+    "2013-10-17",
+    "2015-10-15",
+    "2016-06-30",
+    "2016-10-06",
+    "2017-02-22",
+    "2018-08-27",
+)
+FILE_SINCE = {
+    "vendor_data.json": "2013-10-17",
+    "network_data.json": "2015-10-15",
+    "vendor_data2.json": "2016-10-06",
+}
+RANDOM_SEED_BYTES = 512  # what Nova hands guests to seed their random number generator
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class GuestNic:
     """One of the guest's network interfaces, as the node wired it."""
 
     mac: str
-    link_type: str   # network_data.json's link type: "bridge", or "ethernet" for QEMU's NAT
+    link_type: str  # network_data.json's link type: "bridge", or "ethernet" for QEMU's NAT
 
 
 def meta_data(spec: InstanceSpec) -> dict:
@@ -51,8 +63,9 @@ def meta_data(spec: InstanceSpec) -> dict:
         "availability_zone": guest.availability_zone,
         "launch_index": 0,
         "public_keys": {key.name: key.public_key for key in guest.keys},
-        "keys": [{"name": key.name, "type": key.type, "data": key.public_key}
-                 for key in guest.keys],
+        "keys": [
+            {"name": key.name, "type": key.type, "data": key.public_key} for key in guest.keys
+        ],
         "meta": dict(spec.metadata),
         "random_seed": base64.b64encode(os.urandom(RANDOM_SEED_BYTES)).decode(),
     }
@@ -61,10 +74,14 @@ def meta_data(spec: InstanceSpec) -> dict:
 def network_data(nics: list[GuestNic]) -> dict:
     """The node knows each NIC's MAC but not its address: every network is DHCP (QEMU's NAT
     serves it on the `user` network)."""
-    links = [{"id": f"interface{i}", "type": nic.link_type,
-              "ethernet_mac_address": nic.mac.lower()} for i, nic in enumerate(nics)]
-    networks = [{"id": f"network{i}", "type": "ipv4_dhcp", "link": link["id"]}
-                for i, link in enumerate(links)]
+    links = [
+        {"id": f"interface{i}", "type": nic.link_type, "ethernet_mac_address": nic.mac.lower()}
+        for i, nic in enumerate(nics)
+    ]
+    networks = [
+        {"id": f"network{i}", "type": "ipv4_dhcp", "link": link["id"]}
+        for i, link in enumerate(links)
+    ]
     return {"links": links, "networks": networks, "services": []}
 
 
@@ -72,16 +89,20 @@ def contents(spec: InstanceSpec, nics: list[GuestNic]) -> dict[str, bytes]:
     """Path on the volume -> bytes, for an instance with guest data."""
     if spec.guest is None:
         raise ValueError(f"instance {spec.uuid} has no guest data for a config drive")
-    files = {"meta_data.json": _json(meta_data(spec)),
-             "vendor_data.json": _json({}),
-             "network_data.json": _json(network_data(nics)),
-             "vendor_data2.json": _json({})}
+    files = {
+        "meta_data.json": _json(meta_data(spec)),
+        "vendor_data.json": _json({}),
+        "network_data.json": _json(network_data(nics)),
+        "vendor_data2.json": _json({}),
+    }
     if spec.guest.user_data:
         files["user_data"] = spec.guest.user_data
-    return {f"openstack/{version}/{name}": data
-            for version in (*VERSIONS, "latest")
-            for name, data in files.items()
-            if version == "latest" or version >= FILE_SINCE.get(name, "")}
+    return {
+        f"openstack/{version}/{name}": data
+        for version in (*VERSIONS, "latest")
+        for name, data in files.items()
+        if version == "latest" or version >= FILE_SINCE.get(name, "")
+    }
 
 
 def write(path: str, spec: InstanceSpec, nics: list[GuestNic]) -> None:
@@ -98,11 +119,11 @@ def write(path: str, spec: InstanceSpec, nics: list[GuestNic]) -> None:
             for depth in range(1, len(parts)):
                 directory = "/" + "/".join(parts[:depth])
                 if directory not in made:
-                    iso.add_directory(directory, rr_name=parts[depth - 1],
-                                      joliet_path=directory)
+                    iso.add_directory(directory, rr_name=parts[depth - 1], joliet_path=directory)
                     made.add(directory)
-            iso.add_fp(io.BytesIO(data), len(data), f"/{name}", rr_name=parts[-1],
-                       joliet_path=f"/{name}")
+            iso.add_fp(
+                io.BytesIO(data), len(data), f"/{name}", rr_name=parts[-1], joliet_path=f"/{name}"
+            )
         iso.write(partial)
         os.replace(partial, path)
     finally:

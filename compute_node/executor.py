@@ -5,16 +5,25 @@ different instances run side by side, at most `concurrency` at a time. Driver ca
 so they run in worker threads. The journal tells a command that waited for its turn when the
 agent stopped (it runs after the restart) from one that had begun (interrupted).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
+
 import grpc
 
 from compute_node import convert
 from compute_node.drivers.base import (
-    ComputeDriver, DriverError, ImageFile, InstanceExists, InstanceNotFound, InstanceSpec,
-    InvalidSpec, InvalidState, PowerState,
+    ComputeDriver,
+    DriverError,
+    ImageFile,
+    InstanceExists,
+    InstanceNotFound,
+    InstanceSpec,
+    InvalidSpec,
+    InvalidState,
+    PowerState,
 )
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
 from compute_node.image_fetch import FetchGaveUp, ImageFetcher, ImageSource
@@ -25,6 +34,7 @@ from stratus_common import faults
 LOG = logging.getLogger(__name__)
 DEFAULT_CONSOLE_BYTES = 64 * 1024
 
+
 class CommandFailed(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -32,8 +42,15 @@ class CommandFailed(Exception):
 
 
 class Executor:
-    def __init__(self, driver: ComputeDriver, cache: ImageCache, journal: Journal, *,
-                 concurrency: int = 4, fetcher: ImageFetcher | None = None):
+    def __init__(
+        self,
+        driver: ComputeDriver,
+        cache: ImageCache,
+        journal: Journal,
+        *,
+        concurrency: int = 4,
+        fetcher: ImageFetcher | None = None,
+    ):
         self.driver = driver
         self.cache = cache
         self.fetcher = fetcher or ImageFetcher(cache)
@@ -45,12 +62,20 @@ class Executor:
     async def execute(self, command: pb.Command, images: ImageSource) -> pb.CommandResult:
         """The command's result; a command id seen before is not run again."""
         action = command.WhichOneof("action")
-        LOG.info("command %s: %s of %s (request %s)", command.command_id, action or "unknown",
-                 command.instance_id, command.request_id or "-")
+        LOG.info(
+            "command %s: %s of %s (request %s)",
+            command.command_id,
+            action or "unknown",
+            command.instance_id,
+            command.request_id or "-",
+        )
         if action is None:
-            return convert.result(command.command_id, pb.COMMAND_STATUS_REJECTED,
-                                  error_code="UNKNOWN_COMMAND",
-                                  error_message="this agent does not know the command")
+            return convert.result(
+                command.command_id,
+                pb.COMMAND_STATUS_REJECTED,
+                error_code="UNKNOWN_COMMAND",
+                error_message="this agent does not know the command",
+            )
         if action == "console_output":  # a read: nothing to do at most once
             return await self._locked(command, lambda: self._console(command))
         running = self._running.get(command.command_id)
@@ -125,21 +150,26 @@ class Executor:
         except Exception as exc:  # an OS error, a libvirt surprise: still an answer
             LOG.exception("command %s (%s of %s) failed", command.command_id, action, uuid)
             code, message = "HYPERVISOR_ERROR", f"{exc.__class__.__name__}: {exc}"
-        LOG.warning("command %s (%s of %s) failed: %s %s", command.command_id, action, uuid,
-                    code, message)
-        return convert.result(command.command_id, pb.COMMAND_STATUS_FAILED,
-                              await self._info(uuid), code, message)
+        LOG.warning(
+            "command %s (%s of %s) failed: %s %s", command.command_id, action, uuid, code, message
+        )
+        return convert.result(
+            command.command_id, pb.COMMAND_STATUS_FAILED, await self._info(uuid), code, message
+        )
 
     async def _spawn(self, command: pb.Command, images: ImageSource):
         existing = await self._info(command.instance_id)
         if existing is not None:  # spawned already: report what exists, never boot twice
             return existing
         spec = command.spawn
-        refs = {"root": spec.image if spec.HasField("image") else None,
-                "kernel": spec.kernel if spec.HasField("kernel") else None,
-                "ramdisk": spec.ramdisk if spec.HasField("ramdisk") else None}
+        refs = {
+            "root": spec.image if spec.HasField("image") else None,
+            "kernel": spec.kernel if spec.HasField("kernel") else None,
+            "ramdisk": spec.ramdisk if spec.HasField("ramdisk") else None,
+        }
         deadline = self.fetcher.deadline(
-            command.expires_at.ToSeconds() if command.HasField("expires_at") else None)
+            command.expires_at.ToSeconds() if command.HasField("expires_at") else None
+        )
         files = {}
         for role, ref in refs.items():
             if ref is None or not ref.image_id:
@@ -148,11 +178,18 @@ class Executor:
             cached = await self._fetch(ref, images, deadline)
             files[role] = ImageFile(image_id=ref.image_id, disk_format=cached.disk_format)
         instance = InstanceSpec(
-            uuid=command.instance_id, name=spec.name, vcpus=spec.vcpus,
-            memory_mb=spec.memory_mb, disk_gb=spec.disk_gb, root_disk=files["root"],
-            kernel=files["kernel"], ramdisk=files["ramdisk"],
-            cmdline=spec.kernel_cmdline or None, metadata=dict(spec.metadata),
-            guest=convert.guest(spec.guest))
+            uuid=command.instance_id,
+            name=spec.name,
+            vcpus=spec.vcpus,
+            memory_mb=spec.memory_mb,
+            disk_gb=spec.disk_gb,
+            root_disk=files["root"],
+            kernel=files["kernel"],
+            ramdisk=files["ramdisk"],
+            cmdline=spec.kernel_cmdline or None,
+            metadata=dict(spec.metadata),
+            guest=convert.guest(spec.guest),
+        )
         try:
             return await asyncio.to_thread(self.driver.spawn, instance)
         except InstanceExists:
@@ -160,8 +197,13 @@ class Executor:
 
     async def _fetch(self, ref: pb.ImageRef, images: ImageSource, deadline: float):
         try:
-            return await self.fetcher.fetch(ref.image_id, images, multihash=ref.os_hash_value,
-                                            disk_format=ref.disk_format, deadline=deadline)
+            return await self.fetcher.fetch(
+                ref.image_id,
+                images,
+                multihash=ref.os_hash_value,
+                disk_format=ref.disk_format,
+                deadline=deadline,
+            )
         except ImageRejected as exc:
             raise CommandFailed("IMAGE_REJECTED", str(exc)) from exc
         except FetchGaveUp as exc:
@@ -169,13 +211,18 @@ class Executor:
         except ImageCacheError as exc:
             raise CommandFailed("IMAGE_UNAVAILABLE", str(exc)) from exc
         except grpc.aio.AioRpcError as exc:
-            code = "IMAGE_NOT_FOUND" if exc.code() == grpc.StatusCode.NOT_FOUND else \
-                "IMAGE_UNAVAILABLE"
-            raise CommandFailed(code, f"could not fetch image {ref.image_id}: "
-                                      f"{exc.details()}") from exc
+            code = (
+                "IMAGE_NOT_FOUND"
+                if exc.code() == grpc.StatusCode.NOT_FOUND
+                else "IMAGE_UNAVAILABLE"
+            )
+            raise CommandFailed(
+                code, f"could not fetch image {ref.image_id}: {exc.details()}"
+            ) from exc
         except Exception as exc:  # the stream that carries the bytes failed
-            raise CommandFailed("IMAGE_UNAVAILABLE",
-                                f"could not fetch image {ref.image_id}: {exc}") from exc
+            raise CommandFailed(
+                "IMAGE_UNAVAILABLE", f"could not fetch image {ref.image_id}: {exc}"
+            ) from exc
 
     async def _power(self, uuid: str, power: pb.PowerAction):
         name, args = convert.OPERATIONS.get(power.operation, (None, ()))
@@ -187,12 +234,15 @@ class Executor:
 
     async def _console(self, command: pb.Command) -> pb.CommandResult:
         try:
-            out = await asyncio.to_thread(self.driver.console_output, command.instance_id,
-                                          command.console_output.max_bytes
-                                          or DEFAULT_CONSOLE_BYTES)
+            out = await asyncio.to_thread(
+                self.driver.console_output,
+                command.instance_id,
+                command.console_output.max_bytes or DEFAULT_CONSOLE_BYTES,
+            )
         except InstanceNotFound as exc:
-            return convert.result(command.command_id, pb.COMMAND_STATUS_FAILED, None,
-                                  "INSTANCE_NOT_FOUND", str(exc))
+            return convert.result(
+                command.command_id, pb.COMMAND_STATUS_FAILED, None, "INSTANCE_NOT_FOUND", str(exc)
+            )
         result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED)
         result.console_output = out.text
         result.console_truncated = out.truncated
@@ -215,7 +265,12 @@ class Executor:
             if action == "spawn":
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
                 info = None
-            result = convert.result(command.command_id, pb.COMMAND_STATUS_INTERRUPTED, info,
-                                    "INTERRUPTED", "the agent stopped while it ran")
+            result = convert.result(
+                command.command_id,
+                pb.COMMAND_STATUS_INTERRUPTED,
+                info,
+                "INTERRUPTED",
+                "the agent stopped while it ran",
+            )
         self.journal.finish(command.command_id, result.SerializeToString())
         return result

@@ -13,6 +13,7 @@ upload (controller/image/inspection.py): a declared format that does not match t
 a failed safety check (a qcow2 with a backing file or an external data file, ...), or a
 format this node does not boot is refused, and nothing is kept.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,7 +52,7 @@ class ImageNotCached(ImageCacheError):
 class CachedImage:
     image_id: str
     path: str
-    disk_format: str     # raw or qcow2 (what the content is), or aki/ari (boot files)
+    disk_format: str  # raw or qcow2 (what the content is), or aki/ari (boot files)
     size: int
     virtual_size: int
     multihash: str
@@ -65,9 +66,15 @@ def _check_image_id(image_id: str) -> str:
 
 
 class ImageCache:
-    def __init__(self, root: str, *, max_unused_age: float = 24 * 3600,
-                 allowed_formats: frozenset[str] = DEFAULT_ALLOWED_FORMATS,
-                 max_image_size: int | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        root: str,
+        *,
+        max_unused_age: float = 24 * 3600,
+        allowed_formats: frozenset[str] = DEFAULT_ALLOWED_FORMATS,
+        max_image_size: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.root = root
         self.max_unused_age = max_unused_age
         self.allowed_formats = allowed_formats
@@ -92,9 +99,11 @@ class ImageCache:
         return CachedImage(image_id=image_id, path=os.path.join(directory, "data"), **meta)
 
     def image_ids(self) -> list[str]:
-        return sorted(name for name in os.listdir(self.root)
-                      if name != "tmp" and os.path.exists(os.path.join(self.root, name,
-                                                                       "meta.json")))
+        return sorted(
+            name
+            for name in os.listdir(self.root)
+            if name != "tmp" and os.path.exists(os.path.join(self.root, name, "meta.json"))
+        )
 
     def references(self, image_id: str) -> set[str]:
         try:
@@ -104,8 +113,9 @@ class ImageCache:
 
     # -- fetching ------------------------------------------------------------------------
 
-    async def fetch(self, image_id: str, chunks: AsyncIterable[bytes], *, multihash: str,
-                    disk_format: str) -> CachedImage:
+    async def fetch(
+        self, image_id: str, chunks: AsyncIterable[bytes], *, multihash: str, disk_format: str
+    ) -> CachedImage:
         """Return the cached image, downloading it from `chunks` first if needed.
 
         `multihash` is the sha512 hex digest the image service recorded; `disk_format` the
@@ -133,8 +143,9 @@ class ImageCache:
                 async for chunk in chunks:
                     size += len(chunk)
                     if self.max_image_size is not None and size > self.max_image_size:
-                        raise ImageRejected(f"image {image_id} is larger than "
-                                            f"{self.max_image_size} bytes")
+                        raise ImageRejected(
+                            f"image {image_id} is larger than {self.max_image_size} bytes"
+                        )
                     digest.update(chunk)
                     inspector.feed(chunk)
                     await asyncio.to_thread(out.write, chunk)
@@ -146,8 +157,12 @@ class ImageCache:
             directory = self._dir(image_id)
             os.makedirs(os.path.join(directory, "refs"), exist_ok=True)
             os.rename(tmp_path, os.path.join(directory, "data"))
-            meta = {"disk_format": found, "size": size, "virtual_size": virtual_size,
-                    "multihash": multihash}
+            meta = {
+                "disk_format": found,
+                "size": size,
+                "virtual_size": virtual_size,
+                "multihash": multihash,
+            }
             meta_tmp = os.path.join(directory, "meta.json.tmp")
             with open(meta_tmp, "w") as f:  # noqa: ASYNC230 - a few bytes of metadata
                 json.dump(meta, f)
@@ -178,16 +193,18 @@ class ImageCache:
             cached = self.get(image_id)
             if cached is None:
                 raise ImageNotCached(f"image {image_id} is not in the cache")
-            open(os.path.join(self._dir(image_id), "refs",
-                              str(uuid_mod.UUID(instance_uuid))), "a").close()
+            open(
+                os.path.join(self._dir(image_id), "refs", str(uuid_mod.UUID(instance_uuid))), "a"
+            ).close()
             return cached
 
     def release(self, image_id: str, instance_uuid: str) -> None:
         """Idempotent."""
         with self._lock:
             try:
-                os.unlink(os.path.join(self._dir(image_id), "refs",
-                                       str(uuid_mod.UUID(instance_uuid))))
+                os.unlink(
+                    os.path.join(self._dir(image_id), "refs", str(uuid_mod.UUID(instance_uuid)))
+                )
             except FileNotFoundError:
                 return
             self._touch(image_id)

@@ -6,6 +6,7 @@ download) after an exponential back-off with full jitter, until the command's de
 A definitive answer fails at once: the image is not found or not allowed, or its bytes fail
 verification (`ImageRejected`, a checksum mismatch or a refused format).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,10 +27,15 @@ ImageSource = Callable[[str], AsyncIterable[bytes]]
 
 # The call did not reach an image service that could answer, or it went away meanwhile
 # (CANCELLED: the channel closed under the stream); RESOURCE_EXHAUSTED is a transfer limit.
-TRANSIENT_CODES = frozenset({
-    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED,
-})
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 
 
 class NotConnected(ConnectionError):
@@ -40,8 +46,10 @@ class FetchGaveUp(Exception):
     """Only transient failures, until the deadline; `last` is the latest of them."""
 
     def __init__(self, image_id: str, attempts: int, last: BaseException):
-        super().__init__(f"could not reach the image service for image {image_id} in "
-                         f"{attempts} attempt(s) before the deadline: {describe(last)}")
+        super().__init__(
+            f"could not reach the image service for image {image_id} in "
+            f"{attempts} attempt(s) before the deadline: {describe(last)}"
+        )
         self.last = last
 
 
@@ -82,8 +90,13 @@ async def _unstalled(chunks: AsyncIterable[bytes], stall_timeout: float):
 
 
 class ImageFetcher:
-    def __init__(self, cache: ImageCache, settings: FetchSettings = FetchSettings(), *,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        cache: ImageCache,
+        settings: FetchSettings = FetchSettings(),
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
         self.cache = cache
         self.settings = settings
         self.clock = clock
@@ -91,8 +104,15 @@ class ImageFetcher:
     def deadline(self, expires_at: float | None) -> float:
         return expires_at or self.clock() + self.settings.default_deadline
 
-    async def fetch(self, image_id: str, source: ImageSource, *, multihash: str,
-                    disk_format: str, deadline: float) -> CachedImage:
+    async def fetch(
+        self,
+        image_id: str,
+        source: ImageSource,
+        *,
+        multihash: str,
+        disk_format: str,
+        deadline: float,
+    ) -> CachedImage:
         """The cached image; raises FetchGaveUp at `deadline` (seconds since the epoch), or
         the first definitive failure as it came."""
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
@@ -102,8 +122,11 @@ class ImageFetcher:
             try:
                 async with asyncio.timeout(max(0.0, deadline - self.clock())):
                     return await self.cache.fetch(
-                        image_id, _unstalled(source(image_id), self.settings.stall_timeout),
-                        multihash=multihash, disk_format=disk_format)
+                        image_id,
+                        _unstalled(source(image_id), self.settings.stall_timeout),
+                        multihash=multihash,
+                        disk_format=disk_format,
+                    )
             except Exception as exc:
                 if not transient(exc):
                     raise
@@ -111,6 +134,10 @@ class ImageFetcher:
             delay = backoff.next_delay()
             if self.clock() + delay >= deadline:
                 raise FetchGaveUp(image_id, attempts, last) from last
-            LOG.warning("fetching image %s failed (%s); trying again in %.1f s", image_id,
-                        describe(last), delay)
+            LOG.warning(
+                "fetching image %s failed (%s); trying again in %.1f s",
+                image_id,
+                describe(last),
+                delay,
+            )
             await asyncio.sleep(delay)

@@ -7,6 +7,7 @@ keeps one stream open to the controller. SIGTERM or SIGINT closes the stream and
 guests keep running. Exit status 3: the controller refused this node because another agent
 with this host's name and certificate holds its session.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,11 +38,16 @@ EXIT_IDENTITY_IN_USE = 3
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="stratus-compute", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path, help="configuration file "
-                        f"(default {config_mod.DEFAULT_PATH} if it exists)")
-    parser.add_argument("--enroll-token", default=os.environ.get("STRATUS_ENROLL_TOKEN"),
-                        help="one-time enrollment token (first start only; or "
-                        "STRATUS_ENROLL_TOKEN)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"configuration file (default {config_mod.DEFAULT_PATH} if it exists)",
+    )
+    parser.add_argument(
+        "--enroll-token",
+        default=os.environ.get("STRATUS_ENROLL_TOKEN"),
+        help="one-time enrollment token (first start only; or STRATUS_ENROLL_TOKEN)",
+    )
     parser.add_argument("--host-name")
     parser.add_argument("--controller", help="the node listener, host:port")
     parser.add_argument("--public-endpoint", help="the public listener, host:port")
@@ -52,19 +58,22 @@ def parse_args(argv):
 
 
 def channel_options(max_bytes: int) -> list:
-    return [("grpc.max_send_message_length", max_bytes),
-            ("grpc.max_receive_message_length", max_bytes)]
+    return [
+        ("grpc.max_send_message_length", max_bytes),
+        ("grpc.max_receive_message_length", max_bytes),
+    ]
 
 
 async def enroll_if_needed(cfg, pki, token: str | None) -> None:
     if pki.is_enrolled():
         return
     if not token:
-        raise SystemExit("this node is not enrolled: start it once with --enroll-token TOKEN "
-                         "(from `stratus-manage` or the CA API)")
+        raise SystemExit(
+            "this node is not enrolled: start it once with --enroll-token TOKEN "
+            "(from `stratus-manage` or the CA API)"
+        )
     async with grpc.aio.insecure_channel(cfg.compute.public_endpoint) as channel:
-        await pki_mod.enroll(pki, channel, token,
-                             ca_fingerprint=cfg.compute.ca_fingerprint or None)
+        await pki_mod.enroll(pki, channel, token, ca_fingerprint=cfg.compute.ca_fingerprint or None)
     LOG.info("enrolled as %s", pki.host_name)
 
 
@@ -76,27 +85,41 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
     options = channel_options(cfg.compute.max_message_bytes)
 
     def channel():
-        return grpc.aio.secure_channel(cfg.compute.controller, pki.channel_credentials(),
-                                       options=options)
+        return grpc.aio.secure_channel(
+            cfg.compute.controller, pki.channel_credentials(), options=options
+        )
 
     cache = ImageCache(cfg.path("images"), max_unused_age=cfg.image_cache.max_unused_age)
-    driver = await asyncio.to_thread(LibvirtDriver, LibvirtConfig(
-        uri=cfg.libvirt.uri, instances_path=cfg.path("instances"),
-        network=cfg.libvirt.network, domain_type=cfg.libvirt.domain_type,
-        shutdown_timeout=cfg.libvirt.shutdown_timeout), cache)
+    driver = await asyncio.to_thread(
+        LibvirtDriver,
+        LibvirtConfig(
+            uri=cfg.libvirt.uri,
+            instances_path=cfg.path("instances"),
+            network=cfg.libvirt.network,
+            domain_type=cfg.libvirt.domain_type,
+            shutdown_timeout=cfg.libvirt.shutdown_timeout,
+        ),
+        cache,
+    )
     journal = Journal(cfg.path("journal.db"), boot_id=str(uuid.uuid4()))
     running_guests = None
     if cfg.compute.resume_guests_state_on_host_boot:
         running_guests = resume.RunningGuests(cfg.path("running-guests.json"))
         started = await asyncio.to_thread(resume.resume_guests, driver, running_guests)
         if started:
-            LOG.info("started again guests that ran before the host stopped: %s",
-                     ", ".join(started))
-    agent = Agent(AgentSettings(host_name=cfg.host_name,
-                                availability_zone=cfg.compute.availability_zone,
-                                max_message_bytes=cfg.compute.max_message_bytes),
-                  driver, Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
-                  channel)
+            LOG.info(
+                "started again guests that ran before the host stopped: %s", ", ".join(started)
+            )
+    agent = Agent(
+        AgentSettings(
+            host_name=cfg.host_name,
+            availability_zone=cfg.compute.availability_zone,
+            max_message_bytes=cfg.compute.max_message_bytes,
+        ),
+        driver,
+        Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
+        channel,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -122,14 +145,18 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
             await asyncio.sleep(resume.RECORD_INTERVAL)
 
     # A renewed certificate is used by the next stream: end the current one.
-    renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel,
-                                                         on_renewed=agent.reconnect))
+    renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel, on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
     background = [renewer, pruner]
     if running_guests is not None:
         background.append(asyncio.ensure_future(keep_recording_running_guests()))
-    LOG.info("stratus-compute %s on %s (%s, guests as %s)", cfg.host_name, cfg.libvirt.uri,
-             driver.host.facts.hypervisor_type, driver.domain_type)
+    LOG.info(
+        "stratus-compute %s on %s (%s, guests as %s)",
+        cfg.host_name,
+        cfg.libvirt.uri,
+        driver.host.facts.hypervisor_type,
+        driver.domain_type,
+    )
     try:
         await agent.run(stop)
     except HostIdentityInUse as refusal:
@@ -148,17 +175,25 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    overrides = {"compute": {"host_name": args.host_name, "controller": args.controller,
-                             "public_endpoint": args.public_endpoint,
-                             "state_dir": args.state_dir, "log_level": args.log_level},
-                 "libvirt": {"uri": args.libvirt_uri}}
+    overrides = {
+        "compute": {
+            "host_name": args.host_name,
+            "controller": args.controller,
+            "public_endpoint": args.public_endpoint,
+            "state_dir": args.state_dir,
+            "log_level": args.log_level,
+        },
+        "libvirt": {"uri": args.libvirt_uri},
+    }
     try:
         cfg = config_mod.load(args.config, overrides)
     except config_mod.ConfigError as exc:
         print(f"stratus-compute: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=cfg.compute.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=cfg.compute.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return asyncio.run(run(cfg, args.enroll_token))
     except pki_mod.PKIError as exc:

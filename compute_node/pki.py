@@ -12,6 +12,7 @@ CSR. Files, under /var/lib/stratus/pki/ by default:
 `install` switches key and certificate by two renames; if the host stops in between, the
 next `NodePKI(...)` finishes the switch, so key and certificate always match on disk.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,10 +42,10 @@ WARN_REMAINING_FRACTION = 1 / 6
 
 
 class CertificateState(enum.Enum):
-    MISSING = "missing"            # not enrolled yet
+    MISSING = "missing"  # not enrolled yet
     VALID = "valid"
-    RENEWAL_DUE = "renewal_due"    # past two thirds of its life
-    EXPIRING = "expiring"          # renewal keeps failing and the end is near
+    RENEWAL_DUE = "renewal_due"  # past two thirds of its life
+    EXPIRING = "expiring"  # renewal keeps failing and the end is near
     EXPIRED = "expired"
 
 
@@ -64,12 +65,18 @@ def _public_der(key) -> bytes:
 
 
 def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 class NodePKI:
-    def __init__(self, host_name: str, directory: pathlib.Path = DEFAULT_DIRECTORY, *,
-                 clock=_utcnow, algorithm: keys.KeyAlgorithm = keys.KeyAlgorithm.EC_P256):
+    def __init__(
+        self,
+        host_name: str,
+        directory: pathlib.Path = DEFAULT_DIRECTORY,
+        *,
+        clock=_utcnow,
+        algorithm: keys.KeyAlgorithm = keys.KeyAlgorithm.EC_P256,
+    ):
         self.host_name = host_name.lower()
         self.directory = keys.ensure_private_directory(directory)
         self.clock = clock
@@ -93,9 +100,11 @@ class NodePKI:
     def credentials(self) -> NodeCredentials:
         if not self.is_enrolled():
             raise PKIError(f"no key, certificate and CA in {self.directory}; enroll first")
-        return NodeCredentials(key_pem=self._path(KEY_FILE).read_bytes(),
-                               certificate_pem=self._path(CERT_FILE).read_bytes(),
-                               ca_pem=self._path(CA_FILE).read_bytes())
+        return NodeCredentials(
+            key_pem=self._path(KEY_FILE).read_bytes(),
+            certificate_pem=self._path(CERT_FILE).read_bytes(),
+            ca_pem=self._path(CA_FILE).read_bytes(),
+        )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
         """Mutual-TLS credentials for the node listener, read afresh from disk.
@@ -104,9 +113,11 @@ class NodePKI:
         channel keep its certificate until they end.
         """
         creds = self.credentials()
-        return grpc.ssl_channel_credentials(root_certificates=creds.ca_pem,
-                                            private_key=creds.key_pem,
-                                            certificate_chain=creds.certificate_pem)
+        return grpc.ssl_channel_credentials(
+            root_certificates=creds.ca_pem,
+            private_key=creds.key_pem,
+            certificate_chain=creds.certificate_pem,
+        )
 
     def state(self) -> CertificateState:
         if not self._path(CERT_FILE).exists():
@@ -128,18 +139,28 @@ class NodePKI:
         """Log the certificate's state, louder as its end nears; return the state."""
         state = self.state()
         if state is CertificateState.MISSING:
-            LOG.error("no node certificate in %s: enroll with `stratus-compute "
-                      "--enroll-token TOKEN`", self.directory)
+            LOG.error(
+                "no node certificate in %s: enroll with `stratus-compute --enroll-token TOKEN`",
+                self.directory,
+            )
             return state
         certificate = self.certificate()
         not_after = certificate.not_valid_after_utc.isoformat()
         serial = format(certificate.serial_number, "x")
         if state is CertificateState.EXPIRED:
-            LOG.error("node certificate %s expired at %s: the controller will refuse this "
-                      "node; enroll it again with a new token", serial, not_after)
+            LOG.error(
+                "node certificate %s expired at %s: the controller will refuse this "
+                "node; enroll it again with a new token",
+                serial,
+                not_after,
+            )
         elif state is CertificateState.EXPIRING:
-            LOG.warning("node certificate %s expires at %s and is not renewed yet; check the "
-                        "connection to the controller", serial, not_after)
+            LOG.warning(
+                "node certificate %s expires at %s and is not renewed yet; check the "
+                "connection to the controller",
+                serial,
+                not_after,
+            )
         elif state is CertificateState.RENEWAL_DUE:
             LOG.info("node certificate %s is due for renewal (expires %s)", serial, not_after)
         return state
@@ -153,14 +174,19 @@ class NodePKI:
         """
         key = keys.generate_private_key(self.algorithm)
         keys.write_private_key(self._path(PENDING_KEY_FILE), key)
-        digest = (hashes.SHA384() if isinstance(key, ec.EllipticCurvePrivateKey)
-                  and key.curve.key_size >= 384 else hashes.SHA256())
-        csr = (x509.CertificateSigningRequestBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                           self.host_name)]))
-               .add_extension(x509.SubjectAlternativeName([x509.DNSName(self.host_name)]),
-                              critical=False)
-               .sign(key, digest))
+        digest = (
+            hashes.SHA384()
+            if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384
+            else hashes.SHA256()
+        )
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.host_name)]))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(self.host_name)]), critical=False
+            )
+            .sign(key, digest)
+        )
         return csr.public_bytes(serialization.Encoding.PEM)
 
     def install(self, certificate_pem: bytes, ca_pem: bytes | None = None) -> x509.Certificate:
@@ -193,9 +219,12 @@ class NodePKI:
         os.replace(pending, self._path(KEY_FILE))
         os.replace(self._path(NEW_CERT_FILE), self._path(CERT_FILE))
         keys.fsync_directory(self.directory)
-        LOG.info("installed node certificate %s for %s, valid until %s",
-                 format(certificate.serial_number, "x"), self.host_name,
-                 certificate.not_valid_after_utc.isoformat())
+        LOG.info(
+            "installed node certificate %s for %s, valid until %s",
+            format(certificate.serial_number, "x"),
+            self.host_name,
+            certificate.not_valid_after_utc.isoformat(),
+        )
         return certificate
 
     def _recover(self) -> None:
@@ -204,8 +233,7 @@ class NodePKI:
         if not new_cert.exists():
             return
         try:
-            public = _public_der(x509.load_pem_x509_certificate(
-                new_cert.read_bytes()).public_key())
+            public = _public_der(x509.load_pem_x509_certificate(new_cert.read_bytes()).public_key())
         except ValueError:
             new_cert.unlink()
             return
@@ -222,12 +250,14 @@ class NodePKI:
 
 # -- talking to the controller's CA ---------------------------------------------------------
 
+
 def _fingerprint(pem: bytes) -> str:
     return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-async def enroll(pki: NodePKI, public_channel: grpc.aio.Channel, token: str, *,
-                 ca_fingerprint: str | None = None) -> x509.Certificate:
+async def enroll(
+    pki: NodePKI, public_channel: grpc.aio.Channel, token: str, *, ca_fingerprint: str | None = None
+) -> x509.Certificate:
     """First start: send a CSR with the one-time token over the public listener.
 
     `ca_fingerprint` (as `stratus-manage node enroll-token` prints it) pins the CA the
@@ -238,15 +268,15 @@ async def enroll(pki: NodePKI, public_channel: grpc.aio.Channel, token: str, *,
     from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
 
     stub = pb_grpc.CertificateAuthorityServiceStub(public_channel)
-    reply = await stub.EnrollNode(pb.EnrollNodeRequest(token=token,
-                                                       csr_pem=pki.new_csr().decode()))
+    reply = await stub.EnrollNode(pb.EnrollNodeRequest(token=token, csr_pem=pki.new_csr().decode()))
     ca_pem = reply.ca_certificate_pem.encode()
     if ca_fingerprint is None:
-        LOG.warning("enrolled without a CA fingerprint to check: trusting CA %s on first use",
-                    _fingerprint(ca_pem))
+        LOG.warning(
+            "enrolled without a CA fingerprint to check: trusting CA %s on first use",
+            _fingerprint(ca_pem),
+        )
     elif _fingerprint(ca_pem) != ca_fingerprint.strip().upper():
-        raise PKIError("the controller's CA does not match the expected fingerprint; "
-                       "not enrolling")
+        raise PKIError("the controller's CA does not match the expected fingerprint; not enrolling")
     return pki.install(reply.certificate.certificate_pem.encode(), ca_pem)
 
 
@@ -260,8 +290,7 @@ async def renew(pki: NodePKI, node_channel: grpc.aio.Channel) -> x509.Certificat
     from stratus.ca.v1 import ca_service_pb2_grpc as pb_grpc
 
     stub = pb_grpc.NodeCertificateServiceStub(node_channel)
-    reply = await stub.RenewCertificate(pb.RenewCertificateRequest(
-        csr_pem=pki.new_csr().decode()))
+    reply = await stub.RenewCertificate(pb.RenewCertificateRequest(csr_pem=pki.new_csr().decode()))
     return pki.install(reply.certificate.certificate_pem.encode())
 
 
@@ -272,15 +301,21 @@ async def renew_if_due(pki: NodePKI, node_channel_factory) -> bool:
     the current credentials (used as an async context manager). A refusal is logged, never
     raised: the next check tries again while the current certificate still works.
     """
-    if pki.log_state() not in (CertificateState.RENEWAL_DUE, CertificateState.EXPIRING,
-                               CertificateState.EXPIRED):
+    if pki.log_state() not in (
+        CertificateState.RENEWAL_DUE,
+        CertificateState.EXPIRING,
+        CertificateState.EXPIRED,
+    ):
         return False
     try:
         async with node_channel_factory() as channel:
             await renew(pki, channel)
     except grpc.RpcError as error:
-        LOG.error("certificate renewal refused by the controller: %s %s", error.code().name,
-                  error.details())
+        LOG.error(
+            "certificate renewal refused by the controller: %s %s",
+            error.code().name,
+            error.details(),
+        )
         return False
     except PKIError as error:
         LOG.error("certificate renewal failed: %s", error)
@@ -288,8 +323,9 @@ async def renew_if_due(pki: NodePKI, node_channel_factory) -> bool:
     return True
 
 
-async def keep_renewed(pki: NodePKI, node_channel_factory, *, check_every: float = 3600.0,
-                       on_renewed=None) -> None:
+async def keep_renewed(
+    pki: NodePKI, node_channel_factory, *, check_every: float = 3600.0, on_renewed=None
+) -> None:
     """Check every `check_every` seconds; after a renewal, await `on_renewed()` (e.g. to
     open the next stream with the new certificate)."""
     while True:

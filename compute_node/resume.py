@@ -11,6 +11,7 @@ the agent starts every guest of that record that is now shut off or crashed, so 
 controller finds it running. A guest stopped through the API leaves the record at the next
 write; one stopped less than RECORD_INTERVAL before its host went down comes back.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ class RunningGuests:
             return set()
 
     def record(self, instances: Iterable[InstanceInfo]) -> None:
-        running = sorted(i.uuid for i in instances
-                         if i.managed and i.power_state is PowerState.RUNNING)
+        running = sorted(
+            i.uuid for i in instances if i.managed and i.power_state is PowerState.RUNNING
+        )
         if running == self._written:
             return
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".running-guests-")

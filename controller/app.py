@@ -1,4 +1,5 @@
 """The controller's composition root: configuration, database, policy and the areas' services."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ Each area declares its own section as a dataclass and asks for it with `Config.s
 so adding an option never touches this module. Unknown sections or keys are refused at start
 (`Config.check_unknown`) so a typo never silently falls back to a default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,7 +61,9 @@ class LoggingSection:
 
 
 class Config:
-    def __init__(self, raw: dict, env: typing.Mapping[str, str] | None = None, source: str = "<defaults>"):
+    def __init__(
+        self, raw: dict, env: typing.Mapping[str, str] | None = None, source: str = "<defaults>"
+    ):
         self._raw = raw
         self._env = os.environ if env is None else env
         self.source = source

@@ -1,4 +1,5 @@
 """Structured logging that carries the request id of the RPC being served."""
+
 import contextvars
 import json
 import logging
@@ -25,23 +26,32 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record):
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        line = (f"{ts}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
-                f"logger={_value(record.name)} request_id={_value(record.request_id)} "
-                f"msg={json.dumps(record.getMessage())}")
+        line = (
+            f"{ts}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
+            f"logger={_value(record.name)} request_id={_value(record.request_id)} "
+            f"msg={json.dumps(record.getMessage())}"
+        )
         extra = getattr(record, "fields", None)
         if extra:
             line += "".join(f" {k}={_value(v)}" for k, v in extra.items())
         if record.exc_info:
-            line += "".join(f"\n    {_escaped(text)}"
-                            for text in self.formatException(record.exc_info).splitlines())
+            line += "".join(
+                f"\n    {_escaped(text)}"
+                for text in self.formatException(record.exc_info).splitlines()
+            )
         return line
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record):
-        entry = {"ts": record.created, "level": record.levelname.lower(), "logger": record.name,
-                 "request_id": record.request_id, "msg": record.getMessage(),
-                 **(getattr(record, "fields", None) or {})}
+        entry = {
+            "ts": record.created,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "request_id": record.request_id,
+            "msg": record.getMessage(),
+            **(getattr(record, "fields", None) or {}),
+        }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -1,4 +1,5 @@
 """`stratus-manage`: operator commands run on the controller host."""
+
 import argparse
 import importlib
 import sys
@@ -34,14 +35,19 @@ def _db_version(config, args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="stratus-manage", description=__doc__)
-    parser.add_argument("--config", help="TOML configuration file (default /etc/stratus/controller.toml)")
+    parser.add_argument(
+        "--config", help="TOML configuration file (default /etc/stratus/controller.toml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     sync = db.add_parser("sync", help="apply the schema migrations (idempotent)")
     sync.add_argument("--version", type=int, help="migrate up or down to this version")
     sync.set_defaults(run=_db_sync)
-    db.add_parser("version", help="the schema version of the database and of the code").set_defaults(
-        run=_db_version)
+    db.add_parser(
+        "version", help="the schema version of the database and of the code"
+    ).set_defaults(run=_db_version)
     for name in services.MANAGE_COMMANDS:
         importlib.import_module(name).add_commands(commands)
     return parser

@@ -7,6 +7,7 @@ thread that allocates, up to eight per core), and freed arena memory mostly stay
 process: about 1 GiB after 100 parallel uploads. Setting the threshold fixes it where it is,
 and a trim when a transfer ends returns what the arenas kept of the smaller buffers.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -14,7 +15,7 @@ import logging
 
 log = logging.getLogger(__name__)
 
-M_MMAP_THRESHOLD = -3           # glibc's malloc.h
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 * 1024
 
 

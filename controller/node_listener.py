@@ -11,6 +11,7 @@ Revocations reach the listener in two ways: at once from this process's Certific
 and from a periodic sweep of the database, for revocations made by another controller
 replica.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,26 +71,39 @@ class PeerIdentityInterceptor(grpc.aio.ServerInterceptor):
         identity = peer_identity(context.auth_context())
         if identity is None:
             LOG.warning("refused %s from %s: no client certificate", method, context.peer())
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                "a client certificate from this controller's CA is required")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "a client certificate from this controller's CA is required",
+            )
         # Track before checking: a revocation landing during the check still finds the call.
         with self._registry.track(identity, context) as call:
             try:
-                await self._run(self._service.check_peer, identity.host_name,
-                                identity.serial)
+                await self._run(self._service.check_peer, identity.host_name, identity.serial)
             except Unavailable as error:  # the database is down: no verdict on the node
-                LOG.warning("could not check certificate %s of host %s: %s", identity.serial,
-                            identity.host_name, error.reason)
+                LOG.warning(
+                    "could not check certificate %s of host %s: %s",
+                    identity.serial,
+                    identity.host_name,
+                    error.reason,
+                )
                 await context.abort(grpc.StatusCode.UNAVAILABLE, error.message)
             except StratusError as error:
-                LOG.warning("refused %s from host %s (certificate %s): %s", method,
-                            identity.host_name, identity.serial, error.reason)
+                LOG.warning(
+                    "refused %s from host %s (certificate %s): %s",
+                    method,
+                    identity.host_name,
+                    identity.serial,
+                    error.reason,
+                )
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, error.message)
             except Exception:  # e.g. the database is down: never UNKNOWN, never admitted
-                LOG.exception("could not check certificate %s of host %s", identity.serial,
-                              identity.host_name)
-                await context.abort(grpc.StatusCode.UNAVAILABLE,
-                                    "the controller cannot check certificates now; retry")
+                LOG.exception(
+                    "could not check certificate %s of host %s", identity.serial, identity.host_name
+                )
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE,
+                    "the controller cannot check certificates now; retry",
+                )
             token = _CURRENT_CALL.set(call)
             try:
                 yield call
@@ -109,17 +123,22 @@ def _wrap(handler: grpc.RpcMethodHandler, admit, method: str) -> grpc.RpcMethodH
         behavior, factory = handler.unary_unary, grpc.unary_unary_rpc_method_handler
 
     if inspect.isasyncgenfunction(behavior):
+
         async def wrapped(request, context):
             async with admit(context, method):
                 async for response in behavior(request, context):
                     yield response
     else:
+
         async def wrapped(request, context):
             async with admit(context, method):
                 return await behavior(request, context)
 
-    return factory(wrapped, request_deserializer=handler.request_deserializer,
-                   response_serializer=handler.response_serializer)
+    return factory(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 class NodeListener:
@@ -129,9 +148,16 @@ class NodeListener:
     controller passes its `db.run`.
     """
 
-    def __init__(self, service: CertificateService, credentials: grpc.ServerCredentials, *,
-                 address: str = "[::]:0",
-                 sweep_interval: float = SWEEP_INTERVAL, run_blocking=None, options=()):
+    def __init__(
+        self,
+        service: CertificateService,
+        credentials: grpc.ServerCredentials,
+        *,
+        address: str = "[::]:0",
+        sweep_interval: float = SWEEP_INTERVAL,
+        run_blocking=None,
+        options=(),
+    ):
         self._service = service
         self._run = run_blocking or asyncio.to_thread
         self._registry = StreamRegistry()
@@ -173,8 +199,10 @@ class NodeListener:
         await self.server.start()
         if self._sweep_interval > 0:
             self._spawn(self._sweep_forever())
-        LOG.info("node listener serving", extra=fields(listen=self._address, port=self.port,
-                                                       tls="mutual"))
+        LOG.info(
+            "node listener serving",
+            extra=fields(listen=self._address, port=self.port, tls="mutual"),
+        )
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -214,8 +242,7 @@ class NodeListener:
         """Cut open calls whose certificates were revoked elsewhere since the last sweep."""
         since = self._swept_at - SWEEP_OVERLAP
         self._swept_at = self._service.clock()
-        revoked = await self._run(self._service.repository.list_revoked,
-                                  revoked_since=since)
+        revoked = await self._run(self._service.repository.list_revoked, revoked_since=since)
         open_serials = self._registry.open_serials()
         return await self.cut(r.serial for r in revoked if r.serial in open_serials)
 

@@ -1,4 +1,5 @@
 """The public listener: the areas' services behind the call pipeline, health and reflection."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,11 +20,13 @@ def channel_options(max_message_bytes: int, stream_window_bytes: int):
     """The public listener's. Flow control: a stream's window stays `stream_window_bytes`
     (grpc's bandwidth-delay probing would grow it to many MiB per upload, each held in memory
     while the store writes more slowly than the client sends)."""
-    return [("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", stream_window_bytes),
-            ("grpc.so_reuseport", 0)]
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", stream_window_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
 
 
 class ControllerServer:
@@ -36,19 +39,29 @@ class ControllerServer:
 
     async def start(self) -> int:
         app, ctl = self.app, self.app.config.controller
-        self.server = grpc.aio.server(options=channel_options(ctl.max_message_bytes,
-                                                              ctl.stream_window_bytes))
-        pipeline = Pipeline(app.authenticate, app.enforcer, check=request_checks.check,
-                            page_tokens=app.page_tokens,
-                            stream_recheck_seconds=ctl.stream_recheck_seconds)
+        self.server = grpc.aio.server(
+            options=channel_options(ctl.max_message_bytes, ctl.stream_window_bytes)
+        )
+        pipeline = Pipeline(
+            app.authenticate,
+            app.enforcer,
+            check=request_checks.check,
+            page_tokens=app.page_tokens,
+            stream_recheck_seconds=ctl.stream_recheck_seconds,
+        )
         names = []
         for reg in app.public_services:
             add_secured_service(self.server, pipeline, reg.servicer, reg.descriptor)
             names.append(reg.descriptor.full_name)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            self.server)
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self.server,
+        )
         if ctl.tls_cert_file:
             # Read once at start-up, before the server takes any call.
             with open(ctl.tls_key_file, "rb") as key, open(ctl.tls_cert_file, "rb") as cert:  # noqa: ASYNC230
@@ -63,10 +76,21 @@ class ControllerServer:
         await self.server.start()
         for name in ["", *names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "background"))
-                       for job in app.background]
-        log.info("public listener serving", extra={"fields": {
-            "listen": ctl.listen, "port": self.port, "tls": bool(ctl.tls_cert_file), "services": len(names)}})
+        self._tasks = [
+            asyncio.create_task(job(), name=getattr(job, "__name__", "background"))
+            for job in app.background
+        ]
+        log.info(
+            "public listener serving",
+            extra={
+                "fields": {
+                    "listen": ctl.listen,
+                    "port": self.port,
+                    "tls": bool(ctl.tls_cert_file),
+                    "services": len(names),
+                }
+            },
+        )
         return self.port
 
     async def stop(self, grace: float | None = None):

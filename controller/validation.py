@@ -1,4 +1,5 @@
 """Input checks shared by every service; each raises InvalidArgument naming the field."""
+
 import re
 import uuid as _uuid
 
@@ -44,6 +45,8 @@ def update_mask(paths, allowed: set[str], field: str = "update_mask") -> set[str
         raise InvalidArgument(field, "must name at least one field")
     unknown = paths - allowed
     if unknown:
-        raise InvalidArgument(field, f"cannot update {', '.join(sorted(unknown))}; "
-                                     f"allowed: {', '.join(sorted(allowed))}")
+        raise InvalidArgument(
+            field,
+            f"cannot update {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}",
+        )
     return paths

@@ -10,6 +10,7 @@ Cancelling a task does not stop a call already running in a thread: a commit may
 its caller was cancelled, unseen. Clean-up therefore acts on what the calls really did (the
 transfer's state, kept on the worker thread), and `settle` waits for such work to its end.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,11 +33,11 @@ class _Worker:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     def submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
-        context = contextvars.copy_context()      # request id for the logs
+        context = contextvars.copy_context()  # request id for the logs
         return asyncio.wrap_future(self._pool.submit(context.run, fn, *args))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)           # calls already queued still run
+        self._pool.shutdown(wait=False)  # calls already queued still run
 
 
 async def settle(work: Awaitable[T]) -> T:
@@ -83,14 +84,15 @@ class _Transfer:
         return self._stored
 
     def undo(self) -> None:
-        if self._stored is not None:        # committed after its caller had given up
+        if self._stored is not None:  # committed after its caller had given up
             self._store.delete(self._stored.location)
         elif self._upload is not None:
             self._upload.abort()
 
 
-async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
-              verifier: Verifier | None = None) -> StoredImage:
+async def add(
+    store: Store, image_id: str, chunks: AsyncIterable[bytes], verifier: Verifier | None = None
+) -> StoredImage:
     """Like `Store.add`, for an async stream. On any failure, cancellation included, nothing
     is kept and the error propagates, once the data is gone."""
     worker = _Worker("image-upload")
@@ -116,8 +118,9 @@ async def add(store: Store, image_id: str, chunks: AsyncIterable[bytes],
         worker.close()
 
 
-async def get(store: Store, location: str, offset: int = 0,
-              chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+async def get(
+    store: Store, location: str, offset: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> AsyncIterator[bytes]:
     """Like `Store.get`; errors such as NotFound surface on the first iteration."""
     worker = _Worker("image-download")
     try:
@@ -131,6 +134,6 @@ async def get(store: Store, location: str, offset: int = 0,
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
-                worker.submit(close)          # after the read-ahead, on the same thread
+                worker.submit(close)  # after the read-ahead, on the same thread
     finally:
         worker.close()

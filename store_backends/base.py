@@ -9,6 +9,7 @@ image service) go through `store_backends.aio`, which runs a transfer's calls, o
 chunk, in a worker thread of that transfer. The md5 and sha512 digests of large chunks are
 computed in parallel with the write (hashlib releases the GIL).
 """
+
 from __future__ import annotations
 
 import abc
@@ -50,17 +51,17 @@ class BackendError(StoreError):
 
 
 class Capability(enum.Flag):
-    READ_OFFSET = enum.auto()      # get() can start at a byte offset without reading the prefix
-    ATOMIC_WRITE = enum.auto()     # data becomes visible whole or not at all
-    SCRUB = enum.auto()            # scrub() finds debris left by interrupted writes
+    READ_OFFSET = enum.auto()  # get() can start at a byte offset without reading the prefix
+    ATOMIC_WRITE = enum.auto()  # data becomes visible whole or not at all
+    SCRUB = enum.auto()  # scrub() finds debris left by interrupted writes
 
 
 @dataclass(frozen=True)
 class StoredImage:
     location: str
     size: int
-    checksum: str                  # legacy md5, hex
-    os_hash_value: str             # hex digest of os_hash_algo
+    checksum: str  # legacy md5, hex
+    os_hash_value: str  # hex digest of os_hash_algo
     os_hash_algo: str = HASH_ALGO
 
 
@@ -148,8 +149,9 @@ class Upload:
             self.abort()
             raise
         self._done = True
-        return StoredImage(location=location, size=self._size, checksum=checksum,
-                           os_hash_value=os_hash_value)
+        return StoredImage(
+            location=location, size=self._size, checksum=checksum, os_hash_value=os_hash_value
+        )
 
     def abort(self) -> None:
         self._done = True
@@ -158,8 +160,12 @@ class Upload:
     def __enter__(self) -> Upload:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is not None or not self._done:
             self.abort()
 
@@ -179,8 +185,9 @@ class Store(abc.ABC):
         """Start writing the data of `image_id`; Duplicate if it is already stored."""
 
     @abc.abstractmethod
-    def get(self, location: str, offset: int = 0,
-            chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    def get(
+        self, location: str, offset: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Iterator[bytes]:
         """Chunks from `offset` to the end. NotFound is raised by this call, not later."""
 
     @abc.abstractmethod
@@ -205,8 +212,9 @@ class Store(abc.ABC):
     def begin(self, image_id: str, verifier: Verifier | None = None) -> Upload:
         return Upload(self.writer(image_id), verifier)
 
-    def add(self, image_id: str, chunks: Iterable[bytes],
-            verifier: Verifier | None = None) -> StoredImage:
+    def add(
+        self, image_id: str, chunks: Iterable[bytes], verifier: Verifier | None = None
+    ) -> StoredImage:
         """Store a whole stream; on any failure nothing is kept and the error propagates."""
         with self.begin(image_id, verifier) as upload:
             for chunk in chunks:

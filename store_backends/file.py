@@ -6,6 +6,7 @@ is fsynced: a crash leaves either the whole image or a temporary file that `scru
 Paths are only ever built from a validated UUID, and locations are accepted only if they
 name a file directly inside the directory.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -70,8 +71,12 @@ class FileStore(Store):
     name = "file"
     capabilities = Capability.READ_OFFSET | Capability.ATOMIC_WRITE | Capability.SCRUB
 
-    def __init__(self, directory: str = DEFAULT_DIRECTORY, fsync: bool = True,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE):
+    def __init__(
+        self,
+        directory: str = DEFAULT_DIRECTORY,
+        fsync: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ):
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         path = Path(directory)
@@ -79,7 +84,7 @@ class FileStore(Store):
         self.directory = path.resolve(strict=True)
         self.fsync = fsync
         self.chunk_size = chunk_size
-        self._active: set[str] = set()      # temporary files of writes in this process
+        self._active: set[str] = set()  # temporary files of writes in this process
         self._lock = threading.Lock()
 
     # -- names -------------------------------------------------------------------------
@@ -114,8 +119,7 @@ class FileStore(Store):
     def writer(self, image_id: str) -> Writer:
         return _FileWriter(self, _checked_id(image_id))
 
-    def get(self, location: str, offset: int = 0,
-            chunk_size: int | None = None) -> Iterator[bytes]:
+    def get(self, location: str, offset: int = 0, chunk_size: int | None = None) -> Iterator[bytes]:
         chunk_size = chunk_size or self.chunk_size
         fd = self._open(location)
         # FileIO closes the descriptor even if the iterator is dropped before it starts.
@@ -166,8 +170,10 @@ class FileStore(Store):
             if not _TEMP_NAME.match(entry.name) or entry.path in active:
                 continue
             try:
-                if not entry.is_file(follow_symlinks=False) or \
-                        entry.stat(follow_symlinks=False).st_mtime > limit:
+                if (
+                    not entry.is_file(follow_symlinks=False)
+                    or entry.stat(follow_symlinks=False).st_mtime > limit
+                ):
                     continue
                 os.unlink(entry.path)
             except FileNotFoundError:
@@ -188,7 +194,8 @@ class _FileWriter(Writer):
             raise Duplicate("data for this image is already stored")
         try:
             self._fd, self._temp = tempfile.mkstemp(
-                prefix=f".{image_id}.", suffix=TEMP_SUFFIX, dir=store.directory)
+                prefix=f".{image_id}.", suffix=TEMP_SUFFIX, dir=store.directory
+            )
         except OSError as exc:
             raise _storage_error(exc, "create a temporary file") from None
         self._temp_exists = True
@@ -198,7 +205,7 @@ class _FileWriter(Writer):
         view = memoryview(chunk)
         try:
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "write image data") from None
@@ -215,7 +222,7 @@ class _FileWriter(Writer):
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "store image data") from None
-        self._discard_temp()     # the data lives on under its real name
+        self._discard_temp()  # the data lives on under its real name
         if self._store.fsync:
             _fsync_directory(self._store.directory)
         return self._final.as_uri()

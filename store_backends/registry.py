@@ -3,6 +3,7 @@
 Built-in backends are listed here; a separately installed one registers itself under the
 `stratus.store_backends` entry-point group, so adding a store never touches the image service.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -3,6 +3,7 @@ dataclasses, with STRATUS_<SECTION>_<KEY> environment overrides where the caller
 
 Unknown options and wrong types are refused, so a typo never silently falls back to a default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,9 @@ def read_toml(file: Path, explicit: bool) -> dict:
         raise ConfigError(f"{file}: {exc}") from None
 
 
-def build_section(cls, name: str, values: dict, source: str,
-                  env: typing.Mapping[str, str] | None = None):
+def build_section(
+    cls, name: str, values: dict, source: str, env: typing.Mapping[str, str] | None = None
+):
     """Section dataclass `cls` from its table: unknown options and wrong types are refused;
     STRATUS_<NAME>_<OPTION> in `env` wins over the file."""
     values = dict(values)
@@ -61,7 +63,9 @@ def _parse_env(key, text, kind):
         if typing.get_origin(kind) is list:
             return [item.strip() for item in text.split(",") if item.strip()]
     except ValueError:
-        raise ConfigError(f"environment variable {key}={text!r} is not a valid {kind.__name__}") from None
+        raise ConfigError(
+            f"environment variable {key}={text!r} is not a valid {kind.__name__}"
+        ) from None
     raise ConfigError(f"environment variable {key} cannot set an option of type {kind}")
 
 
@@ -70,6 +74,7 @@ def _check_type(label, value, kind):
         return float(value)
     expected = typing.get_origin(kind) or kind
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(f"{label} must be of type {getattr(kind, '__name__', kind)}, "
-                          f"not {type(value).__name__}")
+        raise ConfigError(
+            f"{label} must be of type {getattr(kind, '__name__', kind)}, not {type(value).__name__}"
+        )
     return value

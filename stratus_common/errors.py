@@ -3,6 +3,7 @@
 Domain code raises these; the call pipeline (controller/rpc/pipeline.py) maps each class to its
 gRPC status code and AIP-193 details, so no servicer builds a status by hand.
 """
+
 from dataclasses import dataclass
 
 
@@ -27,8 +28,15 @@ class StratusError(Exception):
 class InvalidArgument(StratusError):
     default_reason = "INVALID_ARGUMENT"
 
-    def __init__(self, field: str, description: str, *, reason: str | None = None,
-                 more: list[FieldViolation] | None = None, **metadata):
+    def __init__(
+        self,
+        field: str,
+        description: str,
+        *,
+        reason: str | None = None,
+        more: list[FieldViolation] | None = None,
+        **metadata,
+    ):
         super().__init__(f"{field}: {description}", reason=reason, **metadata)
         self.violations = [FieldViolation(field, description), *(more or [])]
 

@@ -6,6 +6,7 @@ the step goes to stderr first, so a test can tell the injected death from a cras
 in every deployment), `point` only compares a string with None. The steps are listed in
 docs/dev/fault-injection.md; tests/fault/ kills the controller and the node agent at each.
 """
+
 from __future__ import annotations
 
 import os

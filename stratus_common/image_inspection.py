@@ -25,6 +25,7 @@ detected as itself. A failed partition-table check (oslo's MBR sanity) is only l
 Glance's gpt_safety_checks_nonfatal does: such tables are only ever read as raw data, so
 they never steer the hypervisor, and oslo's MBR checks have false positives.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,9 +59,9 @@ _VHD_FOOTER = 512
 
 @dataclass(frozen=True)
 class Inspection:
-    format: str          # what the content is, in oslo's names ("raw", "qcow2", "gpt", ...)
-    virtual_size: int    # bytes the guest sees; for raw-like content, the stream size
-    size: int            # bytes inspected
+    format: str  # what the content is, in oslo's names ("raw", "qcow2", "gpt", ...)
+    virtual_size: int  # bytes the guest sees; for raw-like content, the stream size
+    size: int  # bytes inspected
 
 
 class ImageInspector:
@@ -68,17 +69,20 @@ class ImageInspector:
 
     def __init__(self, disk_format: str):
         if disk_format not in DISK_FORMATS:
-            raise InvalidArgument("disk_format", f"must be one of {', '.join(DISK_FORMATS)}",
-                                  reason="UNSUPPORTED_DISK_FORMAT")
+            raise InvalidArgument(
+                "disk_format",
+                f"must be one of {', '.join(DISK_FORMATS)}",
+                reason="UNSUPPORTED_DISK_FORMAT",
+            )
         self.disk_format = disk_format
         # The declared format's own inspector: once it gives up, the upload is refused
         # (a VHD may still be a fixed one, told by its footer at the end).
         self._expected = None if disk_format in RAW_LIKE | {"vhd"} else disk_format
         self._live = [cls() for name, cls in fi.ALL_FORMATS.items() if name != "raw"]
         self._matched: dict[str, fi.FileInspector] = {}
-        self._pending = bytearray()   # bytes not inspected yet
-        self._first = True            # the first MiB has not been inspected yet
-        self._tail = b""          # last 512 bytes, for a fixed VHD's footer
+        self._pending = bytearray()  # bytes not inspected yet
+        self._first = True  # the first MiB has not been inspected yet
+        self._tail = b""  # last 512 bytes, for a fixed VHD's footer
         self._size = 0
         self._finished = False
 
@@ -118,7 +122,7 @@ class ImageInspector:
                 detected, virtual_size = "vhd", self._size - _VHD_FOOTER
         else:
             virtual_size = self._matched[detected].virtual_size
-            if detected == "iso" and not virtual_size:   # no primary volume descriptor
+            if detected == "iso" and not virtual_size:  # no primary volume descriptor
                 virtual_size = self._size
         if not _accepts(self.disk_format, detected):
             self._mismatch(detected)
@@ -139,7 +143,7 @@ class ImageInspector:
                     inspector.eat_chunk(view)
                 else:
                     for start in range(0, len(view), PIECE_BYTES):
-                        inspector.eat_chunk(view[start:start + PIECE_BYTES])
+                        inspector.eat_chunk(view[start : start + PIECE_BYTES])
             except Exception as exc:  # noqa: BLE001 - any parse failure means "not this format"
                 self._drop(inspector, f"{exc.__class__.__name__}: {exc}")
         self._settle(finished=False)
@@ -148,7 +152,7 @@ class ImageInspector:
         """Decide every inspector that has seen enough: refuse early where certain."""
         for inspector in list(self._live):
             if not inspector.complete:
-                if finished:          # the stream ended before this format was recognisable
+                if finished:  # the stream ended before this format was recognisable
                     self._drop(inspector, "incomplete at end of stream")
                 continue
             name = inspector.NAME
@@ -164,8 +168,12 @@ class ImageInspector:
     def _check_ambiguity(self) -> None:
         names = frozenset(self._matched)
         if len(names) > 1 and not (self.disk_format == "iso" and names == _HYBRID_ISO):
-            raise InvalidArgument("data", "content matches several disk formats",
-                                  reason="IMAGE_FORMAT_AMBIGUOUS", formats=",".join(sorted(names)))
+            raise InvalidArgument(
+                "data",
+                "content matches several disk formats",
+                reason="IMAGE_FORMAT_AMBIGUOUS",
+                formats=",".join(sorted(names)),
+            )
 
     def _drop(self, inspector: fi.FileInspector, why: str) -> None:
         self._live.remove(inspector)
@@ -177,8 +185,12 @@ class ImageInspector:
         meta = {"declared": self.disk_format}
         if detected:
             meta["detected"] = detected
-        raise InvalidArgument("disk_format", f"image content is not {self.disk_format}",
-                              reason="IMAGE_FORMAT_MISMATCH", **meta)
+        raise InvalidArgument(
+            "disk_format",
+            f"image content is not {self.disk_format}",
+            reason="IMAGE_FORMAT_MISMATCH",
+            **meta,
+        )
 
     def _check_safety(self, inspector: fi.FileInspector) -> None:
         try:
@@ -192,12 +204,20 @@ class ImageInspector:
                 # table never steers the hypervisor; oslo's MBR checks have false positives.
                 LOG.warning("partition table failed checks, ignored: %s", checks)
                 return
-            raise InvalidArgument("data", f"{inspector.NAME} image failed safety checks",
-                                  reason="IMAGE_UNSAFE", format=inspector.NAME,
-                                  checks=checks) from None
+            raise InvalidArgument(
+                "data",
+                f"{inspector.NAME} image failed safety checks",
+                reason="IMAGE_UNSAFE",
+                format=inspector.NAME,
+                checks=checks,
+            ) from None
         except fi.ImageFormatError:
-            raise InvalidArgument("data", f"{inspector.NAME} image cannot be checked",
-                                  reason="IMAGE_UNSAFE", format=inspector.NAME) from None
+            raise InvalidArgument(
+                "data",
+                f"{inspector.NAME} image cannot be checked",
+                reason="IMAGE_UNSAFE",
+                format=inspector.NAME,
+            ) from None
 
 
 def _accepts(disk_format: str, detected: str) -> bool:
@@ -213,6 +233,7 @@ def _check_vmdk_descriptor(inspector: fi.FileInspector) -> None:
     sparse VMDK's descriptor must list exactly one extent (the file itself) and no parent,
     which qemu would otherwise open as a backing file (parentFileNameHint).
     """
+
     def fail(check: str):
         raise fi.SafetyCheckFailed({check: fi.SafetyViolation(check)})
 

@@ -4,6 +4,7 @@ A private key is written once, 0600, through a temporary file renamed into place
 reader never sees a half-written key and a crash never leaves a world-readable one. Keys
 are never logged; errors name the file, never its content.
 """
+
 from __future__ import annotations
 
 import enum
@@ -48,7 +49,8 @@ def check_public_key(key) -> None:
     if isinstance(key, rsa.RSAPublicKey):
         if not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS:
             raise WeakKeyError(
-                f"RSA keys must be {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {key.key_size}")
+                f"RSA keys must be {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, not {key.key_size}"
+            )
         if key.public_numbers().e != 65537:
             raise WeakKeyError("RSA keys must use the public exponent 65537")
         return
@@ -60,13 +62,15 @@ def check_public_key(key) -> None:
 
 
 def private_key_pem(key: PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_key_der(key: PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def load_private_key(path: pathlib.Path) -> PrivateKey:

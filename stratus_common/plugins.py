@@ -1,5 +1,6 @@
 """Plug-ins by name: the built-in ones listed by their owner, others found under an
 entry-point group, so an operator's plug-in installs as a package of its own."""
+
 from __future__ import annotations
 
 import importlib

@@ -3,6 +3,7 @@
 STRATUS_TEST_DATABASE=postgresql runs the suite against a real PostgreSQL started here;
 the default is SQLite in a temporary directory.
 """
+
 import os
 
 import pytest
@@ -14,6 +15,7 @@ from tests.support.controller import InProcessController, prepare, write_config
 @pytest.fixture(scope="session")
 def postgres():
     from tests.support.postgres import PostgresServer, binaries
+
     if binaries() is None:
         pytest.skip("PostgreSQL is not installed; scripts/install-deps installs it")
     server = PostgresServer().start()
@@ -35,8 +37,11 @@ def database_url(request, tmp_path_factory):
 def controller_config(tmp_path_factory, database_url):
     # The image scrub runs at start only: tests that stage a dead upload run the scrub
     # themselves, and a background pass between their steps would race them.
-    path = write_config(tmp_path_factory.mktemp("controller"), database_url,
-                        extra="[image]\nscrub_interval = 86400\n")
+    path = write_config(
+        tmp_path_factory.mktemp("controller"),
+        database_url,
+        extra="[image]\nscrub_interval = 86400\n",
+    )
     prepare(path)
     return path
 

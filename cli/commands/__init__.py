@@ -1,8 +1,14 @@
 """The command modules, one per area. Importing a module registers its commands."""
+
 import importlib
 
-MODULES = ("cli.commands.shell", "cli.commands.identity", "cli.commands.image",
-           "cli.commands.compute", "cli.commands.ca")
+MODULES = (
+    "cli.commands.shell",
+    "cli.commands.identity",
+    "cli.commands.image",
+    "cli.commands.compute",
+    "cli.commands.ca",
+)
 
 # Modules left out because the generated stubs they need are missing: module -> stub name.
 MISSING: dict[str, str] = {}

@@ -1,4 +1,5 @@
 """Certificate authority commands: the CA certificate, node certificates, revocation."""
+
 from cli import resources
 from cli.registry import arg, command, group
 from stratus.ca.v1 import ca_service_pb2 as pb
@@ -24,27 +25,49 @@ def show_cert(cert):
 
 
 CERT_COLUMNS = resources.Columns(
-    [("Serial Number", "serial_number"), ("Kind", "kind"), ("Host", "host_name"),
-     ("Status", "status"), ("Expires", "not_after_time")],
-    long=[("Fingerprint", "fingerprint_sha256"), ("Revoked", "revoke_time"),
-          ("Reason", "revocation_reason"), ("Renewed From", "renewed_from")])
+    [
+        ("Serial Number", "serial_number"),
+        ("Kind", "kind"),
+        ("Host", "host_name"),
+        ("Status", "status"),
+        ("Expires", "not_after_time"),
+    ],
+    long=[
+        ("Fingerprint", "fingerprint_sha256"),
+        ("Revoked", "revoke_time"),
+        ("Reason", "revocation_reason"),
+        ("Renewed From", "renewed_from"),
+    ],
+)
 
 
-@command("ca show", help="show the CA certificate (no token needed)", output="show",
-         columns=resources.fields_of(show_cert, pb.CACertificate))
-@arg("--pem", action="store_true",
-     help="print only the certificate, PEM-encoded (e.g. to use as STRATUS_CACERT)")
+@command(
+    "ca show",
+    help="show the CA certificate (no token needed)",
+    output="show",
+    columns=resources.fields_of(show_cert, pb.CACertificate),
+)
+@arg(
+    "--pem",
+    action="store_true",
+    help="print only the certificate, PEM-encoded (e.g. to use as STRATUS_CACERT)",
+)
 def ca_show(ctx, args):
-    cert = ctx.session.call(ca(ctx).GetCACertificate, pb.GetCACertificateRequest(),
-                            authenticated=False)
+    cert = ctx.session.call(
+        ca(ctx).GetCACertificate, pb.GetCACertificateRequest(), authenticated=False
+    )
     if args.pem:
         write_pem(ctx, cert.certificate_pem)
         return None
     return show_cert(cert)
 
 
-@command("ca cert list", help="list the certificates the CA issued (admins)", output="list",
-         columns=CERT_COLUMNS.headings)
+@command(
+    "ca cert list",
+    help="list the certificates the CA issued (admins)",
+    output="list",
+    columns=CERT_COLUMNS.headings,
+)
 @arg("--host", default="", help="only this host's")
 @arg("--status", choices=resources.enum_choices(STATUS), help="only those in this status")
 @arg("--long", action="store_true", help="list more columns")
@@ -54,29 +77,41 @@ def ca_cert_list(ctx, args):
         request.status = resources.enum_number(STATUS, args.status)
     return resources.listing(
         ctx.session.paged(ca(ctx).ListCertificates, request, "certificates"),
-        CERT_COLUMNS.chosen(args))
+        CERT_COLUMNS.chosen(args),
+    )
 
 
-@command("ca cert show", help="show an issued certificate (admins)", output="show",
-         columns=resources.fields_of(show_cert, pb.Certificate))
+@command(
+    "ca cert show",
+    help="show an issued certificate (admins)",
+    output="show",
+    columns=resources.fields_of(show_cert, pb.Certificate),
+)
 @arg("serial_number", help="the certificate's serial number")
 @arg("--pem", action="store_true", help="print only the certificate, PEM-encoded")
 def ca_cert_show(ctx, args):
-    cert = ctx.session.call(ca(ctx).GetCertificate,
-                            pb.GetCertificateRequest(serial_number=args.serial_number))
+    cert = ctx.session.call(
+        ca(ctx).GetCertificate, pb.GetCertificateRequest(serial_number=args.serial_number)
+    )
     if args.pem:
         write_pem(ctx, cert.certificate_pem)
         return None
     return show_cert(cert)
 
 
-@command("ca cert revoke", help="revoke a node's certificate (admins)", output="show",
-         columns=resources.fields_of(show_cert, pb.Certificate))
+@command(
+    "ca cert revoke",
+    help="revoke a node's certificate (admins)",
+    output="show",
+    columns=resources.fields_of(show_cert, pb.Certificate),
+)
 @arg("serial_number", help="the certificate's serial number")
 @arg("--reason", default="", help="why, kept with the revocation")
 def ca_cert_revoke(ctx, args):
-    cert = ctx.session.call(ca(ctx).RevokeCertificate, pb.RevokeCertificateRequest(
-        serial_number=args.serial_number, reason=args.reason))
+    cert = ctx.session.call(
+        ca(ctx).RevokeCertificate,
+        pb.RevokeCertificateRequest(serial_number=args.serial_number, reason=args.reason),
+    )
     return show_cert(cert)
 
 

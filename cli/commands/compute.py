@@ -1,5 +1,6 @@
 """Compute commands: flavor, server (and its actions, console log, events, --wait), keypair,
 server group, quota, availability zone, compute service, hypervisor."""
+
 import uuid
 from pathlib import Path
 
@@ -12,16 +13,23 @@ from cli.registry import arg, command, group
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
 
-for _name, _help in [("flavor", "server sizes"), ("server", "virtual machines"),
-                     ("server event", "what was done to a server"),
-                     ("server console", "a server's console"),
-                     ("server group", "servers placed together or apart"),
-                     ("console", "a server's console"), ("console log", "console output"),
-                     ("keypair", "SSH key pairs"), ("quota", "a project's limits and usage"),
-                     ("availability", "availability zones"),
-                     ("availability zone", "availability zones"),
-                     ("compute", "compute services"), ("compute service", "compute services"),
-                     ("hypervisor", "compute hosts"), ("hypervisor stats", "totals")]:
+for _name, _help in [
+    ("flavor", "server sizes"),
+    ("server", "virtual machines"),
+    ("server event", "what was done to a server"),
+    ("server console", "a server's console"),
+    ("server group", "servers placed together or apart"),
+    ("console", "a server's console"),
+    ("console log", "console output"),
+    ("keypair", "SSH key pairs"),
+    ("quota", "a project's limits and usage"),
+    ("availability", "availability zones"),
+    ("availability zone", "availability zones"),
+    ("compute", "compute services"),
+    ("compute service", "compute services"),
+    ("hypervisor", "compute hosts"),
+    ("hypervisor stats", "totals"),
+]:
     group(_name, _help)
 
 STATUS = pb.ServerStatus.DESCRIPTOR
@@ -40,36 +48,55 @@ def call(ctx, method: str, request):
 
 # -- lookups -----------------------------------------------------------------------------
 
+
 def find_flavor(ctx, name_or_id):
     def named(name):
         request = pb.ListFlavorsRequest(include_private=True)
         try:
             flavors = list(ctx.session.paged(compute(ctx).ListFlavors, request, "flavors"))
-        except resources.grpc.RpcError:   # include_private is for admins
-            flavors = list(ctx.session.paged(compute(ctx).ListFlavors,
-                                             pb.ListFlavorsRequest(), "flavors"))
+        except resources.grpc.RpcError:  # include_private is for admins
+            flavors = list(
+                ctx.session.paged(compute(ctx).ListFlavors, pb.ListFlavorsRequest(), "flavors")
+            )
         return [f for f in flavors if f.name == name]
-    return resources.find("flavor", name_or_id, any_id=True, by_name=named,
-                          get=lambda i: call(ctx, "GetFlavor", pb.GetFlavorRequest(id=i)))
+
+    return resources.find(
+        "flavor",
+        name_or_id,
+        any_id=True,
+        by_name=named,
+        get=lambda i: call(ctx, "GetFlavor", pb.GetFlavorRequest(id=i)),
+    )
 
 
 def find_server(ctx, name_or_id):
     def named(name):
-        servers = ctx.session.paged(compute(ctx).ListServers, pb.ListServersRequest(name=name),
-                                    "servers")
-        return [s for s in servers if s.name == name]   # the filter matches substrings
-    return resources.find("server", name_or_id, by_name=named,
-                          get=lambda i: call(ctx, "GetServer", pb.GetServerRequest(id=i)))
+        servers = ctx.session.paged(
+            compute(ctx).ListServers, pb.ListServersRequest(name=name), "servers"
+        )
+        return [s for s in servers if s.name == name]  # the filter matches substrings
+
+    return resources.find(
+        "server",
+        name_or_id,
+        by_name=named,
+        get=lambda i: call(ctx, "GetServer", pb.GetServerRequest(id=i)),
+    )
 
 
 def find_group(ctx, name_or_id):
     def named(name):
-        groups = ctx.session.paged(compute(ctx).ListServerGroups,
-                                   pb.ListServerGroupsRequest(), "server_groups")
+        groups = ctx.session.paged(
+            compute(ctx).ListServerGroups, pb.ListServerGroupsRequest(), "server_groups"
+        )
         return [g for g in groups if g.name == name]
-    return resources.find("server group", name_or_id, by_name=named,
-                          get=lambda i: call(ctx, "GetServerGroup",
-                                             pb.GetServerGroupRequest(id=i)))
+
+    return resources.find(
+        "server group",
+        name_or_id,
+        by_name=named,
+        get=lambda i: call(ctx, "GetServerGroup", pb.GetServerGroupRequest(id=i)),
+    )
 
 
 def image_id(ctx, name_or_id: str) -> str:
@@ -78,23 +105,33 @@ def image_id(ctx, name_or_id: str) -> str:
     try:
         from cli.commands import image
     except ImportError:
-        raise CliError("image names cannot be looked up without the image service's stubs; "
-                       "give the image's ID") from None
+        raise CliError(
+            "image names cannot be looked up without the image service's stubs; give the image's ID"
+        ) from None
     return image.find_image(ctx, name_or_id).id
 
 
 def project_id(ctx, name_or_id: str) -> str:
     from cli.commands import identity
+
     return identity.find_project(ctx, name_or_id).id
 
 
 # -- flavors -----------------------------------------------------------------------------
 
+
 def show_flavor(flavor):
-    return resources.show(flavor, rename={"extra_specs": "properties", "ram_mb": "ram",
-                                          "disk_gb": "disk", "ephemeral_gb": "ephemeral",
-                                          "swap_mb": "swap", "is_public": "os-flavor-access:"
-                                          "is_public"})
+    return resources.show(
+        flavor,
+        rename={
+            "extra_specs": "properties",
+            "ram_mb": "ram",
+            "disk_gb": "disk",
+            "ephemeral_gb": "ephemeral",
+            "swap_mb": "swap",
+            "is_public": "os-flavor-access:is_public",
+        },
+    )
 
 
 FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
@@ -108,46 +145,88 @@ FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
 @arg("--ephemeral", type=int, default=0, help="ephemeral disk size in GB (default 0)")
 @arg("--swap", type=int, default=0, help="swap size in MB (default 0)")
 @arg("--vcpus", type=int, default=1, help="number of virtual CPUs (default 1)")
-@arg("--public", dest="is_public", action="store_true", default=True,
-     help="usable by every project (default)")
-@arg("--private", dest="is_public", action="store_false",
-     help="usable only by the projects given access")
-@arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="extra spec (repeat for more)")
+@arg(
+    "--public",
+    dest="is_public",
+    action="store_true",
+    default=True,
+    help="usable by every project (default)",
+)
+@arg(
+    "--private",
+    dest="is_public",
+    action="store_false",
+    help="usable only by the projects given access",
+)
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="extra spec (repeat for more)",
+)
 @arg("--description", default="", help="flavor description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_create(ctx, args):
-    flavor = pb.Flavor(name=args.name, vcpus=args.vcpus, ram_mb=args.ram, disk_gb=args.disk,
-                       ephemeral_gb=args.ephemeral, swap_mb=args.swap, is_public=args.is_public,
-                       description=args.description, extra_specs=dict(args.properties))
+    flavor = pb.Flavor(
+        name=args.name,
+        vcpus=args.vcpus,
+        ram_mb=args.ram,
+        disk_gb=args.disk,
+        ephemeral_gb=args.ephemeral,
+        swap_mb=args.swap,
+        is_public=args.is_public,
+        description=args.description,
+        extra_specs=dict(args.properties),
+    )
     created = call(ctx, "CreateFlavor", pb.CreateFlavorRequest(flavor=flavor, flavor_id=args.id))
     if args.project:
-        call(ctx, "AddFlavorAccess", pb.AddFlavorAccessRequest(
-            flavor_id=created.id, project_ids=[project_id(ctx, args.project)]))
+        call(
+            ctx,
+            "AddFlavorAccess",
+            pb.AddFlavorAccessRequest(
+                flavor_id=created.id, project_ids=[project_id(ctx, args.project)]
+            ),
+        )
     return show_flavor(created)
 
 
 FLAVOR_COLUMNS = resources.Columns(
-    [("ID", "id"), ("Name", "name"), ("RAM", "ram_mb"), ("Disk", "disk_gb"),
-     ("Ephemeral", "ephemeral_gb"), ("VCPUs", "vcpus"), ("Is Public", "is_public")],
-    long=[("Swap", "swap_mb"), ("Properties", "extra_specs")])
+    [
+        ("ID", "id"),
+        ("Name", "name"),
+        ("RAM", "ram_mb"),
+        ("Disk", "disk_gb"),
+        ("Ephemeral", "ephemeral_gb"),
+        ("VCPUs", "vcpus"),
+        ("Is Public", "is_public"),
+    ],
+    long=[("Swap", "swap_mb"), ("Properties", "extra_specs")],
+)
 
 
 @command("flavor list", help="list flavors", output="list", columns=FLAVOR_COLUMNS.headings)
-@arg("--all", dest="include_private", action="store_true",
-     help="private flavors too (admins)")
+@arg("--all", dest="include_private", action="store_true", help="private flavors too (admins)")
 @arg("--min-ram", type=int, default=0, help="only flavors with at least this much RAM (MB)")
 @arg("--min-disk", type=int, default=0, help="only flavors with at least this much disk (GB)")
 @arg("--long", action="store_true", help="list more columns")
 def flavor_list(ctx, args):
-    request = pb.ListFlavorsRequest(include_private=args.include_private,
-                                    min_ram_mb=args.min_ram, min_disk_gb=args.min_disk)
-    return resources.listing(ctx.session.paged(compute(ctx).ListFlavors, request, "flavors"),
-                             FLAVOR_COLUMNS.chosen(args))
+    request = pb.ListFlavorsRequest(
+        include_private=args.include_private, min_ram_mb=args.min_ram, min_disk_gb=args.min_disk
+    )
+    return resources.listing(
+        ctx.session.paged(compute(ctx).ListFlavors, request, "flavors"), FLAVOR_COLUMNS.chosen(args)
+    )
 
 
-@command("flavor show", help="show a flavor's details", output="show",
-         columns=resources.fields_of(show_flavor, pb.Flavor, "access_project_ids"))
+@command(
+    "flavor show",
+    help="show a flavor's details",
+    output="show",
+    columns=resources.fields_of(show_flavor, pb.Flavor, "access_project_ids"),
+)
 @arg("flavor", help="flavor name or ID")
 def flavor_show(ctx, args):
     flavor = find_flavor(ctx, args.flavor)
@@ -155,19 +234,28 @@ def flavor_show(ctx, args):
     result.fields["access_project_ids"] = None
     if not flavor.is_public:
         try:
-            access = ctx.session.paged(compute(ctx).ListFlavorAccess,
-                                       pb.ListFlavorAccessRequest(flavor_id=flavor.id),
-                                       "project_ids")
+            access = ctx.session.paged(
+                compute(ctx).ListFlavorAccess,
+                pb.ListFlavorAccessRequest(flavor_id=flavor.id),
+                "project_ids",
+            )
             result.fields["access_project_ids"] = list(access)
         except resources.grpc.RpcError:
-            pass   # only admins may see who has access
+            pass  # only admins may see who has access
     return result
 
 
 @command("flavor set", help="change a flavor's properties, description or access")
 @arg("flavor", help="flavor name or ID")
-@arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="extra spec to set (repeat for more)")
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="extra spec to set (repeat for more)",
+)
 @arg("--description", help="new description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_set(ctx, args):
@@ -182,17 +270,33 @@ def flavor_set(ctx, args):
         flavor.description = args.description
         paths.append("description")
     if paths:
-        call(ctx, "UpdateFlavor", pb.UpdateFlavorRequest(
-            flavor=flavor, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+        call(
+            ctx,
+            "UpdateFlavor",
+            pb.UpdateFlavorRequest(
+                flavor=flavor, update_mask=field_mask_pb2.FieldMask(paths=paths)
+            ),
+        )
     if args.project:
-        call(ctx, "AddFlavorAccess", pb.AddFlavorAccessRequest(
-            flavor_id=flavor.id, project_ids=[project_id(ctx, args.project)]))
+        call(
+            ctx,
+            "AddFlavorAccess",
+            pb.AddFlavorAccessRequest(
+                flavor_id=flavor.id, project_ids=[project_id(ctx, args.project)]
+            ),
+        )
 
 
 @command("flavor unset", help="remove a flavor's properties or a project's access")
 @arg("flavor", help="flavor name or ID")
-@arg("--property", dest="properties", action="append", default=[], metavar="KEY",
-     help="extra spec to remove (repeat for more)")
+@arg(
+    "--property",
+    dest="properties",
+    action="append",
+    default=[],
+    metavar="KEY",
+    help="extra spec to remove (repeat for more)",
+)
 @arg("--project", help="take this project's access away")
 def flavor_unset(ctx, args):
     flavor = find_flavor(ctx, args.flavor)
@@ -201,21 +305,38 @@ def flavor_unset(ctx, args):
     if args.properties:
         for key in args.properties:
             flavor.extra_specs.pop(key, None)
-        call(ctx, "UpdateFlavor", pb.UpdateFlavorRequest(
-            flavor=flavor, update_mask=field_mask_pb2.FieldMask(paths=["extra_specs"])))
+        call(
+            ctx,
+            "UpdateFlavor",
+            pb.UpdateFlavorRequest(
+                flavor=flavor, update_mask=field_mask_pb2.FieldMask(paths=["extra_specs"])
+            ),
+        )
     if args.project:
-        call(ctx, "RemoveFlavorAccess", pb.RemoveFlavorAccessRequest(
-            flavor_id=flavor.id, project_ids=[project_id(ctx, args.project)]))
+        call(
+            ctx,
+            "RemoveFlavorAccess",
+            pb.RemoveFlavorAccessRequest(
+                flavor_id=flavor.id, project_ids=[project_id(ctx, args.project)]
+            ),
+        )
 
 
 @command("flavor delete", help="delete flavors")
 @arg("flavors", nargs="+", metavar="FLAVOR", help="flavor name or ID")
 def flavor_delete(ctx, args):
-    resources.delete_each(ctx, "flavor", args.flavors, lambda name: call(
-        ctx, "DeleteFlavor", pb.DeleteFlavorRequest(id=find_flavor(ctx, name).id)))
+    resources.delete_each(
+        ctx,
+        "flavor",
+        args.flavors,
+        lambda name: call(
+            ctx, "DeleteFlavor", pb.DeleteFlavorRequest(id=find_flavor(ctx, name).id)
+        ),
+    )
 
 
 # -- servers -----------------------------------------------------------------------------
+
 
 def status(server) -> str:
     return resources.enum_name(STATUS, server.status, upper=True) or ""
@@ -232,23 +353,24 @@ def show_server(server) -> ShowResult:
     fields = resources.to_dict(server)
     fields.pop("user_data", None)
     fields["status"] = status(server)
-    fields["flavor"] = f"{server.flavor.name} ({server.flavor_id})" if server.flavor.name \
-        else server.flavor_id
+    fields["flavor"] = (
+        f"{server.flavor.name} ({server.flavor_id})" if server.flavor.name else server.flavor_id
+    )
     fields.pop("flavor_id")
     fields["image"] = fields.pop("image_id")
     fields["addresses"] = networks(server)
     fields["properties"] = fields.pop("metadata")
-    fields["fault"] = (f"{server.fault.message} ({server.fault.code})"
-                       if server.HasField("fault") else None)
-    fields["host"] = server.host or None   # known once placed, and only to admins
+    fields["fault"] = (
+        f"{server.fault.message} ({server.fault.code})" if server.HasField("fault") else None
+    )
+    fields["host"] = server.host or None  # known once placed, and only to admins
     return ShowResult(dict(sorted(fields.items())))
 
 
 SERVER_FIELDS = resources.fields_of(show_server, pb.Server)
 
 
-def watch(ctx, server, label: str, goal: str, done=None,
-          failed=lambda s: status(s) == "ERROR"):
+def watch(ctx, server, label: str, goal: str, done=None, failed=lambda s: status(s) == "ERROR"):
     """Follows WatchServers from the server's revision until done(server) (by default: in
     `goal` status with no task under way); the final one."""
     done = done or settled(goal)
@@ -266,19 +388,26 @@ def watch(ctx, server, label: str, goal: str, done=None,
     if done(server):
         return server
     message = wait.follow(
-        open_stream, status_of=status_of, done=lambda m: done(m.server),
-        failed=lambda m: failed(m.server), report=ctx.stderr, label=label,
+        open_stream,
+        status_of=status_of,
+        done=lambda m: done(m.server),
+        failed=lambda m: failed(m.server),
+        report=ctx.stderr,
+        label=label,
         fault_of=lambda m: m.server.fault.message,
-        initial=status_of(pb.WatchServersResponse(server=server)), goal=goal,
+        initial=status_of(pb.WatchServersResponse(server=server)),
+        goal=goal,
         # the time waited is for people; -f json and the like are for programs
-        elapsed=getattr(ctx.args, "format", "table") == "table")
+        elapsed=getattr(ctx.args, "format", "table") == "table",
+    )
     return message.server
 
 
 def settled(wanted: str):
     """A server in `wanted` status with no task under way."""
-    return lambda s: status(s) == wanted and s.task_state in (pb.TASK_STATE_UNSPECIFIED,
-                                                               pb.TASK_STATE_NONE)
+    return lambda s: (
+        status(s) == wanted and s.task_state in (pb.TASK_STATE_UNSPECIFIED, pb.TASK_STATE_NONE)
+    )
 
 
 @command("server create", help="create a server", output="show", columns=SERVER_FIELDS)
@@ -287,23 +416,45 @@ def settled(wanted: str):
 @arg("--image", required=True, help="image name or ID")
 @arg("--key-name", default="", help="key pair to inject")
 @arg("--availability-zone", default="", help="zone to boot in")
-@arg("--hint", dest="hints", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="scheduler hint: group=SERVER_GROUP")
-@arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="metadata (repeat for more)")
+@arg(
+    "--hint",
+    dest="hints",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="scheduler hint: group=SERVER_GROUP",
+)
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="metadata (repeat for more)",
+)
 @arg("--user-data", metavar="FILE", completer="file", help="file handed to the guest")
-@arg("--config-drive", type=str.lower, choices=["true", "false"],
-     help="attach a config drive with metadata, keys and user data (default: true)")
+@arg(
+    "--config-drive",
+    type=str.lower,
+    choices=["true", "false"],
+    help="attach a config drive with metadata, keys and user data (default: true)",
+)
 @arg("--wait", action="store_true", help="wait until the server is ACTIVE (or ERROR)")
 def server_create(ctx, args):
     hints = dict(args.hints)
     unknown = set(hints) - {"group"}
     if unknown:
         raise UsageError(f"unknown scheduler hint {', '.join(sorted(unknown))}; known: group")
-    server = pb.Server(name=args.name, flavor_id=find_flavor(ctx, args.flavor).id,
-                       image_id=image_id(ctx, args.image), key_name=args.key_name,
-                       availability_zone=args.availability_zone,
-                       metadata=dict(args.properties))
+    server = pb.Server(
+        name=args.name,
+        flavor_id=find_flavor(ctx, args.flavor).id,
+        image_id=image_id(ctx, args.image),
+        key_name=args.key_name,
+        availability_zone=args.availability_zone,
+        metadata=dict(args.properties),
+    )
     if "group" in hints:
         server.server_group_id = find_group(ctx, hints["group"]).id
     if args.user_data:
@@ -311,8 +462,9 @@ def server_create(ctx, args):
     if args.config_drive is not None:
         server.config_drive = args.config_drive == "true"
     # One request id for the retries of this one command: the server is created once.
-    created = call(ctx, "CreateServer",
-                   pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4())))
+    created = call(
+        ctx, "CreateServer", pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4()))
+    )
     if args.wait:
         created = watch(ctx, created, f"server {created.name}", "ACTIVE")
     return show_server(created)
@@ -321,12 +473,22 @@ def server_create(ctx, args):
 def server_columns(image_name) -> resources.Columns:
     """The columns of `server list`; `image_name(image_id)` names the image."""
     return resources.Columns(
-        [("ID", "id"), ("Name", "name"), ("Status", status), ("Networks", networks),
-         ("Image", lambda s: image_name(s.image_id)),
-         ("Flavor", lambda s: s.flavor.name or s.flavor_id)],
-        long=[("Task State", lambda s: resources.enum_name(TASK, s.task_state)),
-              ("Power State", "power_state"), ("Availability Zone", "availability_zone"),
-              ("Host", "host"), ("Properties", "metadata")])
+        [
+            ("ID", "id"),
+            ("Name", "name"),
+            ("Status", status),
+            ("Networks", networks),
+            ("Image", lambda s: image_name(s.image_id)),
+            ("Flavor", lambda s: s.flavor.name or s.flavor_id),
+        ],
+        long=[
+            ("Task State", lambda s: resources.enum_name(TASK, s.task_state)),
+            ("Power State", "power_state"),
+            ("Availability Zone", "availability_zone"),
+            ("Host", "host"),
+            ("Properties", "metadata"),
+        ],
+    )
 
 
 def with_image_names(pages, names):
@@ -336,20 +498,29 @@ def with_image_names(pages, names):
         yield from page
 
 
-@command("server list", help="list servers", output="list",
-         columns=server_columns(image_name=None).headings)
+@command(
+    "server list",
+    help="list servers",
+    output="list",
+    columns=server_columns(image_name=None).headings,
+)
 @arg("--all-projects", action="store_true", help="every project's servers (admins)")
 @arg("--project", help="only this project's servers (admins, with --all-projects)")
 @arg("--name", default="", help="servers whose name contains this")
-@arg("--status", type=str.upper, choices=[s.upper() for s in resources.enum_choices(STATUS)],
-     help="only servers in this status")
+@arg(
+    "--status",
+    type=str.upper,
+    choices=[s.upper() for s in resources.enum_choices(STATUS)],
+    help="only servers in this status",
+)
 @arg("--host", default="", help="only servers on this host (admins)")
 @arg("--flavor", help="only servers of this flavor (name or ID)")
 @arg("--image", help="only servers of this image (name or ID)")
 @arg("--long", action="store_true", help="list more columns")
 def server_list(ctx, args):
-    request = pb.ListServersRequest(all_projects=args.all_projects or bool(args.project),
-                                    name=args.name, host=args.host)
+    request = pb.ListServersRequest(
+        all_projects=args.all_projects or bool(args.project), name=args.name, host=args.host
+    )
     if args.project:
         request.project_id = project_id(ctx, args.project)
     if args.status:
@@ -359,10 +530,12 @@ def server_list(ctx, args):
     if args.image:
         request.image_id = image_id(ctx, args.image)
     from cli.commands import image
+
     names = image.ImageNames(ctx)
     pages = ctx.session.pages(compute(ctx).ListServers, request, "servers")
-    return resources.listing(with_image_names(pages, names),
-                             server_columns(names.name).chosen(args))
+    return resources.listing(
+        with_image_names(pages, names), server_columns(names.name).chosen(args)
+    )
 
 
 @command("server show", help="show a server's details", output="show", columns=SERVER_FIELDS)
@@ -374,8 +547,15 @@ def server_show(ctx, args):
 @command("server set", help="change a server's name or properties")
 @arg("server", help="server name or ID")
 @arg("--name", help="new name")
-@arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="metadata to set (repeat for more)")
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="metadata to set (repeat for more)",
+)
 def server_set(ctx, args):
     server = find_server(ctx, args.server)
     paths = []
@@ -387,8 +567,11 @@ def server_set(ctx, args):
         paths.append("metadata")
     if not paths:
         raise UsageError("nothing to change: give --name or --property")
-    call(ctx, "UpdateServer", pb.UpdateServerRequest(
-        server=server, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+    call(
+        ctx,
+        "UpdateServer",
+        pb.UpdateServerRequest(server=server, update_mask=field_mask_pb2.FieldMask(paths=paths)),
+    )
 
 
 @command("server delete", help="delete servers")
@@ -401,26 +584,42 @@ def server_delete(ctx, args):
         server = find_server(ctx, name)
         call(ctx, "DeleteServer", pb.DeleteServerRequest(id=server.id))
         deleted.append(server)
+
     resources.delete_each(ctx, "server", args.servers, delete)
     for server in deleted if args.wait else ():
         try:
-            watch(ctx, server, f"server {server.name}", "DELETED",
-                  done=lambda s: status(s) == "DELETED", failed=lambda s: False)
+            watch(
+                ctx,
+                server,
+                f"server {server.name}",
+                "DELETED",
+                done=lambda s: status(s) == "DELETED",
+                failed=lambda s: False,
+            )
         except resources.grpc.RpcError as e:
-            if e.code() != resources.grpc.StatusCode.NOT_FOUND:   # already gone
+            if e.code() != resources.grpc.StatusCode.NOT_FOUND:  # already gone
                 raise
             ctx.stderr.write(f"server {server.name}: DELETED\n")
 
 
-def action(verb: str, method: str, request_cls, target: str, help: str, *extra_args,
-           request_options=lambda args: {}):
+def action(
+    verb: str,
+    method: str,
+    request_cls,
+    target: str,
+    help: str,
+    *extra_args,
+    request_options=lambda args: {},
+):
     """Registers `server <verb> SERVER... [--wait]`, which ends in `target` status."""
+
     def run(ctx, args):
         for name in args.servers:
             server = find_server(ctx, name)
             changed = call(ctx, method, request_cls(id=server.id, **request_options(args)))
             if args.wait:
                 watch(ctx, changed, f"server {server.name}", target)
+
     for extra in reversed(extra_args):
         run = extra(run)
     run = arg("--wait", action="store_true", help=f"wait until the server is {target}")(run)
@@ -434,13 +633,18 @@ action("pause", "PauseServer", pb.PauseServerRequest, "PAUSED", "pause servers")
 action("unpause", "UnpauseServer", pb.UnpauseServerRequest, "ACTIVE", "unpause servers")
 action("suspend", "SuspendServer", pb.SuspendServerRequest, "SUSPENDED", "suspend servers")
 action("resume", "ResumeServer", pb.ResumeServerRequest, "ACTIVE", "resume servers")
-action("reboot", "RebootServer", pb.RebootServerRequest, "ACTIVE", "reboot servers",
-       arg("--hard", dest="hard", action="store_true", default=False,
-           help="power-cycle the server"),
-       arg("--soft", dest="hard", action="store_false",
-           help="ask the guest to restart (default)"),
-       request_options=lambda args: {"type": pb.REBOOT_TYPE_HARD if args.hard
-                                     else pb.REBOOT_TYPE_SOFT})
+action(
+    "reboot",
+    "RebootServer",
+    pb.RebootServerRequest,
+    "ACTIVE",
+    "reboot servers",
+    arg("--hard", dest="hard", action="store_true", default=False, help="power-cycle the server"),
+    arg("--soft", dest="hard", action="store_false", help="ask the guest to restart (default)"),
+    request_options=lambda args: {
+        "type": pb.REBOOT_TYPE_HARD if args.hard else pb.REBOOT_TYPE_SOFT
+    },
+)
 
 
 @command("console log show", help="show a server's console output")
@@ -449,81 +653,113 @@ action("reboot", "RebootServer", pb.RebootServerRequest, "ACTIVE", "reboot serve
 @arg("--lines", type=int, default=0, help="only the last LINES lines")
 def console_log(ctx, args):
     server = find_server(ctx, args.server)
-    output = call(ctx, "GetConsoleOutput",
-                  pb.GetConsoleOutputRequest(server_id=server.id, lines=args.lines)).output
-    if not output:   # say so: an empty stdout alone looks like a command that did nothing
-        ctx.stderr.write(f"stratus: the console log of server {server.name} is empty: its "
-                         "guest has written nothing to its serial console\n")
+    output = call(
+        ctx, "GetConsoleOutput", pb.GetConsoleOutputRequest(server_id=server.id, lines=args.lines)
+    ).output
+    if not output:  # say so: an empty stdout alone looks like a command that did nothing
+        ctx.stderr.write(
+            f"stratus: the console log of server {server.name} is empty: its "
+            "guest has written nothing to its serial console\n"
+        )
         return
     ctx.stdout.write(output if output.endswith("\n") else output + "\n")
 
 
 def event_columns(server_id: str) -> resources.Columns:
     return resources.Columns(
-        [("Request ID", "request_id"), ("Server ID", lambda a: server_id),
-         ("Action", "action"), ("Start Time", "start_time")],
-        long=[("Finish Time", "finish_time"), ("Result", "result"), ("Message", "message"),
-              ("User ID", "user_id")])
+        [
+            ("Request ID", "request_id"),
+            ("Server ID", lambda a: server_id),
+            ("Action", "action"),
+            ("Start Time", "start_time"),
+        ],
+        long=[
+            ("Finish Time", "finish_time"),
+            ("Result", "result"),
+            ("Message", "message"),
+            ("User ID", "user_id"),
+        ],
+    )
 
 
 def show_event(action, server_id: str = ""):
     result = resources.show(action, extra={"server_id": server_id})
-    result.fields["events"] = "\n".join(f"{e['event']}: {e['result']}"
-                                        for e in result.fields["events"])
+    result.fields["events"] = "\n".join(
+        f"{e['event']}: {e['result']}" for e in result.fields["events"]
+    )
     return result
 
 
-@command("server event list", help="list what was done to a server", output="list",
-         columns=event_columns("").headings)
+@command(
+    "server event list",
+    help="list what was done to a server",
+    output="list",
+    columns=event_columns("").headings,
+)
 @arg("server", help="server name or ID")
 @arg("--long", action="store_true", help="list more columns")
 def server_event_list(ctx, args):
     server = find_server(ctx, args.server)
-    actions = ctx.session.paged(compute(ctx).ListServerActions,
-                                pb.ListServerActionsRequest(server_id=server.id), "actions")
+    actions = ctx.session.paged(
+        compute(ctx).ListServerActions, pb.ListServerActionsRequest(server_id=server.id), "actions"
+    )
     return resources.listing(actions, event_columns(server.id).chosen(args))
 
 
-@command("server event show", help="show one action on a server and its steps",
-         output="show", columns=resources.fields_of(show_event, pb.ServerAction))
+@command(
+    "server event show",
+    help="show one action on a server and its steps",
+    output="show",
+    columns=resources.fields_of(show_event, pb.ServerAction),
+)
 @arg("server", help="server name or ID")
 @arg("request_id", help="request ID of the action")
 def server_event_show(ctx, args):
     server = find_server(ctx, args.server)
-    for found in ctx.session.paged(compute(ctx).ListServerActions,
-                                   pb.ListServerActionsRequest(server_id=server.id), "actions"):
+    for found in ctx.session.paged(
+        compute(ctx).ListServerActions, pb.ListServerActionsRequest(server_id=server.id), "actions"
+    ):
         if found.request_id == args.request_id:
             return show_event(found, server.id)
-    raise resources.NotFoundError(f"no action with request ID {args.request_id!r} on "
-                                  f"server {server.name}")
+    raise resources.NotFoundError(
+        f"no action with request ID {args.request_id!r} on server {server.name}"
+    )
 
 
 # -- key pairs ---------------------------------------------------------------------------
 
-KEYPAIR_CREATED = ("private_key", "public_key")   # create shows neither key
+KEYPAIR_CREATED = ("private_key", "public_key")  # create shows neither key
 
 
 def show_keypair(key_pair, drop=("private_key",)):
     return resources.show(key_pair, drop=drop)
 
 
-@command("keypair create", help="create or import an SSH key pair", output="show",
-         columns=resources.fields_of(lambda k: show_keypair(k, KEYPAIR_CREATED), pb.KeyPair))
+@command(
+    "keypair create",
+    help="create or import an SSH key pair",
+    output="show",
+    columns=resources.fields_of(lambda k: show_keypair(k, KEYPAIR_CREATED), pb.KeyPair),
+)
 @arg("name", help="new key pair name")
 @arg("--public-key", metavar="FILE", completer="file", help="import this public key")
-@arg("--private-key", metavar="FILE", completer="file",
-     help="write the generated private key to this file (default: print it)")
+@arg(
+    "--private-key",
+    metavar="FILE",
+    completer="file",
+    help="write the generated private key to this file (default: print it)",
+)
 def keypair_create(ctx, args):
     key_pair = pb.KeyPair(name=args.name)
     if args.public_key:
         key_pair.public_key = Path(args.public_key).read_text().strip()
     created = call(ctx, "CreateKeyPair", pb.CreateKeyPairRequest(key_pair=key_pair))
     if created.private_key and not args.private_key:
-        ctx.stdout.write(created.private_key)   # shown once, as the openstack client does
+        ctx.stdout.write(created.private_key)  # shown once, as the openstack client does
         return None
     if created.private_key:
         path = Path(args.private_key)
-        with open(path, "x") as f:   # never overwrite a key
+        with open(path, "x") as f:  # never overwrite a key
             path.chmod(0o600)
             f.write(created.private_key)
     return show_keypair(created, KEYPAIR_CREATED)
@@ -532,20 +768,28 @@ def keypair_create(ctx, args):
 KEYPAIR_COLUMNS = resources.Columns([("Name", "name"), ("Fingerprint", "fingerprint")])
 
 
-@command("keypair list", help="list your key pairs", output="list",
-         columns=KEYPAIR_COLUMNS.headings)
+@command(
+    "keypair list", help="list your key pairs", output="list", columns=KEYPAIR_COLUMNS.headings
+)
 @arg("--user", help="another user's key pairs (admins; name or ID)")
 def keypair_list(ctx, args):
     request = pb.ListKeyPairsRequest()
     if args.user:
         from cli.commands import identity
+
         request.user_id = identity.find_user(ctx, args.user).id
-    return resources.listing(ctx.session.paged(compute(ctx).ListKeyPairs, request, "key_pairs"),
-                             KEYPAIR_COLUMNS.chosen(args))
+    return resources.listing(
+        ctx.session.paged(compute(ctx).ListKeyPairs, request, "key_pairs"),
+        KEYPAIR_COLUMNS.chosen(args),
+    )
 
 
-@command("keypair show", help="show a key pair's details", output="show",
-         columns=resources.fields_of(show_keypair, pb.KeyPair))
+@command(
+    "keypair show",
+    help="show a key pair's details",
+    output="show",
+    columns=resources.fields_of(show_keypair, pb.KeyPair),
+)
 @arg("name", help="key pair name")
 @arg("--public-key", action="store_true", help="print only the public key")
 def keypair_show(ctx, args):
@@ -559,59 +803,84 @@ def keypair_show(ctx, args):
 @command("keypair delete", help="delete key pairs")
 @arg("names", nargs="+", metavar="KEY", help="key pair name")
 def keypair_delete(ctx, args):
-    resources.delete_each(ctx, "key pair", args.names, lambda name: call(
-        ctx, "DeleteKeyPair", pb.DeleteKeyPairRequest(name=name)))
+    resources.delete_each(
+        ctx,
+        "key pair",
+        args.names,
+        lambda name: call(ctx, "DeleteKeyPair", pb.DeleteKeyPairRequest(name=name)),
+    )
 
 
 # -- server groups -----------------------------------------------------------------------
+
 
 def policy(found) -> str | None:
     return resources.enum_name(POLICY, found.policy, dash=True)
 
 
 def show_group(found):
-    return resources.show(found, rename={"member_ids": "members"},
-                          extra={"policy": policy(found)})
+    return resources.show(found, rename={"member_ids": "members"}, extra={"policy": policy(found)})
 
 
 GROUP_FIELDS = resources.fields_of(show_group, pb.ServerGroup)
 
 
-@command("server group create", help="create a server group", output="show",
-         columns=GROUP_FIELDS)
+@command("server group create", help="create a server group", output="show", columns=GROUP_FIELDS)
 @arg("name", help="new server group name")
-@arg("--policy", choices=resources.enum_choices(POLICY, dash=True), default="affinity",
-     help="placement policy (default affinity)")
-@arg("--rule", dest="rules", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="max_server_per_host=N (anti-affinity)")
+@arg(
+    "--policy",
+    choices=resources.enum_choices(POLICY, dash=True),
+    default="affinity",
+    help="placement policy (default affinity)",
+)
+@arg(
+    "--rule",
+    dest="rules",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="max_server_per_host=N (anti-affinity)",
+)
 def server_group_create(ctx, args):
     rules = dict(args.rules)
     if set(rules) - {"max_server_per_host"}:
         raise UsageError("the only rule is max_server_per_host=N")
-    group_ = pb.ServerGroup(name=args.name, policy=resources.enum_number(POLICY, args.policy),
-                            max_server_per_host=int(rules.get("max_server_per_host", 0)))
-    return show_group(call(ctx, "CreateServerGroup",
-                           pb.CreateServerGroupRequest(server_group=group_)))
+    group_ = pb.ServerGroup(
+        name=args.name,
+        policy=resources.enum_number(POLICY, args.policy),
+        max_server_per_host=int(rules.get("max_server_per_host", 0)),
+    )
+    return show_group(
+        call(ctx, "CreateServerGroup", pb.CreateServerGroupRequest(server_group=group_))
+    )
 
 
 GROUP_COLUMNS = resources.Columns(
     [("ID", "id"), ("Name", "name"), ("Policy", policy)],
-    long=[("Members", "member_ids"), ("Project Id", "project_id"), ("User Id", "user_id")])
+    long=[("Members", "member_ids"), ("Project Id", "project_id"), ("User Id", "user_id")],
+)
 
 
-@command("server group list", help="list server groups", output="list",
-         columns=GROUP_COLUMNS.headings)
+@command(
+    "server group list", help="list server groups", output="list", columns=GROUP_COLUMNS.headings
+)
 @arg("--all-projects", action="store_true", help="every project's (admins)")
 @arg("--long", action="store_true", help="list more columns")
 def server_group_list(ctx, args):
     return resources.listing(
-        ctx.session.paged(compute(ctx).ListServerGroups,
-                          pb.ListServerGroupsRequest(all_projects=args.all_projects),
-                          "server_groups"), GROUP_COLUMNS.chosen(args))
+        ctx.session.paged(
+            compute(ctx).ListServerGroups,
+            pb.ListServerGroupsRequest(all_projects=args.all_projects),
+            "server_groups",
+        ),
+        GROUP_COLUMNS.chosen(args),
+    )
 
 
-@command("server group show", help="show a server group's details", output="show",
-         columns=GROUP_FIELDS)
+@command(
+    "server group show", help="show a server group's details", output="show", columns=GROUP_FIELDS
+)
 @arg("group", help="server group name or ID")
 def server_group_show(ctx, args):
     return show_group(find_group(ctx, args.group))
@@ -620,8 +889,14 @@ def server_group_show(ctx, args):
 @command("server group delete", help="delete server groups")
 @arg("groups", nargs="+", metavar="GROUP", help="server group name or ID")
 def server_group_delete(ctx, args):
-    resources.delete_each(ctx, "server group", args.groups, lambda name: call(
-        ctx, "DeleteServerGroup", pb.DeleteServerGroupRequest(id=find_group(ctx, name).id)))
+    resources.delete_each(
+        ctx,
+        "server group",
+        args.groups,
+        lambda name: call(
+            ctx, "DeleteServerGroup", pb.DeleteServerGroupRequest(id=find_group(ctx, name).id)
+        ),
+    )
 
 
 # -- quotas ------------------------------------------------------------------------------
@@ -629,8 +904,9 @@ def server_group_delete(ctx, args):
 QUOTA_COLUMNS = ("Resource", "Limit", "In Use")
 
 
-@command("quota show", help="show a project's limits and usage", output="list",
-         columns=QUOTA_COLUMNS)
+@command(
+    "quota show", help="show a project's limits and usage", output="list", columns=QUOTA_COLUMNS
+)
 @arg("project", nargs="?", help="project name or ID (default: yours)")
 def quota_show(ctx, args):
     request = pb.GetQuotasRequest()
@@ -639,7 +915,8 @@ def quota_show(ctx, args):
     quotas = call(ctx, "GetQuotas", request)
     return resources.ListResult(
         QUOTA_COLUMNS,
-        [[name, getattr(quotas.limits, name), getattr(quotas.usage, name)] for name in QUOTAS])
+        [[name, getattr(quotas.limits, name), getattr(quotas.usage, name)] for name in QUOTAS],
+    )
 
 
 @command("quota set", help="set a project's limits (-1: unlimited)")
@@ -659,43 +936,76 @@ def quota_set(ctx, args):
     limits = {name: getattr(args, name) for name in QUOTAS if getattr(args, name) is not None}
     if not limits:
         raise UsageError("nothing to change: give at least one limit, or --default")
-    call(ctx, "UpdateQuotas", pb.UpdateQuotasRequest(
-        quotas=pb.Quotas(project_id=project, limits=pb.QuotaValues(**limits)),
-        update_mask=field_mask_pb2.FieldMask(paths=[f"limits.{n}" for n in limits])))
+    call(
+        ctx,
+        "UpdateQuotas",
+        pb.UpdateQuotasRequest(
+            quotas=pb.Quotas(project_id=project, limits=pb.QuotaValues(**limits)),
+            update_mask=field_mask_pb2.FieldMask(paths=[f"limits.{n}" for n in limits]),
+        ),
+    )
 
 
 # -- zones, services, hypervisors ------------------------------------------------------------
 
 ZONE_COLUMNS = resources.Columns(
-    [("Zone Name", "name"),
-     ("Zone Status", lambda z: "available" if z.available else "not available")],
-    long=[("Hosts", "hosts")])
+    [
+        ("Zone Name", "name"),
+        ("Zone Status", lambda z: "available" if z.available else "not available"),
+    ],
+    long=[("Hosts", "hosts")],
+)
 
 
-@command("availability zone list", help="list availability zones", output="list",
-         columns=ZONE_COLUMNS.headings)
+@command(
+    "availability zone list",
+    help="list availability zones",
+    output="list",
+    columns=ZONE_COLUMNS.headings,
+)
 @arg("--long", action="store_true", help="list the hosts too (admins)")
 def availability_zone_list(ctx, args):
-    return resources.listing(ctx.session.paged(
-        compute(ctx).ListAvailabilityZones, pb.ListAvailabilityZonesRequest(),
-        "availability_zones"), ZONE_COLUMNS.chosen(args))
+    return resources.listing(
+        ctx.session.paged(
+            compute(ctx).ListAvailabilityZones,
+            pb.ListAvailabilityZonesRequest(),
+            "availability_zones",
+        ),
+        ZONE_COLUMNS.chosen(args),
+    )
 
 
 SERVICE_COLUMNS = resources.Columns(
-    [("ID", "id"), ("Binary", lambda s: "stratus-compute"), ("Host", "host"),
-     ("Zone", "availability_zone"), ("Status", "status"), ("State", "state"),
-     ("Updated At", "heartbeat_time")],
-    long=[("Disabled Reason", "disabled_reason")])
+    [
+        ("ID", "id"),
+        ("Binary", lambda s: "stratus-compute"),
+        ("Host", "host"),
+        ("Zone", "availability_zone"),
+        ("Status", "status"),
+        ("State", "state"),
+        ("Updated At", "heartbeat_time"),
+    ],
+    long=[("Disabled Reason", "disabled_reason")],
+)
 
 
-@command("compute service list", help="list compute services (admins)", output="list",
-         columns=SERVICE_COLUMNS.headings)
+@command(
+    "compute service list",
+    help="list compute services (admins)",
+    output="list",
+    columns=SERVICE_COLUMNS.headings,
+)
 @arg("--host", default="", help="only this host's")
 @arg("--long", action="store_true", help="list the reason for disabling too")
 def compute_service_list(ctx, args):
-    return resources.listing(ctx.session.paged(
-        compute(ctx).ListComputeServices, pb.ListComputeServicesRequest(host=args.host),
-        "services"), SERVICE_COLUMNS.chosen(args))
+    return resources.listing(
+        ctx.session.paged(
+            compute(ctx).ListComputeServices,
+            pb.ListComputeServicesRequest(host=args.host),
+            "services",
+        ),
+        SERVICE_COLUMNS.chosen(args),
+    )
 
 
 @command("compute service set", help="enable or disable a host's compute service (admins)")
@@ -706,8 +1016,13 @@ def compute_service_list(ctx, args):
 def compute_service_set(ctx, args):
     if args.enabled is None:
         raise UsageError("give --enable or --disable")
-    services = list(ctx.session.paged(compute(ctx).ListComputeServices,
-                                      pb.ListComputeServicesRequest(host=args.host), "services"))
+    services = list(
+        ctx.session.paged(
+            compute(ctx).ListComputeServices,
+            pb.ListComputeServicesRequest(host=args.host),
+            "services",
+        )
+    )
     services = [s for s in services if s.host == args.host]
     if not services:
         raise resources.NotFoundError(f"no compute service on host {args.host!r}")
@@ -715,46 +1030,81 @@ def compute_service_set(ctx, args):
         if args.enabled:
             call(ctx, "EnableComputeService", pb.EnableComputeServiceRequest(id=service.id))
         else:
-            call(ctx, "DisableComputeService", pb.DisableComputeServiceRequest(
-                id=service.id, reason=args.disable_reason))
+            call(
+                ctx,
+                "DisableComputeService",
+                pb.DisableComputeServiceRequest(id=service.id, reason=args.disable_reason),
+            )
 
 
 HYPERVISOR_COLUMNS = resources.Columns(
-    [("ID", "id"), ("Hypervisor Hostname", "hostname"), ("Hypervisor Type", "hypervisor_type"),
-     ("Host IP", "host_ip"), ("State", "state")],
-    long=[("vCPUs Used", "vcpus_used"), ("vCPUs", "vcpus"),
-          ("Memory MB Used", "memory_mb_used"), ("Memory MB", "memory_mb")])
+    [
+        ("ID", "id"),
+        ("Hypervisor Hostname", "hostname"),
+        ("Hypervisor Type", "hypervisor_type"),
+        ("Host IP", "host_ip"),
+        ("State", "state"),
+    ],
+    long=[
+        ("vCPUs Used", "vcpus_used"),
+        ("vCPUs", "vcpus"),
+        ("Memory MB Used", "memory_mb_used"),
+        ("Memory MB", "memory_mb"),
+    ],
+)
 
 
-@command("hypervisor list", help="list hypervisors (admins)", output="list",
-         columns=HYPERVISOR_COLUMNS.headings)
+@command(
+    "hypervisor list",
+    help="list hypervisors (admins)",
+    output="list",
+    columns=HYPERVISOR_COLUMNS.headings,
+)
 @arg("--matching", default="", help="host names containing this")
 @arg("--long", action="store_true", help="list more columns")
 def hypervisor_list(ctx, args):
-    return resources.listing(ctx.session.paged(
-        compute(ctx).ListHypervisors, pb.ListHypervisorsRequest(hostname=args.matching),
-        "hypervisors"), HYPERVISOR_COLUMNS.chosen(args))
+    return resources.listing(
+        ctx.session.paged(
+            compute(ctx).ListHypervisors,
+            pb.ListHypervisorsRequest(hostname=args.matching),
+            "hypervisors",
+        ),
+        HYPERVISOR_COLUMNS.chosen(args),
+    )
 
 
-@command("hypervisor show", help="show a hypervisor's details (admins)", output="show",
-         columns=resources.fields_of(resources.show, pb.Hypervisor))
+@command(
+    "hypervisor show",
+    help="show a hypervisor's details (admins)",
+    output="show",
+    columns=resources.fields_of(resources.show, pb.Hypervisor),
+)
 @arg("hypervisor", help="hypervisor host name or ID")
 def hypervisor_show(ctx, args):
     def named(name):
-        found = ctx.session.paged(compute(ctx).ListHypervisors,
-                                  pb.ListHypervisorsRequest(hostname=name), "hypervisors")
+        found = ctx.session.paged(
+            compute(ctx).ListHypervisors, pb.ListHypervisorsRequest(hostname=name), "hypervisors"
+        )
         return [h for h in found if h.hostname == name]
+
     found = resources.find(
-        "hypervisor", args.hypervisor, any_id=True, by_name=named,
-        get=lambda i: call(ctx, "GetHypervisor", pb.GetHypervisorRequest(id=i)))
+        "hypervisor",
+        args.hypervisor,
+        any_id=True,
+        by_name=named,
+        get=lambda i: call(ctx, "GetHypervisor", pb.GetHypervisorRequest(id=i)),
+    )
     found = call(ctx, "GetHypervisor", pb.GetHypervisorRequest(id=found.id, with_servers=True))
     result = resources.show(found)
     result.fields["servers"] = [f"{s['name']} ({s['id']})" for s in result.fields["servers"]]
     return result
 
 
-@command("hypervisor stats show", help="show totals over every hypervisor (admins)",
-         output="show", columns=resources.fields_of(resources.show, pb.HypervisorStatistics))
+@command(
+    "hypervisor stats show",
+    help="show totals over every hypervisor (admins)",
+    output="show",
+    columns=resources.fields_of(resources.show, pb.HypervisorStatistics),
+)
 def hypervisor_stats_show(ctx, args):
-    return resources.show(call(ctx, "GetHypervisorStatistics",
-                               pb.GetHypervisorStatisticsRequest()))
+    return resources.show(call(ctx, "GetHypervisorStatistics", pb.GetHypervisorStatisticsRequest()))

@@ -1,5 +1,6 @@
 """Image commands: create (with upload), list, show, set, unset, delete, save (download),
 deactivate, reactivate, and sharing with other projects."""
+
 import argparse
 import hashlib
 import os
@@ -40,10 +41,13 @@ def call(ctx, method: str, request):
 
 def find_image(ctx, name_or_id):
     return resources.find(
-        "image", name_or_id,
+        "image",
+        name_or_id,
         get=lambda i: call(ctx, "GetImage", pb.GetImageRequest(id=i)),
-        by_name=lambda n: ctx.session.paged(images(ctx).ListImages,
-                                            pb.ListImagesRequest(name=n), "images"))
+        by_name=lambda n: ctx.session.paged(
+            images(ctx).ListImages, pb.ListImagesRequest(name=n), "images"
+        ),
+    )
 
 
 class ImageNames:
@@ -59,11 +63,13 @@ class ImageNames:
         """Called with each page's IDs before its rows are shown."""
         if self.names is not None or not any(image_ids):
             return
-        request = pb.ListImagesRequest(page_size=1000)   # the server's cap: fewest calls
+        request = pb.ListImagesRequest(page_size=1000)  # the server's cap: fewest calls
         try:
-            self.names = {image.id: image.name for image in
-                          self.ctx.session.paged(images(self.ctx).ListImages, request, "images")}
-        except grpc.RpcError:   # names are a convenience: the listing shows IDs instead
+            self.names = {
+                image.id: image.name
+                for image in self.ctx.session.paged(images(self.ctx).ListImages, request, "images")
+            }
+        except grpc.RpcError:  # names are a convenience: the listing shows IDs instead
             self.names = {}
 
     def name(self, image_id: str) -> str:
@@ -72,6 +78,7 @@ class ImageNames:
 
 def project_id(ctx, name_or_id: str) -> str:
     from cli.commands import identity
+
     return identity.find_project(ctx, name_or_id).id
 
 
@@ -87,52 +94,99 @@ def show_image(image, human: bool = False):
 
 # -- options shared by create and set ------------------------------------------------------
 
+
 def image_options(creating: bool):
     """The openstack client's image flags, on `image create` and `image set`."""
+
     def add(func):
         flags = [
-            arg("--disk-format", choices=resources.enum_choices(DISK),
+            arg(
+                "--disk-format",
+                choices=resources.enum_choices(DISK),
                 default="raw" if creating else None,
-                help="disk format" + (" (default raw)" if creating else "")),
-            arg("--container-format", choices=resources.enum_choices(CONTAINER),
+                help="disk format" + (" (default raw)" if creating else ""),
+            ),
+            arg(
+                "--container-format",
+                choices=resources.enum_choices(CONTAINER),
                 default="bare" if creating else None,
-                help="container format" + (" (default bare)" if creating else "")),
+                help="container format" + (" (default bare)" if creating else ""),
+            ),
             arg("--min-disk", type=int, help="minimum disk size a server needs (GiB)"),
             arg("--min-ram", type=int, help="minimum memory a server needs (MiB)"),
-            arg("--public", dest="visibility", action="store_const", const="public",
-                help="every project sees it (admins)"),
-            arg("--private", dest="visibility", action="store_const", const="private",
-                help="only your project sees it"),
-            arg("--shared", dest="visibility", action="store_const", const="shared",
-                help="your project and those it is shared with see it (default on create)"),
-            arg("--community", dest="visibility", action="store_const", const="community",
-                help="every project may use it"),
-            arg("--protected", dest="protected", action="store_true", default=None,
-                help="it cannot be deleted"),
-            arg("--unprotected", dest="protected", action="store_false",
-                help="it can be deleted (default on create)"),
-            arg("--property", dest="properties", type=resources.key_value, action="append",
-                default=[], metavar="KEY=VALUE", help="property (repeat for more)"),
-            arg("--tag", dest="tags", action="append", default=[],
-                help="tag (repeat for more)"),
+            arg(
+                "--public",
+                dest="visibility",
+                action="store_const",
+                const="public",
+                help="every project sees it (admins)",
+            ),
+            arg(
+                "--private",
+                dest="visibility",
+                action="store_const",
+                const="private",
+                help="only your project sees it",
+            ),
+            arg(
+                "--shared",
+                dest="visibility",
+                action="store_const",
+                const="shared",
+                help="your project and those it is shared with see it (default on create)",
+            ),
+            arg(
+                "--community",
+                dest="visibility",
+                action="store_const",
+                const="community",
+                help="every project may use it",
+            ),
+            arg(
+                "--protected",
+                dest="protected",
+                action="store_true",
+                default=None,
+                help="it cannot be deleted",
+            ),
+            arg(
+                "--unprotected",
+                dest="protected",
+                action="store_false",
+                help="it can be deleted (default on create)",
+            ),
+            arg(
+                "--property",
+                dest="properties",
+                type=resources.key_value,
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="property (repeat for more)",
+            ),
+            arg("--tag", dest="tags", action="append", default=[], help="tag (repeat for more)"),
         ]
         for flag in reversed(flags):
             func = flag(func)
         return func
+
     return add
 
 
 def apply_options(image, args) -> list[str]:
     """Sets the fields the options give; the update mask paths for them."""
     paths = []
-    for name, value in [("disk_format", args.disk_format and
-                         resources.enum_number(DISK, args.disk_format)),
-                        ("container_format", args.container_format and
-                         resources.enum_number(CONTAINER, args.container_format)),
-                        ("min_disk", args.min_disk), ("min_ram", args.min_ram),
-                        ("visibility", args.visibility and
-                         resources.enum_number(VISIBILITY, args.visibility)),
-                        ("protected", args.protected)]:
+    for name, value in [
+        ("disk_format", args.disk_format and resources.enum_number(DISK, args.disk_format)),
+        (
+            "container_format",
+            args.container_format and resources.enum_number(CONTAINER, args.container_format),
+        ),
+        ("min_disk", args.min_disk),
+        ("min_ram", args.min_ram),
+        ("visibility", args.visibility and resources.enum_number(VISIBILITY, args.visibility)),
+        ("protected", args.protected),
+    ]:
         if value is not None:
             setattr(image, name, value)
             paths.append(name)
@@ -146,6 +200,7 @@ def apply_options(image, args) -> list[str]:
 
 
 # -- data ----------------------------------------------------------------------------------
+
 
 def upload(ctx, image, path: str):
     """Streams the file (or stdin for "-") into the image, showing progress on a terminal."""
@@ -167,16 +222,19 @@ def upload(ctx, image, path: str):
             finally:
                 if source is not sys.stdin.buffer:
                     source.close()
+
     return ctx.session.call(images(ctx).UploadImageData, requests, timeout=None)
 
 
 def download(ctx, image, out) -> None:
     """Streams the image's data into `out`, checking its size and sha512 on the way."""
-    stream = ctx.session.stream(images(ctx).DownloadImageData,
-                                pb.DownloadImageDataRequest(image_id=image.id))
+    stream = ctx.session.stream(
+        images(ctx).DownloadImageData, pb.DownloadImageDataRequest(image_id=image.id)
+    )
     digest, received, info = hashlib.sha512(), 0, None
-    progress = ctx.progress(image.size if image.HasField("size") else None,
-                            label=f"download {image.name or image.id}")
+    progress = ctx.progress(
+        image.size if image.HasField("size") else None, label=f"download {image.name or image.id}"
+    )
     with progress:
         for message in stream:
             if message.HasField("info"):
@@ -186,18 +244,28 @@ def download(ctx, image, out) -> None:
             received += len(message.data)
             progress.update(len(message.data))
     if info is not None and received != info.size:
-        raise CliError(f"the download ended after {received} of {info.size} bytes; "
-                       "run the command again")
-    if info is not None and info.os_hash_algo == "sha512" and \
-            digest.hexdigest() != info.os_hash_value:
-        raise CliError("the downloaded data does not match the image's sha512 hash; "
-                       "run the command again")
+        raise CliError(
+            f"the download ended after {received} of {info.size} bytes; run the command again"
+        )
+    if (
+        info is not None
+        and info.os_hash_algo == "sha512"
+        and digest.hexdigest() != info.os_hash_value
+    ):
+        raise CliError(
+            "the downloaded data does not match the image's sha512 hash; run the command again"
+        )
 
 
 # -- commands ------------------------------------------------------------------------------
 
-@command("image create", help="create an image, uploading its data", output="show",
-         columns=resources.fields_of(show_image, pb.Image))
+
+@command(
+    "image create",
+    help="create an image, uploading its data",
+    output="show",
+    columns=resources.fields_of(show_image, pb.Image),
+)
 @arg("name", help="new image name")
 @arg("--id", default="", help="image ID (default: a UUID)")
 @arg("--file", metavar="FILE", completer="file", help="upload the data from FILE ('-': stdin)")
@@ -207,15 +275,18 @@ def image_create(ctx, args):
         raise UsageError(f"--file {args.file}: no such file")
     image = pb.Image(id=args.id, name=args.name)
     apply_options(image, args)
-    created = call(ctx, "CreateImage",
-                   pb.CreateImageRequest(image=image, request_id=str(uuid.uuid4())))
+    created = call(
+        ctx, "CreateImage", pb.CreateImageRequest(image=image, request_id=str(uuid.uuid4()))
+    )
     if args.file:
         try:
             created = upload(ctx, created, args.file)
         except BaseException:
-            ctx.stderr.write(f"stratus: image {created.id} was created but its data was not "
-                             f"uploaded; delete it (stratus image delete {created.id}) and "
-                             "create it again\n")
+            ctx.stderr.write(
+                f"stratus: image {created.id} was created but its data was not "
+                f"uploaded; delete it (stratus image delete {created.id}) and "
+                "create it again\n"
+            )
             raise
     return show_image(created)
 
@@ -227,42 +298,73 @@ def _sort_key(text: str) -> str:
     """argparse type of `--sort KEY[:asc|desc]` (the openstack client's form), as order_by."""
     key, _, direction = text.partition(":")
     if key not in SORT_KEYS or direction not in ("", "asc", "desc"):
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SORT_KEYS)}, optionally with :asc "
-                                         f"or :desc, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(SORT_KEYS)}, optionally with :asc or :desc, not {text!r}"
+        )
     return f"{key} {direction or 'asc'}"
 
 
 IMAGE_COLUMNS = resources.Columns(
     [("ID", "id"), ("Name", "name"), ("Status", "status")],
-    long=[("Disk Format", "disk_format"), ("Container Format", "container_format"),
-          ("Size", lambda i: i.size if i.HasField("size") else None),
-          ("Checksum", "checksum"), ("Visibility", "visibility"),
-          ("Protected", "protected"), ("Project", "owner"), ("Tags", "tags")])
+    long=[
+        ("Disk Format", "disk_format"),
+        ("Container Format", "container_format"),
+        ("Size", lambda i: i.size if i.HasField("size") else None),
+        ("Checksum", "checksum"),
+        ("Visibility", "visibility"),
+        ("Protected", "protected"),
+        ("Project", "owner"),
+        ("Tags", "tags"),
+    ],
+)
 
 
 @command("image list", help="list images", output="list", columns=IMAGE_COLUMNS.headings)
-@arg("--public", dest="visibility", action="store_const", const="public",
-     help="only public images")
-@arg("--private", dest="visibility", action="store_const", const="private",
-     help="only private images")
-@arg("--shared", dest="visibility", action="store_const", const="shared",
-     help="only shared images")
-@arg("--community", dest="visibility", action="store_const", const="community",
-     help="community images")
+@arg("--public", dest="visibility", action="store_const", const="public", help="only public images")
+@arg(
+    "--private",
+    dest="visibility",
+    action="store_const",
+    const="private",
+    help="only private images",
+)
+@arg("--shared", dest="visibility", action="store_const", const="shared", help="only shared images")
+@arg(
+    "--community",
+    dest="visibility",
+    action="store_const",
+    const="community",
+    help="community images",
+)
 @arg("--name", default="", help="only images of this name")
 @arg("--status", choices=resources.enum_choices(STATUS), help="only images in this status")
 @arg("--project", help="only this project's images (name or ID)")
-@arg("--member-status", choices=resources.enum_choices(MEMBER),
-     help="shared images of this member status (default accepted)")
+@arg(
+    "--member-status",
+    choices=resources.enum_choices(MEMBER),
+    help="shared images of this member status (default accepted)",
+)
 @arg("--tag", dest="tags", action="append", default=[], help="only images with this tag")
-@arg("--property", dest="properties", type=resources.key_value, action="append", default=[],
-     metavar="KEY=VALUE", help="only images with this property")
-@arg("--sort", type=_sort_key, metavar="KEY[:asc|desc]",
-     help="order by name, status, size, create_time or update_time (default create_time:asc)")
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="only images with this property",
+)
+@arg(
+    "--sort",
+    type=_sort_key,
+    metavar="KEY[:asc|desc]",
+    help="order by name, status, size, create_time or update_time (default create_time:asc)",
+)
 @arg("--long", action="store_true", help="list more columns")
 def image_list(ctx, args):
-    request = pb.ListImagesRequest(name=args.name, tags=args.tags,
-                                   properties=dict(args.properties), order_by=args.sort or "")
+    request = pb.ListImagesRequest(
+        name=args.name, tags=args.tags, properties=dict(args.properties), order_by=args.sort or ""
+    )
     if args.visibility:
         request.visibility = resources.enum_number(VISIBILITY, args.visibility)
     if args.status:
@@ -271,12 +373,17 @@ def image_list(ctx, args):
         request.member_status = resources.enum_number(MEMBER, args.member_status)
     if args.project:
         request.owner = project_id(ctx, args.project)
-    return resources.listing(ctx.session.paged(images(ctx).ListImages, request, "images"),
-                             IMAGE_COLUMNS.chosen(args))
+    return resources.listing(
+        ctx.session.paged(images(ctx).ListImages, request, "images"), IMAGE_COLUMNS.chosen(args)
+    )
 
 
-@command("image show", help="show an image's details", output="show",
-         columns=resources.fields_of(show_image, pb.Image))
+@command(
+    "image show",
+    help="show an image's details",
+    output="show",
+    columns=resources.fields_of(show_image, pb.Image),
+)
 @arg("image", help="image name or ID")
 @arg("--human-readable", action="store_true", help="sizes in KiB, MiB, GiB")
 def image_show(ctx, args):
@@ -285,20 +392,47 @@ def image_show(ctx, args):
 
 def set_member_status(ctx, image, status: str, project: str | None):
     member_id = project_id(ctx, project) if project else auth.caller(ctx.session).project_id
-    call(ctx, "UpdateMember", pb.UpdateMemberRequest(
-        image_id=image.id, member_id=member_id, status=resources.enum_number(MEMBER, status)))
+    call(
+        ctx,
+        "UpdateMember",
+        pb.UpdateMemberRequest(
+            image_id=image.id, member_id=member_id, status=resources.enum_number(MEMBER, status)
+        ),
+    )
 
 
 def member_flags(func):
-    for flag in reversed([
-            arg("--accept", dest="member_status", action="store_const", const="accepted",
-                help="accept the image shared with your project"),
-            arg("--reject", dest="member_status", action="store_const", const="rejected",
-                help="reject the image shared with your project"),
-            arg("--pending", dest="member_status", action="store_const", const="pending",
-                help="set the shared image back to pending"),
-            arg("--project", dest="member_project", metavar="PROJECT",
-                help="the member project (default: yours)")]):
+    for flag in reversed(
+        [
+            arg(
+                "--accept",
+                dest="member_status",
+                action="store_const",
+                const="accepted",
+                help="accept the image shared with your project",
+            ),
+            arg(
+                "--reject",
+                dest="member_status",
+                action="store_const",
+                const="rejected",
+                help="reject the image shared with your project",
+            ),
+            arg(
+                "--pending",
+                dest="member_status",
+                action="store_const",
+                const="pending",
+                help="set the shared image back to pending",
+            ),
+            arg(
+                "--project",
+                dest="member_project",
+                metavar="PROJECT",
+                help="the member project (default: yours)",
+            ),
+        ]
+    ):
         func = flag(func)
     return func
 
@@ -307,10 +441,20 @@ def member_flags(func):
 @arg("image", help="image name or ID")
 @arg("--name", help="new name")
 @image_options(creating=False)
-@arg("--deactivate", dest="activation", action="store_const", const="DeactivateImage",
-     help="deactivate the image (admins)")
-@arg("--activate", dest="activation", action="store_const", const="ReactivateImage",
-     help="reactivate the image (admins)")
+@arg(
+    "--deactivate",
+    dest="activation",
+    action="store_const",
+    const="DeactivateImage",
+    help="deactivate the image (admins)",
+)
+@arg(
+    "--activate",
+    dest="activation",
+    action="store_const",
+    const="ReactivateImage",
+    help="reactivate the image (admins)",
+)
 @member_flags
 def image_set(ctx, args):
     image = find_image(ctx, args.image)
@@ -321,8 +465,11 @@ def image_set(ctx, args):
     if not (paths or args.activation or args.member_status):
         raise UsageError("nothing to change: give at least one option")
     if paths:
-        call(ctx, "UpdateImage", pb.UpdateImageRequest(
-            image=image, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+        call(
+            ctx,
+            "UpdateImage",
+            pb.UpdateImageRequest(image=image, update_mask=field_mask_pb2.FieldMask(paths=paths)),
+        )
     if args.activation:
         call(ctx, args.activation, getattr(pb, f"{args.activation}Request")(id=image.id))
     if args.member_status:
@@ -331,8 +478,14 @@ def image_set(ctx, args):
 
 @command("image unset", help="remove an image's properties or tags")
 @arg("image", help="image name or ID")
-@arg("--property", dest="properties", action="append", default=[], metavar="KEY",
-     help="property to remove (repeat for more)")
+@arg(
+    "--property",
+    dest="properties",
+    action="append",
+    default=[],
+    metavar="KEY",
+    help="property to remove (repeat for more)",
+)
 @arg("--tag", dest="tags", action="append", default=[], help="tag to remove (repeat for more)")
 def image_unset(ctx, args):
     image = find_image(ctx, args.image)
@@ -351,27 +504,34 @@ def image_unset(ctx, args):
         paths.append("tags")
     if not paths:
         raise UsageError("nothing to change: give --property or --tag")
-    call(ctx, "UpdateImage", pb.UpdateImageRequest(
-        image=image, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+    call(
+        ctx,
+        "UpdateImage",
+        pb.UpdateImageRequest(image=image, update_mask=field_mask_pb2.FieldMask(paths=paths)),
+    )
 
 
 @command("image delete", help="delete images")
 @arg("images", nargs="+", metavar="IMAGE", help="image name or ID")
 def image_delete(ctx, args):
-    resources.delete_each(ctx, "image", args.images, lambda name: call(
-        ctx, "DeleteImage", pb.DeleteImageRequest(id=find_image(ctx, name).id)))
+    resources.delete_each(
+        ctx,
+        "image",
+        args.images,
+        lambda name: call(ctx, "DeleteImage", pb.DeleteImageRequest(id=find_image(ctx, name).id)),
+    )
 
 
 @command("image save", help="download an image's data")
 @arg("image", help="image name or ID")
-@arg("--file", metavar="FILE", completer="file",
-     help="write to FILE (default: standard output)")
+@arg("--file", metavar="FILE", completer="file", help="write to FILE (default: standard output)")
 def image_save(ctx, args):
     image = find_image(ctx, args.image)
     if not args.file:
         if ctx.stdout.isatty():
-            raise UsageError("refusing to write image data to a terminal: give --file or "
-                             "redirect the output")
+            raise UsageError(
+                "refusing to write image data to a terminal: give --file or redirect the output"
+            )
         ctx.stdout.flush()
         download(ctx, image, ctx.stdout.buffer)
         return
@@ -397,14 +557,23 @@ def image_reactivate(ctx, args):
     call(ctx, "ReactivateImage", pb.ReactivateImageRequest(id=find_image(ctx, args.image).id))
 
 
-@command("image add project", help="share an image with a project", output="show",
-         columns=resources.fields_of(resources.show, pb.Member))
+@command(
+    "image add project",
+    help="share an image with a project",
+    output="show",
+    columns=resources.fields_of(resources.show, pb.Member),
+)
 @arg("image", help="image name or ID")
 @arg("project", help="project name or ID")
 def image_add_project(ctx, args):
     image = find_image(ctx, args.image)
-    return resources.show(call(ctx, "AddMember", pb.AddMemberRequest(
-        image_id=image.id, member_id=project_id(ctx, args.project))))
+    return resources.show(
+        call(
+            ctx,
+            "AddMember",
+            pb.AddMemberRequest(image_id=image.id, member_id=project_id(ctx, args.project)),
+        )
+    )
 
 
 @command("image remove project", help="stop sharing an image with a project")
@@ -412,23 +581,33 @@ def image_add_project(ctx, args):
 @arg("project", help="project name or ID")
 def image_remove_project(ctx, args):
     image = find_image(ctx, args.image)
-    call(ctx, "RemoveMember", pb.RemoveMemberRequest(
-        image_id=image.id, member_id=project_id(ctx, args.project)))
+    call(
+        ctx,
+        "RemoveMember",
+        pb.RemoveMemberRequest(image_id=image.id, member_id=project_id(ctx, args.project)),
+    )
 
 
-MEMBER_COLUMNS = resources.Columns([("Image ID", "image_id"), ("Member ID", "member_id"),
-                                    ("Status", "status")])
+MEMBER_COLUMNS = resources.Columns(
+    [("Image ID", "image_id"), ("Member ID", "member_id"), ("Status", "status")]
+)
 
 
-@command("image member list", help="list the projects an image is shared with",
-         output="list", columns=MEMBER_COLUMNS.headings)
+@command(
+    "image member list",
+    help="list the projects an image is shared with",
+    output="list",
+    columns=MEMBER_COLUMNS.headings,
+)
 @arg("image", help="image name or ID")
 def image_member_list(ctx, args):
     image = find_image(ctx, args.image)
     return resources.listing(
-        ctx.session.paged(images(ctx).ListMembers, pb.ListMembersRequest(image_id=image.id),
-                          "members"),
-        MEMBER_COLUMNS.chosen(args))
+        ctx.session.paged(
+            images(ctx).ListMembers, pb.ListMembersRequest(image_id=image.id), "members"
+        ),
+        MEMBER_COLUMNS.chosen(args),
+    )
 
 
 @command("image member set", help="accept, reject or leave pending an image shared with you")

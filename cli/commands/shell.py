@@ -1,4 +1,5 @@
 """`stratus complete bash|zsh`: prints the shell completion script."""
+
 from cli import completion
 from cli.registry import arg, command
 

@@ -5,6 +5,7 @@ Every method is blocking (libvirt calls block): the agent calls them from a work
 `loop.call_soon_threadsafe`. Errors are the typed exceptions below; nothing here knows about
 gRPC or protobuf.
 """
+
 from __future__ import annotations
 
 import abc
@@ -16,13 +17,13 @@ from dataclasses import dataclass, field
 class PowerState(str, enum.Enum):
     """What the hypervisor says a guest is doing (Nova's power states, plus SHUTOFF)."""
 
-    NOSTATE = "NOSTATE"        # unknown, or the domain is gone
+    NOSTATE = "NOSTATE"  # unknown, or the domain is gone
     RUNNING = "RUNNING"
-    PAUSED = "PAUSED"          # vCPUs stopped, memory kept (pause)
-    SHUTDOWN = "SHUTDOWN"      # a guest shutdown is in progress
+    PAUSED = "PAUSED"  # vCPUs stopped, memory kept (pause)
+    SHUTDOWN = "SHUTDOWN"  # a guest shutdown is in progress
     SHUTOFF = "SHUTOFF"
     CRASHED = "CRASHED"
-    SUSPENDED = "SUSPENDED"    # memory saved to disk, nothing running (suspend)
+    SUSPENDED = "SUSPENDED"  # memory saved to disk, nothing running (suspend)
 
 
 class EventKind(str, enum.Enum):
@@ -38,8 +39,8 @@ class EventKind(str, enum.Enum):
 
 
 class RebootKind(str, enum.Enum):
-    SOFT = "SOFT"    # ask the guest, fall back to HARD after the shutdown timeout
-    HARD = "HARD"    # power cycle: destroy and start again from the same definition
+    SOFT = "SOFT"  # ask the guest, fall back to HARD after the shutdown timeout
+    HARD = "HARD"  # power cycle: destroy and start again from the same definition
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class ImageFile:
 
     image_id: str | None = None
     path: str | None = None
-    disk_format: str = "raw"   # raw or qcow2 for disks; kernels and ramdisks are raw
+    disk_format: str = "raw"  # raw or qcow2 for disks; kernels and ramdisks are raw
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class GuestKey:
     """A key pair's public half, as the config drive lists it."""
 
     name: str
-    type: str                # "ssh" (Nova's key pair type)
+    type: str  # "ssh" (Nova's key pair type)
     public_key: str
 
 
@@ -69,7 +70,7 @@ class GuestData:
     project_id: str = ""
     availability_zone: str = ""
     keys: tuple[GuestKey, ...] = ()
-    user_data: bytes = b""   # handed over as given; empty for none
+    user_data: bytes = b""  # handed over as given; empty for none
 
 
 @dataclass(frozen=True)
@@ -78,29 +79,29 @@ class InstanceSpec:
     name: str
     vcpus: int
     memory_mb: int
-    disk_gb: int = 0                   # 0: the root disk keeps the image's virtual size
+    disk_gb: int = 0  # 0: the root disk keeps the image's virtual size
     root_disk: ImageFile | None = None  # None with disk_gb > 0: a blank disk
-    kernel: ImageFile | None = None    # direct kernel boot when given
+    kernel: ImageFile | None = None  # direct kernel boot when given
     ramdisk: ImageFile | None = None
     cmdline: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    guest: GuestData | None = None     # None: no config drive
+    guest: GuestData | None = None  # None: no config drive
 
 
 @dataclass(frozen=True)
 class InstanceAddress:
-    network: str             # the node's network: a bridge's name, or "user"
+    network: str  # the node's network: a bridge's name, or "user"
     address: str
-    version: int             # 4 or 6
+    version: int  # 4 or 6
     mac: str
 
 
 @dataclass(frozen=True)
 class InstanceInfo:
     uuid: str
-    name: str                # the instance name given at spawn ("" for foreign domains)
+    name: str  # the instance name given at spawn ("" for foreign domains)
     power_state: PowerState
-    managed: bool            # defined by this driver (False: a domain someone else made)
+    managed: bool  # defined by this driver (False: a domain someone else made)
     vcpus: int = 0
     memory_mb: int = 0
     addresses: tuple[InstanceAddress, ...] = ()  # the IPs the hypervisor knows of
@@ -109,17 +110,17 @@ class InstanceInfo:
 @dataclass(frozen=True)
 class HostStats:
     hostname: str
-    hypervisor_type: str     # libvirt's driver name: "QEMU", "Test"
+    hypervisor_type: str  # libvirt's driver name: "QEMU", "Test"
     hypervisor_version: str  # "7.2.0"
-    domain_type: str         # what guests are defined as: "kvm", "qemu" (TCG) or "test"
+    domain_type: str  # what guests are defined as: "kvm", "qemu" (TCG) or "test"
     arch: str
     cpu_model: str
     vcpus: int
-    vcpus_used: int          # sum over running guests
+    vcpus_used: int  # sum over running guests
     memory_mb: int
-    memory_mb_used: int      # sum over running guests
+    memory_mb_used: int  # sum over running guests
     free_memory_mb: int | None  # what the host reports free; None where libvirt cannot say
-    disk_gb: int             # the file system holding instance disks
+    disk_gb: int  # the file system holding instance disks
     disk_gb_free: int
     running_instances: int
 
@@ -136,7 +137,7 @@ class LifecycleEvent:
 @dataclass(frozen=True)
 class ConsoleOutput:
     text: str
-    truncated: bool          # True when older output was cut off
+    truncated: bool  # True when older output was cut off
 
 
 @dataclass(frozen=True)

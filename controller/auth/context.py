@@ -1,4 +1,5 @@
 """Who is calling: the identity a valid token carries, and the policy check bound to it."""
+
 from __future__ import annotations
 
 import contextvars
@@ -24,9 +25,16 @@ class Identity:
     creds: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "creds", {
-            "user_id": self.user_id, "project_id": self.project_id or "",
-            "roles": list(self.roles), "is_admin": "admin" in self.roles})
+        object.__setattr__(
+            self,
+            "creds",
+            {
+                "user_id": self.user_id,
+                "project_id": self.project_id or "",
+                "roles": list(self.roles),
+                "is_admin": "admin" in self.roles,
+            },
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -62,8 +70,11 @@ class CallAuth:
             self._enforcer.authorize(rule, target, identity.creds)
 
     def allows(self, rule: str, target: Mapping[str, Any] | None = None) -> bool:
-        return self._enforcer.enforce(rule, target if target is not None else self.default_target(),
-                                      self.identity.creds if self.identity else {})
+        return self._enforcer.enforce(
+            rule,
+            target if target is not None else self.default_target(),
+            self.identity.creds if self.identity else {},
+        )
 
     def default_target(self) -> dict:
         ident = self.identity

@@ -10,6 +10,7 @@ repository, the one that rotates first issues tokens the others can validate.
 Files are written 0600 through a temporary file and a rename; a rotation holds an exclusive
 lock on the directory, so two `stratus-manage` runs cannot interleave.
 """
+
 from __future__ import annotations
 
 import base64
@@ -76,7 +77,9 @@ class KeyRepository:
     def _rotate_locked(self) -> int:
         keys = self._key_paths()
         if not keys:
-            raise KeyRepositoryError(f"key repository {self.path} holds no keys: initialize it first")
+            raise KeyRepositoryError(
+                f"key repository {self.path} holds no keys: initialize it first"
+            )
         if 0 not in keys:
             # An interrupted rotation renamed 0 away; stage a key before going on.
             self._write_key("0")
@@ -89,7 +92,7 @@ class KeyRepository:
         os.rename(tmp, os.path.join(self.path, "0"))
         keys[new_primary] = os.path.join(self.path, str(new_primary))
         # Keep max_active_keys - 1 of primary and secondaries, plus the staged key.
-        for number in sorted(keys, reverse=True)[max(self.max_active_keys - 1, 0):]:
+        for number in sorted(keys, reverse=True)[max(self.max_active_keys - 1, 0) :]:
             LOG.info("key repository %s: purging key %d", self.path, number)
             os.remove(keys[number])
         self._fsync_dir()
@@ -146,7 +149,8 @@ class KeyRepository:
         keys = self._key_paths()
         if not keys:
             raise KeyRepositoryError(
-                f"key repository {self.path} holds no keys: initialize it first")
+                f"key repository {self.path} holds no keys: initialize it first"
+            )
         primary = max(keys)
         order = [primary, *sorted((n for n in keys if n != primary), key=lambda n: (n != 0, -n))]
         raw_keys = [self._read_key(keys[n]) for n in order]
@@ -170,8 +174,12 @@ class KeyRepository:
             try:
                 self.load()
             except (KeyRepositoryError, OSError) as exc:
-                LOG.error("key repository %s changed but cannot be loaded; keeping the keys "
-                          "already loaded: %s", self.path, exc)
+                LOG.error(
+                    "key repository %s changed but cannot be loaded; keeping the keys "
+                    "already loaded: %s",
+                    self.path,
+                    exc,
+                )
                 self._signature = signature  # do not retry (and log) until it changes again
                 return False
             return True
@@ -210,11 +218,15 @@ class KeyRepository:
         if st.st_mode & stat.S_IRWXO:
             raise KeyRepositoryError(
                 f"key repository {self.path} is open to other users (mode "
-                f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 700 {self.path}`")
+                f"{stat.S_IMODE(st.st_mode):04o}); run `chmod 700 {self.path}`"
+            )
 
     def _key_paths(self) -> dict[int, str]:
-        return {int(name): os.path.join(self.path, name)
-                for name in os.listdir(self.path) if _KEY_NAME.fullmatch(name)}
+        return {
+            int(name): os.path.join(self.path, name)
+            for name in os.listdir(self.path)
+            if _KEY_NAME.fullmatch(name)
+        }
 
     @staticmethod
     def _read_key(path: str) -> bytes:
@@ -229,7 +241,8 @@ class KeyRepository:
             if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeyRepositoryError(
                     f"key file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                    f"run `chmod 600 {path}`")
+                    f"run `chmod 600 {path}`"
+                )
             data = os.read(fd, 1024)
         finally:
             os.close(fd)

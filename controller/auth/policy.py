@@ -15,6 +15,7 @@ Rule syntax follows oslo.policy:
 Each check string is compiled once into a tree of small check objects, so `enforce` never
 parses. A substitution whose target key is missing (or None) is False: never allow.
 """
+
 from __future__ import annotations
 
 import ast
@@ -117,7 +118,7 @@ def _template(match: str) -> _Template:
     pos = 0
     for m in _SUBST.finditer(match):
         if m.start() > pos:
-            parts.append((False, match[pos:m.start()]))
+            parts.append((False, match[pos : m.start()]))
         if m.group(0) == "%%":
             parts.append((False, "%"))
         elif m.group(0) == "%":
@@ -337,7 +338,9 @@ class _Parser:
             self.pos += 1
             return check
         if token == ")" or token.lower() in _KEYWORDS:
-            raise PolicySyntaxError(f"unexpected {token!r} where a check is expected in {self.source!r}")
+            raise PolicySyntaxError(
+                f"unexpected {token!r} where a check is expected in {self.source!r}"
+            )
         return _leaf(token)
 
 
@@ -407,7 +410,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
             if nxt not in graph:
                 continue
             if state.get(nxt) == 1:
-                return [*path[path.index(nxt):], nxt]
+                return [*path[path.index(nxt) :], nxt]
             if not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)
@@ -416,6 +419,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
 
 
 # --- reading a policy file ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Override:
@@ -448,8 +452,9 @@ def _read_yaml(path: str, text: str) -> dict[str, _Override]:
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
-        raise PolicyFileError(path, root.start_mark.line + 1, None,
-                              "a policy file maps rule names to check strings")
+        raise PolicyFileError(
+            path, root.start_mark.line + 1, None, "a policy file maps rule names to check strings"
+        )
     out: dict[str, _Override] = {}
     str_tag = "tag:yaml.org,2002:str"
     for key, value in root.value:
@@ -458,11 +463,16 @@ def _read_yaml(path: str, text: str) -> dict[str, _Override]:
             raise PolicyFileError(path, line, None, "a rule name must be a string")
         name = key.value
         if name in out:
-            raise PolicyFileError(path, line, name,
-                                  f"defined twice (first on line {out[name].line})")
+            raise PolicyFileError(
+                path, line, name, f"defined twice (first on line {out[name].line})"
+            )
         if not isinstance(value, yaml.ScalarNode) or value.tag != str_tag:
-            raise PolicyFileError(path, value.start_mark.line + 1, name,
-                                  'the check string must be a quoted string ("" allows everyone)')
+            raise PolicyFileError(
+                path,
+                value.start_mark.line + 1,
+                name,
+                'the check string must be a quoted string ("" allows everyone)',
+            )
         out[name] = _Override(value.value, line)
     return out
 
@@ -493,8 +503,9 @@ def _read_json(path: str, text: str) -> dict[str, _Override]:
     for name, value in data.items():
         line = lines.get(name, [None])[0]
         if not isinstance(value, str):
-            raise PolicyFileError(path, line, name,
-                                  'the check string must be a string ("" allows everyone)')
+            raise PolicyFileError(
+                path, line, name, 'the check string must be a string ("" allows everyone)'
+            )
         out[name] = _Override(value, line)
     return out
 
@@ -515,6 +526,7 @@ def _json_key_lines(text: str) -> dict[str, list[int]]:
 
 
 # --- the enforcer ------------------------------------------------------------------------
+
 
 class Enforcer:
     """Rule defaults registered in code, optionally overridden by a YAML or JSON file."""
@@ -568,18 +580,27 @@ class Enforcer:
                 if ref in effective:
                     continue
                 if name in overrides:
-                    raise PolicyFileError(path, overrides[name].line, name,
-                                          f"refers to unknown rule {ref!r}")
+                    raise PolicyFileError(
+                        path, overrides[name].line, name, f"refers to unknown rule {ref!r}"
+                    )
                 raise ValueError(f"policy rule {name!r} refers to unknown rule {ref!r}")
         cycle = _find_cycle({n: list(_references(c)) for n, c in effective.items()})
         if cycle:
             culprit = next(n for n in cycle if n in overrides)  # defaults alone have no cycle
-            raise PolicyFileError(path, overrides[culprit].line, culprit,
-                                  f"rule references form a cycle: {' -> '.join(cycle)}")
+            raise PolicyFileError(
+                path,
+                overrides[culprit].line,
+                culprit,
+                f"rule references form a cycle: {' -> '.join(cycle)}",
+            )
         for name in overrides:
             if name not in self._defaults:
-                LOG.warning("policy file %s: line %s: override for unknown rule %r",
-                            path, overrides[name].line, name)
+                LOG.warning(
+                    "policy file %s: line %s: override for unknown rule %r",
+                    path,
+                    overrides[name].line,
+                    name,
+                )
         self._overrides = overrides
         self._rebuild(compiled)
 
@@ -599,7 +620,9 @@ class Enforcer:
     def authorize(self, rule: str, target: Mapping, creds: Mapping) -> None:
         """enforce, raising PermissionDenied when refused."""
         if not self.enforce(rule, target, creds):
-            raise PermissionDenied(f"Policy does not allow {rule}", reason="POLICY_DENIED", rule=rule)
+            raise PermissionDenied(
+                f"Policy does not allow {rule}", reason="POLICY_DENIED", rule=rule
+            )
 
     def effective_rules(self) -> dict[str, str]:
         """Rule name -> check string in force (overrides over defaults), for display."""

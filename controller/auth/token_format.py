@@ -14,6 +14,7 @@ Payload, version 1, big-endian:
 A scoped token is 183 characters, an unscoped one 162 (Fernet's base64 "=" padding is
 stripped, as Keystone does). Ids come back in canonical UUID form (lowercase, hyphenated).
 """
+
 from __future__ import annotations
 
 import base64
@@ -86,8 +87,10 @@ def _method_bits(methods: Iterable[str]) -> int:
 
 
 # Decoding runs on every RPC: the tuples are precomputed, the UUID text built directly.
-_METHODS_OF = [tuple(name for name, bit in _METHOD_BIT.items() if bits & bit)
-               for bits in range(_ALL_METHOD_BITS + 1)]
+_METHODS_OF = [
+    tuple(name for name, bit in _METHOD_BIT.items() if bits & bit)
+    for bits in range(_ALL_METHOD_BITS + 1)
+]
 
 
 def _uuid_text(raw: bytes) -> str:
@@ -102,16 +105,24 @@ class TokenFormatter:
         self._keys = key_repository
         self._clock = clock or (lambda: datetime.now(UTC))
 
-    def issue(self, user_id: str, project_id: str | None, methods: Iterable[str],
-              expires_at: datetime) -> tuple[str, TokenPayload]:
+    def issue(
+        self, user_id: str, project_id: str | None, methods: Iterable[str], expires_at: datetime
+    ) -> tuple[str, TokenPayload]:
         issued = _micros(self._clock(), "the clock's time")
         expires = _micros(expires_at, "expires_at")
         if expires <= issued:
             raise ValueError("expires_at must be in the future")
         bits = _method_bits(methods)
         audit = secrets.token_bytes(16)
-        raw = _HEAD.pack(VERSION, _SCOPED if project_id is not None else 0, bits,
-                         _uuid_bytes(user_id, "user_id"), issued, expires, audit)
+        raw = _HEAD.pack(
+            VERSION,
+            _SCOPED if project_id is not None else 0,
+            bits,
+            _uuid_bytes(user_id, "user_id"),
+            issued,
+            expires,
+            audit,
+        )
         if project_id is not None:
             raw += _PROJECT.pack(_uuid_bytes(project_id, "project_id"))
         token = self._keys.current().encrypt(raw).rstrip(b"=").decode("ascii")
@@ -120,8 +131,11 @@ class TokenFormatter:
     def parse(self, token: str, now: datetime | None = None) -> TokenPayload:
         """The payload of a valid token. Raises Unauthenticated: TOKEN_INVALID for anything
         not issued by a key in the repository, TOKEN_EXPIRED past its expiry."""
-        if (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH
-                or not _TOKEN_CHARS.fullmatch(token)):
+        if (
+            not isinstance(token, str)
+            or len(token) > MAX_TOKEN_LENGTH
+            or not _TOKEN_CHARS.fullmatch(token)
+        ):
             raise _invalid()
         data = token.encode("ascii")
         data += b"=" * (-len(data) % 4)
@@ -147,7 +161,7 @@ def _decode(raw: bytes) -> TokenPayload | None:
         return None
     if len(raw) != _HEAD.size + (_PROJECT.size if scoped else 0):
         return None
-    project = _uuid_text(raw[_HEAD.size:]) if scoped else None
+    project = _uuid_text(raw[_HEAD.size :]) if scoped else None
     try:
         issued_at = _EPOCH + timedelta(microseconds=issued)
         expires_at = _EPOCH + timedelta(microseconds=expires)

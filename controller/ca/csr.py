@@ -4,6 +4,7 @@ The CA copies nothing from a CSR but its public key and the host name: the certi
 extensions are always the CA's own. The checks below refuse requests that ask for more than
 that, so a confused or hostile node learns at once that it cannot get it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,10 +76,13 @@ def validate_csr(pem: bytes) -> ValidCSR:
     try:
         sans = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        raise _refuse("must carry the host name as its one DNS subject alternative name",
-                      "CSR_BAD_SAN") from None
-    if len(sans) != 1 or not isinstance(sans[0], x509.DNSName) or (
-            sans[0].value.lower().rstrip(".") != host_name):
-        raise _refuse("subject alternative names must be exactly DNS:<host name>",
-                      "CSR_BAD_SAN")
+        raise _refuse(
+            "must carry the host name as its one DNS subject alternative name", "CSR_BAD_SAN"
+        ) from None
+    if (
+        len(sans) != 1
+        or not isinstance(sans[0], x509.DNSName)
+        or (sans[0].value.lower().rstrip(".") != host_name)
+    ):
+        raise _refuse("subject alternative names must be exactly DNS:<host name>", "CSR_BAD_SAN")
     return ValidCSR(host_name=host_name, public_key=public_key)

@@ -1,4 +1,5 @@
 """Host names as node identities: one spelling, checked once."""
+
 import re
 
 from stratus_common.errors import InvalidArgument
@@ -14,8 +15,14 @@ def normalize_host_name(name: str, field: str = "host_name") -> str:
     candidate = (name or "").strip().lower()
     if candidate.endswith("."):
         candidate = candidate[:-1]
-    if not candidate or len(candidate) > 253 or not all(
-            _LABEL.match(label) for label in candidate.split(".")):
-        raise InvalidArgument(field, "must be a DNS host name (letters, digits, '-' and '.')",
-                              reason="INVALID_HOST_NAME")
+    if (
+        not candidate
+        or len(candidate) > 253
+        or not all(_LABEL.match(label) for label in candidate.split("."))
+    ):
+        raise InvalidArgument(
+            field,
+            "must be a DNS host name (letters, digits, '-' and '.')",
+            reason="INVALID_HOST_NAME",
+        )
     return candidate

@@ -1,4 +1,5 @@
 """peewee models of the CA tables (schema: controller/db/migrations/m0200_ca.py)."""
+
 import peewee
 
 from controller.db.database import BaseModel

@@ -4,6 +4,7 @@ grpc verifies the whole chain during the handshake (issuer, signature, validity 
 extended key usage); it cannot consult a CRL there. So a client certificate's revocation is
 checked per call, on the identity parsed here (see controller/node_listener.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,12 +27,13 @@ class PeerIdentity:
     """Who is on the other end of a mutual-TLS call, from its verified certificate."""
 
     host_name: str
-    serial: str           # lower-case hex
+    serial: str  # lower-case hex
     fingerprint_sha256: str
 
 
-def rotating_server_credentials(source: KeyPairSource,
-                                client_ca_pem: bytes) -> grpc.ServerCredentials:
+def rotating_server_credentials(
+    source: KeyPairSource, client_ca_pem: bytes
+) -> grpc.ServerCredentials:
     """Server credentials whose key pair is asked of `source()` at every new handshake.
 
     `source` returns (key_pem, certificate_pem); when that changes, new connections get the
@@ -42,8 +44,7 @@ def rotating_server_credentials(source: KeyPairSource,
     current = source()
 
     def configuration(pair):
-        return grpc.ssl_server_certificate_configuration([pair],
-                                                         root_certificates=client_ca_pem)
+        return grpc.ssl_server_certificate_configuration([pair], root_certificates=client_ca_pem)
 
     def fetch():
         nonlocal current
@@ -59,15 +60,18 @@ def rotating_server_credentials(source: KeyPairSource,
         LOG.info("serving a renewed server certificate to new connections")
         return configuration(pair)
 
-    return grpc.dynamic_ssl_server_credentials(configuration(current), fetch,
-                                               require_client_authentication=True)
+    return grpc.dynamic_ssl_server_credentials(
+        configuration(current), fetch, require_client_authentication=True
+    )
 
 
-def channel_credentials(ca_pem: bytes, key_pem: bytes | None = None,
-                        certificate_pem: bytes | None = None) -> grpc.ChannelCredentials:
+def channel_credentials(
+    ca_pem: bytes, key_pem: bytes | None = None, certificate_pem: bytes | None = None
+) -> grpc.ChannelCredentials:
     """Client credentials trusting only `ca_pem`; with a key pair, for mutual TLS."""
-    return grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=key_pem,
-                                        certificate_chain=certificate_pem)
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca_pem, private_key=key_pem, certificate_chain=certificate_pem
+    )
 
 
 def peer_identity(auth_context: Mapping[str, Sequence[bytes]]) -> PeerIdentity | None:
@@ -89,6 +93,8 @@ def peer_identity(auth_context: Mapping[str, Sequence[bytes]]) -> PeerIdentity |
         dns_names = []
     if len(dns_names) != 1:
         return None
-    return PeerIdentity(host_name=dns_names[0].lower(),
-                        serial=serial_hex(certificate.serial_number),
-                        fingerprint_sha256=fingerprint_sha256(certificate))
+    return PeerIdentity(
+        host_name=dns_names[0].lower(),
+        serial=serial_hex(certificate.serial_number),
+        fingerprint_sha256=fingerprint_sha256(certificate),
+    )

@@ -3,6 +3,7 @@
 GetCACertificate, GetCRL and EnrollNode are open (public data; the enrollment token is the
 credential) and RenewCertificate is authorized by the node listener's mutual TLS.
 """
+
 from controller.auth.policy import RuleDefault
 
 ADMIN = "rule:admin_required"

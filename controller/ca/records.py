@@ -1,4 +1,5 @@
 """What the CA stores: enrollment tokens and issued certificates, as plain values."""
+
 from __future__ import annotations
 
 import datetime
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 
 
 class CertificateKind(enum.Enum):
-    CLIENT = "client"   # a compute node's identity on the node listener
-    SERVER = "server"   # one of the controller's own listeners
+    CLIENT = "client"  # a compute node's identity on the node listener
+    SERVER = "server"  # one of the controller's own listeners
 
 
 class CertificateStatus(enum.Enum):
@@ -32,10 +33,10 @@ class EnrollmentToken:
 
 @dataclass(frozen=True)
 class CertificateRecord:
-    serial: str                      # lower-case hex, see authority.serial_hex
+    serial: str  # lower-case hex, see authority.serial_hex
     kind: CertificateKind
     host_name: str
-    subject: str                     # RFC 4514
+    subject: str  # RFC 4514
     fingerprint_sha256: str
     not_before: datetime.datetime
     not_after: datetime.datetime

@@ -4,6 +4,7 @@ The database adapter implements `CARepository` with peewee; `MemoryCARepository`
 fake beside it, for tests and tools that need no database. Both must pass the same
 contract tests (tests/unit/ca/test_repository_contract.py).
 """
+
 from __future__ import annotations
 
 import abc
@@ -61,19 +62,24 @@ class CARepository(abc.ABC):
         """At most `query.limit` records after `query.after`, by (created_at, serial)."""
 
     @abc.abstractmethod
-    def revoke_certificate(self, serial: str, revoked_at: datetime.datetime,
-                           reason: str) -> CertificateRecord | None:
+    def revoke_certificate(
+        self, serial: str, revoked_at: datetime.datetime, reason: str
+    ) -> CertificateRecord | None:
         """Mark one certificate revoked (a second revocation keeps the first date)."""
 
     @abc.abstractmethod
-    def revoke_host_certificates(self, host_name: str, revoked_at: datetime.datetime,
-                                 reason: str) -> list[CertificateRecord]:
+    def revoke_host_certificates(
+        self, host_name: str, revoked_at: datetime.datetime, reason: str
+    ) -> list[CertificateRecord]:
         """Revoke every unrevoked certificate of `host_name`; return those just revoked."""
 
     @abc.abstractmethod
-    def list_revoked(self, *, revoked_since: datetime.datetime | None = None,
-                     expiring_after: datetime.datetime | None = None,
-                     ) -> list[CertificateRecord]:
+    def list_revoked(
+        self,
+        *,
+        revoked_since: datetime.datetime | None = None,
+        expiring_after: datetime.datetime | None = None,
+    ) -> list[CertificateRecord]:
         """Revoked certificates, optionally only those revoked at or after `revoked_since`, and
         those still unexpired at `expiring_after` (an expired one needs no CRL entry)."""
 
@@ -146,18 +152,25 @@ class MemoryCARepository(CARepository):
 
     def revoke_host_certificates(self, host_name, revoked_at, reason):
         with self._lock:
-            serials = [r.serial for r in self._certificates.values()
-                       if r.host_name == host_name and r.revoked_at is None]
+            serials = [
+                r.serial
+                for r in self._certificates.values()
+                if r.host_name == host_name and r.revoked_at is None
+            ]
             return [self.revoke_certificate(s, revoked_at, reason) for s in serials]
 
     def list_revoked(self, *, revoked_since=None, expiring_after=None):
         with self._lock:
             return sorted(
-                (r for r in self._certificates.values()
-                 if r.revoked_at is not None
-                 and (revoked_since is None or r.revoked_at >= revoked_since)
-                 and (expiring_after is None or r.not_after > expiring_after)),
-                key=lambda r: (r.revoked_at, r.serial))
+                (
+                    r
+                    for r in self._certificates.values()
+                    if r.revoked_at is not None
+                    and (revoked_since is None or r.revoked_at >= revoked_since)
+                    and (expiring_after is None or r.not_after > expiring_after)
+                ),
+                key=lambda r: (r.revoked_at, r.serial),
+            )
 
 
 def _status_at(record: CertificateRecord, query: CertificateQuery) -> CertificateStatus:

@@ -8,6 +8,7 @@ Sets on the app:
   host name with `controller.node_listener.current_peer()` and can subscribe to revocations
   with `app.node_listener.add_revocation_callback(fn)`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,18 +46,23 @@ def key_algorithm(name: str) -> keys.KeyAlgorithm:
         return keys.KeyAlgorithm(name)
     except ValueError:
         choices = ", ".join(a.value for a in keys.KeyAlgorithm)
-        raise FailedPrecondition(f"[ca] key_algorithm {name!r}: choose one of {choices}",
-                                 reason="CA_BAD_ALGORITHM") from None
+        raise FailedPrecondition(
+            f"[ca] key_algorithm {name!r}: choose one of {choices}", reason="CA_BAD_ALGORITHM"
+        ) from None
 
 
 def load_authority(config) -> CertificateAuthority:
     """The CA from its directory, created first when missing and [ca] auto_init allows."""
     settings, directory = config.section(CASection), ca_directory(config)
     if not (directory / "ca.key").exists() and settings.auto_init:
-        log.warning("no CA in %s: creating one (auto_init); nodes enrolled with another CA "
-                    "must enroll again", directory)
-        return CertificateAuthority.create(directory, now=utcnow(),
-                                           algorithm=key_algorithm(settings.key_algorithm))
+        log.warning(
+            "no CA in %s: creating one (auto_init); nodes enrolled with another CA "
+            "must enroll again",
+            directory,
+        )
+        return CertificateAuthority.create(
+            directory, now=utcnow(), algorithm=key_algorithm(settings.key_algorithm)
+        )
     return CertificateAuthority.load(directory)
 
 
@@ -80,46 +86,71 @@ def setup(app):
     settings = app.config.section(CASection)
     authority = load_authority(app.config)
     certificates = CertificateService(
-        authority, DatabaseCARepository(app.db),
+        authority,
+        DatabaseCARepository(app.db),
         client_validity=datetime.timedelta(days=settings.client_certificate_days),
-        max_token_ttl=datetime.timedelta(seconds=settings.enrollment_token_max_seconds))
+        max_token_ttl=datetime.timedelta(seconds=settings.enrollment_token_max_seconds),
+    )
     app.ca = certificates
     app.enforcer.register(RULES)
-    app.add_public_service(CertificateAuthorityServicer(app.db, certificates),
-                           pb.DESCRIPTOR.services_by_name["CertificateAuthorityService"])
+    app.add_public_service(
+        CertificateAuthorityServicer(app.db, certificates),
+        pb.DESCRIPTOR.services_by_name["CertificateAuthorityService"],
+    )
 
     dns_names, ip_addresses = listener_names(app.config)
-    server_certificate = ListenerCertificate(authority, ca_directory(app.config), NODE_LISTENER,
-                                             dns_names=dns_names, ip_addresses=ip_addresses,
-                                             clock=utcnow)
+    server_certificate = ListenerCertificate(
+        authority,
+        ca_directory(app.config),
+        NODE_LISTENER,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        clock=utcnow,
+    )
     listener = NodeListener(
         certificates,
         mtls.rotating_server_credentials(server_certificate.pair, authority.certificate_pem),
         address=node_listen_address(app.config),
-        sweep_interval=settings.revocation_sweep_seconds, run_blocking=app.db.run,
-        options=[("grpc.max_send_message_length", app.config.controller.max_message_bytes),
-                 ("grpc.max_receive_message_length", app.config.controller.max_message_bytes),
-                 ("grpc.so_reuseport", 0)])
+        sweep_interval=settings.revocation_sweep_seconds,
+        run_blocking=app.db.run,
+        options=[
+            ("grpc.max_send_message_length", app.config.controller.max_message_bytes),
+            ("grpc.max_receive_message_length", app.config.controller.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
     app.node_listener = listener
-    app.add_node_service(NodeCertificateServicer(app.db, certificates),
-                         pb.DESCRIPTOR.services_by_name["NodeCertificateService"])
+    app.add_node_service(
+        NodeCertificateServicer(app.db, certificates),
+        pb.DESCRIPTOR.services_by_name["NodeCertificateService"],
+    )
 
     def register_node_services(server):
         # Node services need no bearer token (the client certificate names the node): a
         # method without a spec of its own is open.
         pipeline = Pipeline(app.authenticate, app.enforcer)
         for registration in app.node_services:
-            add_secured_service(server, pipeline, registration.servicer, registration.descriptor,
-                                default=MethodSpec(None))
+            add_secured_service(
+                server,
+                pipeline,
+                registration.servicer,
+                registration.descriptor,
+                default=MethodSpec(None),
+            )
 
     listener.add_registrar(register_node_services)
 
     async def start(app):
-        await app.db.run(certificates.record_server_certificate,
-                         server_certificate.certificate, NODE_LISTENER)
+        await app.db.run(
+            certificates.record_server_certificate, server_certificate.certificate, NODE_LISTENER
+        )
         await listener.start()
-        log.info("certificate authority ready", extra=fields(
-            ca=fingerprint_sha256(authority.certificate), node_services=len(app.node_services)))
+        log.info(
+            "certificate authority ready",
+            extra=fields(
+                ca=fingerprint_sha256(authority.certificate), node_services=len(app.node_services)
+            ),
+        )
 
     async def stop(app):
         await listener.stop(1.0)
@@ -129,8 +160,11 @@ def setup(app):
             await asyncio.sleep(settings.server_certificate_check_seconds)
             try:
                 if await asyncio.to_thread(server_certificate.refresh):
-                    await app.db.run(certificates.record_server_certificate,
-                                     server_certificate.certificate, NODE_LISTENER)
+                    await app.db.run(
+                        certificates.record_server_certificate,
+                        server_certificate.certificate,
+                        NODE_LISTENER,
+                    )
                     log.info("node listener certificate renewed")
             except Exception:  # keep serving the current certificate; retry next time
                 log.exception("could not renew the node listener certificate")

@@ -3,6 +3,7 @@
 CertificateAuthorityServicer is on the public listener; NodeCertificateServicer on the node
 listener, where the caller's identity is its verified client certificate.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -63,10 +64,12 @@ class CertificateAuthorityServicer(pb_grpc.CertificateAuthorityServiceServicer):
             raise errors.InvalidArgument("host_name", "is required")
         ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else tokens.DEFAULT_TTL
         caller = auth_context.current.get().user_id
-        token, secret = await self.db.run(self.ca.create_enrollment_token, request.host_name,
-                                          ttl, caller)
-        return convert.enrollment_token(token, secret,
-                                        fingerprint_sha256(self.ca.authority.certificate))
+        token, secret = await self.db.run(
+            self.ca.create_enrollment_token, request.host_name, ttl, caller
+        )
+        return convert.enrollment_token(
+            token, secret, fingerprint_sha256(self.ca.authority.certificate)
+        )
 
     @rpc.open  # the one-time enrollment token is the credential
     async def EnrollNode(self, request, context):
@@ -74,7 +77,8 @@ class CertificateAuthorityServicer(pb_grpc.CertificateAuthorityServiceServicer):
         record = await self.db.run(self.ca.enroll, request.token, csr)
         return pb.EnrollNodeResponse(
             certificate=convert.certificate(record, self.ca.clock()),
-            ca_certificate_pem=self.ca.authority.certificate_pem.decode())
+            ca_certificate_pem=self.ca.authority.certificate_pem.decode(),
+        )
 
     @rpc("ca:revoke_certificate")
     async def RevokeCertificate(self, request, context):
@@ -96,15 +100,23 @@ class CertificateAuthorityServicer(pb_grpc.CertificateAuthorityServiceServicer):
                 raise errors.InvalidArgument("status", "is not a known certificate status")
             status = convert.STATUS_FILTERS[request.status]
         host_name = request.host_name or None
-        page = page_request(request.page_size, request.page_token,
-                            {"host_name": host_name, "status": request.status})
-        records = await self.db.run(self.ca.list, host_name=host_name, status=status,
-                                    after=_after(page), limit=page.size + 1)
-        records, token = paging.cut(page, records,
-                                    lambda last: [last.created_at, last.serial])
+        page = page_request(
+            request.page_size,
+            request.page_token,
+            {"host_name": host_name, "status": request.status},
+        )
+        records = await self.db.run(
+            self.ca.list,
+            host_name=host_name,
+            status=status,
+            after=_after(page),
+            limit=page.size + 1,
+        )
+        records, token = paging.cut(page, records, lambda last: [last.created_at, last.serial])
         now = self.ca.clock()
         return pb.ListCertificatesResponse(
-            certificates=[convert.certificate(r, now) for r in records], next_page_token=token)
+            certificates=[convert.certificate(r, now) for r in records], next_page_token=token
+        )
 
     @rpc.open  # a CRL is public and signed
     async def GetCRL(self, request, context):
@@ -121,8 +133,10 @@ class NodeCertificateServicer(pb_grpc.NodeCertificateServiceServicer):
     @rpc.open  # no bearer token: the node listener's mutual TLS authenticated the caller
     async def RenewCertificate(self, request, context):
         peer = node_listener.current_peer()
-        record = await self.db.run(self.ca.renew, peer.host_name, peer.serial,
-                                   _csr(request.csr_pem))
+        record = await self.db.run(
+            self.ca.renew, peer.host_name, peer.serial, _csr(request.csr_pem)
+        )
         return pb.RenewCertificateResponse(
             certificate=convert.certificate(record, self.ca.clock()),
-            ca_certificate_pem=self.ca.authority.certificate_pem.decode())
+            ca_certificate_pem=self.ca.authority.certificate_pem.decode(),
+        )

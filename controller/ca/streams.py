@@ -5,6 +5,7 @@ client would wait forever for a status. So `cut` first sends the status with the
 `context.abort` (it is sent at once, from any task of the loop), then cancels the handler's
 task so its `finally` blocks run and it stops touching the node.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,11 @@ class StreamRegistry:
         self._calls: dict[str, set[OpenCall]] = {}
 
     @contextlib.contextmanager
-    def track(self, identity: PeerIdentity, context: grpc.aio.ServicerContext,
-              ) -> Iterator[OpenCall]:
+    def track(
+        self,
+        identity: PeerIdentity,
+        context: grpc.aio.ServicerContext,
+    ) -> Iterator[OpenCall]:
         call = OpenCall(identity, context, asyncio.current_task())
         self._calls.setdefault(identity.serial, set()).add(call)
         try:
@@ -62,11 +66,13 @@ class StreamRegistry:
             for call in list(self._calls.get(serial, ())):
                 if not call.context.done():
                     with contextlib.suppress(Exception):  # AbortError is raised by design
-                        await call.context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                                 REVOKED_DETAILS)
+                        await call.context.abort(grpc.StatusCode.UNAUTHENTICATED, REVOKED_DETAILS)
                 if call.task is not asyncio.current_task():
                     call.task.cancel()
                 cut += 1
-                LOG.warning("cut a call from host %s: certificate %s revoked",
-                            call.identity.host_name, serial)
+                LOG.warning(
+                    "cut a call from host %s: certificate %s revoked",
+                    call.identity.host_name,
+                    serial,
+                )
         return cut

@@ -7,6 +7,7 @@ guess 256 random bits, fast hash or not. An unsalted hash also lets the database
 token by an indexed equality lookup, so there is no separate token id to send, and a leaked
 table yields nothing usable (and every token expires within hours anyway).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -38,20 +39,31 @@ def check_usable(token: EnrollmentToken | None, now: datetime.datetime) -> Enrol
     them apart gives an attacker nothing, since no one can guess a live secret.
     """
     if token is None:
-        raise Unauthenticated("the enrollment token is not valid; ask an admin for a new one",
-                              reason="ENROLLMENT_TOKEN_INVALID")
+        raise Unauthenticated(
+            "the enrollment token is not valid; ask an admin for a new one",
+            reason="ENROLLMENT_TOKEN_INVALID",
+        )
     if token.used_at is not None:
-        raise Unauthenticated("the enrollment token was already used; ask for a new one",
-                              reason="ENROLLMENT_TOKEN_USED", token_id=token.id)
+        raise Unauthenticated(
+            "the enrollment token was already used; ask for a new one",
+            reason="ENROLLMENT_TOKEN_USED",
+            token_id=token.id,
+        )
     if now >= token.expires_at:
-        raise Unauthenticated("the enrollment token has expired; ask for a new one",
-                              reason="ENROLLMENT_TOKEN_EXPIRED", token_id=token.id)
+        raise Unauthenticated(
+            "the enrollment token has expired; ask for a new one",
+            reason="ENROLLMENT_TOKEN_EXPIRED",
+            token_id=token.id,
+        )
     return token
 
 
 def check_host(token: EnrollmentToken, host_name: str) -> None:
     """A real token for another host is PERMISSION_DENIED: genuine, but not for this host."""
     if token.host_name != host_name:
-        raise PermissionDenied("the enrollment token was issued for another host name",
-                               reason="ENROLLMENT_TOKEN_HOST_MISMATCH", token_id=token.id,
-                               host_name=host_name)
+        raise PermissionDenied(
+            "the enrollment token was issued for another host name",
+            reason="ENROLLMENT_TOKEN_HOST_MISMATCH",
+            token_id=token.id,
+            host_name=host_name,
+        )

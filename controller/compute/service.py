@@ -9,6 +9,7 @@ snapshot and decision statistics) and `app.compute_conductor` (its sweeps).
 Serves `stratus.compute.v1.ComputeService` on the public listener and
 `stratus.node.v1.NodeService` on the mutual-TLS node listener (the CA area's).
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,25 +41,39 @@ def setup(app):
     scheduler_config = scheduler_settings.scheduler_config()
 
     host_records = HostRecords(scheduler_config, settings.service_down_time)
-    placement = Placement(app.db, Scheduler(scheduler_config), host_records,
-                          max_age=scheduler_settings.snapshot_max_age)
+    placement = Placement(
+        app.db,
+        Scheduler(scheduler_config),
+        host_records,
+        max_age=scheduler_settings.snapshot_max_age,
+    )
     images = app.image_port
-    builds = BuildQueue(app.db, placement,
-                        functools.partial(workflow.spawn_placed, conductor_settings, images),
-                        settings.placement_workers)
-    conductor = Conductor(app.db, conductor_settings, builds, images,
-                          service_down_time=settings.service_down_time,
-                          max_message_bytes=app.config.controller.max_message_bytes)
+    builds = BuildQueue(
+        app.db,
+        placement,
+        functools.partial(workflow.spawn_placed, conductor_settings, images),
+        settings.placement_workers,
+    )
+    conductor = Conductor(
+        app.db,
+        conductor_settings,
+        builds,
+        images,
+        service_down_time=settings.service_down_time,
+        max_message_bytes=app.config.controller.max_message_bytes,
+    )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
-    api = ComputeServicer(app.db, settings, quotas, conductor, placement, host_records,
-                          images.lookup, feed, app.slots)
+    api = ComputeServicer(
+        app.db, settings, quotas, conductor, placement, host_records, images.lookup, feed, app.slots
+    )
 
     app.compute_placement = placement
     app.compute_conductor = conductor
     app.enforcer.register(policies.RULES)
-    app.add_node_service(NodeServicer(conductor),
-                         node_service_pb2.DESCRIPTOR.services_by_name["NodeService"])
+    app.add_node_service(
+        NodeServicer(conductor), node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
+    )
     app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
     app.background += [builds.run, api.creates.run, conductor.sweep_forever, feed.run]
     app.on_stop.append(conductor.stop)

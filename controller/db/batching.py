@@ -2,11 +2,13 @@
 every item waiting at that moment (up to `max_batch`) to one function call in a database
 worker, so concurrent requests share one write transaction instead of queueing for the
 write lock one by one. Alone, an item waits for nothing."""
+
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -40,8 +42,8 @@ class Batcher:
     async def _drain(self) -> None:
         while True:
             await self._ready.wait()
-            batch = [w for w in self._waiting[:self.max_batch] if not w.future.done()]
-            del self._waiting[:self.max_batch]
+            batch = [w for w in self._waiting[: self.max_batch] if not w.future.done()]
+            del self._waiting[: self.max_batch]
             if not self._waiting:
                 self._ready.clear()
             if not batch:

@@ -4,6 +4,7 @@ peewee is synchronous; the controller is asyncio. All database work runs as a pl
 in a worker thread (`await db.run(fn, ...)`), each thread holding a pooled connection, so the
 event loop never blocks on I/O and domain code stays plain, testable Python.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,24 +49,34 @@ def connect(url: str, workers: int = 8) -> peewee.Database:
     """Opens a pooled database for a URL: sqlite:///path, postgresql://..., mysql://..."""
     scheme = url.split(":", 1)[0]
     if scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
         if not path:
             raise ValueError(f"database url {url!r}: use sqlite:////absolute/path.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=workers + 8,
-                                    stale_timeout=None, timeout=POOL_WAIT, check_same_thread=False)
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=workers + 8,
+            stale_timeout=None,
+            timeout=POOL_WAIT,
+            check_same_thread=False,
+        )
     if scheme in ("postgres", "postgresql"):
         parsed = db_url.parse(url)
-        return PooledPostgresqlDatabase(max_connections=workers + 8, stale_timeout=300, timeout=POOL_WAIT,
-                                        **parsed)
+        return PooledPostgresqlDatabase(
+            max_connections=workers + 8, stale_timeout=300, timeout=POOL_WAIT, **parsed
+        )
     if scheme == "mysql":
-        return db_url.connect(url.replace("mysql://", "mysql+pool://", 1), max_connections=workers + 8,
-                              timeout=POOL_WAIT)
+        return db_url.connect(
+            url.replace("mysql://", "mysql+pool://", 1),
+            max_connections=workers + 8,
+            timeout=POOL_WAIT,
+        )
     raise ValueError(f"database url {url!r}: unsupported scheme {scheme!r}")
 
 
 def dialect(database: peewee.Database | peewee.DatabaseProxy | None = None) -> str:
-    """"sqlite", "postgresql" or "mysql": of `database`, or of the bound engine. The one place
+    """ "sqlite", "postgresql" or "mysql": of `database`, or of the bound engine. The one place
     that asks which database this is."""
     database = proxy if database is None else database
     database = getattr(database, "obj", database)  # through the DatabaseProxy
@@ -110,6 +121,7 @@ def write_transaction():
 # is enough. Lock order, in every transaction, so no two can wait on each other: project
 # (quota), server group, compute host(s), server(s), the revision counter last.
 
+
 def for_update(query):
     """`query` as SELECT ... FOR UPDATE where the engine has row locks (call it when the
     query is built; a prepared query is rendered per engine, so it may call it too)."""
@@ -148,8 +160,9 @@ class Database:
             if self.dialect == "sqlite":  # a local file: its errors are not an outage
                 raise
             log.warning("the database is unreachable: %s", str(exc).strip().splitlines()[0])
-            raise Unavailable("the database is unavailable; retry later",
-                              reason="DATABASE_UNAVAILABLE") from exc
+            raise Unavailable(
+                "the database is unavailable; retry later", reason="DATABASE_UNAVAILABLE"
+            ) from exc
 
     write_transaction = staticmethod(write_transaction)
 

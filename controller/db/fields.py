@@ -1,4 +1,5 @@
 """Column types every area's models share, stored the same way on every engine."""
+
 import json
 
 import peewee

@@ -4,6 +4,7 @@ Each module in controller/db/migrations/ is named `NNNN_slug.py` and defines `up
 `downgrade(m)`, where `m.sql(...)` runs portable DDL. Migrations never import the live
 models: a migration describes the schema as it was when it was written.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -21,12 +22,24 @@ _RECORD_MIGRATION = "INSERT INTO schema_history (version, name, applied_at) VALU
 
 # Column types that differ between engines; everything else is written in plain SQL.
 TYPES = {
-    "sqlite": {"timestamp": "TIMESTAMP", "blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
-               "json": "TEXT"},
-    "postgresql": {"timestamp": "TIMESTAMP", "blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY",
-                   "json": "TEXT"},
-    "mysql": {"timestamp": "DATETIME(6)", "blob": "LONGBLOB", "serial": "BIGINT AUTO_INCREMENT PRIMARY KEY",
-              "json": "LONGTEXT"},
+    "sqlite": {
+        "timestamp": "TIMESTAMP",
+        "blob": "BLOB",
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "json": "TEXT",
+    },
+    "postgresql": {
+        "timestamp": "TIMESTAMP",
+        "blob": "BYTEA",
+        "serial": "BIGSERIAL PRIMARY KEY",
+        "json": "TEXT",
+    },
+    "mysql": {
+        "timestamp": "DATETIME(6)",
+        "blob": "LONGBLOB",
+        "serial": "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        "json": "LONGTEXT",
+    },
 }
 
 
@@ -69,7 +82,8 @@ def discover() -> list[Migration]:
 def _ensure_history(engine):
     engine.execute_sql(
         "CREATE TABLE IF NOT EXISTS schema_history (version INTEGER PRIMARY KEY, "
-        f"name VARCHAR(255) NOT NULL, applied_at {TYPES[dialect(engine)]['timestamp']} NOT NULL)")
+        f"name VARCHAR(255) NOT NULL, applied_at {TYPES[dialect(engine)]['timestamp']} NOT NULL)"
+    )
 
 
 def current_version(engine) -> int:
@@ -97,7 +111,8 @@ def sync(engine, target: int | None = None) -> list[str]:
         if version > newest:
             raise SchemaError(
                 f"the database schema is at version {version}, newer than this code knows "
-                f"({newest}): upgrade Stratus before using this database")
+                f"({newest}): upgrade Stratus before using this database"
+            )
         ctx = MigrationContext(engine, dialect(engine))
         done = []
         for migration in known:
@@ -107,14 +122,17 @@ def sync(engine, target: int | None = None) -> list[str]:
                     applied_at = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
                     engine.execute_sql(
                         _RECORD_MIGRATION.replace("%s", engine.param),
-                        (migration.version, migration.name, applied_at))
+                        (migration.version, migration.name, applied_at),
+                    )
                 done.append(f"applied {migration.version:04d} {migration.name}")
         for migration in reversed(known):
             if target < migration.version <= version:
                 with engine.atomic():
                     migration.module.downgrade(ctx)
-                    engine.execute_sql(f"DELETE FROM schema_history WHERE version = {engine.param}",
-                                       (migration.version,))
+                    engine.execute_sql(
+                        f"DELETE FROM schema_history WHERE version = {engine.param}",
+                        (migration.version,),
+                    )
                 done.append(f"reverted {migration.version:04d} {migration.name}")
         for line in done:
             log.info(line)
@@ -127,8 +145,12 @@ def check_current(engine):
         version = current_version(engine)
     newest = head()
     if version < newest:
-        raise SchemaError(f"the database schema is at version {version}, this code needs {newest}: "
-                          "run `stratus-manage db sync`")
+        raise SchemaError(
+            f"the database schema is at version {version}, this code needs {newest}: "
+            "run `stratus-manage db sync`"
+        )
     if version > newest:
-        raise SchemaError(f"the database schema is at version {version}, newer than this code knows "
-                          f"({newest}): upgrade Stratus")
+        raise SchemaError(
+            f"the database schema is at version {version}, newer than this code knows "
+            f"({newest}): upgrade Stratus"
+        )

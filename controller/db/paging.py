@@ -3,6 +3,7 @@
 A token records where the previous page ended and a digest of the filters it was made for, so
 a token cannot be replayed against a different query.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,7 +28,9 @@ class Page:
 
 
 def _digest(filters: dict) -> str:
-    return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
 
 
 def page_request(page_size: int, page_token: str, filters: dict | None = None) -> Page:
@@ -38,7 +41,9 @@ def page_request(page_size: int, page_token: str, filters: dict | None = None) -
     if not page_token:
         return Page(size, None, digest)
     try:
-        data = json.loads(base64.urlsafe_b64decode(page_token.encode() + b"=" * (-len(page_token) % 4)))
+        data = json.loads(
+            base64.urlsafe_b64decode(page_token.encode() + b"=" * (-len(page_token) % 4))
+        )
         if not isinstance(data["a"], list):
             raise TypeError("the position is not a list")
         after, token_digest = tuple(_decode(v) for v in data["a"]), data["d"]
@@ -70,7 +75,7 @@ def cut(page: Page, records: list, position_of) -> tuple[list, str]:
     """
     if len(records) <= page.size:
         return records, ""
-    records = records[:page.size]
+    records = records[: page.size]
     position = [_encode(value) for value in position_of(records[-1])]
     token = base64.urlsafe_b64encode(json.dumps({"a": position, "d": page.digest}).encode())
     return records, token.decode().rstrip("=")

@@ -6,6 +6,7 @@ a primary-key lookup on a small machine, ten times what SQLite takes to answer i
 each call only binds its values. Rows come back through peewee's own cursor wrapper, so a
 prepared select returns the same model instances (and column conversions) as the query would.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

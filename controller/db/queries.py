@@ -1,4 +1,5 @@
 """Small query helpers shared by every area."""
+
 import contextlib
 import datetime
 import functools
@@ -23,8 +24,11 @@ def by_primary_key(model) -> Prepared:
 def get_or_not_found(model, resource_id: str, what: str):
     row = by_primary_key(model).first(id=resource_id)
     if row is None:
-        raise NotFound(f"{what} {resource_id} not found", reason=f"{what.upper()}_NOT_FOUND",
-                       **{f"{what}_id": resource_id})
+        raise NotFound(
+            f"{what} {resource_id} not found",
+            reason=f"{what.upper()}_NOT_FOUND",
+            **{f"{what}_id": resource_id},
+        )
     return row
 
 
@@ -35,6 +39,9 @@ def unique(what: str, field: str, value: str):
         yield
     except peewee.IntegrityError as exc:
         if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
-            raise AlreadyExists(f"a {what} with {field} {value!r} already exists",
-                                reason=f"{what.upper()}_EXISTS", **{field: value}) from None
+            raise AlreadyExists(
+                f"a {what} with {field} {value!r} already exists",
+                reason=f"{what.upper()}_EXISTS",
+                **{field: value},
+            ) from None
         raise

@@ -9,6 +9,7 @@ Which SQL is written how (the rule, for every area):
   (N rows, N ids): peewee would render them anew each time. Their texts live with the tables
   they touch (e.g. controller/compute/records/statements.py), not with their callers.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,8 +18,7 @@ from controller.db.database import dialect, has_returning, proxy
 
 
 @functools.lru_cache(maxsize=128)
-def _insert(table: str, columns: tuple[str, ...], param: str, returning: str,
-            rows: int = 1) -> str:
+def _insert(table: str, columns: tuple[str, ...], param: str, returning: str, rows: int = 1) -> str:
     values = ", ".join([f"({', '.join([param] * len(columns))})"] * rows)
     tail = f" RETURNING {returning}" if returning else ""
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}{tail}"
@@ -38,8 +38,10 @@ def insert(model, values: dict, returning_id: bool = False):
     new row's auto-increment primary key when asked."""
     key = model._meta.primary_key.column_name
     returning = key if returning_id and has_returning() else ""
-    cursor = proxy.execute_sql(_insert(model._meta.table_name, _columns_of(model, values),
-                                       proxy.obj.param, returning), _params(model, values))
+    cursor = proxy.execute_sql(
+        _insert(model._meta.table_name, _columns_of(model, values), proxy.obj.param, returning),
+        _params(model, values),
+    )
     if not returning_id:
         return None
     return cursor.fetchone()[0] if returning else cursor.lastrowid
@@ -47,8 +49,9 @@ def insert(model, values: dict, returning_id: bool = False):
 
 def insert_rows(model, rows: list[dict]) -> None:
     """One INSERT of many rows of `model` (the same fields in each): one round trip."""
-    text = _insert(model._meta.table_name, _columns_of(model, rows[0]), proxy.obj.param, "",
-                   len(rows))
+    text = _insert(
+        model._meta.table_name, _columns_of(model, rows[0]), proxy.obj.param, "", len(rows)
+    )
     proxy.execute_sql(text, [p for values in rows for p in _params(model, values)])
 
 
@@ -64,8 +67,11 @@ class OverIds:
 
     def _text(self, sqlite: bool, param: str, name: str, count: int) -> str:
         return self._templates[name].format(
-            ids=", ".join([param] * count), p=param, lock="" if sqlite else " FOR UPDATE",
-            cases=" ".join([f"WHEN {param} THEN {param}"] * count))
+            ids=", ".join([param] * count),
+            p=param,
+            lock="" if sqlite else " FOR UPDATE",
+            cases=" ".join([f"WHEN {param} THEN {param}"] * count),
+        )
 
     def execute(self, name: str, ids: list, *params, before: tuple = ()):
         """Statement `name` for these ids: `before` fills the marks ahead of the id list,

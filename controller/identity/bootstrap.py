@@ -1,4 +1,5 @@
 """First administrator, default roles and the catalog; running it twice changes nothing."""
+
 from dataclasses import dataclass, field
 
 from controller.db.database import proxy
@@ -24,7 +25,9 @@ class Report:
         self.lines.append(f"{'created' if created else 'exists '} {what}")
 
 
-def run(config, *, admin_user, admin_password, admin_project, region=None, public_url=None) -> Report:
+def run(
+    config, *, admin_user, admin_password, admin_project, region=None, public_url=None
+) -> Report:
     ctl = config.controller
     region = region or ctl.region
     url = public_url or ctl.public_url or f"grpc://{ctl.listen}"
@@ -43,7 +46,9 @@ def run(config, *, admin_user, admin_password, admin_project, region=None, publi
         if user is None:
             minimum = config.section(IdentitySection).minimum_password_length
             users.check_password_policy(admin_password, minimum, "admin-password")
-            user = users.create(admin_user, passwords.hash_password(admin_password), default_project_id=project.id)
+            user = users.create(
+                admin_user, passwords.hash_password(admin_password), default_project_id=project.id
+            )
         admin_role = Role.get(Role.name == roles.ADMIN)
         exists = RoleAssignment.get_or_none(user=user.id, project=project.id, role=admin_role.id)
         report.add(exists is None, f"role assignment admin to {admin_user} on {admin_project}")
@@ -54,7 +59,9 @@ def run(config, *, admin_user, admin_password, admin_project, region=None, publi
             report.add(service is None, f"service {type_} ({name})")
             service = service or catalog.create_service(type_, name)
             for interface in catalog.INTERFACES:
-                endpoint = CatalogEndpoint.get_or_none(service=service.id, interface=interface, region=region)
+                endpoint = CatalogEndpoint.get_or_none(
+                    service=service.id, interface=interface, region=region
+                )
                 shown = endpoint.url if endpoint else url  # an existing endpoint keeps its URL
                 report.add(endpoint is None, f"endpoint {type_} {interface} {region} {shown}")
                 if endpoint is None:

@@ -1,4 +1,5 @@
 """The service catalog: services and the endpoints where each is reached."""
+
 import itertools
 import time
 import uuid
@@ -24,8 +25,14 @@ def _changed():
 
 
 def create_service(type_: str, name: str, description: str = "", enabled: bool = True):
-    service = CatalogService.create(id=str(uuid.uuid4()), type=type_, name=name, description=description,
-                                    enabled=enabled, created_at=utcnow())
+    service = CatalogService.create(
+        id=str(uuid.uuid4()),
+        type=type_,
+        name=name,
+        description=description,
+        enabled=enabled,
+        created_at=utcnow(),
+    )
     _changed()
     return service
 
@@ -63,9 +70,18 @@ def _endpoint_key(service_id, interface, region):
 
 def create_endpoint(service_id: str, interface: str, region: str, url: str, enabled: bool = True):
     get_service(service_id)
-    with unique("endpoint", "service/interface/region", _endpoint_key(service_id, interface, region)):
-        endpoint = CatalogEndpoint.create(id=str(uuid.uuid4()), service=service_id, interface=interface,
-                                          region=region, url=url, enabled=enabled, created_at=utcnow())
+    with unique(
+        "endpoint", "service/interface/region", _endpoint_key(service_id, interface, region)
+    ):
+        endpoint = CatalogEndpoint.create(
+            id=str(uuid.uuid4()),
+            service=service_id,
+            interface=interface,
+            region=region,
+            url=url,
+            enabled=enabled,
+            created_at=utcnow(),
+        )
     _changed()
     return endpoint
 
@@ -89,8 +105,11 @@ def update_endpoint(endpoint_id: str, changes: dict):
     endpoint = get_endpoint(endpoint_id)
     for key, value in changes.items():
         setattr(endpoint, key, value)
-    with unique("endpoint", "service/interface/region",
-                _endpoint_key(endpoint.service_id, endpoint.interface, endpoint.region)):
+    with unique(
+        "endpoint",
+        "service/interface/region",
+        _endpoint_key(endpoint.service_id, endpoint.interface, endpoint.region),
+    ):
         endpoint.save()
     _changed()
     return endpoint
@@ -109,11 +128,17 @@ class Entry:
 
 def catalog() -> list[Entry]:
     """Enabled services with their enabled endpoints."""
-    services = list(CatalogService.select().where(CatalogService.enabled == True)  # noqa: E712
-                    .order_by(CatalogService.type, CatalogService.id))
+    services = list(
+        CatalogService.select()
+        .where(CatalogService.enabled == True)  # noqa: E712
+        .order_by(CatalogService.type, CatalogService.id)
+    )
     endpoints = {}
-    for endpoint in (CatalogEndpoint.select().where(CatalogEndpoint.enabled == True)  # noqa: E712
-                     .order_by(CatalogEndpoint.interface, CatalogEndpoint.region)):
+    for endpoint in (
+        CatalogEndpoint.select()
+        .where(CatalogEndpoint.enabled == True)  # noqa: E712
+        .order_by(CatalogEndpoint.interface, CatalogEndpoint.region)
+    ):
         endpoints.setdefault(endpoint.service_id, []).append(endpoint)
     return [Entry(s, endpoints.get(s.id, [])) for s in services]
 
@@ -133,7 +158,11 @@ class CatalogCache:
         self._until = 0.0
 
     async def get(self) -> list[Entry]:
-        if self._entries is None or self._generation != generation or time.monotonic() >= self._until:
+        if (
+            self._entries is None
+            or self._generation != generation
+            or time.monotonic() >= self._until
+        ):
             seen = generation
             self._entries = await self.db.run(catalog)
             self._generation, self._until = seen, time.monotonic() + self.ttl

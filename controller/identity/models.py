@@ -1,4 +1,5 @@
 """peewee models of the identity tables (schema: controller/db/migrations/m0001_identity.py)."""
+
 import peewee
 
 from controller.db.database import BaseModel
@@ -19,8 +20,9 @@ class User(BaseModel):
     email = peewee.CharField(default="")
     description = peewee.TextField(default="")
     enabled = peewee.BooleanField(default=True)
-    default_project = peewee.ForeignKeyField(Project, null=True, column_name="default_project_id",
-                                             on_delete="SET NULL", lazy_load=False)
+    default_project = peewee.ForeignKeyField(
+        Project, null=True, column_name="default_project_id", on_delete="SET NULL", lazy_load=False
+    )
     password_hash = peewee.CharField()
     password_changed_at = peewee.DateTimeField()
     failed_auth_count = peewee.IntegerField(default=0)
@@ -41,7 +43,9 @@ class Role(BaseModel):
 
 class RoleAssignment(BaseModel):
     user = peewee.ForeignKeyField(User, column_name="user_id", on_delete="CASCADE", lazy_load=False)
-    project = peewee.ForeignKeyField(Project, column_name="project_id", on_delete="CASCADE", lazy_load=False)
+    project = peewee.ForeignKeyField(
+        Project, column_name="project_id", on_delete="CASCADE", lazy_load=False
+    )
     role = peewee.ForeignKeyField(Role, column_name="role_id", lazy_load=False)
     created_at = peewee.DateTimeField()
 
@@ -60,8 +64,9 @@ class CatalogService(BaseModel):
 
 class CatalogEndpoint(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=36)
-    service = peewee.ForeignKeyField(CatalogService, column_name="service_id", on_delete="CASCADE",
-                                     lazy_load=False)
+    service = peewee.ForeignKeyField(
+        CatalogService, column_name="service_id", on_delete="CASCADE", lazy_load=False
+    )
     interface = peewee.CharField(max_length=16)
     region = peewee.CharField()
     url = peewee.CharField(max_length=1024)

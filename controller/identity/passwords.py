@@ -3,6 +3,7 @@
 hashlib.scrypt releases the GIL, so hashing in worker threads uses every core. The parameters
 are stored with each hash, so they can be raised later without breaking old passwords.
 """
+
 import base64
 import functools
 import hashlib
@@ -30,8 +31,15 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                                p=int(p), maxmem=_MAXMEM, dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=_MAXMEM,
+            dklen=len(expected),
+        )
     except ValueError:
         return False
     return hmac.compare_digest(actual, expected)

@@ -1,14 +1,21 @@
 """Default policy rules of the identity service (overridable in the policy file)."""
+
 from controller.auth.policy import RuleDefault
 
 BASE = [
     RuleDefault("admin_required", "role:admin", "The caller holds the admin role"),
     RuleDefault("owner", "user_id:%(user_id)s", "The caller is the user the request is about"),
     RuleDefault("admin_or_owner", "rule:admin_required or rule:owner"),
-    RuleDefault("project_member", "project_id:%(project_id)s and (role:member or role:admin)",
-                "A member of the project the resource belongs to"),
-    RuleDefault("project_reader", "project_id:%(project_id)s and (role:reader or role:member or role:admin)",
-                "Any role on the project the resource belongs to"),
+    RuleDefault(
+        "project_member",
+        "project_id:%(project_id)s and (role:member or role:admin)",
+        "A member of the project the resource belongs to",
+    ),
+    RuleDefault(
+        "project_reader",
+        "project_id:%(project_id)s and (role:reader or role:member or role:admin)",
+        "Any role on the project the resource belongs to",
+    ),
     RuleDefault("authenticated", "@", "Any valid token"),
 ]
 

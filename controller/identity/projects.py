@@ -1,4 +1,5 @@
 """Projects: the tenants that own resources."""
+
 import uuid
 
 from controller.db.database import write_transaction
@@ -13,8 +14,14 @@ UPDATABLE = {"name", "description", "enabled"}
 def create(name: str, description: str = "", enabled: bool = True) -> Project:
     now = utcnow()
     with unique("project", "name", name):
-        return Project.create(id=str(uuid.uuid4()), name=name, description=description,
-                              enabled=enabled, created_at=now, updated_at=now)
+        return Project.create(
+            id=str(uuid.uuid4()),
+            name=name,
+            description=description,
+            enabled=enabled,
+            created_at=now,
+            updated_at=now,
+        )
 
 
 def get(project_id: str) -> Project:
@@ -34,8 +41,11 @@ def list_(page, name=None, enabled=None, user_id=None):
     if enabled is not None:
         query = query.where(Project.enabled == enabled)
     if user_id:
-        query = query.where(Project.id.in_(
-            RoleAssignment.select(RoleAssignment.project).where(RoleAssignment.user == user_id)))
+        query = query.where(
+            Project.id.in_(
+                RoleAssignment.select(RoleAssignment.project).where(RoleAssignment.user == user_id)
+            )
+        )
     return paginate(query, page, [Project.name, Project.id])
 
 

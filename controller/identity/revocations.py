@@ -5,6 +5,7 @@ matching token issued at or before `issued_before`. Every event also bumps this 
 generation, so cached validations are dropped at once; other replicas see the event when
 their cache entry expires (`[identity] token_cache_seconds`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,16 +35,22 @@ def _utcnow():
 
 def record(*, audit_id=None, user_id=None, project_id=None, max_token_life: int, now=None):
     now = now or _utcnow()
-    TokenRevocation.create(audit_id=audit_id, user_id=user_id, project_id=project_id,
-                           issued_before=now,
-                           expires_at=now + datetime.timedelta(seconds=max_token_life))
+    TokenRevocation.create(
+        audit_id=audit_id,
+        user_id=user_id,
+        project_id=project_id,
+        issued_before=now,
+        expires_at=now + datetime.timedelta(seconds=max_token_life),
+    )
     bump_generation()
 
 
 def _revoking_events():
     R = TokenRevocation
     # An unscoped token binds project_id "": it matches no event, as no event stores "".
-    by_user = (R.user_id == Param("user_id")) & (R.project_id.is_null() | (R.project_id == Param("project_id")))
+    by_user = (R.user_id == Param("user_id")) & (
+        R.project_id.is_null() | (R.project_id == Param("project_id"))
+    )
     by_project = (R.project_id == Param("project_id")) & R.user_id.is_null()
     match = (R.audit_id == Param("audit_id")) | by_user | by_project
     return R.select(R.id).where(match & (R.issued_before >= Param("issued_at"))).limit(1).tuples()
@@ -54,8 +61,11 @@ _REVOKING = Prepared(_revoking_events)
 
 def is_revoked(*, audit_id: str, user_id: str, project_id: str | None, issued_at) -> bool:
     """Whether an event revokes the token (prepared: every validation cache miss runs it)."""
-    return bool(_REVOKING.rows(audit_id=audit_id, user_id=user_id, project_id=project_id or "",
-                               issued_at=issued_at))
+    return bool(
+        _REVOKING.rows(
+            audit_id=audit_id, user_id=user_id, project_id=project_id or "", issued_at=issued_at
+        )
+    )
 
 
 def purge_expired(now=None) -> int:

@@ -1,4 +1,5 @@
 """Wires the identity area into the controller."""
+
 from pathlib import Path
 
 from controller.auth.fernet_keys import KeyRepository
@@ -28,7 +29,10 @@ def setup(app):
 
     async def purge_revocations():
         await revocations.purge_forever(app.db, settings.revocation_purge_seconds)
+
     app.background.append(purge_revocations)
     app.enforcer.register(policies.RULES)
-    app.add_public_service(IdentityServicer(app.db, tokens, settings),
-                           pb.DESCRIPTOR.services_by_name["IdentityService"])
+    app.add_public_service(
+        IdentityServicer(app.db, tokens, settings),
+        pb.DESCRIPTOR.services_by_name["IdentityService"],
+    )

@@ -1,4 +1,5 @@
 """stratus.identity.v1.IdentityService: validate, call the domain, convert. Nothing else."""
+
 import asyncio
 import re
 import uuid
@@ -61,8 +62,12 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             validation.uuid("project_id", request.project_id)
         user_id = validation.optional_uuid("user_id", request.user_id)
         token, identity = await self.tokens.issue(
-            user_id=user_id, user_name=request.user_name, password=request.password,
-            project_id=request.project_id or None, project_name=request.project_name or None)
+            user_id=user_id,
+            user_name=request.user_name,
+            password=request.password,
+            project_id=request.project_id or None,
+            project_name=request.project_name or None,
+        )
         return pb.IssueTokenResponse(token=token, info=await self._token_info(identity))
 
     async def _subject(self, token, rule):
@@ -99,7 +104,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     async def _token_info(self, identity):
         """Scoped tokens carry the catalog, as Keystone's do."""
-        return convert.token_info(identity, await self._catalog_message() if identity.project_id else None)
+        return convert.token_info(
+            identity, await self._catalog_message() if identity.project_id else None
+        )
 
     @rpc("identity:get_catalog")
     async def GetCatalog(self, request, context):
@@ -115,7 +122,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         default_project = validation.optional_uuid("user.default_project_id", u.default_project_id)
         users.check_password_policy(request.password, self.settings.minimum_password_length)
         hashed = await asyncio.to_thread(passwords.hash_password, request.password)
-        row = await self.db.run(users.create, u.name, hashed, u.email, _enabled(u), default_project, u.description)
+        row = await self.db.run(
+            users.create, u.name, hashed, u.email, _enabled(u), default_project, u.description
+        )
         return convert.user(row)
 
     @rpc("identity:get_user", target=_by_id("user_id"))
@@ -125,7 +134,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     @rpc("identity:list_users")
     async def ListUsers(self, request, context):
         enabled = optional(request, "enabled")
-        page = page_request(request.page_size, request.page_token, {"name": request.name, "enabled": enabled})
+        page = page_request(
+            request.page_size, request.page_token, {"name": request.name, "enabled": enabled}
+        )
         rows, token = await self.db.run(users.list_, page, request.name, enabled)
         return pb.ListUsersResponse(users=[convert.user(r) for r in rows], next_page_token=token)
 
@@ -142,7 +153,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             validation.text("user.description", u.description)
         update = changes(u, paths - {"password"})
         if "default_project_id" in paths:
-            update["default_project_id"] = validation.optional_uuid("user.default_project_id", u.default_project_id)
+            update["default_project_id"] = validation.optional_uuid(
+                "user.default_project_id", u.default_project_id
+            )
         hashed = None
         if "password" in paths:
             users.check_password_policy(request.password, self.settings.minimum_password_length)
@@ -160,11 +173,16 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         user_id = validation.uuid("user_id", request.user_id)
         if not request.original_password:
             raise errors.InvalidArgument("original_password", "is required")
-        users.check_password_policy(request.new_password, self.settings.minimum_password_length,
-                                    "new_password")
+        users.check_password_policy(
+            request.new_password, self.settings.minimum_password_length, "new_password"
+        )
         user = await self.db.run(users.get, user_id)
-        if not await asyncio.to_thread(passwords.verify_password, request.original_password, user.password_hash):
-            raise errors.Unauthenticated("The original password is wrong", reason="AUTHENTICATION_FAILED")
+        if not await asyncio.to_thread(
+            passwords.verify_password, request.original_password, user.password_hash
+        ):
+            raise errors.Unauthenticated(
+                "The original password is wrong", reason="AUTHENTICATION_FAILED"
+            )
         hashed = await asyncio.to_thread(passwords.hash_password, request.new_password)
         await self.db.run(users.update, user_id, {}, self.life, hashed)
         return EMPTY
@@ -175,7 +193,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         p = request.project
         validation.name("project.name", p.name)
         validation.text("project.description", p.description)
-        return convert.project(await self.db.run(projects.create, p.name, p.description, _enabled(p)))
+        return convert.project(
+            await self.db.run(projects.create, p.name, p.description, _enabled(p))
+        )
 
     @rpc("identity:get_project", target=_by_id("project_id"))
     async def GetProject(self, request, context):
@@ -185,10 +205,15 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def ListProjects(self, request, context):
         enabled = optional(request, "enabled")
         user_id = validation.optional_uuid("user_id", request.user_id)
-        page = page_request(request.page_size, request.page_token,
-                            {"name": request.name, "enabled": enabled, "user": user_id})
+        page = page_request(
+            request.page_size,
+            request.page_token,
+            {"name": request.name, "enabled": enabled, "user": user_id},
+        )
         rows, token = await self.db.run(projects.list_, page, request.name, enabled, user_id)
-        return pb.ListProjectsResponse(projects=[convert.project(r) for r in rows], next_page_token=token)
+        return pb.ListProjectsResponse(
+            projects=[convert.project(r) for r in rows], next_page_token=token
+        )
 
     @rpc("identity:update_project")
     async def UpdateProject(self, request, context):
@@ -198,7 +223,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             validation.name("project.name", request.project.name)
         if "description" in paths:
             validation.text("project.description", request.project.description)
-        row = await self.db.run(projects.update, project_id, changes(request.project, paths), self.life)
+        row = await self.db.run(
+            projects.update, project_id, changes(request.project, paths), self.life
+        )
         return convert.project(row)
 
     @rpc("identity:delete_project")
@@ -210,7 +237,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     @rpc("identity:create_role")
     async def CreateRole(self, request, context):
         validation.name("role.name", request.role.name)
-        return convert.role(await self.db.run(roles.create, request.role.name, request.role.description))
+        return convert.role(
+            await self.db.run(roles.create, request.role.name, request.role.description)
+        )
 
     @rpc("identity:get_role")
     async def GetRole(self, request, context):
@@ -228,8 +257,11 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         return EMPTY
 
     def _assignment_ids(self, request):
-        return (validation.uuid("user_id", request.user_id), validation.uuid("project_id", request.project_id),
-                validation.uuid("role_id", request.role_id))
+        return (
+            validation.uuid("user_id", request.user_id),
+            validation.uuid("project_id", request.project_id),
+            validation.uuid("role_id", request.role_id),
+        )
 
     @rpc("identity:assign_role")
     async def AssignRole(self, request, context):
@@ -243,11 +275,15 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     @rpc("identity:list_role_assignments", target=_user_id_of)
     async def ListRoleAssignments(self, request, context):
-        ids = {f: validation.optional_uuid(f, getattr(request, f)) for f in ("user_id", "project_id", "role_id")}
+        ids = {
+            f: validation.optional_uuid(f, getattr(request, f))
+            for f in ("user_id", "project_id", "role_id")
+        }
         page = page_request(request.page_size, request.page_token, ids)
         rows, token = await self.db.run(roles.list_assignments, page, **ids)
-        return pb.ListRoleAssignmentsResponse(role_assignments=[convert.assignment(r) for r in rows],
-                                              next_page_token=token)
+        return pb.ListRoleAssignmentsResponse(
+            role_assignments=[convert.assignment(r) for r in rows], next_page_token=token
+        )
 
     # -- catalog -----------------------------------------------------------------------------
     @staticmethod
@@ -255,8 +291,11 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         if "type" in paths:
             validation.name("service.type", s.type, 64)
             if not _SERVICE_TYPE.fullmatch(s.type):
-                raise errors.InvalidArgument("service.type", "must be a lower-case word such as identity, image "
-                                                             "or compute (a-z, 0-9, '-' and '_')")
+                raise errors.InvalidArgument(
+                    "service.type",
+                    "must be a lower-case word such as identity, image "
+                    "or compute (a-z, 0-9, '-' and '_')",
+                )
         if "name" in paths:
             validation.name("service.name", s.name)
         if "description" in paths:
@@ -266,17 +305,25 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def CreateService(self, request, context):
         s = request.service
         self._service_fields(s)
-        return convert.service(await self.db.run(catalog.create_service, s.type, s.name, s.description, _enabled(s)))
+        return convert.service(
+            await self.db.run(catalog.create_service, s.type, s.name, s.description, _enabled(s))
+        )
 
     @rpc("identity:get_service")
     async def GetService(self, request, context):
-        return convert.service(await self.db.run(catalog.get_service, validation.uuid("id", request.id)))
+        return convert.service(
+            await self.db.run(catalog.get_service, validation.uuid("id", request.id))
+        )
 
     @rpc("identity:list_services")
     async def ListServices(self, request, context):
-        page = page_request(request.page_size, request.page_token, {"type": request.type, "name": request.name})
+        page = page_request(
+            request.page_size, request.page_token, {"type": request.type, "name": request.name}
+        )
         rows, token = await self.db.run(catalog.list_services, page, request.type, request.name)
-        return pb.ListServicesResponse(services=[convert.service(r) for r in rows], next_page_token=token)
+        return pb.ListServicesResponse(
+            services=[convert.service(r) for r in rows], next_page_token=token
+        )
 
     @rpc("identity:update_service")
     async def UpdateService(self, request, context):
@@ -299,9 +346,13 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     @staticmethod
     def _url(value):
-        if not value.startswith(("http://", "https://", "grpc://", "grpcs://")) or len(value) > 1024:
-            raise errors.InvalidArgument("endpoint.url", "must be an http(s):// or grpc(s):// URL "
-                                                         "of at most 1024 characters")
+        if (
+            not value.startswith(("http://", "https://", "grpc://", "grpcs://"))
+            or len(value) > 1024
+        ):
+            raise errors.InvalidArgument(
+                "endpoint.url", "must be an http(s):// or grpc(s):// URL of at most 1024 characters"
+            )
         return value
 
     @rpc("identity:create_endpoint")
@@ -310,22 +361,32 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         service_id = validation.uuid("endpoint.service_id", e.service_id)
         interface = self._interface(e.interface)
         validation.name("endpoint.region", e.region)
-        row = await self.db.run(catalog.create_endpoint, service_id, interface, e.region, self._url(e.url),
-                                _enabled(e))
+        row = await self.db.run(
+            catalog.create_endpoint, service_id, interface, e.region, self._url(e.url), _enabled(e)
+        )
         return convert.endpoint(row)
 
     @rpc("identity:get_endpoint")
     async def GetEndpoint(self, request, context):
-        return convert.endpoint(await self.db.run(catalog.get_endpoint, validation.uuid("id", request.id)))
+        return convert.endpoint(
+            await self.db.run(catalog.get_endpoint, validation.uuid("id", request.id))
+        )
 
     @rpc("identity:list_endpoints")
     async def ListEndpoints(self, request, context):
         service_id = validation.optional_uuid("service_id", request.service_id)
         interface = self._interface(request.interface, "interface") if request.interface else None
-        page = page_request(request.page_size, request.page_token,
-                            {"service": service_id, "interface": interface, "region": request.region})
-        rows, token = await self.db.run(catalog.list_endpoints, page, service_id, interface, request.region)
-        return pb.ListEndpointsResponse(endpoints=[convert.endpoint(r) for r in rows], next_page_token=token)
+        page = page_request(
+            request.page_size,
+            request.page_token,
+            {"service": service_id, "interface": interface, "region": request.region},
+        )
+        rows, token = await self.db.run(
+            catalog.list_endpoints, page, service_id, interface, request.region
+        )
+        return pb.ListEndpointsResponse(
+            endpoints=[convert.endpoint(r) for r in rows], next_page_token=token
+        )
 
     @rpc("identity:update_endpoint")
     async def UpdateEndpoint(self, request, context):

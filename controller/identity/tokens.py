@@ -4,6 +4,7 @@ Validation is on the hot path of every call, so it is a Fernet decrypt plus, at 
 `token_cache_seconds`, three indexed queries; every revocation in this process invalidates the
 cache at once (revocations.current_generation).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,17 +38,27 @@ class TokenService:
         self._cache: OrderedDict[str, tuple[Identity, TokenPayload, int, float]] = OrderedDict()
 
     # -- issue -------------------------------------------------------------------------------
-    async def issue(self, *, user_id=None, user_name=None, password="", project_id=None, project_name=None):
+    async def issue(
+        self, *, user_id=None, user_name=None, password="", project_id=None, project_name=None
+    ):
         user = await self.db.run(users.find, user_id, user_name)
         stored = user.password_hash if user is not None else passwords.dummy_hash()
         ok = await asyncio.to_thread(passwords.verify_password, password, stored)
         reason = self._refusal(user, ok)
         if reason:
-            log.warning("authentication refused", extra=fields(
-                reason=reason, user=user_id or user_name, user_id=user.id if user else "-"))
+            log.warning(
+                "authentication refused",
+                extra=fields(
+                    reason=reason, user=user_id or user_name, user_id=user.id if user else "-"
+                ),
+            )
             if user is not None and not ok:
-                await self.db.run(users.record_failed_login, user.id, self.settings.lockout_failure_attempts,
-                                  self.settings.lockout_duration)
+                await self.db.run(
+                    users.record_failed_login,
+                    user.id,
+                    self.settings.lockout_failure_attempts,
+                    self.settings.lockout_duration,
+                )
             raise _auth_failed()
         generation = revocations.current_generation
         identity = await self.db.run(self._scope, user, project_id, project_name)
@@ -75,14 +86,16 @@ class TokenService:
                 raise errors.PermissionDenied(
                     "The user has no role on the requested project, "
                     "or it does not exist or is disabled",
-                    reason="NO_PROJECT_ACCESS")
+                    reason="NO_PROJECT_ACCESS",
+                )
         return user, project, role_names
 
     def _mint(self, scoped, generation):
         user, project, role_names = scoped
         expires_at = _now() + datetime.timedelta(seconds=self.settings.token_expiration)
-        token, payload = self.formatter.issue(user.id, project.id if project else None, ("password",),
-                                              expires_at)
+        token, payload = self.formatter.issue(
+            user.id, project.id if project else None, ("password",), expires_at
+        )
         identity = _identity(payload, user.name, project.name if project else None, role_names)
         self._remember(token, identity, payload, generation)
         return token, identity
@@ -107,15 +120,22 @@ class TokenService:
         if cached is None:
             return None
         identity, payload, generation, until = cached
-        if generation == revocations.current_generation and time.monotonic() < until \
-                and payload.expires_at > _now():
+        if (
+            generation == revocations.current_generation
+            and time.monotonic() < until
+            and payload.expires_at > _now()
+        ):
             return identity, payload
         self._cache.pop(token, None)
         return None
 
     def _remember(self, token: str, identity: Identity, payload: TokenPayload, generation: int):
-        self._cache[token] = (identity, payload, generation,
-                              time.monotonic() + self.settings.token_cache_seconds)
+        self._cache[token] = (
+            identity,
+            payload,
+            generation,
+            time.monotonic() + self.settings.token_cache_seconds,
+        )
         while len(self._cache) > self.settings.token_cache_size:
             self._cache.popitem(last=False)
 
@@ -132,8 +152,11 @@ class TokenService:
             raise errors.NotFound("The token is not valid", reason="TOKEN_NOT_FOUND") from None
 
     async def revoke(self, payload):
-        await self.db.run(revocations.record, audit_id=payload.audit_id,
-                          max_token_life=self.settings.token_expiration)
+        await self.db.run(
+            revocations.record,
+            audit_id=payload.audit_id,
+            max_token_life=self.settings.token_expiration,
+        )
         self._cache.clear()
 
 
@@ -147,9 +170,17 @@ def _naive(moment: datetime.datetime) -> datetime.datetime:
 
 
 def _identity(payload, user_name, project_name, role_names) -> Identity:
-    return Identity(user_id=payload.user_id, user_name=user_name, project_id=payload.project_id,
-                    project_name=project_name, roles=tuple(role_names), methods=tuple(payload.methods),
-                    issued_at=payload.issued_at, expires_at=payload.expires_at, audit_id=payload.audit_id)
+    return Identity(
+        user_id=payload.user_id,
+        user_name=user_name,
+        project_id=payload.project_id,
+        project_name=project_name,
+        roles=tuple(role_names),
+        methods=tuple(payload.methods),
+        issued_at=payload.issued_at,
+        expires_at=payload.expires_at,
+        audit_id=payload.audit_id,
+    )
 
 
 def _invalid(why: str):
@@ -174,7 +205,11 @@ def _load_identity(payload) -> Identity:
         if not role_names:
             raise _invalid("no role on the project any more")
         project_name = project.name
-    if revocations.is_revoked(audit_id=payload.audit_id, user_id=payload.user_id,
-                              project_id=payload.project_id, issued_at=issued_at):
+    if revocations.is_revoked(
+        audit_id=payload.audit_id,
+        user_id=payload.user_id,
+        project_id=payload.project_id,
+        issued_at=issued_at,
+    ):
         raise _invalid("revoked")
     return _identity(payload, user.name, project_name, role_names)

@@ -1,4 +1,5 @@
 """Users: accounts with a password and a default project."""
+
 import datetime
 import uuid
 
@@ -12,15 +13,26 @@ from stratus_common import errors
 UPDATABLE = {"name", "email", "enabled", "default_project_id", "description", "password"}
 
 
-def create(name, password_hash, email="", enabled=True, default_project_id=None, description="") -> User:
+def create(
+    name, password_hash, email="", enabled=True, default_project_id=None, description=""
+) -> User:
     if default_project_id:
         get_or_not_found(Project, default_project_id, "project")
     now = utcnow()
     with unique("user", "name", name):
-        return User.create(id=str(uuid.uuid4()), name=name, email=email, enabled=enabled,
-                           default_project=default_project_id, description=description,
-                           password_hash=password_hash, password_changed_at=now,
-                           failed_auth_count=0, created_at=now, updated_at=now)
+        return User.create(
+            id=str(uuid.uuid4()),
+            name=name,
+            email=email,
+            enabled=enabled,
+            default_project=default_project_id,
+            description=description,
+            password_hash=password_hash,
+            password_changed_at=now,
+            failed_auth_count=0,
+            created_at=now,
+            updated_at=now,
+        )
 
 
 def get(user_id: str) -> User:
@@ -42,7 +54,9 @@ def list_(page, name=None, enabled=None):
     return paginate(query, page, [User.name, User.id])
 
 
-def update(user_id: str, changes: dict, max_token_life: int, password_hash: str | None = None) -> User:
+def update(
+    user_id: str, changes: dict, max_token_life: int, password_hash: str | None = None
+) -> User:
     # Checked and written in one transaction, so two admins disabled at once cannot both pass
     # the last-admin check; the revocation follows the commit (revocations.record).
     with write_transaction():
@@ -84,8 +98,11 @@ def record_failed_login(user_id: str, max_attempts: int, lockout_seconds: int):
     User.update(failed_auth_count=User.failed_auth_count + 1).where(User.id == user_id).execute()
     if max_attempts:
         until = utcnow() + datetime.timedelta(seconds=lockout_seconds)
-        (User.update(locked_until=until, failed_auth_count=0)
-         .where((User.id == user_id) & (User.failed_auth_count >= max_attempts)).execute())
+        (
+            User.update(locked_until=until, failed_auth_count=0)
+            .where((User.id == user_id) & (User.failed_auth_count >= max_attempts))
+            .execute()
+        )
 
 
 def record_login(user: User):

@@ -4,6 +4,7 @@ A project sees its own images, public and community images, and shared images it
 of (listing shows only those it accepted, unless asked otherwise). Admins see every image.
 Anything else is NOT_FOUND: another project's private image is never confirmed to exist.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,32 +45,46 @@ def visible_clause(project_id):
 
 def _live_by_id(visible_to_project: bool, for_update: bool) -> Prepared:
     """A live image by id, prepared: every CreateServer and every image Get runs one."""
+
     def build():
         query = Image.select().where((Image.id == Param("id")) & (Image.status != DELETED))
         if visible_to_project:
             query = query.where(visible_clause(Param("project_id")))
         return database.for_update(query) if for_update else query
+
     return Prepared(build)
 
 
-_BY_ID = {(visible, locked): _live_by_id(visible, locked)
-          for visible in (True, False) for locked in (True, False)}
+_BY_ID = {
+    (visible, locked): _live_by_id(visible, locked)
+    for visible in (True, False)
+    for locked in (True, False)
+}
 
 
 def get_visible(image_id: str, caller: Caller, for_update: bool = False) -> Image:
-    image = _BY_ID[not caller.is_admin, for_update].first(id=image_id, project_id=caller.project_id or "")
+    image = _BY_ID[not caller.is_admin, for_update].first(
+        id=image_id, project_id=caller.project_id or ""
+    )
     if image is None:
         raise not_found(image_id)
     return image
 
 
 def is_member(image: Image, project_id: str | None) -> bool:
-    return bool(project_id) and ImageMember.select().where(
-        (ImageMember.image == image.id) & (ImageMember.member_id == project_id)).exists()
+    return (
+        bool(project_id)
+        and ImageMember.select()
+        .where((ImageMember.image == image.id) & (ImageMember.member_id == project_id))
+        .exists()
+    )
 
 
 def target(image: Image, caller: Caller) -> dict:
     """The policy target of an image: see controller/image/policies.py."""
     member = image.visibility == SHARED and is_member(image, caller.project_id)
-    return {"project_id": image.owner, "visibility": image.visibility,
-            "member_id": caller.project_id if member else None}
+    return {
+        "project_id": image.owner,
+        "visibility": image.visibility,
+        "member_id": caller.project_id if member else None,
+    }

@@ -3,6 +3,7 @@
 The data itself is the business of upload.py and download.py; these functions only ever
 change a record, always inside one transaction that re-reads it.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,12 +30,26 @@ from controller.image.vocabulary import (
 )
 from stratus_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 
-UPDATABLE = {"name", "visibility", "protected", "disk_format", "container_format", "min_disk",
-             "min_ram", "tags", "properties"}
+UPDATABLE = {
+    "name",
+    "visibility",
+    "protected",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "tags",
+    "properties",
+}
 # Only while the image has no data (Glance: formats describe the data).
 FORMAT_FIELDS = {"disk_format", "container_format"}
-ORDER_BY = {"name": Image.name, "status": Image.status, "size": Image.size,
-            "create_time": Image.created_at, "update_time": Image.updated_at}
+ORDER_BY = {
+    "name": Image.name,
+    "status": Image.status,
+    "size": Image.size,
+    "create_time": Image.created_at,
+    "update_time": Image.updated_at,
+}
 
 
 @dataclass
@@ -65,16 +80,24 @@ def check_fields(fields: dict, settings) -> dict:
     if "tags" in fields:
         fields["tags"] = metadata.check_tags(fields["tags"], settings.image_tag_quota)
     if "properties" in fields:
-        fields["properties"] = metadata.check_properties(fields["properties"], settings.image_property_quota)
+        fields["properties"] = metadata.check_properties(
+            fields["properties"], settings.image_property_quota
+        )
     return fields
 
 
 def _check_format_pair(disk_format: str | None, container_format: str | None) -> None:
-    if disk_format and container_format and disk_format != container_format and (
-            disk_format in AMAZON_FORMATS or container_format in AMAZON_FORMATS):
-        raise InvalidArgument("image.container_format",
-                              "ami, aki and ari images use the same word for disk and container format",
-                              reason="INVALID_FORMAT_COMBINATION")
+    if (
+        disk_format
+        and container_format
+        and disk_format != container_format
+        and (disk_format in AMAZON_FORMATS or container_format in AMAZON_FORMATS)
+    ):
+        raise InvalidArgument(
+            "image.container_format",
+            "ami, aki and ari images use the same word for disk and container format",
+            reason="INVALID_FORMAT_COMBINATION",
+        )
 
 
 def create(db, settings, caller: Caller, fields: dict, request_id: str = "") -> Image:
@@ -90,14 +113,24 @@ def create(db, settings, caller: Caller, fields: dict, request_id: str = "") -> 
             existing = _by_request(owner, request_id)
             if existing is not None:
                 return existing
-            if Image.select().where(Image.id == image_id).exists():   # deleted ids too
+            if Image.select().where(Image.id == image_id).exists():  # deleted ids too
                 raise _exists(image_id)
             image = Image.create(
-                id=image_id, name=fields.get("name", ""), owner=owner, status=QUEUED,
-                visibility=fields.get("visibility") or SHARED, protected=fields.get("protected", False),
-                disk_format=fields.get("disk_format"), container_format=fields.get("container_format"),
-                min_disk=fields.get("min_disk", 0), min_ram=fields.get("min_ram", 0), size=0,
-                request_id=request_id or None, created_at=now, updated_at=now)
+                id=image_id,
+                name=fields.get("name", ""),
+                owner=owner,
+                status=QUEUED,
+                visibility=fields.get("visibility") or SHARED,
+                protected=fields.get("protected", False),
+                disk_format=fields.get("disk_format"),
+                container_format=fields.get("container_format"),
+                min_disk=fields.get("min_disk", 0),
+                min_ram=fields.get("min_ram", 0),
+                size=0,
+                request_id=request_id or None,
+                created_at=now,
+                updated_at=now,
+            )
             metadata.replace_tags(image.id, fields.get("tags", []))
             metadata.replace_properties(image.id, fields.get("properties", {}))
     except peewee.IntegrityError:
@@ -117,8 +150,9 @@ def _by_request(owner: str, request_id: str) -> Image | None:
 
 
 def _exists(image_id: str) -> AlreadyExists:
-    return AlreadyExists(f"an image with id {image_id} already exists", reason="IMAGE_EXISTS",
-                         image_id=image_id)
+    return AlreadyExists(
+        f"an image with id {image_id} already exists", reason="IMAGE_EXISTS", image_id=image_id
+    )
 
 
 def get(caller: Caller, image_id: str) -> Image:
@@ -134,10 +168,13 @@ def list_(caller: Caller, page, f: ListFilters):
         query = query.where(_visibility_clause(caller, f))
     if f.name:
         query = query.where(Image.name == f.name)
-    for value, column in ((f.status, Image.status), (f.owner, Image.owner),
-                          (f.disk_format, Image.disk_format),
-                          (f.container_format, Image.container_format),
-                          (f.protected, Image.protected)):
+    for value, column in (
+        (f.status, Image.status),
+        (f.owner, Image.owner),
+        (f.disk_format, Image.disk_format),
+        (f.container_format, Image.container_format),
+        (f.protected, Image.protected),
+    ):
         if value is not None:
             query = query.where(column == value)
     if f.size_min is not None:
@@ -145,10 +182,17 @@ def list_(caller: Caller, page, f: ListFilters):
     if f.size_max is not None:
         query = query.where(Image.size <= f.size_max)
     for tag in f.tags:
-        query = query.where(Image.id.in_(ImageTag.select(ImageTag.image).where(ImageTag.tag == tag)))
+        query = query.where(
+            Image.id.in_(ImageTag.select(ImageTag.image).where(ImageTag.tag == tag))
+        )
     for name, value in f.properties.items():
-        query = query.where(Image.id.in_(ImageProperty.select(ImageProperty.image).where(
-            (ImageProperty.name == name) & (ImageProperty.value == value))))
+        query = query.where(
+            Image.id.in_(
+                ImageProperty.select(ImageProperty.image).where(
+                    (ImageProperty.name == name) & (ImageProperty.value == value)
+                )
+            )
+        )
     keys = [ORDER_BY[f.order_by], Image.id]
     rows, token = paginate(query, page, [k.desc() for k in keys] if f.descending else keys)
     return metadata.attach(rows), token
@@ -157,7 +201,8 @@ def list_(caller: Caller, page, f: ListFilters):
 def _visibility_clause(caller: Caller, f: ListFilters):
     own = Image.owner == (caller.project_id or "")
     shared_with_me = (Image.visibility == SHARED) & Image.id.in_(
-        memberships(caller.project_id, [f.member_status]))
+        memberships(caller.project_id, [f.member_status])
+    )
     if f.visibility is None:
         return own | (Image.visibility == PUBLIC) | shared_with_me
     if f.visibility in (PUBLIC, COMMUNITY):
@@ -173,12 +218,21 @@ def update(db, settings, caller: Caller, image_id: str, changes: dict) -> Image:
     with db.write_transaction():
         image = get_visible(image_id, caller, for_update=True)
         formats = FORMAT_FIELDS & changes.keys()
-        if formats and image.status != QUEUED and any(changes[k] != getattr(image, k) for k in formats):
-            raise FailedPrecondition(f"the formats of an image can change only while it is queued; "
-                                     f"it is {image.status}", reason="IMAGE_NOT_QUEUED",
-                                     image_id=image_id, status=image.status)
-        _check_format_pair(changes.get("disk_format", image.disk_format),
-                           changes.get("container_format", image.container_format))
+        if (
+            formats
+            and image.status != QUEUED
+            and any(changes[k] != getattr(image, k) for k in formats)
+        ):
+            raise FailedPrecondition(
+                f"the formats of an image can change only while it is queued; it is {image.status}",
+                reason="IMAGE_NOT_QUEUED",
+                image_id=image_id,
+                status=image.status,
+            )
+        _check_format_pair(
+            changes.get("disk_format", image.disk_format),
+            changes.get("container_format", image.container_format),
+        )
         for key in UPDATABLE - {"tags", "properties"}:
             if key in changes:
                 setattr(image, key, changes[key])
@@ -196,12 +250,16 @@ def mark_deleted(db, caller: Caller, image_id: str) -> str | None:
     with db.write_transaction():
         image = get_visible(image_id, caller, for_update=True)
         if image.protected:
-            raise FailedPrecondition("the image is protected; unprotect it first",
-                                     reason="IMAGE_PROTECTED", image_id=image_id)
+            raise FailedPrecondition(
+                "the image is protected; unprotect it first",
+                reason="IMAGE_PROTECTED",
+                image_id=image_id,
+            )
         location = image.location
         now = utcnow()
-        Image.update(status=DELETED, deleted_at=now, updated_at=now, location=None,
-                     upload_id=None).where(Image.id == image_id).execute()
+        Image.update(
+            status=DELETED, deleted_at=now, updated_at=now, location=None, upload_id=None
+        ).where(Image.id == image_id).execute()
     return location
 
 
@@ -216,16 +274,20 @@ def set_active(db, caller: Caller, image_id: str, active: bool) -> Image:
             image.save()
         elif image.status != wanted:
             verb = "reactivated" if active else "deactivated"
-            raise FailedPrecondition(f"only an active or deactivated image can be {verb}; it is "
-                                     f"{image.status}", reason="IMAGE_NOT_ACTIVE",
-                                     image_id=image_id, status=image.status)
+            raise FailedPrecondition(
+                f"only an active or deactivated image can be {verb}; it is {image.status}",
+                reason="IMAGE_NOT_ACTIVE",
+                image_id=image_id,
+                status=image.status,
+            )
     return metadata.attach([image])[0]
 
 
 def usage(owner: str, excluding: str | None = None) -> int:
     """Bytes of data the project stores (active and deactivated images)."""
     query = Image.select(peewee.fn.COALESCE(peewee.fn.SUM(Image.size), 0)).where(
-        (Image.owner == owner) & Image.status.in_([ACTIVE, DEACTIVATED]))
+        (Image.owner == owner) & Image.status.in_([ACTIVE, DEACTIVATED])
+    )
     if excluding:
         query = query.where(Image.id != excluding)
     return int(query.scalar() or 0)

@@ -3,6 +3,7 @@
 The owner adds and removes members; only the member project itself accepts or rejects.
 Policy is checked by the caller (registry.py); these functions keep the state rules.
 """
+
 from __future__ import annotations
 
 from controller.db.paging import paginate
@@ -20,12 +21,18 @@ from stratus_common.errors import (
 
 
 def _not_found(image_id: str, member_id: str) -> NotFound:
-    return NotFound(f"project {member_id} is not a member of image {image_id}",
-                    reason="MEMBER_NOT_FOUND", image_id=image_id, member_id=member_id)
+    return NotFound(
+        f"project {member_id} is not a member of image {image_id}",
+        reason="MEMBER_NOT_FOUND",
+        image_id=image_id,
+        member_id=member_id,
+    )
 
 
 def _row(image_id: str, member_id: str) -> ImageMember:
-    row = ImageMember.get_or_none((ImageMember.image == image_id) & (ImageMember.member_id == member_id))
+    row = ImageMember.get_or_none(
+        (ImageMember.image == image_id) & (ImageMember.member_id == member_id)
+    )
     if row is None:
         raise _not_found(image_id, member_id)
     return row
@@ -35,22 +42,34 @@ def add(db, settings, caller: Caller, image_id: str, member_id: str) -> ImageMem
     with db.write_transaction():
         image = get_visible(image_id, caller, for_update=True)
         if image.visibility != SHARED:
-            raise FailedPrecondition(f"only shared images have members; this one is {image.visibility}",
-                                     reason="IMAGE_NOT_SHARED", image_id=image_id,
-                                     visibility=image.visibility)
+            raise FailedPrecondition(
+                f"only shared images have members; this one is {image.visibility}",
+                reason="IMAGE_NOT_SHARED",
+                image_id=image_id,
+                visibility=image.visibility,
+            )
         if member_id == image.owner:
-            raise InvalidArgument("member_id", "the owner project cannot be a member of its own image")
+            raise InvalidArgument(
+                "member_id", "the owner project cannot be a member of its own image"
+            )
         members = ImageMember.select().where(ImageMember.image == image_id)
         if members.where(ImageMember.member_id == member_id).exists():
-            raise AlreadyExists(f"project {member_id} is already a member of image {image_id}",
-                                reason="MEMBER_EXISTS", image_id=image_id, member_id=member_id)
+            raise AlreadyExists(
+                f"project {member_id} is already a member of image {image_id}",
+                reason="MEMBER_EXISTS",
+                image_id=image_id,
+                member_id=member_id,
+            )
         if members.count() >= settings.image_member_quota:
-            raise ResourceExhausted(f"an image may have at most {settings.image_member_quota} members",
-                                    reason="IMAGE_MEMBER_QUOTA_EXCEEDED",
-                                    limit=settings.image_member_quota)
+            raise ResourceExhausted(
+                f"an image may have at most {settings.image_member_quota} members",
+                reason="IMAGE_MEMBER_QUOTA_EXCEEDED",
+                limit=settings.image_member_quota,
+            )
         now = utcnow()
-        return ImageMember.create(image=image_id, member_id=member_id, status=PENDING,
-                                  created_at=now, updated_at=now)
+        return ImageMember.create(
+            image=image_id, member_id=member_id, status=PENDING, created_at=now, updated_at=now
+        )
 
 
 def get(caller: Caller, image_id: str, member_id: str) -> ImageMember:
@@ -79,7 +98,10 @@ def set_status(db, caller: Caller, image_id: str, member_id: str, status: str) -
 def remove(db, caller: Caller, image_id: str, member_id: str) -> None:
     with db.write_transaction():
         get_visible(image_id, caller)
-        deleted = ImageMember.delete().where(
-            (ImageMember.image == image_id) & (ImageMember.member_id == member_id)).execute()
+        deleted = (
+            ImageMember.delete()
+            .where((ImageMember.image == image_id) & (ImageMember.member_id == member_id))
+            .execute()
+        )
     if not deleted:
         raise _not_found(image_id, member_id)

@@ -1,4 +1,5 @@
 """Tags and free-form properties: their checks, storage, and loading for many images at once."""
+
 from __future__ import annotations
 
 import re
@@ -15,28 +16,44 @@ def check_tags(tags, quota: int, field: str = "image.tags") -> list[str]:
     unique = list(dict.fromkeys(tags))
     for tag in unique:
         if not tag or len(tag) > 255 or _CONTROL.search(tag):
-            raise InvalidArgument(field, "each tag must be 1-255 characters without control characters",
-                                  reason="INVALID_TAG")
+            raise InvalidArgument(
+                field,
+                "each tag must be 1-255 characters without control characters",
+                reason="INVALID_TAG",
+            )
     if len(unique) > quota:
-        raise ResourceExhausted(f"an image may carry at most {quota} tags",
-                                reason="IMAGE_TAG_QUOTA_EXCEEDED", limit=quota)
+        raise ResourceExhausted(
+            f"an image may carry at most {quota} tags",
+            reason="IMAGE_TAG_QUOTA_EXCEEDED",
+            limit=quota,
+        )
     return unique
 
 
 def check_properties(properties: dict, quota: int, field: str = "image.properties") -> dict:
     for name, value in properties.items():
         if not name or len(name) > 255 or _CONTROL.search(name):
-            raise InvalidArgument(field, "property names must be 1-255 characters without control "
-                                         "characters", reason="INVALID_PROPERTY")
+            raise InvalidArgument(
+                field,
+                "property names must be 1-255 characters without control characters",
+                reason="INVALID_PROPERTY",
+            )
         if name in RESERVED_PROPERTIES or name.startswith(RESERVED_PREFIX):
-            raise InvalidArgument(f"{field}.{name}", "is a reserved name; use the image field or "
-                                                     "another name", reason="RESERVED_PROPERTY")
+            raise InvalidArgument(
+                f"{field}.{name}",
+                "is a reserved name; use the image field or another name",
+                reason="RESERVED_PROPERTY",
+            )
         if len(value) > 65535:
-            raise InvalidArgument(f"{field}.{name}", "values are at most 65535 characters",
-                                  reason="INVALID_PROPERTY")
+            raise InvalidArgument(
+                f"{field}.{name}", "values are at most 65535 characters", reason="INVALID_PROPERTY"
+            )
     if len(properties) > quota:
-        raise ResourceExhausted(f"an image may carry at most {quota} properties",
-                                reason="IMAGE_PROPERTY_QUOTA_EXCEEDED", limit=quota)
+        raise ResourceExhausted(
+            f"an image may carry at most {quota} properties",
+            reason="IMAGE_PROPERTY_QUOTA_EXCEEDED",
+            limit=quota,
+        )
     return dict(properties)
 
 
@@ -49,20 +66,28 @@ def replace_tags(image_id: str, tags: list[str]) -> None:
 def replace_properties(image_id: str, properties: dict) -> None:
     ImageProperty.delete().where(ImageProperty.image == image_id).execute()
     if properties:
-        ImageProperty.insert_many([{"image": image_id, "name": k, "value": v}
-                                   for k, v in properties.items()]).execute()
+        ImageProperty.insert_many(
+            [{"image": image_id, "name": k, "value": v} for k, v in properties.items()]
+        ).execute()
 
 
 def _tags_of(images):
     """(image id, tag) rows of `images` (an expression of ids), in tag order."""
-    return (ImageTag.select(ImageTag.image, ImageTag.tag).where(ImageTag.image.in_(images))
-            .order_by(ImageTag.tag).tuples())
+    return (
+        ImageTag.select(ImageTag.image, ImageTag.tag)
+        .where(ImageTag.image.in_(images))
+        .order_by(ImageTag.tag)
+        .tuples()
+    )
 
 
 def _properties_of(images):
     """(image id, name, value) rows of `images`."""
-    return (ImageProperty.select(ImageProperty.image, ImageProperty.name, ImageProperty.value)
-            .where(ImageProperty.image.in_(images)).tuples())
+    return (
+        ImageProperty.select(ImageProperty.image, ImageProperty.name, ImageProperty.value)
+        .where(ImageProperty.image.in_(images))
+        .tuples()
+    )
 
 
 # One image's metadata, prepared: every image Get and every CreateServer reads it.

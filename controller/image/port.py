@@ -7,6 +7,7 @@
 - `open_data(image_id, chunk_size)`: the data a compute node fetches, from the store.
 Nothing outside the image area reads its tables or its store.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -45,7 +46,7 @@ class ImageRef:
 
     image_id: str
     disk_format: str = ""
-    os_hash_value: str = ""   # sha512 of the data, hex; "" when unknown
+    os_hash_value: str = ""  # sha512 of the data, hex; "" when unknown
     size: int = 0
 
 
@@ -61,14 +62,26 @@ class BootImages:
 
 
 # An image and its properties, one row per property (one row without any).
-_WITH_PROPERTIES = Prepared(lambda: Image.select(
-    Image.id, Image.status, Image.deleted_at, Image.disk_format, Image.os_hash_value,
-    Image.size, ImageProperty.name, ImageProperty.value)
-    .join(ImageProperty, JOIN.LEFT_OUTER, on=(ImageProperty.image == Image.id))
-    .where(Image.id == Param("id")))
+_WITH_PROPERTIES = Prepared(
+    lambda: (
+        Image.select(
+            Image.id,
+            Image.status,
+            Image.deleted_at,
+            Image.disk_format,
+            Image.os_hash_value,
+            Image.size,
+            ImageProperty.name,
+            ImageProperty.value,
+        )
+        .join(ImageProperty, JOIN.LEFT_OUTER, on=(ImageProperty.image == Image.id))
+        .where(Image.id == Param("id"))
+    )
+)
 
-_LOCATION = Prepared(lambda: Image.select(Image.status, Image.location)
-                     .where(Image.id == Param("id")))
+_LOCATION = Prepared(
+    lambda: Image.select(Image.status, Image.location).where(Image.id == Param("id"))
+)
 
 
 def _not_found(image_id: str, what: str = "not found") -> NotFound:
@@ -82,8 +95,11 @@ def _active(image_id: str) -> tuple[ImageRef, dict[str, str]]:
         raise _not_found(image_id)
     found_id, status, _deleted, disk_format, os_hash_value, size = rows[0][:6]
     if status != ACTIVE or os_hash_value is None:  # no hash: no data stored yet
-        raise FailedPrecondition(f"image {image_id} is {status}, not active",
-                                 reason="IMAGE_NOT_ACTIVE", image_id=image_id)
+        raise FailedPrecondition(
+            f"image {image_id} is {status}, not active",
+            reason="IMAGE_NOT_ACTIVE",
+            image_id=image_id,
+        )
     ref = ImageRef(found_id, disk_format or "raw", os_hash_value, size)
     return ref, {name: value for *_, name, value in rows if name is not None}
 
@@ -107,23 +123,30 @@ class ImagePort:
             row = images.get(Caller(project_id, is_admin), image_id)
         except NotFound:
             return None
-        return ImageInfo(id=row.id, status=row.status, size_bytes=row.size,
-                         virtual_size_bytes=row.virtual_size or 0, min_ram_mb=row.min_ram,
-                         min_disk_gb=row.min_disk,
-                         architecture=row.properties.get("architecture", ""),
-                         hypervisor_type=row.properties.get("hypervisor_type", ""))
+        return ImageInfo(
+            id=row.id,
+            status=row.status,
+            size_bytes=row.size,
+            virtual_size_bytes=row.virtual_size or 0,
+            min_ram_mb=row.min_ram,
+            min_disk_gb=row.min_disk,
+            architecture=row.properties.get("architecture", ""),
+            hypervisor_type=row.properties.get("hypervisor_type", ""),
+        )
 
     @staticmethod
     def boot_images(image_id: str) -> BootImages:
         """NotFound (IMAGE_NOT_FOUND) or FailedPrecondition (IMAGE_NOT_ACTIVE) for an image,
         or a kernel or ramdisk it names, that cannot boot."""
         ref, props = _active(image_id)
-        kernel, ramdisk = (_active(props[f"{role}_id"])[0] if props.get(f"{role}_id") else None
-                           for role in ("kernel", "ramdisk"))
+        kernel, ramdisk = (
+            _active(props[f"{role}_id"])[0] if props.get(f"{role}_id") else None
+            for role in ("kernel", "ramdisk")
+        )
         return BootImages(ref, kernel, ramdisk, props.get("os_command_line", ""))
 
     async def open_data(self, image_id: str, chunk_size: int) -> AsyncIterator[bytes]:
         """The image's data in chunks; NotFound (before any) unless it is active with data."""
         location = await self.db.run(_location, image_id)
-        faults.point("image.serving")   # a node's fetch has begun
+        faults.point("image.serving")  # a node's fetch has begun
         return aio.get(self.store, location, 0, chunk_size)

@@ -4,6 +4,7 @@ Runs at start and then every `scrub_interval` seconds. An upload is given up whe
 is older than `upload_stale_seconds` (uploading controllers refresh it far more often), so
 replicas sharing one database and one store never step on each other's uploads.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,15 +24,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Report:
-    given_up: list[str] = field(default_factory=list)       # image ids queued again
-    scrubbed: list[str] = field(default_factory=list)       # temporary files removed
-    missing: list[str] = field(default_factory=list)        # images whose data is gone
+    given_up: list[str] = field(default_factory=list)  # image ids queued again
+    scrubbed: list[str] = field(default_factory=list)  # temporary files removed
+    missing: list[str] = field(default_factory=list)  # images whose data is gone
 
 
 def stale_uploads(stale_seconds: float) -> list[tuple[str, str]]:
     cutoff = utcnow() - datetime.timedelta(seconds=stale_seconds)
     query = Image.select(Image.id, Image.upload_id).where(
-        (Image.status == SAVING) & ((Image.upload_heartbeat_at < cutoff) | Image.upload_heartbeat_at.is_null()))
+        (Image.status == SAVING)
+        & ((Image.upload_heartbeat_at < cutoff) | Image.upload_heartbeat_at.is_null())
+    )
     return [(row.id, row.upload_id) for row in query]
 
 
@@ -44,15 +47,20 @@ async def give_up_stale_uploads(db, store: Store, stale_seconds: float) -> list[
     given_up = []
     for image_id, upload_id in await db.run(stale_uploads, stale_seconds):
         status = QUEUED
-        try:   # while the dead upload still holds the image, nobody else can be writing its data
+        try:  # while the dead upload still holds the image, nobody else can be writing its data
             await asyncio.to_thread(store.delete, store.location_for(image_id))
         except NotFound:
             pass
         except Exception:
-            log.exception("cannot remove the data of a dead upload", extra=fields(image_id=image_id))
+            log.exception(
+                "cannot remove the data of a dead upload", extra=fields(image_id=image_id)
+            )
             status = KILLED
         if await db.run(restore, image_id, upload_id, status):
-            log.warning("gave up an upload whose controller stopped", extra=fields(image_id=image_id, status=status))
+            log.warning(
+                "gave up an upload whose controller stopped",
+                extra=fields(image_id=image_id, status=status),
+            )
             given_up.append(image_id)
     return given_up
 

@@ -4,6 +4,7 @@ Every method takes the caller and, where the rule depends on the loaded image, a
 `authorize(rule, target)` that raises PermissionDenied (the call's policy check). It speaks
 plain Python only: the servicer converts protobuf on either side.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -82,42 +83,73 @@ class ImageRegistry:
             except StoreNotFound:
                 pass
             except Exception:  # the record is gone; the operator sees this
-                log.exception("cannot remove the data of a deleted image", extra=fields(image_id=image_id))
+                log.exception(
+                    "cannot remove the data of a deleted image", extra=fields(image_id=image_id)
+                )
 
     async def set_active(self, caller: Caller, image_id: str, active: bool):
         """Deactivate/reactivate; the rules (admin) are checked before."""
         return await self.db.run(images.set_active, self.db, caller, image_id, active)
 
     # -- data ---------------------------------------------------------------------------------
-    async def upload(self, caller: Caller, image_id: str, chunks: AsyncIterable[bytes],
-                     expected: Expected, authorize: Authorize):
+    async def upload(
+        self,
+        caller: Caller,
+        image_id: str,
+        chunks: AsyncIterable[bytes],
+        expected: Expected,
+        authorize: Authorize,
+    ):
         await self._authorized(caller, image_id, "image:upload_image", authorize)
         return await self.uploader.upload(caller, image_id, chunks, expected)
 
-    async def download(self, caller: Caller, image_id: str, offset: int,
-                       authorize: Authorize) -> tuple[DataInfo, AsyncIterator[bytes]]:
+    async def download(
+        self, caller: Caller, image_id: str, offset: int, authorize: Authorize
+    ) -> tuple[DataInfo, AsyncIterator[bytes]]:
         image, _ = await self._authorized(caller, image_id, "image:download_image", authorize)
         if image.status == DEACTIVATED and not caller.is_admin:
-            raise FailedPrecondition("the image is deactivated: only admins may download it",
-                                     reason="IMAGE_DEACTIVATED", image_id=image_id)
+            raise FailedPrecondition(
+                "the image is deactivated: only admins may download it",
+                reason="IMAGE_DEACTIVATED",
+                image_id=image_id,
+            )
         if image.status not in (ACTIVE, DEACTIVATED):
-            raise FailedPrecondition(f"the image has no data (it is {image.status})",
-                                     reason="IMAGE_HAS_NO_DATA", image_id=image_id, status=image.status)
+            raise FailedPrecondition(
+                f"the image has no data (it is {image.status})",
+                reason="IMAGE_HAS_NO_DATA",
+                image_id=image_id,
+                status=image.status,
+            )
         if not 0 <= offset <= image.size:
-            raise InvalidArgument("offset", f"must be between 0 and the image size, {image.size}",
-                                  reason="OFFSET_OUT_OF_RANGE")
-        info = DataInfo(image.size, offset, image.checksum, image.os_hash_algo, image.os_hash_value,
-                        image.disk_format, image.container_format)
+            raise InvalidArgument(
+                "offset",
+                f"must be between 0 and the image size, {image.size}",
+                reason="OFFSET_OUT_OF_RANGE",
+            )
+        info = DataInfo(
+            image.size,
+            offset,
+            image.checksum,
+            image.os_hash_algo,
+            image.os_hash_value,
+            image.disk_format,
+            image.container_format,
+        )
         return info, self._chunks(image_id, image.location, offset)
 
     async def _chunks(self, image_id: str, location: str, offset: int) -> AsyncIterator[bytes]:
         try:
-            async for chunk in aio.get(self.store, location, offset, self.settings.download_chunk_size):
+            async for chunk in aio.get(
+                self.store, location, offset, self.settings.download_chunk_size
+            ):
                 yield chunk
         except StoreNotFound:
             log.error("image data is missing from the store", extra=fields(image_id=image_id))
-            raise NotFound("the image's data is missing from the store", reason="IMAGE_DATA_MISSING",
-                           image_id=image_id) from None
+            raise NotFound(
+                "the image's data is missing from the store",
+                reason="IMAGE_DATA_MISSING",
+                image_id=image_id,
+            ) from None
 
     # -- members ------------------------------------------------------------------------------
     def _member_target(self, image, member_id: str) -> dict:
@@ -139,11 +171,14 @@ class ImageRegistry:
         await self._authorized(caller, image_id, "image:list_members", authorize)
         return await self.db.run(members.list_, caller, image_id, page)
 
-    async def update_member(self, caller: Caller, image_id: str, member_id: str, status: str,
-                            authorize: Authorize):
+    async def update_member(
+        self, caller: Caller, image_id: str, member_id: str, status: str, authorize: Authorize
+    ):
         await self._member_call(caller, image_id, member_id, "image:update_member", authorize)
         return await self.db.run(members.set_status, self.db, caller, image_id, member_id, status)
 
-    async def remove_member(self, caller: Caller, image_id: str, member_id: str, authorize: Authorize):
+    async def remove_member(
+        self, caller: Caller, image_id: str, member_id: str, authorize: Authorize
+    ):
         await self._authorized(caller, image_id, "image:remove_member", authorize)
         await self.db.run(members.remove, self.db, caller, image_id, member_id)

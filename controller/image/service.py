@@ -7,6 +7,7 @@ Sets on the app:
 At start, and every [image] scrub_interval seconds, dead uploads are given up and temporary
 data is scrubbed; at start, images whose data is missing from the store are logged.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,9 @@ def setup(app):
     app.images, app.image_store = registry, store
     app.image_port = ImagePort(app.db, store)
     app.enforcer.register(policies.RULES)
-    app.add_public_service(ImageServicer(registry, app.slots), pb.DESCRIPTOR.services_by_name["ImageService"])
+    app.add_public_service(
+        ImageServicer(registry, app.slots), pb.DESCRIPTOR.services_by_name["ImageService"]
+    )
 
     async def start(app):
         await reconcile.reconcile(app.db, store, settings, check_data=True)
@@ -45,4 +48,3 @@ def setup(app):
 
     app.on_start.append(start)
     app.background.append(periodically)
-

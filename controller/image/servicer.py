@@ -1,4 +1,5 @@
 """stratus.image.v1.ImageService: validate, convert, call the registry, convert back."""
+
 from __future__ import annotations
 
 import re
@@ -45,10 +46,13 @@ def _image_fields(image: pb.Image, paths) -> dict:
     if "visibility" in paths:
         fields["visibility"] = _word(convert.VISIBILITY_WORD, image.visibility, "image.visibility")
     if "disk_format" in paths:
-        fields["disk_format"] = _word(convert.DISK_FORMAT_WORD, image.disk_format, "image.disk_format")
+        fields["disk_format"] = _word(
+            convert.DISK_FORMAT_WORD, image.disk_format, "image.disk_format"
+        )
     if "container_format" in paths:
-        fields["container_format"] = _word(convert.CONTAINER_FORMAT_WORD, image.container_format,
-                                           "image.container_format")
+        fields["container_format"] = _word(
+            convert.CONTAINER_FORMAT_WORD, image.container_format, "image.container_format"
+        )
     if "tags" in paths:
         fields["tags"] = list(image.tags)
     if "properties" in paths:
@@ -72,8 +76,10 @@ def _order(text: str) -> tuple[str, str]:
     field = words[0] if words else "create_time"
     direction = words[1].lower() if len(words) > 1 else "asc"
     if field not in images.ORDER_BY or direction not in ("asc", "desc") or len(words) > 2:
-        raise errors.InvalidArgument("order_by", f"must be one of {', '.join(images.ORDER_BY)}, "
-                                                 "optionally followed by asc or desc")
+        raise errors.InvalidArgument(
+            "order_by",
+            f"must be one of {', '.join(images.ORDER_BY)}, optionally followed by asc or desc",
+        )
     return field, direction
 
 
@@ -109,17 +115,24 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
         _, caller = _auth()
         order_by, direction = _order(request.order_by)
         filters = images.ListFilters(
-            name=request.name, status=_word(convert.STATUS_WORD, request.status, "status"),
+            name=request.name,
+            status=_word(convert.STATUS_WORD, request.status, "status"),
             visibility=_word(convert.VISIBILITY_WORD, request.visibility, "visibility"),
             owner=validation.optional_uuid("owner", request.owner),
-            tags=sorted(set(request.tags)), properties=dict(sorted(request.properties.items())),
-            size_min=optional(request, "size_min"), size_max=optional(request, "size_max"),
+            tags=sorted(set(request.tags)),
+            properties=dict(sorted(request.properties.items())),
+            size_min=optional(request, "size_min"),
+            size_max=optional(request, "size_max"),
             member_status=_word(convert.MEMBER_STATUS_WORD, request.member_status, "member_status")
             or ACCEPTED,
             disk_format=_word(convert.DISK_FORMAT_WORD, request.disk_format, "disk_format"),
-            container_format=_word(convert.CONTAINER_FORMAT_WORD, request.container_format,
-                                   "container_format"),
-            protected=optional(request, "protected"), order_by=order_by, descending=direction == "desc")
+            container_format=_word(
+                convert.CONTAINER_FORMAT_WORD, request.container_format, "container_format"
+            ),
+            protected=optional(request, "protected"),
+            order_by=order_by,
+            descending=direction == "desc",
+        )
         page = page_request(request.page_size, request.page_token, vars(filters))
         rows, token = await self.registry.list(caller, page, filters)
         return pb.ListImagesResponse(images=[convert.image(r) for r in rows], next_page_token=token)
@@ -165,14 +178,18 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
         try:
             first = await messages.__anext__()
         except StopAsyncIteration:
-            raise errors.InvalidArgument("image_id", "send the image id in the first message") from None
+            raise errors.InvalidArgument(
+                "image_id", "send the image id in the first message"
+            ) from None
         image_id = validation.uuid("image_id", first.image_id)
         size = optional(first, "size")
         if size is not None and size < 0:
             raise errors.InvalidArgument("size", "must not be negative")
-        expected = Expected(size=size,
-                            os_hash_value=_digest("expected_os_hash_value", first.expected_os_hash_value, 128),
-                            checksum=_digest("expected_checksum", first.expected_checksum, 32))
+        expected = Expected(
+            size=size,
+            os_hash_value=_digest("expected_os_hash_value", first.expected_os_hash_value, 128),
+            checksum=_digest("expected_checksum", first.expected_checksum, 32),
+        )
 
         async def chunks():
             # A cancelled client's stream can end like a finished one (grpc.aio ends it before
@@ -183,14 +200,18 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
                 yield data
             async for message in messages:
                 if ended:
-                    raise errors.InvalidArgument("last", "no message may follow the one marked last")
+                    raise errors.InvalidArgument(
+                        "last", "no message may follow the one marked last"
+                    )
                 if data := message.data:
                     yield data
                 ended = message.last
             if not (ended or expected.checks_completeness):
                 raise errors.InvalidArgument(
-                    "last", "the stream ended without a message marked last, and no size or digest was "
-                            "declared: the data may have been cut short")
+                    "last",
+                    "the stream ended without a message marked last, and no size or digest was "
+                    "declared: the data may have been cut short",
+                )
 
         row = await self.registry.upload(caller, image_id, chunks(), expected, auth.authorize)
         return convert.image(row)
@@ -199,11 +220,16 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
     async def DownloadImageData(self, request, context):
         auth, caller = _auth()
         if request.offset < 0:
-            raise errors.InvalidArgument("offset", "must not be negative", reason="OFFSET_OUT_OF_RANGE")
+            raise errors.InvalidArgument(
+                "offset", "must not be negative", reason="OFFSET_OUT_OF_RANGE"
+            )
         with self.slots.transfers.hold(auth.user_id):
             info, chunks = await self.registry.download(
-                caller, validation.uuid("image_id", request.image_id), request.offset,
-                auth.authorize)
+                caller,
+                validation.uuid("image_id", request.image_id),
+                request.offset,
+                auth.authorize,
+            )
             yield pb.DownloadImageDataResponse(info=convert.data_info(info))
             async for chunk in chunks:
                 yield pb.DownloadImageDataResponse(data=chunk)
@@ -212,17 +238,23 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
     @rpc("image:add_member", deferred=True)
     async def AddMember(self, request, context):
         auth, caller = _auth()
-        row = await self.registry.add_member(caller, validation.uuid("image_id", request.image_id),
-                                             validation.uuid("member_id", request.member_id),
-                                             auth.authorize)
+        row = await self.registry.add_member(
+            caller,
+            validation.uuid("image_id", request.image_id),
+            validation.uuid("member_id", request.member_id),
+            auth.authorize,
+        )
         return convert.member(row)
 
     @rpc("image:get_member", deferred=True)
     async def GetMember(self, request, context):
         auth, caller = _auth()
-        row = await self.registry.get_member(caller, validation.uuid("image_id", request.image_id),
-                                             validation.uuid("member_id", request.member_id),
-                                             auth.authorize)
+        row = await self.registry.get_member(
+            caller,
+            validation.uuid("image_id", request.image_id),
+            validation.uuid("member_id", request.member_id),
+            auth.authorize,
+        )
         return convert.member(row)
 
     @rpc("image:list_members", deferred=True)
@@ -231,21 +263,30 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
         image_id = validation.uuid("image_id", request.image_id)
         page = page_request(request.page_size, request.page_token, {"image_id": image_id})
         rows, token = await self.registry.list_members(caller, image_id, page, auth.authorize)
-        return pb.ListMembersResponse(members=[convert.member(r) for r in rows], next_page_token=token)
+        return pb.ListMembersResponse(
+            members=[convert.member(r) for r in rows], next_page_token=token
+        )
 
     @rpc("image:update_member", deferred=True)
     async def UpdateMember(self, request, context):
         auth, caller = _auth()
         status = _word(convert.MEMBER_STATUS_WORD, request.status, "status", required=True)
         row = await self.registry.update_member(
-            caller, validation.uuid("image_id", request.image_id),
-            validation.uuid("member_id", request.member_id), status, auth.authorize)
+            caller,
+            validation.uuid("image_id", request.image_id),
+            validation.uuid("member_id", request.member_id),
+            status,
+            auth.authorize,
+        )
         return convert.member(row)
 
     @rpc("image:remove_member", deferred=True)
     async def RemoveMember(self, request, context):
         auth, caller = _auth()
-        await self.registry.remove_member(caller, validation.uuid("image_id", request.image_id),
-                                          validation.uuid("member_id", request.member_id),
-                                          auth.authorize)
+        await self.registry.remove_member(
+            caller,
+            validation.uuid("image_id", request.image_id),
+            validation.uuid("member_id", request.member_id),
+            auth.authorize,
+        )
         return EMPTY

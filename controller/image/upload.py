@@ -9,6 +9,7 @@ refreshes; reconcile.py gives up uploads whose heartbeat stopped (a crashed cont
 Data is committed to the store only after every check passed, and the record becomes ACTIVE
 only if it still belongs to this upload: if the image was deleted meanwhile, the data goes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,18 +61,25 @@ class Plan:
     disk_format: str
     container_format: str
     limit: int
-    quota_bound: bool      # the limit comes from the project's quota, not the size cap
+    quota_bound: bool  # the limit comes from the project's quota, not the size cap
 
 
 def _too_large(plan: Plan, size: int | None = None) -> ResourceExhausted:
     if plan.quota_bound:
-        return ResourceExhausted("the image does not fit in the project's storage quota",
-                                 reason="STORAGE_QUOTA_EXCEEDED", limit=plan.limit)
-    return ResourceExhausted(f"images are limited to {plan.limit} bytes",
-                             reason="IMAGE_SIZE_LIMIT_EXCEEDED", limit=plan.limit)
+        return ResourceExhausted(
+            "the image does not fit in the project's storage quota",
+            reason="STORAGE_QUOTA_EXCEEDED",
+            limit=plan.limit,
+        )
+    return ResourceExhausted(
+        f"images are limited to {plan.limit} bytes",
+        reason="IMAGE_SIZE_LIMIT_EXCEEDED",
+        limit=plan.limit,
+    )
 
 
 # -- the record's side (plain functions, run in the database's worker threads) ----------------
+
 
 def begin(db, settings, caller: Caller, image_id: str, upload_id: str, size: int | None) -> Plan:
     with db.write_transaction():
@@ -83,11 +91,15 @@ def begin(db, settings, caller: Caller, image_id: str, upload_id: str, size: int
                 DEACTIVATED: ("IMAGE_DATA_EXISTS", "data can be uploaded only once"),
                 KILLED: ("IMAGE_KILLED", "a killed image can only be deleted"),
             }[image.status]
-            raise FailedPrecondition(f"image {image_id}: {text}", reason=reason,
-                                     image_id=image_id, status=image.status)
+            raise FailedPrecondition(
+                f"image {image_id}: {text}", reason=reason, image_id=image_id, status=image.status
+            )
         if not (image.disk_format and image.container_format):
-            raise FailedPrecondition("set disk_format and container_format before uploading data",
-                                     reason="IMAGE_FORMATS_NOT_SET", image_id=image_id)
+            raise FailedPrecondition(
+                "set disk_format and container_format before uploading data",
+                reason="IMAGE_FORMATS_NOT_SET",
+                image_id=image_id,
+            )
         limit, quota_bound = settings.image_size_cap, False
         if settings.project_storage_quota:
             room = max(settings.project_storage_quota - usage(image.owner), 0)
@@ -98,21 +110,24 @@ def begin(db, settings, caller: Caller, image_id: str, upload_id: str, size: int
             raise _too_large(plan)
         # updated_at is left alone: a failed upload leaves the record exactly as it was.
         Image.update(status=SAVING, upload_id=upload_id, upload_heartbeat_at=utcnow()).where(
-            Image.id == image_id).execute()
+            Image.id == image_id
+        ).execute()
     return plan
 
 
 def heartbeat(image_id: str, upload_id: str) -> None:
     Image.update(upload_heartbeat_at=utcnow()).where(
-        (Image.id == image_id) & (Image.upload_id == upload_id)).execute()
+        (Image.id == image_id) & (Image.upload_id == upload_id)
+    ).execute()
 
 
 class _Lost(Exception):
     """The record no longer belongs to this upload (deleted, or given up as stale)."""
 
 
-def activate(db, settings, image_id: str, upload_id: str, stored: StoredImage,
-             virtual_size: int | None) -> Image:
+def activate(
+    db, settings, image_id: str, upload_id: str, stored: StoredImage, virtual_size: int | None
+) -> Image:
     with db.write_transaction():
         found = locked(Image.select().where(Image.id == image_id))
         image = found[0] if found else None
@@ -120,8 +135,11 @@ def activate(db, settings, image_id: str, upload_id: str, stored: StoredImage,
             raise _Lost()
         quota = settings.project_storage_quota
         if quota and usage(image.owner, excluding=image_id) + stored.size > quota:
-            raise ResourceExhausted("the image does not fit in the project's storage quota",
-                                    reason="STORAGE_QUOTA_EXCEEDED", limit=quota)
+            raise ResourceExhausted(
+                "the image does not fit in the project's storage quota",
+                reason="STORAGE_QUOTA_EXCEEDED",
+                limit=quota,
+            )
         image.status, image.size, image.virtual_size = ACTIVE, stored.size, virtual_size
         image.checksum, image.os_hash_algo = stored.checksum, stored.os_hash_algo
         image.os_hash_value, image.location = stored.os_hash_value, stored.location
@@ -137,11 +155,15 @@ def restore(image_id: str, upload_id: str, status: str = QUEUED) -> bool:
     changes = {"status": status, "upload_id": None, "upload_heartbeat_at": None}
     if status != QUEUED:
         changes["updated_at"] = utcnow()
-    return bool(Image.update(**changes).where(
-        (Image.id == image_id) & (Image.upload_id == upload_id) & (Image.status == SAVING)).execute())
+    return bool(
+        Image.update(**changes)
+        .where((Image.id == image_id) & (Image.upload_id == upload_id) & (Image.status == SAVING))
+        .execute()
+    )
 
 
 # -- the data's side ----------------------------------------------------------------------------
+
 
 class UploadVerifier(Verifier):
     """Size limit, format inspection and the client's expectations, on every chunk."""
@@ -169,15 +191,24 @@ class UploadVerifier(Verifier):
         if self.expected.size is not None and size != self.expected.size:
             raise self._size_mismatch()
         if self.expected.os_hash_value and self.expected.os_hash_value.lower() != os_hash_value:
-            raise InvalidArgument("expected_os_hash_value", "the data does not have this sha512 digest",
-                                  reason="IMAGE_HASH_MISMATCH")
+            raise InvalidArgument(
+                "expected_os_hash_value",
+                "the data does not have this sha512 digest",
+                reason="IMAGE_HASH_MISMATCH",
+            )
         if self.expected.checksum and self.expected.checksum.lower() != checksum:
-            raise InvalidArgument("expected_checksum", "the data does not have this md5 digest",
-                                  reason="IMAGE_CHECKSUM_MISMATCH")
+            raise InvalidArgument(
+                "expected_checksum",
+                "the data does not have this md5 digest",
+                reason="IMAGE_CHECKSUM_MISMATCH",
+            )
 
     def _size_mismatch(self) -> InvalidArgument:
-        return InvalidArgument("size", f"the data is not the {self.expected.size} bytes announced",
-                               reason="IMAGE_SIZE_MISMATCH")
+        return InvalidArgument(
+            "size",
+            f"the data is not the {self.expected.size} bytes announced",
+            reason="IMAGE_SIZE_MISMATCH",
+        )
 
 
 @contextlib.contextmanager
@@ -188,11 +219,15 @@ def store_errors():
     except StorageFull:
         raise ResourceExhausted("the image store is full", reason="STORAGE_FULL") from None
     except Duplicate:
-        raise Aborted("another upload of this image stored its data first; retry",
-                      reason="IMAGE_UPLOAD_CONFLICT") from None
+        raise Aborted(
+            "another upload of this image stored its data first; retry",
+            reason="IMAGE_UPLOAD_CONFLICT",
+        ) from None
     except BackendError as exc:
         log.error("image store failed: %s", exc)
-        raise Unavailable("the image store is unavailable; retry later", reason="STORE_UNAVAILABLE") from None
+        raise Unavailable(
+            "the image store is unavailable; retry later", reason="STORE_UNAVAILABLE"
+        ) from None
 
 
 class Uploader:
@@ -200,14 +235,20 @@ class Uploader:
         self.db, self.store, self.settings = db, store, settings
         self.heartbeat_interval = max(settings.upload_stale_seconds / 5, 0.05)
 
-    async def upload(self, caller: Caller, image_id: str, chunks: AsyncIterable[bytes],
-                     expected: Expected = Expected()) -> Image:
+    async def upload(
+        self,
+        caller: Caller,
+        image_id: str,
+        chunks: AsyncIterable[bytes],
+        expected: Expected = Expected(),
+    ) -> Image:
         """Stores the data of a QUEUED image (policy already enforced); returns the ACTIVE image."""
         upload_id = str(uuid.uuid4())
         # Work handed to a thread ends as it ends even if this task is cancelled (a client
         # gone mid-stream): every step that changes something is settled, then acted upon.
-        plan = await aio.settle(self.db.run(begin, self.db, self.settings, caller, image_id,
-                                            upload_id, expected.size))
+        plan = await aio.settle(
+            self.db.run(begin, self.db, self.settings, caller, image_id, upload_id, expected.size)
+        )
         keepalive = asyncio.create_task(self._keep_alive(image_id, upload_id))
         try:
             verifier = UploadVerifier(plan, expected)
@@ -221,13 +262,25 @@ class Uploader:
             raise
         keepalive.cancel()
         try:
-            return await aio.settle(self.db.run(activate, self.db, self.settings, image_id,
-                                                upload_id, stored, verifier.virtual_size))
-        except BaseException as exc:    # not activated: the data is no image's
+            return await aio.settle(
+                self.db.run(
+                    activate,
+                    self.db,
+                    self.settings,
+                    image_id,
+                    upload_id,
+                    stored,
+                    verifier.virtual_size,
+                )
+            )
+        except BaseException as exc:  # not activated: the data is no image's
             await aio.settle(self._discard(image_id, upload_id, stored.location))
             if isinstance(exc, _Lost):
-                raise NotFound(f"image {image_id} was deleted during the upload",
-                               reason="IMAGE_NOT_FOUND", image_id=image_id) from None
+                raise NotFound(
+                    f"image {image_id} was deleted during the upload",
+                    reason="IMAGE_NOT_FOUND",
+                    image_id=image_id,
+                ) from None
             raise
 
     async def _clear_debris(self, image_id: str) -> None:
@@ -235,7 +288,10 @@ class Uploader:
         storing and activating: this upload owns the image now, so it goes."""
         location = self.store.location_for(image_id)
         if await asyncio.to_thread(self.store.exists, location):
-            log.warning("removing data left by an interrupted upload", extra={"fields": {"image_id": image_id}})
+            log.warning(
+                "removing data left by an interrupted upload",
+                extra={"fields": {"image_id": image_id}},
+            )
             await aio.settle(asyncio.to_thread(self.store.delete, location))
 
     async def _discard(self, image_id: str, upload_id: str, location: str) -> None:
@@ -245,7 +301,10 @@ class Uploader:
         except StoreNotFound:
             status = QUEUED
         except Exception:  # the data stays: the image must not look empty
-            log.exception("cannot remove the data of a failed upload", extra={"fields": {"image_id": image_id}})
+            log.exception(
+                "cannot remove the data of a failed upload",
+                extra={"fields": {"image_id": image_id}},
+            )
             status = KILLED
         await self.db.run(restore, image_id, upload_id, status)
 

@@ -1,4 +1,5 @@
 """Conversions every servicer needs between protobuf and plain Python."""
+
 import datetime
 from collections.abc import Iterable
 from typing import Any
@@ -22,8 +23,9 @@ def optional(msg: message.Message, field: str) -> Any:
     return getattr(msg, field) if msg.HasField(field) else None
 
 
-def changes(resource: message.Message, paths: Iterable[str],
-            rename: dict[str, str] | None = None) -> dict[str, Any]:
+def changes(
+    resource: message.Message, paths: Iterable[str], rename: dict[str, str] | None = None
+) -> dict[str, Any]:
     """{field: value} of `resource` for the update_mask paths (already validated)."""
     rename = rename or {}
     return {rename.get(path, path): getattr(resource, path) for path in paths}

@@ -9,6 +9,7 @@ The keys are derived from the token key repository (KeyRepository.derived): repl
 share the repository, as they must for tokens, accept each other's page tokens, and a token
 minted before a key rotation still opens while its key is in force.
 """
+
 from __future__ import annotations
 
 import typing

@@ -11,6 +11,7 @@ Each method is wrapped in it once, when its service is added (`add_secured_servi
 than by a grpc.aio interceptor: an interceptor adds an awaited hop to every call, health checks
 included, that costs about a quarter of a health check.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,10 +56,15 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
 
 
 class Pipeline:
-    def __init__(self, authenticate: Callable[[str], Awaitable[auth_context.Identity]],
-                 enforcer: Enforcer, *, check: Callable[[Message], None] | None = None,
-                 page_tokens: PageTokens | None = None,
-                 stream_recheck_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        authenticate: Callable[[str], Awaitable[auth_context.Identity]],
+        enforcer: Enforcer,
+        *,
+        check: Callable[[Message], None] | None = None,
+        page_tokens: PageTokens | None = None,
+        stream_recheck_seconds: float = 0.0,
+    ) -> None:
         """`authenticate(token) -> Identity` is awaited; it raises Unauthenticated.
         `check(message)` raises InvalidArgument for a request that breaks the input rules;
         `page_tokens` seals the page tokens of the services' List methods. A stream the
@@ -73,27 +79,34 @@ class Pipeline:
 class _Refused:
     """What the deserializer hands on for a request it refused: the handler raises `error`
     once the caller is known (grpc would answer UNKNOWN for an exception raised there)."""
+
     __slots__ = ("error",)
 
     def __init__(self, error: errors.InvalidArgument) -> None:
         self.error = error
 
 
-def _deserializer(message_class: type[Message], check: Callable[[Message], None] | None
-                  ) -> Callable[[bytes], Message | _Refused]:
+def _deserializer(
+    message_class: type[Message], check: Callable[[Message], None] | None
+) -> Callable[[bytes], Message | _Refused]:
     def deserialize(data: bytes) -> Message | _Refused:
         try:
             message = message_class.FromString(data)
         except DecodeError:
-            return _Refused(errors.InvalidArgument(
-                "request", f"is not a valid {message_class.DESCRIPTOR.full_name} message",
-                reason="MALFORMED_REQUEST"))
+            return _Refused(
+                errors.InvalidArgument(
+                    "request",
+                    f"is not a valid {message_class.DESCRIPTOR.full_name} message",
+                    reason="MALFORMED_REQUEST",
+                )
+            )
         if check is not None:
             try:
                 check(message)
             except errors.InvalidArgument as exc:
                 return _Refused(exc)
         return message
+
     return deserialize
 
 
@@ -108,8 +121,13 @@ async def _accepted_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield _accepted(request)
 
 
-def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: object,
-                        descriptor: ServiceDescriptor, default: MethodSpec | None = None) -> None:
+def add_secured_service(
+    server: grpc.aio.Server,
+    pipeline: Pipeline,
+    servicer: object,
+    descriptor: ServiceDescriptor,
+    default: MethodSpec | None = None,
+) -> None:
     """Adds a service whose every method runs through `pipeline`. A method that declares no
     policy rule gets `default`, or without one stops the start (specs_for)."""
     specs = specs_for(servicer, descriptor, default)
@@ -118,12 +136,16 @@ def add_secured_service(server: grpc.aio.Server, pipeline: Pipeline, servicer: o
         request = message_factory.GetMessageClass(method.input_type)
         response = message_factory.GetMessageClass(method.output_type)
         kind = _HANDLER_KINDS[method.client_streaming, method.server_streaming]
-        handler = kind(getattr(servicer, method.name),
-                       request_deserializer=_deserializer(request, pipeline.check),
-                       response_serializer=response.SerializeToString)
+        handler = kind(
+            getattr(servicer, method.name),
+            request_deserializer=_deserializer(request, pipeline.check),
+            response_serializer=response.SerializeToString,
+        )
         name = f"/{descriptor.full_name}/{method.name}"
         handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name]))
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(descriptor.full_name, handlers),))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)
+    )
     server.add_registered_method_handlers(descriptor.full_name, handlers)
 
 
@@ -143,8 +165,9 @@ class _Call:
         self.method = method
         self.spec = spec
 
-    async def begin(self, context: Context, request: object,
-                    call_auth: auth_context.CallAuth) -> str | None:
+    async def begin(
+        self, context: Context, request: object, call_auth: auth_context.CallAuth
+    ) -> str | None:
         """Admits the call; returns the bearer token it came with (None for open methods)."""
         metadata = context.invocation_metadata() or ()
         request_id: str | None = None
@@ -162,20 +185,23 @@ class _Call:
         bearer = None if spec.is_open else await self.authenticate(token, call_auth)
         request = _accepted(request)
         if spec.rule is not None and not spec.deferred:
-            target = (spec.target(request, call_auth)
-                      if (spec.target and request is not None) else None)
+            target = (
+                spec.target(request, call_auth) if (spec.target and request is not None) else None
+            )
             call_auth.authorize(spec.rule, target)
         self.open_page_token(request)
         return bearer
 
     async def authenticate(self, token: str | None, call_auth: auth_context.CallAuth) -> str:
         if not token:
-            raise errors.Unauthenticated("This call needs `authorization: Bearer <token>` metadata",
-                                         reason="TOKEN_MISSING")
+            raise errors.Unauthenticated(
+                "This call needs `authorization: Bearer <token>` metadata", reason="TOKEN_MISSING"
+            )
         scheme, _, bearer = token.partition(" ")
         if scheme.lower() != "bearer" or not bearer:
-            raise errors.Unauthenticated("The authorization metadata must be `Bearer <token>`",
-                                         reason="TOKEN_MALFORMED")
+            raise errors.Unauthenticated(
+                "The authorization metadata must be `Bearer <token>`", reason="TOKEN_MALFORMED"
+            )
         call_auth.identity = await self.p.authenticate(bearer.strip())
         return bearer.strip()
 
@@ -186,8 +212,11 @@ class _Call:
 
     def seal_page_token(self, response: Any) -> None:
         tokens = self.p.page_tokens
-        if (tokens is not None and _has_field(response, "next_page_token")
-                and response.next_page_token):
+        if (
+            tokens is not None
+            and _has_field(response, "next_page_token")
+            and response.next_page_token
+        ):
             response.next_page_token = tokens.seal(response.next_page_token)
 
     @contextlib.asynccontextmanager
@@ -235,15 +264,18 @@ class _Call:
                     admitted.auth.reauthorize(await self.p.authenticate(token))
                 except errors.StratusError as exc:
                     admitted.revoked = _code_name(exc)
-                    log.info("stream ended: its caller lost access", extra=fields(
-                        method=self.method, reason=exc.reason))
+                    log.info(
+                        "stream ended: its caller lost access",
+                        extra=fields(method=self.method, reason=exc.reason),
+                    )
                     with contextlib.suppress(Exception):  # AbortError is raised by design
                         await self.fail(context, exc, admitted.request_id)
                     body.cancel()
                     return
-                except Exception:  # noqa: BLE001 - cannot check now (database down): keep on
-                    log.exception("could not check a stream's caller again",
-                                  extra=fields(method=self.method))
+                except Exception:
+                    log.exception(
+                        "could not check a stream's caller again", extra=fields(method=self.method)
+                    )
 
         checker = asyncio.ensure_future(recheck())
         try:
@@ -254,7 +286,9 @@ class _Call:
     def check_authorized(self, call_auth: auth_context.CallAuth) -> None:
         if self.spec.deferred and not call_auth.authorized:
             log.error("handler returned without checking policy", extra=fields(method=self.method))
-            raise errors.PermissionDenied("Policy was not checked for this call", reason="POLICY_NOT_CHECKED")
+            raise errors.PermissionDenied(
+                "Policy was not checked for this call", reason="POLICY_NOT_CHECKED"
+            )
 
     async def fail(self, context: Context, exc: Exception, request_id: str) -> None:
         """Ends the call with the status for `exc`; returns the code for the access log."""
@@ -265,14 +299,23 @@ class _Call:
             code = grpc.StatusCode.INTERNAL
             message = f"Internal error; quote request id {request_id} to the operator"
             details = status.status_details(code, message, "INTERNAL", {"request_id": request_id})
-        await context.abort(code, message, trailing_metadata=(
-            ("grpc-status-details-bin", details), ("x-request-id", request_id)))
+        await context.abort(
+            code,
+            message,
+            trailing_metadata=(("grpc-status-details-bin", details), ("x-request-id", request_id)),
+        )
 
     def done(self, start: float, code: str, call_auth: auth_context.CallAuth) -> None:
         ident = call_auth.identity
-        log.info("rpc", extra=fields(method=self.method, code=code,
-                                     ms=round((time.perf_counter() - start) * 1000, 2),
-                                     user_id=ident.user_id if ident else "-"))
+        log.info(
+            "rpc",
+            extra=fields(
+                method=self.method,
+                code=code,
+                ms=round((time.perf_counter() - start) * 1000, 2),
+                user_id=ident.user_id if ident else "-",
+            ),
+        )
 
 
 @dataclasses.dataclass
@@ -297,17 +340,18 @@ def _code_name(exc: Exception) -> str:
 def _wrap(handler: Handler, call: _Call) -> Handler:
     """Wraps the four kinds of handlers with the same pipeline."""
 
-    async def unary_response(request_or_iterator: Any, context: Context, behavior: Behavior,
-                             request: object) -> Any:
+    async def unary_response(
+        request_or_iterator: Any, context: Context, behavior: Behavior, request: object
+    ) -> Any:
         async with call.around(context, request):
             response = await behavior(request_or_iterator, context)
             call.seal_page_token(response)
         return response
 
-    async def stream_response(request_or_iterator: Any, context: Context, behavior: Behavior,
-                              request: object) -> AsyncIterator[Any]:
-        async with call.around(context, request) as admitted, \
-                call.rechecked(context, admitted):
+    async def stream_response(
+        request_or_iterator: Any, context: Context, behavior: Behavior, request: object
+    ) -> AsyncIterator[Any]:
+        async with call.around(context, request) as admitted, call.rechecked(context, admitted):
             result = behavior(request_or_iterator, context)
             if inspect.isasyncgen(result):
                 async for item in result:
@@ -315,8 +359,10 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
             else:
                 await result
 
-    ser = dict(request_deserializer=handler.request_deserializer,
-               response_serializer=handler.response_serializer)
+    ser = dict(
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
     # grpc.aio picks how to run a behaviour by its kind (coroutine or async generator
     # function), so each wrapper must itself be a real `async def`.
     inner: Behavior
@@ -325,12 +371,14 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
 
         async def unary_unary(request: Any, context: Context) -> Any:
             return await unary_response(request, context, inner, request)
+
         return grpc.unary_unary_rpc_method_handler(unary_unary, **ser)
     if handler.stream_unary:
         inner = handler.stream_unary
 
         async def stream_unary(requests: AsyncIterator[Any], context: Context) -> Any:
             return await unary_response(_accepted_stream(requests), context, inner, None)
+
         return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
     if handler.unary_stream:
         inner = handler.unary_stream
@@ -338,12 +386,13 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
         async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             async for item in stream_response(request, context, inner, request):
                 yield item
+
         return grpc.unary_stream_rpc_method_handler(unary_stream, **ser)
     assert handler.stream_stream is not None, "a handler has one of the four behaviours"
     inner = handler.stream_stream
 
-    async def stream_stream(requests: AsyncIterator[Any], context: Context
-                            ) -> AsyncIterator[Any]:
+    async def stream_stream(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
         async for item in stream_response(_accepted_stream(requests), context, inner, None):
             yield item
+
     return grpc.stream_stream_rpc_method_handler(stream_stream, **ser)

@@ -1,9 +1,10 @@
 """Each servicer method declares its policy rule; methods that declare none are refused.
 
-    @rpc("identity:get_user", target=lambda request, auth: {"user_id": request.id})
-    @rpc("image:upload_image", deferred=True)   # the method calls auth.authorize(...) itself
-    @rpc.open                                   # no token needed (IssueToken, EnrollNode)
+@rpc("identity:get_user", target=lambda request, auth: {"user_id": request.id})
+@rpc("image:upload_image", deferred=True)   # the method calls auth.authorize(...) itself
+@rpc.open                                   # no token needed (IssueToken, EnrollNode)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -34,11 +35,13 @@ class MethodSpec:
 class _Rpc:
     """The `@rpc(...)` decorator, and `@rpc.open` for the methods open without a token."""
 
-    def __call__(self, rule: str, target: Target | None = None, *,
-                 deferred: bool = False) -> Callable[[Method], Method]:
+    def __call__(
+        self, rule: str, target: Target | None = None, *, deferred: bool = False
+    ) -> Callable[[Method], Method]:
         def mark(fn: Method) -> Method:
             fn.__rpc_spec__ = MethodSpec(rule, target, deferred)  # type: ignore[attr-defined]
             return fn
+
         return mark
 
     @staticmethod
@@ -50,8 +53,9 @@ class _Rpc:
 rpc = _Rpc()
 
 
-def specs_for(servicer: object, service_descriptor: ServiceDescriptor,
-              default: MethodSpec | None = None) -> dict[str, MethodSpec]:
+def specs_for(
+    servicer: object, service_descriptor: ServiceDescriptor, default: MethodSpec | None = None
+) -> dict[str, MethodSpec]:
     """Full method name -> spec, for every method of the service. A method that declares none
     gets `default`; without one, it stops the start (fail closed)."""
     specs = {}
@@ -59,6 +63,8 @@ def specs_for(servicer: object, service_descriptor: ServiceDescriptor,
         impl = getattr(type(servicer), method.name, None)
         spec: MethodSpec | None = getattr(impl, "__rpc_spec__", default)
         if spec is None:
-            raise RuntimeError(f"{service_descriptor.full_name}.{method.name} declares no policy rule")
+            raise RuntimeError(
+                f"{service_descriptor.full_name}.{method.name} declares no policy rule"
+            )
         specs[f"/{service_descriptor.full_name}/{method.name}"] = spec
     return specs

@@ -13,6 +13,7 @@ included, so a new RPC is covered without a line of its own:
   (free-form, as Nova's) and `request_id` (a client's idempotency key).
 A failure is INVALID_ARGUMENT naming the field, never an echo of the value.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,10 @@ _PEM = Rule(65536, multiline=True)
 
 # Fields whose contract needs more than DEFAULT, by the field's full name.
 LONG_FIELDS = {
-    **{f"stratus.identity.v1.{m}.description": _TEXT
-       for m in ("User", "Project", "Role", "Service")},
+    **{
+        f"stratus.identity.v1.{m}.description": _TEXT
+        for m in ("User", "Project", "Role", "Service")
+    },
     "stratus.compute.v1.Flavor.description": _TEXT,
     "stratus.identity.v1.IssueTokenRequest.password": _SECRET,
     "stratus.identity.v1.CreateUserRequest.password": _SECRET,
@@ -77,8 +80,11 @@ _DURATION_SECONDS = 315576000000  # 10,000 years, google.protobuf.Duration's bou
 def _is_uuid_field(field: FieldDescriptor) -> bool:
     name = field.name
     owner = field.containing_type
-    if name == "request_id" or "flavor" in name or (
-            name == "id" and owner is not None and owner.name.startswith("Flavor")):
+    if (
+        name == "request_id"
+        or "flavor" in name
+        or (name == "id" and owner is not None and owner.name.startswith("Flavor"))
+    ):
         return False
     return bool(name == "id" or name.endswith(("_id", "_ids")))
 
@@ -145,6 +151,9 @@ def _check_timestamp(value: Timestamp, path: str) -> None:
 
 
 def _check_duration(value: Duration, path: str) -> None:
-    if (abs(value.seconds) > _DURATION_SECONDS or abs(value.nanos) > 999_999_999
-            or value.seconds * value.nanos < 0):
+    if (
+        abs(value.seconds) > _DURATION_SECONDS
+        or abs(value.nanos) > 999_999_999
+        or value.seconds * value.nanos < 0
+    ):
         raise InvalidArgument(path, "must be a duration within 10,000 years")

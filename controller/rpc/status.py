@@ -1,4 +1,5 @@
 """Turns typed domain errors into gRPC status codes with AIP-193 details."""
+
 from collections.abc import Mapping, Sequence
 
 import grpc
@@ -35,20 +36,35 @@ def _pack(detail: message.Message) -> any_pb2.Any:
     return packed
 
 
-def status_details(code: grpc.StatusCode, message: str, reason: str, metadata: Mapping[str, str],
-                   violations: Sequence[errors.FieldViolation] = ()) -> bytes:
+def status_details(
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    metadata: Mapping[str, str],
+    violations: Sequence[errors.FieldViolation] = (),
+) -> bytes:
     """The serialized google.rpc.Status carried in `grpc-status-details-bin`."""
     details = [_pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))]
     if violations:
-        details.append(_pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in violations])))
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description
+                        )
+                        for v in violations
+                    ]
+                )
+            )
+        )
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
     return status.SerializeToString()
 
 
 def from_exception(exc: errors.StratusError) -> tuple[grpc.StatusCode, str, bytes]:
     code = code_for(exc)
-    details = status_details(code, exc.message, exc.reason, exc.metadata,
-                             getattr(exc, "violations", ()))
+    details = status_details(
+        code, exc.message, exc.reason, exc.metadata, getattr(exc, "violations", ())
+    )
     return code, exc.message, details

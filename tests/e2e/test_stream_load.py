@@ -5,6 +5,7 @@ the controller's memory, read from /proc, stays under a stated bound and is retu
 
 Latency under this load is a benchmark's figure (bench/stream_load_bench.py), not asserted.
 """
+
 import asyncio
 import os
 
@@ -37,9 +38,13 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory):
     root = tmp_path_factory.mktemp("load")
-    config = write_config(root / "state", extra=(
-        f"[limits]\nmax_streams_per_user = {STREAMS_PER_USER}\nmax_streams = {STREAMS}\n"
-        f"max_transfers_per_user = {TRANSFERS_PER_USER}\nmax_transfers = {TRANSFERS}\n"))
+    config = write_config(
+        root / "state",
+        extra=(
+            f"[limits]\nmax_streams_per_user = {STREAMS_PER_USER}\nmax_streams = {STREAMS}\n"
+            f"max_transfers_per_user = {TRANSFERS_PER_USER}\nmax_transfers = {TRANSFERS}\n"
+        ),
+    )
     prepare(config)
     process = ControllerProcess(config, root / "controller.log").start()
     yield process
@@ -79,7 +84,7 @@ class Load:
         """'' once the call is open (`started` returned); else its code and reason."""
         try:
             await asyncio.wait_for(started, TIMEOUT)
-            if call.done():             # a refusal is a status without a message
+            if call.done():  # a refusal is a status without a message
                 await call.read()
         except grpc.aio.AioRpcError as error:
             return outcome(error)
@@ -93,20 +98,30 @@ class Load:
 
     async def download(self, tenant, image_id: str) -> str:
         """A download whose data is never read (its first message says what comes)."""
-        call = self.images.DownloadImageData(ipb.DownloadImageDataRequest(image_id=image_id),
-                                             metadata=tenant.metadata)
+        call = self.images.DownloadImageData(
+            ipb.DownloadImageDataRequest(image_id=image_id), metadata=tenant.metadata
+        )
         return await self.opened(call, call.read())
 
     async def upload(self, tenant, size: int) -> str:
-        created = await self.images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
-            name=unique("up"), disk_format=ipb.DISK_FORMAT_RAW,
-            container_format=ipb.CONTAINER_FORMAT_BARE)), metadata=tenant.metadata)
-        return await asyncio.to_thread(upload, self.sync_images, tenant.metadata, created.id,
-                                       size, TIMEOUT)
+        created = await self.images.CreateImage(
+            ipb.CreateImageRequest(
+                image=ipb.Image(
+                    name=unique("up"),
+                    disk_format=ipb.DISK_FORMAT_RAW,
+                    container_format=ipb.CONTAINER_FORMAT_BARE,
+                )
+            ),
+            metadata=tenant.metadata,
+        )
+        return await asyncio.to_thread(
+            upload, self.sync_images, tenant.metadata, created.id, size, TIMEOUT
+        )
 
     async def other_call(self, tenant) -> None:
-        await self.compute.ListServers(cpb.ListServersRequest(), metadata=tenant.metadata,
-                                       timeout=TIMEOUT)
+        await self.compute.ListServers(
+            cpb.ListServersRequest(), metadata=tenant.metadata, timeout=TIMEOUT
+        )
 
     async def close(self) -> None:
         for call in self.calls:
@@ -117,7 +132,8 @@ class Load:
 
 
 def test_streams_and_transfers_beyond_the_limits_are_refused_and_memory_stays_bounded(
-        controller, tenants, image):
+    controller, tenants, image
+):
     pid = controller.proc.pid
     first, second, third, fourth = tenants
 
@@ -131,17 +147,25 @@ def test_streams_and_transfers_beyond_the_limits_are_refused_and_memory_stays_bo
             # N idle watches: 3 a user, 8 in all.
             watches = [await load.watch(first) for _ in range(STREAMS_PER_USER + 2)]
             watches += [await load.watch(t) for t in (second, third) for _ in range(3)]
-            assert watches == ([""] * STREAMS_PER_USER
-                               + ["RESOURCE_EXHAUSTED STREAM_LIMIT_PER_USER"] * 2
-                               + [""] * 5 + ["RESOURCE_EXHAUSTED STREAM_LIMIT"])
+            assert watches == (
+                [""] * STREAMS_PER_USER
+                + ["RESOURCE_EXHAUSTED STREAM_LIMIT_PER_USER"] * 2
+                + [""] * 5
+                + ["RESOURCE_EXHAUSTED STREAM_LIMIT"]
+            )
             await load.other_call(fourth)
 
             # N unread downloads: 2 a user, 3 transfers in all.
             downloads = [await load.download(first, image) for _ in range(TRANSFERS_PER_USER + 1)]
             downloads += [await load.download(t, image) for t in (second, third)]
-            assert downloads == ([""] * TRANSFERS_PER_USER
-                                 + ["RESOURCE_EXHAUSTED TRANSFER_LIMIT_PER_USER", "",
-                                    "RESOURCE_EXHAUSTED TRANSFER_LIMIT"])
+            assert downloads == (
+                [""] * TRANSFERS_PER_USER
+                + [
+                    "RESOURCE_EXHAUSTED TRANSFER_LIMIT_PER_USER",
+                    "",
+                    "RESOURCE_EXHAUSTED TRANSFER_LIMIT",
+                ]
+            )
             # every transfer slot is taken by a download nobody reads: uploads wait their turn
             assert await load.upload(fourth, MIB) == "RESOURCE_EXHAUSTED TRANSFER_LIMIT"
             await load.other_call(fourth)
@@ -149,20 +173,26 @@ def test_streams_and_transfers_beyond_the_limits_are_refused_and_memory_stays_bo
 
             # N parallel uploads: as many run as the limits let in, the rest are refused.
             load = Load(controller.address)
-            uploads = await asyncio.gather(*(load.upload(t, IMAGE_MIB * MIB)
-                                             for t in tenants for _ in range(2)))
+            uploads = await asyncio.gather(
+                *(load.upload(t, IMAGE_MIB * MIB) for t in tenants for _ in range(2))
+            )
             await load.other_call(fourth)
             peak = rss(pid, "VmHWM")
             admitted = uploads.count("")
             assert 1 <= admitted <= TRANSFERS
-            assert set(uploads) <= {"", "RESOURCE_EXHAUSTED TRANSFER_LIMIT",
-                                    "RESOURCE_EXHAUSTED TRANSFER_LIMIT_PER_USER"}
+            assert set(uploads) <= {
+                "",
+                "RESOURCE_EXHAUSTED TRANSFER_LIMIT",
+                "RESOURCE_EXHAUSTED TRANSFER_LIMIT_PER_USER",
+            }
             assert peak - at_rest < RSS_GROWTH_BOUND, (
-                f"controller RSS grew by {(peak - at_rest) / MIB:.0f} MiB")
+                f"controller RSS grew by {(peak - at_rest) / MIB:.0f} MiB"
+            )
             await asyncio.sleep(1)
             after = rss(pid)
             assert after - at_rest < RSS_KEPT_BOUND, (
-                f"controller kept {(after - at_rest) / MIB:.0f} MiB after the load")
+                f"controller kept {(after - at_rest) / MIB:.0f} MiB after the load"
+            )
         finally:
             await load.close()
 
@@ -176,4 +206,5 @@ def test_streams_and_transfers_beyond_the_limits_are_refused_and_memory_stays_bo
             assert await load.upload(first, MIB) == ""
         finally:
             await load.close()
+
     asyncio.run(asyncio.wait_for(again(), TIMEOUT))

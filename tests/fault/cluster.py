@@ -6,6 +6,7 @@ records every domain's lifecycle events. `arm` restarts a process with STRATUS_F
 (stratus_common/faults.py), `wait_fault` waits until it killed itself there, `start` brings
 it back unarmed. `check` asserts what must hold once everything settled, whatever died when.
 """
+
 from __future__ import annotations
 
 import collections
@@ -29,7 +30,7 @@ from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support.cloud import Cloud, unique
 from tests.support.libvirt_daemon import LibvirtDaemon
 
-SETTLE = 90          # seconds for every server to leave its transitional state
+SETTLE = 90  # seconds for every server to leave its transitional state
 # Small deadlines, so that a command nobody answers ends within the test.
 CONDUCTOR = "spawn_timeout = 45\ncommand_timeout = 45\n"
 FINAL = {cpb.SERVER_STATUS_ACTIVE, cpb.SERVER_STATUS_ERROR}
@@ -56,11 +57,11 @@ class Events:
 
     def __init__(self, uri: str):
         Events._run_event_loop()
-        self.counts: dict[str, collections.Counter] = collections.defaultdict(
-            collections.Counter)
+        self.counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.conn = libvirt.open(uri)
-        self.conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         self._on_event, None)
+        self.conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_event, None
+        )
 
     @classmethod
     def _run_event_loop(cls) -> None:
@@ -90,16 +91,16 @@ class Events:
 
 
 class Cluster:
-    def __init__(self, base: Path, database_url: str = "",
-                 file_size_limit: int | None = None, nodes: int = 2):
+    def __init__(
+        self, base: Path, database_url: str = "", file_size_limit: int | None = None, nodes: int = 2
+    ):
         self.base = base
         self.daemons = [LibvirtDaemon(base / f"libvirt-{i}") for i in range(nodes)]
-        self.controller = Controller(base / "controller", CONDUCTOR, database_url,
-                                     file_size_limit)
+        self.controller = Controller(base / "controller", CONDUCTOR, database_url, file_size_limit)
         self.database_url = database_url or f"sqlite:///{base / 'controller'}/stratus.db"
         self.events: list[Events] = []
         self.nodes: list[ComputeProcess] = []
-        self.created: dict[str, str] = {}     # server id -> the request id that created it
+        self.created: dict[str, str] = {}  # server id -> the request id that created it
         self.deleted: set[str] = set()
 
     # -- processes -----------------------------------------------------------------------
@@ -113,10 +114,16 @@ class Cluster:
         self.events = [Events(f"test+unix:///default?socket={d.socket}") for d in self.daemons]
         self.controller.start()
         self.cloud = Cloud(self.controller.address)
-        self.nodes = [ComputeProcess(self.base / f"node-{i}", f"node-{i}.fault.test",
-                                     self.controller, self.cloud,
-                                     uri=f"test+unix:///default?socket={d.socket}")
-                      for i, d in enumerate(self.daemons)]
+        self.nodes = [
+            ComputeProcess(
+                self.base / f"node-{i}",
+                f"node-{i}.fault.test",
+                self.controller,
+                self.cloud,
+                uri=f"test+unix:///default?socket={d.socket}",
+            )
+            for i, d in enumerate(self.daemons)
+        ]
         for node in self.nodes:
             node.start()
         self.servers = Servers(self.cloud)
@@ -148,8 +155,9 @@ class Cluster:
         while proc.poll() is None:
             assert time.monotonic() < deadline, f"nothing reached {step} in {timeout} s"
             time.sleep(0.05)
-        assert f"{ENVIRONMENT}: killed at {step}" in log.read_text(errors="replace"), \
+        assert f"{ENVIRONMENT}: killed at {step}" in log.read_text(errors="replace"), (
             f"died, but not at {step}: {log.read_text(errors='replace')[-2000:]}"
+        )
 
     def revive(self, process) -> None:
         process.start()
@@ -193,17 +201,25 @@ class Cluster:
     def _service(self, verb: str, node: ComputeProcess, **fields) -> None:
         [(node_id,)] = self.query(f"SELECT id FROM compute_node WHERE hostname = '{node.host}'")
         request = getattr(cpb, f"{verb}ComputeServiceRequest")(id=node_id, **fields)
-        retrying(lambda: getattr(self.servers.stub, f"{verb}ComputeService")(
-            request, metadata=self.cloud.admin))
+        retrying(
+            lambda: getattr(self.servers.stub, f"{verb}ComputeService")(
+                request, metadata=self.cloud.admin
+            )
+        )
 
     def create(self, image_id: str | None = None) -> str:
         """A server, created once whatever the controller does meanwhile: the request is
         retried with its request id, as AIP-155 clients do."""
         request_id = str(uuid.uuid4())
-        request = cpb.CreateServerRequest(request_id=request_id, server=cpb.Server(
-            name=unique("vm"), flavor_id=self.flavor, image_id=image_id or self.image_id))
-        server = retrying(lambda: self.servers.stub.CreateServer(
-            request, metadata=self.servers.tenant.metadata))
+        request = cpb.CreateServerRequest(
+            request_id=request_id,
+            server=cpb.Server(
+                name=unique("vm"), flavor_id=self.flavor, image_id=image_id or self.image_id
+            ),
+        )
+        server = retrying(
+            lambda: self.servers.stub.CreateServer(request, metadata=self.servers.tenant.metadata)
+        )
         self.created[server.id] = request_id
         return server.id
 
@@ -212,8 +228,11 @@ class Cluster:
         answer the dying controller never sent, deleted it."""
         self.deleted.add(server_id)
         try:
-            retrying(lambda: self.servers.stub.DeleteServer(
-                cpb.DeleteServerRequest(id=server_id), metadata=self.cloud.admin))
+            retrying(
+                lambda: self.servers.stub.DeleteServer(
+                    cpb.DeleteServerRequest(id=server_id), metadata=self.cloud.admin
+                )
+            )
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
@@ -257,19 +276,22 @@ class Cluster:
 
     def results(self, node: ComputeProcess, servers) -> list[npb.CommandResult]:
         """What the agent answered to the commands for `servers`."""
-        rows = self.journal(node, "SELECT instance_id, result FROM command "
-                                  "WHERE result IS NOT NULL")
-        return [npb.CommandResult.FromString(blob) for server_id, blob in rows
-                if server_id in servers]
+        rows = self.journal(
+            node, "SELECT instance_id, result FROM command WHERE result IS NOT NULL"
+        )
+        return [
+            npb.CommandResult.FromString(blob) for server_id, blob in rows if server_id in servers
+        ]
 
     def query(self, sql: str) -> list[tuple]:
         if self.database_url.startswith("sqlite:///"):
-            db = sqlite3.connect(self.database_url[len("sqlite:///"):])
+            db = sqlite3.connect(self.database_url[len("sqlite:///") :])
             try:
                 return db.execute(sql).fetchall()
             finally:
                 db.close()
         import psycopg2
+
         conn = psycopg2.connect(self.database_url)
         try:
             with conn.cursor() as cur:
@@ -283,8 +305,10 @@ class Cluster:
         a transitional state, no command left unfinished (controller outbox, node
         journals)."""
         project = self.servers.tenant.project_id
-        rows = self.query(f"SELECT id, node_id, task_state FROM instance "
-                          f"WHERE project_id = '{project}' AND deleted_at IS NULL")
+        rows = self.query(
+            f"SELECT id, node_id, task_state FROM instance "
+            f"WHERE project_id = '{project}' AND deleted_at IS NULL"
+        )
         live = {row[0]: row for row in rows}
         assert set(live) == set(self.created) - self.deleted, "servers lost or duplicated"
         assert [r for r in rows if r[2] is not None] == [], "a server is still in a task"
@@ -292,8 +316,12 @@ class Cluster:
         placed = {sid: row[1] for sid, row in live.items() if row[1]}
         ours = {sid: node for sid, node in allocations.items() if sid in self.created}
         assert ours == placed, "allocations differ from the live placed servers"
-        assert self.query("SELECT id, kind, state FROM node_command "
-                          "WHERE state IN ('pending', 'delivered')") == []
+        assert (
+            self.query(
+                "SELECT id, kind, state FROM node_command WHERE state IN ('pending', 'delivered')"
+            )
+            == []
+        )
         hosts = dict(self.query("SELECT id, hostname FROM compute_node"))
         found = [events.domains() for events in self.events]
         for server_id in self.created:
@@ -321,5 +349,4 @@ def _settled(server, deleted: bool) -> bool:
 def _describe(server) -> str:
     if server is None:
         return "gone"
-    return (f"{cpb.ServerStatus.Name(server.status)} task={server.task_state} "
-            f"fault={server.fault}")
+    return f"{cpb.ServerStatus.Name(server.status)} task={server.task_state} fault={server.fault}"

@@ -1,4 +1,5 @@
 """One cluster of real processes per test process, shared by the boot and delete faults."""
+
 import os
 
 import pytest
@@ -8,7 +9,8 @@ from tests.support.libvirt_daemon import missing_tools
 
 needs_daemons = pytest.mark.skipif(
     os.geteuid() != 0 or bool(missing_tools()),
-    reason="needs root and libvirtd for private libvirt daemons")
+    reason="needs root and libvirtd for private libvirt daemons",
+)
 
 
 @pytest.fixture(scope="session")

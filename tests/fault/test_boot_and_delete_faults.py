@@ -2,20 +2,31 @@
 (steps: docs/dev/fault-injection.md). The killed process is started again; then every server
 ends where it should, and `Cluster.check` finds nothing lost, duplicated, leaked, booted twice
 or left half done."""
+
 import pytest
 
 from tests.fault.conftest import needs_daemons
 
 pytestmark = needs_daemons
 
-CONTROLLER_BOOT = ["claim.before", "claim.committed", "image.serving", "result.received",
-                   "result.applied"]
-AGENT_BOOT = ["command.received", "command.started", "image.receiving", "domain.defined",
-              "domain.started", "result.recorded"]
+CONTROLLER_BOOT = [
+    "claim.before",
+    "claim.committed",
+    "image.serving",
+    "result.received",
+    "result.applied",
+]
+AGENT_BOOT = [
+    "command.received",
+    "command.started",
+    "image.receiving",
+    "domain.defined",
+    "domain.started",
+    "result.recorded",
+]
 CONTROLLER_DELETE = ["destroy.written", "result.received", "result.applied"]
-SLOTS = 4   # [compute] concurrency: spawns an agent runs at once
-AGENT_DELETE = ["command.received", "command.started", "domain.powered_off",
-                "result.recorded"]
+SLOTS = 4  # [compute] concurrency: spawns an agent runs at once
+AGENT_DELETE = ["command.received", "command.started", "domain.powered_off", "result.recorded"]
 
 
 @pytest.mark.parametrize("step", CONTROLLER_BOOT)
@@ -28,8 +39,12 @@ def test_controller_killed_during_a_boot(healthy, step):
     cluster.revive(cluster.controller)
     server_id = create.result()
     cluster.settle([server_id])
-    unavailable = [r for node in cluster.nodes for r in cluster.results(node, {server_id})
-                   if r.error_code == "IMAGE_UNAVAILABLE"]
+    unavailable = [
+        r
+        for node in cluster.nodes
+        for r in cluster.results(node, {server_id})
+        if r.error_code == "IMAGE_UNAVAILABLE"
+    ]
     assert unavailable == [], "a controller restart failed an image fetch"
     cluster.check()
 
@@ -38,18 +53,21 @@ def test_controller_killed_during_a_boot(healthy, step):
 def test_agent_killed_during_a_boot(healthy, step):
     cluster = healthy
     node = cluster.nodes[0]
-    cluster.only(node)      # the spawn goes to the armed agent
+    cluster.only(node)  # the spawn goes to the armed agent
     cluster.arm(node, step)
     server_id = cluster.create(cluster.fresh_image())
     cluster.wait_fault(node, step)
-    cluster.enable_all()    # an interrupted spawn may be tried on another host
+    cluster.enable_all()  # an interrupted spawn may be tried on another host
     cluster.revive(node)
     cluster.settle([server_id])
     cluster.check()
 
 
-@pytest.mark.parametrize("who, step", [("controller", step) for step in CONTROLLER_DELETE]
-                         + [("agent", step) for step in AGENT_DELETE])
+@pytest.mark.parametrize(
+    "who, step",
+    [("controller", step) for step in CONTROLLER_DELETE]
+    + [("agent", step) for step in AGENT_DELETE],
+)
 def test_killed_during_a_delete(healthy, who, step):
     cluster = healthy
     server_id = cluster.create()
@@ -74,7 +92,7 @@ def test_builds_only_queued_on_a_node_survive_its_restart(healthy):
     image_id = cluster.fresh_image()
     cluster.only(node)
     cluster.arm(node, "domain.started")
-    cluster.pause(node)      # the spawns arrive together when it resumes
+    cluster.pause(node)  # the spawns arrive together when it resumes
     servers = [cluster.create(image_id) for _ in range(3 * SLOTS)]
     cluster.resume(node)
     cluster.wait_fault(node, "domain.started")
@@ -82,8 +100,7 @@ def test_builds_only_queued_on_a_node_survive_its_restart(healthy):
     cluster.revive(node)
     cluster.settle(servers)
     # the killed spawn's guest runs: at most the other slots' spawns were interrupted
-    interrupted = [r for r in cluster.results(node, servers)
-                   if r.error_code == "INTERRUPTED"]
+    interrupted = [r for r in cluster.results(node, servers) if r.error_code == "INTERRUPTED"]
     assert len(interrupted) <= SLOTS - 1
     stayed = [s for s in servers if cluster.get(s).host == node.host]
     assert len(stayed) >= len(servers) - (SLOTS - 1)

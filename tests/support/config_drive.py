@@ -6,6 +6,7 @@ Packages are fetched with apt (`apt-get download`, never installed) and unpacked
 $STRATUS_TEST_CACHE (default ~/.cache/stratus-test), under a file lock so parallel test
 workers fetch them once.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -44,8 +45,10 @@ def labels(iso_path) -> tuple[str, str]:
     iso = pycdlib.PyCdlib()
     iso.open(str(iso_path))
     try:
-        return (iso.pvd.volume_identifier.decode("ascii").strip(),
-                iso.joliet_vd.volume_identifier.decode("utf-16-be").strip())
+        return (
+            iso.pvd.volume_identifier.decode("ascii").strip(),
+            iso.joliet_vd.volume_identifier.decode("utf-16-be").strip(),
+        )
     finally:
         iso.close()
 
@@ -74,16 +77,26 @@ def cloud_init_path() -> Path:
         if not (packages / "cloudinit").is_dir():
             with tempfile.TemporaryDirectory(dir=directory) as tmp:
                 deb = _download_deb("cloud-init", Path(tmp))
-                subprocess.run(["dpkg-deb", "-x", str(deb), f"{tmp}/root"], check=True,
-                               capture_output=True, timeout=120)
+                subprocess.run(
+                    ["dpkg-deb", "-x", str(deb), f"{tmp}/root"],
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
                 os.replace(f"{tmp}/root", unpacked)
         return packages
 
 
 # A Debian kernel builds what reads an IDE CD-ROM as modules; in the order they load.
-CDROM_MODULES = ("drivers/scsi/scsi_common.ko", "drivers/scsi/scsi_mod.ko",
-                 "drivers/ata/libata.ko", "drivers/ata/ata_piix.ko", "drivers/cdrom/cdrom.ko",
-                 "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko")
+CDROM_MODULES = (
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/ata_piix.ko",
+    "drivers/cdrom/cdrom.ko",
+    "drivers/scsi/sr_mod.ko",
+    "fs/isofs/isofs.ko",
+)
 
 
 def cdrom_modules(kernel: Path) -> list[Path]:
@@ -97,10 +110,16 @@ def cdrom_modules(kernel: Path) -> list[Path]:
             with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
                 deb = _download_deb(f"linux-image-{release}", Path(tmp))
                 members = [f"./lib/modules/{release}/kernel/{m}" for m in CDROM_MODULES]
-                unpack = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
-                                          stdout=subprocess.PIPE)
-                subprocess.run(["tar", "-x", "-C", tmp, *members], stdin=unpack.stdout,
-                               check=True, capture_output=True, timeout=300)
+                unpack = subprocess.Popen(
+                    ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE
+                )
+                subprocess.run(
+                    ["tar", "-x", "-C", tmp, *members],
+                    stdin=unpack.stdout,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
                 unpack.stdout.close()
                 unpack.wait()
                 os.replace(Path(tmp, "lib", "modules", release, "kernel"), directory)
@@ -145,12 +164,18 @@ while true; do /bin/busybox sleep 3600; done
 
 def reader_initramfs(directory: Path, kernel: Path) -> Path:
     """An initramfs for `kernel` whose init prints the config drive's files on the console."""
-    modules = tuple((f"modules/{i}-{path.name}", 0o100644, path.read_bytes())
-                    for i, path in enumerate(cdrom_modules(kernel)))
+    modules = tuple(
+        (f"modules/{i}-{path.name}", 0o100644, path.read_bytes())
+        for i, path in enumerate(cdrom_modules(kernel))
+    )
     path = directory / "reader-initrd.img"
-    path.write_bytes(guest_image.initramfs_bytes(
-        guest_image.find_busybox().read_bytes(), READER_INIT,
-        (("modules", 0o040755, b""), *modules)))
+    path.write_bytes(
+        guest_image.initramfs_bytes(
+            guest_image.find_busybox().read_bytes(),
+            READER_INIT,
+            (("modules", 0o040755, b""), *modules),
+        )
+    )
     return path
 
 
@@ -161,7 +186,7 @@ def printed(console: str) -> dict[str, str]:
         if line.startswith(f"{READ_MARKER} "):
             if name is not None:
                 found[name] = "\n".join(lines)
-            name, lines = line[len(READ_MARKER) + 1:], []
+            name, lines = line[len(READ_MARKER) + 1 :], []
         elif name is not None:
             lines.append(line)
     return found

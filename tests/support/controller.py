@@ -3,6 +3,7 @@
 Both listen on loopback port 0 and are built exactly as `stratus-controller` builds itself:
 the schema is migrated, Fernet keys are created and the cloud is bootstrapped first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,11 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "admin-secret-pw"
 
 
-def write_config(state_dir: Path, database_url: str = "", listen: str = "127.0.0.1:0", extra: str = "") -> Path:
+def write_config(
+    state_dir: Path, database_url: str = "", listen: str = "127.0.0.1:0", extra: str = ""
+) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "controller.toml"
-    path.write_text(f'[controller]\nlisten = "{listen}"\nstate_dir = "{state_dir}"\nshutdown_grace = 2.0\n'
-                    f'[database]\nurl = "{database_url}"\n[logging]\nlevel = "warning"\n{extra}')
+    path.write_text(
+        f'[controller]\nlisten = "{listen}"\nstate_dir = "{state_dir}"\nshutdown_grace = 2.0\n'
+        f'[database]\nurl = "{database_url}"\n[logging]\nlevel = "warning"\n{extra}'
+    )
     return path
 
 
@@ -49,18 +54,32 @@ def manage_many(config: Path, *commands: list[str]) -> list[subprocess.Completed
     A child process, because stratus-manage binds the process's one database proxy and this
     test process may already serve another database; one, to pay for one start-up.
     """
-    done = subprocess.run([sys.executable, "-c", _MANAGE_MANY, str(config), json.dumps(commands)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _MANAGE_MANY, str(config), json.dumps(commands)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"stratus-manage runner failed: {done.stderr}")
-    return [subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
-            for argv, (code, out, err) in zip(commands, json.loads(done.stdout.splitlines()[-1]), strict=True)]
+    return [
+        subprocess.CompletedProcess(["stratus-manage", *argv], code, out, err)
+        for argv, (code, out, err) in zip(
+            commands, json.loads(done.stdout.splitlines()[-1]), strict=True
+        )
+    ]
 
 
 def prepare(config_path: Path, public_url: str = "grpc://127.0.0.1:0"):
     """db sync, token setup-keys and bootstrap, through the real `stratus-manage` code."""
-    for step in manage_many(config_path, ["db", "sync"], ["token", "setup-keys"],
-                            ["bootstrap", f"--admin-password={ADMIN_PASSWORD}", "--public-url", public_url]):
+    for step in manage_many(
+        config_path,
+        ["db", "sync"],
+        ["token", "setup-keys"],
+        ["bootstrap", f"--admin-password={ADMIN_PASSWORD}", "--public-url", public_url],
+    ):
         if step.returncode != 0:
             raise RuntimeError(f"{' '.join(step.args)} failed: {step.stdout}{step.stderr}")
 
@@ -118,7 +137,7 @@ class ControllerProcess:
     def __init__(self, config_path: Path, log_path: Path, file_size_limit: int | None = None):
         self.config_path = config_path
         self.log_path = log_path
-        self.file_size_limit = file_size_limit   # RLIMIT_FSIZE: no file of it grows past this
+        self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: no file of it grows past this
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30, env: dict[str, str] | None = None):

@@ -1,4 +1,5 @@
 """Assertions on gRPC errors: the status code and the AIP-193 details."""
+
 import contextlib
 
 import grpc

@@ -3,6 +3,7 @@
 initdb refuses to run as root, so the cluster is created and run as the `postgres` user in a
 temporary directory; it listens on loopback only and is stopped at the end of the session.
 """
+
 from __future__ import annotations
 
 import glob
@@ -45,14 +46,25 @@ class PostgresServer:
         return self
 
     def _start_server(self):
-        self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-l",
-                  os.path.join(self.root, "log"), "-w", "-o",
-                  f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c max_connections=300", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            os.path.join(self.root, "data"),
+            "-l",
+            os.path.join(self.root, "log"),
+            "-w",
+            "-o",
+            f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=300",
+            "start",
+        )
 
     def create_database(self, name: str) -> str:
         import psycopg2
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres"
+        )
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
@@ -61,8 +73,7 @@ class PostgresServer:
 
     def crash(self):
         """An immediate stop: every connection is cut, as when the server dies."""
-        self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-m", "immediate", "-w",
-                  "stop")
+        self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-m", "immediate", "-w", "stop")
 
     def start_again(self):
         self._start_server()

@@ -1,4 +1,5 @@
 """A process's memory as the kernel counts it, from /proc."""
+
 from pathlib import Path
 
 

@@ -2,6 +2,7 @@
 libvirtd and one `stratus-compute` agent as real processes on loopback; each boot is a
 CreateServer with a key pair, timed to the end of the login banner in the console output the
 compute API returns."""
+
 from __future__ import annotations
 
 import time
@@ -25,14 +26,20 @@ class StratusBoots:
         self.daemon = LibvirtDaemon(self.directory / "libvirt", private_network=True).start()
         self.controller = Controller(self.directory / "controller").start()
         self.cloud = Cloud(self.controller.address)
-        self.node = ComputeProcess(self.directory / "node", "boot-bench.test", self.controller,
-                                   self.cloud, uri=self.daemon.uri).start(timeout=120)
+        self.node = ComputeProcess(
+            self.directory / "node",
+            "boot-bench.test",
+            self.controller,
+            self.cloud,
+            uri=self.daemon.uri,
+        ).start(timeout=120)
         self.servers = Servers(self.cloud)
         self.image_id = upload_image(self.cloud, self.image.read_bytes(), "qcow2")
         self.flavor = self.servers.flavor(vcpus=1, ram_mb=self.memory_mb, disk_gb=1)
         self.servers.stub.CreateKeyPair(
             cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name="bench")),
-            metadata=self.servers.tenant.metadata)
+            metadata=self.servers.tenant.metadata,
+        )
         return self
 
     def boot_to_banner(self, timeout: float) -> float:
@@ -42,9 +49,14 @@ class StratusBoots:
         server_id = self.servers.create(self.flavor, self.image_id, key_name="bench")
         try:
             while time.monotonic() - started < timeout:
-                output = self.servers.stub.GetConsoleOutput(
-                    cpb.GetConsoleOutputRequest(server_id=server_id),
-                    metadata=self.servers.cloud.admin).output if self._active(server_id) else ""
+                output = (
+                    self.servers.stub.GetConsoleOutput(
+                        cpb.GetConsoleOutputRequest(server_id=server_id),
+                        metadata=self.servers.cloud.admin,
+                    ).output
+                    if self._active(server_id)
+                    else ""
+                )
                 if demo_guest.BANNER_END in output:
                     return time.monotonic() - started
                 time.sleep(0.1)

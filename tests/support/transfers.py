@@ -1,5 +1,6 @@
 """Image transfers from an asyncio client, for load tests and benchmarks: what a call ended
 with, as "CODE REASON" ("" for OK)."""
+
 from __future__ import annotations
 
 import os
@@ -26,6 +27,7 @@ def upload(images, metadata, image_id: str, size: int, timeout: float) -> str:
         yield ipb.UploadImageDataRequest(image_id=image_id, size=size)
         for start in range(0, size, MIB):
             yield ipb.UploadImageDataRequest(data=block[: min(MIB, size - start)])
+
     try:
         images.UploadImageData(messages(), metadata=metadata, timeout=timeout)
     except grpc.RpcError as error:

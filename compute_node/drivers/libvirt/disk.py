@@ -1,11 +1,12 @@
 """Instance disks: copy-on-write qcow2 overlays on cached base images, made with qemu-img."""
+
 from __future__ import annotations
 
 import subprocess
 
 from compute_node.drivers.base import DriverError
 
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 def _qemu_img(*args: str) -> None:

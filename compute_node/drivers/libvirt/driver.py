@@ -5,6 +5,7 @@ On libvirt's test driver nothing runs: it simulates a hypervisor. With a node fi
 every change, so they outlive the agent (see simulation.py); `test:///default` forgets them
 when the agent stops.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,18 +22,32 @@ import libvirt
 
 from compute_node import config_drive
 from compute_node.drivers.base import (
-    Capabilities, ComputeDriver, ConsoleOutput, DriverError, EventSubscription, HostStats,
-    ImageFile, InstanceAddress, InstanceExists, InstanceInfo, InstanceNotFound, InstanceSpec,
-    InvalidSpec, InvalidState, PowerState, RebootKind,
+    Capabilities,
+    ComputeDriver,
+    ConsoleOutput,
+    DriverError,
+    EventSubscription,
+    HostStats,
+    ImageFile,
+    InstanceAddress,
+    InstanceExists,
+    InstanceInfo,
+    InstanceNotFound,
+    InstanceSpec,
+    InvalidSpec,
+    InvalidState,
+    PowerState,
+    RebootKind,
 )
-from compute_node.drivers.libvirt import disk, simulation, xml as domxml
+from compute_node.drivers.libvirt import disk, simulation
+from compute_node.drivers.libvirt import xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
 from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -46,8 +61,8 @@ class _Resolved:
 class LibvirtConfig:
     uri: str = "qemu:///system"
     instances_path: str = "/var/lib/stratus/instances"
-    network: str = "user"          # user | none | bridge:<name>  (see xml.py)
-    domain_type: str = "auto"      # auto | kvm | qemu (ignored on test://)
+    network: str = "user"  # user | none | bridge:<name>  (see xml.py)
+    domain_type: str = "auto"  # auto | kvm | qemu (ignored on test://)
     shutdown_timeout: float = 60.0  # graceful stop before a hard power off
 
 
@@ -57,6 +72,7 @@ R = TypeVar("R")
 
 def _changes_domains(method: Callable[P, R]) -> Callable[P, R]:
     """Marks a method that may change domains: a simulated host saves them afterwards."""
+
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         self = args[0]
@@ -65,6 +81,7 @@ def _changes_domains(method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
         finally:
             self._save_simulation()
+
     return wrapper
 
 
@@ -78,9 +95,15 @@ class LibvirtDriver(ComputeDriver):
         # The test driver's host says i686; its guests are defined as x86_64 like real ones.
         self._guest_arch = self.host.facts.arch if real else "x86_64"
         self.capabilities = Capabilities(
-            direct_kernel_boot=True, pause=True, suspend=True, soft_reboot=True,
-            console_output=True, vnc_console=real, lifecycle_events=True,
-            copy_on_write_disks=True)
+            direct_kernel_boot=True,
+            pause=True,
+            suspend=True,
+            soft_reboot=True,
+            console_output=True,
+            vnc_console=real,
+            lifecycle_events=True,
+            copy_on_write_disks=True,
+        )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         kind, bridge = domxml.parse_network(config.network)
@@ -89,9 +112,13 @@ class LibvirtDriver(ComputeDriver):
         os.makedirs(config.instances_path, exist_ok=True)
         node_file = simulation.node_file(config.uri)
         self._simulation = simulation.SimulatedHostFile(node_file) if node_file else None
-        LOG.info("libvirt %s: %s %s, guests run as domain type %s", config.uri,
-                 self.host.facts.hypervisor_type, self.host.facts.hypervisor_version,
-                 self.domain_type)
+        LOG.info(
+            "libvirt %s: %s %s, guests run as domain type %s",
+            config.uri,
+            self.host.facts.hypervisor_type,
+            self.host.facts.hypervisor_version,
+            self.domain_type,
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -120,9 +147,15 @@ class LibvirtDriver(ComputeDriver):
         addresses: tuple[InstanceAddress, ...] = ()
         if power in (PowerState.RUNNING, PowerState.PAUSED) and self._network != "none":
             addresses = guest.addresses(self._network)
-        return InstanceInfo(uuid=guest.uuid, name=name or "", power_state=power,
-                            managed=name is not None, vcpus=vcpus, memory_mb=mem_kib // 1024,
-                            addresses=addresses)
+        return InstanceInfo(
+            uuid=guest.uuid,
+            name=name or "",
+            power_state=power,
+            managed=name is not None,
+            vcpus=vcpus,
+            memory_mb=mem_kib // 1024,
+            addresses=addresses,
+        )
 
     def _resolve(self, image: ImageFile | None, uuid: str, acquired: list[str]) -> _Resolved:
         """Where an image file is; cached images get a reference held by `uuid`."""
@@ -152,8 +185,10 @@ class LibvirtDriver(ComputeDriver):
         if base.disk_format in BOOT_FILE_FORMATS or base.disk_format not in ("raw", "qcow2"):
             raise InvalidSpec(f"a {base.disk_format} image cannot be a root disk")
         if spec.disk_gb and base.virtual_size > spec.disk_gb * GiB:
-            raise InvalidSpec(f"the image needs {base.virtual_size} bytes, the flavor's disk "
-                              f"holds {spec.disk_gb} GiB")
+            raise InvalidSpec(
+                f"the image needs {base.virtual_size} bytes, the flavor's disk "
+                f"holds {spec.disk_gb} GiB"
+            )
         disk.create_overlay(path, base.path, base.disk_format, spec.disk_gb)
         return path
 
@@ -180,9 +215,15 @@ class LibvirtDriver(ComputeDriver):
                     kernel=self._resolve(spec.kernel, spec.uuid, acquired).path,
                     ramdisk=self._resolve(spec.ramdisk, spec.uuid, acquired).path,
                     console_log=os.path.join(directory, "console.log"),
-                    config_drive=os.path.join(directory, "disk.config") if spec.guest else None)
-                xml = domxml.domain_xml(spec, paths, domain_type=self.domain_type,
-                                        arch=self._guest_arch, network=self.config.network)
+                    config_drive=os.path.join(directory, "disk.config") if spec.guest else None,
+                )
+                xml = domxml.domain_xml(
+                    spec,
+                    paths,
+                    domain_type=self.domain_type,
+                    arch=self._guest_arch,
+                    network=self.config.network,
+                )
                 try:
                     defined = Guest(self.host.conn.defineXML(xml))
                 except libvirt.libvirtError as exc:
@@ -208,8 +249,9 @@ class LibvirtDriver(ComputeDriver):
         except OSError as exc:
             raise DriverError(f"config drive of {spec.uuid}: {exc.strerror or exc}") from exc
 
-    def _cleanup_failed_spawn(self, uuid: str, guest: Guest | None, directory: str,
-                              acquired: list[str]) -> None:
+    def _cleanup_failed_spawn(
+        self, uuid: str, guest: Guest | None, directory: str, acquired: list[str]
+    ) -> None:
         try:
             if guest is not None:
                 guest.power_off()
@@ -345,12 +387,21 @@ class LibvirtDriver(ComputeDriver):
             running += 1
         disk_total, disk_free = disk_usage_gb(self.config.instances_path)
         return HostStats(
-            hostname=facts.hostname, hypervisor_type=facts.hypervisor_type,
-            hypervisor_version=facts.hypervisor_version, domain_type=self.domain_type,
-            arch=facts.arch, cpu_model=facts.cpu_model, vcpus=facts.vcpus,
-            vcpus_used=vcpus_used, memory_mb=facts.memory_mb, memory_mb_used=memory_used,
-            free_memory_mb=self.host.free_memory_mb(), disk_gb=disk_total,
-            disk_gb_free=disk_free, running_instances=running)
+            hostname=facts.hostname,
+            hypervisor_type=facts.hypervisor_type,
+            hypervisor_version=facts.hypervisor_version,
+            domain_type=self.domain_type,
+            arch=facts.arch,
+            cpu_model=facts.cpu_model,
+            vcpus=facts.vcpus,
+            vcpus_used=vcpus_used,
+            memory_mb=facts.memory_mb,
+            memory_mb_used=memory_used,
+            free_memory_mb=self.host.free_memory_mb(),
+            disk_gb=disk_total,
+            disk_gb_free=disk_free,
+            running_instances=running,
+        )
 
     def console_output(self, uuid: str, max_bytes: int = 65536) -> ConsoleOutput:
         self._guest(uuid)  # InstanceNotFound for a guest that is not here
@@ -362,8 +413,9 @@ class LibvirtDriver(ComputeDriver):
                 data = f.read(max_bytes)
         except FileNotFoundError:
             return ConsoleOutput(text="", truncated=False)
-        return ConsoleOutput(text=data.decode("utf-8", errors="replace"),
-                             truncated=size > max_bytes)
+        return ConsoleOutput(
+            text=data.decode("utf-8", errors="replace"), truncated=size > max_bytes
+        )
 
     # -- events --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 """Operations on one libvirt domain, each leaving it in a known power state."""
+
 from __future__ import annotations
 
 import time
@@ -55,14 +56,19 @@ class Guest:
         user networking keeps its leases to itself; on a bridge, whoever serves DHCP does:
         docs/adr/0008-all-in-one-guest-network.md)."""
         try:
-            found = self.domain.interfaceAddresses(
-                libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
+            found = self.domain.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
         except libvirt.libvirtError:
             return ()
         return tuple(
-            InstanceAddress(network=network, address=a["addr"], mac=iface.get("hwaddr") or "",
-                            version=6 if a["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 4)
-            for iface in found.values() for a in iface.get("addrs") or ())
+            InstanceAddress(
+                network=network,
+                address=a["addr"],
+                mac=iface.get("hwaddr") or "",
+                version=6 if a["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV6 else 4,
+            )
+            for iface in found.values()
+            for a in iface.get("addrs") or ()
+        )
 
     def _call(self, what: str, fn: Callable[..., object], *args: object) -> object:
         try:
@@ -111,8 +117,10 @@ class Guest:
         self._call("suspend", self.domain.managedSave, 0)
 
     def undefine(self) -> None:
-        flags = (libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        flags = (
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        )
         try:
             self.domain.undefineFlags(flags)
         except libvirt.libvirtError as exc:

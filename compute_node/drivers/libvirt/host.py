@@ -5,6 +5,7 @@ opening its connections and keeps running it: one daemon thread per process does
 lifecycle callback runs on that thread and only hands events on (EventSubscription.offer);
 it never calls back into libvirt.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,19 +79,26 @@ def lifecycle_event(uuid: str, event: int, detail: int) -> LifecycleEvent | None
     kind, state = _EVENTS.get(event, (None, None))
     if kind is None:
         return None
-    if event == libvirt.VIR_DOMAIN_EVENT_STOPPED and \
-            detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED:
+    if (
+        event == libvirt.VIR_DOMAIN_EVENT_STOPPED
+        and detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED
+    ):
         kind, state = EventKind.SUSPENDED, PowerState.SUSPENDED
-    if event == libvirt.VIR_DOMAIN_EVENT_STOPPED and \
-            detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+    if (
+        event == libvirt.VIR_DOMAIN_EVENT_STOPPED
+        and detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED
+    ):
         kind, state = EventKind.CRASHED, PowerState.CRASHED
-    if event == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN and \
-            detail == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED:
+    if (
+        event == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN
+        and detail == libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED
+    ):
         state = PowerState.SHUTDOWN
     if state is None:  # DEFINED says nothing about power
         state = PowerState.NOSTATE if kind is EventKind.UNDEFINED else PowerState.SHUTOFF
-    return LifecycleEvent(uuid=uuid, kind=kind, power_state=state, detail=str(detail),
-                          timestamp=time.time())
+    return LifecycleEvent(
+        uuid=uuid, kind=kind, power_state=state, detail=str(detail), timestamp=time.time()
+    )
 
 
 @dataclass(frozen=True)
@@ -128,10 +136,10 @@ class Host:
         try:
             self._conn = libvirt.open(self.uri)
         except libvirt.libvirtError as exc:
-            raise DriverError(f"cannot connect to {self.uri}: "
-                              f"{exc.get_error_message()}") from exc
+            raise DriverError(f"cannot connect to {self.uri}: {exc.get_error_message()}") from exc
         self._callback_id = self._conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None)
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+        )
 
     @property
     def conn(self) -> libvirt.virConnect:
@@ -161,8 +169,10 @@ class Host:
             hostname=conn.getHostname(),
             hypervisor_type=hv_type,
             hypervisor_version=format_version(conn.getVersion()),
-            arch=arch, cpu_model=cpu_model,
-            vcpus=int(info[2]), memory_mb=int(info[1]),
+            arch=arch,
+            cpu_model=cpu_model,
+            vcpus=int(info[2]),
+            memory_mb=int(info[1]),
             emulator=emulator,
             is_test=hv_type.upper() == "TEST",
         )
@@ -183,8 +193,14 @@ class Host:
         free = self._conn.getFreeMemory()
         return free // (1024 * 1024) if free > 0 else None
 
-    def _on_lifecycle(self, _conn: libvirt.virConnect, dom: libvirt.virDomain, event: int,
-                      detail: int, _opaque: object) -> None:
+    def _on_lifecycle(
+        self,
+        _conn: libvirt.virConnect,
+        dom: libvirt.virDomain,
+        event: int,
+        detail: int,
+        _opaque: object,
+    ) -> None:
         lifecycle = lifecycle_event(dom.UUIDString(), event, detail)
         if lifecycle is None:
             return

@@ -23,9 +23,11 @@ shut off.
 
     python3 -m compute_node.drivers.libvirt.private_daemon start|stop|status DIR
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import shutil
@@ -98,8 +100,7 @@ def _alive(pid: int) -> bool:
 
 
 class LibvirtDaemon:
-    def __init__(self, base_dir: str | os.PathLike[str], *,
-                 private_network: bool = False) -> None:
+    def __init__(self, base_dir: str | os.PathLike[str], *, private_network: bool = False) -> None:
         self.base = Path(base_dir).absolute()
         self.private_network = private_network
         self.socket = self.base / "sock" / "libvirt-sock"
@@ -120,7 +121,8 @@ class LibvirtDaemon:
             'auth_unix_rw = "none"\n'
             'auth_unix_ro = "none"\n'
             'unix_sock_rw_perms = "0700"\n'
-            f'log_outputs = "3:file:{self.base / "libvirtd-debug.log"}"\n')
+            f'log_outputs = "3:file:{self.base / "libvirtd-debug.log"}"\n'
+        )
 
     def _accounts(self) -> tuple[Path, Path]:
         """Private copies of /etc/passwd and /etc/group with the accounts libvirt's QEMU
@@ -128,8 +130,11 @@ class LibvirtDaemon:
         qemu.conf), so the host's account files are never changed."""
         passwd = Path("/etc/passwd").read_text()
         group = Path("/etc/group").read_text()
-        used = {int(line.split(":")[2]) for line in (passwd + group).splitlines()
-                if line.count(":") >= 3 and line.split(":")[2].isdigit()}
+        used = {
+            int(line.split(":")[2])
+            for line in (passwd + group).splitlines()
+            if line.count(":") >= 3 and line.split(":")[2].isdigit()
+        }
         free = next(n for n in range(64055, 65000) if n not in used)
         names = {line.split(":")[0] for line in group.splitlines()}
         for name in ("kvm", "libvirt-qemu"):
@@ -137,8 +142,11 @@ class LibvirtDaemon:
                 group += f"{name}:x:{free}:\n"
                 free = next(n for n in range(free + 1, 65000) if n not in used)
         if "libvirt-qemu:" not in passwd:
-            gid = next(line.split(":")[2] for line in group.splitlines()
-                       if line.startswith("libvirt-qemu:"))
+            gid = next(
+                line.split(":")[2]
+                for line in group.splitlines()
+                if line.startswith("libvirt-qemu:")
+            )
             passwd += f"libvirt-qemu:x:{free}:{gid}::/var/lib/libvirt:/usr/sbin/nologin\n"
         paths = (self.base / "passwd", self.base / "group")
         paths[0].write_text(passwd)
@@ -147,8 +155,7 @@ class LibvirtDaemon:
 
     def _script(self) -> str:
         passwd, group = self._accounts()
-        lines = ["set -e", f"mount --bind {passwd} /etc/passwd",
-                 f"mount --bind {group} /etc/group"]
+        lines = ["set -e", f"mount --bind {passwd} /etc/passwd", f"mount --bind {group} /etc/group"]
         for name, target in _BIND_MOUNTS.items():
             lines.append(f"mkdir -p {target}")
             lines.append(f"mount --bind {self.base / name} {target}")
@@ -166,25 +173,28 @@ class LibvirtDaemon:
             self._wait_ready(timeout)
             return self
         if os.geteuid() != 0:
-            raise DaemonError("the private libvirt daemon needs root (it runs in its own "
-                              "mount namespace)")
+            raise DaemonError(
+                "the private libvirt daemon needs root (it runs in its own mount namespace)"
+            )
         missing = missing_tools()
         if missing:
-            raise DaemonError(f"missing: {', '.join(missing)} (scripts/install-deps "
-                              "installs them)")
+            raise DaemonError(f"missing: {', '.join(missing)} (scripts/install-deps installs them)")
         self._write_config()
         self.pid_file.unlink(missing_ok=True)
         self.socket.unlink(missing_ok=True)
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.base),
-               "LANG": "C.UTF-8"}
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.base), "LANG": "C.UTF-8"}
         unshare = ["unshare", "--mount", "--propagation", "private"]
         if self.private_network:
             unshare.append("--net")
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [*unshare, "sh", "-c", self._script()],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                start_new_session=True)
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
         self.pid_file.write_text(f"{self._process.pid}\n")
         try:
             self._wait_ready(timeout)
@@ -220,7 +230,7 @@ class LibvirtDaemon:
                 argv = f.read().split(b"\0")
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        started_by_us = (self._process is not None and self._process.pid == pid)
+        started_by_us = self._process is not None and self._process.pid == pid
         ours = str(self.conf).encode() in argv or started_by_us
         return pid if ours and _alive(pid) else None
 
@@ -236,29 +246,26 @@ class LibvirtDaemon:
         try:
             running = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
             for dom in running if shutdown_timeout > 0 else ():
-                try:
+                # gone already, or no ACPI: powered off below
+                with contextlib.suppress(libvirt.libvirtError):
                     dom.shutdown()
-                except libvirt.libvirtError:
-                    pass  # gone already, or no ACPI: powered off below
             deadline = time.monotonic() + shutdown_timeout
             while time.monotonic() < deadline and any(_active(d) for d in running):
                 time.sleep(_POLL * 5)
             for dom in running:
                 if _active(dom):
-                    try:
+                    with contextlib.suppress(libvirt.libvirtError):
                         dom.destroy()
-                    except libvirt.libvirtError:
-                        pass
             return [dom.name() for dom in running]
         finally:
             conn.close()
 
     def _kill_leftover_qemu(self) -> None:
         for pid_file in (self.base / "run" / "qemu").glob("*.pid"):
-            try:
+            with contextlib.suppress(
+                ValueError, ProcessLookupError, PermissionError, FileNotFoundError
+            ):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
-            except (ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
-                pass
 
     def stop(self, shutdown_timeout: float = 60.0, timeout: float = 15.0) -> None:
         """Guests first (see stop_guests), then the daemon by its pid."""
@@ -302,14 +309,21 @@ def _active(dom: libvirt.virDomain) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m compute_node.drivers.libvirt.private_daemon",
-        description="Start, stop or show a private libvirt daemon kept in DIR.")
+        description="Start, stop or show a private libvirt daemon kept in DIR.",
+    )
     parser.add_argument("action", choices=["start", "stop", "status"])
     parser.add_argument("dir", type=Path)
-    parser.add_argument("--shutdown-timeout", type=float, default=60.0,
-                        help="stop: seconds each guest gets to shut down (default 60)")
-    parser.add_argument("--private-network", action="store_true",
-                        help="start: give the daemon and its guests their own network "
-                        "namespace")
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=60.0,
+        help="stop: seconds each guest gets to shut down (default 60)",
+    )
+    parser.add_argument(
+        "--private-network",
+        action="store_true",
+        help="start: give the daemon and its guests their own network namespace",
+    )
     args = parser.parse_args(argv)
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are exceptions here
     daemon = LibvirtDaemon(args.dir, private_network=args.private_network)

@@ -9,6 +9,7 @@ state, and whether it has a managed save image, in the test driver's own `test:`
 namespace) after each change and when it closes. The next open of the same file, by the next
 agent, finds the same domains in the same states, as a real host's daemon would keep them.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def node_file(uri: str) -> Path | None:
     a daemon's URI, a real hypervisor)."""
     if not uri.startswith("test:///") or uri.split("?")[0] == "test:///default":
         return None
-    return Path(uri[len("test://"):].split("?")[0])
+    return Path(uri[len("test://") :].split("?")[0])
 
 
 def _domain_xml(dom: libvirt.virDomain) -> str:
@@ -37,7 +38,7 @@ def _domain_xml(dom: libvirt.virDomain) -> str:
     if dom.hasManagedSaveImage(0):
         extra += f'<test:hasmanagedsave xmlns:test="{TEST_NS}">true</test:hasmanagedsave>'
     assert definition.endswith("</domain>")
-    return definition[:-len("</domain>")] + extra + "</domain>\n"
+    return definition[: -len("</domain>")] + extra + "</domain>\n"
 
 
 class SimulatedHostFile:
@@ -50,8 +51,9 @@ class SimulatedHostFile:
     def save(self, conn: libvirt.virConnect) -> None:
         with self._lock:
             root = ET.parse(self.path).getroot()
-            host = "".join(ET.tostring(child, encoding="unicode") for child in root
-                           if child.tag != "domain")
+            host = "".join(
+                ET.tostring(child, encoding="unicode") for child in root if child.tag != "domain"
+            )
             domains = []
             for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
                 try:

@@ -11,6 +11,7 @@ Choices, each for a reason:
   boots with IDE under TCG and KVM alike, and guests find it by its label, `config-2`.
 - No `<cpu>` element: QEMU's default model is what the KVM probe tested (accel.py).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -25,7 +26,7 @@ METADATA_NS = "urn:stratus:instance:1"
 class DomainPaths:
     """Files on the host that the domain uses (already resolved by the caller)."""
 
-    root_disk: str | None     # the instance's qcow2 overlay
+    root_disk: str | None  # the instance's qcow2 overlay
     kernel: str | None
     ramdisk: str | None
     console_log: str
@@ -40,7 +41,7 @@ def parse_network(network: str) -> tuple[str, str | None]:
     if network in ("user", "none"):
         return network, None
     if network.startswith("bridge:") and len(network) > len("bridge:"):
-        return "bridge", network[len("bridge:"):]
+        return "bridge", network[len("bridge:") :]
     raise InvalidSpec(f"network must be user, none or bridge:<name>, not {network!r}")
 
 
@@ -51,8 +52,14 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object)
     return element
 
 
-def domain_xml(spec: InstanceSpec, paths: DomainPaths, *, domain_type: str,
-               arch: str = "x86_64", network: str = "user") -> str:
+def domain_xml(
+    spec: InstanceSpec,
+    paths: DomainPaths,
+    *,
+    domain_type: str,
+    arch: str = "x86_64",
+    network: str = "user",
+) -> str:
     if spec.vcpus < 1 or spec.memory_mb < 1:
         raise InvalidSpec("vcpus and memory_mb must be positive")
     if paths.ramdisk and not paths.kernel:
@@ -91,8 +98,13 @@ def domain_xml(spec: InstanceSpec, paths: DomainPaths, *, domain_type: str,
     devices = _sub(dom, "devices")
     if paths.root_disk:
         disk = _sub(devices, "disk", type="file", device="disk")
-        _sub(disk, "driver", name="qemu", type="qcow2", cache="none" if domain_type == "kvm"
-             else "writeback")
+        _sub(
+            disk,
+            "driver",
+            name="qemu",
+            type="qcow2",
+            cache="none" if domain_type == "kvm" else "writeback",
+        )
         _sub(disk, "source", file=paths.root_disk)
         _sub(disk, "target", dev="vda", bus="virtio")
     if paths.config_drive:

@@ -1,4 +1,5 @@
 """Who is calling, as the domain needs it: no grpc, no token, just ids and the admin bit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """[compute]: the compute API's section of the controller's configuration."""
+
 import dataclasses
 import typing
 

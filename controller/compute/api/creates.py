@@ -1,14 +1,15 @@
 """CreateServer's database work for the creates waiting together (the servicer's Batcher):
 each one's references and image checks (each distinct one asked once), then one transaction
 that records every one that passed (servers.create_many)."""
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from stratus_common import errors
 from controller.compute.api import flavors, hosts, images, keypairs, server_groups, servers
+from stratus_common import errors
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +34,35 @@ def references(caller, req: servers.ServerRequest, is_up, answers: _Answers):
     """(flavor, public key, server group) a request names; INVALID_ARGUMENT or NOT_FOUND
     when one is missing or not the caller's."""
     try:
-        flavor = answers.get(("flavor", req.flavor_id, caller.project_id, caller.is_admin),
-                             lambda: flavors.get(req.flavor_id, caller))
+        flavor = answers.get(
+            ("flavor", req.flavor_id, caller.project_id, caller.is_admin),
+            lambda: flavors.get(req.flavor_id, caller),
+        )
     except errors.NotFound:
-        raise errors.InvalidArgument("server.flavor_id", "no such flavor",
-                                     reason="FLAVOR_NOT_FOUND") from None
+        raise errors.InvalidArgument(
+            "server.flavor_id", "no such flavor", reason="FLAVOR_NOT_FOUND"
+        ) from None
     key = ""
     if req.key_name:
         try:
             key = keypairs.get(caller, req.key_name).public_key
         except errors.NotFound:
-            raise errors.InvalidArgument("server.key_name", "no such key pair",
-                                         reason="KEY_PAIR_NOT_FOUND") from None
+            raise errors.InvalidArgument(
+                "server.key_name", "no such key pair", reason="KEY_PAIR_NOT_FOUND"
+            ) from None
     group = None
     if req.server_group_id:
         group = server_groups.get(caller, req.server_group_id)
         if group.project_id != caller.project_id:
-            raise errors.NotFound(f"server group {group.id} not found",
-                                  reason="SERVER_GROUP_NOT_FOUND")
+            raise errors.NotFound(
+                f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND"
+            )
     if req.availability_zone:
-        zones = answers.get(("zones",),
-                            lambda: {z for z, _, _ in hosts.availability_zones(is_up)})
+        zones = answers.get(("zones",), lambda: {z for z, _, _ in hosts.availability_zones(is_up)})
         if req.availability_zone not in zones:
-            raise errors.InvalidArgument("server.availability_zone", "no such zone",
-                                         reason="AVAILABILITY_ZONE_NOT_FOUND")
+            raise errors.InvalidArgument(
+                "server.availability_zone", "no such zone", reason="AVAILABILITY_ZONE_NOT_FOUND"
+            )
     return flavor, key, group
 
 
@@ -70,9 +76,10 @@ def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: lis
     for i, (caller, req, request_id) in enumerate(items):
         try:
             flavor, key, group = references(caller, req, is_up, answers)
-            image = answers.get(("image", req.image_id, caller.project_id, caller.is_admin),
-                                functools.partial(image_lookup, req.image_id,
-                                                  caller.project_id, caller.is_admin))
+            image = answers.get(
+                ("image", req.image_id, caller.project_id, caller.is_admin),
+                functools.partial(image_lookup, req.image_id, caller.project_id, caller.is_admin),
+            )
             props = images.check_bootable(image, req.image_id, flavor)
         except errors.StratusError as error:
             results[i] = error
@@ -81,8 +88,7 @@ def create_batch(db, quotas, is_up, image_lookup: images.ImageLookup, items: lis
     try:
         done = servers.create_many(db, quotas, list(news.values()))
     except Exception:
-        log.exception("recording %d servers together failed; recording them one by one",
-                      len(news))
+        log.exception("recording %d servers together failed; recording them one by one", len(news))
         done = [_alone(db, quotas, new) for new in news.values()]
     for i, result in zip(news, done, strict=True):
         results[i] = result

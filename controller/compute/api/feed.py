@@ -9,6 +9,7 @@ that does not read) is dropped and its stream reads its backlog again, so memory
 stays bounded. Revisions are taken under one counter row lock and committed in order, so
 reading `revision > last` misses nothing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,7 @@ class Subscription:
             return
         try:
             self._queue.put_nowait(row)
-        except asyncio.QueueFull:           # the stream reads its backlog from the database
+        except asyncio.QueueFull:  # the stream reads its backlog from the database
             self._lagging = True
             self._drain()
             self._queue.put_nowait(None)
@@ -52,8 +53,9 @@ class Subscription:
         """The next row; None when rows were dropped (read the backlog, then resume)."""
         return await self._queue.get()
 
-    async def follow(self, backlog: Callable[[int], Awaitable[list[Instance]]],
-                     since: int) -> AsyncIterator[Instance]:
+    async def follow(
+        self, backlog: Callable[[int], Awaitable[list[Instance]]], since: int
+    ) -> AsyncIterator[Instance]:
         """The rows after revision `since`, in order: the backlog, read in batches by
         `backlog(revision)`, then the feed's, with the backlog read again after a drop."""
         revision, behind = since, True
@@ -81,7 +83,7 @@ class ChangeFeed:
         self.interval = interval
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
-        self._last: int | None = None       # the last revision offered; None while idle
+        self._last: int | None = None  # the last revision offered; None while idle
 
     @contextlib.asynccontextmanager
     async def subscribe(self, matches: Callable[[Instance], bool]) -> AsyncIterator[Subscription]:
@@ -99,7 +101,7 @@ class ChangeFeed:
     async def read_once(self) -> int:
         """Offers the rows committed since the last read; returns how many were read."""
         if not self._subscribers or self._last is None:
-            self._last = None               # idle: the next subscriber starts afresh
+            self._last = None  # idle: the next subscriber starts afresh
             return 0
         rows = await self.db.run(watch.rows_after, self._last)
         for row in rows:

@@ -1,4 +1,5 @@
 """Operator views of compute hosts: services, hypervisors, availability zones."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,9 +7,7 @@ from dataclasses import dataclass
 import peewee
 
 from controller import validation
-from controller.compute.records.models import Instance
-from controller.compute.records.models import ComputeNode
-from controller.compute.records.models import Allocation
+from controller.compute.records.models import Allocation, ComputeNode, Instance
 from controller.db.paging import paginate
 from controller.db.queries import get_or_not_found, utcnow
 
@@ -22,10 +21,13 @@ class Usage:
 
 
 def usage_by_node(node_ids=None) -> dict[str, Usage]:
-    query = (Allocation.select(Allocation.node_id, peewee.fn.SUM(Allocation.vcpus),
-                               peewee.fn.SUM(Allocation.memory_mb),
-                               peewee.fn.SUM(Allocation.disk_gb), peewee.fn.COUNT(1))
-             .group_by(Allocation.node_id))
+    query = Allocation.select(
+        Allocation.node_id,
+        peewee.fn.SUM(Allocation.vcpus),
+        peewee.fn.SUM(Allocation.memory_mb),
+        peewee.fn.SUM(Allocation.disk_gb),
+        peewee.fn.COUNT(1),
+    ).group_by(Allocation.node_id)
     if node_ids is not None:
         query = query.where(Allocation.node_id.in_(node_ids))
     return {r[0]: Usage(int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in query.tuples()}
@@ -54,16 +56,27 @@ def set_enabled(node_id: str, enabled: bool, reason: str = "") -> ComputeNode:
 
 
 def servers_on(node_id: str) -> list[tuple[str, str]]:
-    return [(r.id, r.name) for r in Instance.select(Instance.id, Instance.name)
-            .where((Instance.node_id == node_id) & Instance.deleted_at.is_null())
-            .order_by(Instance.name)]
+    return [
+        (r.id, r.name)
+        for r in Instance.select(Instance.id, Instance.name)
+        .where((Instance.node_id == node_id) & Instance.deleted_at.is_null())
+        .order_by(Instance.name)
+    ]
 
 
 def statistics(is_up) -> dict:
     nodes = list(ComputeNode.select())
     used = usage_by_node()
-    totals = dict(count=len(nodes), vcpus=0, vcpus_used=0, memory_mb=0, memory_mb_used=0,
-                  local_gb=0, local_gb_used=0, running_vms=0)
+    totals = dict(
+        count=len(nodes),
+        vcpus=0,
+        vcpus_used=0,
+        memory_mb=0,
+        memory_mb_used=0,
+        local_gb=0,
+        local_gb_used=0,
+        running_vms=0,
+    )
     for n in nodes:
         u = used.get(n.id, Usage())
         totals["vcpus"] += n.vcpus
@@ -83,5 +96,7 @@ def availability_zones(is_up) -> list[tuple[str, bool, list[str]]]:
         available, hosts = zones.get(n.availability_zone, (False, []))
         hosts.append(n.hostname)
         zones[n.availability_zone] = (
-            available or (n.enabled and is_up(n.heartbeat_at, n.forced_down)), hosts)
+            available or (n.enabled and is_up(n.heartbeat_at, n.forced_down)),
+            hosts,
+        )
     return [(name, a, h) for name, (a, h) in zones.items()]

@@ -1,4 +1,5 @@
 """Key pairs: per user, named uniquely for that user."""
+
 from __future__ import annotations
 
 from controller.compute.api import ssh_keys
@@ -13,8 +14,9 @@ def _owner(caller, user_id: str) -> str:
     if not user_id or user_id == caller.user_id:
         return caller.user_id
     if not caller.is_admin:
-        raise PermissionDenied("only an admin may act on another user's key pairs",
-                               reason="KEY_PAIR_OTHER_USER")
+        raise PermissionDenied(
+            "only an admin may act on another user's key pairs", reason="KEY_PAIR_OTHER_USER"
+        )
     return user_id
 
 
@@ -25,9 +27,13 @@ def create(db, quotas, caller, name: str, public_key: str = "") -> tuple[KeyPair
     with db.write_transaction():
         quotas.check_key_pairs(caller)
         with unique("key pair", "name", name):
-            row = KeyPair.create(user_id=caller.user_id, name=name,
-                                 public_key=material.public_key,
-                                 fingerprint=material.fingerprint, created_at=utcnow())
+            row = KeyPair.create(
+                user_id=caller.user_id,
+                name=name,
+                public_key=material.public_key,
+                fingerprint=material.fingerprint,
+                created_at=utcnow(),
+            )
     return row, material.private_key
 
 

@@ -1,5 +1,6 @@
 """peewee models of the compute API's own tables (schema: controller/db/migrations/m04xx_*.py);
 the tables it shares with the scheduler and the conductor are in records/models.py."""
+
 import peewee
 
 from controller.db.database import BaseModel

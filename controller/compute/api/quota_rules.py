@@ -3,6 +3,7 @@
 Counting usage and serialising concurrent checks is the store's job (quotas.py); this module
 only decides, so the rule has one home.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -33,8 +34,9 @@ class QuotaValues:
 
 
 # Nova's defaults ([quota] section).
-DEFAULT_LIMITS = QuotaValues(instances=10, cores=20, ram_mb=51200, key_pairs=100,
-                             server_groups=10, server_group_members=10)
+DEFAULT_LIMITS = QuotaValues(
+    instances=10, cores=20, ram_mb=51200, key_pairs=100, server_groups=10, server_group_members=10
+)
 
 
 def check_limit_value(name: str, value: int) -> int:
@@ -53,4 +55,9 @@ def check(limits: QuotaValues, usage: QuotaValues, **deltas: int) -> None:
         if limit != UNLIMITED and used + delta > limit:
             raise ResourceExhausted(
                 f"quota exceeded for {name}: {used} used of {limit}, {delta} more requested",
-                reason="QUOTA_EXCEEDED", quota=name, limit=limit, used=used, requested=delta)
+                reason="QUOTA_EXCEEDED",
+                quota=name,
+                limit=limit,
+                used=used,
+                requested=delta,
+            )

@@ -4,22 +4,26 @@ Checks run inside the caller's write transaction after the project's row is lock
 concurrent creates in one project cannot both take the last unit (on SQLite the transaction's
 BEGIN IMMEDIATE already serialises writers).
 """
+
 from __future__ import annotations
 
 from controller.compute.api.models import KeyPair, QuotaLimit
+from controller.compute.api.quota_rules import UNLIMITED, QuotaValues, check, check_limit_value
 from controller.compute.records.models import ServerGroup, ServerGroupMember
-from controller.compute.api.quota_rules import (UNLIMITED, QuotaValues, check,
-                                                 check_limit_value)
 from controller.db.database import for_update
 from controller.db.prepared import Param, Prepared
-from stratus_common.errors import NotFound
 from controller.identity.models import Project
+from stratus_common.errors import NotFound
 
 # Both run in every batch of creates, under the write lock.
-_LIMITS = Prepared(lambda: QuotaLimit.select(QuotaLimit.resource, QuotaLimit.hard_limit)
-                   .where(QuotaLimit.project_id == Param("project_id")))
-_LOCK_PROJECT = Prepared(lambda: for_update(Project.select(Project.id).where(
-    Project.id == Param("project_id"))))
+_LIMITS = Prepared(
+    lambda: QuotaLimit.select(QuotaLimit.resource, QuotaLimit.hard_limit).where(
+        QuotaLimit.project_id == Param("project_id")
+    )
+)
+_LOCK_PROJECT = Prepared(
+    lambda: for_update(Project.select(Project.id).where(Project.id == Param("project_id")))
+)
 
 
 class Quotas:
@@ -38,8 +42,13 @@ class Quotas:
         instances, cores, ram_mb = self.count_servers(project_id)
         key_pairs = KeyPair.select().where(KeyPair.user_id == user_id).count() if user_id else 0
         groups = ServerGroup.select().where(ServerGroup.project_id == project_id).count()
-        return QuotaValues(instances=instances, cores=cores, ram_mb=ram_mb, key_pairs=key_pairs,
-                           server_groups=groups)
+        return QuotaValues(
+            instances=instances,
+            cores=cores,
+            ram_mb=ram_mb,
+            key_pairs=key_pairs,
+            server_groups=groups,
+        )
 
     def lock(self, project_id: str) -> None:
         """Serialises quota checks of one project across threads and controller replicas."""
@@ -47,8 +56,11 @@ class Quotas:
 
     def check_key_pairs(self, caller) -> None:
         self.lock(caller.project_id)
-        check(self.limits(caller.project_id), self.usage(caller.project_id, caller.user_id),
-              key_pairs=1)
+        check(
+            self.limits(caller.project_id),
+            self.usage(caller.project_id, caller.user_id),
+            key_pairs=1,
+        )
 
     def check_server_groups(self, caller) -> None:
         self.lock(caller.project_id)
@@ -60,14 +72,18 @@ class Quotas:
 
     def update(self, project_id: str, changes: dict[str, int]) -> None:
         if Project.get_or_none(Project.id == project_id) is None:
-            raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND",
-                           project_id=project_id)
+            raise NotFound(
+                f"project {project_id} not found", reason="PROJECT_NOT_FOUND", project_id=project_id
+            )
         with self.db.write_transaction():
             for name, value in changes.items():
                 check_limit_value(name, value)
-                QuotaLimit.insert(project_id=project_id, resource=name, hard_limit=value) \
-                    .on_conflict(conflict_target=[QuotaLimit.project_id, QuotaLimit.resource],
-                                 update={QuotaLimit.hard_limit: value}).execute()
+                QuotaLimit.insert(
+                    project_id=project_id, resource=name, hard_limit=value
+                ).on_conflict(
+                    conflict_target=[QuotaLimit.project_id, QuotaLimit.resource],
+                    update={QuotaLimit.hard_limit: value},
+                ).execute()
 
     def reset(self, project_id: str) -> None:
         QuotaLimit.delete().where(QuotaLimit.project_id == project_id).execute()
@@ -82,8 +98,9 @@ class ServerBudget:
         self.limits = quotas.limits(project_id)
         self._usage = None
         # Counting scans the project's servers: skip it when no limit could be reached.
-        if any(v != UNLIMITED for v in (self.limits.instances, self.limits.cores,
-                                        self.limits.ram_mb)):
+        if any(
+            v != UNLIMITED for v in (self.limits.instances, self.limits.cores, self.limits.ram_mb)
+        ):
             instances, cores, ram_mb = quotas.count_servers(project_id)
             self._usage = QuotaValues(instances=instances, cores=cores, ram_mb=ram_mb)
         self._members: dict[str, int] = {}  # server group id -> members
@@ -95,12 +112,13 @@ class ServerBudget:
         if group_id:
             members = self._members.get(group_id)
             if members is None:
-                members = ServerGroupMember.select().where(
-                    ServerGroupMember.group_id == group_id).count()
-            check(self.limits, QuotaValues(server_group_members=members),
-                  server_group_members=1)
+                members = (
+                    ServerGroupMember.select().where(ServerGroupMember.group_id == group_id).count()
+                )
+            check(self.limits, QuotaValues(server_group_members=members), server_group_members=1)
             self._members[group_id] = members + 1
         if self._usage is not None:
             u = self._usage
-            self._usage = u.with_values(instances=u.instances + 1, cores=u.cores + vcpus,
-                                        ram_mb=u.ram_mb + ram_mb)
+            self._usage = u.with_values(
+                instances=u.instances + 1, cores=u.cores + vcpus, ram_mb=u.ram_mb + ram_mb
+            )

@@ -1,6 +1,7 @@
 """Servers as the API sees them: create (quota, idempotency), read, list, update, and the
 requests to act on or delete them. Node work is the conductor's; state changes go through
 lifecycle.py so every one carries a revision."""
+
 from __future__ import annotations
 
 import datetime
@@ -13,12 +14,12 @@ from peewee import fn
 from controller import validation
 from controller.compute.records import actions, lifecycle, states
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
+from controller.db import statements
+from controller.db.database import locked
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
 from stratus_common.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
-from controller.db import statements
-from controller.db.database import locked
 
 MAX_METADATA_ITEMS = 128
 # Nova's limit, on the user data once base64-encoded: 49,149 bytes as given.
@@ -26,10 +27,13 @@ MAX_USER_DATA_BASE64 = 65535
 UPDATABLE = {"name", "metadata"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # A project's live servers, counted in a batch of creates when a quota could be reached.
-_USAGE = Prepared(lambda: Instance.select(
-    fn.COUNT(Instance.id), fn.COALESCE(fn.SUM(Instance.vcpus), 0),
-    fn.COALESCE(fn.SUM(Instance.ram_mb), 0)).where(
-    Instance.project_id == Param("project_id"), Instance.deleted_at.is_null()))
+_USAGE = Prepared(
+    lambda: Instance.select(
+        fn.COUNT(Instance.id),
+        fn.COALESCE(fn.SUM(Instance.vcpus), 0),
+        fn.COALESCE(fn.SUM(Instance.ram_mb), 0),
+    ).where(Instance.project_id == Param("project_id"), Instance.deleted_at.is_null())
+)
 
 
 @dataclass
@@ -42,7 +46,7 @@ class ServerRequest:
     server_group_id: str = ""
     metadata: dict = field(default_factory=dict)
     user_data: bytes = b""
-    config_drive: bool = True   # no metadata service: the config drive is how guests learn
+    config_drive: bool = True  # no metadata service: the config drive is how guests learn
 
 
 def check_metadata(items: dict, field_name: str = "server.metadata") -> dict:
@@ -63,8 +67,9 @@ def check_request(req: ServerRequest, request_id: str) -> None:
     validation.optional_uuid("server.server_group_id", req.server_group_id)
     check_metadata(req.metadata)
     if base64_length(len(req.user_data)) > MAX_USER_DATA_BASE64:
-        raise InvalidArgument("server.user_data",
-                              f"at most {MAX_USER_DATA_BASE64} bytes once base64-encoded")
+        raise InvalidArgument(
+            "server.user_data", f"at most {MAX_USER_DATA_BASE64} bytes once base64-encoded"
+        )
     if request_id and not _REQUEST_ID.match(request_id):
         raise InvalidArgument("request_id", "1-128 letters, digits, '.', '_' or '-' (a UUID)")
     if req.availability_zone:
@@ -107,8 +112,18 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
             quotas.lock(project_id)
             budgets[project_id] = quotas.server_budget(project_id)
         group_ids = sorted({new.group.id for new in news if new.group is not None})
-        live_groups = {row.id for row in locked(ServerGroup.select(ServerGroup.id).where(
-            ServerGroup.id.in_(group_ids)).order_by(ServerGroup.id))} if group_ids else set()
+        live_groups = (
+            {
+                row.id
+                for row in locked(
+                    ServerGroup.select(ServerGroup.id)
+                    .where(ServerGroup.id.in_(group_ids))
+                    .order_by(ServerGroup.id)
+                )
+            }
+            if group_ids
+            else set()
+        )
         known = _by_request_id(news)
         results: list = []
         for new in news:
@@ -116,8 +131,11 @@ def create_many(db, quotas, news: list[NewServer]) -> list:
                 results.append(_admit(new, budgets[new.caller.project_id], live_groups, known))
             except StratusError as error:
                 results.append(error)
-        created = [(result[0], new) for result, new in zip(results, news, strict=True)
-                   if isinstance(result, tuple) and result[1]]
+        created = [
+            (result[0], new)
+            for result, new in zip(results, news, strict=True)
+            if isinstance(result, tuple) and result[1]
+        ]
         if created:
             _write(created)
         rows = [r[0] for r in results if isinstance(r, tuple)]
@@ -134,41 +152,72 @@ def _by_request_id(news: list[NewServer]) -> dict[tuple[str, str], Instance]:
     for new in news:
         if new.request_id:
             wanted.setdefault(new.caller.project_id, set()).add(new.request_id)
-    return {(row.project_id, row.request_id): row
-            for project_id, request_ids in sorted(wanted.items())
-            for row in Instance.select().where((Instance.project_id == project_id)
-                                               & Instance.request_id.in_(sorted(request_ids)))}
+    return {
+        (row.project_id, row.request_id): row
+        for project_id, request_ids in sorted(wanted.items())
+        for row in Instance.select().where(
+            (Instance.project_id == project_id) & Instance.request_id.in_(sorted(request_ids))
+        )
+    }
 
 
 def _admit(new: NewServer, budget, live_groups: set, known: dict) -> tuple[Instance, bool]:
     """The server to record for `new` (not written yet), or the one its request id already
     named; takes its quota from the project's budget."""
-    caller, req, request_id, flavor, group = (new.caller, new.req, new.request_id, new.flavor,
-                                              new.group)
+    caller, req, request_id, flavor, group = (
+        new.caller,
+        new.req,
+        new.request_id,
+        new.flavor,
+        new.group,
+    )
     if request_id:
         # a retry in the same batch finds the server admitted before it
         existing = known.get((caller.project_id, request_id))
         if existing is not None:
             if not _same_request(existing, req):
-                raise AlreadyExists("request_id was used for a different server",
-                                    reason="REQUEST_ID_REUSED", request_id=request_id)
+                raise AlreadyExists(
+                    "request_id was used for a different server",
+                    reason="REQUEST_ID_REUSED",
+                    request_id=request_id,
+                )
             return existing, False
     if group is not None and group.id not in live_groups:
         raise NotFound(f"server group {group.id} not found", reason="SERVER_GROUP_NOT_FOUND")
     budget.charge(flavor.vcpus, flavor.ram_mb, group.id if group else None)
     now = utcnow()
     row = Instance(
-        id=str(uuid.uuid4()), project_id=caller.project_id, user_id=caller.user_id,
-        name=req.name, request_id=request_id or None, flavor_id=flavor.id,
-        flavor_name=flavor.name, vcpus=flavor.vcpus, ram_mb=flavor.ram_mb,
-        disk_gb=flavor.disk_gb, ephemeral_gb=flavor.ephemeral_gb, swap_mb=flavor.swap_mb,
-        extra_specs=flavor.extra_specs, image_id=req.image_id,
-        image_properties=new.image_properties, key_name=req.key_name, key_data=new.key_data,
-        availability_zone=req.availability_zone, server_group_id=group.id if group else None,
-        metadata=req.metadata, user_data=req.user_data or None, config_drive=req.config_drive,
-        vm_state=states.BUILDING, task_state=states.SCHEDULING, power_state=states.NOSTATE,
-        attempts=0, addresses={}, created_at=now, updated_at=now,
-        revision=0)  # numbered when the batch is written (lifecycle.number)
+        id=str(uuid.uuid4()),
+        project_id=caller.project_id,
+        user_id=caller.user_id,
+        name=req.name,
+        request_id=request_id or None,
+        flavor_id=flavor.id,
+        flavor_name=flavor.name,
+        vcpus=flavor.vcpus,
+        ram_mb=flavor.ram_mb,
+        disk_gb=flavor.disk_gb,
+        ephemeral_gb=flavor.ephemeral_gb,
+        swap_mb=flavor.swap_mb,
+        extra_specs=flavor.extra_specs,
+        image_id=req.image_id,
+        image_properties=new.image_properties,
+        key_name=req.key_name,
+        key_data=new.key_data,
+        availability_zone=req.availability_zone,
+        server_group_id=group.id if group else None,
+        metadata=req.metadata,
+        user_data=req.user_data or None,
+        config_drive=req.config_drive,
+        vm_state=states.BUILDING,
+        task_state=states.SCHEDULING,
+        power_state=states.NOSTATE,
+        attempts=0,
+        addresses={},
+        created_at=now,
+        updated_at=now,
+        revision=0,
+    )  # numbered when the batch is written (lifecycle.number)
     if request_id:
         known[(caller.project_id, request_id)] = row
     return row, True
@@ -177,12 +226,14 @@ def _admit(new: NewServer, budget, live_groups: set, known: dict) -> tuple[Insta
 def _write(admitted: list[tuple[Instance, NewServer]]) -> None:
     """The admitted servers, their group memberships and their create actions."""
     statements.insert_rows(Instance, [dict(row.__data__) for row, _ in admitted])
-    members = [dict(group_id=new.group.id, instance_id=row.id)
-               for row, new in admitted if new.group is not None]
+    members = [
+        dict(group_id=new.group.id, instance_id=row.id)
+        for row, new in admitted
+        if new.group is not None
+    ]
     if members:
         statements.insert_rows(ServerGroupMember, members)
-    actions.start_many([(row.id, new.caller) for row, new in admitted], "create",
-                       event="schedule")
+    actions.start_many([(row.id, new.caller) for row, new in admitted], "create", event="schedule")
 
 
 def _visible(query, caller, all_projects: bool = True):
@@ -193,20 +244,27 @@ def _visible(query, caller, all_projects: bool = True):
 
 def get(caller, server_id: str) -> Instance:
     """A live server of the caller's project (any project for admins); others: NOT_FOUND."""
-    row = _visible(Instance.select().where((Instance.id == server_id)
-                                           & Instance.deleted_at.is_null()), caller).first()
+    row = _visible(
+        Instance.select().where((Instance.id == server_id) & Instance.deleted_at.is_null()), caller
+    ).first()
     if row is None:
-        raise NotFound(f"server {server_id} not found", reason="SERVER_NOT_FOUND",
-                       server_id=server_id)
+        raise NotFound(
+            f"server {server_id} not found", reason="SERVER_NOT_FOUND", server_id=server_id
+        )
     return row
 
 
 def _lock(db, caller, server_id: str) -> Instance:
-    rows = locked(_visible(Instance.select().where(
-        (Instance.id == server_id) & Instance.deleted_at.is_null()), caller))
+    rows = locked(
+        _visible(
+            Instance.select().where((Instance.id == server_id) & Instance.deleted_at.is_null()),
+            caller,
+        )
+    )
     if not rows:
-        raise NotFound(f"server {server_id} not found", reason="SERVER_NOT_FOUND",
-                       server_id=server_id)
+        raise NotFound(
+            f"server {server_id} not found", reason="SERVER_NOT_FOUND", server_id=server_id
+        )
     return rows[0]
 
 

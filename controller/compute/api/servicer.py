@@ -1,4 +1,5 @@
 """stratus.compute.v1.ComputeService: validate, call the domain, convert. Nothing else."""
+
 from __future__ import annotations
 
 import functools
@@ -6,21 +7,28 @@ import functools
 from google.protobuf import empty_pb2
 
 from controller import validation
-
-from stratus_common import errors
 from controller.auth import context as auth_context
-from controller.compute.api import convert, creates, flavors, hosts, keypairs, server_groups, servers, watch
+from controller.compute.api import (
+    convert,
+    creates,
+    flavors,
+    hosts,
+    keypairs,
+    server_groups,
+    servers,
+    watch,
+)
+from controller.compute.api.caller import Caller
 from controller.compute.api.config import ComputeSection
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.images import ImageLookup
+from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.api.quotas import Quotas
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.records import actions, lifecycle, states
-from controller.db.batching import Batcher
-from controller.compute.api.caller import Caller
-from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
+from controller.db.batching import Batcher
 from controller.db.database import Database
 from controller.db.paging import page_request
 from controller.limits.slots import Slots
@@ -29,6 +37,7 @@ from controller.rpc.convert import changes
 from controller.rpc.policy_spec import rpc
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
+from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
 MAX_CONSOLE_LINES = 10_000
@@ -43,9 +52,18 @@ def _own_project(request, auth):
 
 
 class ComputeServicer(pb_grpc.ComputeServiceServicer):
-    def __init__(self, db: Database, settings: ComputeSection, quotas: Quotas,
-                 conductor: Conductor, placement: Placement, host_records: HostRecords,
-                 image_lookup: ImageLookup, feed: ChangeFeed, slots: Slots):
+    def __init__(
+        self,
+        db: Database,
+        settings: ComputeSection,
+        quotas: Quotas,
+        conductor: Conductor,
+        placement: Placement,
+        host_records: HostRecords,
+        image_lookup: ImageLookup,
+        feed: ChangeFeed,
+        slots: Slots,
+    ):
         self.db = db
         self.feed = feed
         self.slots = slots
@@ -55,20 +73,29 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         self.placement = placement
         self.host_records = host_records
         # CreateServer's database work, batched: the controller runs `creates.run`
-        self.creates = Batcher(db, functools.partial(
-            creates.create_batch, db, quotas, host_records.is_up, image_lookup),
-            creates.MAX_BATCH)
+        self.creates = Batcher(
+            db,
+            functools.partial(creates.create_batch, db, quotas, host_records.is_up, image_lookup),
+            creates.MAX_BATCH,
+        )
 
     # -- flavors -----------------------------------------------------------------------------
     @rpc("compute:create_flavor")
     async def CreateFlavor(self, request, context):
         f = request.flavor
         row = await self.db.run(
-            flavors.create, name=f.name, vcpus=f.vcpus, ram_mb=f.ram_mb, disk_gb=f.disk_gb,
-            ephemeral_gb=f.ephemeral_gb, swap_mb=f.swap_mb,
+            flavors.create,
+            name=f.name,
+            vcpus=f.vcpus,
+            ram_mb=f.ram_mb,
+            disk_gb=f.disk_gb,
+            ephemeral_gb=f.ephemeral_gb,
+            swap_mb=f.swap_mb,
             is_public=f.is_public if f.HasField("is_public") else True,
-            description=f.description, extra_specs=dict(f.extra_specs),
-            flavor_id=request.flavor_id)
+            description=f.description,
+            extra_specs=dict(f.extra_specs),
+            flavor_id=request.flavor_id,
+        )
         return convert.flavor(row)
 
     @rpc("compute:get_flavor")
@@ -77,13 +104,22 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:list_flavors")
     async def ListFlavors(self, request, context):
-        page = page_request(request.page_size, request.page_token, {
-            "p": request.include_private, "r": request.min_ram_mb, "d": request.min_disk_gb})
+        page = page_request(
+            request.page_size,
+            request.page_token,
+            {"p": request.include_private, "r": request.min_ram_mb, "d": request.min_disk_gb},
+        )
         rows, token = await self.db.run(
-            flavors.list_, page, _caller(), include_private=request.include_private,
-            min_ram_mb=request.min_ram_mb, min_disk_gb=request.min_disk_gb)
-        return pb.ListFlavorsResponse(flavors=[convert.flavor(r) for r in rows],
-                                      next_page_token=token)
+            flavors.list_,
+            page,
+            _caller(),
+            include_private=request.include_private,
+            min_ram_mb=request.min_ram_mb,
+            min_disk_gb=request.min_disk_gb,
+        )
+        return pb.ListFlavorsResponse(
+            flavors=[convert.flavor(r) for r in rows], next_page_token=token
+        )
 
     @rpc("compute:update_flavor")
     async def UpdateFlavor(self, request, context):
@@ -101,22 +137,25 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:add_flavor_access")
     async def AddFlavorAccess(self, request, context):
-        ids = await self.db.run(flavors.add_access, self.db, request.flavor_id,
-                                list(request.project_ids), _caller())
+        ids = await self.db.run(
+            flavors.add_access, self.db, request.flavor_id, list(request.project_ids), _caller()
+        )
         return pb.AddFlavorAccessResponse(project_ids=ids)
 
     @rpc("compute:remove_flavor_access")
     async def RemoveFlavorAccess(self, request, context):
-        ids = await self.db.run(flavors.remove_access, self.db, request.flavor_id,
-                                list(request.project_ids), _caller())
+        ids = await self.db.run(
+            flavors.remove_access, self.db, request.flavor_id, list(request.project_ids), _caller()
+        )
         return pb.RemoveFlavorAccessResponse(project_ids=ids)
 
     @rpc("compute:list_flavor_access")
     async def ListFlavorAccess(self, request, context):
         page = page_request(request.page_size, request.page_token, {"f": request.flavor_id})
         rows, token = await self.db.run(flavors.list_access, request.flavor_id, page, _caller())
-        return pb.ListFlavorAccessResponse(project_ids=[r.project_id for r in rows],
-                                           next_page_token=token)
+        return pb.ListFlavorAccessResponse(
+            project_ids=[r.project_id for r in rows], next_page_token=token
+        )
 
     # -- servers -----------------------------------------------------------------------------
     def _show_host(self) -> bool:
@@ -126,10 +165,16 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     async def CreateServer(self, request, context):
         s = request.server
         req = servers.ServerRequest(
-            name=s.name, flavor_id=s.flavor_id, image_id=s.image_id, key_name=s.key_name,
-            availability_zone=s.availability_zone, server_group_id=s.server_group_id,
-            metadata=dict(s.metadata), user_data=s.user_data,
-            config_drive=s.config_drive if s.HasField("config_drive") else True)
+            name=s.name,
+            flavor_id=s.flavor_id,
+            image_id=s.image_id,
+            key_name=s.key_name,
+            availability_zone=s.availability_zone,
+            server_group_id=s.server_group_id,
+            metadata=dict(s.metadata),
+            user_data=s.user_data,
+            config_drive=s.config_drive if s.HasField("config_drive") else True,
+        )
         servers.check_request(req, request.request_id)
         row, created = await self.creates.submit((_caller(), req, request.request_id))
         if created:
@@ -144,23 +189,30 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     @rpc("compute:list_servers", deferred=True)
     async def ListServers(self, request, context):
         auth = auth_context.current.get()
-        auth.authorize("compute:list_all_servers" if request.all_projects
-                       else "compute:list_servers")
-        since = (request.changes_since.ToDatetime() if request.HasField("changes_since")
-                 else None)
+        auth.authorize(
+            "compute:list_all_servers" if request.all_projects else "compute:list_servers"
+        )
+        since = request.changes_since.ToDatetime() if request.HasField("changes_since") else None
         if request.status and request.status not in convert.STATUS_FILTER:
             raise errors.InvalidArgument("status", "not a server status")
         f = servers.ListFilters(
-            all_projects=request.all_projects, project_id=request.project_id,
-            name=request.name, vm_states=convert.STATUS_FILTER.get(request.status, ()),
-            host=request.host, image_id=request.image_id, flavor_id=request.flavor_id,
-            changes_since=since)
-        page = page_request(request.page_size, request.page_token, {
-            k: str(v) for k, v in f.__dict__.items()})
+            all_projects=request.all_projects,
+            project_id=request.project_id,
+            name=request.name,
+            vm_states=convert.STATUS_FILTER.get(request.status, ()),
+            host=request.host,
+            image_id=request.image_id,
+            flavor_id=request.flavor_id,
+            changes_since=since,
+        )
+        page = page_request(
+            request.page_size, request.page_token, {k: str(v) for k, v in f.__dict__.items()}
+        )
         rows, token = await self.db.run(servers.list_, _caller(), page, f)
         show = self._show_host()
-        return pb.ListServersResponse(servers=[convert.server(r, show) for r in rows],
-                                      next_page_token=token)
+        return pb.ListServersResponse(
+            servers=[convert.server(r, show) for r in rows], next_page_token=token
+        )
 
     @rpc("compute:update_server")
     async def UpdateServer(self, request, context):
@@ -217,21 +269,29 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     @rpc("compute:watch_servers", deferred=True)
     async def WatchServers(self, request, context):
         auth = auth_context.current.get()
-        auth.authorize("compute:list_all_servers" if request.all_projects
-                       else "compute:watch_servers")
+        auth.authorize(
+            "compute:list_all_servers" if request.all_projects else "compute:watch_servers"
+        )
         caller = _caller()
         current = await self.db.run(lifecycle.current_revision)
         if request.since_revision < 0 or request.since_revision > current:
-            raise errors.InvalidArgument("since_revision",
-                                         f"must be between 0 and the current {current}")
+            raise errors.InvalidArgument(
+                "since_revision", f"must be between 0 and the current {current}"
+            )
         if request.server_id:
             await self.db.run(servers.get, caller, request.server_id)
-        include_deleted = request.since_revision > 0   # a first listing shows live servers
+        include_deleted = request.since_revision > 0  # a first listing shows live servers
 
         async def backlog(revision: int):
             nonlocal include_deleted
-            rows = await self.db.run(watch.changes_after, caller, revision, request.server_id,
-                                     request.all_projects, include_deleted)
+            rows = await self.db.run(
+                watch.changes_after,
+                caller,
+                revision,
+                request.server_id,
+                request.all_projects,
+                include_deleted,
+            )
             include_deleted = True
             return rows
 
@@ -242,8 +302,9 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
                 # Headers now: the client knows its watch is open, and misses nothing after.
                 await context.send_initial_metadata(())
                 async for row in changes.follow(backlog, request.since_revision):
-                    yield pb.WatchServersResponse(server=convert.server(row, show),
-                                                  revision=row.revision)
+                    yield pb.WatchServersResponse(
+                        server=convert.server(row, show), revision=row.revision
+                    )
 
     @rpc("compute:list_server_actions")
     async def ListServerActions(self, request, context):
@@ -254,10 +315,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             servers.get(caller, request.server_id)
             rows, token = actions.list_(request.server_id, page)
             return rows, actions.events_of([r.id for r in rows]), token
+
         rows, events, token = await self.db.run(load)
         show = self._show_host()
         return pb.ListServerActionsResponse(
-            actions=[convert.action(r, events[r.id], show) for r in rows], next_page_token=token)
+            actions=[convert.action(r, events[r.id], show) for r in rows], next_page_token=token
+        )
 
     @rpc("compute:get_console_output")
     async def GetConsoleOutput(self, request, context):
@@ -265,31 +328,36 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             raise errors.InvalidArgument("lines", "must not be negative")
         row = await self.db.run(servers.get, _caller(), request.server_id)
         if not row.host:
-            raise errors.FailedPrecondition("the server is not on a host yet",
-                                            reason="INVALID_SERVER_STATE")
-        text = await self.conductor.console_output(row.id, min(request.lines or MAX_CONSOLE_LINES,
-                                                               MAX_CONSOLE_LINES))
+            raise errors.FailedPrecondition(
+                "the server is not on a host yet", reason="INVALID_SERVER_STATE"
+            )
+        text = await self.conductor.console_output(
+            row.id, min(request.lines or MAX_CONSOLE_LINES, MAX_CONSOLE_LINES)
+        )
         return pb.ConsoleOutput(server_id=row.id, output=text)
 
     # -- key pairs ---------------------------------------------------------------------------
     @rpc("compute:create_key_pair")
     async def CreateKeyPair(self, request, context):
         k = request.key_pair
-        row, private = await self.db.run(keypairs.create, self.db, self.quotas, _caller(),
-                                         k.name, k.public_key)
+        row, private = await self.db.run(
+            keypairs.create, self.db, self.quotas, _caller(), k.name, k.public_key
+        )
         return convert.key_pair(row, private)
 
     @rpc("compute:get_key_pair")
     async def GetKeyPair(self, request, context):
-        return convert.key_pair(await self.db.run(keypairs.get, _caller(), request.name,
-                                                  request.user_id))
+        return convert.key_pair(
+            await self.db.run(keypairs.get, _caller(), request.name, request.user_id)
+        )
 
     @rpc("compute:list_key_pairs")
     async def ListKeyPairs(self, request, context):
         page = page_request(request.page_size, request.page_token, {"u": request.user_id})
         rows, token = await self.db.run(keypairs.list_, _caller(), page, request.user_id)
-        return pb.ListKeyPairsResponse(key_pairs=[convert.key_pair(r) for r in rows],
-                                       next_page_token=token)
+        return pb.ListKeyPairsResponse(
+            key_pairs=[convert.key_pair(r) for r in rows], next_page_token=token
+        )
 
     @rpc("compute:delete_key_pair")
     async def DeleteKeyPair(self, request, context):
@@ -302,8 +370,15 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         g = request.server_group
         if g.policy not in convert.POLICY_NAME:
             raise errors.InvalidArgument("server_group.policy", "is required")
-        row = await self.db.run(server_groups.create, self.db, self.quotas, _caller(), g.name,
-                                convert.POLICY_NAME[g.policy], g.max_server_per_host)
+        row = await self.db.run(
+            server_groups.create,
+            self.db,
+            self.quotas,
+            _caller(),
+            g.name,
+            convert.POLICY_NAME[g.policy],
+            g.max_server_per_host,
+        )
         return convert.server_group(row, [])
 
     @rpc("compute:get_server_group")
@@ -313,21 +388,25 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         def load():
             row = server_groups.get(caller, request.id)
             return row, server_groups.members(row.id)
+
         return convert.server_group(*await self.db.run(load))
 
     @rpc("compute:list_server_groups", deferred=True)
     async def ListServerGroups(self, request, context):
         auth_context.current.get().authorize(
-            "compute:list_all_servers" if request.all_projects else "compute:list_server_groups")
+            "compute:list_all_servers" if request.all_projects else "compute:list_server_groups"
+        )
         caller = _caller()
         page = page_request(request.page_size, request.page_token, {"a": request.all_projects})
 
         def load():
             rows, token = server_groups.list_(caller, page, request.all_projects)
             return [(r, server_groups.members(r.id)) for r in rows], token
+
         pairs, token = await self.db.run(load)
         return pb.ListServerGroupsResponse(
-            server_groups=[convert.server_group(r, m) for r, m in pairs], next_page_token=token)
+            server_groups=[convert.server_group(r, m) for r, m in pairs], next_page_token=token
+        )
 
     @rpc("compute:delete_server_group")
     async def DeleteServerGroup(self, request, context):
@@ -338,9 +417,13 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     async def _quotas(self, project_id: str) -> pb.Quotas:
         def load():
             return self.quotas.limits(project_id), self.quotas.usage(project_id)
+
         limits, usage = await self.db.run(load)
-        return pb.Quotas(project_id=project_id, limits=convert.quota_values(limits),
-                         usage=convert.quota_values(usage))
+        return pb.Quotas(
+            project_id=project_id,
+            limits=convert.quota_values(limits),
+            usage=convert.quota_values(usage),
+        )
 
     @rpc("compute:get_quotas", target=_own_project)
     async def GetQuotas(self, request, context):
@@ -353,8 +436,9 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         project_id = validation.uuid("quotas.project_id", request.quotas.project_id)
         allowed = {f"limits.{n}" for n in QuotaValues.names()}
         paths = validation.update_mask(request.update_mask.paths, allowed)
-        values = {p.split(".", 1)[1]: getattr(request.quotas.limits, p.split(".", 1)[1])
-                  for p in paths}
+        values = {
+            p.split(".", 1)[1]: getattr(request.quotas.limits, p.split(".", 1)[1]) for p in paths
+        }
         await self.db.run(self.quotas.update, project_id, values)
         return await self._quotas(project_id)
 
@@ -370,9 +454,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         page_request(request.page_size, request.page_token)  # validates; zones are few
         zones = await self.db.run(hosts.availability_zones, self.host_records.is_up)
         show = self._show_host()
-        return pb.ListAvailabilityZonesResponse(availability_zones=[
-            pb.AvailabilityZone(name=n, available=a, hosts=h if show else [])
-            for n, a, h in zones])
+        return pb.ListAvailabilityZonesResponse(
+            availability_zones=[
+                pb.AvailabilityZone(name=n, available=a, hosts=h if show else [])
+                for n, a, h in zones
+            ]
+        )
 
     @rpc("compute:list_compute_services")
     async def ListComputeServices(self, request, context):
@@ -381,13 +468,15 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         up = self.host_records.is_up
         return pb.ListComputeServicesResponse(
             services=[convert.compute_service(n, up(n.heartbeat_at, n.forced_down)) for n in rows],
-            next_page_token=token)
+            next_page_token=token,
+        )
 
     async def _set_enabled(self, node_id: str, enabled: bool, reason: str = ""):
         node = await self.db.run(hosts.set_enabled, node_id, enabled, reason)
         self.placement.invalidate()
-        return convert.compute_service(node, self.host_records.is_up(node.heartbeat_at,
-                                                                    node.forced_down))
+        return convert.compute_service(
+            node, self.host_records.is_up(node.heartbeat_at, node.forced_down)
+        )
 
     @rpc("compute:enable_compute_service")
     async def EnableComputeService(self, request, context):
@@ -401,17 +490,25 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         up = self.host_records.is_up(node.heartbeat_at, node.forced_down)
         cfg = self.placement.scheduler.config
         return pb.Hypervisor(
-            id=node.id, hostname=node.hostname, host_ip=node.host_ip,
-            hypervisor_type=node.hypervisor_type, hypervisor_version=node.hypervisor_version,
+            id=node.id,
+            hostname=node.hostname,
+            host_ip=node.host_ip,
+            hypervisor_type=node.hypervisor_type,
+            hypervisor_version=node.hypervisor_version,
             status=pb.SERVICE_STATUS_ENABLED if node.enabled else pb.SERVICE_STATUS_DISABLED,
             state=pb.SERVICE_STATE_UP if up else pb.SERVICE_STATE_DOWN,
-            vcpus=node.vcpus, vcpus_used=usage.vcpus, memory_mb=node.memory_mb,
-            memory_mb_used=usage.memory_mb, local_gb=node.disk_gb, local_gb_used=usage.disk_gb,
+            vcpus=node.vcpus,
+            vcpus_used=usage.vcpus,
+            memory_mb=node.memory_mb,
+            memory_mb_used=usage.memory_mb,
+            local_gb=node.disk_gb,
+            local_gb_used=usage.disk_gb,
             running_vms=usage.servers,
             cpu_allocation_ratio=node.cpu_allocation_ratio or cfg.cpu_allocation_ratio,
             ram_allocation_ratio=node.ram_allocation_ratio or cfg.ram_allocation_ratio,
             disk_allocation_ratio=node.disk_allocation_ratio or cfg.disk_allocation_ratio,
-            servers=[pb.HypervisorServer(id=i, name=n) for i, n in servers_on])
+            servers=[pb.HypervisorServer(id=i, name=n) for i, n in servers_on],
+        )
 
     @rpc("compute:list_hypervisors")
     async def ListHypervisors(self, request, context):
@@ -420,10 +517,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         def load():
             rows, token = hosts.list_nodes(page, hostname_contains=request.hostname)
             return rows, hosts.usage_by_node([r.id for r in rows]), token
+
         rows, usage, token = await self.db.run(load)
         return pb.ListHypervisorsResponse(
             hypervisors=[self._hypervisor(n, usage.get(n.id, hosts.Usage())) for n in rows],
-            next_page_token=token)
+            next_page_token=token,
+        )
 
     @rpc("compute:get_hypervisor")
     async def GetHypervisor(self, request, context):
@@ -431,6 +530,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             node = hosts.get_node(request.id)
             on = hosts.servers_on(node.id) if request.with_servers else []
             return node, hosts.usage_by_node([node.id]).get(node.id, hosts.Usage()), on
+
         node, usage, on = await self.db.run(load)
         return self._hypervisor(node, usage, on)
 

@@ -1,4 +1,5 @@
 """SSH key pairs: generate, import, fingerprint. The private key is returned once, never kept."""
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,9 @@ class KeyMaterial:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name or "") or not name.strip():
-        raise InvalidArgument("key_pair.name",
-                              "1-255 letters, digits, spaces, '_', '-', '.' or '@'")
+        raise InvalidArgument(
+            "key_pair.name", "1-255 letters, digits, spaces, '_', '-', '.' or '@'"
+        )
     return name
 
 
@@ -38,10 +40,16 @@ def fingerprint(public_key: str) -> str:
 
 def generate() -> KeyMaterial:
     key = ed25519.Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption()).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
     return KeyMaterial(public, fingerprint(public), private)
 
 

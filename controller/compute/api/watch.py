@@ -1,4 +1,5 @@
 """What WatchServers reads: servers changed after a revision, in revision order."""
+
 from __future__ import annotations
 
 from controller.compute.records.models import Instance
@@ -6,8 +7,13 @@ from controller.compute.records.models import Instance
 BATCH = 200
 
 
-def changes_after(caller, revision: int, server_id: str = "", all_projects: bool = False,
-                  include_deleted: bool = True) -> list[Instance]:
+def changes_after(
+    caller,
+    revision: int,
+    server_id: str = "",
+    all_projects: bool = False,
+    include_deleted: bool = True,
+) -> list[Instance]:
     """A stream's backlog."""
     query = Instance.select().where(Instance.revision > revision)
     # A named server was found visible before the watch began (an admin sees any project's,
@@ -23,8 +29,12 @@ def changes_after(caller, revision: int, server_id: str = "", all_projects: bool
 
 def rows_after(revision: int) -> list[Instance]:
     """Every server changed after `revision`: what the change feed reads."""
-    return list(Instance.select().where(Instance.revision > revision)
-                .order_by(Instance.revision).limit(BATCH))
+    return list(
+        Instance.select()
+        .where(Instance.revision > revision)
+        .order_by(Instance.revision)
+        .limit(BATCH)
+    )
 
 
 def matcher(caller, server_id: str = "", all_projects: bool = False):
@@ -32,6 +42,8 @@ def matcher(caller, server_id: str = "", all_projects: bool = False):
     everyone = caller.is_admin and all_projects
 
     def matches(row: Instance) -> bool:
-        return ((everyone or row.project_id == caller.project_id)
-                and (not server_id or row.id == server_id))
+        return (everyone or row.project_id == caller.project_id) and (
+            not server_id or row.id == server_id
+        )
+
     return matches

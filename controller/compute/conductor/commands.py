@@ -4,6 +4,7 @@ from plain values and read back here where the conductor's decisions need a part
 The outbox keeps each command's message less its ids (`node_command.body`); `convert.command`
 adds them when the command is sent. No other module of the conductor builds or parses one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class Guest:
     project_id: str
     availability_zone: str
     key_name: str = ""
-    public_key: str = ""       # OpenSSH format; "" for no key pair
+    public_key: str = ""  # OpenSSH format; "" for no key pair
     user_data: bytes = b""
 
 
@@ -56,14 +57,24 @@ def _ref(target: pb.ImageRef, ref: ImageRef) -> None:
     target.os_hash_value, target.size = ref.os_hash_value, ref.size
 
 
-def spawn(name: str, vcpus: int, memory_mb: int, disk_gb: int, boot: BootImages,
-          metadata: dict[str, str], guest: Guest) -> Body:
+def spawn(
+    name: str,
+    vcpus: int,
+    memory_mb: int,
+    disk_gb: int,
+    boot: BootImages,
+    metadata: dict[str, str],
+    guest: Guest,
+) -> Body:
     # Filled in place: a message passed to a constructor is copied (this runs per placement).
     command = pb.Command()
     action = command.spawn
     action.name, action.vcpus, action.memory_mb, action.disk_gb = name, vcpus, memory_mb, disk_gb
-    for target, ref in ((action.image, boot.image), (action.kernel, boot.kernel),
-                        (action.ramdisk, boot.ramdisk)):
+    for target, ref in (
+        (action.image, boot.image),
+        (action.kernel, boot.kernel),
+        (action.ramdisk, boot.ramdisk),
+    ):
         if ref is not None:
             _ref(target, ref)
     action.kernel_cmdline = boot.kernel_cmdline

@@ -5,6 +5,7 @@ Async glue only: every decision is a function of workflow.py run in one write tr
 Its collaborators are given to it (controller/compute/service.py builds them): the database,
 its settings, the build queue that places servers (placing.py), and the image port.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,13 +13,12 @@ import datetime
 import logging
 
 from controller import logs
-from controller.compute.records import states
-from controller.compute.records.models import Instance
 from controller.compute.conductor import nodes, outbox, replica, workflow
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
-from controller.compute.records.models import ComputeNode
+from controller.compute.records import states
+from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
@@ -30,18 +30,26 @@ CONSOLE_MAX_BYTES = 256 * 1024
 
 
 class Conductor:
-    def __init__(self, db: Database, settings: ConductorSection, builds: BuildQueue,
-                 images: ImagePort, *, service_down_time: float, max_message_bytes: int):
+    def __init__(
+        self,
+        db: Database,
+        settings: ConductorSection,
+        builds: BuildQueue,
+        images: ImagePort,
+        *,
+        service_down_time: float,
+        max_message_bytes: int,
+    ):
         self.db = db
         self.settings = settings
         self.builds = builds
         self.images = images
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
-        self.sessions: dict[str, object] = {}     # node id -> its NodeSession in this process
+        self.sessions: dict[str, object] = {}  # node id -> its NodeSession in this process
         # The name this conductor holds node sessions under, and the ids of its open streams.
         self.owner = replica.new_owner()
-        self.open_sessions: dict[str, object] = {}   # session id -> its NodeSession
+        self.open_sessions: dict[str, object] = {}  # session id -> its NodeSession
         self._console: dict[str, asyncio.Future] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -51,6 +59,7 @@ class Conductor:
         def unit():
             with self.db.write_transaction():
                 return fn(self.db, self.settings, *args)
+
         return await self.db.run(unit)
 
     def _background(self, coroutine) -> None:
@@ -89,14 +98,14 @@ class Conductor:
             logs.request_id_var.reset(token)
 
     async def act(self, instance_id: str, action: states.Action) -> None:
-        command = await self.txn(workflow.ensure_action, instance_id, action,
-                                 logs.request_id_var.get())
+        command = await self.txn(
+            workflow.ensure_action, instance_id, action, logs.request_id_var.get()
+        )
         if command is not None:
             self.wake(command.node_id)
 
     async def delete(self, instance_id: str) -> None:
-        command = await self.txn(workflow.ensure_destroy, instance_id,
-                                 logs.request_id_var.get())
+        command = await self.txn(workflow.ensure_destroy, instance_id, logs.request_id_var.get())
         faults.point("destroy.written")
         if command is not None:
             self.wake(command.node_id)
@@ -107,13 +116,15 @@ class Conductor:
             if inst is None or inst.deleted_at is not None:
                 raise NotFound(f"server {instance_id} not found", reason="SERVER_NOT_FOUND")
             if not inst.node_id:
-                raise FailedPrecondition("the server has no host yet",
-                                         reason="INVALID_SERVER_STATE")
+                raise FailedPrecondition(
+                    "the server has no host yet", reason="INVALID_SERVER_STATE"
+                )
             node = ComputeNode.get_or_none(ComputeNode.id == inst.node_id)
             if node is None or not nodes.is_up(node, utcnow(), self.service_down_time):
                 raise Unavailable("the server's host is down", reason="HOST_DOWN")
-            return workflow.console_command(settings, inst, CONSOLE_MAX_BYTES,
-                                            logs.request_id_var.get())
+            return workflow.console_command(
+                settings, inst, CONSOLE_MAX_BYTES, logs.request_id_var.get()
+            )
 
         command = await self.txn(prepare)
         future = asyncio.get_running_loop().create_future()
@@ -124,8 +135,11 @@ class Conductor:
         finally:
             self._console.pop(command.id, None)
         if lines > 0:
-            text = "\n".join(text.split("\n")[-lines - 1:]) if text.endswith("\n") else \
-                "\n".join(text.split("\n")[-lines:])
+            text = (
+                "\n".join(text.split("\n")[-lines - 1 :])
+                if text.endswith("\n")
+                else "\n".join(text.split("\n")[-lines:])
+            )
         return text
 
     async def _await_console(self, command_id: str, future: asyncio.Future) -> str:
@@ -134,17 +148,21 @@ class Conductor:
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                raise Unavailable("the server's host did not send its console output in time",
-                                  reason="HOST_TIMEOUT")
+                raise Unavailable(
+                    "the server's host did not send its console output in time",
+                    reason="HOST_TIMEOUT",
+                )
             try:
                 return await asyncio.wait_for(asyncio.shield(future), min(remaining, 0.5))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 row = await self.db.run(outbox.get, command_id)
                 if row is not None and row.state == outbox.SUCCEEDED:
                     return (row.result or {}).get("console", "")
                 if row is not None and row.state not in outbox.LIVE:
-                    raise Unavailable(f"console output failed: {row.error_message or row.state}",
-                                      reason="HOST_ERROR") from None
+                    raise Unavailable(
+                        f"console output failed: {row.error_message or row.state}",
+                        reason="HOST_ERROR",
+                    ) from None
 
     # -- from node sessions --------------------------------------------------------------
 
@@ -157,9 +175,12 @@ class Conductor:
             if result.ok:
                 future.set_result(result.console_output)
             else:
-                future.set_exception(Unavailable(
-                    f"console output failed: {result.error_message or result.error_code}",
-                    reason="HOST_ERROR"))
+                future.set_exception(
+                    Unavailable(
+                        f"console output failed: {result.error_message or result.error_code}",
+                        reason="HOST_ERROR",
+                    )
+                )
         self._follow(follow)
 
     def _follow(self, follow: workflow.FollowUp) -> None:
@@ -171,8 +192,9 @@ class Conductor:
     async def _reschedule(self, instance_id: str) -> None:
         tried = await self.db.run(tried_hosts, instance_id)
         log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
-        await self._build(instance_id, tuple(tried), await self.db.run(
-            workflow.latest_request_id, instance_id))
+        await self._build(
+            instance_id, tuple(tried), await self.db.run(workflow.latest_request_id, instance_id)
+        )
 
     # -- sweeps --------------------------------------------------------------------------
 
@@ -182,8 +204,7 @@ class Conductor:
             self._follow(await self.txn(workflow.apply_timeout, command))
         for instance_id, task in await self.db.run(workflow.stuck, self.settings, now):
             await self._unstick(instance_id, task)
-        await self.db.run(_purge, now - datetime.timedelta(
-            seconds=self.settings.command_retention))
+        await self.db.run(_purge, now - datetime.timedelta(seconds=self.settings.command_retention))
 
     async def _unstick(self, instance_id: str, task: str) -> None:
         request_id = await self.db.run(workflow.latest_request_id, instance_id)
@@ -195,8 +216,9 @@ class Conductor:
         elif task == states.DELETING:
             command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
         else:
-            command = await self.txn(workflow.ensure_action, instance_id,
-                                     workflow.ACTION_TASKS[task], request_id)
+            command = await self.txn(
+                workflow.ensure_action, instance_id, workflow.ACTION_TASKS[task], request_id
+            )
         if command is not None:
             self.wake(command.node_id)
 
@@ -214,8 +236,12 @@ class Conductor:
 
 
 def tried_hosts(instance_id: str) -> list[str]:
-    node_ids = {c.node_id for c in NodeCommand.select(NodeCommand.node_id)
-                .where(NodeCommand.instance_id == instance_id, NodeCommand.kind == "spawn")}
+    node_ids = {
+        c.node_id
+        for c in NodeCommand.select(NodeCommand.node_id).where(
+            NodeCommand.instance_id == instance_id, NodeCommand.kind == "spawn"
+        )
+    }
     return sorted(n.hostname for n in ComputeNode.select().where(ComputeNode.id.in_(node_ids)))
 
 

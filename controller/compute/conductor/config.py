@@ -1,4 +1,5 @@
 """[conductor] settings. A node is down after [compute] service_down_time without a heartbeat."""
+
 import dataclasses
 import typing
 

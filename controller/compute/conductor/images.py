@@ -1,5 +1,6 @@
 """What the conductor asks of images, all through the image port (app.image_port): what a
 spawn boots from, and which images a node may fetch (only those of spawns waiting on it)."""
+
 from __future__ import annotations
 
 import logging
@@ -26,6 +27,8 @@ def boot_images(port: ImagePort, instance_id: str, image_id: str) -> BootImages:
 def node_may_fetch(node_id: str, image_id: str) -> bool:
     """True when a spawn waiting on the node boots from the image."""
     waiting = NodeCommand.select(NodeCommand.body).where(
-        NodeCommand.node_id == node_id, NodeCommand.kind == "spawn",
-        NodeCommand.state.in_(outbox.LIVE))
+        NodeCommand.node_id == node_id,
+        NodeCommand.kind == "spawn",
+        NodeCommand.state.in_(outbox.LIVE),
+    )
     return any(image_id in commands.image_ids(command.body) for command in waiting)

@@ -1,5 +1,6 @@
 """peewee models of the conductor's own table, the outbox (schema:
 controller/db/migrations/m0300_*.py, m0403_*.py); compute nodes are in records/models.py."""
+
 import peewee
 
 from controller.db.database import BaseModel

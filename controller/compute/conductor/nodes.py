@@ -1,4 +1,5 @@
 """Compute node records: written from hellos and heartbeats, read for liveness."""
+
 from __future__ import annotations
 
 import datetime
@@ -18,10 +19,16 @@ UP, DOWN, MAINTENANCE, UNKNOWN = "UP", "DOWN", "MAINTENANCE", "UNKNOWN"
 
 
 def _resource_columns(res: Resources) -> dict:
-    return dict(vcpus=res.vcpus, memory_mb=res.memory_mb, disk_gb=res.disk_gb,
-                vcpus_used=res.vcpus_used, memory_mb_used=res.memory_mb_used,
-                free_memory_mb=res.free_memory_mb, disk_gb_free=res.disk_gb_free,
-                running_instances=res.running_instances)
+    return dict(
+        vcpus=res.vcpus,
+        memory_mb=res.memory_mb,
+        disk_gb=res.disk_gb,
+        vcpus_used=res.vcpus_used,
+        memory_mb_used=res.memory_mb_used,
+        free_memory_mb=res.free_memory_mb,
+        disk_gb_free=res.disk_gb_free,
+        running_instances=res.running_instances,
+    )
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,9 @@ class Session:
     sessions it holds itself."""
 
     id: str
-    owner: str                          # this conductor (replica.new_owner)
+    owner: str  # this conductor (replica.new_owner)
     service_down_time: float
-    open_here: Callable[[str], bool]    # whether a session id of this owner is still open
+    open_here: Callable[[str], bool]  # whether a session id of this owner is still open
 
 
 def holds(node: ComputeNode, session: Session, now: datetime.datetime) -> bool:
@@ -52,8 +59,15 @@ def _age(node: ComputeNode, now: datetime.datetime) -> float:
     return (now - node.heartbeat_at).total_seconds()
 
 
-def register(host: str, res: Resources, *, availability_zone: str, agent_version: str,
-             session: Session, host_ip: str = "") -> ComputeNode:
+def register(
+    host: str,
+    res: Resources,
+    *,
+    availability_zone: str,
+    agent_version: str,
+    session: Session,
+    host_ip: str = "",
+) -> ComputeNode:
     """The node said hello: create or refresh its record and make this stream its session.
     Operator columns (enabled, ratios, forced_down) are left as they are. FailedPrecondition
     (NODE_SESSION_ACTIVE) while another session holds the host: one identity, one stream."""
@@ -67,19 +81,38 @@ def register(host: str, res: Resources, *, availability_zone: str, agent_version
             f"{_age(node, now):.0f} s ago): another stratus-compute runs with this host's "
             "name and certificate. Stop the copy; a host's session is released when its "
             f"stream ends or after {session.service_down_time:.0f} s without heartbeats",
-            reason="NODE_SESSION_ACTIVE", host=host, retry_after_seconds=wait)
+            reason="NODE_SESSION_ACTIVE",
+            host=host,
+            retry_after_seconds=wait,
+        )
     values = dict(
-        availability_zone=availability_zone or "nova", heartbeat_at=now,
-        architecture=res.architecture, hypervisor_type=res.hypervisor_type,
-        hypervisor_version=res.hypervisor_version, domain_type=res.domain_type,
-        cpu_model=res.cpu_model, agent_version=agent_version, session_id=session.id,
-        session_owner=session.owner, connected=True, updated_at=now, **_resource_columns(res))
+        availability_zone=availability_zone or "nova",
+        heartbeat_at=now,
+        architecture=res.architecture,
+        hypervisor_type=res.hypervisor_type,
+        hypervisor_version=res.hypervisor_version,
+        domain_type=res.domain_type,
+        cpu_model=res.cpu_model,
+        agent_version=agent_version,
+        session_id=session.id,
+        session_owner=session.owner,
+        connected=True,
+        updated_at=now,
+        **_resource_columns(res),
+    )
     if host_ip:
         values["host_ip"] = host_ip
     if node is None:
-        return ComputeNode.create(id=str(uuid.uuid4()), hostname=host, enabled=True,
-                                  disabled_reason="", memory_mb_reserved=0, created_at=now,
-                                  unknown_domains=[], **values)
+        return ComputeNode.create(
+            id=str(uuid.uuid4()),
+            hostname=host,
+            enabled=True,
+            disabled_reason="",
+            memory_mb_reserved=0,
+            created_at=now,
+            unknown_domains=[],
+            **values,
+        )
     ComputeNode.update(**values).where(ComputeNode.id == node.id).execute()
     return ComputeNode.get_by_id(node.id)
 
@@ -90,19 +123,27 @@ def heartbeat(node_id: str, session_id: str, res: Resources | None) -> bool:
     values = dict(heartbeat_at=now, updated_at=now)
     if res is not None:
         values.update(_resource_columns(res))
-    return (ComputeNode.update(**values)
-            .where(ComputeNode.id == node_id, ComputeNode.session_id == session_id)
-            .execute()) > 0
+    return (
+        ComputeNode.update(**values)
+        .where(ComputeNode.id == node_id, ComputeNode.session_id == session_id)
+        .execute()
+    ) > 0
 
 
 def disconnected(node_id: str, session_id: str) -> None:
-    (ComputeNode.update(connected=False, updated_at=utcnow())
-     .where(ComputeNode.id == node_id, ComputeNode.session_id == session_id).execute())
+    (
+        ComputeNode.update(connected=False, updated_at=utcnow())
+        .where(ComputeNode.id == node_id, ComputeNode.session_id == session_id)
+        .execute()
+    )
 
 
 def is_current(node_id: str, session_id: str) -> bool:
-    return ComputeNode.select().where(ComputeNode.id == node_id,
-                                      ComputeNode.session_id == session_id).exists()
+    return (
+        ComputeNode.select()
+        .where(ComputeNode.id == node_id, ComputeNode.session_id == session_id)
+        .exists()
+    )
 
 
 def is_up(node: ComputeNode, now: datetime.datetime, service_down_time: float) -> bool:
@@ -111,8 +152,7 @@ def is_up(node: ComputeNode, now: datetime.datetime, service_down_time: float) -
     return (now - node.heartbeat_at).total_seconds() <= service_down_time
 
 
-def host_status(node: ComputeNode | None, now: datetime.datetime,
-                service_down_time: float) -> str:
+def host_status(node: ComputeNode | None, now: datetime.datetime, service_down_time: float) -> str:
     """Nova's server host_status."""
     if node is None:
         return UNKNOWN

@@ -5,11 +5,12 @@ state and its spawn command; servers nothing fits go to ERROR (No valid host was
 `BuildQueue` places every server waiting at that moment together (schedule_batch), in a
 database worker; the conductor awaits one server's outcome from it.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from controller.compute.records import lifecycle
 from controller.compute.scheduler import specs
@@ -44,8 +45,9 @@ class PlacedServers:
         lifecycle.placed_many(placed)
 
 
-def schedule_one(db, placement: Placement, servers: PlacedServers, instance_id: str,
-                 ignore_hosts=()) -> Placed | None:
+def schedule_one(
+    db, placement: Placement, servers: PlacedServers, instance_id: str, ignore_hosts=()
+) -> Placed | None:
     """Places and claims, or puts the server in ERROR (No valid host was found). None when
     there is nothing to place (deleted meanwhile, or no host fits)."""
     try:
@@ -66,8 +68,9 @@ def _refuse(db, refused: list[tuple[str, NoValidHost]]) -> None:
         lifecycle.no_valid_host([instance_id for instance_id, _ in refused])
 
 
-def schedule_batch(db, placement: Placement, servers: PlacedServers,
-                   items: list[tuple[str, tuple]]) -> list:
+def schedule_batch(
+    db, placement: Placement, servers: PlacedServers, items: list[tuple[str, tuple]]
+) -> list:
     """schedule_one for many servers, (instance_id, ignore_hosts) each: those without a
     server group share one selection pass and one claim transaction; those that did not fit
     share a second, on a snapshot loaded for it, and those nothing fits even there share one
@@ -88,7 +91,9 @@ def schedule_batch(db, placement: Placement, servers: PlacedServers,
     refused: list[tuple[int, NoValidHost]] = []
     for fresh in (False, True):
         again = []
-        for (i, spec), outcome in zip(batched, _together(placement, servers, batched, fresh), strict=True):
+        for (i, spec), outcome in zip(
+            batched, _together(placement, servers, batched, fresh), strict=True
+        ):
             if isinstance(outcome, Placed):
                 results[i] = outcome
             elif isinstance(outcome, NoValidHost):
@@ -118,8 +123,7 @@ def _together(placement: Placement, servers: PlacedServers, batched: list, fresh
     try:
         return placement.place_batch([spec for _, spec in batched], servers, fresh)
     except Exception:
-        log.exception("placing %d servers together failed; placing them one by one",
-                      len(batched))
+        log.exception("placing %d servers together failed; placing them one by one", len(batched))
         return [None] * len(batched)
 
 
@@ -128,8 +132,12 @@ class BuildQueue:
     that moment (up to MAX_BATCH) with schedule_batch, in a database worker."""
 
     def __init__(self, db, placement: Placement, write_spawns: SpawnWriter, workers: int = 1):
-        self._batcher = Batcher(db, functools.partial(
-            schedule_batch, db, placement, PlacedServers(write_spawns)), MAX_BATCH, workers)
+        self._batcher = Batcher(
+            db,
+            functools.partial(schedule_batch, db, placement, PlacedServers(write_spawns)),
+            MAX_BATCH,
+            workers,
+        )
 
     async def schedule(self, instance_id: str, ignore_hosts=()) -> Placed | None:
         return await self._batcher.submit((instance_id, tuple(ignore_hosts)))

@@ -6,6 +6,7 @@ conductor within it, so a replica restarted on the same host can tell that its p
 and every stream it held, is gone; an owner on another host is trusted until its session's
 heartbeats stop for `service_down_time`.
 """
+
 from __future__ import annotations
 
 import os

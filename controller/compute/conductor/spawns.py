@@ -4,6 +4,7 @@ metadata, and what the guest learns of itself (host name, project, zone, key pai
 Read in the transaction that placed the servers (one statement for all of them, each image
 once), so it runs in every placement's claim: the statements are rendered once per count.
 """
+
 from __future__ import annotations
 
 import functools
@@ -11,9 +12,8 @@ import json
 import re
 from typing import NamedTuple
 
-from controller.compute.records.models import Instance, InstanceAction
 from controller.compute.conductor import commands, images
-from controller.compute.records.models import ComputeNode
+from controller.compute.records.models import ComputeNode, Instance, InstanceAction
 from controller.db.prepared import Param, Prepared
 from controller.image.port import BootImages, ImagePort
 
@@ -55,43 +55,62 @@ class _Server(NamedTuple):
     ram_mb: int
     disk_gb: int
     image_id: str
-    metadata: str             # JSON
+    metadata: str  # JSON
     config_drive: bool | int  # as the engine stores a boolean
     project_id: str
     availability_zone: str
     key_name: str
     key_data: str
     user_data: bytes | memoryview | None
-    request_id: str | None    # of its latest action (its create's)
+    request_id: str | None  # of its latest action (its create's)
 
 
 @functools.lru_cache(maxsize=32)
 def _servers(count: int) -> Prepared:
     """What the spawns of `count` servers read of them: a _Server each."""
+
     def build():
-        latest = (InstanceAction.select(InstanceAction.request_id)
-                  .where(InstanceAction.instance_id == Instance.id)
-                  .order_by(InstanceAction.id.desc()).limit(1))
+        latest = (
+            InstanceAction.select(InstanceAction.request_id)
+            .where(InstanceAction.instance_id == Instance.id)
+            .order_by(InstanceAction.id.desc())
+            .limit(1)
+        )
         return Instance.select(
-            Instance.id, Instance.name, Instance.vcpus, Instance.ram_mb, Instance.disk_gb,
-            Instance.image_id, Instance.metadata, Instance.config_drive, Instance.project_id,
-            Instance.availability_zone, Instance.key_name, Instance.key_data,
-            Instance.user_data, latest,
+            Instance.id,
+            Instance.name,
+            Instance.vcpus,
+            Instance.ram_mb,
+            Instance.disk_gb,
+            Instance.image_id,
+            Instance.metadata,
+            Instance.config_drive,
+            Instance.project_id,
+            Instance.availability_zone,
+            Instance.key_name,
+            Instance.key_data,
+            Instance.user_data,
+            latest,
         ).where(Instance.id.in_(_ids(count)))
+
     return Prepared(build)
 
 
 @functools.lru_cache(maxsize=32)
 def _zones(count: int) -> Prepared:
-    return Prepared(lambda: ComputeNode.select(ComputeNode.id, ComputeNode.availability_zone)
-                    .where(ComputeNode.id.in_(_ids(count))))
+    return Prepared(
+        lambda: ComputeNode.select(ComputeNode.id, ComputeNode.availability_zone).where(
+            ComputeNode.id.in_(_ids(count))
+        )
+    )
 
 
 def _host_zones(servers: dict[str, _Server], placed: list[tuple[str, str]]) -> dict[str, str]:
     """The zones of the hosts of servers that asked for none: the guest is told its host's
     zone, as Nova records it on such a server when it is scheduled."""
-    nodes = sorted({node_id for instance_id, node_id in placed
-                    if not servers[instance_id].availability_zone})
+    nodes = sorted(
+        {node_id for instance_id, node_id in placed if not servers[instance_id].availability_zone}
+    )
     if not nodes:
         return {}
     return dict(_zones(len(nodes)).execute(**_bind(nodes)).fetchall())
@@ -100,8 +119,9 @@ def _host_zones(servers: dict[str, _Server], placed: list[tuple[str, str]]) -> d
 def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
     """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds."""
     ids = [instance_id for instance_id, _ in placed]
-    servers = {row[0]: _Server._make(row)
-               for row in _servers(len(ids)).execute(**_bind(ids)).fetchall()}
+    servers = {
+        row[0]: _Server._make(row) for row in _servers(len(ids)).execute(**_bind(ids)).fetchall()
+    }
     zones = _host_zones(servers, placed)
     boots: dict[str, BootImages] = {}
     found = []
@@ -111,11 +131,21 @@ def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
             boots[server.image_id] = images.boot_images(port, instance_id, server.image_id)
         guest = commands.Guest(
             config_drive=bool(server.config_drive),
-            hostname=hostname(server.name, instance_id), project_id=server.project_id,
+            hostname=hostname(server.name, instance_id),
+            project_id=server.project_id,
             availability_zone=server.availability_zone or zones.get(node_id, ""),
-            key_name=server.key_name, public_key=server.key_data,
-            user_data=bytes(server.user_data or b""))
-        body = commands.spawn(server.name, server.vcpus, server.ram_mb, server.disk_gb,
-                              boots[server.image_id], json.loads(server.metadata), guest)
+            key_name=server.key_name,
+            public_key=server.key_data,
+            user_data=bytes(server.user_data or b""),
+        )
+        body = commands.spawn(
+            server.name,
+            server.vcpus,
+            server.ram_mb,
+            server.disk_gb,
+            boots[server.image_id],
+            json.loads(server.metadata),
+            guest,
+        )
         found.append(Spawn(node_id, instance_id, body, server.request_id or ""))
     return found

@@ -5,6 +5,7 @@ directions are bounded: the node's messages are read one at a time (gRPC flow co
 the rest back), commands wait in the database until the node has room
 (`max_inflight_commands`), and the send queue has a fixed size.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,9 @@ from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
 from controller.node_listener import current_peer
 from controller.rpc import status
-from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
+from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -43,14 +44,19 @@ class NodeSession:
     async def run(self, hello: pb.Hello, requests):
         resources = convert.resources(hello.resources)
         conductor = self.conductor
-        claim = nodes.Session(self.session_id, conductor.owner, conductor.service_down_time,
-                              conductor.is_open)
+        claim = nodes.Session(
+            self.session_id, conductor.owner, conductor.service_down_time, conductor.is_open
+        )
 
         def register(db, _settings):
-            return nodes.register(self.host, resources,
-                                  availability_zone=hello.availability_zone,
-                                  agent_version=hello.agent_version,
-                                  session=claim, host_ip=_peer_ip(self.context))
+            return nodes.register(
+                self.host,
+                resources,
+                availability_zone=hello.availability_zone,
+                agent_version=hello.agent_version,
+                session=claim,
+                host_ip=_peer_ip(self.context),
+            )
 
         # Open before it is recorded: a hello racing it on this replica sees it live.
         conductor.open_sessions[self.session_id] = self
@@ -58,11 +64,15 @@ class NodeSession:
             node = await conductor.txn(register)
         except FailedPrecondition as refusal:
             del conductor.open_sessions[self.session_id]
-            log.warning("refused a second session for host %s: it has a live one",
-                        self.host, extra=fields(host=self.host, session=self.session_id))
+            log.warning(
+                "refused a second session for host %s: it has a live one",
+                self.host,
+                extra=fields(host=self.host, session=self.session_id),
+            )
             code, message, details = status.from_exception(refusal)
-            await self.context.abort(code, message,
-                                     trailing_metadata=(("grpc-status-details-bin", details),))
+            await self.context.abort(
+                code, message, trailing_metadata=(("grpc-status-details-bin", details),)
+            )
         except BaseException:
             del conductor.open_sessions[self.session_id]
             raise
@@ -71,15 +81,22 @@ class NodeSession:
         conductor.sessions[node.id] = self
         if previous is not None:
             previous.wake.set()  # it finds it is no longer current and ends
-        log.info("node connected", extra=fields(host=self.host, node_id=node.id,
-                                                 session=self.session_id))
+        log.info(
+            "node connected", extra=fields(host=self.host, node_id=node.id, session=self.session_id)
+        )
         tasks = []
         try:
-            yield convert.welcome(node.id, self.settings.report_interval,
-                                  conductor.service_down_time, conductor.max_message_bytes)
+            yield convert.welcome(
+                node.id,
+                self.settings.report_interval,
+                conductor.service_down_time,
+                conductor.max_message_bytes,
+            )
             await self._reconcile(list(hello.instances))
-            tasks = [asyncio.ensure_future(self._read(requests)),
-                     asyncio.ensure_future(self._deliver())]
+            tasks = [
+                asyncio.ensure_future(self._read(requests)),
+                asyncio.ensure_future(self._deliver()),
+            ]
             while (message := await self.outgoing.get()) is not _END:
                 yield message
         finally:
@@ -93,8 +110,9 @@ class NodeSession:
 
     async def _reconcile(self, instances) -> None:
         reports = [convert.instance_report(i) for i in instances]
-        outcome = await self.conductor.txn(workflow.reconcile, self.node_id, self.session_id,
-                                           reports)
+        outcome = await self.conductor.txn(
+            workflow.reconcile, self.node_id, self.session_id, reports
+        )
         if outcome.reaped:
             self.wake.set()
 
@@ -106,24 +124,31 @@ class NodeSession:
             async for message in requests:
                 kind = message.WhichOneof("body")
                 if kind == "heartbeat":
-                    res = (convert.resources(message.heartbeat.resources)
-                           if message.heartbeat.HasField("resources") else None)
-                    if not await self.db.run(nodes.heartbeat, self.node_id, self.session_id,
-                                             res):
+                    res = (
+                        convert.resources(message.heartbeat.resources)
+                        if message.heartbeat.HasField("resources")
+                        else None
+                    )
+                    if not await self.db.run(nodes.heartbeat, self.node_id, self.session_id, res):
                         break  # another stream took over this node
                 elif kind == "instance_event":
                     event = message.instance_event
-                    await self.conductor.txn(_event, self.node_id, event.instance_id,
-                                             convert.POWER_STATES.get(event.power_state,
-                                                                      "nostate"))
+                    await self.conductor.txn(
+                        _event,
+                        self.node_id,
+                        event.instance_id,
+                        convert.POWER_STATES.get(event.power_state, "nostate"),
+                    )
                 elif kind == "command_result":
-                    await self.conductor.on_result(self.node_id,
-                                                   convert.result(message.command_result))
+                    await self.conductor.on_result(
+                        self.node_id, convert.result(message.command_result)
+                    )
                 elif kind == "inventory":
                     await self._reconcile(list(message.inventory.instances))
                 else:
-                    log.warning("node %s sent an unexpected %s message; closing", self.host,
-                                kind or "empty")
+                    log.warning(
+                        "node %s sent an unexpected %s message; closing", self.host, kind or "empty"
+                    )
                     break
         except asyncio.CancelledError:
             raise
@@ -164,7 +189,7 @@ def _peer_ip(context) -> str:
     peer = context.peer() or ""
     for prefix in ("ipv4:", "ipv6:"):
         if peer.startswith(prefix):
-            return peer[len(prefix):].rsplit(":", 1)[0].strip("[]")
+            return peer[len(prefix) :].rsplit(":", 1)[0].strip("[]")
     return ""
 
 
@@ -175,18 +200,20 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
     async def Connect(self, request_iterator, context):
         host = current_peer().host_name.lower()
         try:
-            first = await asyncio.wait_for(request_iterator.__anext__(),
-                                           self.conductor.settings.hello_timeout)
-        except (StopAsyncIteration, asyncio.TimeoutError):
+            first = await asyncio.wait_for(
+                request_iterator.__anext__(), self.conductor.settings.hello_timeout
+            )
+        except (TimeoutError, StopAsyncIteration):
             return
         if first.WhichOneof("body") != "hello":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "the first message on the stream must be a hello")
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first message on the stream must be a hello"
+            )
         if first.hello.host_name.lower() != host:
-            log.warning("node with a certificate for %s said it is %s", host,
-                        first.hello.host_name)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"this certificate is for host {host}")
+            log.warning("node with a certificate for %s said it is %s", host, first.hello.host_name)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"this certificate is for host {host}"
+            )
         session = NodeSession(self.conductor, host, context)
         async for message in session.run(first.hello, request_iterator):
             yield message
@@ -201,14 +228,19 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
 
         chunk = min(IMAGE_CHUNK_BYTES, conductor.max_message_bytes // 2)
         try:
-            data = (await conductor.images.open_data(request.image_id, chunk)
-                    if await conductor.db.run(allowed) else None)
+            data = (
+                await conductor.images.open_data(request.image_id, chunk)
+                if await conductor.db.run(allowed)
+                else None
+            )
         except Unavailable as exc:  # the database is down: the node fetches again later
             await context.abort(grpc.StatusCode.UNAVAILABLE, exc.message)
         except StratusError:  # the image has no data: the node's spawn fails
             data = None
         if data is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND,
-                                f"no server on host {host} needs image {request.image_id}")
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no server on host {host} needs image {request.image_id}",
+            )
         async for piece in data:
             yield pb.FetchImageResponse(data=piece)

@@ -6,6 +6,7 @@ command finished (exactly once, whatever arrives twice). The `ensure_*` function
 idempotent measure-then-act steps: they write a command only when the server's task needs
 one and none is live, so the API's call and the periodic sweep can both run them.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -44,32 +45,45 @@ def _lock(db, instance_id: str) -> Instance | None:
 
 
 def latest_request_id(instance_id: str) -> str:
-    row = (InstanceAction.select(InstanceAction.request_id)
-           .where(InstanceAction.instance_id == instance_id)
-           .order_by(InstanceAction.id.desc()).first())
+    row = (
+        InstanceAction.select(InstanceAction.request_id)
+        .where(InstanceAction.instance_id == instance_id)
+        .order_by(InstanceAction.id.desc())
+        .first()
+    )
     return row.request_id if row else ""
 
 
 def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
-    return lifecycle.change(instance_id, vm_state=states.ERROR, task_state=None,
-                            fault_code=code, fault_message=message[:255],
-                            fault_time=utcnow(), **values)
+    return lifecycle.change(
+        instance_id,
+        vm_state=states.ERROR,
+        task_state=None,
+        fault_code=code,
+        fault_message=message[:255],
+        fault_time=utcnow(),
+        **values,
+    )
 
 
 # -- commands --------------------------------------------------------------------------
 
-def spawn_placed(settings: ConductorSection, port: ImagePort,
-                 placed: list[tuple[str, str]]) -> None:
+
+def spawn_placed(
+    settings: ConductorSection, port: ImagePort, placed: list[tuple[str, str]]
+) -> None:
     """The spawns for servers, (instance_id, node_id) each, that a claim just moved from
     scheduling to spawning, in the claim's own transaction (which holds their rows): one
     insert for all. A server waiting for a host never has a live spawn, so there is nothing
     to look for first."""
-    outbox.enqueue_rows([outbox.command(*spawn, settings.spawn_timeout)
-                         for spawn in spawns.spawns(port, placed)])
+    outbox.enqueue_rows(
+        [outbox.command(*spawn, settings.spawn_timeout) for spawn in spawns.spawns(port, placed)]
+    )
 
 
-def ensure_spawn(db, settings: ConductorSection, port: ImagePort,
-                 instance_id: str) -> NodeCommand | None:
+def ensure_spawn(
+    db, settings: ConductorSection, port: ImagePort, instance_id: str
+) -> NodeCommand | None:
     """The spawn of a placed server whose command was never written (its request id is its
     latest action's, as for every spawn)."""
     inst = _lock(db, instance_id)
@@ -82,20 +96,23 @@ def ensure_spawn(db, settings: ConductorSection, port: ImagePort,
     return outbox.enqueue(*spawn, settings.spawn_timeout)
 
 
-def ensure_action(db, settings: ConductorSection, instance_id: str, action: states.Action,
-                  request_id: str) -> NodeCommand | None:
+def ensure_action(
+    db, settings: ConductorSection, instance_id: str, action: states.Action, request_id: str
+) -> NodeCommand | None:
     inst = _lock(db, instance_id)
     if inst is None or inst.task_state != action.task_state or not inst.node_id:
         return None
     for command in outbox.live_for_instance(instance_id, "power"):
         if commands.power_action(command.body) == action.name:
             return command
-    return outbox.enqueue(inst.node_id, instance_id, commands.power(action.name), request_id,
-                          settings.command_timeout)
+    return outbox.enqueue(
+        inst.node_id, instance_id, commands.power(action.name), request_id, settings.command_timeout
+    )
 
 
-def ensure_destroy(db, settings: ConductorSection, instance_id: str,
-                   request_id: str) -> NodeCommand | None:
+def ensure_destroy(
+    db, settings: ConductorSection, instance_id: str, request_id: str
+) -> NodeCommand | None:
     inst = _lock(db, instance_id)
     if inst is None or inst.task_state != states.DELETING:
         return None
@@ -105,17 +122,25 @@ def ensure_destroy(db, settings: ConductorSection, instance_id: str,
     live = outbox.live_for_instance(instance_id, "destroy")
     if live:
         return live[0]
-    return outbox.enqueue(inst.node_id, instance_id, commands.destroy(), request_id,
-                          settings.command_timeout)
+    return outbox.enqueue(
+        inst.node_id, instance_id, commands.destroy(), request_id, settings.command_timeout
+    )
 
 
-def console_command(settings: ConductorSection, instance: Instance, max_bytes: int,
-                    request_id: str) -> NodeCommand:
-    return outbox.enqueue(instance.node_id, instance.id, commands.console_output(max_bytes),
-                          request_id, settings.console_timeout)
+def console_command(
+    settings: ConductorSection, instance: Instance, max_bytes: int, request_id: str
+) -> NodeCommand:
+    return outbox.enqueue(
+        instance.node_id,
+        instance.id,
+        commands.console_output(max_bytes),
+        request_id,
+        settings.console_timeout,
+    )
 
 
 # -- results ---------------------------------------------------------------------------
+
 
 def _host(node_id: str) -> str:
     node = ComputeNode.get_or_none(ComputeNode.id == node_id)
@@ -131,8 +156,13 @@ def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -
     stored = result.as_json()
     if command.kind == "console_output":
         stored["console"] = result.console_output
-    command = outbox.finish(command.id, outbox.SUCCEEDED if result.ok else outbox.FAILED,
-                            stored, result.error_code, result.error_message)
+    command = outbox.finish(
+        command.id,
+        outbox.SUCCEEDED if result.ok else outbox.FAILED,
+        stored,
+        result.error_code,
+        result.error_message,
+    )
     if command is None:  # answered twice, or timed out first: applied already
         return follow
     follow.wake_nodes.add(node_id)
@@ -152,21 +182,25 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         if inst.task_state == states.DELETING:
             return  # a destroy follows; the build result no longer matters
         if result.ok:
-            lifecycle.build_succeeded(instance_id, power or states.RUNNING,
-                                      result.instance.addresses if result.instance else None)
-        elif (result.error_code not in NO_RESCHEDULE
-              and inst.attempts < settings.max_build_attempts):
+            lifecycle.build_succeeded(
+                instance_id,
+                power or states.RUNNING,
+                result.instance.addresses if result.instance else None,
+            )
+        elif result.error_code not in NO_RESCHEDULE and inst.attempts < settings.max_build_attempts:
             # An interrupted spawn is safe to try elsewhere: the node removed what it had
             # begun before it answered.
             if lifecycle.unplace_for_reschedule(instance_id, _host(command.node_id)):
                 follow.reschedule.append(instance_id)
         else:
-            lifecycle.fail_build(instance_id,
-                                 f"build failed on host {_host(command.node_id)}: {message}")
+            lifecycle.fail_build(
+                instance_id, f"build failed on host {_host(command.node_id)}: {message}"
+            )
     elif command.kind == "power":
         action = states.ACTIONS[commands.power_action(command.body)]
-        lifecycle.action_finished(instance_id, action, result.ok, power,
-                                  "" if result.ok else message)
+        lifecycle.action_finished(
+            instance_id, action, result.ok, power, "" if result.ok else message
+        )
         if result.instance:  # a guest started again may have a new lease
             sync_addresses(inst, result.instance.addresses)
     elif command.kind == "destroy":
@@ -194,9 +228,9 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
         if inst.task_state == states.SPAWNING:
             lifecycle.fail_build(instance_id, message)
     elif command.kind == "power":
-        lifecycle.action_finished(instance_id,
-                                  states.ACTIONS[commands.power_action(command.body)], False,
-                                  None, message)
+        lifecycle.action_finished(
+            instance_id, states.ACTIONS[commands.power_action(command.body)], False, None, message
+        )
     elif command.kind == "destroy":
         fault(instance_id, message)
         actions.finish(instance_id, "delete", actions.ERROR, message)
@@ -204,6 +238,7 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
 
 
 # -- events and reconciliation ---------------------------------------------------------
+
 
 def sync_power_state(inst: Instance, power_state: str) -> bool:
     """A power state the hypervisor reported outside our commands (Nova's power sync)."""
@@ -244,45 +279,66 @@ class Reconciled:
 
 LOST = "instance not found on host"
 # What a server whose guest runs again after it was reported lost goes back to.
-FOUND_AGAIN = {states.RUNNING: states.ACTIVE, states.POWER_PAUSED: states.PAUSED,
-               states.POWER_SUSPENDED: states.SUSPENDED, states.SHUTDOWN: states.STOPPED,
-               states.CRASHED: states.STOPPED}
+FOUND_AGAIN = {
+    states.RUNNING: states.ACTIVE,
+    states.POWER_PAUSED: states.PAUSED,
+    states.POWER_SUSPENDED: states.SUSPENDED,
+    states.SHUTDOWN: states.STOPPED,
+    states.CRASHED: states.STOPPED,
+}
 
 
 def found_again(inst: Instance, power_state: str) -> bool:
     """A server put in ERROR because an inventory lacked its guest, which its host reports
     after all (a wrong inventory, such as a copy of the host's agent had sent): it goes back
     to the state its guest is in."""
-    if (inst.vm_state != states.ERROR or inst.task_state is not None
-            or not (inst.fault_message or "").startswith(LOST)
-            or power_state not in FOUND_AGAIN):
+    if (
+        inst.vm_state != states.ERROR
+        or inst.task_state is not None
+        or not (inst.fault_message or "").startswith(LOST)
+        or power_state not in FOUND_AGAIN
+    ):
         return False
-    return lifecycle.change(inst.id, vm_state=FOUND_AGAIN[power_state], power_state=power_state,
-                            fault_code=None, fault_message=None, fault_time=None)
+    return lifecycle.change(
+        inst.id,
+        vm_state=FOUND_AGAIN[power_state],
+        power_state=power_state,
+        fault_code=None,
+        fault_message=None,
+        fault_time=None,
+    )
 
 
-def reconcile(db, settings: ConductorSection, node_id: str, session_id: str,
-              reports: list[InstanceReport]) -> Reconciled:
+def reconcile(
+    db, settings: ConductorSection, node_id: str, session_id: str, reports: list[InstanceReport]
+) -> Reconciled:
     """The node's full inventory against the database (on every hello), on the word of the
     node's established session only: any other stream's inventory changes nothing."""
     outcome = Reconciled()
-    held = locked(ComputeNode.select(ComputeNode.id).where(ComputeNode.id == node_id,
-                                                           ComputeNode.session_id == session_id))
+    held = locked(
+        ComputeNode.select(ComputeNode.id).where(
+            ComputeNode.id == node_id, ComputeNode.session_id == session_id
+        )
+    )
     if not held:
-        log.warning("inventory of node %s from a session that does not hold it: ignored",
-                    node_id)
+        log.warning("inventory of node %s from a session that does not hold it: ignored", node_id)
         return outcome
     reported = {r.instance_id: r for r in reports}
     host = _host(node_id)
-    placed = list(Instance.select().where(Instance.node_id == node_id,
-                                          Instance.deleted_at.is_null()))
+    placed = list(
+        Instance.select().where(Instance.node_id == node_id, Instance.deleted_at.is_null())
+    )
     for inst in placed:
         report = reported.get(inst.id)
         if report is not None:
             if found_again(inst, report.power_state):
                 outcome.synced.append(inst.id)
-                log.warning("server %s runs on its host %s after all: %s again", inst.id,
-                            host, FOUND_AGAIN[report.power_state])
+                log.warning(
+                    "server %s runs on its host %s after all: %s again",
+                    inst.id,
+                    host,
+                    FOUND_AGAIN[report.power_state],
+                )
                 continue
             synced = sync_power_state(inst, report.power_state)
             if sync_addresses(inst, report.addresses) or synced:
@@ -301,21 +357,31 @@ def reconcile(db, settings: ConductorSection, node_id: str, session_id: str,
     for report in reports:
         if report.instance_id in known:
             continue
-        outcome.unknown.append({"uuid": report.instance_id, "name": report.name,
-                                "power_state": report.power_state, "managed": report.managed})
+        outcome.unknown.append(
+            {
+                "uuid": report.instance_id,
+                "name": report.name,
+                "power_state": report.power_state,
+                "managed": report.managed,
+            }
+        )
         deleted = Instance.get_or_none(Instance.id == report.instance_id)
         ours_and_deleted = report.managed and (deleted is None or deleted.deleted_at is not None)
         if ours_and_deleted and settings.running_deleted_instance_action == "reap":
             if not outbox.live_for_instance(report.instance_id, "destroy"):
-                outbox.enqueue(node_id, report.instance_id, commands.destroy(), "",
-                               settings.command_timeout)
+                outbox.enqueue(
+                    node_id, report.instance_id, commands.destroy(), "", settings.command_timeout
+                )
             outcome.reaped.append(report.instance_id)
-    (ComputeNode.update(unknown_domains=outcome.unknown)
-     .where(ComputeNode.id == node_id).execute())
+    (ComputeNode.update(unknown_domains=outcome.unknown).where(ComputeNode.id == node_id).execute())
     for entry in outcome.unknown:
-        log.warning("host %s runs domain %s (%s) that no server owns; action: %s", host,
-                    entry["uuid"], entry["name"] or "foreign",
-                    "reap" if entry["uuid"] in outcome.reaped else "log")
+        log.warning(
+            "host %s runs domain %s (%s) that no server owns; action: %s",
+            host,
+            entry["uuid"],
+            entry["name"] or "foreign",
+            "reap" if entry["uuid"] in outcome.reaped else "log",
+        )
     for instance_id in outcome.lost:
         log.error("server %s is not on its host %s any more: ERROR", instance_id, host)
     return outcome
@@ -323,11 +389,16 @@ def reconcile(db, settings: ConductorSection, node_id: str, session_id: str,
 
 # -- sweeps ----------------------------------------------------------------------------
 
+
 def stuck(settings: ConductorSection, now: datetime.datetime) -> list[tuple[str, str]]:
     """(instance id, task state) of servers whose task has waited past the grace period."""
     tasks = [states.SCHEDULING, states.SPAWNING, states.DELETING, *ACTION_TASKS]
     before = now - datetime.timedelta(seconds=settings.stuck_task_grace)
-    return [(r.id, r.task_state) for r in
-            Instance.select(Instance.id, Instance.task_state)
-            .where(Instance.deleted_at.is_null(), Instance.task_state.in_(tasks),
-                   Instance.updated_at < before)]
+    return [
+        (r.id, r.task_state)
+        for r in Instance.select(Instance.id, Instance.task_state).where(
+            Instance.deleted_at.is_null(),
+            Instance.task_state.in_(tasks),
+            Instance.updated_at < before,
+        )
+    ]

@@ -1,15 +1,17 @@
 """Instance actions and their events: who did what to a server, when, and how it ended."""
+
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from peewee import fn
 
 from controller.compute.records.models import InstanceAction, InstanceActionEvent
-from controller.db.paging import paginate
-from controller.db.queries import utcnow
 from controller.compute.records.statements import OVER_IDS
 from controller.db import statements
+from controller.db.paging import paginate
+from controller.db.queries import utcnow
 
 IN_PROGRESS, SUCCESS, ERROR = "in_progress", "success", "error"
 
@@ -30,14 +32,31 @@ def start(instance_id: str, action: str, caller: Actor, event: str = "") -> None
 def start_many(started: list[tuple[str, Actor]], action: str, event: str = "") -> None:
     """start() for many servers, (instance_id, caller) each: one statement per table."""
     now = utcnow()
-    statements.insert_rows(InstanceAction, [dict(
-        instance_id=instance_id, action=action, request_id=caller.request_id or "",
-        user_id=caller.user_id, project_id=caller.project_id, start_time=now, finish_time=None,
-        result=IN_PROGRESS, message="") for instance_id, caller in started])
+    statements.insert_rows(
+        InstanceAction,
+        [
+            dict(
+                instance_id=instance_id,
+                action=action,
+                request_id=caller.request_id or "",
+                user_id=caller.user_id,
+                project_id=caller.project_id,
+                start_time=now,
+                finish_time=None,
+                result=IN_PROGRESS,
+                message="",
+            )
+            for instance_id, caller in started
+        ],
+    )
     if event:
-        field = InstanceActionEvent.start_time
-        OVER_IDS.execute("start_events", [instance_id for instance_id, _ in started], action,
-                         before=(event, field.db_value(now), IN_PROGRESS))  # type: ignore[no-untyped-call]
+        start = InstanceActionEvent.start_time.db_value(now)  # type: ignore[no-untyped-call]
+        OVER_IDS.execute(
+            "start_events",
+            [instance_id for instance_id, _ in started],
+            action,
+            before=(event, start, IN_PROGRESS),
+        )
 
 
 def _latest(instance_id: str, action: str | None) -> InstanceAction | None:
@@ -54,13 +73,19 @@ def event(instance_id: str, action: str, event: str, result: str, host: str = ""
     if row is None:
         return
     now = utcnow()
-    updated = (InstanceActionEvent.update(finish_time=now, result=result, host=host)
-               .where((InstanceActionEvent.action_id == row.id)
-                      & (InstanceActionEvent.event == event)
-                      & InstanceActionEvent.finish_time.is_null()).execute())
+    updated = (
+        InstanceActionEvent.update(finish_time=now, result=result, host=host)
+        .where(
+            (InstanceActionEvent.action_id == row.id)
+            & (InstanceActionEvent.event == event)
+            & InstanceActionEvent.finish_time.is_null()
+        )
+        .execute()
+    )
     if not updated:
-        InstanceActionEvent.create(action_id=row.id, event=event, host=host, start_time=now,
-                                   finish_time=now, result=result)
+        InstanceActionEvent.create(
+            action_id=row.id, event=event, host=host, start_time=now, finish_time=now, result=result
+        )
 
 
 def finish(instance_id: str, action: str, result: str, message: str = "") -> None:
@@ -69,12 +94,18 @@ def finish(instance_id: str, action: str, result: str, message: str = "") -> Non
 
 def finish_many(instance_ids: list[str], action: str, result: str, message: str = "") -> None:
     """Ends each server's latest `action`, unless it ended already."""
-    latest = [row[0] for row in InstanceAction.select(fn.MAX(InstanceAction.id)).where(  # type: ignore[index]
-        InstanceAction.instance_id.in_(instance_ids), InstanceAction.action == action)
-        .group_by(InstanceAction.instance_id).tuples()]
+    rows = cast(
+        Iterable[tuple[int]],
+        InstanceAction.select(fn.MAX(InstanceAction.id))
+        .where(InstanceAction.instance_id.in_(instance_ids), InstanceAction.action == action)
+        .group_by(InstanceAction.instance_id)
+        .tuples(),
+    )  # rows as tuples, which the stubs cannot say
+    latest = [row[0] for row in rows]
     if latest:
         InstanceAction.update(finish_time=utcnow(), result=result, message=message[:255]).where(
-            InstanceAction.id.in_(latest), InstanceAction.finish_time.is_null()).execute()
+            InstanceAction.id.in_(latest), InstanceAction.finish_time.is_null()
+        ).execute()
 
 
 def list_(instance_id: str, page: Any) -> tuple[list[InstanceAction], str]:
@@ -86,7 +117,10 @@ def list_(instance_id: str, page: Any) -> tuple[list[InstanceAction], str]:
 
 def events_of(action_ids: list[int]) -> dict[int, list[InstanceActionEvent]]:
     found: dict[int, list[InstanceActionEvent]] = {i: [] for i in action_ids}
-    for e in (InstanceActionEvent.select().where(InstanceActionEvent.action_id.in_(action_ids))
-              .order_by(InstanceActionEvent.id)):
+    for e in (
+        InstanceActionEvent.select()
+        .where(InstanceActionEvent.action_id.in_(action_ids))
+        .order_by(InstanceActionEvent.id)
+    ):
         found[e.action_id].append(e)
     return found

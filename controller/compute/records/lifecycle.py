@@ -6,17 +6,16 @@ The revision counter is one row updated in the same transaction: its row lock ma
 revisions commit in the order they are handed out, so a watcher that has seen revision N can
 never later miss a change numbered below N.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from controller.compute.records import actions, states
+from controller.compute.records import actions, allocations, states
 from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
-from controller.db.queries import utcnow
-from controller.compute.records import allocations
-from controller.compute.records.statements import OVER_IDS
-from controller.compute.records.statements import next_revision
+from controller.compute.records.statements import OVER_IDS, next_revision
 from controller.db.database import locked
+from controller.db.queries import utcnow
 
 NO_VALID_HOST = "No valid host was found"
 
@@ -34,20 +33,26 @@ def change(instance_id: str, *conditions: Any, **values: Any) -> bool:
     """Updates a live server's columns with a new revision; False if no row matched.
 
     The server's row is locked before the counter (the lock order: controller/db/database.py)."""
-    if not locked(Instance.select(Instance.id).where(Instance.id == instance_id,
-                                                         Instance.deleted_at.is_null())):
+    if not locked(
+        Instance.select(Instance.id).where(
+            Instance.id == instance_id, Instance.deleted_at.is_null()
+        )
+    ):
         return False
     values.update(updated_at=utcnow(), revision=bump())
-    query = Instance.update(**values).where(Instance.id == instance_id,
-                                            Instance.deleted_at.is_null(), *conditions)
+    query = Instance.update(**values).where(
+        Instance.id == instance_id, Instance.deleted_at.is_null(), *conditions
+    )
     return bool(query.execute() > 0)
 
 
 def lock_waiting(instance_ids: list[str]) -> set[str]:
     """Locks the rows of those of the servers still waiting for a host (in id order) and
     returns their ids, for a batch of claims."""
-    return {row[0] for row in
-            OVER_IDS.execute("lock_waiting", instance_ids, states.SCHEDULING).fetchall()}
+    return {
+        row[0]
+        for row in OVER_IDS.execute("lock_waiting", instance_ids, states.SCHEDULING).fetchall()
+    }
 
 
 def _revisions(instance_ids: list[str]) -> dict[str, int]:
@@ -79,11 +84,15 @@ def placed_many(placed: list[tuple[str, str, str]]) -> None:
     now = utcnow()
     ids = [instance_id for instance_id, _, _ in placed]
     hosts = {instance_id: host for instance_id, _, host in placed}
-    OVER_IDS.execute("scheduled", ids, "create",
-                     before=(now, actions.SUCCESS, *_pairs(hosts), "schedule"))
+    OVER_IDS.execute(
+        "scheduled", ids, "create", before=(now, actions.SUCCESS, *_pairs(hosts), "schedule")
+    )
     nodes = {instance_id: node_id for instance_id, node_id, _ in placed}
-    OVER_IDS.execute("placed", ids, before=(*_pairs(nodes), *_pairs(hosts),
-                                            *_pairs(_revisions(ids)), states.SPAWNING, now))
+    OVER_IDS.execute(
+        "placed",
+        ids,
+        before=(*_pairs(nodes), *_pairs(hosts), *_pairs(_revisions(ids)), states.SPAWNING, now),
+    )
 
 
 def no_valid_host(instance_ids: list[str]) -> None:
@@ -103,24 +112,41 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
     if not instance_ids:
         return
     allocations.release_many(instance_ids)
-    live = [row.id for row in locked(Instance.select(Instance.id).where(
-        Instance.id.in_(sorted(instance_ids)), Instance.deleted_at.is_null())
-        .order_by(Instance.id))]
+    live = [
+        row.id
+        for row in locked(
+            Instance.select(Instance.id)
+            .where(Instance.id.in_(sorted(instance_ids)), Instance.deleted_at.is_null())
+            .order_by(Instance.id)
+        )
+    ]
     if live:
         now = utcnow()
-        Instance.update(vm_state=states.ERROR, task_state=None, fault_code=code,
-                        fault_message=message[:255], fault_time=now, updated_at=now).where(
-            Instance.id.in_(live)).execute()
+        Instance.update(
+            vm_state=states.ERROR,
+            task_state=None,
+            fault_code=code,
+            fault_message=message[:255],
+            fault_time=now,
+            updated_at=now,
+        ).where(Instance.id.in_(live)).execute()
     actions.finish_many(instance_ids, "create", actions.ERROR, message)
     number(live)
 
 
-def build_succeeded(instance_id: str, power_state: str = states.RUNNING,
-                    addresses: dict[str, Any] | None = None) -> bool:
+def build_succeeded(
+    instance_id: str, power_state: str = states.RUNNING, addresses: dict[str, Any] | None = None
+) -> bool:
     now = utcnow()
-    ok = change(instance_id, Instance.vm_state == states.BUILDING, vm_state=states.ACTIVE,
-                task_state=None, power_state=power_state, launched_at=now,
-                addresses=addresses or {})
+    ok = change(
+        instance_id,
+        Instance.vm_state == states.BUILDING,
+        vm_state=states.ACTIVE,
+        task_state=None,
+        power_state=power_state,
+        launched_at=now,
+        addresses=addresses or {},
+    )
     if ok:
         actions.finish(instance_id, "create", actions.SUCCESS)
     return ok
@@ -130,20 +156,31 @@ def unplace_for_reschedule(instance_id: str, host: str) -> bool:
     """A build failed on `host` and will be tried elsewhere: free the claim, back to scheduling."""
     allocations.release(instance_id)
     actions.event(instance_id, "create", "build_on_host", actions.ERROR, host)
-    return change(instance_id, Instance.vm_state == states.BUILDING, host=None, node_id=None,
-                  task_state=states.SCHEDULING)
+    return change(
+        instance_id,
+        Instance.vm_state == states.BUILDING,
+        host=None,
+        node_id=None,
+        task_state=states.SCHEDULING,
+    )
 
 
-def action_finished(instance_id: str, action: states.Action, ok: bool,
-                    power_state: str | None = None, message: str = "") -> bool:
+def action_finished(
+    instance_id: str,
+    action: states.Action,
+    ok: bool,
+    power_state: str | None = None,
+    message: str = "",
+) -> bool:
     values: dict[str, str | None] = {"task_state": None}
     if ok:
         values["vm_state"] = action.result_vm_state
     if power_state:
         values["power_state"] = power_state
     done = change(instance_id, Instance.task_state == action.task_state, **values)
-    actions.finish(instance_id, action.name.split("_")[0], actions.SUCCESS if ok else actions.ERROR,
-                   message)
+    actions.finish(
+        instance_id, action.name.split("_")[0], actions.SUCCESS if ok else actions.ERROR, message
+    )
     return done
 
 
@@ -158,8 +195,11 @@ def power_state_changed(instance_id: str, power_state: str, vm_state: str | None
 def mark_deleted(instance_id: str) -> bool:
     """The server is gone from its host (or never had one): free everything it held."""
     allocations.release(instance_id)
-    (ServerGroupMember.delete()  # type: ignore[misc] # the stubs' classmethod typing
-     .where(ServerGroupMember.instance_id == instance_id).execute())
+    (
+        ServerGroupMember.delete()  # type: ignore[misc] # the stubs' classmethod typing
+        .where(ServerGroupMember.instance_id == instance_id)
+        .execute()
+    )
     now = utcnow()
     done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)
     actions.finish(instance_id, "delete", actions.SUCCESS)

@@ -1,6 +1,7 @@
 """peewee models of the tables the compute API, the scheduler and the conductor share
 (schema: controller/db/migrations/m03xx_*.py and m04xx_*.py). Each area's own tables stay in
 its own models.py."""
+
 import peewee
 
 from controller.db.database import BaseModel

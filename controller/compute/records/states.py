@@ -1,5 +1,6 @@
 """Server states as Nova keeps them: a vm_state, a task_state, and the status users see,
 derived from both. Which action may start from which state lives here, and nowhere else."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,14 @@ def status(vm_state: str, task_state: str | None) -> str:
         return "HARD_REBOOT"
     if vm_state == ACTIVE and task_state == REBOOTING:
         return "REBOOT"
-    return {BUILDING: "BUILD", ACTIVE: "ACTIVE", STOPPED: "SHUTOFF", PAUSED: "PAUSED",
-            SUSPENDED: "SUSPENDED", ERROR: "ERROR"}[vm_state]
+    return {
+        BUILDING: "BUILD",
+        ACTIVE: "ACTIVE",
+        STOPPED: "SHUTOFF",
+        PAUSED: "PAUSED",
+        SUSPENDED: "SUSPENDED",
+        ERROR: "ERROR",
+    }[vm_state]
 
 
 @dataclass(frozen=True)
@@ -62,37 +69,55 @@ class Action:
     needs_host: bool = True
 
 
-def _action(name: str, vm_states: tuple[str, ...], task: str, result: str,
-            tasks: tuple[str | None, ...] = (None,)) -> Action:
+def _action(
+    name: str,
+    vm_states: tuple[str, ...],
+    task: str,
+    result: str,
+    tasks: tuple[str | None, ...] = (None,),
+) -> Action:
     return Action(name, frozenset(vm_states), frozenset(tasks), task, result)
 
 
-ACTIONS = {a.name: a for a in (
-    # Stopping an ERROR server that runs on a host is how an operator recovers it (Nova).
-    _action("stop", (ACTIVE, ERROR), POWERING_OFF, STOPPED),
-    _action("start", (STOPPED,), POWERING_ON, ACTIVE),
-    _action("reboot", (ACTIVE,), REBOOTING, ACTIVE),
-    # A hard reboot may interrupt a soft one that hangs.
-    _action("reboot_hard", (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR), REBOOTING_HARD, ACTIVE,
-            tasks=(None, REBOOTING)),
-    _action("pause", (ACTIVE,), PAUSING, PAUSED),
-    _action("unpause", (PAUSED,), UNPAUSING, ACTIVE),
-    _action("suspend", (ACTIVE,), SUSPENDING, SUSPENDED),
-    _action("resume", (SUSPENDED,), RESUMING, ACTIVE),
-)}
+ACTIONS = {
+    a.name: a
+    for a in (
+        # Stopping an ERROR server that runs on a host is how an operator recovers it (Nova).
+        _action("stop", (ACTIVE, ERROR), POWERING_OFF, STOPPED),
+        _action("start", (STOPPED,), POWERING_ON, ACTIVE),
+        _action("reboot", (ACTIVE,), REBOOTING, ACTIVE),
+        # A hard reboot may interrupt a soft one that hangs.
+        _action(
+            "reboot_hard",
+            (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR),
+            REBOOTING_HARD,
+            ACTIVE,
+            tasks=(None, REBOOTING),
+        ),
+        _action("pause", (ACTIVE,), PAUSING, PAUSED),
+        _action("unpause", (PAUSED,), UNPAUSING, ACTIVE),
+        _action("suspend", (ACTIVE,), SUSPENDING, SUSPENDED),
+        _action("resume", (SUSPENDED,), RESUMING, ACTIVE),
+    )
+}
 
 
-def check_action(action: Action, vm_state: str, task_state: str | None,
-                 host: str | None) -> None:
+def check_action(action: Action, vm_state: str, task_state: str | None, host: str | None) -> None:
     """Raises FailedPrecondition (reason INVALID_SERVER_STATE) when Nova would refuse."""
     if vm_state not in action.from_vm_states or task_state not in action.from_task_states:
         current = status(vm_state, task_state)
         doing = f" while {task_state}" if task_state else ""
         raise FailedPrecondition(
             f"cannot {action.name.replace('_', ' ')} a server in status {current}{doing}",
-            reason="INVALID_SERVER_STATE", action=action.name, status=current,
-            task_state=task_state or "")
+            reason="INVALID_SERVER_STATE",
+            action=action.name,
+            status=current,
+            task_state=task_state or "",
+        )
     if action.needs_host and not host:
         raise FailedPrecondition(
             f"cannot {action.name.replace('_', ' ')} a server that was never placed on a host",
-            reason="INVALID_SERVER_STATE", action=action.name, status=status(vm_state, task_state))
+            reason="INVALID_SERVER_STATE",
+            action=action.name,
+            status=status(vm_state, task_state),
+        )

@@ -3,6 +3,7 @@
 One place computes what a host can still take, so the optimistic decision (filters, on a
 snapshot) and the authoritative one (the claim, under a lock) can never disagree on rules.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,18 @@ class Capacity:
     @classmethod
     def of(cls, host) -> Capacity:
         """Reads the same fields from anything shaped like a HostState."""
-        return cls(host.vcpus_total, host.memory_mb_total, host.disk_gb_total,
-                   host.cpu_allocation_ratio, host.ram_allocation_ratio,
-                   host.disk_allocation_ratio, host.memory_mb_reserved, host.vcpus_used,
-                   host.memory_mb_used, host.disk_gb_used)
+        return cls(
+            host.vcpus_total,
+            host.memory_mb_total,
+            host.disk_gb_total,
+            host.cpu_allocation_ratio,
+            host.ram_allocation_ratio,
+            host.disk_allocation_ratio,
+            host.memory_mb_reserved,
+            host.vcpus_used,
+            host.memory_mb_used,
+            host.disk_gb_used,
+        )
 
 
 def vcpu_limit(c) -> int:
@@ -82,6 +91,5 @@ def disk_shortfall(c, disk_gb: int) -> str:
 
 def shortfalls(c, vcpus: int, memory_mb: int, disk_gb: int) -> list[str]:
     """Every resource the host lacks for a request; empty means it fits."""
-    found = (vcpu_shortfall(c, vcpus), memory_shortfall(c, memory_mb),
-             disk_shortfall(c, disk_gb))
+    found = (vcpu_shortfall(c, vcpus), memory_shortfall(c, memory_mb), disk_shortfall(c, disk_gb))
     return [s for s in found if s]

@@ -7,6 +7,7 @@ Locking: the server group row first (when a hard policy applies: it serialises t
 members, whichever hosts they pick), then the host row. On PostgreSQL these are SELECT ... FOR
 UPDATE; on SQLite the transaction is BEGIN IMMEDIATE, which holds the one write lock.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,7 +62,6 @@ class ClaimTarget(Protocol):
         """The servers, (instance_id, node_id, host) each, now hold their claims."""
 
 
-
 def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity | None]:
     """Locks the hosts' rows; per host, its capacity with every committed allocation counted
     (None when it is gone or disabled). Two statements, whatever their number."""
@@ -70,15 +70,27 @@ def _current_many(hosts, db, node_ids: list[str]) -> dict[str, capacity.Capacity
     current = {}
     for node_id, record in records.items():
         vcpus, memory_mb, disk_gb = used.get(node_id, (0, 0, 0))
-        current[node_id] = None if record is None else dataclasses.replace(
-            record, vcpus_used=int(vcpus), memory_mb_used=int(memory_mb),
-            disk_gb_used=int(disk_gb))
+        current[node_id] = (
+            None
+            if record is None
+            else dataclasses.replace(
+                record,
+                vcpus_used=int(vcpus),
+                memory_mb_used=int(memory_mb),
+                disk_gb_used=int(disk_gb),
+            )
+        )
     return current
 
 
-
-def claim(db, hosts, node_id: str, request: ClaimRequest, target: ClaimTarget | None = None,
-          host: str = "") -> None:
+def claim(
+    db,
+    hosts,
+    node_id: str,
+    request: ClaimRequest,
+    target: ClaimTarget | None = None,
+    host: str = "",
+) -> None:
     """Writes the allocation or raises ClaimRefused, in one transaction.
 
     `hosts` is the host records port (host_records.py). With a `target`, the placement on
@@ -95,9 +107,12 @@ def claim(db, hosts, node_id: str, request: ClaimRequest, target: ClaimTarget | 
         if lacking:
             raise ClaimRefused(node_id, "; ".join(lacking))
         if hard_group:
-            problem = group_violation(request.group_policy,
-                                      allocations.group_members_per_node(request.group_id), node_id,
-                                      request.max_server_per_host)
+            problem = group_violation(
+                request.group_policy,
+                allocations.group_members_per_node(request.group_id),
+                node_id,
+                request.max_server_per_host,
+            )
             if problem:
                 raise ClaimRefused(node_id, problem)
         try:
@@ -111,8 +126,15 @@ def claim(db, hosts, node_id: str, request: ClaimRequest, target: ClaimTarget | 
 
 
 def _allocation(request: ClaimRequest, node_id: str, now=None) -> dict:
-    return allocations.row(request.instance_id, node_id, request.project_id, request.vcpus,
-                           request.memory_mb, request.disk_gb, now)
+    return allocations.row(
+        request.instance_id,
+        node_id,
+        request.project_id,
+        request.vcpus,
+        request.memory_mb,
+        request.disk_gb,
+        now,
+    )
 
 
 @dataclass(frozen=True)
@@ -127,8 +149,9 @@ class Pick:
 GONE = "gone"
 
 
-def claim_batch(db, hosts, picks: list[Pick], target: ClaimTarget,
-                host_names: dict[str, str]) -> list[str | None]:
+def claim_batch(
+    db, hosts, picks: list[Pick], target: ClaimTarget, host_names: dict[str, str]
+) -> list[str | None]:
     """Claims a batch of servers without server groups in one transaction: per pick, the
     node id it got, GONE, or None when every candidate was full (the caller places that one
     again). Each host's capacity is re-checked with the committed allocations plus what the
@@ -149,13 +172,21 @@ def claim_batch(db, hosts, picks: list[Pick], target: ClaimTarget,
                 continue
             outcomes.append(_take(current, pick))
         now = utcnow()
-        claimed = [(pick.request, node_id) for pick, node_id in zip(picks, outcomes, strict=True)
-                   if node_id not in (None, GONE)]
+        claimed = [
+            (pick.request, node_id)
+            for pick, node_id in zip(picks, outcomes, strict=True)
+            if node_id not in (None, GONE)
+        ]
         if claimed:
-            allocations.add_many([_allocation(request, node_id, now)
-                                  for request, node_id in claimed])
-            target.record([(request.instance_id, node_id, host_names[node_id])
-                           for request, node_id in claimed])
+            allocations.add_many(
+                [_allocation(request, node_id, now) for request, node_id in claimed]
+            )
+            target.record(
+                [
+                    (request.instance_id, node_id, host_names[node_id])
+                    for request, node_id in claimed
+                ]
+            )
     return outcomes
 
 
@@ -164,13 +195,15 @@ def _take(current: dict, pick: Pick) -> str | None:
     request = pick.request
     for node_id in pick.node_ids:
         host = current[node_id]
-        if host is None or capacity.shortfalls(host, request.vcpus, request.memory_mb,
-                                               request.disk_gb):
+        if host is None or capacity.shortfalls(
+            host, request.vcpus, request.memory_mb, request.disk_gb
+        ):
             continue
         current[node_id] = dataclasses.replace(
-            host, vcpus_used=host.vcpus_used + request.vcpus,
+            host,
+            vcpus_used=host.vcpus_used + request.vcpus,
             memory_mb_used=host.memory_mb_used + request.memory_mb,
-            disk_gb_used=host.disk_gb_used + request.disk_gb)
+            disk_gb_used=host.disk_gb_used + request.disk_gb,
+        )
         return node_id
     return None
-

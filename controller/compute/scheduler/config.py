@@ -1,16 +1,26 @@
 """Scheduler settings: the [scheduler] section of the controller's configuration (names and
 defaults follow Nova's [filter_scheduler] options) and the SchedulerConfig it yields."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 DEFAULT_FILTERS = (
-    "ComputeFilter", "AvailabilityZoneFilter", "RamFilter", "CoreFilter", "DiskFilter",
-    "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter",
+    "ComputeFilter",
+    "AvailabilityZoneFilter",
+    "RamFilter",
+    "CoreFilter",
+    "DiskFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
 )
 DEFAULT_WEIGHERS = (
-    "RAMWeigher", "CPUWeigher", "ServerGroupSoftAffinityWeigher",
+    "RAMWeigher",
+    "CPUWeigher",
+    "ServerGroupSoftAffinityWeigher",
     "ServerGroupSoftAntiAffinityWeigher",
 )
 
@@ -49,7 +59,8 @@ class SchedulerConfig:
                 values[key] = tuple(values[key])
         if "weight_multipliers" in values:
             values["weight_multipliers"] = {
-                str(k): float(v) for k, v in dict(values["weight_multipliers"]).items()}
+                str(k): float(v) for k, v in dict(values["weight_multipliers"]).items()
+            }
         for key in ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio"):
             if key in values:
                 values[key] = float(values[key])
@@ -87,16 +98,22 @@ class SchedulerSection:
     snapshot_max_age: float = 5.0
 
     def scheduler_config(self) -> SchedulerConfig:
-        multipliers = {"RAMWeigher": self.ram_weight_multiplier,
-                       "CPUWeigher": self.cpu_weight_multiplier,
-                       "ServerGroupSoftAffinityWeigher": self.soft_affinity_weight_multiplier,
-                       "ServerGroupSoftAntiAffinityWeigher":
-                           self.soft_anti_affinity_weight_multiplier}
-        return SchedulerConfig.from_mapping({
-            "enabled_filters": self.enabled_filters, "weighers": self.weighers,
-            "weight_multipliers": {k: v for k, v in multipliers.items() if k in self.weighers},
-            "cpu_allocation_ratio": self.cpu_allocation_ratio,
-            "ram_allocation_ratio": self.ram_allocation_ratio,
-            "disk_allocation_ratio": self.disk_allocation_ratio,
-            "max_attempts": self.max_attempts, "host_subset_size": self.host_subset_size,
-            "shuffle_best_same_weighed_hosts": self.shuffle_best_same_weighed_hosts})
+        multipliers = {
+            "RAMWeigher": self.ram_weight_multiplier,
+            "CPUWeigher": self.cpu_weight_multiplier,
+            "ServerGroupSoftAffinityWeigher": self.soft_affinity_weight_multiplier,
+            "ServerGroupSoftAntiAffinityWeigher": self.soft_anti_affinity_weight_multiplier,
+        }
+        return SchedulerConfig.from_mapping(
+            {
+                "enabled_filters": self.enabled_filters,
+                "weighers": self.weighers,
+                "weight_multipliers": {k: v for k, v in multipliers.items() if k in self.weighers},
+                "cpu_allocation_ratio": self.cpu_allocation_ratio,
+                "ram_allocation_ratio": self.ram_allocation_ratio,
+                "disk_allocation_ratio": self.disk_allocation_ratio,
+                "max_attempts": self.max_attempts,
+                "host_subset_size": self.host_subset_size,
+                "shuffle_best_same_weighed_hosts": self.shuffle_best_same_weighed_hosts,
+            }
+        )

@@ -1,14 +1,16 @@
 """Server group placement rules, shared by the filters (on a snapshot) and the claim (under a
 lock), so both judge a host by the same rule."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from controller.compute.scheduler.host_state import AFFINITY, ANTI_AFFINITY
 
 
-def group_violation(policy: str, members_per_host: Mapping[str, int], host: str,
-                    max_server_per_host: int = 1) -> str:
+def group_violation(
+    policy: str, members_per_host: Mapping[str, int], host: str, max_server_per_host: int = 1
+) -> str:
     """Why placing one more member on `host` breaks a hard policy; empty when it does not.
     Soft policies never forbid a host."""
     if policy == AFFINITY:

@@ -1,4 +1,5 @@
 """What the scheduler knows about a host, and what a request asks for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -99,10 +100,25 @@ class RequestSpec:
     ignore_hosts: frozenset[str] = frozenset()
 
     @classmethod
-    def for_flavor(cls, *, instance_id: str, project_id: str, vcpus: int, ram_mb: int,
-                   root_gb: int, ephemeral_gb: int = 0, swap_mb: int = 0,
-                   **kwargs) -> RequestSpec:
+    def for_flavor(
+        cls,
+        *,
+        instance_id: str,
+        project_id: str,
+        vcpus: int,
+        ram_mb: int,
+        root_gb: int,
+        ephemeral_gb: int = 0,
+        swap_mb: int = 0,
+        **kwargs,
+    ) -> RequestSpec:
         """Disk counts root, ephemeral and swap, in whole GB, as the host's disk is counted."""
         swap_gb = -(-swap_mb // 1024)
-        return cls(instance_id=instance_id, project_id=project_id, vcpus=vcpus,
-                   memory_mb=ram_mb, disk_gb=root_gb + ephemeral_gb + swap_gb, **kwargs)
+        return cls(
+            instance_id=instance_id,
+            project_id=project_id,
+            vcpus=vcpus,
+            memory_mb=ram_mb,
+            disk_gb=root_gb + ephemeral_gb + swap_gb,
+            **kwargs,
+        )

@@ -6,17 +6,26 @@ against the database under a lock, so a stale snapshot costs a retry, never an o
 A request is refused (NoValidHost) only on a snapshot loaded for that very decision, so capacity
 freed a moment ago is never missed.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from controller.compute.scheduler.claims import (GONE, ClaimRefused, ClaimRequest, ClaimTarget,
-                                                  Pick, ServerGone, claim, claim_batch)
+from controller.compute.scheduler.claims import (
+    GONE,
+    ClaimRefused,
+    ClaimRequest,
+    ClaimTarget,
+    Pick,
+    ServerGone,
+    claim,
+    claim_batch,
+)
 from controller.compute.scheduler.selector import Scheduler
 from controller.compute.scheduler.shapes import SnapshotSelection
 
@@ -59,8 +68,15 @@ class DecisionStats:
 
 
 class Placement:
-    def __init__(self, db, scheduler: Scheduler, hosts, *, max_age: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        db,
+        scheduler: Scheduler,
+        hosts,
+        *,
+        max_age: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.db = db
         self.scheduler = scheduler
         self.hosts = hosts  # host records port: load(db), lock_capacities(db, node_ids)
@@ -83,8 +99,7 @@ class Placement:
             return self._snapshot, True
         return self._snapshot, False
 
-    def place(self, build_spec: Callable[[], object], target: ClaimTarget | None = None
-              ) -> Placed:
+    def place(self, build_spec: Callable[[], object], target: ClaimTarget | None = None) -> Placed:
         """Selects and claims a host for the request `build_spec()` returns (rebuilt on each
         round, so group membership is current); the target records the placement in the
         claim's transaction. Runs in a worker thread: it does I/O."""
@@ -96,7 +111,8 @@ class Placement:
             with self._lock:
                 snapshot, fresh = self._hosts_locked(force)
                 selection = self.scheduler.select_hosts(
-                    spec, snapshot.hosts, limit=self.scheduler.config.max_attempts)
+                    spec, snapshot.hosts, limit=self.scheduler.config.max_attempts
+                )
             if not selection.candidates:
                 if fresh:
                     self.stats.refused += 1
@@ -108,11 +124,16 @@ class Placement:
                 attempts += 1
                 with self._lock:
                     # optimistic: the next decision in this process already sees it taken
-                    snapshot.consume(candidate.host_state, spec.vcpus, spec.memory_mb,
-                                     spec.disk_gb)
+                    snapshot.consume(candidate.host_state, spec.vcpus, spec.memory_mb, spec.disk_gb)
                 try:
-                    claim(self.db, self.hosts, candidate.host_state.node_id, request, target,
-                          candidate.host)
+                    claim(
+                        self.db,
+                        self.hosts,
+                        candidate.host_state.node_id,
+                        request,
+                        target,
+                        candidate.host,
+                    )
                 except ClaimRefused as refused:
                     self.stats.lost_races += 1
                     log.debug("claim on %s lost: %s", candidate.host, refused.reason)
@@ -146,30 +167,38 @@ class Placement:
                     if fresh:  # the reasons per filter, for the caller's log
                         self.stats.refused += 1
                         results[spec.instance_id] = NoValidHost(
-                            self.scheduler.select_hosts(spec, snapshot.hosts).describe())
+                            self.scheduler.select_hosts(spec, snapshot.hosts).describe()
+                        )
                     continue
                 # optimistic, as in place(): the next spec of the batch sees it taken
-                snapshot.consume(candidates[0].host_state, spec.vcpus, spec.memory_mb,
-                                 spec.disk_gb)
+                snapshot.consume(candidates[0].host_state, spec.vcpus, spec.memory_mb, spec.disk_gb)
                 states.update((c.host_state.node_id, c.host_state) for c in candidates)
-                picks.append(Pick(_claim_request(spec),
-                                  tuple(c.host_state.node_id for c in candidates)))
+                picks.append(
+                    Pick(_claim_request(spec), tuple(c.host_state.node_id for c in candidates))
+                )
                 chosen.append(spec)
         if picks:
             try:
-                outcomes = claim_batch(self.db, self.hosts, picks, target,
-                                       {node_id: state.host for node_id, state in states.items()})
+                outcomes = claim_batch(
+                    self.db,
+                    self.hosts,
+                    picks,
+                    target,
+                    {node_id: state.host for node_id, state in states.items()},
+                )
             except Exception:
                 self.invalidate()  # the batch's local consumption was never committed
                 raise
             seconds = self.clock() - started
             for spec, pick, outcome in zip(chosen, picks, outcomes, strict=True):
-                results[spec.instance_id] = self._settle(snapshot, spec, pick, outcome, states,
-                                                         seconds)
+                results[spec.instance_id] = self._settle(
+                    snapshot, spec, pick, outcome, states, seconds
+                )
         return [results.get(spec.instance_id) for spec in specs]
 
-    def _settle(self, snapshot: SnapshotSelection, spec, pick: Pick, outcome, states: dict,
-                seconds: float):
+    def _settle(
+        self, snapshot: SnapshotSelection, spec, pick: Pick, outcome, states: dict, seconds: float
+    ):
         if outcome == GONE:
             return GONE
         if outcome is None:
@@ -187,7 +216,12 @@ class Placement:
 def _claim_request(spec) -> ClaimRequest:
     group = spec.group
     return ClaimRequest(
-        instance_id=spec.instance_id, project_id=spec.project_id, vcpus=spec.vcpus,
-        memory_mb=spec.memory_mb, disk_gb=spec.disk_gb,
-        group_id=group.group_id if group else None, group_policy=group.policy if group else None,
-        max_server_per_host=group.max_server_per_host if group else 1)
+        instance_id=spec.instance_id,
+        project_id=spec.project_id,
+        vcpus=spec.vcpus,
+        memory_mb=spec.memory_mb,
+        disk_gb=spec.disk_gb,
+        group_id=group.group_id if group else None,
+        group_policy=group.policy if group else None,
+        max_server_per_host=group.max_server_per_host if group else 1,
+    )

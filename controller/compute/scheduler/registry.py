@@ -3,6 +3,7 @@
 The built-in ones are listed here; an operator's own filter or weigher is a class in a package
 of its own, registered under the `stratus.scheduler.filters` or `stratus.scheduler.weighers`
 entry-point group (as store backends register under `stratus.store_backends`)."""
+
 from __future__ import annotations
 
 from controller.compute.scheduler.config import SchedulerConfig
@@ -29,8 +30,9 @@ BUILTIN_WEIGHERS = {
     "RAMWeigher": f"{_WEIGHERS}.resources:RAMWeigher",
     "CPUWeigher": f"{_WEIGHERS}.resources:CPUWeigher",
     "ServerGroupSoftAffinityWeigher": f"{_WEIGHERS}.affinity:ServerGroupSoftAffinityWeigher",
-    "ServerGroupSoftAntiAffinityWeigher":
-        f"{_WEIGHERS}.affinity:ServerGroupSoftAntiAffinityWeigher",
+    "ServerGroupSoftAntiAffinityWeigher": (
+        f"{_WEIGHERS}.affinity:ServerGroupSoftAntiAffinityWeigher"
+    ),
 }
 
 
@@ -46,14 +48,21 @@ def _load(kind: str, group: str, builtin: dict[str, str], base: type, names: lis
 
 def build_filters(config: SchedulerConfig) -> list[BaseHostFilter]:
     """The enabled filters, in configured order (cheap ones first keeps decisions fast)."""
-    return [cls() for cls in _load("filter", FILTER_GROUP, BUILTIN_FILTERS, BaseHostFilter,
-                                   list(config.enabled_filters))]
+    return [
+        cls()
+        for cls in _load(
+            "filter", FILTER_GROUP, BUILTIN_FILTERS, BaseHostFilter, list(config.enabled_filters)
+        )
+    ]
 
 
 def build_weighers(config: SchedulerConfig) -> list[BaseHostWeigher]:
     unknown = sorted(set(config.weight_multipliers) - set(config.weighers))
     if unknown:
         raise ValueError(f"multiplier for a weigher that is not enabled: {', '.join(unknown)}")
-    classes = _load("weigher", WEIGHER_GROUP, BUILTIN_WEIGHERS, BaseHostWeigher,
-                    list(config.weighers))
-    return [cls(config.multiplier(name)) for name, cls in zip(config.weighers, classes, strict=True)]
+    classes = _load(
+        "weigher", WEIGHER_GROUP, BUILTIN_WEIGHERS, BaseHostWeigher, list(config.weighers)
+    )
+    return [
+        cls(config.multiplier(name)) for name, cls in zip(config.weighers, classes, strict=True)
+    ]

@@ -1,10 +1,11 @@
 """select_hosts: filter, weigh, order. Returns candidates and why the others were refused."""
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from controller.compute.scheduler.config import SchedulerConfig
 from controller.compute.scheduler.registry import build_filters, build_weighers
@@ -55,9 +56,17 @@ def _reject(selection: Selection, name: str, rejected, explain) -> None:
     selection.reasons[name] = [(h.host, explain(h)) for h in rejected[:MAX_EXPLAINED]]
 
 
-def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
-                 limit: int | None = None, host_subset_size: int = 1,
-                 shuffle_ties: bool = True, rng: random.Random | None = None) -> Selection:
+def select_hosts(
+    request_spec,
+    host_states: Sequence,
+    *,
+    filters,
+    weighers,
+    limit: int | None = None,
+    host_subset_size: int = 1,
+    shuffle_ties: bool = True,
+    rng: random.Random | None = None,
+) -> Selection:
     """Runs each filter over the hosts the previous ones kept, then orders the survivors by
     their combined normalised weight, best first; `limit` keeps only that many candidates.
     Never touches the database nor changes the host states."""
@@ -66,8 +75,12 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
     hosts = list(host_states)
     if request_spec.ignore_hosts:
         ignored = request_spec.ignore_hosts
-        _reject(selection, IGNORED, [h for h in hosts if h.host in ignored],
-                lambda h: "already tried for this server")
+        _reject(
+            selection,
+            IGNORED,
+            [h for h in hosts if h.host in ignored],
+            lambda h: "already tried for this server",
+        )
         hosts = [h for h in hosts if h.host not in ignored]
     for f in filters:
         if not hosts:
@@ -78,8 +91,12 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
         verdicts = [passes(h, request_spec) for h in hosts]
         if all(verdicts):
             continue
-        _reject(selection, f.name, [h for h, ok in zip(hosts, verdicts, strict=True) if not ok],
-                lambda h, f=f: f.explain(h, request_spec))
+        _reject(
+            selection,
+            f.name,
+            [h for h, ok in zip(hosts, verdicts, strict=True) if not ok],
+            lambda h, f=f: f.explain(h, request_spec),
+        )
         hosts = [h for h, ok in zip(hosts, verdicts, strict=True) if ok]
     if not hosts:
         return selection
@@ -87,13 +104,26 @@ def select_hosts(request_spec, host_states: Sequence, *, filters, weighers,
     for w in weighers:
         if w.applies_to(request_spec):
             totals = [t + v for t, v in zip(totals, w.weigh(hosts, request_spec), strict=True)]
-    selection.candidates = rank(hosts, totals, limit=limit, host_subset_size=host_subset_size,
-                                shuffle_ties=shuffle_ties, rng=rng)
+    selection.candidates = rank(
+        hosts,
+        totals,
+        limit=limit,
+        host_subset_size=host_subset_size,
+        shuffle_ties=shuffle_ties,
+        rng=rng,
+    )
     return selection
 
 
-def rank(hosts: Sequence, totals: list[float], *, limit: int | None, host_subset_size: int,
-         shuffle_ties: bool, rng) -> list[WeighedHost]:
+def rank(
+    hosts: Sequence,
+    totals: list[float],
+    *,
+    limit: int | None,
+    host_subset_size: int,
+    shuffle_ties: bool,
+    rng,
+) -> list[WeighedHost]:
     """The hosts that passed, best (highest total weight) first; `limit` keeps that many."""
     # Equal weights keep list order in the stable sort below; a random rotation of that
     # order makes every tied host equally likely to come first.
@@ -137,15 +167,28 @@ class Scheduler:
         self.weighers = build_weighers(self.config)
         self._rng = rng or random.Random()
 
-    def select_hosts(self, request_spec, host_states: Sequence,
-                     limit: int | None = None) -> Selection:
+    def select_hosts(
+        self, request_spec, host_states: Sequence, limit: int | None = None
+    ) -> Selection:
         return select_hosts(
-            request_spec, host_states, filters=self.filters, weighers=self.weighers,
+            request_spec,
+            host_states,
+            filters=self.filters,
+            weighers=self.weighers,
             limit=limit,
             host_subset_size=self.config.host_subset_size,
-            shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)
+            shuffle_ties=self.config.shuffle_best_same_weighed_hosts,
+            rng=self._rng,
+        )
 
-    def rank(self, hosts: Sequence, totals: list[float],
-             limit: int | None = None) -> list[WeighedHost]:
-        return rank(hosts, totals, limit=limit, host_subset_size=self.config.host_subset_size,
-                    shuffle_ties=self.config.shuffle_best_same_weighed_hosts, rng=self._rng)
+    def rank(
+        self, hosts: Sequence, totals: list[float], limit: int | None = None
+    ) -> list[WeighedHost]:
+        return rank(
+            hosts,
+            totals,
+            limit=limit,
+            host_subset_size=self.config.host_subset_size,
+            shuffle_ties=self.config.shuffle_best_same_weighed_hosts,
+            rng=self._rng,
+        )

@@ -7,9 +7,10 @@ are kept per shape and recomputed only for the host a decision consumed, and so 
 normalised totals while no weigher's bounds move. What is left per decision is the ranking,
 done exactly as select_hosts does it.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from controller.compute.scheduler.selector import Scheduler, WeighedHost
 from controller.compute.scheduler.weighers import BaseHostWeigher
@@ -20,8 +21,15 @@ def shape(spec) -> tuple | None:
     members move with every decision)."""
     if spec.group is not None:
         return None
-    return (spec.project_id, spec.vcpus, spec.memory_mb, spec.disk_gb, spec.availability_zone,
-            spec.image, spec.ignore_hosts)
+    return (
+        spec.project_id,
+        spec.vcpus,
+        spec.memory_mb,
+        spec.disk_gb,
+        spec.availability_zone,
+        spec.image,
+        spec.ignore_hosts,
+    )
 
 
 class _Shape:
@@ -38,16 +46,18 @@ class _Shape:
         self._keep()
 
     def _passes(self, host) -> bool:
-        return (host.host not in self.spec.ignore_hosts
-                and all(f.host_passes(host, self.spec) for f in self.filters))
+        return host.host not in self.spec.ignore_hosts and all(
+            f.host_passes(host, self.spec) for f in self.filters
+        )
 
     def _keep(self) -> None:
         """(Re)builds everything over the passing hosts."""
         keep = [i for i, ok in enumerate(self.passes) if ok]
         self.passing = [self.hosts[i] for i in keep]
         self._position = {i: p for p, i in enumerate(keep)}
-        self._raw = [[w._weigh_object(host, self.spec) for host in self.passing]
-                     for w in self.weighers]
+        self._raw = [
+            [w._weigh_object(host, self.spec) for host in self.passing] for w in self.weighers
+        ]
         self._bounds: list | None = None
         self._totals: list[float] = []
         self._changed: set[int] = set()
@@ -69,9 +79,17 @@ class _Shape:
         for operation, so they are the very floats select_hosts computes."""
         if self._stale:
             self._keep()
-        bounds = [((min(raw) if w.minval is None else w.minval),
-                   (max(raw) if w.maxval is None else w.maxval))
-                  for raw, w in zip(self._raw, self.weighers, strict=True)] if self.passing else []
+        bounds = (
+            [
+                (
+                    (min(raw) if w.minval is None else w.minval),
+                    (max(raw) if w.maxval is None else w.maxval),
+                )
+                for raw, w in zip(self._raw, self.weighers, strict=True)
+            ]
+            if self.passing
+            else []
+        )
         if bounds != self._bounds:
             self._bounds = bounds
             self._totals = [self._total(p) for p in range(len(self.passing))]
@@ -99,8 +117,7 @@ class SnapshotSelection:
         self._index = {id(h): i for i, h in enumerate(hosts)}
         self._shapes: dict[tuple, _Shape] = {}
         # a weigher with its own weigh() may not be a sum of per-host raw weights
-        self._cacheable = all(type(w).weigh is BaseHostWeigher.weigh
-                              for w in scheduler.weighers)
+        self._cacheable = all(type(w).weigh is BaseHostWeigher.weigh for w in scheduler.weighers)
 
     def candidates(self, spec, limit: int | None) -> list[WeighedHost]:
         """What scheduler.select_hosts(spec, hosts, limit) would return as candidates."""

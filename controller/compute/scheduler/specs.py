@@ -1,4 +1,5 @@
 """What placement needs of the servers waiting for a host: their rows as RequestSpecs."""
+
 from __future__ import annotations
 
 from controller.compute.records import states
@@ -15,8 +16,10 @@ class Gone(Exception):
 def waiting_rows(instance_ids: list[str]) -> dict[str, tuple]:
     """What placement reads of those of the servers still waiting for a host, in one
     statement: instance id -> its row, to pass to spec()."""
-    return {row[0]: row[1:] for row in
-            OVER_IDS.execute("specs", instance_ids, states.SCHEDULING).fetchall()}
+    return {
+        row[0]: row[1:]
+        for row in OVER_IDS.execute("specs", instance_ids, states.SCHEDULING).fetchall()
+    }
 
 
 def in_group(row: tuple) -> bool:
@@ -39,14 +42,23 @@ def spec(instance_id: str, row: tuple, ignore_hosts=()) -> RequestSpec:
     if group_id:
         g = ServerGroup.get_or_none(ServerGroup.id == group_id)
         if g is not None:
-            group = GroupSpec(g.id, g.policy, group_members_per_node(g.id),
-                              g.max_server_per_host)
+            group = GroupSpec(g.id, g.policy, group_members_per_node(g.id), g.max_server_per_host)
     root = disk_gb or int(props.get("size_gb", 0))
     return RequestSpec.for_flavor(
-        instance_id=instance_id, project_id=project_id, vcpus=vcpus, ram_mb=ram_mb,
-        root_gb=root, ephemeral_gb=ephemeral_gb, swap_mb=swap_mb, availability_zone=zone,
-        image=ImageProps(architecture=props.get("architecture", ""),
-                         hypervisor_type=props.get("hypervisor_type", ""),
-                         min_ram_mb=int(props.get("min_ram_mb", 0)),
-                         min_disk_gb=int(props.get("min_disk_gb", 0))),
-        group=group, ignore_hosts=frozenset(ignore_hosts))
+        instance_id=instance_id,
+        project_id=project_id,
+        vcpus=vcpus,
+        ram_mb=ram_mb,
+        root_gb=root,
+        ephemeral_gb=ephemeral_gb,
+        swap_mb=swap_mb,
+        availability_zone=zone,
+        image=ImageProps(
+            architecture=props.get("architecture", ""),
+            hypervisor_type=props.get("hypervisor_type", ""),
+            min_ram_mb=int(props.get("min_ram_mb", 0)),
+            min_disk_gb=int(props.get("min_disk_gb", 0)),
+        ),
+        group=group,
+        ignore_hosts=frozenset(ignore_hosts),
+    )

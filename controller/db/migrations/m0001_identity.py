@@ -68,6 +68,13 @@ def upgrade(m):
 
 
 def downgrade(m):
-    for table in ("token_revocation", "catalog_endpoint", "catalog_service", "role_assignment",
-                  "role", "user_account", "project"):
+    for table in (
+        "token_revocation",
+        "catalog_endpoint",
+        "catalog_service",
+        "role_assignment",
+        "role",
+        "user_account",
+        "project",
+    ):
         m.sql(f"DROP TABLE {table}")

@@ -71,6 +71,14 @@ def upgrade(m):
 
 
 def downgrade(m):
-    for table in ("instance_action_event", "instance_action", "quota_limit", "server_group_member",
-                  "server_group", "key_pair", "flavor_access", "flavor"):
+    for table in (
+        "instance_action_event",
+        "instance_action",
+        "quota_limit",
+        "server_group_member",
+        "server_group",
+        "key_pair",
+        "flavor_access",
+        "flavor",
+    ):
         m.sql(f"DROP TABLE {table}")

@@ -6,6 +6,7 @@ they are still delivered after the upgrade.
 A reaping destroy no longer says so in its payload: its server is deleted or unknown, which
 is what keeps its result from touching a server.
 """
+
 import json
 
 from google.protobuf import json_format
@@ -13,11 +14,16 @@ from google.protobuf import json_format
 from stratus.node.v1 import node_service_pb2 as pb
 
 # The power operations under the compute API's action names, as the payloads named them.
-_OPERATIONS = {"stop": pb.POWER_OPERATION_STOP, "start": pb.POWER_OPERATION_START,
-               "reboot": pb.POWER_OPERATION_REBOOT_SOFT,
-               "reboot_hard": pb.POWER_OPERATION_REBOOT_HARD,
-               "pause": pb.POWER_OPERATION_PAUSE, "unpause": pb.POWER_OPERATION_UNPAUSE,
-               "suspend": pb.POWER_OPERATION_SUSPEND, "resume": pb.POWER_OPERATION_RESUME}
+_OPERATIONS = {
+    "stop": pb.POWER_OPERATION_STOP,
+    "start": pb.POWER_OPERATION_START,
+    "reboot": pb.POWER_OPERATION_REBOOT_SOFT,
+    "reboot_hard": pb.POWER_OPERATION_REBOOT_HARD,
+    "pause": pb.POWER_OPERATION_PAUSE,
+    "unpause": pb.POWER_OPERATION_UNPAUSE,
+    "suspend": pb.POWER_OPERATION_SUSPEND,
+    "resume": pb.POWER_OPERATION_RESUME,
+}
 _ACTIONS = {operation: name for name, operation in _OPERATIONS.items()}
 
 
@@ -61,6 +67,7 @@ def upgrade(m):
 
 def downgrade(m):
     m.sql("ALTER TABLE node_command ADD COLUMN payload {json}")
-    _convert(m, "body", "payload", lambda kind, body: json.dumps(_payload(kind, body),
-                                                                 sort_keys=True))
+    _convert(
+        m, "body", "payload", lambda kind, body: json.dumps(_payload(kind, body), sort_keys=True)
+    )
     m.sql("ALTER TABLE node_command DROP COLUMN body")

@@ -1,6 +1,7 @@
 """`scripts/all-in-one` run for real, with its own state directory, port base, clouds.yaml
 and CLI cache, all under a temporary directory; optionally inside a network namespace (it and
 every command the test runs against it)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,25 +42,42 @@ class AllInOne:
         self.port = free_port_pair()
         self.cloud = f"all-in-one-{self.port}"
         self.clouds_yaml = base / "config" / "stratus" / "clouds.yaml"
-        self.env = {**os.environ, "STRATUS_STATE_DIR": str(self.state),
-                    "STRATUS_PORT_BASE": str(self.port), "STRATUS_HYPERVISOR": hypervisor,
-                    "STRATUS_SKIP_INSTALL": "1", "XDG_CONFIG_HOME": str(base / "config"),
-                    "XDG_CACHE_HOME": str(base / "cache"), **env}
+        self.env = {
+            **os.environ,
+            "STRATUS_STATE_DIR": str(self.state),
+            "STRATUS_PORT_BASE": str(self.port),
+            "STRATUS_HYPERVISOR": hypervisor,
+            "STRATUS_SKIP_INSTALL": "1",
+            "XDG_CONFIG_HOME": str(base / "config"),
+            "XDG_CACHE_HOME": str(base / "cache"),
+            **env,
+        }
         self.env.pop("STRATUS_CLOUD", None)
 
     def run(self, action: str, expect: int = 0) -> str:
-        proc = subprocess.run([*self.prefix, str(ROOT / "scripts" / "all-in-one"), action],
-                              cwd=self.base, env=self.env, capture_output=True, text=True,
-                              timeout=UP_TIMEOUT, check=False)
+        proc = subprocess.run(
+            [*self.prefix, str(ROOT / "scripts" / "all-in-one"), action],
+            cwd=self.base,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=UP_TIMEOUT,
+            check=False,
+        )
         output = proc.stdout + proc.stderr
         assert proc.returncode == expect, (action, proc.returncode, output)
         return output
 
     def cli(self, *argv) -> str:
-        proc = subprocess.run([*self.prefix, sys.executable, "-m", "cli", "--cloud", self.cloud,
-                               *map(str, argv)], cwd=ROOT,
-                              env={**self.env, "PYTHONPATH": str(ROOT)},
-                              capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [*self.prefix, sys.executable, "-m", "cli", "--cloud", self.cloud, *map(str, argv)],
+            cwd=ROOT,
+            env={**self.env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
         return proc.stdout.strip()
 

@@ -1,6 +1,7 @@
 """`scripts/all-in-one` up, down and up again, for real: servers keep their states on the test
 driver's simulation; with QEMU, `down` shuts the guest and the private libvirt daemon down
 and `up` boots the same guest again."""
+
 import os
 import re
 import shutil
@@ -30,8 +31,17 @@ def simulated(tmp_path):
     aio = AllInOne(tmp_path, "test")
     # Another all-in-one's entry, which this one must leave alone.
     aio.clouds_yaml.parent.mkdir(parents=True)
-    aio.clouds_yaml.write_text(yaml.safe_dump({"clouds": {"all-in-one": {"auth": {
-        "auth_url": "grpc://127.0.0.1:5000", "password": "first-cloud's"}}}}))
+    aio.clouds_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "clouds": {
+                    "all-in-one": {
+                        "auth": {"auth_url": "grpc://127.0.0.1:5000", "password": "first-cloud's"}
+                    }
+                }
+            }
+        )
+    )
     try:
         yield aio
     finally:
@@ -55,10 +65,10 @@ def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, 
     assert clouds["all-in-one"]["auth"]["password"] == "first-cloud's"
     assert os.stat(aio.clouds_yaml).st_mode & 0o777 == 0o600
 
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", tmp_path / "tiny.qcow2", "64M"],
-                   check=True)
-    aio.cli("image", "create", "tiny", "--file", tmp_path / "tiny.qcow2",
-            "--disk-format", "qcow2")
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", tmp_path / "tiny.qcow2", "64M"], check=True
+    )
+    aio.cli("image", "create", "tiny", "--file", tmp_path / "tiny.qcow2", "--disk-format", "qcow2")
     for name in ("running", "stopped"):
         aio.cli("server", "create", name, "--flavor", "m1.tiny", "--image", "tiny", "--wait")
     aio.cli("server", "stop", "stopped", "--wait")
@@ -100,35 +110,88 @@ def qemu_processes(state) -> list[str]:
 @pytest.mark.qemu
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="no QEMU")
 def test_down_stops_guest_and_private_daemon_and_up_boots_the_guest_again(
-        tmp_path, short_tmp, netns):
+    tmp_path, short_tmp, netns
+):
     reason = qemu_skip_reason()
     if reason:
         pytest.skip(reason)
     image = guest_image.build(tmp_path / "guest")
     # In a namespace of its own: as root, the all-in-one gives guests a bridge and DHCP server.
-    aio = AllInOne(short_tmp, "qemu", netns=netns, STRATUS_GUEST_NAT="0",
-                   STRATUS_SHUTDOWN_TIMEOUT="3")
+    aio = AllInOne(
+        short_tmp, "qemu", netns=netns, STRATUS_GUEST_NAT="0", STRATUS_SHUTDOWN_TIMEOUT="3"
+    )
     daemon = LibvirtDaemon(aio.state / "libvirt")
     try:
         aio.run("up")
         assert daemon.pid() is not None
-        kernel = aio.cli("image", "create", "k", "--file", image.kernel, "--disk-format", "aki",
-                         "--container-format", "aki", "-f", "value", "-c", "id")
-        ramdisk = aio.cli("image", "create", "r", "--file", image.initrd, "--disk-format",
-                          "ari", "--container-format", "ari", "-f", "value", "-c", "id")
-        aio.cli("image", "create", "guest", "--file", image.disk, "--disk-format", "qcow2",
-                "--property", f"kernel_id={kernel}", "--property", f"ramdisk_id={ramdisk}",
-                "--property", f"os_command_line={image.cmdline}")
-        server = aio.cli("server", "create", "g", "--flavor", "m1.tiny", "--image", "guest",
-                         "--wait", "-f", "value", "-c", "id")
+        kernel = aio.cli(
+            "image",
+            "create",
+            "k",
+            "--file",
+            image.kernel,
+            "--disk-format",
+            "aki",
+            "--container-format",
+            "aki",
+            "-f",
+            "value",
+            "-c",
+            "id",
+        )
+        ramdisk = aio.cli(
+            "image",
+            "create",
+            "r",
+            "--file",
+            image.initrd,
+            "--disk-format",
+            "ari",
+            "--container-format",
+            "ari",
+            "-f",
+            "value",
+            "-c",
+            "id",
+        )
+        aio.cli(
+            "image",
+            "create",
+            "guest",
+            "--file",
+            image.disk,
+            "--disk-format",
+            "qcow2",
+            "--property",
+            f"kernel_id={kernel}",
+            "--property",
+            f"ramdisk_id={ramdisk}",
+            "--property",
+            f"os_command_line={image.cmdline}",
+        )
+        server = aio.cli(
+            "server",
+            "create",
+            "g",
+            "--flavor",
+            "m1.tiny",
+            "--image",
+            "guest",
+            "--wait",
+            "-f",
+            "value",
+            "-c",
+            "id",
+        )
         aio.wait_for_console("g", image.marker)
         assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}
 
         aio.run("down")
         assert daemon.pid() is None and not daemon.socket.exists()
         assert qemu_processes(aio.state) == []
-        assert list((aio.state / "libvirt" / "etc" / "qemu").glob("*.xml")), \
+        assert list((aio.state / "libvirt" / "etc" / "qemu").glob("*.xml")), (
             "the guest's definition is kept"
+        )
 
         aio.run("up")
         assert domain_states(daemon.uri) == {server: libvirt.VIR_DOMAIN_RUNNING}

@@ -1,4 +1,5 @@
 """The CA commands against a real controller."""
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 

@@ -1,5 +1,6 @@
 """Compute commands against a real controller with no compute node: what a user sees when
 there is nowhere to boot, and everything that needs no host."""
+
 import json
 import uuid
 
@@ -21,13 +22,34 @@ def unique(prefix):
 
 def test_flavors(compute_cli):
     name = unique("m1")
-    flavor = compute_cli.json("flavor", "create", name, "--ram", "512", "--disk", "1",
-                              "--vcpus", "2", "--property", "hw:cpu_policy=shared")
-    assert (flavor["ram"], flavor["vcpus"], flavor["properties"]) == \
-        (512, 2, {"hw:cpu_policy": "shared"})
+    flavor = compute_cli.json(
+        "flavor",
+        "create",
+        name,
+        "--ram",
+        "512",
+        "--disk",
+        "1",
+        "--vcpus",
+        "2",
+        "--property",
+        "hw:cpu_policy=shared",
+    )
+    assert (flavor["ram"], flavor["vcpus"], flavor["properties"]) == (
+        512,
+        2,
+        {"hw:cpu_policy": "shared"},
+    )
     rows = compute_cli.json("flavor", "list")
-    assert {"ID": flavor["id"], "Name": name, "RAM": 512, "Disk": 1, "Ephemeral": 0,
-            "VCPUs": 2, "Is Public": True} in rows
+    assert {
+        "ID": flavor["id"],
+        "Name": name,
+        "RAM": 512,
+        "Disk": 1,
+        "Ephemeral": 0,
+        "VCPUs": 2,
+        "Is Public": True,
+    } in rows
     compute_cli("flavor", "set", name, "--description", "small")
     assert compute_cli.value("flavor", "show", name, "-c", "description") == "small"
     compute_cli("flavor", "delete", name)
@@ -51,15 +73,16 @@ def test_create_wait_with_nowhere_to_boot_ends_in_error_with_exit_code_7(compute
     if serves(compute_cli, "image", "list"):
         disk = tmp_path / "disk.raw"
         disk.write_bytes(b"\0" * 65536)
-        image_id = compute_cli.value("image", "create", unique("img"), "--file", disk,
-                                     "-c", "id")
+        image_id = compute_cli.value("image", "create", unique("img"), "--file", disk, "-c", "id")
     # output options are checked before anything is created
-    proc = compute_cli("server", "create", server, "--flavor", flavor, "--image", image_id,
-                       "-c", "hots", expect=2)
+    proc = compute_cli(
+        "server", "create", server, "--flavor", flavor, "--image", image_id, "-c", "hots", expect=2
+    )
     assert proc.stderr.startswith("stratus: error: unknown column 'hots'; columns: ")
     assert compute_cli.json("server", "list", "--name", server) == []
-    proc = compute_cli("server", "create", server, "--flavor", flavor, "--image", image_id,
-                       "--wait", expect=7)
+    proc = compute_cli(
+        "server", "create", server, "--flavor", flavor, "--image", image_id, "--wait", expect=7
+    )
     lines = proc.stderr.splitlines()
     assert lines[0] == f"server {server}: BUILD (scheduling)"
     assert lines[-1].startswith(f"stratus: error: server {server} is ERROR: ")
@@ -75,14 +98,16 @@ def test_create_wait_with_nowhere_to_boot_ends_in_error_with_exit_code_7(compute
 def test_quota_and_operator_views(compute_cli):
     quotas = {row["Resource"]: row for row in compute_cli.json("quota", "show")}
     assert set(quotas) >= {"instances", "cores", "ram_mb"}
-    for command in (["availability", "zone", "list"], ["compute", "service", "list"],
-                    ["hypervisor", "list"]):
+    for command in (
+        ["availability", "zone", "list"],
+        ["compute", "service", "list"],
+        ["hypervisor", "list"],
+    ):
         assert isinstance(compute_cli.json(*command), list)
     assert compute_cli.json("hypervisor", "stats", "show")["count"] >= 0
 
 
-def test_server_list_names_the_image_and_keeps_the_id_of_one_that_is_gone(compute_cli,
-                                                                          tmp_path):
+def test_server_list_names_the_image_and_keeps_the_id_of_one_that_is_gone(compute_cli, tmp_path):
     if not serves(compute_cli, "image", "list"):
         pytest.skip("this controller does not serve stratus.image.v1 yet")
     flavor, image = unique("m1"), unique("img")
@@ -93,14 +118,17 @@ def test_server_list_names_the_image_and_keeps_the_id_of_one_that_is_gone(comput
     names = [unique("web") for _ in range(3)]
     for name in names:
         compute_cli("server", "create", name, "--flavor", flavor, "--image", image)
-    proc = compute_cli("--debug", "server", "list", "--name", "web-", "-f", "json",
-                       "-c", "Name", "-c", "Image")
-    assert {r["Name"]: r["Image"] for r in json.loads(proc.stdout) if r["Name"] in names} == \
-        {name: image for name in names}
+    proc = compute_cli(
+        "--debug", "server", "list", "--name", "web-", "-f", "json", "-c", "Name", "-c", "Image"
+    )
+    assert {
+        r["Name"]: r["Image"] for r in json.loads(proc.stdout) if r["Name"] in names
+    } == dict.fromkeys(names, image)
     # one lookup for every row, not one per row
     calls = [line for line in proc.stderr.splitlines() if line.startswith("stratus: debug: call")]
-    assert [c for c in calls if "Image" in c] == \
-        [c for c in calls if "/stratus.image.v1.ImageService/ListImages" in c]
+    assert [c for c in calls if "Image" in c] == [
+        c for c in calls if "/stratus.image.v1.ImageService/ListImages" in c
+    ]
     assert len([c for c in calls if "ListImages" in c]) == 1
     compute_cli("image", "delete", image)
     rows = compute_cli.json("server", "list", "--name", names[0], "-c", "Image")

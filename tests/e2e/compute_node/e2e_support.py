@@ -1,5 +1,6 @@
 """Real processes: one `stratus-controller` and `stratus-compute` agents, each a child process
 that tests may kill (SIGKILL) and start again on the same ports and state."""
+
 from __future__ import annotations
 
 import os
@@ -24,19 +25,27 @@ class Controller:
     """A controller on fixed loopback ports (chosen free once), so nodes find it again
     after it is killed and started."""
 
-    def __init__(self, directory: Path, extra: str = "", database_url: str = "",
-                 file_size_limit: int | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        extra: str = "",
+        database_url: str = "",
+        file_size_limit: int | None = None,
+    ):
         self.directory = directory
         self.public_port, self.node_port = free_port(), free_port()
-        conductor = ("[conductor]\nsweep_interval = 0.5\nstuck_task_grace = 2\n"
-                     "outbox_poll_interval = 0.5\nreport_interval = 1\n")
+        conductor = (
+            "[conductor]\nsweep_interval = 0.5\nstuck_task_grace = 2\n"
+            "outbox_poll_interval = 0.5\nreport_interval = 1\n"
+        )
         self.config = write_config(
-            directory, database_url or f"sqlite:///{directory}/stratus.db",
+            directory,
+            database_url or f"sqlite:///{directory}/stratus.db",
             listen=f"127.0.0.1:{self.public_port}",
-            extra=f'[ca]\nnode_listen = "127.0.0.1:{self.node_port}"\n{conductor}{extra}')
+            extra=f'[ca]\nnode_listen = "127.0.0.1:{self.node_port}"\n{conductor}{extra}',
+        )
         prepare(self.config, public_url=f"grpc://127.0.0.1:{self.public_port}")
-        self.process = ControllerProcess(self.config, directory / "controller.log",
-                                         file_size_limit)
+        self.process = ControllerProcess(self.config, directory / "controller.log", file_size_limit)
         self.starts = 0
 
     def start(self, env: dict[str, str] | None = None) -> Controller:
@@ -64,16 +73,26 @@ class Controller:
 
 def enrollment_token(cloud, host: str) -> capb.EnrollmentToken:
     ca = capb_grpc.CertificateAuthorityServiceStub(cloud.channel)
-    return ca.CreateEnrollmentToken(capb.CreateEnrollmentTokenRequest(host_name=host),
-                                    metadata=cloud.admin)
+    return ca.CreateEnrollmentToken(
+        capb.CreateEnrollmentTokenRequest(host_name=host), metadata=cloud.admin
+    )
 
 
 class ComputeProcess:
     """`stratus-compute` (python -m compute_node.main) with its own config and state."""
 
-    def __init__(self, directory: Path, host: str, controller: Controller, cloud, *,
-                 uri: str | None = None, vcpus: int = 16, memory_mb: int = 32768,
-                 extra: str = ""):
+    def __init__(
+        self,
+        directory: Path,
+        host: str,
+        controller: Controller,
+        cloud,
+        *,
+        uri: str | None = None,
+        vcpus: int = 16,
+        memory_mb: int = 32768,
+        extra: str = "",
+    ):
         self.directory = directory
         self.host = host
         directory.mkdir(parents=True, exist_ok=True)
@@ -88,7 +107,8 @@ class ComputeProcess:
             f'[compute]\nhost_name = "{host}"\ncontroller = "{controller.node_address}"\n'
             f'public_endpoint = "{controller.address}"\nstate_dir = "{directory / "state"}"\n'
             f'ca_fingerprint = "{token.ca_fingerprint_sha256}"\nlog_level = "info"\n'
-            f'[libvirt]\nuri = "{uri}"\nshutdown_timeout = 2\n{extra}')
+            f'[libvirt]\nuri = "{uri}"\nshutdown_timeout = 2\n{extra}'
+        )
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -96,16 +116,21 @@ class ComputeProcess:
     def log_path(self) -> Path:
         return self.directory / f"compute-{self.starts}.log"
 
-    def start(self, wait_connected: bool = True, timeout: float = 60,
-              env: dict[str, str] | None = None) -> ComputeProcess:
+    def start(
+        self, wait_connected: bool = True, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> ComputeProcess:
         self.starts += 1
         args = [sys.executable, "-m", "compute_node.main", "--config", str(self.config)]
         if self.starts == 1:
             args += [f"--enroll-token={self.token}"]  # a token may start with a dash
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log,
-                                         env={**os.environ, **(env or {})},
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=log,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
         if wait_connected:
             self.wait_log(r"connected to the controller as node", timeout)
         return self
@@ -120,8 +145,10 @@ class ComputeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"stratus-compute {self.host} exited: {text[-3000:]}")
             time.sleep(0.05)
-        raise TimeoutError(f"{pattern!r} not in the log of {self.host}: "
-                           f"{self.log_path.read_text(errors='replace')[-3000:]}")
+        raise TimeoutError(
+            f"{pattern!r} not in the log of {self.host}: "
+            f"{self.log_path.read_text(errors='replace')[-3000:]}"
+        )
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -2,6 +2,7 @@
 served by its own private libvirt daemon (so guests outlive the agent, as real ones do).
 Each side is killed mid-work and started again; every server must end in the right state,
 on exactly one host, with nothing left behind."""
+
 import os
 import sqlite3
 import threading
@@ -16,8 +17,10 @@ from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support.cloud import Cloud
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or bool(missing_tools()),
-                                reason="needs root and libvirtd for private libvirt daemons")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or bool(missing_tools()),
+    reason="needs root and libvirtd for private libvirt daemons",
+)
 
 SERVERS = 6
 
@@ -50,9 +53,12 @@ def cluster(tmp_path_factory):
     keepers = [libvirt.open(hypervisor_uri(d)) for d in daemons]
     controller = Controller(base / "controller").start()
     cloud = Cloud(controller.address)
-    nodes = [ComputeProcess(base / f"node-{i}", f"node-{i}.e2e.test", controller, cloud,
-                            uri=hypervisor_uri(d))
-             for i, d in enumerate(daemons)]
+    nodes = [
+        ComputeProcess(
+            base / f"node-{i}", f"node-{i}.e2e.test", controller, cloud, uri=hypervisor_uri(d)
+        )
+        for i, d in enumerate(daemons)
+    ]
     try:
         for node in nodes:
             node.start()
@@ -85,8 +91,9 @@ def domains(daemon) -> dict[str, int]:
 def live_commands(controller) -> int:
     db = sqlite3.connect(controller.directory / "stratus.db")
     try:
-        return db.execute("SELECT COUNT(*) FROM node_command "
-                          "WHERE state IN ('pending', 'delivered')").fetchone()[0]
+        return db.execute(
+            "SELECT COUNT(*) FROM node_command WHERE state IN ('pending', 'delivered')"
+        ).fetchone()[0]
     finally:
         db.close()
 
@@ -138,8 +145,9 @@ def test_every_server_ends_right_when_each_side_is_killed_mid_work(cluster):
         assert len(on) == 1, f"server {server_id} on nodes {on}"
         server = servers.get(server_id)
         assert server.host == nodes[on[0]].host
-        expected = libvirt.VIR_DOMAIN_SHUTOFF if server_id in stopping else \
-            libvirt.VIR_DOMAIN_RUNNING
+        expected = (
+            libvirt.VIR_DOMAIN_SHUTOFF if server_id in stopping else libvirt.VIR_DOMAIN_RUNNING
+        )
         assert found[on[0]][server_id] == expected
         assert cache_references(nodes[on[0]], image_id) >= {server_id}
     for i, node in enumerate(nodes):

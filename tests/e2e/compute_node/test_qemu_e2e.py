@@ -3,6 +3,7 @@ where KVM does not work): the tiny test guest (kernel, ramdisk and disk register
 its marker read through the compute API's console output, then stopped, started and deleted;
 and the demo image with a key pair and user data, which the guest reads from its config drive
 and proves from inside on its console."""
+
 import os
 import shutil
 import time
@@ -20,16 +21,18 @@ from tests.support.cloud import Cloud
 
 pytestmark = [
     pytest.mark.qemu,
-    pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                       reason="qemu-system-x86_64 is not installed"),
+    pytest.mark.skipif(
+        shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed"
+    ),
     pytest.mark.skipif(os.geteuid() != 0, reason="the private libvirt daemon needs root"),
 ]
 BOOT_TIMEOUT = 180
 
 
 def console(servers, server_id) -> str:
-    return servers.stub.GetConsoleOutput(cpb.GetConsoleOutputRequest(server_id=server_id),
-                                         metadata=servers.cloud.admin).output
+    return servers.stub.GetConsoleOutput(
+        cpb.GetConsoleOutputRequest(server_id=server_id), metadata=servers.cloud.admin
+    ).output
 
 
 def wait_for_marker(servers, server_id, marker) -> float:
@@ -39,8 +42,10 @@ def wait_for_marker(servers, server_id, marker) -> float:
         if marker in console(servers, server_id):
             return time.monotonic() - started
         time.sleep(0.5)
-    raise AssertionError(f"no {marker!r} on the console after {BOOT_TIMEOUT} s: "
-                         f"{console(servers, server_id)[-2000:]!r}")
+    raise AssertionError(
+        f"no {marker!r} on the console after {BOOT_TIMEOUT} s: "
+        f"{console(servers, server_id)[-2000:]!r}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,9 @@ def qemu_cluster(tmp_path_factory):
     cloud = Cloud(controller.address)
     node = None
     try:
-        node = ComputeProcess(base / "node", "qemu-node.e2e.test", controller, cloud,
-                              uri=daemon.uri).start(timeout=120)
+        node = ComputeProcess(
+            base / "node", "qemu-node.e2e.test", controller, cloud, uri=daemon.uri
+        ).start(timeout=120)
         yield cloud, node, daemon, image
     finally:
         if node is not None and node.running():
@@ -65,12 +71,18 @@ def qemu_cluster(tmp_path_factory):
 
 def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):
     cloud, node, daemon, image = qemu_cluster
-    kernel = upload_image(cloud, image.kernel.read_bytes(), "aki",
-                          container_format=ipb.CONTAINER_FORMAT_AKI)
-    ramdisk = upload_image(cloud, image.initrd.read_bytes(), "ari",
-                           container_format=ipb.CONTAINER_FORMAT_ARI)
-    disk = upload_image(cloud, image.disk.read_bytes(), "qcow2", properties={
-        "kernel_id": kernel, "ramdisk_id": ramdisk, "os_command_line": image.cmdline})
+    kernel = upload_image(
+        cloud, image.kernel.read_bytes(), "aki", container_format=ipb.CONTAINER_FORMAT_AKI
+    )
+    ramdisk = upload_image(
+        cloud, image.initrd.read_bytes(), "ari", container_format=ipb.CONTAINER_FORMAT_ARI
+    )
+    disk = upload_image(
+        cloud,
+        image.disk.read_bytes(),
+        "qcow2",
+        properties={"kernel_id": kernel, "ramdisk_id": ramdisk, "os_command_line": image.cmdline},
+    )
     servers = Servers(cloud)
     flavor = servers.flavor(vcpus=1, ram_mb=192, disk_gb=1)
 
@@ -120,13 +132,16 @@ def test_the_demo_image_gets_its_key_pair_hostname_and_user_data(qemu_cluster):
     cloud, _node, _daemon, _image = qemu_cluster
     disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
     servers = Servers(cloud)
-    key = servers.stub.CreateKeyPair(cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(
-        name="demo key")), metadata=servers.tenant.metadata)
+    key = servers.stub.CreateKeyPair(
+        cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name="demo key")),
+        metadata=servers.tenant.metadata,
+    )
     flavor = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
 
     created = time.monotonic()
-    server_id = servers.create(flavor, disk, name="Demo_One", key_name="demo key",
-                               user_data=USER_DATA)
+    server_id = servers.create(
+        flavor, disk, name="Demo_One", key_name="demo key", user_data=USER_DATA
+    )
     servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
     wait_for_marker(servers, server_id, demo_guest.BANNER_END)
     print(f"\ndemo image: create to banner {time.monotonic() - created:.1f} s")

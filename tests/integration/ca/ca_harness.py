@@ -4,6 +4,7 @@ The listener serves grpc.health.v1 (a real streaming service) and a tiny raw-byt
 service: `WhoAmI` answers with the caller's verified identity and `Renew` renews the
 caller's certificate over its mutual-TLS identity.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,11 +53,14 @@ def _test_handlers(service: CertificateService) -> grpc.GenericRpcHandler:
         async for message in requests:
             yield node_listener.current_peer().host_name.encode() + b":" + message
 
-    return grpc.method_handlers_generic_handler(TEST_SERVICE, {
-        "WhoAmI": grpc.unary_unary_rpc_method_handler(who_am_i),
-        "Renew": grpc.unary_unary_rpc_method_handler(renew),
-        "Echo": grpc.stream_stream_rpc_method_handler(echo),
-    })
+    return grpc.method_handlers_generic_handler(
+        TEST_SERVICE,
+        {
+            "WhoAmI": grpc.unary_unary_rpc_method_handler(who_am_i),
+            "Renew": grpc.unary_unary_rpc_method_handler(renew),
+            "Echo": grpc.stream_stream_rpc_method_handler(echo),
+        },
+    )
 
 
 class Cluster:
@@ -69,23 +73,32 @@ class Cluster:
         self.repository = MemoryCARepository()
         self.service = CertificateService(self.authority, self.repository, clock=clock)
         self.listener_certificate = ListenerCertificate(
-            self.authority, root / "ca", NODE_LISTENER, dns_names=["localhost"],
-            ip_addresses=["127.0.0.1"], clock=clock)
+            self.authority,
+            root / "ca",
+            NODE_LISTENER,
+            dns_names=["localhost"],
+            ip_addresses=["127.0.0.1"],
+            clock=clock,
+        )
         self.health = health_aio.HealthServicer()
         self.listener: node_listener.NodeListener | None = None
         self.address: str | None = None
         self.channels: list[grpc.aio.Channel] = []
 
     async def start(self) -> None:
-        credentials = mtls.rotating_server_credentials(self.listener_certificate.pair,
-                                                       self.authority.certificate_pem)
+        credentials = mtls.rotating_server_credentials(
+            self.listener_certificate.pair, self.authority.certificate_pem
+        )
         # The sweep runs only when a test asks for it: no timing in tests.
-        self.listener = node_listener.NodeListener(self.service, credentials,
-                                                   address="127.0.0.1:0", sweep_interval=0)
+        self.listener = node_listener.NodeListener(
+            self.service, credentials, address="127.0.0.1:0", sweep_interval=0
+        )
         self.listener.add_registrar(
-            lambda server: health_pb2_grpc.add_HealthServicer_to_server(self.health, server))
+            lambda server: health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        )
         self.listener.add_registrar(
-            lambda server: server.add_generic_rpc_handlers((_test_handlers(self.service),)))
+            lambda server: server.add_generic_rpc_handlers((_test_handlers(self.service),))
+        )
         port = await self.listener.start()
         self.address = f"localhost:{port}"
 

@@ -1,4 +1,5 @@
 """`stratus-manage ca ...` and `stratus-manage node enroll-token`, through the real commands."""
+
 import os
 import pathlib
 import stat
@@ -19,15 +20,34 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 def run_manage(config, *argv) -> subprocess.CompletedProcess:
     """A separate process: a command that opens the database must not touch this one's."""
-    return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config),
-                           *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
 
 
 def test_ca_init_creates_refuses_to_overwrite_and_forces(tmp_path, capsys):
     config = write_config(tmp_path / "state")
-    assert manage.main(["--config", str(config), "ca", "init", "--algorithm", "rsa-3072",
-                        "--common-name", "Test CA"]) == 0
+    assert (
+        manage.main(
+            [
+                "--config",
+                str(config),
+                "ca",
+                "init",
+                "--algorithm",
+                "rsa-3072",
+                "--common-name",
+                "Test CA",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     key = tmp_path / "state" / "ca" / "ca.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -50,11 +70,25 @@ def test_public_listener_certificate(tmp_path, capsys):
     assert manage.main(["--config", str(config), "ca", "public-cert", "--dns-name", "x"]) == 1
     assert "ca init" in capsys.readouterr().err  # no CA yet: says what to run
     assert manage.main(["--config", str(config), "ca", "init"]) == 0
-    assert manage.main(["--config", str(config), "ca", "public-cert", "--dns-name",
-                        "api.example", "--ip-address", "192.0.2.10"]) == 0
+    assert (
+        manage.main(
+            [
+                "--config",
+                str(config),
+                "ca",
+                "public-cert",
+                "--dns-name",
+                "api.example",
+                "--ip-address",
+                "192.0.2.10",
+            ]
+        )
+        == 0
+    )
     assert "tls_cert_file" in capsys.readouterr().out
     cert = x509.load_pem_x509_certificate(
-        (tmp_path / "state" / "ca" / "public-listener.crt").read_bytes())
+        (tmp_path / "state" / "ca" / "public-listener.crt").read_bytes()
+    )
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["api.example"]
 
@@ -71,8 +105,10 @@ def test_node_enroll_token_command_gives_a_working_token(controller_config, clou
 
 
 def test_node_enroll_token_refuses_bad_input(controller_config):
-    for argv in (["node", "enroll-token", "not a host"],
-                 ["node", "enroll-token", "node-1", "--ttl", "soon"],
-                 ["node", "enroll-token", "node-1", "--ttl", "30d"]):
+    for argv in (
+        ["node", "enroll-token", "not a host"],
+        ["node", "enroll-token", "node-1", "--ttl", "soon"],
+        ["node", "enroll-token", "node-1", "--ttl", "30d"],
+    ):
         result = run_manage(controller_config, *argv)
         assert result.returncode == 1 and result.stderr.startswith("stratus-manage:"), argv

@@ -3,6 +3,7 @@
 The database one is the real controller's (SQLite, or PostgreSQL with
 STRATUS_TEST_DATABASE=postgresql), shared with other tests: every row here has fresh ids.
 """
+
 import contextlib
 import dataclasses
 import datetime
@@ -60,19 +61,28 @@ def u():
 
 
 def token(u, n=1, **changes) -> EnrollmentToken:
-    base = EnrollmentToken(id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"{u}-{n}")),
-                           token_hash=hashlib.sha256(f"{u}-{n}".encode()).hexdigest(),
-                           host_name=f"node-{u}", created_at=T0,
-                           expires_at=T0 + datetime.timedelta(hours=1))
+    base = EnrollmentToken(
+        id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"{u}-{n}")),
+        token_hash=hashlib.sha256(f"{u}-{n}".encode()).hexdigest(),
+        host_name=f"node-{u}",
+        created_at=T0,
+        expires_at=T0 + datetime.timedelta(hours=1),
+    )
     return dataclasses.replace(base, **changes)
 
 
 def certificate(serial, host, created=T0, days=30, **changes):
     base = CertificateRecord(
-        serial=serial, kind=CertificateKind.CLIENT, host_name=host, subject=f"CN={host}",
-        fingerprint_sha256="AA:BB", not_before=created,
+        serial=serial,
+        kind=CertificateKind.CLIENT,
+        host_name=host,
+        subject=f"CN={host}",
+        fingerprint_sha256="AA:BB",
+        not_before=created,
         not_after=created + datetime.timedelta(days=days),
-        certificate_pem=b"-----BEGIN CERTIFICATE-----\n", created_at=created)
+        certificate_pem=b"-----BEGIN CERTIFICATE-----\n",
+        created_at=created,
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -99,6 +109,7 @@ def test_only_one_of_many_concurrent_burns_wins(repo, u):
     def burn():
         barrier.wait()
         results.append(repo.mark_enrollment_token_used(token(u, 1).id, T0))
+
     threads = [threading.Thread(target=burn) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -118,33 +129,45 @@ def test_certificates_round_trip_and_serials_are_unique(repo, u):
 
 def test_listing_is_keyset_paged_and_filtered(repo, u):
     hosts = [f"even-{u}", f"odd-{u}"]
-    records = [certificate(f"{u}{i:x}", hosts[i % 2],
-                           created=T0 + datetime.timedelta(seconds=i)) for i in range(1, 6)]
+    records = [
+        certificate(f"{u}{i:x}", hosts[i % 2], created=T0 + datetime.timedelta(seconds=i))
+        for i in range(1, 6)
+    ]
     for record in reversed(records):
         repo.add_certificate(record)
 
     def listed(**query):
         return repo.list_certificates(CertificateQuery(**query))
+
     first = listed(host_name=hosts[1], limit=2)
     assert first == [records[0], records[2]]
     assert listed(host_name=hosts[1], after=(first[-1].created_at, first[-1].serial)) == [
-        records[4]]
+        records[4]
+    ]
     assert listed(host_name=hosts[0]) == [records[1], records[3]]
     repo.revoke_certificate(records[2].serial, T0, "x")
     now = T0 + datetime.timedelta(days=1)
     assert listed(host_name=hosts[1], status=CertificateStatus.REVOKED, now=now) == [
-        repo.get_certificate(records[2].serial)]
+        repo.get_certificate(records[2].serial)
+    ]
     assert listed(host_name=hosts[1], status=CertificateStatus.ACTIVE, now=now) == [
-        records[0], records[4]]
+        records[0],
+        records[4],
+    ]
     later = T0 + datetime.timedelta(days=60)
     assert listed(host_name=hosts[1], status=CertificateStatus.EXPIRED, now=later) == [
-        records[0], records[4]]  # the revoked one stays REVOKED
+        records[0],
+        records[4],
+    ]  # the revoked one stays REVOKED
 
 
 def test_revocation_keeps_the_first_date_and_lists(repo, u):
     host, other = f"node-{u}", f"other-{u}"
-    a1, b2, c3 = (certificate(f"{u}a1", host), certificate(f"{u}b2", host, days=1),
-                  certificate(f"{u}c3", other))
+    a1, b2, c3 = (
+        certificate(f"{u}a1", host),
+        certificate(f"{u}b2", host, days=1),
+        certificate(f"{u}c3", other),
+    )
     for record in (a1, b2, c3):
         repo.add_certificate(record)
     later = T0 + datetime.timedelta(hours=2)
@@ -158,6 +181,7 @@ def test_revocation_keeps_the_first_date_and_lists(repo, u):
 
     def revoked(**kwargs):
         return [r.serial for r in repo.list_revoked(**kwargs) if r.serial in mine]
+
     assert revoked() == [a1.serial, b2.serial]
     assert revoked(revoked_since=later) == [b2.serial]
     assert revoked(expiring_after=T0 + datetime.timedelta(days=2)) == [a1.serial]

@@ -1,4 +1,5 @@
 """Renewing a node's certificate, and rotating the listener's, without dropping a stream."""
+
 import asyncio
 import socket
 import ssl
@@ -56,6 +57,7 @@ def test_renewal_over_mtls_rolls_the_certificate_without_dropping_the_stream(clu
             await cluster.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
             assert await _next_status(stream) == health_pb2.HealthCheckResponse.NOT_SERVING
             assert (await who_am_i(old_channel))["serial"] == old_serial
+
     asyncio.run(scenario())
 
 
@@ -71,6 +73,7 @@ def test_renewal_for_another_host_is_refused(cluster_at):
                 await renew(channel, other.new_csr())
             assert {r.host_name for r in cluster.service.list()} == {"node-1", "node-2"}
             assert len(cluster.service.list(host_name="node-2")) == 1
+
     asyncio.run(scenario())
 
 
@@ -92,5 +95,7 @@ def test_listener_certificate_rotates_for_new_connections_only(cluster_at):
             await cluster.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
             assert await _next_status(stream) == health_pb2.HealthCheckResponse.NOT_SERVING
             assert (await who_am_i(cluster.channel(node.channel_credentials())))[
-                "host_name"] == "node-1"
+                "host_name"
+            ] == "node-1"
+
     asyncio.run(scenario())

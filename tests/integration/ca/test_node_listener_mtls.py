@@ -1,4 +1,5 @@
 """Mutual TLS on the node listener, with real handshakes on loopback."""
+
 import asyncio
 import datetime
 
@@ -30,9 +31,12 @@ def test_two_enrolled_nodes_each_connect_as_themselves(cluster_at):
             one, two = cluster.enroll("node-1"), cluster.enroll("node-2")
             seen_one = await who_am_i(cluster.channel(one.channel_credentials()))
             seen_two = await who_am_i(cluster.channel(two.channel_credentials()))
-            assert seen_one == {"host_name": "node-1",
-                                "serial": format(one.certificate().serial_number, "x")}
+            assert seen_one == {
+                "host_name": "node-1",
+                "serial": format(one.certificate().serial_number, "x"),
+            }
             assert seen_two["host_name"] == "node-2"
+
     run(scenario())
 
 
@@ -40,6 +44,7 @@ def test_plain_text_connection_is_refused(cluster_at):
     async def scenario():
         async with cluster_at() as cluster:
             await _expect_refused(cluster.channel(None), grpc.StatusCode.UNAVAILABLE)
+
     run(scenario())
 
 
@@ -48,6 +53,7 @@ def test_tls_without_client_certificate_is_refused(cluster_at):
         async with cluster_at() as cluster:
             credentials = grpc.ssl_channel_credentials(cluster.authority.certificate_pem)
             await _expect_refused(cluster.channel(credentials), grpc.StatusCode.UNAVAILABLE)
+
     run(scenario())
 
 
@@ -56,12 +62,16 @@ def test_certificate_from_another_ca_is_refused(cluster_at, tmp_path):
         async with cluster_at() as cluster:
             other_ca = CertificateAuthority.create(tmp_path / "other-ca", now=cluster.clock())
             key = keys.generate_private_key()
-            forged = other_ca.sign_client_certificate(key.public_key(), "node-1",
-                                                      now=cluster.clock())
+            forged = other_ca.sign_client_certificate(
+                key.public_key(), "node-1", now=cluster.clock()
+            )
             credentials = grpc.ssl_channel_credentials(
-                cluster.authority.certificate_pem, keys.private_key_pem(key),
-                forged.public_bytes(serialization.Encoding.PEM))
+                cluster.authority.certificate_pem,
+                keys.private_key_pem(key),
+                forged.public_bytes(serialization.Encoding.PEM),
+            )
             await _expect_refused(cluster.channel(credentials), grpc.StatusCode.UNAVAILABLE)
+
     run(scenario())
 
 
@@ -70,14 +80,19 @@ def test_expired_certificate_is_refused_by_the_handshake(cluster_at):
         async with cluster_at() as cluster:
             key = keys.generate_private_key()
             long_ago = cluster.clock() - datetime.timedelta(days=90)
-            expired = cluster.authority.sign_client_certificate(key.public_key(), "node-1",
-                                                                now=long_ago)
+            expired = cluster.authority.sign_client_certificate(
+                key.public_key(), "node-1", now=long_ago
+            )
             cluster.repository.add_certificate(
-                record_for(expired, CertificateKind.CLIENT, "node-1", long_ago))
+                record_for(expired, CertificateKind.CLIENT, "node-1", long_ago)
+            )
             credentials = grpc.ssl_channel_credentials(
-                cluster.authority.certificate_pem, keys.private_key_pem(key),
-                expired.public_bytes(serialization.Encoding.PEM))
+                cluster.authority.certificate_pem,
+                keys.private_key_pem(key),
+                expired.public_bytes(serialization.Encoding.PEM),
+            )
             await _expect_refused(cluster.channel(credentials), grpc.StatusCode.UNAVAILABLE)
+
     run(scenario())
 
 
@@ -86,14 +101,19 @@ def test_certificate_unknown_to_the_ca_records_is_refused(cluster_at):
         async with cluster_at() as cluster:
             # Signed by the right key but never recorded (e.g. a restored old database).
             key = keys.generate_private_key()
-            stray = cluster.authority.sign_client_certificate(key.public_key(), "node-1",
-                                                              now=cluster.clock())
+            stray = cluster.authority.sign_client_certificate(
+                key.public_key(), "node-1", now=cluster.clock()
+            )
             credentials = grpc.ssl_channel_credentials(
-                cluster.authority.certificate_pem, keys.private_key_pem(key),
-                stray.public_bytes(serialization.Encoding.PEM))
-            error = await _expect_refused(cluster.channel(credentials),
-                                          grpc.StatusCode.UNAUTHENTICATED)
+                cluster.authority.certificate_pem,
+                keys.private_key_pem(key),
+                stray.public_bytes(serialization.Encoding.PEM),
+            )
+            error = await _expect_refused(
+                cluster.channel(credentials), grpc.StatusCode.UNAUTHENTICATED
+            )
             assert "not known" in error.details()
+
     run(scenario())
 
 
@@ -101,10 +121,12 @@ def test_server_certificate_used_as_client_certificate_is_refused(cluster_at):
     async def scenario():
         async with cluster_at() as cluster:
             key_pem, cert_pem = cluster.listener_certificate.pair()
-            credentials = grpc.ssl_channel_credentials(cluster.authority.certificate_pem,
-                                                       key_pem, cert_pem)
+            credentials = grpc.ssl_channel_credentials(
+                cluster.authority.certificate_pem, key_pem, cert_pem
+            )
             # Its extended key usage is serverAuth only: the handshake refuses it.
             await _expect_refused(cluster.channel(credentials), grpc.StatusCode.UNAVAILABLE)
+
     run(scenario())
 
 
@@ -113,9 +135,11 @@ def test_revoked_certificate_is_refused_at_connect(cluster_at):
         async with cluster_at() as cluster:
             node = cluster.enroll("node-1")
             cluster.service.revoke(format(node.certificate().serial_number, "x"), "test")
-            error = await _expect_refused(cluster.channel(node.channel_credentials()),
-                                          grpc.StatusCode.UNAUTHENTICATED)
+            error = await _expect_refused(
+                cluster.channel(node.channel_credentials()), grpc.StatusCode.UNAUTHENTICATED
+            )
             assert "revoked" in error.details()
+
     run(scenario())
 
 
@@ -152,6 +176,7 @@ def test_revocation_cuts_an_open_stream_at_once_and_spares_other_nodes(cluster_a
             assert cut.empty()
             await cluster.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
             assert await _next_status(good_stream) == health_pb2.HealthCheckResponse.NOT_SERVING
+
     run(scenario())
 
 
@@ -167,6 +192,7 @@ def test_revocation_by_another_replica_is_found_by_the_sweep(cluster_at):
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(stream.read(), timeout=10)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
     run(scenario())
 
 
@@ -178,8 +204,9 @@ def test_revocation_cuts_a_bidirectional_stream_mid_conversation(cluster_at):
             await stream.write(b"hello")
             assert await asyncio.wait_for(stream.read(), timeout=10) == b"node-1:hello"
             # From a worker thread, as the controller's database calls run.
-            await asyncio.to_thread(cluster.service.revoke,
-                                    format(node.certificate().serial_number, "x"), "test")
+            await asyncio.to_thread(
+                cluster.service.revoke, format(node.certificate().serial_number, "x"), "test"
+            )
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(stream.read(), timeout=10)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -188,6 +215,7 @@ def test_revocation_cuts_a_bidirectional_stream_mid_conversation(cluster_at):
                     break
                 await asyncio.sleep(0.01)
             assert cluster.listener.open_serials() == set()
+
     run(scenario())
 
 
@@ -198,8 +226,11 @@ def test_a_failing_certificate_check_refuses_with_unavailable(cluster_at, monkey
 
             def broken(serial):
                 raise OSError("database unreachable")
+
             monkeypatch.setattr(cluster.repository, "get_certificate", broken)
-            error = await _expect_refused(cluster.channel(node.channel_credentials()),
-                                          grpc.StatusCode.UNAVAILABLE)
+            error = await _expect_refused(
+                cluster.channel(node.channel_credentials()), grpc.StatusCode.UNAVAILABLE
+            )
             assert "retry" in error.details()
+
     run(scenario())

@@ -2,18 +2,18 @@
 for controller replicas with their own snapshots) never overcommit a host nor break a hard
 anti-affinity group, and never refuse while capacity remains. Runs on SQLite and, with
 STRATUS_TEST_DATABASE=postgresql, on PostgreSQL."""
+
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import peewee
 import pytest
 
-from controller.compute.records.models import ServerGroup, ServerGroupMember
+from controller.compute.records.models import Allocation, ServerGroup, ServerGroupMember
 from controller.compute.scheduler import RequestSpec, Scheduler, SchedulerConfig
 from controller.compute.scheduler.claims import GONE, ClaimRefused, ClaimRequest, claim
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.host_state import GroupSpec
-from controller.compute.records.models import Allocation
 from controller.compute.scheduler.placement import NoValidHost, Placement
 from controller.db.queries import utcnow
 from tests.integration.compute.compute_support import add_hosts
@@ -21,20 +21,31 @@ from tests.integration.compute.compute_support import add_hosts
 
 def _replicas(db, n, config=None):
     config = config or SchedulerConfig()
-    return [Placement(db, Scheduler(config), HostRecords(config), max_age=60.0)
-            for _ in range(n)]
+    return [Placement(db, Scheduler(config), HostRecords(config), max_age=60.0) for _ in range(n)]
 
 
 def _spec(zone, vcpus=1, group=None):
-    return RequestSpec(instance_id=str(uuid.uuid4()), project_id="p", vcpus=vcpus,
-                       memory_mb=128, disk_gb=1, availability_zone=zone, group=group)
+    return RequestSpec(
+        instance_id=str(uuid.uuid4()),
+        project_id="p",
+        vcpus=vcpus,
+        memory_mb=128,
+        disk_gb=1,
+        availability_zone=zone,
+        group=group,
+    )
 
 
 def _per_node(db, node_ids):
     def count():
-        rows = (Allocation.select(Allocation.node_id, peewee.fn.SUM(Allocation.vcpus))
-                .where(Allocation.node_id.in_(node_ids)).group_by(Allocation.node_id).tuples())
+        rows = (
+            Allocation.select(Allocation.node_id, peewee.fn.SUM(Allocation.vcpus))
+            .where(Allocation.node_id.in_(node_ids))
+            .group_by(Allocation.node_id)
+            .tuples()
+        )
         return dict(rows)
+
     return db.call(count)
 
 
@@ -60,8 +71,13 @@ def test_claim_rechecks_capacity_under_the_lock(db):
 def test_disabled_host_refuses_claims(db):
     _, [host] = add_hosts(db, 1, enabled=False)
     with pytest.raises(ClaimRefused, match="disabled"):
-        db.call(claim, db, HostRecords(SchedulerConfig()), host["id"],
-                ClaimRequest(str(uuid.uuid4()), "p", 1, 128, 1))
+        db.call(
+            claim,
+            db,
+            HostRecords(SchedulerConfig()),
+            host["id"],
+            ClaimRequest(str(uuid.uuid4()), "p", 1, 128, 1),
+        )
 
 
 def test_200_concurrent_decisions_on_capacity_for_100_place_exactly_100(db):
@@ -83,9 +99,17 @@ def test_200_concurrent_decisions_on_capacity_for_100_place_exactly_100(db):
 def test_hard_anti_affinity_holds_under_contention(db):
     zone, hosts = add_hosts(db, 4, vcpus=16)
     group_id = str(uuid.uuid4())
-    db.call(lambda: ServerGroup.create(id=group_id, name="g", project_id=_any_project(),
-                                       user_id="u", policy="anti-affinity",
-                                       max_server_per_host=1, created_at=utcnow()))
+    db.call(
+        lambda: ServerGroup.create(
+            id=group_id,
+            name="g",
+            project_id=_any_project(),
+            user_id="u",
+            policy="anti-affinity",
+            max_server_per_host=1,
+            created_at=utcnow(),
+        )
+    )
     replicas = _replicas(db, 2)
 
     def place(i):
@@ -93,10 +117,12 @@ def test_hard_anti_affinity_holds_under_contention(db):
 
         def build():
             from controller.compute.records.allocations import group_members_per_node
+
             g = GroupSpec(group_id, "anti-affinity", group_members_per_node(group_id), 1)
             s = _spec(zone, group=g)
             s.instance_id = spec_id
             return s
+
         db.call(lambda: ServerGroupMember.create(group_id=group_id, instance_id=spec_id))
         try:
             return db.call(replicas[i % 2].place, build)
@@ -163,4 +189,5 @@ def test_a_server_deleted_while_its_batch_was_decided_gets_nothing(db):
 
 def _any_project():
     from controller.identity.models import Project
+
     return Project.select(Project.id).first().id

@@ -1,5 +1,6 @@
 """ListServers filters beyond name and paging: status, image, flavor, host, changes_since;
 and the server group member quota."""
+
 import datetime
 
 import grpc
@@ -12,9 +13,12 @@ from tests.support.errors import raises
 
 
 def _ids(compute, tenant, **request):
-    return {s.id for s in compute.stub.ListServers(pb.ListServersRequest(page_size=1000,
-                                                                         **request),
-                                                   metadata=tenant.metadata).servers}
+    return {
+        s.id
+        for s in compute.stub.ListServers(
+            pb.ListServersRequest(page_size=1000, **request), metadata=tenant.metadata
+        ).servers
+    }
 
 
 def test_filters(compute, cloud, db):
@@ -32,9 +36,13 @@ def test_filters(compute, cloud, db):
     assert _ids(compute, t, flavor_id=big.id) == {b.id}
     # host is an admin filter; a member's is ignored rather than revealing placement
     assert _ids(compute, t, host="no-such-host") == {a.id, b.id}
-    admin_view = {s.id for s in compute.stub.ListServers(pb.ListServersRequest(
-        all_projects=True, host=hosts[0]["hostname"], page_size=1000),
-        metadata=cloud.admin).servers}
+    admin_view = {
+        s.id
+        for s in compute.stub.ListServers(
+            pb.ListServersRequest(all_projects=True, host=hosts[0]["hostname"], page_size=1000),
+            metadata=cloud.admin,
+        ).servers
+    }
     assert admin_view == {a.id}
 
 
@@ -51,9 +59,11 @@ def test_changes_since_includes_deleted_servers(compute, cloud, db):
     def destroyed():  # as the conductor does once the host destroyed it
         with db.write_transaction():
             lifecycle.mark_deleted(gone.id)
+
     db.call(destroyed)
-    listed = compute.stub.ListServers(pb.ListServersRequest(changes_since=since),
-                                      metadata=t.metadata).servers
+    listed = compute.stub.ListServers(
+        pb.ListServersRequest(changes_since=since), metadata=t.metadata
+    ).servers
     statuses = {s.id: s.status for s in listed}
     assert statuses.get(gone.id) == pb.SERVER_STATUS_DELETED
     assert old.id not in statuses
@@ -63,12 +73,21 @@ def test_changes_since_includes_deleted_servers(compute, cloud, db):
 def test_server_group_member_quota(compute, cloud, db):
     zone, _ = add_hosts(db, 2)
     t = cloud.tenant()
-    compute.stub.UpdateQuotas(pb.UpdateQuotasRequest(
-        quotas=pb.Quotas(project_id=t.project_id, limits=pb.QuotaValues(server_group_members=1)),
-        update_mask={"paths": ["limits.server_group_members"]}), metadata=cloud.admin)
-    group = compute.stub.CreateServerGroup(pb.CreateServerGroupRequest(
-        server_group=pb.ServerGroup(name="g", policy=pb.SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY)),
-        metadata=t.metadata)
+    compute.stub.UpdateQuotas(
+        pb.UpdateQuotasRequest(
+            quotas=pb.Quotas(
+                project_id=t.project_id, limits=pb.QuotaValues(server_group_members=1)
+            ),
+            update_mask={"paths": ["limits.server_group_members"]},
+        ),
+        metadata=cloud.admin,
+    )
+    group = compute.stub.CreateServerGroup(
+        pb.CreateServerGroupRequest(
+            server_group=pb.ServerGroup(name="g", policy=pb.SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY)
+        ),
+        metadata=t.metadata,
+    )
     flavor, image = compute.flavor(), compute.image()
     compute.create(t, flavor.id, image, zone, server_group_id=group.id)
     with raises(grpc.StatusCode.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED") as info:
@@ -81,14 +100,21 @@ def test_server_group_member_quota(compute, cloud, db):
 def test_soft_anti_affinity_prefers_empty_hosts(compute, cloud, db):
     zone, hosts = add_hosts(db, 3)
     t = cloud.tenant()
-    group = compute.stub.CreateServerGroup(pb.CreateServerGroupRequest(
-        server_group=pb.ServerGroup(name="g", policy=pb.SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY)),
-        metadata=t.metadata)
+    group = compute.stub.CreateServerGroup(
+        pb.CreateServerGroupRequest(
+            server_group=pb.ServerGroup(name="g", policy=pb.SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY)
+        ),
+        metadata=t.metadata,
+    )
     flavor, image = compute.flavor(), compute.image()
-    placed = [compute.wait_placed(t, compute.create(t, flavor.id, image, zone,
-                                                    server_group_id=group.id).id).host
-              for _ in range(3)]
+    placed = [
+        compute.wait_placed(
+            t, compute.create(t, flavor.id, image, zone, server_group_id=group.id).id
+        ).host
+        for _ in range(3)
+    ]
     assert sorted(placed) == sorted(h["hostname"] for h in hosts)
-    fourth = compute.wait_placed(t, compute.create(t, flavor.id, image, zone,
-                                                   server_group_id=group.id).id)
+    fourth = compute.wait_placed(
+        t, compute.create(t, flavor.id, image, zone, server_group_id=group.id).id
+    )
     assert fourth.host  # soft: a fourth member still gets a host

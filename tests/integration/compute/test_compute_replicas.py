@@ -1,5 +1,6 @@
 """Two real controller processes on one PostgreSQL database: 200 concurrent creates spread
 over both, against capacity for 100, place exactly 100 and overcommit no host."""
+
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -49,23 +50,36 @@ def replicas(postgres, tmp_path):
 def test_two_replicas_never_overcommit(replicas):
     url, clouds = replicas
     for i in range(HOSTS):
-        _sql(url, "INSERT INTO compute_node (id, hostname, availability_zone, enabled, "
-             "disabled_reason, heartbeat_at, vcpus, memory_mb, memory_mb_reserved, disk_gb, "
-             "cpu_allocation_ratio, architecture, hypervisor_type, hypervisor_version, host_ip, "
-             "created_at, updated_at) VALUES (%s, %s, 'nova', TRUE, '', "
-             "now() at time zone 'utc', %s, 65536, 0, 1000, 1.0, 'x86_64', 'qemu', '', '', "
-             "now(), now())", (str(uuid.uuid4()), f"replica-host-{i}", VCPUS))
+        _sql(
+            url,
+            "INSERT INTO compute_node (id, hostname, availability_zone, enabled, "
+            "disabled_reason, heartbeat_at, vcpus, memory_mb, memory_mb_reserved, disk_gb, "
+            "cpu_allocation_ratio, architecture, hypervisor_type, hypervisor_version, host_ip, "
+            "created_at, updated_at) VALUES (%s, %s, 'nova', TRUE, '', "
+            "now() at time zone 'utc', %s, 65536, 0, 1000, 1.0, 'x86_64', 'qemu', '', '', "
+            "now(), now())",
+            (str(uuid.uuid4()), f"replica-host-{i}", VCPUS),
+        )
     first = Compute(clouds[0], images=None)
     flavor, image = first.flavor(vcpus=1, ram_mb=128), first.image()
-    project = clouds[0].identity.ValidateToken(ipb.ValidateTokenRequest(
-        token=clouds[0].admin_token), metadata=clouds[0].admin).info.project_id
+    project = (
+        clouds[0]
+        .identity.ValidateToken(
+            ipb.ValidateTokenRequest(token=clouds[0].admin_token), metadata=clouds[0].admin
+        )
+        .info.project_id
+    )
     first.unlimited(project)
     computes = [Compute(cloud, images=None) for cloud in clouds]
 
     def create(i):
         compute = computes[i % 2]
-        return compute.stub.CreateServer(pb.CreateServerRequest(server=pb.Server(
-            name=f"r{i}", flavor_id=flavor.id, image_id=image)), metadata=compute.cloud.admin).id
+        return compute.stub.CreateServer(
+            pb.CreateServerRequest(
+                server=pb.Server(name=f"r{i}", flavor_id=flavor.id, image_id=image)
+            ),
+            metadata=compute.cloud.admin,
+        ).id
 
     with ThreadPoolExecutor(32) as pool:
         ids = list(pool.map(create, range(200)))

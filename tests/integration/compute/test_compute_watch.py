@@ -1,4 +1,5 @@
 """WatchServers: the current state first, live changes after, resumable from a revision."""
+
 import threading
 import time
 from types import SimpleNamespace
@@ -14,8 +15,9 @@ from tests.support.errors import raises
 def _collect(compute, tenant, until, **request):
     """Events of one stream until `until(events)` holds (or 20 s pass)."""
     events = []
-    stream = compute.stub.WatchServers(pb.WatchServersRequest(**request),
-                                       metadata=tenant.metadata, timeout=20)
+    stream = compute.stub.WatchServers(
+        pb.WatchServersRequest(**request), metadata=tenant.metadata, timeout=20
+    )
     try:
         for event in stream:
             events.append(event)
@@ -44,18 +46,26 @@ def test_watch_sends_current_state_then_changes_and_resumes(compute, cloud, db):
         def destroyed():  # as the conductor does once the host destroyed it
             with db.write_transaction():
                 lifecycle.mark_deleted(first.id)
+
         db.call(destroyed)
+
     threading.Timer(0.3, later).start()
-    live = _collect(compute, t, lambda ev: any(
-        e.server.id == first.id and e.server.status == pb.SERVER_STATUS_DELETED for e in ev),
-        since_revision=resume_at)
+    live = _collect(
+        compute,
+        t,
+        lambda ev: any(
+            e.server.id == first.id and e.server.status == pb.SERVER_STATUS_DELETED for e in ev
+        ),
+        since_revision=resume_at,
+    )
     revisions = [e.revision for e in live]
     assert revisions == sorted(revisions) and revisions[0] > resume_at
     assert second_id[0] in {e.server.id for e in live}
     # reconnecting from the same revision replays the same changes, in the same order
     replay = _collect(compute, t, lambda ev: len(ev) >= len(live), since_revision=resume_at)
-    assert [(e.server.id, e.revision) for e in replay][:len(live)] == [
-        (e.server.id, e.revision) for e in live]
+    assert [(e.server.id, e.revision) for e in replay][: len(live)] == [
+        (e.server.id, e.revision) for e in live
+    ]
 
 
 def test_watch_shows_only_own_servers(compute, cloud, db):
@@ -67,8 +77,11 @@ def test_watch_shows_only_own_servers(compute, cloud, db):
     seen = _collect(compute, t, lambda ev: any(e.server.id == mine.id for e in ev))
     assert theirs.id not in {e.server.id for e in seen}
     with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
-        list(compute.stub.WatchServers(pb.WatchServersRequest(server_id=theirs.id),
-                                       metadata=t.metadata, timeout=5))
+        list(
+            compute.stub.WatchServers(
+                pb.WatchServersRequest(server_id=theirs.id), metadata=t.metadata, timeout=5
+            )
+        )
 
 
 def test_admin_watches_a_server_of_any_project_as_it_gets_it(compute, cloud, db):
@@ -84,18 +97,28 @@ def test_admin_watches_a_server_of_any_project_as_it_gets_it(compute, cloud, db)
 def test_watch_refuses_bad_revisions_and_all_projects_for_members(compute, cloud):
     t = cloud.tenant()
     with raises(grpc.StatusCode.INVALID_ARGUMENT, field="since_revision"):
-        list(compute.stub.WatchServers(pb.WatchServersRequest(since_revision=10**15),
-                                       metadata=t.metadata, timeout=5))
+        list(
+            compute.stub.WatchServers(
+                pb.WatchServersRequest(since_revision=10**15), metadata=t.metadata, timeout=5
+            )
+        )
     with raises(grpc.StatusCode.INVALID_ARGUMENT, field="since_revision"):
-        list(compute.stub.WatchServers(pb.WatchServersRequest(since_revision=-1),
-                                       metadata=t.metadata, timeout=5))
+        list(
+            compute.stub.WatchServers(
+                pb.WatchServersRequest(since_revision=-1), metadata=t.metadata, timeout=5
+            )
+        )
     with raises(grpc.StatusCode.PERMISSION_DENIED):
-        list(compute.stub.WatchServers(pb.WatchServersRequest(all_projects=True),
-                                       metadata=t.metadata, timeout=5))
+        list(
+            compute.stub.WatchServers(
+                pb.WatchServersRequest(all_projects=True), metadata=t.metadata, timeout=5
+            )
+        )
 
 
 def test_every_call_writes_one_access_log_line_even_when_the_client_cancels(
-        compute, cloud, db, caplog):
+    compute, cloud, db, caplog
+):
     """The pipeline's access log: the method and its code, CANCELLED for a stream its client
     dropped (the handler sees CancelledError, not an Exception)."""
     zone, _ = add_hosts(db, 1)
@@ -103,15 +126,18 @@ def test_every_call_writes_one_access_log_line_even_when_the_client_cancels(
     compute.create(t, compute.flavor().id, compute.image(), zone)
 
     def lines(method):
-        return [r.fields for r in caplog.records
-                if r.name == "stratus.rpc" and r.msg == "rpc"
-                and r.fields["method"].endswith(method)]
+        return [
+            r.fields
+            for r in caplog.records
+            if r.name == "stratus.rpc" and r.msg == "rpc" and r.fields["method"].endswith(method)
+        ]
 
     with caplog.at_level("INFO", logger="stratus.rpc"):
         _collect(compute, t, lambda events: True)  # the first event, then cancel
         with raises(grpc.StatusCode.NOT_FOUND, "SERVER_NOT_FOUND"):
-            compute.stub.GetServer(pb.GetServerRequest(id="00000000-0000-4000-8000-0000000000ff"),
-                                   metadata=t.metadata)
+            compute.stub.GetServer(
+                pb.GetServerRequest(id="00000000-0000-4000-8000-0000000000ff"), metadata=t.metadata
+            )
         deadline = time.monotonic() + 10
         while not lines("/WatchServers") and time.monotonic() < deadline:
             time.sleep(0.05)

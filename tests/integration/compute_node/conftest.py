@@ -1,4 +1,5 @@
 """Fixtures of the node tests: a real agent per test, servers, and an image to boot."""
+
 import pytest
 
 from tests.integration.compute_node.node_support import Node, Servers, upload_image

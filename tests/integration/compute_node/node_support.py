@@ -1,6 +1,7 @@
 """Compute nodes for integration tests: a real agent (driver, image cache, journal, executor)
 on its own event loop thread, enrolled with the in-process controller's CA and connected to
 its mutual-TLS node listener; and helpers to upload images and drive servers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,16 +47,23 @@ def enroll(controller, host: str, directory: Path) -> NodePKI:
 class Node:
     """One compute node agent; `start()` returns once it is connected."""
 
-    def __init__(self, controller, directory: Path, host: str | None = None, *,
-                 uri: str | None = None, vcpus: int = 16, memory_mb: int = 32768,
-                 settings: dict | None = None):
+    def __init__(
+        self,
+        controller,
+        directory: Path,
+        host: str | None = None,
+        *,
+        uri: str | None = None,
+        vcpus: int = 16,
+        memory_mb: int = 32768,
+        settings: dict | None = None,
+    ):
         self.controller = controller
         self.directory = directory
         self.host = host or unique("node")
         directory.mkdir(parents=True, exist_ok=True)
         if uri is None:
-            (directory / "node.xml").write_text(NODE_XML.format(vcpus=vcpus,
-                                                                kib=memory_mb * 1024))
+            (directory / "node.xml").write_text(NODE_XML.format(vcpus=vcpus, kib=memory_mb * 1024))
             uri = f"test://{directory / 'node.xml'}"
         self.uri = uri
         self.pki = enroll(controller, self.host, directory / "pki")
@@ -68,19 +76,28 @@ class Node:
         self._stop: asyncio.Event | None = None
 
     def channel(self) -> grpc.aio.Channel:
-        return grpc.aio.secure_channel(node_listener_address(self.controller),
-                                       self.pki.channel_credentials())
+        return grpc.aio.secure_channel(
+            node_listener_address(self.controller), self.pki.channel_credentials()
+        )
 
     def start(self, timeout: float = 30) -> Node:
         if self.driver is None:  # kept across restarts: a node file URI is one host per open
-            self.driver = LibvirtDriver(LibvirtConfig(
-                uri=self.uri, instances_path=str(self.directory / "instances"),
-                shutdown_timeout=1, **self.settings), self.cache)
+            self.driver = LibvirtDriver(
+                LibvirtConfig(
+                    uri=self.uri,
+                    instances_path=str(self.directory / "instances"),
+                    shutdown_timeout=1,
+                    **self.settings,
+                ),
+                self.cache,
+            )
         journal = Journal(str(self.directory / "journal.db"), boot_id=str(uuid.uuid4()))
-        self.agent = Agent(AgentSettings(host_name=self.host, backoff_initial=0.2,
-                                         backoff_max=1.0),
-                           self.driver, Executor(self.driver, self.cache, journal),
-                           self.channel)
+        self.agent = Agent(
+            AgentSettings(host_name=self.host, backoff_initial=0.2, backoff_max=1.0),
+            self.driver,
+            Executor(self.driver, self.cache, journal),
+            self.channel,
+        )
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -128,21 +145,35 @@ class Node:
         return self.agent.node_id
 
 
-def upload_image(cloud, data: bytes, disk_format: str, properties: dict | None = None,
-                 container_format=ipb.CONTAINER_FORMAT_BARE) -> str:
+def upload_image(
+    cloud,
+    data: bytes,
+    disk_format: str,
+    properties: dict | None = None,
+    container_format=ipb.CONTAINER_FORMAT_BARE,
+) -> str:
     """A public image with `data`, through the real image service."""
     images = ipb_grpc.ImageServiceStub(cloud.channel)
-    image = images.CreateImage(ipb.CreateImageRequest(image=ipb.Image(
-        name=unique("img"), disk_format=getattr(ipb, f"DISK_FORMAT_{disk_format.upper()}"),
-        container_format=container_format, visibility=ipb.IMAGE_VISIBILITY_PUBLIC,
-        properties=properties or {})), metadata=cloud.admin)
+    image = images.CreateImage(
+        ipb.CreateImageRequest(
+            image=ipb.Image(
+                name=unique("img"),
+                disk_format=getattr(ipb, f"DISK_FORMAT_{disk_format.upper()}"),
+                container_format=container_format,
+                visibility=ipb.IMAGE_VISIBILITY_PUBLIC,
+                properties=properties or {},
+            )
+        ),
+        metadata=cloud.admin,
+    )
     digest = hashlib.sha512(data).hexdigest()
 
     def chunks():
-        yield ipb.UploadImageDataRequest(image_id=image.id, size=len(data),
-                                         expected_os_hash_value=digest)
+        yield ipb.UploadImageDataRequest(
+            image_id=image.id, size=len(data), expected_os_hash_value=digest
+        )
         for start in range(0, len(data), 1 << 20):
-            yield ipb.UploadImageDataRequest(data=data[start:start + (1 << 20)])
+            yield ipb.UploadImageDataRequest(data=data[start : start + (1 << 20)])
 
     images.UploadImageData(chunks(), metadata=cloud.admin)
     return image.id
@@ -157,25 +188,47 @@ class Servers:
         self.stub = cpb_grpc.ComputeServiceStub(cloud.channel)
         self.tenant = cloud.tenant(role="admin")
         unlimited = ("instances", "cores", "ram_mb")
-        self.stub.UpdateQuotas(cpb.UpdateQuotasRequest(
-            quotas=cpb.Quotas(project_id=self.tenant.project_id,
-                              limits=cpb.QuotaValues(**dict.fromkeys(unlimited, -1))),
-            update_mask={"paths": [f"limits.{n}" for n in unlimited]}),
-            metadata=cloud.admin)
+        self.stub.UpdateQuotas(
+            cpb.UpdateQuotasRequest(
+                quotas=cpb.Quotas(
+                    project_id=self.tenant.project_id,
+                    limits=cpb.QuotaValues(**dict.fromkeys(unlimited, -1)),
+                ),
+                update_mask={"paths": [f"limits.{n}" for n in unlimited]},
+            ),
+            metadata=cloud.admin,
+        )
 
     def flavor(self, vcpus=1, ram_mb=256, disk_gb=1) -> str:
-        return self.stub.CreateFlavor(cpb.CreateFlavorRequest(flavor=cpb.Flavor(
-            name=unique("flavor"), vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb,
-            is_public=True)), metadata=self.cloud.admin).id
+        return self.stub.CreateFlavor(
+            cpb.CreateFlavorRequest(
+                flavor=cpb.Flavor(
+                    name=unique("flavor"),
+                    vcpus=vcpus,
+                    ram_mb=ram_mb,
+                    disk_gb=disk_gb,
+                    is_public=True,
+                )
+            ),
+            metadata=self.cloud.admin,
+        ).id
 
     def create(self, flavor_id: str, image_id: str, zone: str = "", **server) -> str:
-        return self.stub.CreateServer(cpb.CreateServerRequest(server=cpb.Server(
-            name=server.pop("name", unique("vm")), flavor_id=flavor_id, image_id=image_id,
-            availability_zone=zone, **server)), metadata=self.tenant.metadata).id
+        return self.stub.CreateServer(
+            cpb.CreateServerRequest(
+                server=cpb.Server(
+                    name=server.pop("name", unique("vm")),
+                    flavor_id=flavor_id,
+                    image_id=image_id,
+                    availability_zone=zone,
+                    **server,
+                )
+            ),
+            metadata=self.tenant.metadata,
+        ).id
 
     def get(self, server_id: str) -> cpb.Server:
-        return self.stub.GetServer(cpb.GetServerRequest(id=server_id),
-                                   metadata=self.cloud.admin)
+        return self.stub.GetServer(cpb.GetServerRequest(id=server_id), metadata=self.cloud.admin)
 
     def wait(self, server_id: str, predicate, timeout: float = 60, what: str = "") -> cpb.Server:
         deadline = time.monotonic() + timeout
@@ -184,15 +237,23 @@ class Servers:
             if predicate(server):
                 return server
             if time.monotonic() > deadline:
-                raise AssertionError(f"server {server_id} not {what} after {timeout} s: "
-                                     f"{cpb.ServerStatus.Name(server.status)} "
-                                     f"task={server.task_state} fault={server.fault}")
+                raise AssertionError(
+                    f"server {server_id} not {what} after {timeout} s: "
+                    f"{cpb.ServerStatus.Name(server.status)} "
+                    f"task={server.task_state} fault={server.fault}"
+                )
             time.sleep(0.05)
 
     def wait_status(self, server_id: str, status, timeout: float = 60) -> cpb.Server:
-        return self.wait(server_id, lambda s: s.status == status
-                         and s.task_state in (cpb.TASK_STATE_UNSPECIFIED, cpb.TASK_STATE_NONE),
-                         timeout, cpb.ServerStatus.Name(status))
+        return self.wait(
+            server_id,
+            lambda s: (
+                s.status == status
+                and s.task_state in (cpb.TASK_STATE_UNSPECIFIED, cpb.TASK_STATE_NONE)
+            ),
+            timeout,
+            cpb.ServerStatus.Name(status),
+        )
 
     def action(self, name: str, server_id: str, **kw):
         request = getattr(cpb, f"{name}ServerRequest")(id=server_id, **kw)

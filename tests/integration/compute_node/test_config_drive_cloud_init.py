@@ -4,6 +4,7 @@ installed), reads the volume we write through its ConfigDrive datasource.
 A guest mounts the volume; a test cannot, so the volume's files are unpacked by their Rock
 Ridge names (what Linux shows) into the datasource's seed directory, which cloud-init reads
 with the same `read_config_drive` it runs on a mounted drive."""
+
 import importlib
 import logging
 import sys
@@ -32,9 +33,11 @@ def cloudinit():
     root_handlers = logging.root.handlers[:]
     logging.root.handlers.clear()
     try:
-        modules = (importlib.import_module("cloudinit.sources.DataSourceConfigDrive"),
-                   importlib.import_module("cloudinit.sources.helpers.openstack"),
-                   importlib.import_module("cloudinit.helpers"))
+        modules = (
+            importlib.import_module("cloudinit.sources.DataSourceConfigDrive"),
+            importlib.import_module("cloudinit.sources.helpers.openstack"),
+            importlib.import_module("cloudinit.helpers"),
+        )
     finally:
         logging.root.handlers[:] = root_handlers
     try:
@@ -46,11 +49,19 @@ def cloudinit():
 @pytest.fixture
 def instance():
     return InstanceSpec(
-        uuid=str(uuid.uuid4()), name="web server", vcpus=1, memory_mb=64,
+        uuid=str(uuid.uuid4()),
+        name="web server",
+        vcpus=1,
+        memory_mb=64,
         metadata={"role": "web"},
-        guest=GuestData(hostname="web-1", project_id="project-1", availability_zone="zone-a",
-                        keys=(GuestKey(name="alice", type="ssh", public_key=KEY),),
-                        user_data=USER_DATA))
+        guest=GuestData(
+            hostname="web-1",
+            project_id="project-1",
+            availability_zone="zone-a",
+            keys=(GuestKey(name="alice", type="ssh", public_key=KEY),),
+            user_data=USER_DATA,
+        ),
+    )
 
 
 def seed(tmp_path, cloudinit, instance):
@@ -58,8 +69,7 @@ def seed(tmp_path, cloudinit, instance):
     _datasource, _openstack, helpers = cloudinit
     iso = tmp_path / "disk.config"
     config_drive.write(str(iso), instance, [config_drive.GuestNic(MAC, "ethernet")])
-    paths = helpers.Paths({"cloud_dir": str(tmp_path / "cloud"),
-                           "run_dir": str(tmp_path / "run")})
+    paths = helpers.Paths({"cloud_dir": str(tmp_path / "cloud"), "run_dir": str(tmp_path / "run")})
     read_back.extract(iso, tmp_path / "cloud" / "seed" / "config_drive")
     return paths
 
@@ -93,7 +103,10 @@ def test_the_config_drive_datasource_sees_the_guest(tmp_path, cloudinit, instanc
     assert ds.get_userdata_raw() == USER_DATA
     assert ds.metadata["meta"] == {"role": "web"}
     assert len(ds.metadata["random_seed"]) == config_drive.RANDOM_SEED_BYTES
-    ds.known_macs = {MAC: "eth0"}   # what cloud-init finds in /sys on the guest
-    assert ds.network_config == {"version": 1, "config": [
-        {"type": "physical", "name": "eth0", "mac_address": MAC,
-         "subnets": [{"type": "dhcp4"}]}]}
+    ds.known_macs = {MAC: "eth0"}  # what cloud-init finds in /sys on the guest
+    assert ds.network_config == {
+        "version": 1,
+        "config": [
+            {"type": "physical", "name": "eth0", "mac_address": MAC, "subnets": [{"type": "dhcp4"}]}
+        ],
+    }

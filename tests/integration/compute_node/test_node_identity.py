@@ -3,6 +3,7 @@ of the agent, a cloned host) is refused while the host's session is live and exi
 inventory never faults a server; the real host's next hello repairs what a wrong inventory
 changed; a session that is dead (its stream ended, its replica gone, its heartbeats stopped)
 is replaced."""
+
 import asyncio
 import datetime
 import uuid
@@ -41,12 +42,21 @@ def copy_of(node: Node, directory) -> tuple[Agent, LibvirtDriver, Journal]:
     directory.mkdir()
     (directory / "node.xml").write_text(NODE_XML.format(vcpus=16, kib=32768 * 1024))
     cache = ImageCache(str(directory / "images"))
-    driver = LibvirtDriver(LibvirtConfig(uri=f"test://{directory / 'node.xml'}",
-                                         instances_path=str(directory / "instances")), cache)
+    driver = LibvirtDriver(
+        LibvirtConfig(
+            uri=f"test://{directory / 'node.xml'}", instances_path=str(directory / "instances")
+        ),
+        cache,
+    )
     journal = Journal(str(directory / "journal.db"), boot_id=str(uuid.uuid4()))
-    agent = Agent(AgentSettings(host_name=node.host, backoff_initial=0.1, backoff_max=0.2,
-                                identity_retry=0.2),
-                  driver, Executor(driver, cache, journal), node.channel)
+    agent = Agent(
+        AgentSettings(
+            host_name=node.host, backoff_initial=0.1, backoff_max=0.2, identity_retry=0.2
+        ),
+        driver,
+        Executor(driver, cache, journal),
+        node.channel,
+    )
     return agent, driver, journal
 
 
@@ -63,8 +73,9 @@ async def hello_once(node: Node) -> pb.ConnectResponse:
         return first
 
 
-def test_a_copy_of_a_connected_agent_is_refused_and_exits(controller, node, active, tmp_path,
-                                                         servers):
+def test_a_copy_of_a_connected_agent_is_refused_and_exits(
+    controller, node, active, tmp_path, servers
+):
     held = row(controller, ComputeNode, node.node_id).session_id
     agent, driver, journal = copy_of(node, tmp_path / "copy")
 
@@ -78,14 +89,15 @@ def test_a_copy_of_a_connected_agent_is_refused_and_exits(controller, node, acti
         driver.close()
         journal.close()
     assert "already connected" in str(refused.value)
-    assert agent.sessions == 0                       # never welcomed, not a reconnect loop
+    assert agent.sessions == 0  # never welcomed, not a reconnect loop
     assert row(controller, ComputeNode, node.node_id).session_id == held
     assert node.agent.sessions == 1 and node.agent.connected.is_set()
     assert servers.get(active).status == cpb.SERVER_STATUS_ACTIVE
 
 
-def test_a_second_hello_is_refused_with_its_reason_and_changes_nothing(controller, node,
-                                                                       active, servers):
+def test_a_second_hello_is_refused_with_its_reason_and_changes_nothing(
+    controller, node, active, servers
+):
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         asyncio.run(hello_once(node))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -95,22 +107,25 @@ def test_a_second_hello_is_refused_with_its_reason_and_changes_nothing(controlle
 
 
 def test_an_inventory_from_a_session_that_does_not_hold_the_host_faults_nothing(
-        controller, node, active, servers):
+    controller, node, active, servers
+):
     conductor = controller.app.compute_conductor
-    outcome = controller.run(conductor.txn(workflow.reconcile, node.node_id,
-                                           str(uuid.uuid4()), []))
+    outcome = controller.run(conductor.txn(workflow.reconcile, node.node_id, str(uuid.uuid4()), []))
     assert outcome.lost == []
     assert servers.get(active).status == cpb.SERVER_STATUS_ACTIVE
 
 
-def test_the_hosts_next_hello_repairs_servers_a_wrong_inventory_lost(controller, node, active,
-                                                                     servers):
+def test_the_hosts_next_hello_repairs_servers_a_wrong_inventory_lost(
+    controller, node, active, servers
+):
     conductor = controller.app.compute_conductor
     node.stop()
 
-    def lose(db, settings):    # what an empty inventory from a copy of the agent did
-        workflow.fault(active, f"instance not found on host {node.host}",
-                       power_state=states.NOSTATE)
+    def lose(db, settings):  # what an empty inventory from a copy of the agent did
+        workflow.fault(
+            active, f"instance not found on host {node.host}", power_state=states.NOSTATE
+        )
+
     controller.run(conductor.txn(lose))
     assert servers.get(active).status == cpb.SERVER_STATUS_ERROR
     node.start()
@@ -131,21 +146,33 @@ def test_other_errors_are_not_undone_by_a_hello(controller, node, active, server
 def _pretend_held(controller, node, owner: str, heartbeat_age: float) -> None:
     """The node's row as a session that never closed leaves it."""
     beat = utcnow() - datetime.timedelta(seconds=heartbeat_age)
-    controller.app.db.call(lambda: ComputeNode.update(
-        connected=True, session_id=str(uuid.uuid4()), session_owner=owner, heartbeat_at=beat)
-        .where(ComputeNode.id == node.node_id).execute())
+    controller.app.db.call(
+        lambda: (
+            ComputeNode.update(
+                connected=True, session_id=str(uuid.uuid4()), session_owner=owner, heartbeat_at=beat
+            )
+            .where(ComputeNode.id == node.node_id)
+            .execute()
+        )
+    )
 
 
-@pytest.mark.parametrize("owner, heartbeat_age", [
-    ("this", 0),                                  # its stream ended here, unrecorded
-    ("gone", 0),                                  # its controller process ended
-    ("elsewhere", 120),                           # silent for more than service_down_time
-], ids=["stream-closed-here", "replica-gone", "heartbeats-stopped"])
+@pytest.mark.parametrize(
+    "owner, heartbeat_age",
+    [
+        ("this", 0),  # its stream ended here, unrecorded
+        ("gone", 0),  # its controller process ended
+        ("elsewhere", 120),  # silent for more than service_down_time
+    ],
+    ids=["stream-closed-here", "replica-gone", "heartbeats-stopped"],
+)
 def test_a_dead_session_is_replaced(controller, node, owner, heartbeat_age):
     conductor = controller.app.compute_conductor
-    owners = {"this": conductor.owner,
-              "gone": conductor.owner.split(":")[0] + ":999999999:1:x",
-              "elsewhere": "another-controller.example:1:1:x"}
+    owners = {
+        "this": conductor.owner,
+        "gone": conductor.owner.split(":")[0] + ":999999999:1:x",
+        "elsewhere": "another-controller.example:1:1:x",
+    }
     node.stop()
     _pretend_held(controller, node, owners[owner], heartbeat_age)
     first = asyncio.run(hello_once(node))

@@ -1,5 +1,6 @@
 """Migration 0403: node commands written as JSON payloads become the messages the node
 receives, live ones included, and go back to the same payloads on a downgrade."""
+
 import json
 import os
 import uuid
@@ -13,8 +14,16 @@ from stratus.node.v1 import node_service_pb2 as pb
 
 IMAGE = {"image_id": "root", "disk_format": "qcow2", "os_hash_value": "ab" * 64, "size": 4096}
 PAYLOADS = {
-    "spawn": {"name": "web", "vcpus": 2, "memory_mb": 512, "disk_gb": 10, "metadata": {"a": "b"},
-              "image": IMAGE, "kernel": {"image_id": "kernel"}, "kernel_cmdline": "ro"},
+    "spawn": {
+        "name": "web",
+        "vcpus": 2,
+        "memory_mb": 512,
+        "disk_gb": 10,
+        "metadata": {"a": "b"},
+        "image": IMAGE,
+        "kernel": {"image_id": "kernel"},
+        "kernel_cmdline": "ro",
+    },
     "power": {"action": "reboot_hard"},
     "destroy": {},
     "console_output": {"max_bytes": 4096},
@@ -48,11 +57,23 @@ def test_payloads_become_messages_and_come_back(engine):
                 "INSERT INTO node_command (id, node_id, instance_id, kind, payload, request_id, "
                 "state, deliveries, created_at, expires_at) VALUES "
                 f"({', '.join([engine.param] * 10)})",
-                (f"c{seq}", "n", "i", kind, json.dumps(payload), "r", "pending", 0,
-                 "2026-01-01 00:00:00", "2026-01-01 00:10:00"))
+                (
+                    f"c{seq}",
+                    "n",
+                    "i",
+                    kind,
+                    json.dumps(payload),
+                    "r",
+                    "pending",
+                    0,
+                    "2026-01-01 00:00:00",
+                    "2026-01-01 00:10:00",
+                ),
+            )
         migrate.sync(engine, 403)
-    messages = {kind: pb.Command.FromString(bytes(body))
-                for kind, body in _commands(engine, "body").items()}
+    messages = {
+        kind: pb.Command.FromString(bytes(body)) for kind, body in _commands(engine, "body").items()
+    }
     spawn = messages["spawn"].spawn
     assert (spawn.name, spawn.vcpus, spawn.memory_mb, spawn.disk_gb) == ("web", 2, 512, 10)
     assert spawn.image == pb.ImageRef(**IMAGE) and spawn.kernel.image_id == "kernel"
@@ -69,7 +90,8 @@ def test_payloads_become_messages_and_come_back(engine):
     restored = back["spawn"]
     assert int(restored["image"]["size"]) == 4096 and restored["kernel"] == {"image_id": "kernel"}
     assert {k: v for k, v in restored.items() if k != "image"} == {
-        k: v for k, v in PAYLOADS["spawn"].items() if k != "image"}
+        k: v for k, v in PAYLOADS["spawn"].items() if k != "image"
+    }
 
 
 def test_a_database_without_commands_upgrades_and_downgrades(engine):

@@ -1,4 +1,5 @@
 """Prepared queries answer exactly what the same peewee query answers, on either database."""
+
 import peewee
 import pytest
 
@@ -30,14 +31,16 @@ def test_parameters_bind_by_name_among_the_query_s_own_values(db):
     # The query's own constants (enabled, the LIKE pattern) and the placeholders interleave in
     # the rendered SQL; each call binds only its names, in the right places.
     query = Prepared(
-        lambda: Project.select(Project.name)
-        .where(
-            (Project.enabled == True)  # noqa: E712
-            & (Project.name == Param("name"))
-            & (Project.name.startswith("adm"))
-            & (Project.id != Param("not_id"))
+        lambda: (
+            Project.select(Project.name)
+            .where(
+                (Project.enabled == True)  # noqa: E712
+                & (Project.name == Param("name"))
+                & (Project.name.startswith("adm"))
+                & (Project.id != Param("not_id"))
+            )
+            .tuples()
         )
-        .tuples()
     )
     admin = db.call(_admin_project)
     assert db.call(query.rows, name="admin", not_id="x") == [("admin",)]
@@ -51,6 +54,7 @@ def test_the_query_is_built_and_rendered_once(db):
     def build():
         builds.append(1)
         return Project.select().where(Project.id == Param("id"))
+
     by_id = Prepared(build)
     admin = db.call(_admin_project)
     for _ in range(3):

@@ -13,9 +13,9 @@ import pytest
 
 from compute_node.drivers.base import ImageFile, InstanceSpec, PowerState
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from compute_node.image_cache import ImageCache, file_chunks, sha512_file
 from tests.support import demo_guest
-from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 
 pytestmark = [
     pytest.mark.qemu,

@@ -1,5 +1,6 @@
 """Fixtures of the identity tests: shared tenants, and real controller processes when a test
 needs a configuration of its own (one per xdist worker, started on first use)."""
+
 import os
 
 import pytest
@@ -22,7 +23,11 @@ POLICY = """# policy overrides
 
 @pytest.fixture(scope="session")
 def databases(request, tmp_path_factory):
-    postgres = request.getfixturevalue("postgres") if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql" else None
+    postgres = (
+        request.getfixturevalue("postgres")
+        if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql"
+        else None
+    )
     return Databases(tmp_path_factory.mktemp("identity-dbs"), postgres)
 
 
@@ -73,4 +78,5 @@ def reader(cloud):
 @pytest.fixture(scope="session")
 def victims(cloud):
     from tests.integration.identity.helpers import Victims
+
     return Victims(cloud)

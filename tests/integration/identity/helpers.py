@@ -1,4 +1,5 @@
 """Shared pieces of the identity tests: state snapshots, paging, requests by method name."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,13 +49,22 @@ def pages(stub, method: str, request, field: str, metadata) -> list[list]:
 
 def list_all(stub, what: str, metadata, **filters) -> list:
     method, cls, field = LISTS[what]
-    return [item for page in pages(stub, method, cls(page_size=1000, **filters), field, metadata) for item in page]
+    return [
+        item
+        for page in pages(stub, method, cls(page_size=1000, **filters), field, metadata)
+        for item in page
+    ]
 
 
 def snapshot(cloud) -> dict[str, list[bytes]]:
     """Everything the identity service stores, as the admin sees it (sorted serialized messages)."""
-    return {what: sorted(m.SerializeToString(deterministic=True) for m in list_all(cloud.identity, what, cloud.admin))
-            for what in LISTS}
+    return {
+        what: sorted(
+            m.SerializeToString(deterministic=True)
+            for m in list_all(cloud.identity, what, cloud.admin)
+        )
+        for what in LISTS
+    }
 
 
 @contextlib.contextmanager
@@ -83,26 +93,37 @@ def unknown_id() -> str:
 
 
 def role_id(cloud, name: str) -> str:
-    return cloud.identity.ListRoles(ipb.ListRolesRequest(name=name), metadata=cloud.admin).roles[0].id
+    return (
+        cloud.identity.ListRoles(ipb.ListRolesRequest(name=name), metadata=cloud.admin).roles[0].id
+    )
 
 
 def new_user(cloud, name_prefix: str = "user", password: str = PASSWORD, **fields) -> ipb.User:
     from tests.support.cloud import unique
+
     fields.setdefault("enabled", True)
     user = ipb.User(name=unique(name_prefix), **fields)
-    return cloud.identity.CreateUser(ipb.CreateUserRequest(user=user, password=password), metadata=cloud.admin)
+    return cloud.identity.CreateUser(
+        ipb.CreateUserRequest(user=user, password=password), metadata=cloud.admin
+    )
 
 
 def new_project(cloud, name_prefix: str = "project", **fields) -> ipb.Project:
     from tests.support.cloud import unique
+
     fields.setdefault("enabled", True)
     project = ipb.Project(name=unique(name_prefix), **fields)
-    return cloud.identity.CreateProject(ipb.CreateProjectRequest(project=project), metadata=cloud.admin)
+    return cloud.identity.CreateProject(
+        ipb.CreateProjectRequest(project=project), metadata=cloud.admin
+    )
 
 
-def issue(cloud, user_name: str, password: str = PASSWORD, project_name: str = "") -> ipb.IssueTokenResponse:
-    return cloud.identity.IssueToken(ipb.IssueTokenRequest(user_name=user_name, password=password,
-                                                           project_name=project_name))
+def issue(
+    cloud, user_name: str, password: str = PASSWORD, project_name: str = ""
+) -> ipb.IssueTokenResponse:
+    return cloud.identity.IssueToken(
+        ipb.IssueTokenRequest(user_name=user_name, password=password, project_name=project_name)
+    )
 
 
 class Victims:
@@ -111,64 +132,103 @@ class Victims:
 
     def __init__(self, cloud):
         from tests.support.cloud import unique
+
         ident, admin = cloud.identity, cloud.admin
         self.project = new_project(cloud, "victim-project")
         self.user = new_user(cloud, "victim-user")
         self.member_role = role_id(cloud, "member")
-        ident.AssignRole(ipb.AssignRoleRequest(user_id=self.user.id, project_id=self.project.id,
-                                               role_id=self.member_role), metadata=admin)
-        self.spare_role = ident.CreateRole(ipb.CreateRoleRequest(role=ipb.Role(name=unique("victim-role"))),
-                                           metadata=admin)
-        self.service = ident.CreateService(ipb.CreateServiceRequest(service=ipb.Service(
-            type="victim", name=unique("victim-service"), enabled=True)), metadata=admin)
-        self.endpoint = ident.CreateEndpoint(ipb.CreateEndpointRequest(endpoint=ipb.Endpoint(
-            service_id=self.service.id, interface=ipb.ENDPOINT_INTERFACE_PUBLIC, region="victim-region",
-            url="https://victim.example", enabled=True)), metadata=admin)
+        ident.AssignRole(
+            ipb.AssignRoleRequest(
+                user_id=self.user.id, project_id=self.project.id, role_id=self.member_role
+            ),
+            metadata=admin,
+        )
+        self.spare_role = ident.CreateRole(
+            ipb.CreateRoleRequest(role=ipb.Role(name=unique("victim-role"))), metadata=admin
+        )
+        self.service = ident.CreateService(
+            ipb.CreateServiceRequest(
+                service=ipb.Service(type="victim", name=unique("victim-service"), enabled=True)
+            ),
+            metadata=admin,
+        )
+        self.endpoint = ident.CreateEndpoint(
+            ipb.CreateEndpointRequest(
+                endpoint=ipb.Endpoint(
+                    service_id=self.service.id,
+                    interface=ipb.ENDPOINT_INTERFACE_PUBLIC,
+                    region="victim-region",
+                    url="https://victim.example",
+                    enabled=True,
+                )
+            ),
+            metadata=admin,
+        )
         self.token = issue(cloud, self.user.name, project_name=self.project.name).token
 
     def request(self, method: str):
         """A well-formed request of `method` that would change or reveal a victim."""
         from tests.support.cloud import unique
+
         p, u, s, e = self.project, self.user, self.service, self.endpoint
         return {
             "IssueToken": lambda: ipb.IssueTokenRequest(user_name=u.name, password=PASSWORD),
             "ValidateToken": lambda: ipb.ValidateTokenRequest(token=self.token),
             "RevokeToken": lambda: ipb.RevokeTokenRequest(token=self.token),
             "GetCatalog": ipb.GetCatalogRequest,
-            "CreateUser": lambda: ipb.CreateUserRequest(user=ipb.User(name=unique("intruder"), enabled=True),
-                                                        password=PASSWORD),
+            "CreateUser": lambda: ipb.CreateUserRequest(
+                user=ipb.User(name=unique("intruder"), enabled=True), password=PASSWORD
+            ),
             "GetUser": lambda: ipb.GetUserRequest(id=u.id),
             "ListUsers": ipb.ListUsersRequest,
-            "UpdateUser": lambda: ipb.UpdateUserRequest(user=ipb.User(id=u.id, enabled=False),
-                                                        update_mask=mask("enabled")),
+            "UpdateUser": lambda: ipb.UpdateUserRequest(
+                user=ipb.User(id=u.id, enabled=False), update_mask=mask("enabled")
+            ),
             "DeleteUser": lambda: ipb.DeleteUserRequest(id=u.id),
-            "ChangePassword": lambda: ipb.ChangePasswordRequest(user_id=u.id, original_password=PASSWORD,
-                                                                new_password="another-long-password"),
-            "CreateProject": lambda: ipb.CreateProjectRequest(project=ipb.Project(name=unique("intruder"))),
+            "ChangePassword": lambda: ipb.ChangePasswordRequest(
+                user_id=u.id, original_password=PASSWORD, new_password="another-long-password"
+            ),
+            "CreateProject": lambda: ipb.CreateProjectRequest(
+                project=ipb.Project(name=unique("intruder"))
+            ),
             "GetProject": lambda: ipb.GetProjectRequest(id=p.id),
             "ListProjects": ipb.ListProjectsRequest,
-            "UpdateProject": lambda: ipb.UpdateProjectRequest(project=ipb.Project(id=p.id, description="owned"),
-                                                              update_mask=mask("description")),
+            "UpdateProject": lambda: ipb.UpdateProjectRequest(
+                project=ipb.Project(id=p.id, description="owned"), update_mask=mask("description")
+            ),
             "DeleteProject": lambda: ipb.DeleteProjectRequest(id=p.id),
             "CreateRole": lambda: ipb.CreateRoleRequest(role=ipb.Role(name=unique("intruder"))),
             "GetRole": lambda: ipb.GetRoleRequest(id=self.spare_role.id),
             "ListRoles": ipb.ListRolesRequest,
             "DeleteRole": lambda: ipb.DeleteRoleRequest(id=self.spare_role.id),
-            "AssignRole": lambda: ipb.AssignRoleRequest(user_id=u.id, project_id=p.id, role_id=self.spare_role.id),
-            "UnassignRole": lambda: ipb.UnassignRoleRequest(user_id=u.id, project_id=p.id, role_id=self.member_role),
+            "AssignRole": lambda: ipb.AssignRoleRequest(
+                user_id=u.id, project_id=p.id, role_id=self.spare_role.id
+            ),
+            "UnassignRole": lambda: ipb.UnassignRoleRequest(
+                user_id=u.id, project_id=p.id, role_id=self.member_role
+            ),
             "ListRoleAssignments": ipb.ListRoleAssignmentsRequest,
-            "CreateService": lambda: ipb.CreateServiceRequest(service=ipb.Service(type="intruder", name="x")),
+            "CreateService": lambda: ipb.CreateServiceRequest(
+                service=ipb.Service(type="intruder", name="x")
+            ),
             "GetService": lambda: ipb.GetServiceRequest(id=s.id),
             "ListServices": ipb.ListServicesRequest,
-            "UpdateService": lambda: ipb.UpdateServiceRequest(service=ipb.Service(id=s.id, enabled=False),
-                                                              update_mask=mask("enabled")),
+            "UpdateService": lambda: ipb.UpdateServiceRequest(
+                service=ipb.Service(id=s.id, enabled=False), update_mask=mask("enabled")
+            ),
             "DeleteService": lambda: ipb.DeleteServiceRequest(id=s.id),
-            "CreateEndpoint": lambda: ipb.CreateEndpointRequest(endpoint=ipb.Endpoint(
-                service_id=s.id, interface=ipb.ENDPOINT_INTERFACE_ADMIN, region="victim-region",
-                url="https://intruder.example")),
+            "CreateEndpoint": lambda: ipb.CreateEndpointRequest(
+                endpoint=ipb.Endpoint(
+                    service_id=s.id,
+                    interface=ipb.ENDPOINT_INTERFACE_ADMIN,
+                    region="victim-region",
+                    url="https://intruder.example",
+                )
+            ),
             "GetEndpoint": lambda: ipb.GetEndpointRequest(id=e.id),
             "ListEndpoints": ipb.ListEndpointsRequest,
             "UpdateEndpoint": lambda: ipb.UpdateEndpointRequest(
-                endpoint=ipb.Endpoint(id=e.id, url="https://evil.example"), update_mask=mask("url")),
+                endpoint=ipb.Endpoint(id=e.id, url="https://evil.example"), update_mask=mask("url")
+            ),
             "DeleteEndpoint": lambda: ipb.DeleteEndpointRequest(id=e.id),
         }[method]()

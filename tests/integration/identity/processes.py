@@ -4,6 +4,7 @@ The test process already holds the session controller's database (peewee binds e
 to one proxy per process), so everything that opens another database here — `stratus-manage`
 included — runs in a child process.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def manage(config: Path, *argv: str) -> subprocess.CompletedProcess:
     """`stratus-manage --config CONFIG ARGV...` in a child process."""
-    return subprocess.run([sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "controller.manage", "--config", str(config), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class Databases:
@@ -45,8 +52,10 @@ class Databases:
         name = f"ident_{uuid.uuid4().hex[:12]}"
         if self.postgres is None:
             copy = self.root / f"{name}.db"
-            with contextlib.closing(sqlite3.connect(url[len("sqlite:///"):])) as source, \
-                    contextlib.closing(sqlite3.connect(copy)) as target:
+            with (
+                contextlib.closing(sqlite3.connect(url[len("sqlite:///") :])) as source,
+                contextlib.closing(sqlite3.connect(copy)) as target,
+            ):
                 source.backup(target)
             return f"sqlite:///{copy}"
         server, template = url.rsplit("/", 1)
@@ -75,12 +84,13 @@ class Template:
 def execute(url: str, statement: str, params=()) -> list:
     """Runs one SQL statement on a database the test process does not serve; returns the rows."""
     if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
         try:
             return conn.execute(statement, params).fetchall()
         finally:
             conn.close()
     import psycopg2
+
     conn = psycopg2.connect(url)
     conn.autocommit = True
     try:
@@ -95,7 +105,7 @@ def execute(url: str, statement: str, params=()) -> list:
 def write_lock(url: str, table: str):
     """Holds a lock that blocks writes to `table` (reads go on) until the block ends."""
     if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -104,6 +114,7 @@ def write_lock(url: str, table: str):
             conn.close()
         return
     import psycopg2
+
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
@@ -123,7 +134,9 @@ class Spawner:
         self.running: list[ControllerProcess] = []
         self.clouds: list[Cloud] = []
 
-    def config(self, extra: str = "", name: str | None = None, files: dict[str, str] | None = None) -> Path:
+    def config(
+        self, extra: str = "", name: str | None = None, files: dict[str, str] | None = None
+    ) -> Path:
         """A prepared state directory (its own database, keys, bootstrap) and its config file.
 
         `files` are written into the state directory; "{state}" in `extra` names it."""
@@ -155,5 +168,5 @@ class Spawner:
 
 def database_url(config: Path) -> str:
     import tomllib
-    return tomllib.loads(config.read_text())["database"]["url"]
 
+    return tomllib.loads(config.read_text())["database"]["url"]

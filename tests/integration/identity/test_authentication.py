@@ -1,5 +1,6 @@
 """The auth interceptor: every IdentityService method but IssueToken refuses a call without a
 good token with UNAUTHENTICATED, before the method runs, and changes nothing."""
+
 import datetime
 
 import grpc
@@ -26,7 +27,9 @@ def _refused_everywhere(cloud, victims, metadata, reason):
             getattr(cloud.identity, method)(victims.request(method), metadata=metadata)
     assert snapshot(cloud) == before
     # Neither a refused RevokeToken nor a refused ChangePassword touched the victim's token.
-    cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=victims.token), metadata=cloud.admin)
+    cloud.identity.ValidateToken(
+        ipb.ValidateTokenRequest(token=victims.token), metadata=cloud.admin
+    )
 
 
 @pytest.mark.parametrize("method", GUARDED)
@@ -59,13 +62,15 @@ def test_garbage_tokens_are_refused(cloud, victims, token):
 
 def _tampered(token: str, index: int) -> str:
     replacement = "A" if token[index] != "A" else "B"
-    return token[:index] + replacement + token[index + 1:]
+    return token[:index] + replacement + token[index + 1 :]
 
 
 @pytest.mark.parametrize("where", [0.2, 0.7])
 def test_tampered_admin_token_is_refused(cloud, victims, where):
     token = cloud.admin_token
-    _refused_everywhere(cloud, victims, bearer(_tampered(token, int(len(token) * where))), "TOKEN_INVALID")
+    _refused_everywhere(
+        cloud, victims, bearer(_tampered(token, int(len(token) * where))), "TOKEN_INVALID"
+    )
 
 
 def test_padded_admin_token_is_refused(cloud, victims):
@@ -73,7 +78,9 @@ def test_padded_admin_token_is_refused(cloud, victims):
 
 
 def _admin_payload(cloud):
-    info = cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=cloud.admin_token), metadata=cloud.admin).info
+    info = cloud.identity.ValidateToken(
+        ipb.ValidateTokenRequest(token=cloud.admin_token), metadata=cloud.admin
+    ).info
     return info.user_id, info.project_id
 
 
@@ -82,8 +89,9 @@ def test_token_from_another_key_repository_is_refused(cloud, victims, tmp_path):
     other = KeyRepository(tmp_path / "other-keys")
     other.initialize()
     user_id, project_id = _admin_payload(cloud)
-    token, _ = TokenFormatter(other).issue(user_id, project_id, ("password",),
-                                          datetime.datetime.now(UTC) + datetime.timedelta(hours=1))
+    token, _ = TokenFormatter(other).issue(
+        user_id, project_id, ("password",), datetime.datetime.now(UTC) + datetime.timedelta(hours=1)
+    )
     _refused_everywhere(cloud, victims, bearer(token), "TOKEN_INVALID")
 
 
@@ -92,8 +100,9 @@ def test_expired_admin_token_is_refused(cloud, victims, controller):
     keys = key_repository(controller.app.config)
     past = datetime.datetime.now(UTC) - datetime.timedelta(hours=2)
     user_id, project_id = _admin_payload(cloud)
-    token, _ = TokenFormatter(keys, clock=lambda: past).issue(user_id, project_id, ("password",),
-                                                              past + datetime.timedelta(hours=1))
+    token, _ = TokenFormatter(keys, clock=lambda: past).issue(
+        user_id, project_id, ("password",), past + datetime.timedelta(hours=1)
+    )
     _refused_everywhere(cloud, victims, bearer(token), "TOKEN_EXPIRED")
 
 
@@ -101,25 +110,36 @@ def test_same_keys_and_a_fresh_clock_make_a_valid_token(cloud, controller):
     # The control for the two tests above: the forging itself is sound.
     keys = key_repository(controller.app.config)
     user_id, project_id = _admin_payload(cloud)
-    token, _ = TokenFormatter(keys).issue(user_id, project_id, ("password",),
-                                          datetime.datetime.now(UTC) + datetime.timedelta(hours=1))
+    token, _ = TokenFormatter(keys).issue(
+        user_id, project_id, ("password",), datetime.datetime.now(UTC) + datetime.timedelta(hours=1)
+    )
     assert cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(token)).roles
 
 
 def test_token_of_an_unknown_user_is_refused(cloud, victims, controller):
     keys = key_repository(controller.app.config)
     _, project_id = _admin_payload(cloud)
-    token, _ = TokenFormatter(keys).issue("00000000-0000-4000-8000-000000000000", project_id, ("password",),
-                                          datetime.datetime.now(UTC) + datetime.timedelta(hours=1))
+    token, _ = TokenFormatter(keys).issue(
+        "00000000-0000-4000-8000-000000000000",
+        project_id,
+        ("password",),
+        datetime.datetime.now(UTC) + datetime.timedelta(hours=1),
+    )
     _refused_everywhere(cloud, victims, bearer(token), "TOKEN_INVALID")
 
 
 def test_health_and_reflection_are_open(cloud):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
     health = health_pb2_grpc.HealthStub(cloud.channel)
-    assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        health.Check(health_pb2.HealthCheckRequest()).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )
     stub = reflection_pb2_grpc.ServerReflectionStub(cloud.channel)
-    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    replies = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     names = [s.name for reply in replies for s in reply.list_services_response.service]
     assert "stratus.identity.v1.IdentityService" in names

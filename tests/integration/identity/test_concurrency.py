@@ -1,4 +1,5 @@
 """Concurrent requests: unique names hold under a race, and token issue works in parallel."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -29,9 +30,16 @@ def test_twenty_concurrent_creates_of_one_user_name(cloud):
 
 def test_twenty_concurrent_creates_of_one_project_and_one_role_name(cloud):
     for method, request, what in (
-            ("CreateProject", ipb.CreateProjectRequest(project=ipb.Project(name=unique("race"))), "projects"),
-            ("CreateRole", ipb.CreateRoleRequest(role=ipb.Role(name=unique("race"))), "roles")):
-        futures = [getattr(cloud.identity, method).future(request, metadata=cloud.admin) for _ in range(20)]
+        (
+            "CreateProject",
+            ipb.CreateProjectRequest(project=ipb.Project(name=unique("race"))),
+            "projects",
+        ),
+        ("CreateRole", ipb.CreateRoleRequest(role=ipb.Role(name=unique("race"))), "roles"),
+    ):
+        futures = [
+            getattr(cloud.identity, method).future(request, metadata=cloud.admin) for _ in range(20)
+        ]
         ok, failed = _outcomes(futures)
         assert len(ok) == 1 and failed == [grpc.StatusCode.ALREADY_EXISTS] * 19, method
         name = ok[0].name
@@ -40,11 +48,23 @@ def test_twenty_concurrent_creates_of_one_project_and_one_role_name(cloud):
 
 def test_concurrent_assignments_of_the_same_role(cloud):
     member = cloud.tenant("member")
-    reader = cloud.identity.ListRoles(ipb.ListRolesRequest(name="reader"), metadata=cloud.admin).roles[0]
-    request = ipb.AssignRoleRequest(user_id=member.user_id, project_id=member.project_id, role_id=reader.id)
-    ok, failed = _outcomes([cloud.identity.AssignRole.future(request, metadata=cloud.admin) for _ in range(20)])
+    reader = cloud.identity.ListRoles(
+        ipb.ListRolesRequest(name="reader"), metadata=cloud.admin
+    ).roles[0]
+    request = ipb.AssignRoleRequest(
+        user_id=member.user_id, project_id=member.project_id, role_id=reader.id
+    )
+    ok, failed = _outcomes(
+        [cloud.identity.AssignRole.future(request, metadata=cloud.admin) for _ in range(20)]
+    )
     assert failed == [] and len(ok) == 20
-    held = list_all(cloud.identity, "assignments", cloud.admin, user_id=member.user_id, project_id=member.project_id)
+    held = list_all(
+        cloud.identity,
+        "assignments",
+        cloud.admin,
+        user_id=member.user_id,
+        project_id=member.project_id,
+    )
     assert sorted(a.role_name for a in held) == ["member", "reader"]
 
 
@@ -54,6 +74,14 @@ def test_concurrent_token_issue(cloud):
     ok, failed = _outcomes([cloud.identity.IssueToken.future(request) for _ in range(8)])
     assert failed == [] and len({r.token for r in ok}) == 8
     with ThreadPoolExecutor(8) as pool:
-        users = list(pool.map(lambda r: cloud.identity.GetUser(ipb.GetUserRequest(id=user.id),
-                                                                metadata=bearer(r.token)).id, ok))
+        users = list(
+            pool.map(
+                lambda r: (
+                    cloud.identity.GetUser(
+                        ipb.GetUserRequest(id=user.id), metadata=bearer(r.token)
+                    ).id
+                ),
+                ok,
+            )
+        )
     assert users == [user.id] * 8

@@ -1,5 +1,6 @@
 """Account lockout after N failed passwords ([identity] lockout_failure_attempts), on the `custom`
 controller process (3 attempts, 10 minutes). The refusal never says why."""
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,8 +58,12 @@ def test_an_admin_password_reset_unlocks(custom):
     user = new_user(custom, "reset")
     for _ in range(ATTEMPTS):
         _fail(custom, user.name)
-    custom.identity.UpdateUser(ipb.UpdateUserRequest(user=ipb.User(id=user.id), update_mask=mask("password"),
-                                                     password="fresh-password-1"), metadata=custom.admin)
+    custom.identity.UpdateUser(
+        ipb.UpdateUserRequest(
+            user=ipb.User(id=user.id), update_mask=mask("password"), password="fresh-password-1"
+        ),
+        metadata=custom.admin,
+    )
     assert issue(custom, user.name, "fresh-password-1").token
 
 

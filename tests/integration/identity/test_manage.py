@@ -1,4 +1,5 @@
 """`stratus-manage` as operators run it: db sync, bootstrap, token key rotation."""
+
 import datetime
 import shutil
 
@@ -13,7 +14,14 @@ from tests.integration.identity.processes import database_url, execute, manage
 from tests.support.controller import ADMIN_PASSWORD, ControllerProcess, manage_many, write_config
 from tests.support.errors import raises
 
-TABLES = ("user_account", "project", "role", "role_assignment", "catalog_service", "catalog_endpoint")
+TABLES = (
+    "user_account",
+    "project",
+    "role",
+    "role_assignment",
+    "catalog_service",
+    "catalog_endpoint",
+)
 
 
 def _ok(done):
@@ -38,11 +46,16 @@ def test_db_sync_is_idempotent(fresh):
 def test_a_newer_schema_is_refused(fresh, tmp_path):
     _ok(manage(fresh, "db", "sync"))
     url = database_url(fresh)
-    execute(url, "INSERT INTO schema_history (version, name, applied_at) VALUES (?, ?, ?)",
-            (9999, "from_the_future", "2100-01-01 00:00:00"))
+    execute(
+        url,
+        "INSERT INTO schema_history (version, name, applied_at) VALUES (?, ?, ?)",
+        (9999, "from_the_future", "2100-01-01 00:00:00"),
+    )
     refused = manage(fresh, "db", "sync")
     assert refused.returncode == 1
-    assert "version 9999, newer than this code knows" in refused.stderr and "upgrade" in refused.stderr
+    assert (
+        "version 9999, newer than this code knows" in refused.stderr and "upgrade" in refused.stderr
+    )
     # Nothing was undone: the future version is still recorded.
     assert execute(url, "SELECT MAX(version) FROM schema_history") == [(9999,)]
     # The controller refuses to serve on it too, saying why.
@@ -59,24 +72,44 @@ def _counts(url):
 def test_bootstrap_is_idempotent(fresh):
     url = "grpc://controller.example:5000"
     fresh.write_text(fresh.read_text() + "[identity]\nminimum_password_length = 12\n")
-    sync, short, first = manage_many(fresh, ["db", "sync"], ["bootstrap", "--admin-password", "elevenchars"],
-                                     ["bootstrap", "--admin-password", ADMIN_PASSWORD, "--public-url", url])
+    sync, short, first = manage_many(
+        fresh,
+        ["db", "sync"],
+        ["bootstrap", "--admin-password", "elevenchars"],
+        ["bootstrap", "--admin-password", ADMIN_PASSWORD, "--public-url", url],
+    )
     _ok(sync)
     # The configured minimum applies to the first admin's password too.
-    assert short.returncode == 1 and "admin-password: must be at least 12 characters" in short.stderr
+    assert (
+        short.returncode == 1 and "admin-password: must be at least 12 characters" in short.stderr
+    )
     first = _ok(first).splitlines()
     assert "created user admin" in first and "created role reader" in first
     db = database_url(fresh)
     counts = _counts(db)
-    assert counts == {"user_account": 1, "project": 1, "role": 3, "role_assignment": 1, "catalog_service": 3,
-                      "catalog_endpoint": 9}
+    assert counts == {
+        "user_account": 1,
+        "project": 1,
+        "role": 3,
+        "role_assignment": 1,
+        "catalog_service": 3,
+        "catalog_endpoint": 9,
+    }
     assert execute(db, "SELECT DISTINCT url FROM catalog_endpoint") == [(url,)]
     hashes = execute(db, "SELECT password_hash FROM user_account")
     assert ADMIN_PASSWORD not in str(hashes) and hashes[0][0].startswith("scrypt$")
 
     # A second run, even with another password or URL, changes nothing and says so.
-    second = _ok(manage(fresh, "bootstrap", "--admin-password", "another-password-1", "--public-url",
-                        "grpc://elsewhere.example:6000")).splitlines()
+    second = _ok(
+        manage(
+            fresh,
+            "bootstrap",
+            "--admin-password",
+            "another-password-1",
+            "--public-url",
+            "grpc://elsewhere.example:6000",
+        )
+    ).splitlines()
     assert second[-1] == "nothing to do: the cloud was already bootstrapped"
     assert f"exists  endpoint compute admin RegionOne {url}" in second
     assert all(line.startswith("exists") for line in second[:-1]) and len(second) == len(first) + 1
@@ -96,8 +129,12 @@ def test_rotate_keys_keeps_tokens_valid_on_a_running_controller(spawner, tmp_pat
     ahead = tmp_path / "ahead"
     shutil.copytree(keys_dir, ahead)
     KeyRepository(ahead).rotate()
-    early, _ = TokenFormatter(KeyRepository(ahead)).issue(old.info.user_id, old.info.project_id, ("password",),
-                                                          old.info.expire_time.ToDatetime(datetime.UTC))
+    early, _ = TokenFormatter(KeyRepository(ahead)).issue(
+        old.info.user_id,
+        old.info.project_id,
+        ("password",),
+        old.info.expire_time.ToDatetime(datetime.UTC),
+    )
     assert cloud.identity.ListRoles(ipb.ListRolesRequest(), metadata=bearer(early)).roles
 
     setup, rotate = manage_many(config, ["token", "setup-keys"], ["token", "rotate-keys"])

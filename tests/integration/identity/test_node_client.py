@@ -2,6 +2,7 @@
 protos/ at run time and calls identity. A change to the .proto files that breaks clients
 generated from them fails here. `npm ci --prefix tests/integration/identity/node_client`
 installs its packages."""
+
 import json
 import shutil
 import subprocess
@@ -19,10 +20,17 @@ NODE = shutil.which("node")
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_node_client_calls_identity(cloud):
-    assert (CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir(), f"run `npm ci --prefix {CLIENT}`"
+    assert (CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir(), (
+        f"run `npm ci --prefix {CLIENT}`"
+    )
     name = unique("node-project")
-    done = subprocess.run([NODE, str(CLIENT / "client.js"), cloud.address, ADMIN_PASSWORD, name],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [NODE, str(CLIENT / "client.js"), cloud.address, ADMIN_PASSWORD, name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     codes = out["status_codes"]
@@ -35,7 +43,9 @@ def test_node_client_calls_identity(cloud):
     assert created["name"] == name and created["enabled"] is True
     assert out["get"]["response"] == created
     # What Node created, Python reads back.
-    project = cloud.identity.GetProject(ipb.GetProjectRequest(id=created["id"]), metadata=cloud.admin)
+    project = cloud.identity.GetProject(
+        ipb.GetProjectRequest(id=created["id"]), metadata=cloud.admin
+    )
     assert (project.name, project.description) == (name, "made by the Node.js client")
 
     assert out["get_without_token"]["error"]["code"] == codes["UNAUTHENTICATED"] == 16

@@ -1,5 +1,6 @@
 """The controller as a real process: SIGTERM lets the call in flight finish and exits 0; data,
 keys and revocations survive a restart."""
+
 import signal
 import time
 
@@ -37,7 +38,9 @@ def _refused(cloud) -> bool:
 
 
 def test_sigterm_finishes_the_call_in_flight_and_exits_0(spawner, monkeypatch):
-    monkeypatch.setenv("STRATUS_CONTROLLER_SHUTDOWN_GRACE", "60")  # the test decides when the call ends
+    monkeypatch.setenv(
+        "STRATUS_CONTROLLER_SHUTDOWN_GRACE", "60"
+    )  # the test decides when the call ends
     config = spawner.config()
     process = spawner.start(config)
     cloud = spawner.cloud(process)
@@ -45,8 +48,11 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_0(spawner, monkeypatch):
     # The database refuses writes to `project` until the lock is released, so CreateProject
     # is still running on the server when SIGTERM arrives.
     with write_lock(database_url(config), "project"):
-        call = cloud.identity.CreateProject.future(ipb.CreateProjectRequest(project=ipb.Project(name=name)),
-                                                   metadata=cloud.admin, timeout=60)
+        call = cloud.identity.CreateProject.future(
+            ipb.CreateProjectRequest(project=ipb.Project(name=name)),
+            metadata=cloud.admin,
+            timeout=60,
+        )
         reached_server(cloud)
         assert not call.done()
         process.proc.send_signal(signal.SIGTERM)
@@ -70,11 +76,17 @@ def test_data_keys_and_revocations_survive_a_restart(spawner):
     tenant = cloud.tenant("member", project_id=project.id)
     revoked = issue(cloud, tenant.user_name, tenant.password, project.name).token
     cloud.identity.RevokeToken(ipb.RevokeTokenRequest(token=revoked), metadata=cloud.admin)
-    before = {what: list_all(cloud.identity, what, cloud.admin) for what in ("users", "projects", "assignments")}
+    before = {
+        what: list_all(cloud.identity, what, cloud.admin)
+        for what in ("users", "projects", "assignments")
+    }
     # An event whose tokens have all expired: the restarted controller purges it.
     url = database_url(config)
-    execute(url, "INSERT INTO token_revocation (audit_id, issued_before, expires_at) VALUES (?, ?, ?)",
-            ("long-gone", "2000-01-01 00:00:00", "2000-01-02 00:00:00"))
+    execute(
+        url,
+        "INSERT INTO token_revocation (audit_id, issued_before, expires_at) VALUES (?, ?, ?)",
+        ("long-gone", "2000-01-01 00:00:00", "2000-01-02 00:00:00"),
+    )
     assert spawner.running[0].terminate() == 0
 
     process = spawner.start(config, log_name="restarted.log")
@@ -83,14 +95,26 @@ def test_data_keys_and_revocations_survive_a_restart(spawner):
         after = {what: list_all(again.identity, what, again.admin) for what in before}
         assert after == before
         # A token issued before the restart still works (the keys are on disk)...
-        assert again.identity.GetProject(ipb.GetProjectRequest(id=project.id), metadata=bearer(tenant.token)).id
+        assert again.identity.GetProject(
+            ipb.GetProjectRequest(id=project.id), metadata=bearer(tenant.token)
+        ).id
         # ...and one revoked before it stays revoked (revocations are in the database).
         with raises(grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID"):
-            again.identity.GetProject(ipb.GetProjectRequest(id=project.id), metadata=bearer(revoked))
-        assert issue(again, tenant.user_name, tenant.password, project.name).info.roles == ["member"]
+            again.identity.GetProject(
+                ipb.GetProjectRequest(id=project.id), metadata=bearer(revoked)
+            )
+        assert issue(again, tenant.user_name, tenant.password, project.name).info.roles == [
+            "member"
+        ]
         assert role_id(again, "member")
-        _wait_for(lambda: not execute(url, "SELECT id FROM token_revocation WHERE audit_id = 'long-gone'"),
-                  "the expired revocation event to be purged")
-        assert execute(url, "SELECT COUNT(*) FROM token_revocation")[0][0] >= 1  # the live one stays
+        _wait_for(
+            lambda: (
+                not execute(url, "SELECT id FROM token_revocation WHERE audit_id = 'long-gone'")
+            ),
+            "the expired revocation event to be purged",
+        )
+        assert (
+            execute(url, "SELECT COUNT(*) FROM token_revocation")[0][0] >= 1
+        )  # the live one stays
     finally:
         again.close()

@@ -19,9 +19,13 @@ def test_member_cannot_list_users(cloud):
 
 def test_resources_are_created_enabled_unless_told_otherwise(cloud):
     from tests.support.cloud import unique
-    enabled = cloud.identity.CreateProject(ipb.CreateProjectRequest(
-        project=ipb.Project(name=unique("project"))), metadata=cloud.admin)
-    disabled = cloud.identity.CreateProject(ipb.CreateProjectRequest(
-        project=ipb.Project(name=unique("project"), enabled=False)), metadata=cloud.admin)
+
+    enabled = cloud.identity.CreateProject(
+        ipb.CreateProjectRequest(project=ipb.Project(name=unique("project"))), metadata=cloud.admin
+    )
+    disabled = cloud.identity.CreateProject(
+        ipb.CreateProjectRequest(project=ipb.Project(name=unique("project"), enabled=False)),
+        metadata=cloud.admin,
+    )
     assert enabled.enabled is True
     assert disabled.enabled is False

@@ -1,4 +1,5 @@
 """Image service tests: a stub on the session's controller, and helpers that speak its protocol."""
+
 import hashlib
 import os
 import shutil
@@ -26,19 +27,28 @@ class Images:
     def __getattr__(self, name):
         return getattr(self.stub, name)
 
-    def create(self, who, disk_format=pb.DISK_FORMAT_RAW, container_format=pb.CONTAINER_FORMAT_BARE,
-               **fields) -> pb.Image:
+    def create(
+        self,
+        who,
+        disk_format=pb.DISK_FORMAT_RAW,
+        container_format=pb.CONTAINER_FORMAT_BARE,
+        **fields,
+    ) -> pb.Image:
         fields.setdefault("name", unique("image"))
         image = pb.Image(disk_format=disk_format, container_format=container_format, **fields)
         return self.stub.CreateImage(pb.CreateImageRequest(image=image), metadata=who.metadata)
 
     def upload(self, who, image_id: str, data: bytes, chunk: int = CHUNK, **first) -> pb.Image:
-        return self.stub.UploadImageData(upload_messages(image_id, data, chunk, **first),
-                                         metadata=who.metadata)
+        return self.stub.UploadImageData(
+            upload_messages(image_id, data, chunk, **first), metadata=who.metadata
+        )
 
     def download(self, who, image_id: str, offset: int = 0) -> tuple[pb.ImageDataInfo, bytes]:
-        messages = list(self.stub.DownloadImageData(
-            pb.DownloadImageDataRequest(image_id=image_id, offset=offset), metadata=who.metadata))
+        messages = list(
+            self.stub.DownloadImageData(
+                pb.DownloadImageDataRequest(image_id=image_id, offset=offset), metadata=who.metadata
+            )
+        )
         return messages[0].info, b"".join(m.data for m in messages[1:])
 
     def get(self, who, image_id: str) -> pb.Image:
@@ -56,7 +66,7 @@ class Images:
 def upload_messages(image_id: str, data: bytes, chunk: int = CHUNK, **first):
     yield pb.UploadImageDataRequest(image_id=image_id, **first)
     for start in range(0, len(data), chunk):
-        yield pb.UploadImageDataRequest(data=data[start:start + chunk])
+        yield pb.UploadImageDataRequest(data=data[start : start + chunk])
     yield pb.UploadImageDataRequest(last=True)
 
 
@@ -108,8 +118,9 @@ def qemu_img(tmp_path):
         pytest.skip("qemu-img (qemu-utils) is not installed")
 
     def make(name: str, fmt: str, size: str = "1M", *options: str) -> bytes:
-        subprocess.run(["qemu-img", "create", "-q", "-f", fmt, *options, name, size],
-                       cwd=tmp_path, check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", fmt, *options, name, size], cwd=tmp_path, check=True
+        )
         return (tmp_path / name).read_bytes()
 
     return make

@@ -1,5 +1,6 @@
 """Image data over real gRPC: streamed upload and download, and every way an upload can fail
 without anything stored being changed or lost."""
+
 import hashlib
 import os
 import time
@@ -24,13 +25,18 @@ def assert_untouched(images, who, image: pb.Image, data: bytes | None = None):
 
 # --- the happy paths -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chunk", [1, 65536, 1 << 20])
 def test_upload_then_download_byte_identical(cloud, images, chunk):
     tenant = cloud.tenant()
     data = os.urandom(1_500_000 if chunk > 1 else 3000)
     image = images.create(tenant)
     active = images.upload(tenant, image.id, data, chunk=chunk)
-    assert (active.status, active.size, active.virtual_size) == (pb.IMAGE_STATUS_ACTIVE, len(data), len(data))
+    assert (active.status, active.size, active.virtual_size) == (
+        pb.IMAGE_STATUS_ACTIVE,
+        len(data),
+        len(data),
+    )
     assert (active.os_hash_algo, active.os_hash_value) == ("sha512", sha512(data))
     assert active.checksum == hashlib.md5(data).hexdigest()
     info, back = images.download(tenant, image.id)
@@ -51,27 +57,40 @@ def test_real_qcow2_is_accepted_with_its_virtual_size(cloud, images, qemu_img):
     tenant = cloud.tenant()
     data = qemu_img("disk.qcow2", "qcow2", "64M")
     image = images.create(tenant, disk_format=pb.DISK_FORMAT_QCOW2)
-    active = images.upload(tenant, image.id, data, expected_os_hash_value=sha512(data), size=len(data))
-    assert (active.status, active.virtual_size, active.size) == (pb.IMAGE_STATUS_ACTIVE, 64 << 20, len(data))
+    active = images.upload(
+        tenant, image.id, data, expected_os_hash_value=sha512(data), size=len(data)
+    )
+    assert (active.status, active.virtual_size, active.size) == (
+        pb.IMAGE_STATUS_ACTIVE,
+        64 << 20,
+        len(data),
+    )
     assert images.download(tenant, image.id)[1] == data
 
 
 def test_data_may_come_in_the_first_message(cloud, images):
     tenant = cloud.tenant()
     image = images.create(tenant)
-    active = images.UploadImageData(iter([pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True)]),
-                                    metadata=tenant.metadata)
+    active = images.UploadImageData(
+        iter([pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True)]),
+        metadata=tenant.metadata,
+    )
     assert active.size == 3
 
 
-@pytest.mark.parametrize("first", [{}, {"size": 3}, {"expected_checksum": hashlib.md5(b"abc").hexdigest()}])
+@pytest.mark.parametrize(
+    "first", [{}, {"size": 3}, {"expected_checksum": hashlib.md5(b"abc").hexdigest()}]
+)
 def test_the_client_s_word_completes_an_upload(cloud, images, first):
     # `last` on the final data message, or a declared size or digest the data matches.
     tenant = cloud.tenant()
     image = images.create(tenant)
     last = not first
-    messages = [pb.UploadImageDataRequest(image_id=image.id, **first), pb.UploadImageDataRequest(data=b"ab"),
-                pb.UploadImageDataRequest(data=b"c", last=last)]
+    messages = [
+        pb.UploadImageDataRequest(image_id=image.id, **first),
+        pb.UploadImageDataRequest(data=b"ab"),
+        pb.UploadImageDataRequest(data=b"c", last=last),
+    ]
     assert images.UploadImageData(iter(messages), metadata=tenant.metadata).size == 3
     assert images.download(tenant, image.id)[1] == b"abc"
 
@@ -81,7 +100,10 @@ def test_a_stream_that_just_ends_keeps_nothing(cloud, images):
     # with nothing to say the data is complete. The data may be cut short; it is not kept.
     tenant = cloud.tenant()
     image = images.create(tenant)
-    messages = [pb.UploadImageDataRequest(image_id=image.id), pb.UploadImageDataRequest(data=b"half of it")]
+    messages = [
+        pb.UploadImageDataRequest(image_id=image.id),
+        pb.UploadImageDataRequest(data=b"half of it"),
+    ]
     with raises(grpc.StatusCode.INVALID_ARGUMENT, field="last"):
         images.UploadImageData(iter(messages), metadata=tenant.metadata)
     assert_untouched(images, tenant, image)
@@ -91,8 +113,10 @@ def test_a_stream_that_just_ends_keeps_nothing(cloud, images):
 def test_nothing_may_follow_the_last_message(cloud, images):
     tenant = cloud.tenant()
     image = images.create(tenant)
-    messages = [pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True),
-                pb.UploadImageDataRequest(data=b"more")]
+    messages = [
+        pb.UploadImageDataRequest(image_id=image.id, data=b"abc", last=True),
+        pb.UploadImageDataRequest(data=b"more"),
+    ]
     with raises(grpc.StatusCode.INVALID_ARGUMENT, field="last"):
         images.UploadImageData(iter(messages), metadata=tenant.metadata)
     assert_untouched(images, tenant, image)
@@ -100,16 +124,21 @@ def test_nothing_may_follow_the_last_message(cloud, images):
 
 def test_archive_container_content_is_inspected_as_an_archive(cloud, images, qemu_img):
     tenant = cloud.tenant()
-    image = images.create(tenant, disk_format=pb.DISK_FORMAT_VMDK, container_format=pb.CONTAINER_FORMAT_OVA)
+    image = images.create(
+        tenant, disk_format=pb.DISK_FORMAT_VMDK, container_format=pb.CONTAINER_FORMAT_OVA
+    )
     active = images.upload(tenant, image.id, b"ustar" + bytes(10_000))
     assert active.status == pb.IMAGE_STATUS_ACTIVE and not active.HasField("virtual_size")
-    disguised = images.create(tenant, disk_format=pb.DISK_FORMAT_RAW, container_format=pb.CONTAINER_FORMAT_DOCKER)
+    disguised = images.create(
+        tenant, disk_format=pb.DISK_FORMAT_RAW, container_format=pb.CONTAINER_FORMAT_DOCKER
+    )
     with raises(grpc.StatusCode.INVALID_ARGUMENT, "IMAGE_FORMAT_MISMATCH"):
         images.upload(tenant, disguised.id, qemu_img("x.qcow2", "qcow2"))
     assert_untouched(images, tenant, disguised)
 
 
 # --- hostile and wrong content ------------------------------------------------------------------
+
 
 def test_qcow2_with_backing_file_is_refused_and_nothing_kept(cloud, images, qemu_img, tmp_path):
     tenant = cloud.tenant()
@@ -119,7 +148,7 @@ def test_qcow2_with_backing_file_is_refused_and_nothing_kept(cloud, images, qemu
     with raises(grpc.StatusCode.INVALID_ARGUMENT, "IMAGE_UNSAFE", "data"):
         images.upload(tenant, image.id, hostile + bytes(3 << 20))
     assert_untouched(images, tenant, image)
-    good = qemu_img("good.qcow2", "qcow2")                   # the image is usable again
+    good = qemu_img("good.qcow2", "qcow2")  # the image is usable again
     assert images.upload(tenant, image.id, good).status == pb.IMAGE_STATUS_ACTIVE
 
 
@@ -131,12 +160,15 @@ def test_content_that_is_not_the_declared_format_is_refused(cloud, images, qemu_
     assert_untouched(images, tenant, image)
 
 
-@pytest.mark.parametrize("first, reason, field", [
-    ({"expected_os_hash_value": "0" * 128}, "IMAGE_HASH_MISMATCH", "expected_os_hash_value"),
-    ({"expected_checksum": "0" * 32}, "IMAGE_CHECKSUM_MISMATCH", "expected_checksum"),
-    ({"size": 10}, "IMAGE_SIZE_MISMATCH", "size"),
-    ({"size": 1_000_000}, "IMAGE_SIZE_MISMATCH", "size"),
-])
+@pytest.mark.parametrize(
+    "first, reason, field",
+    [
+        ({"expected_os_hash_value": "0" * 128}, "IMAGE_HASH_MISMATCH", "expected_os_hash_value"),
+        ({"expected_checksum": "0" * 32}, "IMAGE_CHECKSUM_MISMATCH", "expected_checksum"),
+        ({"size": 10}, "IMAGE_SIZE_MISMATCH", "size"),
+        ({"size": 1_000_000}, "IMAGE_SIZE_MISMATCH", "size"),
+    ],
+)
 def test_data_that_is_not_what_the_client_announced_is_refused(cloud, images, first, reason, field):
     tenant = cloud.tenant()
     image = images.create(tenant)
@@ -145,11 +177,14 @@ def test_data_that_is_not_what_the_client_announced_is_refused(cloud, images, fi
     assert_untouched(images, tenant, image)
 
 
-@pytest.mark.parametrize("first, field", [
-    ({"expected_os_hash_value": "xyz"}, "expected_os_hash_value"),
-    ({"expected_checksum": "abc"}, "expected_checksum"),
-    ({"size": -1}, "size"),
-])
+@pytest.mark.parametrize(
+    "first, field",
+    [
+        ({"expected_os_hash_value": "xyz"}, "expected_os_hash_value"),
+        ({"expected_checksum": "abc"}, "expected_checksum"),
+        ({"size": -1}, "size"),
+    ],
+)
 def test_malformed_announcements_are_refused(cloud, images, first, field):
     tenant = cloud.tenant()
     image = images.create(tenant)
@@ -159,6 +194,7 @@ def test_malformed_announcements_are_refused(cloud, images, first, field):
 
 
 # --- limits ---------------------------------------------------------------------------------------
+
 
 def test_size_cap_streamed_and_announced(cloud, images, settings, monkeypatch):
     monkeypatch.setattr(settings, "image_size_cap", 200_000)
@@ -183,13 +219,14 @@ def test_project_storage_quota(cloud, images, settings, monkeypatch):
         images.upload(tenant, second.id, os.urandom(250_000))
     assert_untouched(images, tenant, second)
     assert_untouched(images, tenant, first, first_data)
-    other_project = cloud.tenant()                      # the quota is per project
+    other_project = cloud.tenant()  # the quota is per project
     assert images.active(other_project, os.urandom(400_000)).status == pb.IMAGE_STATUS_ACTIVE
     images.DeleteImage(pb.DeleteImageRequest(id=first.id), metadata=tenant.metadata)
     assert images.upload(tenant, second.id, os.urandom(250_000)).status == pb.IMAGE_STATUS_ACTIVE
 
 
 # --- wrong moments and wrong callers -------------------------------------------------------
+
 
 def test_data_is_uploaded_once(cloud, images):
     tenant = cloud.tenant()
@@ -249,10 +286,16 @@ def test_client_that_goes_away_mid_stream_leaves_nothing(cloud, images):
     stream = Paused(image.id)
     call = images.UploadImageData.future(iter(stream), metadata=tenant.metadata)
     assert stream.sent.wait(30)
-    assert wait_for_status(images, tenant, image.id, pb.IMAGE_STATUS_SAVING).status == pb.IMAGE_STATUS_SAVING
+    assert (
+        wait_for_status(images, tenant, image.id, pb.IMAGE_STATUS_SAVING).status
+        == pb.IMAGE_STATUS_SAVING
+    )
     call.cancel()
     stream.release.set()
-    assert wait_for_status(images, tenant, image.id, pb.IMAGE_STATUS_QUEUED).status == pb.IMAGE_STATUS_QUEUED
+    assert (
+        wait_for_status(images, tenant, image.id, pb.IMAGE_STATUS_QUEUED).status
+        == pb.IMAGE_STATUS_QUEUED
+    )
     deadline = time.monotonic() + 30
     while images.stored_files(image.id) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -295,7 +338,9 @@ def test_download_abandoned_mid_stream_changes_nothing(cloud, images):
     tenant = cloud.tenant()
     data = os.urandom(5 << 20)
     image = images.active(tenant, data)
-    call = images.DownloadImageData(pb.DownloadImageDataRequest(image_id=image.id), metadata=tenant.metadata)
+    call = images.DownloadImageData(
+        pb.DownloadImageDataRequest(image_id=image.id), metadata=tenant.metadata
+    )
     assert next(call).info.size == len(data)
     assert len(next(call).data) > 0
     call.cancel()

@@ -1,4 +1,5 @@
 """Self-repair of the image service: uploads whose controller died, debris, missing data."""
+
 import datetime
 import os
 import subprocess
@@ -20,15 +21,22 @@ REPO = Path(__file__).resolve().parents[3]
 
 def run_reconcile(controller, check_data=False):
     app = controller.app
-    return controller.run(reconcile.reconcile(app.db, app.image_store, app.images.settings, check_data))
+    return controller.run(
+        reconcile.reconcile(app.db, app.image_store, app.images.settings, check_data)
+    )
 
 
 def pretend_upload_died(db, images, image_id: str) -> list:
     """What a controller killed mid-upload leaves: a SAVING record with an old heartbeat, a
     temporary file, and possibly data already under the image's name."""
     old = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(hours=1)
-    db.call(lambda: Image.update(status="saving", upload_id="dead-upload", upload_heartbeat_at=old)
-            .where(Image.id == image_id).execute())
+    db.call(
+        lambda: (
+            Image.update(status="saving", upload_id="dead-upload", upload_heartbeat_at=old)
+            .where(Image.id == image_id)
+            .execute()
+        )
+    )
     debris = [images.store_dir / f".{image_id}.x1y2z3.part", images.store_dir / image_id]
     for path in debris:
         path.write_bytes(b"half an image")
@@ -78,9 +86,21 @@ def test_manage_command_scrubs_and_reports(cloud, images, controller, db):
     pretend_upload_died(db, images, dead.id)
     lost = images.active(tenant)
     (images.store_dir / lost.id).unlink()
-    result = subprocess.run([sys.executable, "-m", "controller.manage", "--config",
-                             str(controller.config_path), "image", "scrub"],
-                            capture_output=True, text=True, check=True, cwd=REPO)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "controller.manage",
+            "--config",
+            str(controller.config_path),
+            "image",
+            "scrub",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     assert f"upload given up, image queued again: {dead.id}" in result.stdout
     assert f"data missing: {lost.id}" in result.stdout
     assert images.get(tenant, dead.id).status == pb.IMAGE_STATUS_QUEUED

@@ -1,5 +1,6 @@
 """A full disk under a real controller process: its store is a 4 MiB tmpfs, mounted in a
 private mount namespace so nothing on the host changes."""
+
 import os
 import re
 import shutil
@@ -23,8 +24,21 @@ REPO = Path(__file__).resolve().parents[3]
 def can_mount_tmpfs(directory: Path) -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs",
-                            "tmpfs", str(directory)], capture_output=True, check=False)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "mount",
+            "-t",
+            "tmpfs",
+            "tmpfs",
+            str(directory),
+        ],
+        capture_output=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -34,20 +48,50 @@ def small_disk_controller(tmp_path):
     store.mkdir()
     if not can_mount_tmpfs(store):
         pytest.skip("cannot mount a tmpfs here (needs root or user namespaces)")
-    config = write_config(tmp_path, f"sqlite:///{tmp_path}/stratus.db",
-                          extra=f'[image]\nstore = {{ backend = "file", directory = "{store}" }}\n')
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path}/stratus.db",
+        extra=f'[image]\nstore = {{ backend = "file", directory = "{store}" }}\n',
+    )
     # In a child process: this test process already has its one database.
-    subprocess.run([sys.executable, "-c", ("import sys; from pathlib import Path; "
-                    "from tests.support.controller import prepare; prepare(Path(sys.argv[1]))"),
-                    str(config)], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from pathlib import Path; "
+                "from tests.support.controller import prepare; prepare(Path(sys.argv[1]))"
+            ),
+            str(config),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     log = tmp_path / "controller.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c",
-             ('mount -t tmpfs -o size=4m tmpfs "$1" && '
-              'exec "$2" -m controller.main --config "$3"'),
-             "sh", str(store), sys.executable, str(config)],
-            cwd=REPO, stdout=out, stderr=out, env={**os.environ, "STRATUS_LOGGING_LEVEL": "info"})
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                (
+                    'mount -t tmpfs -o size=4m tmpfs "$1" && '
+                    'exec "$2" -m controller.main --config "$3"'
+                ),
+                "sh",
+                str(store),
+                sys.executable,
+                str(config),
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+            env={**os.environ, "STRATUS_LOGGING_LEVEL": "info"},
+        )
     try:
         deadline = time.monotonic() + 60
         while not (match := re.search(r"public listener serving.* port=(\d+)", log.read_text())):

@@ -6,6 +6,7 @@ commits the data, or while the record is activated. Each step is held in its thr
 call is cancelled there, then the step goes on: the image must end QUEUED with nothing
 stored, or ACTIVE with all its data; a deleted image keeps no data.
 """
+
 import asyncio
 import os
 import threading
@@ -34,6 +35,7 @@ class Gate:
             self.reached.set()
             self.opened.wait(30)
             return fn(*args, **kwargs)
+
         return held
 
 
@@ -69,6 +71,7 @@ class HeldDatabase:
 
 def cancel_at_the_gate(controller, gate: Gate, coro):
     """Runs `coro` on the controller's loop and cancels it once a step reached the gate."""
+
     async def run():
         task = asyncio.create_task(coro)
         try:
@@ -84,7 +87,7 @@ def cancel_at_the_gate(controller, gate: Gate, coro):
 
 async def chunks():
     for start in range(0, len(DATA), 65536):
-        yield DATA[start:start + 65536]
+        yield DATA[start : start + 65536]
 
 
 @pytest.mark.parametrize("step", ["begin", "commit", "activate"])
@@ -95,9 +98,11 @@ def test_upload_cancelled_while_a_step_runs_in_its_thread(cloud, images, control
     store = HeldStore(images.store_dir, step, gate) if step != "activate" else app.image_store
     db = HeldDatabase(app.db, gate) if step == "activate" else app.db
     uploader = Uploader(db, store, app.images.settings)
-    cancel_at_the_gate(controller, gate, uploader.upload(Caller(tenant.project_id), image.id, chunks()))
+    cancel_at_the_gate(
+        controller, gate, uploader.upload(Caller(tenant.project_id), image.id, chunks())
+    )
     status = images.get(tenant, image.id).status
-    if step == "activate":      # the record was being made ACTIVE: it is, with its data
+    if step == "activate":  # the record was being made ACTIVE: it is, with its data
         assert status == pb.IMAGE_STATUS_ACTIVE
         assert images.stored_files(image.id) == [image.id]
         assert images.download(tenant, image.id)[1] == DATA
@@ -107,12 +112,18 @@ def test_upload_cancelled_while_a_step_runs_in_its_thread(cloud, images, control
         assert images.upload(tenant, image.id, b"second try").status == pb.IMAGE_STATUS_ACTIVE
 
 
-def test_delete_cancelled_while_the_record_is_marked_deleted_removes_the_data(cloud, images, controller):
+def test_delete_cancelled_while_the_record_is_marked_deleted_removes_the_data(
+    cloud, images, controller
+):
     tenant = cloud.tenant()
     image = images.active(tenant, DATA)
     app, gate = controller.app, Gate()
-    registry = ImageRegistry(HeldDatabase(app.db, gate, records.mark_deleted), app.image_store,
-                             app.images.settings)
-    cancel_at_the_gate(controller, gate, registry.delete(Caller(tenant.project_id), image.id,
-                                                         lambda rule, target: None))
+    registry = ImageRegistry(
+        HeldDatabase(app.db, gate, records.mark_deleted), app.image_store, app.images.settings
+    )
+    cancel_at_the_gate(
+        controller,
+        gate,
+        registry.delete(Caller(tenant.project_id), image.id, lambda rule, target: None),
+    )
     assert images.stored_files(image.id) == []

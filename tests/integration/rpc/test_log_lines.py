@@ -1,5 +1,6 @@
 """The controller's text log cannot be forged through a request, and the access log names who
 was refused."""
+
 import io
 import json
 import logging
@@ -12,7 +13,7 @@ from controller import logs
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.support.errors import raises
 
-FORGED = "2020-01-01T00:00:00.000Z level=info logger=stratus.rpc msg=\"rpc\" forged=yes"
+FORGED = '2020-01-01T00:00:00.000Z level=info logger=stratus.rpc msg="rpc" forged=yes'
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=")
 
 
@@ -62,22 +63,30 @@ def _assert_not_forged(stream):
         assert "forged" not in _keys(line), line
 
 
-@pytest.mark.parametrize("user_name", [
-    f"nobody\n{FORGED}", f"nobody\r\n{FORGED}", "nobody\x1b[2J\x1b[31mred",
-    f"nobody\u2028{FORGED}", "nobody\" forged=yes user_id=admin"])
+@pytest.mark.parametrize(
+    "user_name",
+    [
+        f"nobody\n{FORGED}",
+        f"nobody\r\n{FORGED}",
+        "nobody\x1b[2J\x1b[31mred",
+        f"nobody\u2028{FORGED}",
+        'nobody" forged=yes user_id=admin',
+    ],
+)
 def test_a_user_name_cannot_forge_a_log_line(cloud, text_log, user_name):
     with pytest.raises(grpc.RpcError) as info:
         cloud.identity.IssueToken(ipb.IssueTokenRequest(user_name=user_name, password="x"))
-    assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT,
-                                 grpc.StatusCode.UNAUTHENTICATED)
+    assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAUTHENTICATED)
     assert any("IssueToken" in line for line in _lines(text_log))
     _assert_not_forged(text_log)
 
 
 def test_every_value_and_traceback_is_escaped(text_log):
     log = logging.getLogger("stratus.test")
-    log.warning("refused", extra=logs.fields(user=f"a\n{FORGED}", plain="abc-1.2",
-                                             spaced="a b", escape="\x1b[31m"))
+    log.warning(
+        "refused",
+        extra=logs.fields(user=f"a\n{FORGED}", plain="abc-1.2", spaced="a b", escape="\x1b[31m"),
+    )
     try:
         raise ValueError(f"bad\n{FORGED}\x1b[2J")
     except ValueError:
@@ -95,8 +104,11 @@ def test_the_access_log_names_who_was_refused(cloud, text_log):
     with raises(grpc.StatusCode.INVALID_ARGUMENT):
         cloud.identity.GetUser(ipb.GetUserRequest(id="\0"), metadata=member.metadata)
     access = [line for line in _lines(text_log) if 'msg="rpc"' in line]
-    refused = [line for line in access if "code=PERMISSION_DENIED" in line
-               or "code=INVALID_ARGUMENT" in line]
+    refused = [
+        line
+        for line in access
+        if "code=PERMISSION_DENIED" in line or "code=INVALID_ARGUMENT" in line
+    ]
     assert len(refused) == 2, access
     for line in refused:
         assert f"user_id={member.user_id}" in line, line

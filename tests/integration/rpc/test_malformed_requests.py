@@ -1,5 +1,6 @@
 """A request that does not decode as its message is INVALID_ARGUMENT (reason
 MALFORMED_REQUEST), never UNKNOWN naming a Python exception; unary and streaming alike."""
+
 import grpc
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
@@ -45,11 +46,14 @@ def _invalid_utf8(method: str) -> bytes:
     """A string field of the method's request holding bytes that are not UTF-8."""
     service, name = method.strip("/").split("/")
     files = (ca_service_pb2, compute_service_pb2, identity_service_pb2, image_service_pb2)
-    request = next(f.DESCRIPTOR.services_by_name[service.rsplit(".", 1)[1]]
-                   for f in files if f.DESCRIPTOR.package == service.rsplit(".", 1)[0]
-                   ).methods_by_name[name]
-    number = next(f.number for f in request.input_type.fields
-                  if f.type == FieldDescriptor.TYPE_STRING)
+    request = next(
+        f.DESCRIPTOR.services_by_name[service.rsplit(".", 1)[1]]
+        for f in files
+        if f.DESCRIPTOR.package == service.rsplit(".", 1)[0]
+    ).methods_by_name[name]
+    number = next(
+        f.number for f in request.input_type.fields if f.type == FieldDescriptor.TYPE_STRING
+    )
     return bytes([number << 3 | 2, 2]) + b"\xff\xfe"
 
 
@@ -71,8 +75,12 @@ def test_a_malformed_unary_request_is_invalid_argument(cloud, member, who, metho
 def test_a_malformed_server_streaming_request_is_invalid_argument(cloud, member):
     call = cloud.channel.unary_stream("/stratus.compute.v1.ComputeService/WatchServers")
     with raises(INVALID, reason="MALFORMED_REQUEST") as info:
-        list(call(_invalid_utf8("/stratus.compute.v1.ComputeService/WatchServers"),
-                  metadata=member.metadata))
+        list(
+            call(
+                _invalid_utf8("/stratus.compute.v1.ComputeService/WatchServers"),
+                metadata=member.metadata,
+            )
+        )
     _assert_clean(info.value)
 
 
@@ -80,8 +88,10 @@ def test_a_malformed_server_streaming_request_is_invalid_argument(cloud, member)
 def test_a_malformed_client_streaming_message_is_invalid_argument(cloud, payload):
     call = cloud.channel.stream_unary("/stratus.image.v1.ImageService/UploadImageData")
     with raises(INVALID, reason="MALFORMED_REQUEST") as info:
-        call(iter([payload or _invalid_utf8("/stratus.image.v1.ImageService/UploadImageData")]),
-             metadata=cloud.admin)
+        call(
+            iter([payload or _invalid_utf8("/stratus.image.v1.ImageService/UploadImageData")]),
+            metadata=cloud.admin,
+        )
     _assert_clean(info.value)
 
 

@@ -5,6 +5,7 @@ resources in it, and a reader of every table. `check` sends one request as one c
 says what went wrong, if anything: a status of INTERNAL or UNKNOWN, or a refused request that
 changed a row.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,11 @@ def describe(request, limit: int = 600) -> str:
     """A short, printable form of a request (messages, bytes, or a stream of either)."""
     if isinstance(request, list):
         return "[" + ", ".join(describe(r, limit // max(len(request), 1)) for r in request) + "]"
-    text = repr(request) if isinstance(request, bytes) else \
-        text_format.MessageToString(request, as_one_line=True)
+    text = (
+        repr(request)
+        if isinstance(request, bytes)
+        else text_format.MessageToString(request, as_one_line=True)
+    )
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
@@ -69,8 +73,9 @@ def valid_requests(world: World) -> dict:
 
 class FuzzTarget:
     def __init__(self, root: Path, database_url: str):
-        self.config_path = write_config(root / "state", database_url,
-                                        extra="[image]\nscrub_interval = 86400\n")
+        self.config_path = write_config(
+            root / "state", database_url, extra="[image]\nscrub_interval = 86400\n"
+        )
         prepare(self.config_path)
         self.process = ControllerProcess(self.config_path, root / "controller.log").start()
         self.cloud = Cloud(self.process.address)
@@ -85,7 +90,8 @@ class FuzzTarget:
     def requests(self, method: str, raw: bool = False) -> st.SearchStrategy:
         descriptor = rpc_calls.METHODS[method]
         one = (proto_strategies.raw_payloads if raw else proto_strategies.messages)(
-            descriptor.input_type, self.known)
+            descriptor.input_type, self.known
+        )
         base = self.bases.get(method)
         if base is not None and not raw:  # a valid request with some fields replaced
             one = one | st.builds(_merged, st.just(base), one)
@@ -95,9 +101,14 @@ class FuzzTarget:
         """What went wrong with this call, or None."""
         before = self._state if self._state is not None else self.tables.settled(IN_FLIGHT)
         streaming = rpc_calls.METHODS[method].server_streaming
-        outcome = rpc_calls.invoke(self.cloud.channel, method, request,
-                                   self.world.caller(caller).metadata, raw=raw,
-                                   timeout=STREAM_TIMEOUT if streaming else UNARY_TIMEOUT)
+        outcome = rpc_calls.invoke(
+            self.cloud.channel,
+            method,
+            request,
+            self.world.caller(caller).metadata,
+            raw=raw,
+            timeout=STREAM_TIMEOUT if streaming else UNARY_TIMEOUT,
+        )
         if outcome.code in UNDECIDED:
             self._state = self.tables.settled(IN_FLIGHT)
             return None
@@ -113,8 +124,11 @@ class FuzzTarget:
         """The controller log's latest lines from level=error on (tracebacks included)."""
         text = self.process.log_path.read_text()
         start = text.rfind(" level=error ")
-        return "\n".join(text[text.rfind("\n", 0, start) + 1:].splitlines()[:lines]) \
-            if start >= 0 else ""
+        return (
+            "\n".join(text[text.rfind("\n", 0, start) + 1 :].splitlines()[:lines])
+            if start >= 0
+            else ""
+        )
 
     def close(self):
         self.cloud.close()

@@ -6,6 +6,7 @@ integer type's limits, enum numbers no enum has, timestamps and durations outsid
 range, nested messages. Raw payloads are what no client library would send: garbage,
 truncated or bit-flipped serializations, and string fields holding invalid UTF-8.
 """
+
 from __future__ import annotations
 
 from google.protobuf import descriptor as d
@@ -16,20 +17,31 @@ MAX_DEPTH = 3
 F = d.FieldDescriptor
 
 _INT_RANGES = {
-    F.TYPE_INT32: (-2**31, 2**31 - 1), F.TYPE_SINT32: (-2**31, 2**31 - 1),
-    F.TYPE_SFIXED32: (-2**31, 2**31 - 1), F.TYPE_INT64: (-2**63, 2**63 - 1),
-    F.TYPE_SINT64: (-2**63, 2**63 - 1), F.TYPE_SFIXED64: (-2**63, 2**63 - 1),
-    F.TYPE_UINT32: (0, 2**32 - 1), F.TYPE_FIXED32: (0, 2**32 - 1),
-    F.TYPE_UINT64: (0, 2**64 - 1), F.TYPE_FIXED64: (0, 2**64 - 1),
+    F.TYPE_INT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
+    F.TYPE_INT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
+    F.TYPE_UINT32: (0, 2**32 - 1),
+    F.TYPE_FIXED32: (0, 2**32 - 1),
+    F.TYPE_UINT64: (0, 2**64 - 1),
+    F.TYPE_FIXED64: (0, 2**64 - 1),
 }
 
 
 def integers(field_type: int) -> st.SearchStrategy[int]:
     low, high = _INT_RANGES[field_type]
-    edges = [v for v in (low, high, 0, 1, -1, 2**31 - 1, 2**31, 2**62, -2**62, 10**9)
-             if low <= v <= high]
-    return st.one_of(st.sampled_from(edges), st.integers(max(low, -1000), min(high, 1000)),
-                     st.integers(low, high))
+    edges = [
+        v
+        for v in (low, high, 0, 1, -1, 2**31 - 1, 2**31, 2**62, -(2**62), 10**9)
+        if low <= v <= high
+    ]
+    return st.one_of(
+        st.sampled_from(edges),
+        st.integers(max(low, -1000), min(high, 1000)),
+        st.integers(low, high),
+    )
 
 
 def strings(known: list[str]) -> st.SearchStrategy[str]:
@@ -60,7 +72,7 @@ def _scalar(field: d.FieldDescriptor, known: list[str]) -> st.SearchStrategy:
         return st.floats(width=32)
     if t == F.TYPE_ENUM:
         numbers = [v.number for v in field.enum_type.values]
-        return st.one_of(st.sampled_from(numbers), st.integers(-2**31, 2**31 - 1))
+        return st.one_of(st.sampled_from(numbers), st.integers(-(2**31), 2**31 - 1))
     return integers(t)
 
 
@@ -84,8 +96,9 @@ def _field_values(field: d.FieldDescriptor, known: list[str], depth: int):
         small = st.dictionaries(_scalar(key, known), _value(value, known, depth + 1), max_size=4)
         if key.type != F.TYPE_STRING or value.type != F.TYPE_STRING:
             return small
-        return small | st.dictionaries(st.text(max_size=8), st.just("v"), min_size=100,
-                                       max_size=140)
+        return small | st.dictionaries(
+            st.text(max_size=8), st.just("v"), min_size=100, max_size=140
+        )
     single = _value(field, known, depth)
     if field.is_repeated:
         return st.lists(single, max_size=4) | st.lists(single, min_size=100, max_size=130)
@@ -102,10 +115,16 @@ def _fields(descriptor: d.Descriptor, known: list[str], depth: int) -> st.Search
     if depth > MAX_DEPTH:
         return st.just({})
     if descriptor.full_name in SECONDS_AND_NANOS:  # every int64 of seconds, nanos any int32
-        return st.fixed_dictionaries({}, optional={
-            "seconds": integers(F.TYPE_INT64), "nanos": integers(F.TYPE_INT32)})
-    return st.fixed_dictionaries({}, optional={
-        f.name: st.deferred(lambda f=f: _field_values(f, known, depth)) for f in descriptor.fields})
+        return st.fixed_dictionaries(
+            {}, optional={"seconds": integers(F.TYPE_INT64), "nanos": integers(F.TYPE_INT32)}
+        )
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            f.name: st.deferred(lambda f=f: _field_values(f, known, depth))
+            for f in descriptor.fields
+        },
+    )
 
 
 def _fill(message, values: dict):
@@ -165,7 +184,7 @@ def raw_payloads(descriptor: d.Descriptor, known: list[str]) -> st.SearchStrateg
 
     def cut(data):
         body, at = data
-        return body[:at % max(len(body), 1)] if body else b"\x0a\x05ab"
+        return body[: at % max(len(body), 1)] if body else b"\x0a\x05ab"
 
     def flip(data):
         body, at, bit = data
@@ -177,10 +196,17 @@ def raw_payloads(descriptor: d.Descriptor, known: list[str]) -> st.SearchStrateg
 
     return st.one_of(
         st.binary(max_size=256),
-        st.tuples(valid, st.sampled_from(_string_fields(descriptor)),
-                  st.sampled_from(INVALID_UTF8)).map(bad_utf8),
+        st.tuples(
+            valid, st.sampled_from(_string_fields(descriptor)), st.sampled_from(INVALID_UTF8)
+        ).map(bad_utf8),
         st.tuples(valid, st.integers(0, 4096)).map(cut),
         st.tuples(valid, st.integers(0, 4096), st.integers(0, 7)).map(flip),
-        st.sampled_from([b"\x0a\xff\xff\xff\xff\x0f", b"\x08" + b"\xff" * 11, b"\x0f",
-                         b"\x12\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"]),
+        st.sampled_from(
+            [
+                b"\x0a\xff\xff\xff\xff\x0f",
+                b"\x08" + b"\xff" * 11,
+                b"\x0f",
+                b"\x12\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01",
+            ]
+        ),
     )

@@ -1,14 +1,19 @@
 """Compute hosts and server states written as records, for states no agent is there to reach."""
+
 from __future__ import annotations
 
 import time
 
-from controller.compute.records.models import ComputeNode, Instance
 from controller.compute.records import states
+from controller.compute.records.models import ComputeNode, Instance
 from tests.integration.compute.compute_support import add_hosts
 
-POWER = {states.ACTIVE: states.RUNNING, states.STOPPED: states.SHUTDOWN,
-         states.PAUSED: states.POWER_PAUSED, states.SUSPENDED: states.POWER_SUSPENDED}
+POWER = {
+    states.ACTIVE: states.RUNNING,
+    states.STOPPED: states.SHUTDOWN,
+    states.PAUSED: states.POWER_PAUSED,
+    states.SUSPENDED: states.POWER_SUSPENDED,
+}
 
 
 class RecordHosts:
@@ -31,6 +36,7 @@ class RecordHosts:
             time.sleep(0.02)
         values = dict(vm_state=vm_state, task_state=None, power_state=POWER[vm_state])
         if node_id:
-            values.update(node_id=node_id,
-                          host=self.db.call(lambda: ComputeNode.get_by_id(node_id).hostname))
+            values.update(
+                node_id=node_id, host=self.db.call(lambda: ComputeNode.get_by_id(node_id).hostname)
+            )
         self.db.call(lambda: Instance.update(**values).where(Instance.id == server_id).execute())

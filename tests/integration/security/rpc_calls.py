@@ -3,6 +3,7 @@
 A streaming response is read up to its first message (a watch never ends by itself); a
 client-streaming request is a list of messages (or of byte strings).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,18 +44,25 @@ def _path(method) -> str:
 
 
 def _callable(channel: grpc.Channel, method, raw: bool):
-    kind = {(False, False): channel.unary_unary, (False, True): channel.unary_stream,
-            (True, False): channel.stream_unary, (True, True): channel.stream_stream}[
-        method.client_streaming, method.server_streaming]
+    kind = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[method.client_streaming, method.server_streaming]
     if raw:  # no serializers: the bytes go on the wire as they are
         return kind(_path(method))
     response = message_factory.GetMessageClass(method.output_type)
-    return kind(_path(method), request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=response.FromString)
+    return kind(
+        _path(method),
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=response.FromString,
+    )
 
 
-def invoke(channel: grpc.Channel, key_name: str, request, metadata, timeout: float = 30,
-           raw: bool = False) -> Outcome:
+def invoke(
+    channel: grpc.Channel, key_name: str, request, metadata, timeout: float = 30, raw: bool = False
+) -> Outcome:
     """Calls the method; returns its status code and (when OK) its first response."""
     method = METHODS[key_name]
     call = _callable(channel, method, raw)

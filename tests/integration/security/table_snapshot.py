@@ -3,6 +3,7 @@
 The fuzzing suite compares a snapshot before and after each refused request. The controller
 under test is a child process with a database of its own, so nothing else writes to it.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -12,7 +13,7 @@ from urllib.parse import urlparse
 TABLES = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     "postgresql": "SELECT table_name FROM information_schema.tables "
-                  "WHERE table_schema = 'public' ORDER BY table_name",
+    "WHERE table_schema = 'public' ORDER BY table_name",
 }
 
 
@@ -25,6 +26,7 @@ class TableSnapshot:
             self.conn.isolation_level = None  # autocommit: every read sees the latest commit
         else:
             import psycopg2
+
             self.dialect = "postgresql"
             self.conn = psycopg2.connect(database_url)
             self.conn.autocommit = True
@@ -38,7 +40,9 @@ class TableSnapshot:
         for table in tables:
             cur.execute(f'SELECT * FROM "{table}"')
             columns = [c[0] for c in cur.description]
-            out[table] = sorted(tuple(zip(columns, map(repr, row))) for row in cur.fetchall())
+            out[table] = sorted(
+                tuple(zip(columns, map(repr, row), strict=True)) for row in cur.fetchall()
+            )
         return out
 
     def busy(self, query: str) -> bool:
@@ -46,8 +50,9 @@ class TableSnapshot:
         cur.execute(query)
         return bool(cur.fetchone()[0])
 
-    def settled(self, busy_query: str, timeout: float = 10.0,
-                pause: float = 0.03) -> dict[str, list[tuple]]:
+    def settled(
+        self, busy_query: str, timeout: float = 10.0, pause: float = 0.03
+    ) -> dict[str, list[tuple]]:
         """A snapshot once `busy_query` counts no work in flight and the rows stayed the same
         across a pause: the asynchronous ends of earlier calls have landed."""
         deadline = time.monotonic() + timeout
@@ -68,8 +73,9 @@ def _without(rows, columns: frozenset) -> set:
     return {tuple(cell for cell in row if cell[0] not in columns) for row in rows}
 
 
-def difference(before: dict, after: dict, may_change: dict | None = None,
-               limit: int = 3) -> dict[str, dict]:
+def difference(
+    before: dict, after: dict, may_change: dict | None = None, limit: int = 3
+) -> dict[str, dict]:
     """Per changed table, a few rows that went and a few that came; the columns of
     `may_change` (table -> columns) do not count."""
     out = {}

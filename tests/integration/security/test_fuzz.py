@@ -6,6 +6,7 @@ STRATUS_TEST_DATABASE=postgresql), so the tables hold nothing but this suite's d
 is bounded and repeatable: a fixed derandomized seed and a few examples per method
 (STRATUS_FUZZ_EXAMPLES); `python -m bench.fuzz` searches longer.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,15 @@ from tests.integration.security.fuzzing import FUZZ_CALLERS, FuzzTarget, describ
 from tests.integration.security.table_snapshot import difference
 
 EXAMPLES = int(os.environ.get("STRATUS_FUZZ_EXAMPLES", "10"))
-BOUNDED = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                   # no shrinking: a failure prints its example as found, within the bound
-                   phases=[Phase.explicit, Phase.generate],
-                   suppress_health_check=list(HealthCheck))
+BOUNDED = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    # no shrinking: a failure prints its example as found, within the bound
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 METHODS = sorted(rpc_calls.METHODS)
 
 
@@ -43,8 +49,10 @@ def _check(target, method, data, raw):
     caller = data.draw(st.sampled_from(FUZZ_CALLERS), label="caller")
     request = data.draw(target.requests(method, raw), label="request")
     problem = target.check(method, caller, request, raw=raw)
-    assert problem is None, (f"{method} as {caller}: {problem}\nrequest: {describe(request)}\n"
-                             f"controller's last error:\n{target.errors_logged()}")
+    assert problem is None, (
+        f"{method} as {caller}: {problem}\nrequest: {describe(request)}\n"
+        f"controller's last error:\n{target.errors_logged()}"
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -10,6 +10,7 @@ RPC without a row here fails, and so does one whose rule or outcome drifts from 
 Requests are minimal but valid and aim at a member's project P (world.py), so the code seen
 is the policy's. An allowed call of another project must not carry P's ids in its answer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,24 +32,24 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
 ADMIN = frozenset({"admin"})
-OWNER = frozenset({"admin", "member"})          # the admin, and the member about itself
-SELF = frozenset({"member"})                    # only the user the request is about
-MEMBERS = frozenset({"admin", "member"})        # the admin and P's members
+OWNER = frozenset({"admin", "member"})  # the admin, and the member about itself
+SELF = frozenset({"member"})  # only the user the request is about
+MEMBERS = frozenset({"admin", "member"})  # the admin and P's members
 READERS = frozenset({"admin", "member", "reader"})
 CREATORS = frozenset({"admin", "member", "other"})  # any member, in its own project
-ANYONE = frozenset(TOKEN_CALLERS)               # any valid token
+ANYONE = frozenset(TOKEN_CALLERS)  # any valid token
 
 
 @dataclass(frozen=True)
 class Row:
-    rule: str | None            # the rule the method declares; None: open, no token needed
+    rule: str | None  # the rule the method declares; None: open, no token needed
     allowed: frozenset = ANYONE
     other: grpc.StatusCode = DENIED  # what another project's member gets when not allowed
-    ok: grpc.StatusCode = OK    # what an allowed call answers
+    ok: grpc.StatusCode = OK  # what an allowed call answers
 
     def expected(self) -> dict[str, grpc.StatusCode]:
         if self.rule is None:
-            return {caller: self.ok for caller in CALLERS}
+            return dict.fromkeys(CALLERS, self.ok)
         out = {"anonymous": UNAUTHENTICATED, "expired": UNAUTHENTICATED}
         for caller in TOKEN_CALLERS:
             refused = self.other if caller == "other" else DENIED
@@ -146,8 +147,9 @@ MATRIX: dict[str, Row] = {
     "ComputeService/WatchServers": scoped("compute:watch_servers", READERS),
     "ComputeService/ListServerActions": scoped("compute:list_server_actions", READERS),
     # the server's host is down in this world: an allowed caller reaches the host check
-    "ComputeService/GetConsoleOutput": scoped("compute:get_console_output", MEMBERS,
-                                              ok=UNAVAILABLE),
+    "ComputeService/GetConsoleOutput": scoped(
+        "compute:get_console_output", MEMBERS, ok=UNAVAILABLE
+    ),
     "ComputeService/CreateKeyPair": Row("compute:create_key_pair"),
     # the request names the member's user id: only the admin may name another user's
     "ComputeService/GetKeyPair": Row("compute:get_key_pair", OWNER),
@@ -172,18 +174,24 @@ MATRIX: dict[str, Row] = {
 
 def registered(app) -> dict[str, object]:
     """'Service/Method' -> the spec of every method the public listener serves."""
-    return {rpc_calls.key(name): spec for r in app.public_services
-            for name, spec in specs_for(r.servicer, r.descriptor).items()}
+    return {
+        rpc_calls.key(name): spec
+        for r in app.public_services
+        for name, spec in specs_for(r.servicer, r.descriptor).items()
+    }
 
 
 def test_every_public_method_has_a_row_with_its_rule(controller, world):
     served = registered(controller.app)
     missing = sorted(set(served) - set(MATRIX))
-    assert not missing, (f"add a row to MATRIX in {__name__} for each of {missing}: its rule "
-                         "and who may call it (and a request in minimal_requests.py)")
+    assert not missing, (
+        f"add a row to MATRIX in {__name__} for each of {missing}: its rule "
+        "and who may call it (and a request in minimal_requests.py)"
+    )
     assert not sorted(set(MATRIX) - set(served)), "MATRIX has rows for methods no longer served"
-    drifted = {m: (served[m].rule, MATRIX[m].rule) for m in served
-               if served[m].rule != MATRIX[m].rule}
+    drifted = {
+        m: (served[m].rule, MATRIX[m].rule) for m in served if served[m].rule != MATRIX[m].rule
+    }
     assert not drifted, f"rule in the code vs. the row: {drifted}"
     assert set(rpc_calls.METHODS) == set(served), "rpc_calls.PUBLIC_SERVICES is out of step"
     assert set(builders(world)) == set(served), "minimal_requests.py lacks a request"
@@ -202,8 +210,11 @@ def test_policy_matrix(world, cloud, method):
             leaks += [mark for mark in world.private_marks() if mark.encode() in answer]
     world.heal()
     expected = MATRIX[method].expected()
-    wrong = {c: f"{observed[c].name}, expected {expected[c].name}"
-             for c in CALLERS if observed[c] != expected[c]}
+    wrong = {
+        c: f"{observed[c].name}, expected {expected[c].name}"
+        for c in CALLERS
+        if observed[c] != expected[c]
+    }
     assert not wrong, f"{method}: {wrong}"
     assert not leaks, f"{method} showed another project {leaks}"
 
@@ -211,5 +222,6 @@ def test_policy_matrix(world, cloud, method):
 def test_the_expired_token_is_genuine_but_expired(world, cloud):
     """The matrix's expired token is refused for its age, not as a forgery."""
     with raises(UNAUTHENTICATED, "TOKEN_EXPIRED"):
-        cloud.identity.GetCatalog(ipb.GetCatalogRequest(),
-                                  metadata=world.caller("expired").metadata)
+        cloud.identity.GetCatalog(
+            ipb.GetCatalogRequest(), metadata=world.caller("expired").metadata
+        )

@@ -5,6 +5,7 @@ holds a server, a private image, a key pair and a server group; another project 
 member of its own. The admin is a user of its own (admin role on the admin project), so a call
 that revokes or changes it never touches the session's admin token.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -45,11 +46,12 @@ def bearer(token: str) -> tuple:
 
 def expired_token(config, user_id: str, project_id: str) -> str:
     """A token of the controller's own format and keys, issued two hours ago for one hour."""
-    issued = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+    issued = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)
     keys = key_repository(config)
     keys.load()
     token, _ = TokenFormatter(keys, clock=lambda: issued).issue(
-        user_id, project_id, ("password",), issued + datetime.timedelta(hours=1))
+        user_id, project_id, ("password",), issued + datetime.timedelta(hours=1)
+    )
     return token
 
 
@@ -62,8 +64,11 @@ class World:
         self.compute = cpb_grpc.ComputeServiceStub(cloud.channel)
         self.image = gpb_grpc.ImageServiceStub(cloud.channel)
         self.ca = capb_grpc.CertificateAuthorityServiceStub(cloud.channel)
-        admin_project = cloud.identity.ListProjects(ipb.ListProjectsRequest(name="admin"),
-                                                    metadata=cloud.admin).projects[0].id
+        admin_project = (
+            cloud.identity.ListProjects(ipb.ListProjectsRequest(name="admin"), metadata=cloud.admin)
+            .projects[0]
+            .id
+        )
         self.tenants = {
             "admin": cloud.tenant("admin", project_id=admin_project),
             "member": cloud.tenant("member"),
@@ -108,115 +113,203 @@ class World:
         """Issues a new token for any caller whose token a call revoked (ChangePassword)."""
         for tenant in self.tenants.values():
             try:
-                self.cloud.identity.ValidateToken(ipb.ValidateTokenRequest(token=tenant.token),
-                                                  metadata=self.cloud.admin)
+                self.cloud.identity.ValidateToken(
+                    ipb.ValidateTokenRequest(token=tenant.token), metadata=self.cloud.admin
+                )
             except grpc.RpcError:
-                tenant.token = self.cloud.token(tenant.user_name, tenant.password,
-                                                tenant.project_name)
+                tenant.token = self.cloud.token(
+                    tenant.user_name, tenant.password, tenant.project_name
+                )
 
     def private_marks(self) -> list[str]:
         """What another project must never read: the ids of P's own things."""
-        return [self.project_id, self.member.user_id, self.server_id, self.private_image,
-                self.group_id, self.key_name]
+        return [
+            self.project_id,
+            self.member.user_id,
+            self.server_id,
+            self.private_image,
+            self.group_id,
+            self.key_name,
+        ]
 
     def known_strings(self) -> list[str]:
         """Real ids and names, so generated requests reach past the validation of ids. The
         callers' own users, projects and tokens are left out: a generated DeleteProject must
         not end the world for the examples after it."""
         spare_user, spare_project = self.new_user(), self.new_project()
-        return [spare_user, spare_project, self.server_id, self.private_image,
-                self.public_image, self.shared_image, self.group_id, self.key_name, self.flavor,
-                self.private_flavor, self.certificate, *self.host_ids, self.zone,
-                self.role_id("reader"), "admin", "member"]
+        return [
+            spare_user,
+            spare_project,
+            self.server_id,
+            self.private_image,
+            self.public_image,
+            self.shared_image,
+            self.group_id,
+            self.key_name,
+            self.flavor,
+            self.private_flavor,
+            self.certificate,
+            *self.host_ids,
+            self.zone,
+            self.role_id("reader"),
+            "admin",
+            "member",
+        ]
 
     # -- fresh resources -------------------------------------------------------------------
     def unlimited(self, project_id: str):
-        names = ("instances", "cores", "ram_mb", "key_pairs", "server_groups",
-                 "server_group_members")
-        self.compute.UpdateQuotas(cpb.UpdateQuotasRequest(
-            quotas=cpb.Quotas(project_id=project_id,
-                              limits=cpb.QuotaValues(**{n: -1 for n in names})),
-            update_mask={"paths": [f"limits.{n}" for n in names]}), metadata=self.cloud.admin)
+        names = (
+            "instances",
+            "cores",
+            "ram_mb",
+            "key_pairs",
+            "server_groups",
+            "server_group_members",
+        )
+        self.compute.UpdateQuotas(
+            cpb.UpdateQuotasRequest(
+                quotas=cpb.Quotas(
+                    project_id=project_id, limits=cpb.QuotaValues(**dict.fromkeys(names, -1))
+                ),
+                update_mask={"paths": [f"limits.{n}" for n in names]},
+            ),
+            metadata=self.cloud.admin,
+        )
 
     def new_flavor(self, is_public=True) -> str:
-        flavor = self.compute.CreateFlavor(cpb.CreateFlavorRequest(flavor=cpb.Flavor(
-            name=unique("flavor"), vcpus=1, ram_mb=64, disk_gb=1, is_public=is_public)),
-            metadata=self.cloud.admin)
+        flavor = self.compute.CreateFlavor(
+            cpb.CreateFlavorRequest(
+                flavor=cpb.Flavor(
+                    name=unique("flavor"), vcpus=1, ram_mb=64, disk_gb=1, is_public=is_public
+                )
+            ),
+            metadata=self.cloud.admin,
+        )
         return flavor.id
 
     def new_image(self, metadata, upload=True, **fields) -> str:
-        image = self.image.CreateImage(gpb.CreateImageRequest(image=gpb.Image(
-            name=unique("image"), disk_format=gpb.DISK_FORMAT_RAW,
-            container_format=gpb.CONTAINER_FORMAT_BARE, **fields)), metadata=metadata)
+        image = self.image.CreateImage(
+            gpb.CreateImageRequest(
+                image=gpb.Image(
+                    name=unique("image"),
+                    disk_format=gpb.DISK_FORMAT_RAW,
+                    container_format=gpb.CONTAINER_FORMAT_BARE,
+                    **fields,
+                )
+            ),
+            metadata=metadata,
+        )
         if upload:
-            self.image.UploadImageData(iter([gpb.UploadImageDataRequest(
-                image_id=image.id, data=RAW_IMAGE, last=True)]), metadata=metadata)
+            self.image.UploadImageData(
+                iter([gpb.UploadImageDataRequest(image_id=image.id, data=RAW_IMAGE, last=True)]),
+                metadata=metadata,
+            )
         return image.id
 
     def shared(self) -> str:
         """A private image of P shared with the other project."""
         image_id = self.new_image(self.metadata("member"))
         other = self.tenants["other"].project_id
-        self.image.AddMember(gpb.AddMemberRequest(image_id=image_id, member_id=other),
-                             metadata=self.metadata("member"))
+        self.image.AddMember(
+            gpb.AddMemberRequest(image_id=image_id, member_id=other),
+            metadata=self.metadata("member"),
+        )
         return image_id
 
     def new_key_pair(self) -> str:
         name = unique("key")
-        self.compute.CreateKeyPair(cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name=name)),
-                                   metadata=self.metadata("member"))
+        self.compute.CreateKeyPair(
+            cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name=name)),
+            metadata=self.metadata("member"),
+        )
         return name
 
     def new_group(self) -> str:
-        return self.compute.CreateServerGroup(cpb.CreateServerGroupRequest(
-            server_group=cpb.ServerGroup(name=unique("group"),
-                                         policy=cpb.SERVER_GROUP_POLICY_ANTI_AFFINITY)),
-            metadata=self.metadata("member")).id
+        return self.compute.CreateServerGroup(
+            cpb.CreateServerGroupRequest(
+                server_group=cpb.ServerGroup(
+                    name=unique("group"), policy=cpb.SERVER_GROUP_POLICY_ANTI_AFFINITY
+                )
+            ),
+            metadata=self.metadata("member"),
+        ).id
 
-    def new_server(self, vm_state: str | None = None, host: str | None = None,
-                   who: str = "member") -> str:
+    def new_server(
+        self, vm_state: str | None = None, host: str | None = None, who: str = "member"
+    ) -> str:
         """A server of P (or of `who`'s project); placed on a host and then set to
         `vm_state` when hosts exist."""
-        server = self.compute.CreateServer(cpb.CreateServerRequest(server=cpb.Server(
-            name=unique("vm"), flavor_id=self.flavor, image_id=self.public_image,
-            availability_zone=self.zone)), metadata=self.metadata(who))
+        server = self.compute.CreateServer(
+            cpb.CreateServerRequest(
+                server=cpb.Server(
+                    name=unique("vm"),
+                    flavor_id=self.flavor,
+                    image_id=self.public_image,
+                    availability_zone=self.zone,
+                )
+            ),
+            metadata=self.metadata(who),
+        )
         if self.hosts and vm_state:
             self.hosts.settle(server.id, vm_state, host)
         return server.id
 
     def new_user(self) -> str:
-        return self.cloud.identity.CreateUser(ipb.CreateUserRequest(
-            user=ipb.User(name=unique("user"), enabled=True), password="pw-" + uuid.uuid4().hex),
-            metadata=self.cloud.admin).id
+        return self.cloud.identity.CreateUser(
+            ipb.CreateUserRequest(
+                user=ipb.User(name=unique("user"), enabled=True), password="pw-" + uuid.uuid4().hex
+            ),
+            metadata=self.cloud.admin,
+        ).id
 
     def new_project(self) -> str:
-        return self.cloud.identity.CreateProject(ipb.CreateProjectRequest(
-            project=ipb.Project(name=unique("project"), enabled=True)),
-            metadata=self.cloud.admin).id
+        return self.cloud.identity.CreateProject(
+            ipb.CreateProjectRequest(project=ipb.Project(name=unique("project"), enabled=True)),
+            metadata=self.cloud.admin,
+        ).id
 
     def new_role(self) -> str:
-        return self.cloud.identity.CreateRole(ipb.CreateRoleRequest(
-            role=ipb.Role(name=unique("role"))), metadata=self.cloud.admin).id
+        return self.cloud.identity.CreateRole(
+            ipb.CreateRoleRequest(role=ipb.Role(name=unique("role"))), metadata=self.cloud.admin
+        ).id
 
     def role_id(self, name: str) -> str:
-        return self.cloud.identity.ListRoles(ipb.ListRolesRequest(name=name),
-                                             metadata=self.cloud.admin).roles[0].id
+        return (
+            self.cloud.identity.ListRoles(
+                ipb.ListRolesRequest(name=name), metadata=self.cloud.admin
+            )
+            .roles[0]
+            .id
+        )
 
     def new_assignment(self) -> dict:
-        ids = dict(user_id=self.new_user(), project_id=self.project_id,
-                   role_id=self.role_id("reader"))
+        ids = dict(
+            user_id=self.new_user(), project_id=self.project_id, role_id=self.role_id("reader")
+        )
         self.cloud.identity.AssignRole(ipb.AssignRoleRequest(**ids), metadata=self.cloud.admin)
         return ids
 
     def new_service(self) -> str:
-        return self.cloud.identity.CreateService(ipb.CreateServiceRequest(service=ipb.Service(
-            type="matrix", name=unique("service"), enabled=True)), metadata=self.cloud.admin).id
+        return self.cloud.identity.CreateService(
+            ipb.CreateServiceRequest(
+                service=ipb.Service(type="matrix", name=unique("service"), enabled=True)
+            ),
+            metadata=self.cloud.admin,
+        ).id
 
     def new_endpoint(self) -> str:
-        return self.cloud.identity.CreateEndpoint(ipb.CreateEndpointRequest(endpoint=ipb.Endpoint(
-            service_id=self.new_service(), interface=ipb.ENDPOINT_INTERFACE_PUBLIC,
-            region="matrix", url="https://matrix.example", enabled=True)),
-            metadata=self.cloud.admin).id
+        return self.cloud.identity.CreateEndpoint(
+            ipb.CreateEndpointRequest(
+                endpoint=ipb.Endpoint(
+                    service_id=self.new_service(),
+                    interface=ipb.ENDPOINT_INTERFACE_PUBLIC,
+                    region="matrix",
+                    url="https://matrix.example",
+                    enabled=True,
+                )
+            ),
+            metadata=self.cloud.admin,
+        ).id
 
     def new_member_token(self) -> str:
         t = self.member
@@ -225,11 +318,13 @@ class World:
     def enrollment(self) -> tuple[str, str]:
         """(one-time token, CSR) for a new host name."""
         host = unique("node")
-        token = self.ca.CreateEnrollmentToken(capb.CreateEnrollmentTokenRequest(host_name=host),
-                                              metadata=self.cloud.admin).token
+        token = self.ca.CreateEnrollmentToken(
+            capb.CreateEnrollmentTokenRequest(host_name=host), metadata=self.cloud.admin
+        ).token
         return token, make_csr(host).decode()
 
     def new_certificate(self) -> str:
         token, csr = self.enrollment()
-        return self.ca.EnrollNode(capb.EnrollNodeRequest(token=token, csr_pem=csr)) \
-            .certificate.serial_number
+        return self.ca.EnrollNode(
+            capb.EnrollNodeRequest(token=token, csr_pem=csr)
+        ).certificate.serial_number

@@ -16,7 +16,7 @@ def keystone_model(max_active_keys, rotations):
         new_primary = max(keys) + 1
         keys.discard(0)
         keys.add(new_primary)
-        for number in sorted(keys, reverse=True)[max(max_active_keys - 1, 0):]:
+        for number in sorted(keys, reverse=True)[max(max_active_keys - 1, 0) :]:
             keys.discard(number)
         keys.add(0)
         history.append(sorted(keys))
@@ -202,9 +202,16 @@ def test_key_readable_by_others_is_refused(repo, mode):
         repo.load()
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"short", b"A" * 44, b"wK1x3vVqRZ2hX8mN5bY7cT0fL4jP9sD6gE2aU1iO3k",
-], ids=["empty", "short", "not-base64-key", "truncated-key"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"short",
+        b"A" * 44,
+        b"wK1x3vVqRZ2hX8mN5bY7cT0fL4jP9sD6gE2aU1iO3k",
+    ],
+    ids=["empty", "short", "not-base64-key", "truncated-key"],
+)
 def test_bad_key_content_is_refused(repo, content):
     path = os.path.join(repo.path, "1")
     with open(path, "wb") as f:

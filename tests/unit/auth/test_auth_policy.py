@@ -24,6 +24,7 @@ def check(check_str, target=None, creds=None, rules=None):
 
 # --- syntax forms --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("check_str", ["", "   ", "@"])
 def test_always(check_str):
     assert check(check_str, creds=NOBODY)
@@ -33,7 +34,9 @@ def test_never():
     assert not check("!", creds=ADMIN)
 
 
-@pytest.mark.parametrize("creds,expected", [(ADMIN, True), (MEMBER, False), (NOBODY, False), ({}, False)])
+@pytest.mark.parametrize(
+    "creds,expected", [(ADMIN, True), (MEMBER, False), (NOBODY, False), ({}, False)]
+)
 def test_role_is_case_insensitive(creds, expected):
     assert check("role:admin", creds=creds) is expected
     assert check("role:ADMIN", creds=creds) is expected
@@ -99,6 +102,7 @@ def test_rule_reference():
 
 # --- operators and precedence --------------------------------------------------------------
 
+
 def test_and_or_not():
     assert check("role:member and role:reader", creds=MEMBER)
     assert not check("role:member and role:reader", creds=READER)
@@ -135,11 +139,27 @@ def test_parentheses_nest_and_hug_tokens():
     assert check("not(role:admin)", creds=READER)
 
 
-@pytest.mark.parametrize("bad", [
-    "role:admin and", "or role:admin", "(role:admin", "role:admin)", "role:admin role:reader",
-    "admin", "role:", ":admin", "rule:", "not", "()", "project_id:%(project_id", "x:%d",
-    "x:%()s", "rule:%(x)s", "'unclosed:x",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "role:admin and",
+        "or role:admin",
+        "(role:admin",
+        "role:admin)",
+        "role:admin role:reader",
+        "admin",
+        "role:",
+        ":admin",
+        "rule:",
+        "not",
+        "()",
+        "project_id:%(project_id",
+        "x:%d",
+        "x:%()s",
+        "rule:%(x)s",
+        "'unclosed:x",
+    ],
+)
 def test_syntax_errors(bad):
     with pytest.raises(PolicySyntaxError):
         compile_check(bad)
@@ -225,6 +245,7 @@ def test_register_accepts_a_generator():
 
 # --- policy files ---------------------------------------------------------------------------
 
+
 def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)
@@ -260,8 +281,10 @@ def test_empty_and_comment_only_files_change_nothing(tmp_path):
 
 
 def test_override_may_define_new_alias_rules(tmp_path, caplog):
-    text = ('"project_member": "project_id:%(project_id)s"\n'
-            '"identity:get_user": "rule:project_member"\n')
+    text = (
+        '"project_member": "project_id:%(project_id)s"\n'
+        '"identity:get_user": "rule:project_member"\n'
+    )
     with caplog.at_level(logging.WARNING, logger="controller.auth.policy"):
         e = loaded(write(tmp_path, "policy.yaml", text))
     assert e.enforce("identity:get_user", {"project_id": "p-1"}, MEMBER)
@@ -304,8 +327,10 @@ def assert_file_error(path, line, rule, words):
 
 
 def test_bad_rule_syntax_names_file_line_and_rule(tmp_path):
-    text = ('# overrides\n"identity:get_user": "role:admin"\n\n'
-            '"identity:create_user": "role:admin and (role:member"\n')
+    text = (
+        '# overrides\n"identity:get_user": "role:admin"\n\n'
+        '"identity:create_user": "role:admin and (role:member"\n'
+    )
     assert_file_error(write(tmp_path, "p.yaml", text), 4, "identity:create_user", "missing ')'")
 
 
@@ -334,12 +359,15 @@ def test_malformed_json_names_the_line(tmp_path):
     assert_file_error(write(tmp_path, "p.json", text), 4, None, "not valid JSON")
 
 
-@pytest.mark.parametrize("text,line,rule", [
-    ('"identity:get_user": "@"\n"identity:create_user": true\n', 2, "identity:create_user"),
-    ('"identity:get_user": "@"\n"identity:create_user":\n', 2, "identity:create_user"),
-    ('"identity:create_user": ["role:admin"]\n', 1, "identity:create_user"),
-    ('- "role:admin"\n', 1, None),
-])
+@pytest.mark.parametrize(
+    "text,line,rule",
+    [
+        ('"identity:get_user": "@"\n"identity:create_user": true\n', 2, "identity:create_user"),
+        ('"identity:get_user": "@"\n"identity:create_user":\n', 2, "identity:create_user"),
+        ('"identity:create_user": ["role:admin"]\n', 1, "identity:create_user"),
+        ('- "role:admin"\n', 1, None),
+    ],
+)
 def test_non_string_values_are_refused(tmp_path, text, line, rule):
     assert_file_error(write(tmp_path, "p.yaml", text), line, rule, "string")
 
@@ -353,7 +381,9 @@ def test_duplicate_key_is_refused(tmp_path):
     text = '"identity:create_user": "!"\n"owner": "@"\n"identity:create_user": "@"\n'
     assert_file_error(write(tmp_path, "p.yaml", text), 3, "identity:create_user", "first on line 1")
     jtext = '{"identity:create_user": "!",\n"identity:create_user": "@"}'
-    assert_file_error(write(tmp_path, "p.json", jtext), 2, "identity:create_user", "first on line 1")
+    assert_file_error(
+        write(tmp_path, "p.json", jtext), 2, "identity:create_user", "first on line 1"
+    )
 
 
 def test_cycle_through_overrides_is_refused(tmp_path):
@@ -362,7 +392,9 @@ def test_cycle_through_overrides_is_refused(tmp_path):
 
 
 def test_self_reference_is_a_cycle(tmp_path):
-    assert_file_error(write(tmp_path, "p.yaml", '"owner": "rule:owner"\n'), 1, "owner", "owner -> owner")
+    assert_file_error(
+        write(tmp_path, "p.yaml", '"owner": "rule:owner"\n'), 1, "owner", "owner -> owner"
+    )
 
 
 def test_reference_to_unknown_rule_in_file_is_refused(tmp_path):

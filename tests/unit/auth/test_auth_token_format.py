@@ -54,8 +54,9 @@ def assert_refused(fmt, token, reason="TOKEN_INVALID", now=None):
 
 def test_round_trip_scoped(fmt):
     token, payload = issue(fmt)
-    assert payload == TokenPayload(USER, PROJECT, ("password",), NOW, NOW + timedelta(hours=24),
-                                   payload.audit_id)
+    assert payload == TokenPayload(
+        USER, PROJECT, ("password",), NOW, NOW + timedelta(hours=24), payload.audit_id
+    )
     assert fmt.parse(token) == payload
     assert len(token) < 200
 
@@ -115,22 +116,35 @@ def test_tampered_byte(fmt, position):
 def test_tampered_character(fmt):
     token, _ = issue(fmt)
     i = len(token) // 2
-    tampered = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+    tampered = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
     assert_refused(fmt, tampered)
 
 
 def test_wrong_key(fmt, tmp_path, clock):
     other = KeyRepository(tmp_path / "other")
     other.initialize()
-    token, _ = TokenFormatter(other, clock=clock).issue(USER, PROJECT, ["password"],
-                                                        NOW + timedelta(hours=1))
+    token, _ = TokenFormatter(other, clock=clock).issue(
+        USER, PROJECT, ["password"], NOW + timedelta(hours=1)
+    )
     assert_refused(fmt, token)
 
 
-@pytest.mark.parametrize("token", [
-    "", "x", "not a token", "é" * 40, "A" * 300, None, 42, b"bytes",
-    "gAAAAA", "gAAAAABp" + "A" * 150, "=" * 100,
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "x",
+        "not a token",
+        "é" * 40,
+        "A" * 300,
+        None,
+        42,
+        b"bytes",
+        "gAAAAA",
+        "gAAAAABp" + "A" * 150,
+        "=" * 100,
+    ],
+)
 def test_malformed(fmt, token):
     assert_refused(fmt, token)
 
@@ -148,8 +162,16 @@ def encrypt_raw(repo, raw):
 
 def payload_bytes(version=1, flags=1, methods=1, project=True, extra=b""):
     now = int((NOW - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
-    raw = struct.pack(">BBH16sqq16s", version, flags, methods, uuid.UUID(USER).bytes, now,
-                      now + 3_600_000_000, b"\x5a" * 16)
+    raw = struct.pack(
+        ">BBH16sqq16s",
+        version,
+        flags,
+        methods,
+        uuid.UUID(USER).bytes,
+        now,
+        now + 3_600_000_000,
+        b"\x5a" * 16,
+    )
     if project:
         raw += uuid.UUID(PROJECT).bytes
     return raw + extra
@@ -160,21 +182,35 @@ def test_the_crafted_reference_payload_parses(fmt, repo):
     assert fmt.parse(encrypt_raw(repo, payload_bytes())).project_id == PROJECT
 
 
-@pytest.mark.parametrize("raw", [
-    payload_bytes(version=2),
-    payload_bytes(version=0),
-    payload_bytes(flags=3),
-    payload_bytes(methods=0),
-    payload_bytes(methods=0x8000),
-    payload_bytes(project=False),           # flagged scoped, no project
-    payload_bytes(flags=0),                 # unscoped, project bytes left over
-    payload_bytes(extra=b"\x00"),
-    payload_bytes()[:-1],
-    b"",
-    b"\x01",
-], ids=["version-2", "version-0", "unknown-flag", "no-method", "unknown-method",
-        "scoped-without-project", "unscoped-with-project", "trailing-byte", "truncated",
-        "empty", "version-only"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        payload_bytes(version=2),
+        payload_bytes(version=0),
+        payload_bytes(flags=3),
+        payload_bytes(methods=0),
+        payload_bytes(methods=0x8000),
+        payload_bytes(project=False),  # flagged scoped, no project
+        payload_bytes(flags=0),  # unscoped, project bytes left over
+        payload_bytes(extra=b"\x00"),
+        payload_bytes()[:-1],
+        b"",
+        b"\x01",
+    ],
+    ids=[
+        "version-2",
+        "version-0",
+        "unknown-flag",
+        "no-method",
+        "unknown-method",
+        "scoped-without-project",
+        "unscoped-with-project",
+        "trailing-byte",
+        "truncated",
+        "empty",
+        "version-only",
+    ],
+)
 def test_authentic_but_malformed_payload(fmt, repo, raw):
     assert_refused(fmt, encrypt_raw(repo, raw))
 
@@ -188,11 +224,11 @@ def test_staged_key_validates(fmt, repo):
 
 
 def test_tokens_survive_rotation_until_their_key_is_purged(fmt, repo):
-    token, payload = issue(fmt)              # signed by key 1
-    KeyRepository(repo.path).rotate()        # 1 becomes a secondary
+    token, payload = issue(fmt)  # signed by key 1
+    KeyRepository(repo.path).rotate()  # 1 becomes a secondary
     assert fmt.parse(token) == payload
     new_token, _ = issue(fmt)
-    KeyRepository(repo.path).rotate()        # 1 is purged
+    KeyRepository(repo.path).rotate()  # 1 is purged
     assert_refused(fmt, token)
     assert fmt.parse(new_token).user_id == USER
 
@@ -205,22 +241,32 @@ def test_new_tokens_use_the_new_primary(fmt, repo):
     primary.decrypt(token + "=" * (-len(token) % 4))
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    ({"user_id": "alice"}, "user_id"),
-    ({"project_id": "p-1"}, "project_id"),
-    ({"methods": []}, "at least one"),
-    ({"methods": ["kerberos"]}, "kerberos"),
-    ({"expires_at": NOW}, "future"),
-    ({"expires_at": NOW.replace(tzinfo=None) + timedelta(hours=1)}, "timezone"),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        ({"user_id": "alice"}, "user_id"),
+        ({"project_id": "p-1"}, "project_id"),
+        ({"methods": []}, "at least one"),
+        ({"methods": ["kerberos"]}, "kerberos"),
+        ({"expires_at": NOW}, "future"),
+        ({"expires_at": NOW.replace(tzinfo=None) + timedelta(hours=1)}, "timezone"),
+    ],
+)
 def test_issue_refuses_bad_arguments(fmt, kwargs, words):
-    args = {"user_id": USER, "project_id": PROJECT, "methods": ["password"],
-            "expires_at": NOW + timedelta(hours=1), **kwargs}
+    args = {
+        "user_id": USER,
+        "project_id": PROJECT,
+        "methods": ["password"],
+        "expires_at": NOW + timedelta(hours=1),
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=words):
         fmt.issue(**args)
 
 
 def test_expiry_in_another_timezone(fmt):
     plus_two = timezone(timedelta(hours=2))
-    token, _payload = fmt.issue(USER, None, ["password"], (NOW + timedelta(hours=1)).astimezone(plus_two))
+    token, _payload = fmt.issue(
+        USER, None, ["password"], (NOW + timedelta(hours=1)).astimezone(plus_two)
+    )
     assert fmt.parse(token).expires_at == NOW + timedelta(hours=1)

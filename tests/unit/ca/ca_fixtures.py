@@ -1,4 +1,5 @@
 """Shared builders for the CA unit tests: keys, CSRs and a service on a fixed clock."""
+
 from __future__ import annotations
 
 import datetime
@@ -22,8 +23,15 @@ class Clock:
         self.now += datetime.timedelta(**delta)
 
 
-def make_csr(host_name: str = "node-1", *, key=None, sans=None, extra_subject=(),
-             ca: bool | None = None, digest="default") -> bytes:
+def make_csr(
+    host_name: str = "node-1",
+    *,
+    key=None,
+    sans=None,
+    extra_subject=(),
+    ca: bool | None = None,
+    digest="default",
+) -> bytes:
     """A CSR; by default exactly what a well-behaved node sends."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     subject = [x509.NameAttribute(NameOID.COMMON_NAME, host_name), *extra_subject]
@@ -32,9 +40,12 @@ def make_csr(host_name: str = "node-1", *, key=None, sans=None, extra_subject=()
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if ca is not None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None),
-                                        critical=True)
-    return builder.sign(key, hashes.SHA256() if digest == "default" else digest).public_bytes(serialization.Encoding.PEM)
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=None), critical=True
+        )
+    return builder.sign(key, hashes.SHA256() if digest == "default" else digest).public_bytes(
+        serialization.Encoding.PEM
+    )
 
 
 def tampered(csr_pem: bytes, old: bytes, new: bytes) -> bytes:

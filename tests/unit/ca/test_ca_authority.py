@@ -31,8 +31,7 @@ def test_root_ca_is_a_self_signed_critical_ca(authority, tmp_path):
 
 
 def test_rsa_3072_ca(tmp_path):
-    ca = CertificateAuthority.create(tmp_path / "rsa", now=T0,
-                                     algorithm=keys.KeyAlgorithm.RSA_3072)
+    ca = CertificateAuthority.create(tmp_path / "rsa", now=T0, algorithm=keys.KeyAlgorithm.RSA_3072)
     assert isinstance(ca.certificate.public_key(), rsa.RSAPublicKey)
     assert ca.certificate.public_key().key_size == 3072
 
@@ -80,41 +79,45 @@ def test_client_certificate(authority):
     cert = authority.sign_client_certificate(key.public_key(), "node-1", now=T0)
     cert.verify_directly_issued_by(authority.certificate)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "node-1"
-    assert ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName) == ["node-1"]
+    assert ext(cert, x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == [
+        "node-1"
+    ]
     assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert ext(cert, x509.BasicConstraints).value.ca is False
     assert cert.not_valid_after_utc == T0 + datetime.timedelta(days=30)
     assert cert.not_valid_before_utc < T0  # tolerates a lagging peer clock
-    assert ext(cert, x509.AuthorityKeyIdentifier).value.key_identifier == ext(
-        authority.certificate, x509.SubjectKeyIdentifier).value.digest
+    assert (
+        ext(cert, x509.AuthorityKeyIdentifier).value.key_identifier
+        == ext(authority.certificate, x509.SubjectKeyIdentifier).value.digest
+    )
 
 
 def test_client_serials_are_random_128_bit(authority):
     key = keys.generate_private_key().public_key()
-    serials = {authority.sign_client_certificate(key, "n", now=T0).serial_number
-               for _ in range(20)}
-    assert len(serials) == 20 and all(0 < s < 2 ** 128 for s in serials)
+    serials = {authority.sign_client_certificate(key, "n", now=T0).serial_number for _ in range(20)}
+    assert len(serials) == 20 and all(0 < s < 2**128 for s in serials)
     assert max(serials).bit_length() > 100  # random, not a counter
 
 
 def test_client_certificate_refuses_a_weak_key(authority):
     from tests.unit.ca.ca_fixtures import rsa_key
+
     with pytest.raises(keys.WeakKeyError):
         authority.sign_client_certificate(rsa_key(1024).public_key(), "n", now=T0)
 
 
 def test_leaf_never_outlives_the_ca(authority):
     late = authority.certificate.not_valid_after_utc - datetime.timedelta(days=1)
-    cert = authority.sign_client_certificate(keys.generate_private_key().public_key(), "n",
-                                             now=late)
+    cert = authority.sign_client_certificate(
+        keys.generate_private_key().public_key(), "n", now=late
+    )
     assert cert.not_valid_after_utc == authority.certificate.not_valid_after_utc
 
 
 def test_server_certificate(authority):
     key, cert = authority.issue_server_certificate(
-        dns_names=["controller.example", "localhost"], ip_addresses=["127.0.0.1", "::1"],
-        now=T0)
+        dns_names=["controller.example", "localhost"], ip_addresses=["127.0.0.1", "::1"], now=T0
+    )
     sans = ext(cert, x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["controller.example", "localhost"]
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "::1"]
@@ -130,12 +133,16 @@ def test_crl_pem_and_der_signed_by_the_ca(authority):
     assert {r.serial_number for r in crl} == {0xABC, 0xDEF}
     assert crl.get_revoked_certificate_by_serial_number(0xABC).revocation_date_utc == T0
     from cryptography.hazmat.primitives import serialization
+
     der = crl.public_bytes(serialization.Encoding.DER)
     assert x509.load_der_x509_crl(der) == x509.load_pem_x509_crl(
-        crl.public_bytes(serialization.Encoding.PEM))
+        crl.public_bytes(serialization.Encoding.PEM)
+    )
     later = authority.build_crl([], now=T0 + datetime.timedelta(seconds=1))
+
     def number(c):
         return c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
     assert number(later) > number(crl)
 
 

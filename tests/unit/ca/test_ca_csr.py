@@ -17,8 +17,7 @@ def refused(pem) -> InvalidArgument:
 
 def test_a_well_formed_csr_yields_its_host_and_key():
     key = ec.generate_private_key(ec.SECP384R1())
-    valid = validate_csr(make_csr("Node-1.Example", key=key,
-                                  sans=[x509.DNSName("node-1.example")]))
+    valid = validate_csr(make_csr("Node-1.Example", key=key, sans=[x509.DNSName("node-1.example")]))
     assert valid.host_name == "node-1.example"
     assert valid.public_key.public_numbers() == key.public_key().public_numbers()
 
@@ -27,13 +26,17 @@ def test_rsa_2048_is_accepted():
     assert validate_csr(make_csr(key=rsa_key(2048))).host_name == "node-1"
 
 
-@pytest.mark.parametrize("sans", [
-    [x509.DNSName("node-1"), x509.DNSName("controller")],
-    [x509.DNSName("node-1"), x509.IPAddress(__import__("ipaddress").ip_address("10.0.0.1"))],
-    [x509.DNSName("node-2")],
-    [x509.UniformResourceIdentifier("spiffe://node-1")],
-    [],
-], ids=["extra-dns", "extra-ip", "other-host", "uri-only", "no-san"])
+@pytest.mark.parametrize(
+    "sans",
+    [
+        [x509.DNSName("node-1"), x509.DNSName("controller")],
+        [x509.DNSName("node-1"), x509.IPAddress(__import__("ipaddress").ip_address("10.0.0.1"))],
+        [x509.DNSName("node-2")],
+        [x509.UniformResourceIdentifier("spiffe://node-1")],
+        [],
+    ],
+    ids=["extra-dns", "extra-ip", "other-host", "uri-only", "no-san"],
+)
 def test_sans_other_than_exactly_the_host_are_refused(sans):
     assert refused(make_csr("node-1", sans=sans)).reason == "CSR_BAD_SAN"
 
@@ -46,9 +49,14 @@ def test_a_non_ca_basic_constraint_is_harmless():
     assert validate_csr(make_csr(ca=False)).host_name == "node-1"
 
 
-@pytest.mark.parametrize("key", [
-    rsa_key(1024), ec.generate_private_key(ec.SECP521R1()),
-], ids=["rsa-1024", "p-521"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        rsa_key(1024),
+        ec.generate_private_key(ec.SECP521R1()),
+    ],
+    ids=["rsa-1024", "p-521"],
+)
 def test_weak_keys_are_refused(key):
     assert refused(make_csr(key=key)).reason == "CSR_WEAK_KEY"
 
@@ -73,7 +81,14 @@ def test_invalid_host_names_are_refused():
     assert error.reason == "INVALID_HOST_NAME"
 
 
-@pytest.mark.parametrize("pem", [b"", b"not a csr", (b"-----BEGIN CERTIFICATE REQUEST-----\n"
-                                 b"AAAA\n-----END CERTIFICATE REQUEST-----\n"), b"x" * 20000])
+@pytest.mark.parametrize(
+    "pem",
+    [
+        b"",
+        b"not a csr",
+        (b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"),
+        b"x" * 20000,
+    ],
+)
 def test_garbage_is_refused(pem):
     assert refused(pem).reason == "CSR_MALFORMED"

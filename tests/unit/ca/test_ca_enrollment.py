@@ -1,4 +1,5 @@
 """Enrollment tokens and enrollment: every refusal leaves the token and the store as they were."""
+
 import dataclasses
 import datetime
 import logging
@@ -26,8 +27,9 @@ def test_token_secret_is_long_random_and_only_its_hash_is_stored(service, reposi
     assert other != secret
 
 
-def test_enrollment_signs_a_client_certificate_and_burns_the_token(service, repository,
-                                                                   authority, clock):
+def test_enrollment_signs_a_client_certificate_and_burns_the_token(
+    service, repository, authority, clock
+):
     key = ec.generate_private_key(ec.SECP256R1())
     token, secret = service.create_enrollment_token("Node-1")
     record = service.enroll(secret, make_csr("node-1", key=key))
@@ -35,7 +37,8 @@ def test_enrollment_signs_a_client_certificate_and_burns_the_token(service, repo
     assert authority.issued(certificate)
     assert certificate.public_key().public_numbers() == key.public_key().public_numbers()
     assert certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value[0] == (
-        ExtendedKeyUsageOID.CLIENT_AUTH)
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    )
     assert record.host_name == "node-1" and record.kind is CertificateKind.CLIENT
     assert record.not_after == clock() + datetime.timedelta(days=30)
     assert repository.get_certificate(record.serial) == record
@@ -44,6 +47,7 @@ def test_enrollment_signs_a_client_certificate_and_burns_the_token(service, repo
 
 def _certificates(repository):
     from controller.ca.records import CertificateQuery
+
     return repository.list_certificates(CertificateQuery())
 
 
@@ -57,8 +61,7 @@ def test_a_reused_token_is_refused(service, repository):
 
 
 def test_an_expired_token_is_refused(service, repository, clock):
-    token, secret = service.create_enrollment_token("node-1",
-                                                    ttl=datetime.timedelta(minutes=10))
+    token, secret = service.create_enrollment_token("node-1", ttl=datetime.timedelta(minutes=10))
     clock.advance(minutes=10)
     with pytest.raises(Unauthenticated) as caught:
         service.enroll(secret, make_csr("node-1"))
@@ -85,14 +88,19 @@ def test_a_token_for_another_host_is_refused_and_stays_usable(service, repositor
     assert service.enroll(secret, make_csr("node-1")).host_name == "node-1"
 
 
-@pytest.mark.parametrize("csr, reason", [
-    (lambda: make_csr("node-1", sans=[x509.DNSName("node-1"), x509.DNSName("evil")]),
-     "CSR_BAD_SAN"),
-    (lambda: make_csr("node-1", ca=True), "CSR_REQUESTS_CA"),
-    (lambda: make_csr("node-1", key=rsa_key(1024)), "CSR_WEAK_KEY"),
-], ids=["extra-san", "ca", "rsa-1024"])
-def test_a_bad_csr_is_refused_without_burning_the_token(service, repository, csr, reason,
-                                                        caplog):
+@pytest.mark.parametrize(
+    "csr, reason",
+    [
+        (
+            lambda: make_csr("node-1", sans=[x509.DNSName("node-1"), x509.DNSName("evil")]),
+            "CSR_BAD_SAN",
+        ),
+        (lambda: make_csr("node-1", ca=True), "CSR_REQUESTS_CA"),
+        (lambda: make_csr("node-1", key=rsa_key(1024)), "CSR_WEAK_KEY"),
+    ],
+    ids=["extra-san", "ca", "rsa-1024"],
+)
+def test_a_bad_csr_is_refused_without_burning_the_token(service, repository, csr, reason, caplog):
     token, secret = service.create_enrollment_token("node-1")
     with caplog.at_level(logging.WARNING), pytest.raises(InvalidArgument) as caught:
         service.enroll(secret, csr())
@@ -109,8 +117,9 @@ def test_the_secret_is_never_logged(service, caplog):
     assert "node-1" in caplog.text and secret not in caplog.text
 
 
-@pytest.mark.parametrize("ttl", [datetime.timedelta(0), datetime.timedelta(seconds=-1),
-                                 datetime.timedelta(days=8)])
+@pytest.mark.parametrize(
+    "ttl", [datetime.timedelta(0), datetime.timedelta(seconds=-1), datetime.timedelta(days=8)]
+)
 def test_token_lifetime_must_be_positive_and_bounded(service, repository, ttl):
     with pytest.raises(InvalidArgument) as caught:
         service.create_enrollment_token("node-1", ttl=ttl)
@@ -131,6 +140,7 @@ def test_a_concurrently_burnt_token_is_refused(service, repository, monkeypatch)
         token = real_find(token_hash)
         repository.mark_enrollment_token_used(token.id, token.created_at)
         return token  # the stale, unused view
+
     monkeypatch.setattr(repository, "find_enrollment_token", find_then_lose_the_race)
     with pytest.raises(Unauthenticated) as caught:
         service.enroll(secret, make_csr("node-1"))

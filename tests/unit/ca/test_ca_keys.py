@@ -8,23 +8,30 @@ from stratus_common import keys
 from tests.unit.ca.ca_fixtures import rsa_key
 
 
-@pytest.mark.parametrize("algorithm, kind, size", [
-    (keys.KeyAlgorithm.EC_P256, ec.EllipticCurvePrivateKey, 256),
-    (keys.KeyAlgorithm.EC_P384, ec.EllipticCurvePrivateKey, 384),
-    (keys.KeyAlgorithm.RSA_3072, keys.rsa.RSAPrivateKey, 3072),
-])
+@pytest.mark.parametrize(
+    "algorithm, kind, size",
+    [
+        (keys.KeyAlgorithm.EC_P256, ec.EllipticCurvePrivateKey, 256),
+        (keys.KeyAlgorithm.EC_P384, ec.EllipticCurvePrivateKey, 384),
+        (keys.KeyAlgorithm.RSA_3072, keys.rsa.RSAPrivateKey, 3072),
+    ],
+)
 def test_generated_keys_pass_the_policy(algorithm, kind, size):
     key = keys.generate_private_key(algorithm)
     assert isinstance(key, kind) and key.key_size == size
     keys.check_public_key(key.public_key())
 
 
-@pytest.mark.parametrize("key", [
-    rsa_key(1024),
-    ec.generate_private_key(ec.SECP521R1()),
-    ec.generate_private_key(ec.SECP256K1()),
-    ed25519.Ed25519PrivateKey.generate(),
-], ids=["rsa-1024", "p-521", "secp256k1", "ed25519"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        rsa_key(1024),
+        ec.generate_private_key(ec.SECP521R1()),
+        ec.generate_private_key(ec.SECP256K1()),
+        ed25519.Ed25519PrivateKey.generate(),
+    ],
+    ids=["rsa-1024", "p-521", "secp256k1", "ed25519"],
+)
 def test_weak_or_unsupported_keys_are_refused(key):
     with pytest.raises(keys.WeakKeyError):
         keys.check_public_key(key.public_key())
@@ -43,8 +50,9 @@ def test_private_key_is_written_0600_and_reloads(tmp_path):
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert keys.public_key_der(keys.load_private_key(path).public_key()) == \
-        keys.public_key_der(key.public_key())
+    assert keys.public_key_der(keys.load_private_key(path).public_key()) == keys.public_key_der(
+        key.public_key()
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["k.pem"]  # no temporary file left
 
 

@@ -1,4 +1,5 @@
 """Renewal, identity checks at connect, revocation, the CRL and listing."""
+
 import datetime
 
 import pytest
@@ -130,8 +131,7 @@ def test_listing_pages_in_creation_order_and_filters(service, clock):
     assert service.list(after=(last.created_at, last.serial), limit=10) == made[2:]
     assert service.list(host_name="node-1") == [made[0], made[2]]
     service.revoke(made[1].serial)
-    assert service.list(status=CertificateStatus.REVOKED) == [
-        service.get(made[1].serial)]
+    assert service.list(status=CertificateStatus.REVOKED) == [service.get(made[1].serial)]
     clock.advance(days=40)
     assert len(service.list(status=CertificateStatus.EXPIRED)) == 3
 

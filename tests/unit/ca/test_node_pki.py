@@ -1,4 +1,5 @@
 """compute_node/pki.py: the node's key stays local, files stay consistent, renewal timing."""
+
 import logging
 import os
 import stat
@@ -53,8 +54,9 @@ def test_enrollment_installs_key_certificate_and_ca(node, service, authority):
     assert node.channel_credentials() is not None
 
 
-def test_install_refuses_a_certificate_for_another_key_host_or_ca(node, service, authority,
-                                                                   tmp_path):
+def test_install_refuses_a_certificate_for_another_key_host_or_ca(
+    node, service, authority, tmp_path
+):
     with pytest.raises(PKIError):
         node.install(b"", authority.certificate_pem)  # garbage is refused too
     other_node = NodePKI("node-1", tmp_path / "other", clock=node.clock)
@@ -73,11 +75,14 @@ def test_install_refuses_a_certificate_for_another_key_host_or_ca(node, service,
 
     other_ca = CertificateAuthority.create(tmp_path / "other-ca", now=T0)
     csr_key_cert = other_ca.sign_client_certificate(
-        validate_csr(node.new_csr()).public_key, "node-1", now=T0)
+        validate_csr(node.new_csr()).public_key, "node-1", now=T0
+    )
     from cryptography.hazmat.primitives import serialization
+
     with pytest.raises(PKIError, match="CA"):
-        node.install(csr_key_cert.public_bytes(serialization.Encoding.PEM),
-                     authority.certificate_pem)
+        node.install(
+            csr_key_cert.public_bytes(serialization.Encoding.PEM), authority.certificate_pem
+        )
     assert not node.is_enrolled()
 
 
@@ -111,8 +116,9 @@ def test_renewal_keeps_the_old_identity_until_install(node, service, authority, 
     assert node.state() is CertificateState.VALID
 
 
-def test_an_install_interrupted_between_renames_is_finished_on_start(node, service,
-                                                                     authority, tmp_path):
+def test_an_install_interrupted_between_renames_is_finished_on_start(
+    node, service, authority, tmp_path
+):
     old = enroll(node, service, authority)
     new = service.renew("node-1", old.serial, node.new_csr())
     # The state a stop leaves after writing the new certificate, before any rename.
@@ -122,9 +128,11 @@ def test_an_install_interrupted_between_renames_is_finished_on_start(node, servi
     assert not (node.directory / PENDING_KEY_FILE).exists()
     assert not (node.directory / NEW_CERT_FILE).exists()
     from stratus_common import keys
+
     key = keys.load_private_key(node.directory / KEY_FILE)
     assert keys.public_key_der(key.public_key()) == keys.public_key_der(
-        restarted.certificate().public_key())
+        restarted.certificate().public_key()
+    )
 
 
 def test_an_unrelated_leftover_certificate_is_discarded(node, service, authority):

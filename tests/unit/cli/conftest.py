@@ -1,11 +1,14 @@
 """Fixtures of the CLI's unit tests: a real grpc.aio server on a loopback ephemeral port,
 running on its own thread and event loop, so that the client under test (synchronous, as
 the CLI is) talks to it over a real socket."""
+
 import asyncio
 import threading
 
 import grpc
 import pytest
+
+from tests.unit.cli.building_compute import compute_server  # noqa: F401 - a fixture
 
 SERVICE = "test.v1.Tiny"
 
@@ -56,8 +59,16 @@ def aio_server():
 def tiny_server(aio_server):
     """`tiny_server({"Name": (grpc.unary_unary_rpc_method_handler, async_fn)})` serves
     /test.v1.Tiny/Name with raw bytes in and out; returns the address."""
+
     def start(handlers):
-        return aio_server(lambda server: server.add_generic_rpc_handlers([
-            grpc.method_handlers_generic_handler(
-                SERVICE, {name: kind(fn) for name, (kind, fn) in handlers.items()})]))
+        return aio_server(
+            lambda server: server.add_generic_rpc_handlers(
+                [
+                    grpc.method_handlers_generic_handler(
+                        SERVICE, {name: kind(fn) for name, (kind, fn) in handlers.items()}
+                    )
+                ]
+            )
+        )
+
     return start

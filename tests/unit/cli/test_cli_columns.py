@@ -1,5 +1,6 @@
 """Every command with output names its columns before any call, from the same views and
 column tables that build its result."""
+
 import argparse
 
 import pytest
@@ -25,7 +26,7 @@ def test_long_adds_columns_and_none_are_lost():
     server_list = REGISTRY.commands[("server", "list")]
     short = server_list.columns(argparse.Namespace(long=False))
     assert short == ["ID", "Name", "Status", "Networks", "Image", "Flavor"]
-    assert server_list.columns(argparse.Namespace(long=True))[:len(short)] == short
+    assert server_list.columns(argparse.Namespace(long=True))[: len(short)] == short
 
 
 def test_show_columns_come_from_the_view_and_include_what_it_adds_sometimes():
@@ -36,7 +37,7 @@ def test_show_columns_come_from_the_view_and_include_what_it_adds_sometimes():
 
 def test_columns_and_sort_columns_are_checked():
     options = argparse.Namespace(columns=["name", "ID"], sort_columns=None)
-    check_columns(["ID", "Name"], options)   # case-insensitive, as rendering is
+    check_columns(["ID", "Name"], options)  # case-insensitive, as rendering is
     with pytest.raises(UsageError, match="unknown column 'Size'; columns: ID, Name"):
         check_columns(["ID", "Name"], argparse.Namespace(columns=None, sort_columns=["Size"]))
 

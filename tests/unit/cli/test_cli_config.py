@@ -1,4 +1,5 @@
 """Where settings come from: flags over STRATUS_* variables over the selected cloud."""
+
 import pytest
 
 from cli.config import config_file, resolve
@@ -27,14 +28,21 @@ def env(tmp_path):
 
 def test_the_cloud_alone(env):
     settings = resolve({"cloud": "lab"}, env)
-    assert (settings.url, settings.username, settings.password, settings.project,
-            settings.cacert) == ("grpcs://lab.example:8770", "alice", "from-file", "demo",
-                                 "/etc/lab-ca.pem")
+    assert (
+        settings.url,
+        settings.username,
+        settings.password,
+        settings.project,
+        settings.cacert,
+    ) == ("grpcs://lab.example:8770", "alice", "from-file", "demo", "/etc/lab-ca.pem")
 
 
 def test_environment_over_the_cloud_and_flags_over_both(env):
-    env |= {"STRATUS_PASSWORD": "from-env", "STRATUS_PROJECT": "env-project",
-            "STRATUS_CLOUD": "lab"}
+    env |= {
+        "STRATUS_PASSWORD": "from-env",
+        "STRATUS_PROJECT": "env-project",
+        "STRATUS_CLOUD": "lab",
+    }
     settings = resolve({"project": "flag-project"}, env)
     assert settings.cloud == "lab"
     assert settings.password == "from-env"
@@ -49,18 +57,27 @@ def test_cloud_flag_over_the_cloud_variable(env):
 
 def test_environment_without_a_cloud(env):
     settings = resolve({}, env | {"STRATUS_URL": "127.0.0.1:9", "STRATUS_USERNAME": "bob"})
-    assert (settings.cloud, settings.url, settings.username, settings.password) == \
-        (None, "127.0.0.1:9", "bob", None)
+    assert (settings.cloud, settings.url, settings.username, settings.password) == (
+        None,
+        "127.0.0.1:9",
+        "bob",
+        None,
+    )
 
 
 def test_empty_values_do_not_override(env):
-    assert resolve({"cloud": "lab", "username": ""}, env | {"STRATUS_USERNAME": ""}).username \
+    assert (
+        resolve({"cloud": "lab", "username": ""}, env | {"STRATUS_USERNAME": ""}).username
         == "alice"
+    )
 
 
 def test_unknown_cloud_names_the_file_and_the_known_clouds(env, tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown cloud 'nope' \(.*clouds.yaml; "
-                                          r"clouds: lab, other\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown cloud 'nope' \(.*clouds.yaml; "
+        r"clouds: lab, other\)",
+    ):
         resolve({"cloud": "nope"}, env)
 
 
@@ -72,15 +89,20 @@ def test_config_file_variable_and_xdg_config_home(tmp_path):
     xdg = tmp_path / "xdg" / "stratus"
     xdg.mkdir(parents=True)
     (xdg / "clouds.yaml").write_text("clouds: {}")
-    assert config_file({"HOME": str(tmp_path / "nohome"),
-                        "XDG_CONFIG_HOME": str(tmp_path / "xdg")}) == xdg / "clouds.yaml"
+    assert (
+        config_file({"HOME": str(tmp_path / "nohome"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+        == xdg / "clouds.yaml"
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("clouds: [1, 2", "is not valid YAML"),
-    ("- just a list", "expected a top-level 'clouds:' mapping"),
-    ("clouds: {lab: [1]}", "cloud 'lab' in .* is not a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("clouds: [1, 2", "is not valid YAML"),
+        ("- just a list", "expected a top-level 'clouds:' mapping"),
+        ("clouds: {lab: [1]}", "cloud 'lab' in .* is not a mapping"),
+    ],
+)
 def test_a_broken_clouds_yaml_is_a_configuration_error(tmp_path, text, message):
     path = tmp_path / "clouds.yaml"
     path.write_text(text)

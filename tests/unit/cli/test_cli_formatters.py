@@ -9,9 +9,18 @@ from cli.errors import UsageError
 from cli.formatters import ListResult, ShowResult, render_list, render_show
 
 WHEN = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
-IMAGE = ShowResult({"id": "b1c2", "name": "cirros", "size": 12716032, "protected": False,
-                    "tags": ["a", "b"], "properties": {"os": "linux"}, "created_at": WHEN,
-                    "owner": None})
+IMAGE = ShowResult(
+    {
+        "id": "b1c2",
+        "name": "cirros",
+        "size": 12716032,
+        "protected": False,
+        "tags": ["a", "b"],
+        "properties": {"os": "linux"},
+        "created_at": WHEN,
+        "owner": None,
+    }
+)
 IMAGES = ListResult(["ID", "Name", "Status"], [("2", "zeta", "active"), ("1", "Alpha", None)])
 
 
@@ -23,12 +32,14 @@ def out(render, *args, **kwargs) -> str:
 
 def test_show_table_has_a_field_per_line():
     text = out(render_show, ShowResult({"id": "b1c2", "name": "cirros"}))
-    assert text == ("+-------+--------+\n"
-                    "| Field | Value  |\n"
-                    "+-------+--------+\n"
-                    "| id    | b1c2   |\n"
-                    "| name  | cirros |\n"
-                    "+-------+--------+\n")
+    assert text == (
+        "+-------+--------+\n"
+        "| Field | Value  |\n"
+        "+-------+--------+\n"
+        "| id    | b1c2   |\n"
+        "| name  | cirros |\n"
+        "+-------+--------+\n"
+    )
 
 
 def test_show_table_renders_lists_dicts_times_and_none():
@@ -61,43 +72,56 @@ def test_show_shell_is_safe_to_eval():
 
 
 def test_list_table():
-    assert out(render_list, IMAGES) == ("+----+-------+--------+\n"
-                                        "| ID | Name  | Status |\n"
-                                        "+----+-------+--------+\n"
-                                        "| 2  | zeta  | active |\n"
-                                        "| 1  | Alpha |        |\n"
-                                        "+----+-------+--------+\n")
+    assert out(render_list, IMAGES) == (
+        "+----+-------+--------+\n"
+        "| ID | Name  | Status |\n"
+        "+----+-------+--------+\n"
+        "| 2  | zeta  | active |\n"
+        "| 1  | Alpha |        |\n"
+        "+----+-------+--------+\n"
+    )
 
 
 def test_an_empty_list_still_shows_its_columns():
-    assert out(render_list, ListResult(["ID", "Name"], [])) == ("+----+------+\n"
-                                                                "| ID | Name |\n"
-                                                                "+----+------+\n")
+    assert out(render_list, ListResult(["ID", "Name"], [])) == (
+        "+----+------+\n| ID | Name |\n+----+------+\n"
+    )
 
 
 def test_list_json_yaml_value_csv():
     assert json.loads(out(render_list, IMAGES, fmt="json")) == [
         {"ID": "2", "Name": "zeta", "Status": "active"},
-        {"ID": "1", "Name": "Alpha", "Status": None}]
+        {"ID": "1", "Name": "Alpha", "Status": None},
+    ]
     assert yaml.safe_load(out(render_list, IMAGES, fmt="yaml"))[0] == {
-        "ID": "2", "Name": "zeta", "Status": "active"}
+        "ID": "2",
+        "Name": "zeta",
+        "Status": "active",
+    }
     assert out(render_list, IMAGES, fmt="value", columns=["ID"]) == "2\n1\n"
-    assert out(render_list, ListResult(["Name", "Size"], [("a,b", 3)]), fmt="csv") == \
-        '"Name","Size"\n"a,b",3\n'
+    assert (
+        out(render_list, ListResult(["Name", "Size"], [("a,b", 3)]), fmt="csv")
+        == '"Name","Size"\n"a,b",3\n'
+    )
 
 
 def test_columns_match_case_insensitively_and_unknown_ones_are_a_usage_error():
-    assert out(render_list, IMAGES, fmt="value", columns=["name", "status"]) == \
-        "zeta active\nAlpha \n"
+    assert (
+        out(render_list, IMAGES, fmt="value", columns=["name", "status"]) == "zeta active\nAlpha \n"
+    )
     with pytest.raises(UsageError, match="unknown column 'Size'; columns: ID, Name, Status"):
         out(render_list, IMAGES, columns=["Size"])
 
 
 def test_sort_columns():
-    assert out(render_list, IMAGES, fmt="value", columns=["Name"],
-               sort_columns=["Name"]) == "Alpha\nzeta\n"
-    assert out(render_list, IMAGES, fmt="value", columns=["ID"], sort_columns=["ID"],
-               descending=True) == "2\n1\n"
+    assert (
+        out(render_list, IMAGES, fmt="value", columns=["Name"], sort_columns=["Name"])
+        == "Alpha\nzeta\n"
+    )
+    assert (
+        out(render_list, IMAGES, fmt="value", columns=["ID"], sort_columns=["ID"], descending=True)
+        == "2\n1\n"
+    )
 
 
 def test_wide_characters_are_aligned():

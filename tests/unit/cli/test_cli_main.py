@@ -1,4 +1,5 @@
 """The command runner: results printed, every failure one line on stderr and an exit code."""
+
 import argparse
 import io
 
@@ -24,20 +25,29 @@ def run_command(func, env=None, **options):
 
 
 def test_a_result_is_rendered_with_the_chosen_format():
-    code, out, err = run_command(lambda ctx, args: ShowResult({"id": "1", "name": "x"}),
-                                 columns=["name"])
-    assert (code, out, err) == (0, ("+-------+-------+\n| Field | Value |\n+-------+-------+\n"
-                                   "| name  | x     |\n+-------+-------+\n"), "")
+    code, out, err = run_command(
+        lambda ctx, args: ShowResult({"id": "1", "name": "x"}), columns=["name"]
+    )
+    assert (code, out, err) == (
+        0,
+        (
+            "+-------+-------+\n| Field | Value |\n+-------+-------+\n"
+            "| name  | x     |\n+-------+-------+\n"
+        ),
+        "",
+    )
 
 
 def test_a_server_error_is_one_line_with_its_exit_code(tiny_server):
     async def missing(request, context):
         await context.abort(grpc.StatusCode.NOT_FOUND, "image cirros not found")
+
     target = tiny_server({"Get": (grpc.unary_unary_rpc_method_handler, missing)})
 
     def command(ctx, args):
         s = ctx.session
         return s.call(s.channel.unary_unary("/test.v1.Tiny/Get"), b"", authenticated=False)
+
     code, out, err = run_command(command, env={"STRATUS_URL": target})
     assert code == ExitCode.NOT_FOUND and out == ""
     assert err.count("\n") == 1
@@ -49,6 +59,7 @@ def test_an_unreachable_server_is_exit_code_6():
     def command(ctx, args):
         s = ctx.session
         return s.call(s.channel.unary_unary("/test.v1.Tiny/Get"), b"", authenticated=False)
+
     code, _, err = run_command(command, env={"STRATUS_URL": "127.0.0.1:1"})
     assert code == ExitCode.UNREACHABLE
     assert err.startswith("stratus: UNAVAILABLE: ") and "running at 127.0.0.1:1" in err
@@ -57,8 +68,10 @@ def test_an_unreachable_server_is_exit_code_6():
 def test_missing_configuration_is_exit_code_3():
     code, _, err = run_command(lambda ctx, args: ctx.session.channel, env={"HOME": "/nonexistent"})
     assert code == ExitCode.CONFIG
-    assert err == ("stratus: error: no API address: set STRATUS_URL, pass --url, or choose a "
-                   "cloud with --cloud\n")
+    assert err == (
+        "stratus: error: no API address: set STRATUS_URL, pass --url, or choose a "
+        "cloud with --cloud\n"
+    )
 
 
 def test_an_unreadable_input_file_is_exit_code_1(tmp_path):
@@ -70,10 +83,13 @@ def test_an_unreadable_input_file_is_exit_code_1(tmp_path):
 def test_a_client_bug_is_one_line_unless_debugging():
     def broken(ctx, args):
         raise ValueError("oops")
+
     code, _, err = run_command(broken)
     assert code == ExitCode.FAILED and "Traceback" not in err
-    assert err == ("stratus: internal error: ValueError: oops (run again with --debug to see "
-                   "where, and report it)\n")
+    assert err == (
+        "stratus: internal error: ValueError: oops (run again with --debug to see "
+        "where, and report it)\n"
+    )
     code, _, err = run_command(broken, global_debug=True)
     assert code == ExitCode.FAILED
     assert "Traceback" in err and err.endswith("report it)\n")
@@ -82,6 +98,7 @@ def test_a_client_bug_is_one_line_unless_debugging():
 def test_interrupted_is_exit_code_130():
     def interrupted(ctx, args):
         raise KeyboardInterrupt
+
     code, _, err = run_command(interrupted)
     assert code == ExitCode.INTERRUPTED and err.strip() == "stratus: interrupted"
 
@@ -101,6 +118,7 @@ def test_help_lists_the_exit_codes():
 
 def test_a_command_argument_named_like_a_global_option_stays_apart():
     from cli.main import build_parser
+
     args = build_parser().parse_args(["--project", "admin", "project", "show", "demo"])
     ctx = Context(args, env={"STRATUS_URL": "h:1"}, stdout=io.StringIO(), stderr=io.StringIO())
     assert (ctx.settings.project, args.project) == ("admin", "demo")

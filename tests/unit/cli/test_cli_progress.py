@@ -1,4 +1,5 @@
 """The progress bar draws on a terminal (a real pty) and stays silent when piped."""
+
 import io
 import subprocess
 import sys
@@ -29,8 +30,9 @@ def test_a_terminal_sees_the_bar_with_bytes_rate_and_time_left():
 
 
 def test_a_pipe_sees_nothing_but_the_output():
-    proc = subprocess.run([sys.executable, "-c", TRANSFER], capture_output=True, cwd=ROOT,
-                          timeout=60, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", TRANSFER], capture_output=True, cwd=ROOT, timeout=60, check=True
+    )
     assert proc.stdout == b"done\n"
     assert proc.stderr == b""
 
@@ -54,6 +56,6 @@ def test_the_line_without_a_total_shows_bytes_and_rate():
 def test_units():
     assert human_bytes(512) == "512 B"
     assert human_bytes(1536) == "1.5 KiB"
-    assert human_bytes(5 * 1024 ** 4) == "5.0 TiB"
+    assert human_bytes(5 * 1024**4) == "5.0 TiB"
     assert human_duration(59.6) == "1:00"
     assert human_duration(3725) == "1:02:05"

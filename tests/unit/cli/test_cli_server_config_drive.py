@@ -1,16 +1,29 @@
 """`server create --config-drive true|false --user-data FILE --key-name NAME`: what the CLI
 sends, against the real grpc.aio server of the `--wait` tests."""
+
 import json
 
 import pytest
 
 from cli.errors import ExitCode
-from tests.unit.cli.test_cli_server_wait import IMAGE_ID, compute_server, run  # noqa: F401
+from tests.unit.cli.building_compute import IMAGE_ID
+from tests.unit.cli.test_cli_server_wait import run
 
 
 def create(address, *argv):
-    return run(address, "server", "create", "web1", "--flavor", "m1.tiny", "--image",
-               IMAGE_ID, "-f", "json", *argv)
+    return run(
+        address,
+        "server",
+        "create",
+        "web1",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE_ID,
+        "-f",
+        "json",
+        *argv,
+    )
 
 
 @pytest.mark.parametrize("flag,sent", [("false", False), ("true", True), ("False", False)])

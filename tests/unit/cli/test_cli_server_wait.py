@@ -1,11 +1,11 @@
 """`server create --wait` through the real CLI code path, against a real grpc.aio server that
 speaks stratus.compute.v1 and plays a server's build: BUILD (scheduling, spawning), then
 ACTIVE or ERROR."""
+
 import asyncio
 import io
 import json
 
-import grpc
 import pytest
 
 from cli import wait
@@ -13,67 +13,7 @@ from cli.errors import ExitCode
 from cli.main import main
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
-
-SERVER_ID = "0b8a3f5e-8d4e-4a53-9a43-1f4f2b1c9d10"
-IMAGE_ID = "5f0f2a0e-3b7c-4e3c-b1c4-9f6f0b1e2a33"
-
-
-class BuildingCompute(pb_grpc.ComputeServiceServicer):
-    """Builds every server towards `outcome`, one revision per step."""
-
-    def __init__(self, outcome, pause: float = 0):
-        self.outcome = outcome
-        self.pause = pause   # before each step of the build
-        self.calls = []
-        self.created = []
-        self.watched = []
-
-    def _steps(self, base):
-        steps = [(pb.SERVER_STATUS_BUILD, pb.TASK_STATE_SPAWNING)]
-        if self.outcome == "ACTIVE":
-            steps.append((pb.SERVER_STATUS_ACTIVE, pb.TASK_STATE_NONE))
-        else:
-            steps.append((pb.SERVER_STATUS_ERROR, pb.TASK_STATE_NONE))
-        for revision, (status, task) in enumerate(steps, start=base.revision + 1):
-            server = pb.Server()
-            server.CopyFrom(base)
-            server.status, server.task_state, server.revision = status, task, revision
-            if status == pb.SERVER_STATUS_ERROR:
-                server.fault.message, server.fault.code = "No valid host was found", 500
-            yield server
-
-    async def GetFlavor(self, request, context):
-        self.calls.append("GetFlavor")
-        if request.id != "m1.tiny":
-            await context.abort(grpc.StatusCode.NOT_FOUND, "no flavor")
-        return pb.Flavor(id="m1.tiny", name="m1.tiny", vcpus=1, ram_mb=512)
-
-    async def CreateServer(self, request, context):
-        self.calls.append("CreateServer")
-        self.created.append(request)
-        server = pb.Server()
-        server.CopyFrom(request.server)
-        server.id, server.status, server.revision = SERVER_ID, pb.SERVER_STATUS_BUILD, 7
-        server.task_state = pb.TASK_STATE_SCHEDULING
-        server.flavor.name = "m1.tiny"
-        self.base = server
-        return server
-
-    async def WatchServers(self, request, context):
-        self.watched.append(request)
-        for server in self._steps(self.base):
-            await asyncio.sleep(self.pause)
-            yield pb.WatchServersResponse(server=server, revision=server.revision)
-
-
-@pytest.fixture
-def compute_server(aio_server):
-    """Serves BuildingCompute(outcome); returns (servicer, address)."""
-    def start(outcome, pause=0):
-        servicer = BuildingCompute(outcome, pause)
-        return servicer, aio_server(
-            lambda server: pb_grpc.add_ComputeServiceServicer_to_server(servicer, server))
-    return start
+from tests.unit.cli.building_compute import IMAGE_ID, SERVER_ID
 
 
 def run(address, *argv, stderr=None):
@@ -84,14 +24,29 @@ def run(address, *argv, stderr=None):
 
 def test_create_wait_reports_each_status_and_shows_the_active_server(compute_server):
     servicer, address = compute_server("ACTIVE")
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, "--wait", "-f", "json")
+    code, out, err = run(
+        address,
+        "server",
+        "create",
+        "web1",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE_ID,
+        "--wait",
+        "-f",
+        "json",
+    )
     assert code == 0, err
-    assert err == ("server web1: BUILD (scheduling)\nserver web1: BUILD (spawning)\n"
-                   "server web1: ACTIVE\n")
+    assert err == (
+        "server web1: BUILD (scheduling)\nserver web1: BUILD (spawning)\nserver web1: ACTIVE\n"
+    )
     shown = json.loads(out)
-    assert (shown["id"], shown["status"], shown["flavor"]) == (SERVER_ID, "ACTIVE",
-                                                              "m1.tiny (m1.tiny)")
+    assert (shown["id"], shown["status"], shown["flavor"]) == (
+        SERVER_ID,
+        "ACTIVE",
+        "m1.tiny (m1.tiny)",
+    )
     [created] = servicer.created
     assert created.request_id and created.server.image_id == IMAGE_ID
     [watched] = servicer.watched
@@ -100,16 +55,29 @@ def test_create_wait_reports_each_status_and_shows_the_active_server(compute_ser
 
 def test_create_wait_ending_in_error_is_exit_code_7_with_the_fault(compute_server):
     _, address = compute_server("ERROR")
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, "--wait")
+    code, out, err = run(
+        address, "server", "create", "web1", "--flavor", "m1.tiny", "--image", IMAGE_ID, "--wait"
+    )
     assert code == ExitCode.WAIT_FAILED and out == ""
     assert err.splitlines()[-1] == "stratus: error: server web1 is ERROR: No valid host was found"
 
 
 def test_create_without_wait_returns_the_building_server(compute_server):
     servicer, address = compute_server("ACTIVE")
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, "-f", "value", "-c", "status")
+    code, out, err = run(
+        address,
+        "server",
+        "create",
+        "web1",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE_ID,
+        "-f",
+        "value",
+        "-c",
+        "status",
+    )
     assert (code, out, err) == (0, "BUILD\n", "")
     assert servicer.watched == []
 
@@ -117,8 +85,9 @@ def test_create_without_wait_returns_the_building_server(compute_server):
 @pytest.mark.parametrize("options", [["-c", "hots"], ["-c", "id", "-c", "nosuch"]])
 def test_an_unknown_column_is_refused_before_any_call(compute_server, options):
     servicer, address = compute_server("ACTIVE")
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, *options)
+    code, out, err = run(
+        address, "server", "create", "web1", "--flavor", "m1.tiny", "--image", IMAGE_ID, *options
+    )
     assert (code, out) == (ExitCode.USAGE, "")
     assert err.startswith(f"stratus: error: unknown column {options[-1]!r}; columns: ")
     assert "host" in err and servicer.calls == []
@@ -126,8 +95,22 @@ def test_an_unknown_column_is_refused_before_any_call(compute_server, options):
 
 def test_the_host_column_of_a_server_not_yet_placed_is_empty(compute_server):
     servicer, address = compute_server("ACTIVE")
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, "-f", "json", "-c", "id", "-c", "host")
+    code, out, err = run(
+        address,
+        "server",
+        "create",
+        "web1",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE_ID,
+        "-f",
+        "json",
+        "-c",
+        "id",
+        "-c",
+        "host",
+    )
     assert code == 0, err
     assert json.loads(out) == {"id": SERVER_ID, "host": None}
     assert servicer.calls == ["GetFlavor", "CreateServer"]
@@ -139,8 +122,9 @@ class StoppingCompute(pb_grpc.ComputeServiceServicer):
 
     def __init__(self, stderr):
         self.stderr = stderr
-        self.server = pb.Server(id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_ACTIVE,
-                                revision=3)
+        self.server = pb.Server(
+            id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_ACTIVE, revision=3
+        )
 
     async def GetServer(self, request, context):
         return self.server
@@ -150,20 +134,20 @@ class StoppingCompute(pb_grpc.ComputeServiceServicer):
         return self.server
 
     async def WatchServers(self, request, context):
-        for _ in range(3000):   # at most 30 s
+        for _ in range(3000):  # at most 30 s
             if "waiting for SHUTOFF" in self.stderr.getvalue():
                 break
             await asyncio.sleep(0.01)
-        stopped = pb.Server(id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_SHUTOFF,
-                            revision=5)
+        stopped = pb.Server(id=SERVER_ID, name="web1", status=pb.SERVER_STATUS_SHUTOFF, revision=5)
         yield pb.WatchServersResponse(server=stopped, revision=5)
 
 
 def test_stop_wait_shows_the_time_waited_and_the_state_waited_for(aio_server, monkeypatch):
     monkeypatch.setattr(wait, "REPORT_INTERVAL", 0.01)
     stderr = io.StringIO()
-    address = aio_server(lambda server: pb_grpc.add_ComputeServiceServicer_to_server(
-        StoppingCompute(stderr), server))
+    address = aio_server(
+        lambda server: pb_grpc.add_ComputeServiceServicer_to_server(StoppingCompute(stderr), server)
+    )
     code, out, err = run(address, "server", "stop", SERVER_ID, "--wait", stderr=stderr)
     assert (code, out) == (0, "")
     lines = err.splitlines()
@@ -175,8 +159,19 @@ def test_stop_wait_shows_the_time_waited_and_the_state_waited_for(aio_server, mo
 def test_machine_formats_get_no_waiting_lines(compute_server, monkeypatch):
     monkeypatch.setattr(wait, "REPORT_INTERVAL", 0.01)
     _, address = compute_server("ACTIVE", pause=0.3)
-    code, out, err = run(address, "server", "create", "web1", "--flavor", "m1.tiny",
-                         "--image", IMAGE_ID, "--wait", "-f", "json")
+    code, out, err = run(
+        address,
+        "server",
+        "create",
+        "web1",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        IMAGE_ID,
+        "--wait",
+        "-f",
+        "json",
+    )
     assert code == 0 and json.loads(out)["status"] == "ACTIVE"
     assert "waiting for" not in err
     assert err.splitlines()[-1] == "server web1: ACTIVE"

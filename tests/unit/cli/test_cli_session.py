@@ -1,4 +1,5 @@
 """Sessions against a real server: metadata, token reuse, and a refused token dropped."""
+
 import time
 
 import grpc
@@ -27,6 +28,7 @@ def _guarded(valid_prefix="fresh-"):
         if not metadata.get("authorization", "").startswith(f"Bearer {valid_prefix}"):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "token refused")
         return f"{metadata['authorization']}|{metadata['x-request-id']}".encode()
+
     return handler
 
 
@@ -40,21 +42,25 @@ async def _stream(request, context):
 
 @pytest.fixture
 def target(tiny_server):
-    return tiny_server({"Guarded": (grpc.unary_unary_rpc_method_handler, _guarded()),
-                        "Stream": (grpc.unary_stream_rpc_method_handler, _stream)})
+    return tiny_server(
+        {
+            "Guarded": (grpc.unary_unary_rpc_method_handler, _guarded()),
+            "Stream": (grpc.unary_stream_rpc_method_handler, _stream),
+        }
+    )
 
 
 def session(tmp_path, target, identity, **settings):
     settings = Settings(url=target, username="alice", password="pw", **settings)
-    cache = TokenCache(tmp_path, cloud="lab", url=target, username="alice", project="",
-                       password="pw")
+    cache = TokenCache(
+        tmp_path, cloud="lab", url=target, username="alice", project="", password="pw"
+    )
     return Session(settings, cache=cache, issue_token=identity, request_id="req-42")
 
 
 def test_metadata_carries_the_token_and_the_request_id(tmp_path, target):
     s = session(tmp_path, target, Identity())
-    assert s.call(s.channel.unary_unary("/test.v1.Tiny/Guarded"), b"") == \
-        b"Bearer fresh-1|req-42"
+    assert s.call(s.channel.unary_unary("/test.v1.Tiny/Guarded"), b"") == b"Bearer fresh-1|req-42"
 
 
 def test_a_cached_token_is_reused_by_the_next_command(tmp_path, target):
@@ -70,15 +76,15 @@ def test_a_refused_cached_token_is_dropped_and_replaced_once(tmp_path, target):
     identity = Identity()
     s = session(tmp_path, target, identity)
     s.cache.store(CachedToken("revoked", time.time() + 3600))
-    assert s.call(s.channel.unary_unary("/test.v1.Tiny/Guarded"), b"").startswith(
-        b"Bearer fresh-1")
+    assert s.call(s.channel.unary_unary("/test.v1.Tiny/Guarded"), b"").startswith(b"Bearer fresh-1")
     assert identity.issued == 1
     assert s.cache.load().token == "fresh-1"
 
 
 def test_a_refused_fresh_token_is_an_error_and_leaves_no_cache(tmp_path, tiny_server):
-    target = tiny_server({"Guarded": (grpc.unary_unary_rpc_method_handler,
-                                      _guarded(valid_prefix="never"))})
+    target = tiny_server(
+        {"Guarded": (grpc.unary_unary_rpc_method_handler, _guarded(valid_prefix="never"))}
+    )
     identity = Identity()
     s = session(tmp_path, target, identity)
     with pytest.raises(grpc.RpcError) as caught:
@@ -100,8 +106,7 @@ def test_streams_retry_a_refused_cached_token_before_the_first_message(tmp_path,
     identity = Identity()
     s = session(tmp_path, target, identity)
     s.cache.store(CachedToken("revoked", time.time() + 3600))
-    assert list(s.stream(s.channel.unary_stream("/test.v1.Tiny/Stream"), b"")) == \
-        [b"0", b"1", b"2"]
+    assert list(s.stream(s.channel.unary_stream("/test.v1.Tiny/Stream"), b"")) == [b"0", b"1", b"2"]
     assert identity.issued == 1
 
 

@@ -7,11 +7,18 @@ from cli.token_cache import EXPIRY_MARGIN, CachedToken, TokenCache, cache_dir
 NOW = 1_700_000_000.0
 
 
-def cache(tmp_path, *, cloud="lab", username="alice", project="demo", password="pw-1",
-          url="h:1", now=NOW):
-    return TokenCache(cache_dir({"HOME": str(tmp_path)}), cloud=cloud, url=url,
-                      username=username, project=project, password=password,
-                      clock=lambda: now)
+def cache(
+    tmp_path, *, cloud="lab", username="alice", project="demo", password="pw-1", url="h:1", now=NOW
+):
+    return TokenCache(
+        cache_dir({"HOME": str(tmp_path)}),
+        cloud=cloud,
+        url=url,
+        username=username,
+        project=project,
+        password=password,
+        clock=lambda: now,
+    )
 
 
 def test_stored_token_file_is_private_whatever_the_umask(tmp_path):
@@ -25,7 +32,7 @@ def test_stored_token_file_is_private_whatever_the_umask(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert json.loads(path.read_text())["token"] == "tok"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]   # no temporary left
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
 
 
 def test_reused_until_shortly_before_expiry(tmp_path):
@@ -63,7 +70,7 @@ def test_drop(tmp_path):
     entry.store(CachedToken("tok", NOW + 3600))
     entry.drop()
     assert not entry.path.exists() and entry.load() is None
-    entry.drop()   # dropping twice is fine
+    entry.drop()  # dropping twice is fine
 
 
 def test_a_token_made_with_another_password_is_not_reused(tmp_path):
@@ -92,7 +99,11 @@ def test_a_file_without_or_with_a_damaged_credential_is_a_miss(tmp_path):
     entry = cache(tmp_path)
     entry.store(CachedToken("tok", NOW + 3600))
     data = json.loads(entry.path.read_text())
-    for credential in (None, {}, {"salt": "zz", "digest": "00"},
-                       {**data["credential"], "digest": "00" * 32}):
+    for credential in (
+        None,
+        {},
+        {"salt": "zz", "digest": "00"},
+        {**data["credential"], "digest": "00" * 32},
+    ):
         entry.path.write_text(json.dumps({**data, "credential": credential}))
         assert entry.load() is None

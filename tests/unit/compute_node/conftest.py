@@ -38,9 +38,14 @@ def make_driver(tmp_path, image_cache):
 
     def make(uri=None, **config):
         config.setdefault("shutdown_timeout", 1)
-        driver = LibvirtDriver(LibvirtConfig(uri=uri or make_node_uri(tmp_path),
-                                             instances_path=str(tmp_path / "instances"),
-                                             **config), image_cache)
+        driver = LibvirtDriver(
+            LibvirtConfig(
+                uri=uri or make_node_uri(tmp_path),
+                instances_path=str(tmp_path / "instances"),
+                **config,
+            ),
+            image_cache,
+        )
         made.append(driver)
         return driver
 
@@ -62,8 +67,13 @@ def cached_raw_image(image_cache):
     """An image id already in the cache (raw, 1 MiB)."""
     data = b"\0" * 2**20
     image_id = str(uuid.uuid4())
+
     async def source():
         yield data
-    asyncio.run(image_cache.fetch(image_id, source(), multihash=hashlib.sha512(data).hexdigest(),
-                                  disk_format="raw"))
+
+    asyncio.run(
+        image_cache.fetch(
+            image_id, source(), multihash=hashlib.sha512(data).hexdigest(), disk_format="raw"
+        )
+    )
     return image_id

@@ -14,12 +14,26 @@ def test_probe_is_one_boot_sector():
     assert accel.BOOT_SECTOR[-2:] == b"\x55\xaa"
 
 
-@pytest.mark.skipif(shutil.which("as") is None or shutil.which("ld") is None,
-                    reason="binutils are not installed")
+@pytest.mark.skipif(
+    shutil.which("as") is None or shutil.which("ld") is None, reason="binutils are not installed"
+)
 def test_embedded_probe_is_built_from_its_source(tmp_path):
     subprocess.run(["as", "--32", "-o", tmp_path / "p.o", SOURCE], check=True)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
-                    "-o", tmp_path / "p.bin", tmp_path / "p.o"], check=True)
+    subprocess.run(
+        [
+            "ld",
+            "-m",
+            "elf_i386",
+            "-Ttext",
+            "0x7c00",
+            "--oformat",
+            "binary",
+            "-o",
+            tmp_path / "p.bin",
+            tmp_path / "p.o",
+        ],
+        check=True,
+    )
     assert (tmp_path / "p.bin").read_bytes() == accel.BOOT_SECTOR
 
 

@@ -1,4 +1,5 @@
 """Small parts of the agent: backoff, journal, configuration."""
+
 import random
 
 import pytest
@@ -13,7 +14,7 @@ def test_backoff_grows_exponentially_with_full_jitter_and_resets():
     ceilings = [1, 2, 4, 8, 16, 30, 30]
     delays = [backoff.next_delay() for _ in ceilings]
     assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    assert len(set(delays)) == len(delays)          # jittered, not a fixed schedule
+    assert len(set(delays)) == len(delays)  # jittered, not a fixed schedule
     backoff.reset()
     assert backoff.next_delay() <= 1.0
 
@@ -26,7 +27,7 @@ def test_journal_records_arrival_start_then_result_and_survives_reopening(tmp_pa
     assert (again.state, again.boot_id, again.result) == (QUEUED, "a", None)
     journal.close()
     journal = Journal(path, boot_id="b", clock=lambda: 100.0)
-    journal.start("c1")   # queued by run a, started by run b
+    journal.start("c1")  # queued by run a, started by run b
     started = journal.receive("c1", "i1")
     assert (started.state, started.boot_id) == (STARTED, "b")
     journal.finish("c1", b"result")
@@ -39,8 +40,10 @@ def test_journal_records_arrival_start_then_result_and_survives_reopening(tmp_pa
 
 def test_config_file_then_flags(tmp_path):
     path = tmp_path / "compute.toml"
-    path.write_text('[compute]\nhost_name = "Node1.Example"\ncontroller = "c:1"\n'
-                    '[libvirt]\nuri = "test:///default"\nshutdown_timeout = 5\n')
+    path.write_text(
+        '[compute]\nhost_name = "Node1.Example"\ncontroller = "c:1"\n'
+        '[libvirt]\nuri = "test:///default"\nshutdown_timeout = 5\n'
+    )
     cfg = config.load(path, {"compute": {"controller": "d:2", "state_dir": None}})
     assert cfg.host_name == "node1.example"
     assert cfg.compute.controller == "d:2"
@@ -48,12 +51,15 @@ def test_config_file_then_flags(tmp_path):
     assert cfg.path("journal.db").endswith("/var/lib/stratus/journal.db")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[compute]\nhostname = 'x'\n", "unknown option"),
-    ("[computer]\n", "unknown section"),
-    ("[compute]\nconcurrency = 'many'\n", r"\[compute\] concurrency must be of type int"),
-    ("[compute\n", "compute.toml"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[compute]\nhostname = 'x'\n", "unknown option"),
+        ("[computer]\n", "unknown section"),
+        ("[compute]\nconcurrency = 'many'\n", r"\[compute\] concurrency must be of type int"),
+        ("[compute\n", "compute.toml"),
+    ],
+)
 def test_bad_configuration_is_refused(tmp_path, text, message):
     path = tmp_path / "compute.toml"
     path.write_text(text)

@@ -1,4 +1,5 @@
 """The config drive volume: label, OpenStack's layout in every naming scheme, and contents."""
+
 import base64
 import json
 import uuid
@@ -14,15 +15,28 @@ MAC = "52:54:00:AB:cd:01"
 
 
 def spec(**guest):
-    values = dict(hostname="web-1", project_id="p-1", availability_zone="zone-a",
-                  keys=(GuestKey(name="alice", type="ssh", public_key=KEY),),
-                  user_data=b"#!/bin/sh\necho hello\n")
+    values = dict(
+        hostname="web-1",
+        project_id="p-1",
+        availability_zone="zone-a",
+        keys=(GuestKey(name="alice", type="ssh", public_key=KEY),),
+        user_data=b"#!/bin/sh\necho hello\n",
+    )
     values.update(guest)
-    return InstanceSpec(uuid=str(uuid.uuid4()), name="web 1", vcpus=1, memory_mb=64,
-                        metadata={"role": "web"}, guest=GuestData(**values))
+    return InstanceSpec(
+        uuid=str(uuid.uuid4()),
+        name="web 1",
+        vcpus=1,
+        memory_mb=64,
+        metadata={"role": "web"},
+        guest=GuestData(**values),
+    )
 
 
-def written(tmp_path, instance, nics=(config_drive.GuestNic(MAC, "ethernet"),)):
+ETHERNET = (config_drive.GuestNic(MAC, "ethernet"),)
+
+
+def written(tmp_path, instance, nics=ETHERNET):
     path = tmp_path / "disk.config"
     config_drive.write(str(path), instance, list(nics))
     return path
@@ -47,7 +61,7 @@ def test_the_volume_is_labelled_config_2_and_lays_out_every_version(tmp_path):
     assert read_back.labels(path) == ("config-2", "config-2")
     assert "openstack/latest/network_data.json" in layout()
     assert "openstack/2012-08-10/network_data.json" not in layout()
-    for naming in read_back.NAMING:     # Rock Ridge, Joliet and ISO 9660 agree on the names
+    for naming in read_back.NAMING:  # Rock Ridge, Joliet and ISO 9660 agree on the names
         assert set(read_back.read(path, naming)) == layout(), naming
 
 
@@ -58,12 +72,20 @@ def test_meta_data_says_who_the_guest_is(tmp_path):
     seed = base64.b64decode(meta.pop("random_seed"))
     assert len(seed) == config_drive.RANDOM_SEED_BYTES
     assert meta == {
-        "uuid": instance.uuid, "name": "web 1", "hostname": "web-1", "project_id": "p-1",
-        "availability_zone": "zone-a", "launch_index": 0, "public_keys": {"alice": KEY},
-        "keys": [{"name": "alice", "type": "ssh", "data": KEY}], "meta": {"role": "web"}}
-    for version in config_drive.VERSIONS:   # the same answer whichever version is read
-        assert files[f"openstack/{version}/meta_data.json"] == \
-            files["openstack/latest/meta_data.json"]
+        "uuid": instance.uuid,
+        "name": "web 1",
+        "hostname": "web-1",
+        "project_id": "p-1",
+        "availability_zone": "zone-a",
+        "launch_index": 0,
+        "public_keys": {"alice": KEY},
+        "keys": [{"name": "alice", "type": "ssh", "data": KEY}],
+        "meta": {"role": "web"},
+    }
+    for version in config_drive.VERSIONS:  # the same answer whichever version is read
+        assert (
+            files[f"openstack/{version}/meta_data.json"] == files["openstack/latest/meta_data.json"]
+        )
 
 
 def test_user_data_is_passed_as_given_and_absent_when_empty(tmp_path):
@@ -76,16 +98,20 @@ def test_user_data_is_passed_as_given_and_absent_when_empty(tmp_path):
 
 
 def test_network_data_names_each_nic_by_its_mac_with_dhcp(tmp_path):
-    nics = [config_drive.GuestNic(MAC, "ethernet"), config_drive.GuestNic(
-        "52:54:00:00:00:02", "bridge")]
+    nics = [
+        config_drive.GuestNic(MAC, "ethernet"),
+        config_drive.GuestNic("52:54:00:00:00:02", "bridge"),
+    ]
     files = read_back.read(written(tmp_path, spec(), nics))
     network = json.loads(files["openstack/latest/network_data.json"])
     assert network["links"] == [
         {"id": "interface0", "type": "ethernet", "ethernet_mac_address": MAC.lower()},
-        {"id": "interface1", "type": "bridge", "ethernet_mac_address": "52:54:00:00:00:02"}]
+        {"id": "interface1", "type": "bridge", "ethernet_mac_address": "52:54:00:00:00:02"},
+    ]
     assert network["networks"] == [
         {"id": "network0", "type": "ipv4_dhcp", "link": "interface0"},
-        {"id": "network1", "type": "ipv4_dhcp", "link": "interface1"}]
+        {"id": "network1", "type": "ipv4_dhcp", "link": "interface1"},
+    ]
     assert network["services"] == []
     assert json.loads(files["openstack/latest/vendor_data.json"]) == {}
     assert json.loads(files["openstack/latest/vendor_data2.json"]) == {}
@@ -94,7 +120,10 @@ def test_network_data_names_each_nic_by_its_mac_with_dhcp(tmp_path):
 def test_a_guest_without_nics_gets_empty_network_data(tmp_path):
     files = read_back.read(written(tmp_path, spec(keys=()), nics=()))
     assert json.loads(files["openstack/latest/network_data.json"]) == {
-        "links": [], "networks": [], "services": []}
+        "links": [],
+        "networks": [],
+        "services": [],
+    }
     meta = json.loads(files["openstack/latest/meta_data.json"])
     assert (meta["public_keys"], meta["keys"]) == ({}, [])
 
@@ -109,6 +138,6 @@ def test_writing_again_replaces_the_volume_whole(tmp_path):
 
 def test_an_instance_without_guest_data_has_no_config_drive(tmp_path):
     bare = InstanceSpec(uuid=str(uuid.uuid4()), name="vm", vcpus=1, memory_mb=64)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has no guest data"):
         config_drive.write(str(tmp_path / "disk.config"), bare, [])
     assert not (tmp_path / "disk.config").exists()

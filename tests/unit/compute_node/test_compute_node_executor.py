@@ -1,4 +1,5 @@
 """The executor on libvirt's test driver: at-most-once by command id, refusals, interruptions."""
+
 import asyncio
 import hashlib
 import json
@@ -27,6 +28,7 @@ def images_from(store: dict, fetched: list):
     async def chunks(image_id):
         fetched.append(image_id)
         yield store[image_id]
+
     return chunks
 
 
@@ -41,8 +43,11 @@ def setup(driver, image_cache, tmp_path):
 
 
 def spawn_command(image_id, instance_id=None, command_id=None):
-    command = pb.Command(command_id=command_id or str(uuid.uuid4()), request_id="req-1",
-                         instance_id=instance_id or str(uuid.uuid4()))
+    command = pb.Command(
+        command_id=command_id or str(uuid.uuid4()),
+        request_id="req-1",
+        instance_id=instance_id or str(uuid.uuid4()),
+    )
     command.spawn.name, command.spawn.vcpus, command.spawn.memory_mb = "vm", 1, 256
     command.spawn.disk_gb = 1
     command.spawn.image.image_id = image_id
@@ -83,10 +88,10 @@ def test_a_command_id_runs_at_most_once(setup, driver):
     first = run(executor.execute(spawn, images))
     stop = power(spawn.instance_id, pb.POWER_OPERATION_STOP)
     run(executor.execute(stop, images))
-    driver.start(spawn.instance_id)            # if the stop ran again, this would be undone
+    driver.start(spawn.instance_id)  # if the stop ran again, this would be undone
     again = run(executor.execute(stop, images))
     assert again.status == pb.COMMAND_STATUS_SUCCEEDED
-    assert again.instance.power_state == pb.POWER_STATE_SHUTOFF   # the recorded answer
+    assert again.instance.power_state == pb.POWER_STATE_SHUTOFF  # the recorded answer
     assert driver.get_info(spawn.instance_id).power_state.value == "RUNNING"
     assert run(executor.execute(spawn, images)) == first
 
@@ -116,9 +121,9 @@ def test_a_command_for_an_instance_not_on_the_node_fails(setup):
     assert result.error_code == "INSTANCE_NOT_FOUND"
 
 
-def test_an_image_failing_verification_fails_the_spawn_and_leaves_nothing(setup, driver,
-                                                                          image_cache,
-                                                                          tmp_path):
+def test_an_image_failing_verification_fails_the_spawn_and_leaves_nothing(
+    setup, driver, image_cache, tmp_path
+):
     executor, _, image_id, _, _ = setup
     spawn = spawn_command(image_id)
     spawn.spawn.image.os_hash_value = hashlib.sha512(b"other").hexdigest()
@@ -130,15 +135,17 @@ def test_an_image_failing_verification_fails_the_spawn_and_leaves_nothing(setup,
 
 
 def test_a_spawn_interrupted_by_an_agent_stop_is_cleaned_up_not_run_again(
-        setup, driver, image_cache, tmp_path):
+    setup, driver, image_cache, tmp_path
+):
     _, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     # The previous agent run recorded the start, made the disk, then died.
     started(journal, spawn)
     leftover = tmp_path / "instances" / spawn.instance_id
     leftover.mkdir(parents=True)
-    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
-                                                      boot_id="boot-2"))
+    restarted = Executor(
+        driver, image_cache, Journal(str(tmp_path / "journal.db"), boot_id="boot-2")
+    )
     result = run(restarted.execute(spawn, images))
     assert result.status == pb.COMMAND_STATUS_INTERRUPTED
     assert spawn.instance_id not in driver.list_instances()
@@ -146,12 +153,11 @@ def test_a_spawn_interrupted_by_an_agent_stop_is_cleaned_up_not_run_again(
     assert run(restarted.execute(spawn, images)) == result
 
 
-def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, image_cache,
-                                                             tmp_path):
+def test_an_interrupted_spawn_that_booted_is_reported_as_done(setup, driver, image_cache, tmp_path):
     executor, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
-    started(journal, spawn)   # booted, result never written
+    started(journal, spawn)  # booted, result never written
     result = run(executor.execute(spawn, images))
     assert result.status == pb.COMMAND_STATUS_SUCCEEDED
     assert list(driver.list_instances()).count(spawn.instance_id) == 1
@@ -163,7 +169,7 @@ def test_an_interrupted_spawn_whose_guest_never_started_is_cleaned_up(setup, dri
     executor, journal, image_id, images, _ = setup
     spawn = spawn_command(image_id)
     run(executor.execute(spawn_command(image_id, instance_id=spawn.instance_id), images))
-    driver.stop(spawn.instance_id, timeout=0)     # defined, not running
+    driver.stop(spawn.instance_id, timeout=0)  # defined, not running
     started(journal, spawn)
     result = run(executor.execute(spawn, images))
     assert (result.status, result.error_code) == (pb.COMMAND_STATUS_INTERRUPTED, "INTERRUPTED")
@@ -190,8 +196,9 @@ def test_an_interrupted_destroy_is_finished(setup, driver, image_cache, tmp_path
     if undefined:
         driver._guest(spawn.instance_id).power_off()
         driver._guest(spawn.instance_id).undefine()
-    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
-                                                      boot_id="boot-2"))
+    restarted = Executor(
+        driver, image_cache, Journal(str(tmp_path / "journal.db"), boot_id="boot-2")
+    )
     result = run(restarted.execute(destroy, images))
     assert result.status == pb.COMMAND_STATUS_SUCCEEDED
     assert spawn.instance_id not in driver.list_instances()
@@ -223,13 +230,17 @@ def test_commands_of_one_instance_run_in_arrival_order(setup, driver):
             executor.execute(spawn, images),
             executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_PAUSE), images),
             executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_UNPAUSE), images),
-            executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_STOP), images))
+            executor.execute(power(spawn.instance_id, pb.POWER_OPERATION_STOP), images),
+        )
 
     results = run(scenario())
     assert [r.status for r in results] == [pb.COMMAND_STATUS_SUCCEEDED] * 4
     assert [r.instance.power_state for r in results] == [
-        pb.POWER_STATE_RUNNING, pb.POWER_STATE_PAUSED, pb.POWER_STATE_RUNNING,
-        pb.POWER_STATE_SHUTOFF]
+        pb.POWER_STATE_RUNNING,
+        pb.POWER_STATE_PAUSED,
+        pb.POWER_STATE_RUNNING,
+        pb.POWER_STATE_SHUTOFF,
+    ]
 
 
 def with_guest_data(command, config_drive=True):
@@ -254,13 +265,28 @@ def test_a_spawn_with_guest_data_boots_with_its_config_drive(setup, driver, tmp_
     assert cdrom.find("readonly") is not None
     files = read_back.read(iso)
     meta = json.loads(files["openstack/latest/meta_data.json"])
-    assert {k: meta[k] for k in ("uuid", "name", "hostname", "project_id",
-                                 "availability_zone", "public_keys", "keys", "meta")} == {
-        "uuid": spawn.instance_id, "name": "vm", "hostname": "web-1",
-        "project_id": "project-1", "availability_zone": "zone-a",
+    assert {
+        k: meta[k]
+        for k in (
+            "uuid",
+            "name",
+            "hostname",
+            "project_id",
+            "availability_zone",
+            "public_keys",
+            "keys",
+            "meta",
+        )
+    } == {
+        "uuid": spawn.instance_id,
+        "name": "vm",
+        "hostname": "web-1",
+        "project_id": "project-1",
+        "availability_zone": "zone-a",
         "public_keys": {"alice": "ssh-ed25519 AAAA alice"},
         "keys": [{"name": "alice", "type": "ssh", "data": "ssh-ed25519 AAAA alice"}],
-        "meta": {"role": "web"}}
+        "meta": {"role": "web"},
+    }
     assert files["openstack/latest/user_data"] == b"#!/bin/sh\necho hi\n"
     run(executor.execute(destroy_command(spawn.instance_id), images))
     assert not iso.exists()
@@ -276,7 +302,8 @@ def test_a_spawn_without_a_config_drive_attaches_none(setup, driver, tmp_path):
 
 
 def test_commands_still_queued_when_the_agent_stopped_run_after_the_restart(
-        driver, image_cache, tmp_path):
+    driver, image_cache, tmp_path
+):
     """One run slot: the first spawn holds it (its image never arrives), the second only
     waits for it. The agent dies. After the restart the queued spawn runs and boots; only
     the one that had started is interrupted, once what it began is cleaned up."""
@@ -293,19 +320,20 @@ def test_commands_still_queued_when_the_agent_stopped_run_after_the_restart(
         journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
         executor = Executor(driver, image_cache, journal, concurrency=1)
         tasks = [asyncio.ensure_future(executor.execute(c, stalled)) for c in (first, queued)]
-        for _ in range(200):   # bounded: until the first spawn waits for its image
+        for _ in range(200):  # bounded: until the first spawn waits for its image
             if arrived:
                 break
             await asyncio.sleep(0.01)
-        for task in tasks:     # the process is gone: nothing after this point runs
+        for task in tasks:  # the process is gone: nothing after this point runs
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         journal.close()
 
     run(agent_dies())
     assert arrived == [image_id]
-    restarted = Executor(driver, image_cache, Journal(str(tmp_path / "journal.db"),
-                                                      boot_id="boot-2"))
+    restarted = Executor(
+        driver, image_cache, Journal(str(tmp_path / "journal.db"), boot_id="boot-2")
+    )
     images = images_from({image_id: DISK}, [])
     again = run(restarted.execute(queued, images))
     assert again.status == pb.COMMAND_STATUS_SUCCEEDED
@@ -325,6 +353,7 @@ async def _fetch_through(channel, image_id):
 def controller_restarting(data: dict, attempts: list):
     """An image source whose first calls fail as they do while the controller restarts:
     the session's channel is closed, then nothing listens on the controller's port."""
+
     async def chunks(image_id):
         attempts.append(image_id)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
@@ -337,6 +366,7 @@ def controller_restarting(data: dict, attempts: list):
             yield data[image_id]
         finally:
             await channel.close()
+
     return chunks
 
 
@@ -344,11 +374,11 @@ QUICK = FetchSettings(backoff_initial=0.01, backoff_max=0.05, stall_timeout=5)
 
 
 def test_a_spawn_fetches_its_image_again_after_the_controller_came_back(
-        driver, image_cache, tmp_path):
+    driver, image_cache, tmp_path
+):
     attempts = []
     journal = Journal(str(tmp_path / "journal.db"), boot_id="boot-1")
-    executor = Executor(driver, image_cache, journal,
-                        fetcher=ImageFetcher(image_cache, QUICK))
+    executor = Executor(driver, image_cache, journal, fetcher=ImageFetcher(image_cache, QUICK))
     image_id = str(uuid.uuid4())
     spawn = spawn_command(image_id)
     spawn.expires_at.FromSeconds(int(time.time()) + 60)
@@ -356,11 +386,12 @@ def test_a_spawn_fetches_its_image_again_after_the_controller_came_back(
     assert result.status == pb.COMMAND_STATUS_SUCCEEDED, result.error_message
     assert attempts == [image_id] * 3
     assert image_cache.references(image_id) == {spawn.instance_id}
-    assert os.listdir(tmp_path / "cache" / "tmp") == []   # no broken download kept
+    assert os.listdir(tmp_path / "cache" / "tmp") == []  # no broken download kept
 
 
 def test_an_image_fetch_gives_up_at_the_deadline_with_the_last_failure(
-        driver, image_cache, tmp_path):
+    driver, image_cache, tmp_path
+):
     attempts = []
 
     async def down(image_id):
@@ -369,8 +400,12 @@ def test_an_image_fetch_gives_up_at_the_deadline_with_the_last_failure(
             async for chunk in _fetch_through(channel, image_id):
                 yield chunk
 
-    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
-                        fetcher=ImageFetcher(image_cache, QUICK))
+    executor = Executor(
+        driver,
+        image_cache,
+        Journal(str(tmp_path / "j.db"), boot_id="b"),
+        fetcher=ImageFetcher(image_cache, QUICK),
+    )
     spawn = spawn_command(str(uuid.uuid4()))
     spawn.expires_at.FromSeconds(int(time.time()) + 1)
     result = run(executor.execute(spawn, down))
@@ -381,12 +416,16 @@ def test_an_image_fetch_gives_up_at_the_deadline_with_the_last_failure(
     assert spawn.instance_id not in driver.list_instances()
 
 
-@pytest.mark.parametrize("code, error_code", [
-    (grpc.StatusCode.NOT_FOUND, "IMAGE_NOT_FOUND"),
-    (grpc.StatusCode.PERMISSION_DENIED, "IMAGE_UNAVAILABLE"),
-])
+@pytest.mark.parametrize(
+    "code, error_code",
+    [
+        (grpc.StatusCode.NOT_FOUND, "IMAGE_NOT_FOUND"),
+        (grpc.StatusCode.PERMISSION_DENIED, "IMAGE_UNAVAILABLE"),
+    ],
+)
 def test_a_definitive_answer_about_the_image_fails_the_spawn_at_once(
-        driver, image_cache, tmp_path, code, error_code):
+    driver, image_cache, tmp_path, code, error_code
+):
     attempts = []
 
     async def refused(image_id):
@@ -394,8 +433,12 @@ def test_a_definitive_answer_about_the_image_fails_the_spawn_at_once(
         raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "no")
         yield b""  # an async generator, as the agent's source is
 
-    executor = Executor(driver, image_cache, Journal(str(tmp_path / "j.db"), boot_id="b"),
-                        fetcher=ImageFetcher(image_cache, QUICK))
+    executor = Executor(
+        driver,
+        image_cache,
+        Journal(str(tmp_path / "j.db"), boot_id="b"),
+        fetcher=ImageFetcher(image_cache, QUICK),
+    )
     spawn = spawn_command(str(uuid.uuid4()))
     spawn.expires_at.FromSeconds(int(time.time()) + 60)
     result = run(executor.execute(spawn, refused))

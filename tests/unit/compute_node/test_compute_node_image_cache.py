@@ -29,7 +29,7 @@ async def chunks_of(data, size=65536, counter=None):
         if counter is not None:
             counter.append(start)
         await asyncio.sleep(0)
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def sha(data):
@@ -37,8 +37,14 @@ def sha(data):
 
 
 def fetch(cache, image_id, data, disk_format="raw", multihash=None, **kw):
-    return asyncio.run(cache.fetch(image_id, chunks_of(data, **kw),
-                                   multihash=multihash or sha(data), disk_format=disk_format))
+    return asyncio.run(
+        cache.fetch(
+            image_id,
+            chunks_of(data, **kw),
+            multihash=multihash or sha(data),
+            disk_format=disk_format,
+        )
+    )
 
 
 def kept_files(cache):
@@ -98,8 +104,9 @@ def test_qcow2_is_recognised_with_its_virtual_size(cache, tmp_path):
 def test_qcow2_with_a_backing_file_is_refused(cache, tmp_path, declared):
     base, top = tmp_path / "base.qcow2", tmp_path / "top.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "32M"], check=True)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2",
-                    top], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top], check=True
+    )
     with pytest.raises(ImageRejected):
         fetch(cache, new_id(), top.read_bytes(), disk_format=declared)
     assert kept_files(cache) == ["tmp"]
@@ -133,9 +140,14 @@ def test_concurrent_fetches_download_once(cache):
     pulled = []
 
     async def both():
-        return await asyncio.gather(*[
-            cache.fetch(image_id, chunks_of(RAW, counter=pulled), multihash=sha(RAW),
-                        disk_format="raw") for _ in range(3)])
+        return await asyncio.gather(
+            *[
+                cache.fetch(
+                    image_id, chunks_of(RAW, counter=pulled), multihash=sha(RAW), disk_format="raw"
+                )
+                for _ in range(3)
+            ]
+        )
 
     results = asyncio.run(both())
     assert len({r.path for r in results}) == 1
@@ -188,7 +200,7 @@ def test_prune_removes_only_unreferenced_images_unused_long_enough(tmp_path):
     now[0] += 700
     assert cache.prune() == [idle]
     assert sorted(cache.image_ids()) == sorted([used, recent])
-    cache.release(used, instance)      # released now: its clock starts again
+    cache.release(used, instance)  # released now: its clock starts again
     now[0] += 3000
     assert cache.prune() == [recent]
     now[0] += 600
@@ -200,6 +212,9 @@ def test_file_source_helpers(cache, tmp_path):
     path = tmp_path / "img"
     path.write_bytes(RAW)
     image_id = new_id()
-    asyncio.run(cache.fetch(image_id, file_chunks(str(path), 4096), multihash=sha512_file(path),
-                            disk_format="raw"))
+    asyncio.run(
+        cache.fetch(
+            image_id, file_chunks(str(path), 4096), multihash=sha512_file(path), disk_format="raw"
+        )
+    )
     assert cache.get(image_id).size == len(RAW)

@@ -1,5 +1,6 @@
 """The libvirt driver's config drive on libvirt's test driver: attached read-only beside the
 disk, holding the guest's data and its NIC's MAC, and gone with the guest."""
+
 import json
 import shutil
 import uuid
@@ -17,20 +18,29 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx5 alice@laptop"
 
 
 def spec(guest=True):
-    data = GuestData(hostname="web-1", project_id="p-1", availability_zone="zone-a",
-                     keys=(GuestKey("alice", "ssh", KEY),), user_data=b"#!/bin/sh\n")
-    return InstanceSpec(uuid=str(uuid.uuid4()), name="web", vcpus=1, memory_mb=256,
-                        disk_gb=1, guest=data if guest else None)
+    data = GuestData(
+        hostname="web-1",
+        project_id="p-1",
+        availability_zone="zone-a",
+        keys=(GuestKey("alice", "ssh", KEY),),
+        user_data=b"#!/bin/sh\n",
+    )
+    return InstanceSpec(
+        uuid=str(uuid.uuid4()),
+        name="web",
+        vcpus=1,
+        memory_mb=256,
+        disk_gb=1,
+        guest=data if guest else None,
+    )
 
 
 def cdroms(driver, uuid_):
-    devices = ET.fromstring(driver.host.conn.lookupByUUIDString(uuid_).XMLDesc()).find(
-        "devices")
+    devices = ET.fromstring(driver.host.conn.lookupByUUIDString(uuid_).XMLDesc()).find("devices")
     return [d for d in devices.findall("disk") if d.get("device") == "cdrom"]
 
 
-def test_the_config_drive_is_attached_read_only_and_destroyed_with_the_guest(driver,
-                                                                             tmp_path):
+def test_the_config_drive_is_attached_read_only_and_destroyed_with_the_guest(driver, tmp_path):
     s = spec()
     driver.spawn(s)
     iso = tmp_path / "instances" / s.uuid / "disk.config"
@@ -40,7 +50,10 @@ def test_the_config_drive_is_attached_read_only_and_destroyed_with_the_guest(dri
     files = read_back.read(iso)
     meta = json.loads(files["openstack/latest/meta_data.json"])
     assert (meta["uuid"], meta["hostname"], meta["public_keys"]) == (
-        s.uuid, "web-1", {"alice": KEY})
+        s.uuid,
+        "web-1",
+        {"alice": KEY},
+    )
     assert files["openstack/latest/user_data"] == b"#!/bin/sh\n"
     domain = driver.host.conn.lookupByUUIDString(s.uuid).XMLDesc()
     [link] = json.loads(files["openstack/latest/network_data.json"])["links"]
@@ -74,6 +87,7 @@ def test_a_failed_start_removes_the_config_drive(driver, tmp_path, monkeypatch):
 
     def refuse(self):
         raise DriverError("start failed")
+
     monkeypatch.setattr(config_drive, "write", write)
     monkeypatch.setattr(guest_module.Guest, "start", refuse)
     with pytest.raises(DriverError, match="start failed"):
@@ -83,12 +97,14 @@ def test_a_failed_start_removes_the_config_drive(driver, tmp_path, monkeypatch):
     assert s.uuid not in driver.list_instances()
 
 
-def test_a_config_drive_that_cannot_be_written_fails_the_spawn_cleanly(driver, tmp_path,
-                                                                       monkeypatch):
+def test_a_config_drive_that_cannot_be_written_fails_the_spawn_cleanly(
+    driver, tmp_path, monkeypatch
+):
     s = spec()
 
     def full(path, *args):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(config_drive, "write", full)
     with pytest.raises(DriverError, match="No space left on device"):
         driver.spawn(s)

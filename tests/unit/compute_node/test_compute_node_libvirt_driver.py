@@ -1,4 +1,5 @@
 """The libvirt driver on libvirt's test driver: test:///default and simulated node files."""
+
 import asyncio
 import hashlib
 import json
@@ -29,21 +30,31 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qem
 
 
 def spec(root=None, **overrides):
-    values = dict(uuid=str(uuid.uuid4()), name="vm", vcpus=2, memory_mb=1024, disk_gb=1,
-                  root_disk=ImageFile(image_id=root) if root else None)
+    values = dict(
+        uuid=str(uuid.uuid4()),
+        name="vm",
+        vcpus=2,
+        memory_mb=1024,
+        disk_gb=1,
+        root_disk=ImageFile(image_id=root) if root else None,
+    )
     values.update(overrides)
     return InstanceSpec(**values)
 
 
-def test_spawn_defines_and_starts_a_guest_on_an_overlay(driver, cached_raw_image, image_cache,
-                                                        tmp_path):
+def test_spawn_defines_and_starts_a_guest_on_an_overlay(
+    driver, cached_raw_image, image_cache, tmp_path
+):
     s = spec(root=cached_raw_image, name="web")
     info = driver.spawn(s)
     assert info.power_state is PowerState.RUNNING and info.managed
     assert (info.name, info.vcpus, info.memory_mb) == ("web", 2, 1024)
     disk = tmp_path / "instances" / s.uuid / "disk"
-    details = json.loads(subprocess.run(["qemu-img", "info", "--output=json", disk],
-                                        capture_output=True, check=True).stdout)
+    details = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", disk], capture_output=True, check=True
+        ).stdout
+    )
     assert details["format"] == "qcow2"
     assert details["backing-filename"] == image_cache.get(cached_raw_image).path
     assert details["virtual-size"] == 2**30
@@ -59,30 +70,34 @@ def test_spawning_an_existing_uuid_touches_nothing(driver, cached_raw_image, ima
     assert image_cache.references(cached_raw_image) == {s.uuid}
 
 
-def test_failed_spawn_cleans_up_guest_disk_and_cache_references(driver, cached_raw_image,
-                                                                 image_cache, tmp_path):
+def test_failed_spawn_cleans_up_guest_disk_and_cache_references(
+    driver, cached_raw_image, image_cache, tmp_path
+):
     s = spec(root=cached_raw_image)
     # Another domain already holds the name the instance needs: define fails after the
     # disk was made and the image referenced.
     other = driver.host.conn.defineXML(
         f"<domain type='test'><name>{domain_name(s.uuid)}</name><memory>65536</memory>"
-        "<os><type>hvm</type></os></domain>")
+        "<os><type>hvm</type></os></domain>"
+    )
     with pytest.raises(DriverError, match="define"):
         driver.spawn(s)
     assert not (tmp_path / "instances" / s.uuid).exists()
     assert image_cache.references(cached_raw_image) == set()
     assert s.uuid not in driver.list_instances()
-    assert other.UUIDString() in driver.list_instances()   # not ours: left alone
+    assert other.UUIDString() in driver.list_instances()  # not ours: left alone
     other.undefine()
 
 
-def test_failed_start_undefines_the_partial_guest(driver, cached_raw_image, image_cache,
-                                                  tmp_path, monkeypatch):
+def test_failed_start_undefines_the_partial_guest(
+    driver, cached_raw_image, image_cache, tmp_path, monkeypatch
+):
     s = spec(root=cached_raw_image)
     from compute_node.drivers.libvirt import guest
 
     def refuse(self):
         raise guest.DriverError("start failed")
+
     monkeypatch.setattr(guest.Guest, "start", refuse)
     with pytest.raises(guest.DriverError):
         driver.spawn(s)
@@ -101,21 +116,25 @@ def test_an_image_not_in_the_cache_is_refused_without_leftovers(driver, tmp_path
 
 
 def test_an_image_larger_than_the_flavor_disk_is_refused(driver, image_cache, tmp_path):
-    base = tmp_path / "big.qcow2"     # 2 GiB virtual, a few hundred KiB on disk
+    base = tmp_path / "big.qcow2"  # 2 GiB virtual, a few hundred KiB on disk
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "2G"], check=True)
     data = base.read_bytes()
     image_id = str(uuid.uuid4())
 
     async def source():
         yield data
-    asyncio.run(image_cache.fetch(image_id, source(), multihash=hashlib.sha512(data).hexdigest(),
-                                  disk_format="qcow2"))
+
+    asyncio.run(
+        image_cache.fetch(
+            image_id, source(), multihash=hashlib.sha512(data).hexdigest(), disk_format="qcow2"
+        )
+    )
     too_small = spec(root=image_id, disk_gb=1)
     with pytest.raises(InvalidSpec, match="flavor"):
         driver.spawn(too_small)
     assert image_cache.references(image_id) == set()
     assert not (tmp_path / "instances" / too_small.uuid).exists()
-    fits = spec(root=image_id, disk_gb=0)      # 0 keeps the image's own size
+    fits = spec(root=image_id, disk_gb=0)  # 0 keeps the image's own size
     assert driver.spawn(fits).power_state is PowerState.RUNNING
 
 
@@ -126,9 +145,12 @@ def test_kernel_files_cannot_be_root_disks(driver, image_cache):
 
     async def source():
         yield bytes(kernel)
-    asyncio.run(image_cache.fetch(image_id, source(),
-                                  multihash=hashlib.sha512(kernel).hexdigest(),
-                                  disk_format="aki"))
+
+    asyncio.run(
+        image_cache.fetch(
+            image_id, source(), multihash=hashlib.sha512(kernel).hexdigest(), disk_format="aki"
+        )
+    )
     s = spec(root=image_id)
     with pytest.raises(InvalidSpec, match="root disk"):
         driver.spawn(s)
@@ -141,7 +163,7 @@ def test_kernel_files_cannot_be_root_disks(driver, image_cache):
 def test_power_actions(driver):
     u = driver.spawn(spec()).uuid
     assert driver.pause(u).power_state is PowerState.PAUSED
-    assert driver.pause(u).power_state is PowerState.PAUSED          # idempotent
+    assert driver.pause(u).power_state is PowerState.PAUSED  # idempotent
     with pytest.raises(InvalidState):
         driver.start(u)
     assert driver.unpause(u).power_state is PowerState.RUNNING
@@ -177,8 +199,9 @@ def test_addresses_are_reported_while_the_guest_runs(make_driver, network, label
     assert make_driver(network="none").spawn(spec()).addresses == ()
 
 
-def test_destroy_is_idempotent_and_removes_everything(driver, cached_raw_image, image_cache,
-                                                      tmp_path):
+def test_destroy_is_idempotent_and_removes_everything(
+    driver, cached_raw_image, image_cache, tmp_path
+):
     u = driver.spawn(spec(root=cached_raw_image)).uuid
     driver.destroy(u)
     driver.destroy(u)
@@ -188,8 +211,10 @@ def test_destroy_is_idempotent_and_removes_everything(driver, cached_raw_image, 
     assert image_cache.references(cached_raw_image) == set()
 
 
-@pytest.mark.parametrize("action", ["stop", "start", "pause", "unpause", "suspend", "resume",
-                                    "get_info", "console_output"])
+@pytest.mark.parametrize(
+    "action",
+    ["stop", "start", "pause", "unpause", "suspend", "resume", "get_info", "console_output"],
+)
 def test_unknown_instances(driver, action):
     with pytest.raises(InstanceNotFound):
         getattr(driver, action)(str(uuid.uuid4()))
@@ -201,7 +226,7 @@ def test_inventory_on_the_default_test_host_reports_foreign_domains(make_driver)
     inventory = driver.list_instances()
     assert inventory[u].managed and inventory[u].power_state is PowerState.RUNNING
     foreign = [i for i in inventory.values() if not i.managed]
-    assert foreign and all(i.name == "" for i in foreign)   # libvirt's own "test" domain
+    assert foreign and all(i.name == "" for i in foreign)  # libvirt's own "test" domain
     driver.stop(u, timeout=0)
     assert driver.list_instances()[u].power_state is PowerState.SHUTOFF
 
@@ -211,7 +236,7 @@ def test_host_stats_of_a_simulated_host(make_driver, tmp_path, node_uri):
     stats = driver.host_stats()
     assert (stats.vcpus, stats.memory_mb) == (48, 196608)
     assert stats.hypervisor_type == "TEST" and stats.domain_type == "test"
-    assert stats.free_memory_mb is None          # node files cannot say
+    assert stats.free_memory_mb is None  # node files cannot say
     assert (stats.vcpus_used, stats.memory_mb_used, stats.running_instances) == (0, 0, 0)
     assert stats.disk_gb > 0 and 0 <= stats.disk_gb_free <= stats.disk_gb
     driver.spawn(spec(vcpus=3, memory_mb=2048))
@@ -256,9 +281,16 @@ def test_lifecycle_events_are_delivered_into_the_loop(driver):
         return kinds
 
     kinds = asyncio.run(scenario())
-    assert kinds == [EventKind.DEFINED, EventKind.STARTED, EventKind.PAUSED, EventKind.RESUMED,
-                     EventKind.SUSPENDED, EventKind.STARTED, EventKind.STOPPED,
-                     EventKind.UNDEFINED]
+    assert kinds == [
+        EventKind.DEFINED,
+        EventKind.STARTED,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+        EventKind.SUSPENDED,
+        EventKind.STARTED,
+        EventKind.STOPPED,
+        EventKind.UNDEFINED,
+    ]
 
 
 def test_a_full_subscription_counts_lost_events_instead_of_growing():

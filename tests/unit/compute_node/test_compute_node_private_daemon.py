@@ -1,5 +1,6 @@
 """The private libvirt daemon is found again by its pid file, and never mistaken for
 another process that has the pid now."""
+
 import subprocess
 
 from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon, main

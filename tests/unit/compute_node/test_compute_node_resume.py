@@ -1,5 +1,6 @@
 """resume_guests_state_on_host_boot: guests recorded as running that a host restart left shut
 off are started again; guests stopped on purpose stay stopped."""
+
 import shutil
 import uuid
 
@@ -12,8 +13,9 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="no qem
 
 
 def spawn(driver, name):
-    return driver.spawn(InstanceSpec(uuid=str(uuid.uuid4()), name=name, vcpus=1,
-                                     memory_mb=256, disk_gb=1)).uuid
+    return driver.spawn(
+        InstanceSpec(uuid=str(uuid.uuid4()), name=name, vcpus=1, memory_mb=256, disk_gb=1)
+    ).uuid
 
 
 def states(driver):
@@ -33,8 +35,12 @@ def test_guests_that_ran_are_started_again_and_stopped_ones_stay_stopped(driver,
     driver.start(also_ran)  # started by someone else meanwhile: left alone
 
     assert sorted(resume_guests(driver, record)) == [ran]
-    assert states(driver) == {ran: PowerState.RUNNING, also_ran: PowerState.RUNNING,
-                              stopped: PowerState.SHUTOFF, paused: PowerState.SHUTOFF}
+    assert states(driver) == {
+        ran: PowerState.RUNNING,
+        also_ran: PowerState.RUNNING,
+        stopped: PowerState.SHUTOFF,
+        paused: PowerState.SHUTOFF,
+    }
 
 
 def test_no_record_or_an_unreadable_one_starts_nothing(driver, tmp_path):

@@ -1,5 +1,6 @@
 """The test driver's simulated host keeps its domains in its node file: a driver opened
 again on the same file (the next agent) finds every guest, in the state it was left in."""
+
 import shutil
 import uuid
 
@@ -17,8 +18,9 @@ def spec(name):
 
 
 def open_driver(uri, tmp_path):
-    return LibvirtDriver(LibvirtConfig(uri=uri, instances_path=str(tmp_path / "instances"),
-                                       shutdown_timeout=1))
+    return LibvirtDriver(
+        LibvirtConfig(uri=uri, instances_path=str(tmp_path / "instances"), shutdown_timeout=1)
+    )
 
 
 def test_a_node_file_keeps_domains_and_their_states_across_drivers(node_uri, tmp_path):
@@ -36,9 +38,12 @@ def test_a_node_file_keeps_domains_and_their_states_across_drivers(node_uri, tmp
     first.close()  # one driver per host from here on, as one agent per node
     try:
         states = {u: i.power_state for u, i in second.list_instances().items()}
-        assert states == {running.uuid: PowerState.RUNNING, stopped.uuid: PowerState.SHUTOFF,
-                          paused.uuid: PowerState.PAUSED,
-                          suspended.uuid: PowerState.SUSPENDED}
+        assert states == {
+            running.uuid: PowerState.RUNNING,
+            stopped.uuid: PowerState.SHUTOFF,
+            paused.uuid: PowerState.PAUSED,
+            suspended.uuid: PowerState.SUSPENDED,
+        }
         assert second.get_info(running.uuid).name == "a"
         assert second.host_stats().vcpus == 6  # the simulated host's size is kept
         assert second.resume(suspended.uuid).power_state is PowerState.RUNNING

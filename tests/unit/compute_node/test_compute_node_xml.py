@@ -5,7 +5,11 @@ import pytest
 
 from compute_node.drivers.base import InstanceSpec, InvalidSpec
 from compute_node.drivers.libvirt.xml import (
-    DomainPaths, domain_name, domain_xml, instance_name_from_xml, interface_macs,
+    DomainPaths,
+    domain_name,
+    domain_xml,
+    instance_name_from_xml,
+    interface_macs,
 )
 
 UUID = str(uuid.uuid4())
@@ -56,9 +60,10 @@ def test_serial_console_goes_to_a_file_and_vnc_listens_on_localhost():
 
 
 def test_the_config_drive_is_a_read_only_ide_cdrom_and_only_when_given():
-    devices = parse(domain_xml(spec(), paths(config_drive="/i/disk.config"),
-                               domain_type="qemu")).find("devices")
-    cdrom, = [d for d in devices.findall("disk") if d.get("device") == "cdrom"]
+    devices = parse(
+        domain_xml(spec(), paths(config_drive="/i/disk.config"), domain_type="qemu")
+    ).find("devices")
+    (cdrom,) = [d for d in devices.findall("disk") if d.get("device") == "cdrom"]
     assert cdrom.get("type") == "file"
     assert cdrom.find("driver").get("type") == "raw"
     assert cdrom.find("source").get("file") == "/i/disk.config"
@@ -69,19 +74,22 @@ def test_the_config_drive_is_a_read_only_ide_cdrom_and_only_when_given():
 
 
 def test_interface_macs_in_device_order():
-    text = ("<domain><devices><interface type='user'><mac address='52:54:00:00:00:01'/>"
-            "</interface><disk/><interface type='bridge'><mac address='52:54:00:00:00:02'/>"
-            "</interface></devices></domain>")
+    text = (
+        "<domain><devices><interface type='user'><mac address='52:54:00:00:00:01'/>"
+        "</interface><disk/><interface type='bridge'><mac address='52:54:00:00:00:02'/>"
+        "</interface></devices></domain>"
+    )
     assert interface_macs(text) == ["52:54:00:00:00:01", "52:54:00:00:00:02"]
-    assert interface_macs(domain_xml(spec(), paths(), domain_type="qemu",
-                                     network="none")) == []
+    assert interface_macs(domain_xml(spec(), paths(), domain_type="qemu", network="none")) == []
 
 
-@pytest.mark.parametrize("network,expected", [("user", "user"), ("bridge:br0", "bridge"),
-                                              ("none", None)])
+@pytest.mark.parametrize(
+    "network,expected", [("user", "user"), ("bridge:br0", "bridge"), ("none", None)]
+)
 def test_network_modes(network, expected):
     iface = parse(domain_xml(spec(), paths(), domain_type="qemu", network=network)).find(
-        "devices/interface")
+        "devices/interface"
+    )
     if expected is None:
         assert iface is None
         return
@@ -97,20 +105,26 @@ def test_unknown_network_mode_is_refused():
 
 
 def test_direct_kernel_boot():
-    root = parse(domain_xml(spec(cmdline="console=ttyS0"),
-                            paths(kernel="/c/k", ramdisk="/c/r"), domain_type="qemu"))
+    root = parse(
+        domain_xml(
+            spec(cmdline="console=ttyS0"), paths(kernel="/c/k", ramdisk="/c/r"), domain_type="qemu"
+        )
+    )
     assert root.findtext("os/kernel") == "/c/k"
     assert root.findtext("os/initrd") == "/c/r"
     assert root.findtext("os/cmdline") == "console=ttyS0"
     assert root.find("os/boot") is None
 
 
-@pytest.mark.parametrize("bad_spec,bad_paths", [
-    (dict(vcpus=0), {}),
-    (dict(memory_mb=0), {}),
-    ({}, dict(root_disk=None)),
-    ({}, dict(ramdisk="/c/r")),
-])
+@pytest.mark.parametrize(
+    "bad_spec,bad_paths",
+    [
+        (dict(vcpus=0), {}),
+        (dict(memory_mb=0), {}),
+        ({}, dict(root_disk=None)),
+        ({}, dict(ramdisk="/c/r")),
+    ],
+)
 def test_invalid_specs_are_refused(bad_spec, bad_paths):
     with pytest.raises(InvalidSpec):
         domain_xml(spec(**bad_spec), paths(**bad_paths), domain_type="qemu")

@@ -3,6 +3,7 @@
 Each image is fed in several chunk sizes: the verdict must not depend on how a client cuts
 its stream (1-byte messages included).
 """
+
 import contextlib
 import struct
 import tracemalloc
@@ -18,7 +19,7 @@ CHUNKS = [7, 511, 65536, 4 << 20]
 def inspect(data: bytes, disk_format: str, chunk: int = 65536):
     inspector = ImageInspector(disk_format)
     for start in range(0, len(data), chunk):
-        inspector.feed(data[start:start + chunk])
+        inspector.feed(data[start : start + chunk])
     return inspector.finish()
 
 
@@ -30,15 +31,19 @@ def refused(data: bytes, disk_format: str, chunk: int = 65536) -> InvalidArgumen
 
 # --- accepted ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chunk", CHUNKS)
-@pytest.mark.parametrize("fmt, options, virtual", [
-    ("qcow2", (), 10 << 20),
-    ("qcow2", ("-o", "compat=0.10"), 10 << 20),          # qcow2 version 2
-    ("vmdk", (), 10 << 20),
-    ("vmdk", ("-o", "subformat=streamOptimized"), 10 << 20),
-    ("vhdx", (), 10 << 20),
-    ("vdi", (), 10 << 20),
-])
+@pytest.mark.parametrize(
+    "fmt, options, virtual",
+    [
+        ("qcow2", (), 10 << 20),
+        ("qcow2", ("-o", "compat=0.10"), 10 << 20),  # qcow2 version 2
+        ("vmdk", (), 10 << 20),
+        ("vmdk", ("-o", "subformat=streamOptimized"), 10 << 20),
+        ("vhdx", (), 10 << 20),
+        ("vdi", (), 10 << 20),
+    ],
+)
 def test_qemu_made_images_are_accepted_with_virtual_size(made, fmt, options, virtual, chunk):
     data = made(fmt, f"x.{fmt}", "10M", *options)
     result = inspect(data, fmt, chunk)
@@ -50,7 +55,7 @@ def test_vhd_dynamic_and_fixed_are_accepted(made, subformat):
     data = made("vpc", "x.vhd", "10M", "-o", f"subformat={subformat}")
     result = inspect(data, "vhd", 65536)
     assert result.format == "vhd"
-    assert 10 << 20 <= result.virtual_size < 11 << 20        # qemu rounds to CHS geometry
+    assert 10 << 20 <= result.virtual_size < 11 << 20  # qemu rounds to CHS geometry
 
 
 def test_fixed_vhd_footer_with_bad_checksum_is_not_vhd(made):
@@ -94,6 +99,7 @@ def test_hybrid_iso_with_mbr_is_accepted_as_iso(crafted):
 
 # --- content that is not what it claims -----------------------------------------------------
 
+
 @pytest.mark.parametrize("chunk", CHUNKS)
 def test_qcow2_uploaded_as_raw_is_refused(made, chunk):
     error = refused(made("qcow2", "x.qcow2"), "raw", chunk)
@@ -135,10 +141,14 @@ def test_luks_uploaded_as_raw_is_refused(crafted):
 def test_unknown_disk_format_is_refused():
     with pytest.raises(InvalidArgument) as info:
         ImageInspector("qed")
-    assert (info.value.reason, info.value.violations[0].field) == ("UNSUPPORTED_DISK_FORMAT", "disk_format")
+    assert (info.value.reason, info.value.violations[0].field) == (
+        "UNSUPPORTED_DISK_FORMAT",
+        "disk_format",
+    )
 
 
 # --- dangerous content -----------------------------------------------------------------------
+
 
 def unsafe(data: bytes, declared: str, chunk: int = 65536) -> set[str]:
     error = refused(data, declared, chunk)
@@ -167,7 +177,7 @@ def test_qcow2_with_external_data_file_is_refused(made, chunk):
 
 def test_qcow2_with_unknown_incompatible_feature_is_refused(made):
     data = bytearray(made("qcow2", "x.qcow2"))
-    data[0x48 + 7] |= 0x20            # incompatible feature bit 5: unknown to everyone
+    data[0x48 + 7] |= 0x20  # incompatible feature bit 5: unknown to everyone
     assert unsafe(bytes(data), "qcow2") == {"unknown_features"}
 
 
@@ -193,7 +203,9 @@ def test_vmdk_of_another_subformat_is_refused(crafted, create_type):
 
 
 def test_vmdk_whose_descriptor_names_other_files_is_refused(crafted):
-    desc = crafted.vmdk_descriptor(extents=('RW 1024 SPARSE "disk.vmdk"', 'RW 1024 SPARSE "other.vmdk"'))
+    desc = crafted.vmdk_descriptor(
+        extents=('RW 1024 SPARSE "disk.vmdk"', 'RW 1024 SPARSE "other.vmdk"')
+    )
     assert unsafe(crafted.vmdk_sparse(desc), "vmdk") == {"extents"}
 
 
@@ -228,22 +240,28 @@ def test_stream_optimized_vmdk_with_footer_is_accepted(crafted, chunk):
     assert inspect(data, "vmdk", chunk).virtual_size == 2048 * 512
 
 
-@pytest.mark.parametrize("offset, value", [
-    (-512 + 12, 0x7),              # end-of-stream marker of the wrong type
-    (-1024 + 56, 0xFF),            # footer's grain directory "at end" again
-    (-1536 + 12, 0x1),             # footer marker of the wrong type
-])
+@pytest.mark.parametrize(
+    "offset, value",
+    [
+        (-512 + 12, 0x7),  # end-of-stream marker of the wrong type
+        (-1024 + 56, 0xFF),  # footer's grain directory "at end" again
+        (-1536 + 12, 0x1),  # footer marker of the wrong type
+    ],
+)
 def test_stream_optimized_vmdk_with_bad_footer_is_refused(crafted, offset, value):
     data = bytearray(crafted.vmdk_sparse(crafted.vmdk_descriptor("streamOptimized"), footer=True))
-    data[offset:offset + (8 if value == 0xFF else 1)] = bytes([value]) * (8 if value == 0xFF else 1)
+    data[offset : offset + (8 if value == 0xFF else 1)] = bytes([value]) * (
+        8 if value == 0xFF else 1
+    )
     assert unsafe(bytes(data), "vmdk") == {"footer"}
 
 
 # --- polyglots ---------------------------------------------------------------------------------
 
+
 def test_qcow2_iso_polyglot_is_refused_as_ambiguous(made, crafted):
     data = bytearray(made("qcow2", "x.qcow2"))
-    data[32768:34816] = crafted.iso_pvd(24)       # unused space of the first qcow2 cluster
+    data[32768:34816] = crafted.iso_pvd(24)  # unused space of the first qcow2 cluster
     error = refused(bytes(data), "qcow2")
     assert (error.reason, error.metadata["formats"]) == ("IMAGE_FORMAT_AMBIGUOUS", "iso,qcow2")
 
@@ -263,6 +281,7 @@ def test_vdi_mbr_polyglot_is_refused(made, crafted):
 
 # --- streaming ---------------------------------------------------------------------------------
 
+
 def test_refusal_comes_before_the_stream_ends(tmp_path, made):
     """A hostile header is refused as soon as the first MiB is in: no need to take it all."""
     (tmp_path / "base.raw").write_bytes(bytes(1 << 20))
@@ -274,21 +293,27 @@ def test_refusal_comes_before_the_stream_ends(tmp_path, made):
             inspector.feed(bytes(65536))
 
 
-@pytest.mark.parametrize("declared, head", [
-    ("raw", b""),
-    ("qcow2", b"qcow2"),
-    ("vmdk", b"vmdk-stream"),
-])
+@pytest.mark.parametrize(
+    "declared, head",
+    [
+        ("raw", b""),
+        ("qcow2", b"qcow2"),
+        ("vmdk", b"vmdk-stream"),
+    ],
+)
 def test_memory_stays_bounded_over_gibibytes(made, declared, head):
-    first = {b"": b"", b"qcow2": made("qcow2", "x.qcow2", "8G"),
-             b"vmdk-stream": made("vmdk", "x.vmdk", "8G", "-o", "subformat=streamOptimized")}[head]
+    first = {
+        b"": b"",
+        b"qcow2": made("qcow2", "x.qcow2", "8G"),
+        b"vmdk-stream": made("vmdk", "x.vmdk", "8G", "-o", "subformat=streamOptimized"),
+    }[head]
     chunk = bytes(1 << 20)
     inspector = ImageInspector(declared)
     tracemalloc.start()
     try:
         inspector.feed(first)
         held = 0
-        for _ in range(2048):                          # 2 GiB
+        for _ in range(2048):  # 2 GiB
             inspector.feed(chunk)
             held = max(held, inspector.held_bytes)
         _, peak = tracemalloc.get_traced_memory()

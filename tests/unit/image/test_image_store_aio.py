@@ -1,4 +1,5 @@
 """The asyncio adapters: blocking store calls run off the event loop, clean-up on cancel."""
+
 import asyncio
 import hashlib
 import os
@@ -18,7 +19,7 @@ def store(tmp_path):
 
 async def stream(data: bytes, size: int = 8192, pause: asyncio.Event | None = None):
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
     if pause is not None:
         await pause.wait()
 
@@ -56,7 +57,9 @@ def test_blocking_work_runs_off_the_event_loop(store):
 def test_cancelled_upload_leaves_nothing(store):
     async def main():
         never = asyncio.Event()
-        task = asyncio.create_task(aio.add(store, str(uuid.uuid4()), stream(bytes(30_000), pause=never)))
+        task = asyncio.create_task(
+            aio.add(store, str(uuid.uuid4()), stream(bytes(30_000), pause=never))
+        )
         # Until the temporary file exists (mid-upload): a file system has no event to await.
         while not os.listdir(store.directory):  # noqa: ASYNC110
             await asyncio.sleep(0.01)

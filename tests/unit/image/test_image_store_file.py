@@ -1,4 +1,5 @@
 """The file store: atomic writes, path confinement, a full disk, crash debris, offset reads."""
+
 import hashlib
 import json
 import os
@@ -40,7 +41,7 @@ def new_id() -> str:
 
 def chunks_of(data: bytes, size: int = 4096):
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 def listing(store: FileStore) -> list[str]:
@@ -53,14 +54,18 @@ def read_all(store, location, offset=0, chunk_size=None) -> bytes:
 
 # --- add and get ----------------------------------------------------------------------------
 
+
 def test_add_returns_location_size_and_hashes(store):
     data = os.urandom(100_000)
     image_id = new_id()
     stored = store.add(image_id, chunks_of(data))
     assert stored == StoredImage(
-        location=(store.directory / image_id).as_uri(), size=len(data),
-        checksum=hashlib.md5(data).hexdigest(), os_hash_value=hashlib.sha512(data).hexdigest(),
-        os_hash_algo="sha512")
+        location=(store.directory / image_id).as_uri(),
+        size=len(data),
+        checksum=hashlib.md5(data).hexdigest(),
+        os_hash_value=hashlib.sha512(data).hexdigest(),
+        os_hash_algo="sha512",
+    )
     assert read_all(store, stored.location) == data
     assert store.get_size(stored.location) == len(data)
     assert store.exists(stored.location)
@@ -71,7 +76,9 @@ def test_large_chunks_are_hashed_in_parallel_to_the_same_digests(store):
     data = os.urandom((3 << 20) + 5)
     stored = store.add(new_id(), chunks_of(data, 1 << 20))
     assert (stored.checksum, stored.os_hash_value) == (
-        hashlib.md5(data).hexdigest(), hashlib.sha512(data).hexdigest())
+        hashlib.md5(data).hexdigest(),
+        hashlib.sha512(data).hexdigest(),
+    )
     assert read_all(store, stored.location) == data
 
 
@@ -103,7 +110,7 @@ def test_get_refuses_an_offset_outside_the_image(store, offset):
 def test_missing_data_is_not_found_at_call_time(store):
     location = store.location_for(new_id())
     with pytest.raises(NotFound):
-        store.get(location)                        # not deferred to the first next()
+        store.get(location)  # not deferred to the first next()
     with pytest.raises(NotFound):
         store.get_size(location)
     with pytest.raises(NotFound):
@@ -155,10 +162,11 @@ def test_reads_in_constant_memory(store):
     finally:
         tracemalloc.stop()
     assert (stored.size, total) == (128 << 20, 128 << 20)
-    assert peak < 4 << 20                  # two or three chunks, never the image
+    assert peak < 4 << 20  # two or three chunks, never the image
 
 
 # --- atomic write and clean-up --------------------------------------------------------------
+
 
 def test_data_is_invisible_until_commit(store):
     image_id = new_id()
@@ -187,8 +195,11 @@ class Refuse(Verifier):
             raise self.error
 
 
-@pytest.mark.parametrize("verifier", [Refuse(at_chunk=1), Refuse(at_chunk=3), Refuse(at_finish=True)],
-                         ids=["first-chunk", "third-chunk", "finish"])
+@pytest.mark.parametrize(
+    "verifier",
+    [Refuse(at_chunk=1), Refuse(at_chunk=3), Refuse(at_finish=True)],
+    ids=["first-chunk", "third-chunk", "finish"],
+)
 def test_verifier_refusal_leaves_nothing(store, verifier):
     image_id = new_id()
     with pytest.raises(RuntimeError) as info:
@@ -241,7 +252,11 @@ def test_killed_writer_leaves_no_image_and_scrub_removes_its_debris(tmp_path):
     """A real crash: the writing process is killed with SIGKILL in the middle of an upload."""
     directory = tmp_path / "images"
     image_id = new_id()
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {REPO!r})
         from store_backends.file import FileStore
@@ -250,7 +265,11 @@ def test_killed_writer_leaves_no_image_and_scrub_removes_its_debris(tmp_path):
             upload.write(bytes(65536))
         print("written", flush=True)
         time.sleep(120)
-        """)], stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline().strip() == "written"
     finally:
@@ -276,15 +295,24 @@ def test_scrub_keeps_writes_in_progress_and_recent_debris(store):
     assert store.scrub(older_than=600) == [str(stale)]
     assert store.scrub() == [str(recent)]
     upload.commit()
-    assert len(listing(store)) == 2            # the committed image and ".not-ours"
+    assert len(listing(store)) == 2  # the committed image and ".not-ours"
 
 
 # --- path confinement -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("image_id", [
-    "../../etc/passwd", "", "not-a-uuid", "/tmp/x",
-    ALIASED.upper(), "{" + ALIASED + "}", ALIASED.replace("-", ""),   # other spellings of one id
-])
+
+@pytest.mark.parametrize(
+    "image_id",
+    [
+        "../../etc/passwd",
+        "",
+        "not-a-uuid",
+        "/tmp/x",
+        ALIASED.upper(),
+        "{" + ALIASED + "}",
+        ALIASED.replace("-", ""),  # other spellings of one id
+    ],
+)
 def test_image_ids_other_than_canonical_uuids_are_refused(store, image_id):
     with pytest.raises(InvalidLocation):
         store.begin(image_id)
@@ -333,6 +361,7 @@ def test_symbolic_link_planted_under_an_image_name_is_not_followed(store, tmp_pa
 
 # --- a full disk ----------------------------------------------------------------------------
 
+
 def run_child(directory: Path, image_id: str, prelude: str = "") -> dict:
     """Writes 4 MiB through a FileStore in a fresh process; reports what happened as JSON."""
     return textwrap.dedent(f"""
@@ -357,30 +386,63 @@ def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path):
         pytest.skip("unshare is not available")
     directory = tmp_path / "small"
     directory.mkdir()
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs",
-                            "tmpfs", str(directory)], capture_output=True, check=False)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "mount",
+            "-t",
+            "tmpfs",
+            "tmpfs",
+            str(directory),
+        ],
+        capture_output=True,
+        check=False,
+    )
     if probe.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root or user namespaces)")
     script = run_child(directory, new_id())
     result = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c",
-         'mount -t tmpfs -o size=1m tmpfs "$1" && exec "$2" -c "$3"', "sh",
-         str(directory), sys.executable, script],
-        capture_output=True, text=True, check=True)
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount -t tmpfs -o size=1m tmpfs "$1" && exec "$2" -c "$3"',
+            "sh",
+            str(directory),
+            sys.executable,
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(result.stdout) == {"outcome": "StorageFull", "left": []}
 
 
 def test_file_size_limit_is_storage_full_and_leaves_nothing(tmp_path):
     """EFBIG from a real RLIMIT_FSIZE of 1 MiB (SIGXFSZ ignored, so write() fails instead)."""
     directory = tmp_path / "images"
-    prelude = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-               "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))")
-    result = subprocess.run([sys.executable, "-c", run_child(directory, new_id(), prelude)],
-                            capture_output=True, text=True, check=True)
+    prelude = (
+        "import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", run_child(directory, new_id(), prelude)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(result.stdout) == {"outcome": "StorageFull", "left": []}
 
 
 # --- configuration --------------------------------------------------------------------------
+
 
 def test_load_backend_by_name(tmp_path):
     store = load_backend({"backend": "file", "directory": str(tmp_path / "d"), "fsync": False})
@@ -388,10 +450,13 @@ def test_load_backend_by_name(tmp_path):
     assert isinstance(load_backend({"directory": str(tmp_path / "e")}), FileStore)
 
 
-@pytest.mark.parametrize("config", [
-    {"backend": "tape"},
-    {"backend": "file", "directroy": "/typo"},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"backend": "tape"},
+        {"backend": "file", "directroy": "/typo"},
+    ],
+)
 def test_load_backend_refuses_unknown_names_and_options(config):
     with pytest.raises(ValueError, match="image store"):
         load_backend(config)

@@ -4,6 +4,7 @@ The controller's sections are found in the source (each is a dataclass whose `se
 attribute names it), so a section added anywhere under controller/ is checked too; the compute
 node's are the fields of `compute_node.config.Config`.
 """
+
 import ast
 import dataclasses
 import importlib
@@ -47,22 +48,30 @@ def toml_literal(value) -> str:
 def options_of(cls) -> dict[str, str]:
     defaults = {}
     for field in dataclasses.fields(cls):
-        value = (field.default if field.default is not dataclasses.MISSING
-                 else field.default_factory())
+        value = (
+            field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        )
         defaults[field.name] = toml_literal(value)
     return defaults
 
 
 def declares_section(node: ast.ClassDef) -> bool:
-    return any(isinstance(item, ast.AnnAssign) and getattr(item.target, "id", "") == "section"
-               and isinstance(item.value, ast.Constant) for item in node.body)
+    return any(
+        isinstance(item, ast.AnnAssign)
+        and getattr(item.target, "id", "") == "section"
+        and isinstance(item.value, ast.Constant)
+        for item in node.body
+    )
 
 
 def controller_sections() -> dict[str, dict[str, str]]:
     sections = {}
     for path in sorted((ROOT / "controller").rglob("*.py")):
-        classes = [node.name for node in ast.walk(ast.parse(path.read_text()))
-                   if isinstance(node, ast.ClassDef) and declares_section(node)]
+        classes = [
+            node.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ClassDef) and declares_section(node)
+        ]
         if not classes:
             continue
         module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
@@ -74,8 +83,10 @@ def controller_sections() -> dict[str, dict[str, str]]:
 
 def compute_node_sections() -> dict[str, dict[str, str]]:
     hints = typing.get_type_hints(compute_node.config.Config)
-    return {field.name: options_of(hints[field.name])
-            for field in dataclasses.fields(compute_node.config.Config)}
+    return {
+        field.name: options_of(hints[field.name])
+        for field in dataclasses.fields(compute_node.config.Config)
+    }
 
 
 def test_the_reference_lists_every_controller_option_with_its_default():

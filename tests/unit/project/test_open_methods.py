@@ -6,6 +6,7 @@ unwrapped (health, reflection), as server reflection lists them; on the node lis
 node services' open methods (there a method that declares no rule is open: the client
 certificate names the caller).
 """
+
 import re
 from pathlib import Path
 
@@ -30,14 +31,16 @@ def served_services(channel) -> set[str]:
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     replies = stub.ServerReflectionInfo(iter([request]), timeout=10)
-    return {service.name for reply in replies
-            for service in reply.list_services_response.service}
+    return {service.name for reply in replies for service in reply.list_services_response.service}
 
 
 def open_methods(registrations, default: MethodSpec | None = None) -> set[str]:
-    return {name.lstrip("/") for r in registrations
-            for name, spec in specs_for(r.servicer, r.descriptor, default).items()
-            if spec.is_open}
+    return {
+        name.lstrip("/")
+        for r in registrations
+        for name, spec in specs_for(r.servicer, r.descriptor, default).items()
+        if spec.is_open
+    }
 
 
 def test_the_readme_lists_the_methods_open_on_the_public_listener(controller, cloud):
@@ -46,8 +49,10 @@ def test_the_readme_lists_the_methods_open_on_the_public_listener(controller, cl
     assert unwrapped == {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
     pool = descriptor_pool.Default()
     expected = open_methods(controller.app.public_services) | {
-        f"{name}/{method.name}" for name in unwrapped
-        for method in pool.FindServiceByName(name).methods}
+        f"{name}/{method.name}"
+        for name in unwrapped
+        for method in pool.FindServiceByName(name).methods
+    }
     assert "stratus.identity.v1.IdentityService/IssueToken" in expected
     assert readme_lists()[0] == expected
 

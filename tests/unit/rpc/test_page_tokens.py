@@ -1,5 +1,6 @@
 """Page tokens are sealed with keys derived from the token key repository: every replica that
 shares the repository opens them, across a rotation, and nothing else does."""
+
 import pytest
 from cryptography.fernet import InvalidToken
 

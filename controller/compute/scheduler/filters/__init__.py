@@ -1,6 +1,7 @@
 """Host filters. A filter overrides `host_passes`. Two optional hooks: `applies_to` lets a filter
 that only concerns some requests (a zone, a group, image requirements) be skipped for the
 others, which matters when every decision visits every host; `explain` words a rejection."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """Hard server group policies. The soft ones are weighers (weighers/affinity.py), as in Nova."""
+
 from controller.compute.scheduler.filters import BaseHostFilter
 from controller.compute.scheduler.groups import group_violation
 from controller.compute.scheduler.host_state import AFFINITY, ANTI_AFFINITY
@@ -18,8 +19,9 @@ class _GroupPolicyFilter(BaseHostFilter):
         group = request_spec.group
         if group is None or group.policy != self.policy:
             return ""
-        return group_violation(group.policy, group.members_per_host, host_state.node_id,
-                               group.max_server_per_host)
+        return group_violation(
+            group.policy, group.members_per_host, host_state.node_id, group.max_server_per_host
+        )
 
 
 class ServerGroupAffinityFilter(_GroupPolicyFilter):

@@ -14,5 +14,7 @@ class AvailabilityZoneFilter(BaseHostFilter):
         return not wanted or host_state.availability_zone == wanted
 
     def explain(self, host_state, request_spec) -> str:
-        return (f"in zone {host_state.availability_zone!r}, "
-                f"request wants {request_spec.availability_zone!r}")
+        return (
+            f"in zone {host_state.availability_zone!r}, "
+            f"request wants {request_spec.availability_zone!r}"
+        )

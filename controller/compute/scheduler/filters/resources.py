@@ -1,4 +1,5 @@
 """RAM, cores and disk, each against the host's limit after its allocation ratio."""
+
 from controller.compute.scheduler import capacity
 from controller.compute.scheduler.filters import BaseHostFilter
 
@@ -17,8 +18,10 @@ class CoreFilter(BaseHostFilter):
     name = "CoreFilter"
 
     def host_passes(self, host_state, request_spec) -> bool:
-        return (host_state.free_vcpus >= request_spec.vcpus
-                and host_state.vcpus_total >= request_spec.vcpus)
+        return (
+            host_state.free_vcpus >= request_spec.vcpus
+            and host_state.vcpus_total >= request_spec.vcpus
+        )
 
     def explain(self, host_state, request_spec) -> str:
         return capacity.vcpu_shortfall(host_state, request_spec.vcpus)

@@ -1,13 +1,16 @@
 """Host weighers. A weigher overrides `_weigh_object`; its raw weights are normalised to
 [0, 1] across the candidate hosts, then scaled by its multiplier and summed (Nova's rule),
 so weighers in different units (MB, cores, members) combine fairly."""
+
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 
-def normalize(weights: Sequence[float], minval: float | None = None,
-              maxval: float | None = None) -> list[float]:
+def normalize(
+    weights: Sequence[float], minval: float | None = None, maxval: float | None = None
+) -> list[float]:
     """Scales to [0, 1]; all-equal weights give all zeros, so they cannot decide anything."""
     if not weights:
         return []

@@ -1,4 +1,5 @@
 """Soft server group policies: preferences, never refusals."""
+
 from controller.compute.scheduler.host_state import SOFT_AFFINITY, SOFT_ANTI_AFFINITY
 from controller.compute.scheduler.weighers import BaseHostWeigher
 
@@ -28,8 +29,7 @@ class ServerGroupSoftAntiAffinityWeigher(BaseHostWeigher):
     name = "ServerGroupSoftAntiAffinityWeigher"
 
     def applies_to(self, request_spec) -> bool:
-        return (request_spec.group is not None
-                and request_spec.group.policy == SOFT_ANTI_AFFINITY)
+        return request_spec.group is not None and request_spec.group.policy == SOFT_ANTI_AFFINITY
 
     def _weigh_object(self, host_state, request_spec) -> float:
         return -_members_on(host_state, request_spec, SOFT_ANTI_AFFINITY)

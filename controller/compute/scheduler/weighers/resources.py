@@ -1,4 +1,5 @@
 """Free RAM and free cores: with positive multipliers servers spread, with negative they pack."""
+
 from controller.compute.scheduler.weighers import BaseHostWeigher
 
 

@@ -1,5 +1,6 @@
 """The change feed's fan-out: a stream follows its backlog then the feed's rows, in revision
 order, without loss or repeat, and a stream that reads nothing holds a bounded queue."""
+
 import asyncio
 import contextlib
 from types import SimpleNamespace
@@ -15,8 +16,9 @@ class Table:
         self.rows = []
 
     def add(self, project: str) -> SimpleNamespace:
-        row = SimpleNamespace(id=f"s{len(self.rows)}", project_id=project,
-                              revision=len(self.rows) + 1)
+        row = SimpleNamespace(
+            id=f"s{len(self.rows)}", project_id=project, revision=len(self.rows) + 1
+        )
         self.rows.append(row)
         return row
 
@@ -30,9 +32,11 @@ def caller(project: str):
 
 def following(subscription: Subscription, table: Table, since: int, seen: list):
     """A stream reading what the subscription gives after `since` into `seen`."""
+
     async def follow():
         async for row in subscription.follow(table.backlog, since):
             seen.append(row.revision)  # noqa: PERF401 - it runs until cancelled
+
     return asyncio.ensure_future(follow())
 
 
@@ -47,12 +51,13 @@ def test_a_stream_gets_its_backlog_then_live_rows_in_order_once():
         await asyncio.sleep(0)
         for _ in range(3):
             row = table.add("p")
-            subscription.offer(row)          # the feed offers what the backlog also read
-        table.add("other")                   # another project's: never offered through
+            subscription.offer(row)  # the feed offers what the backlog also read
+        table.add("other")  # another project's: never offered through
         subscription.offer(table.rows[-1])
         await asyncio.sleep(0.05)
         task.cancel()
         return seen
+
     assert asyncio.run(scenario()) == [2, 3, 4, 5, 6]
 
 
@@ -60,7 +65,7 @@ def test_an_unread_stream_drops_its_queue_and_reads_its_backlog_again():
     async def scenario():
         table = Table()
         subscription = Subscription(matcher(caller("p")), size=4)
-        for _ in range(50):                  # nobody reads: the queue stays at 4 at most
+        for _ in range(50):  # nobody reads: the queue stays at 4 at most
             subscription.offer(table.add("p"))
             assert subscription._queue.qsize() <= 4
         seen = []
@@ -68,6 +73,7 @@ def test_an_unread_stream_drops_its_queue_and_reads_its_backlog_again():
         await asyncio.sleep(0.05)
         task.cancel()
         return seen
+
     assert asyncio.run(scenario()) == list(range(1, 51))
 
 
@@ -86,6 +92,7 @@ def test_the_feed_reads_once_for_every_subscriber():
                 await streams.enter_async_context(feed.subscribe(lambda row: True))
             reads.clear()
             await feed.read_once()
-        await feed.read_once()               # no subscriber: no read
+        await feed.read_once()  # no subscriber: no read
+
     asyncio.run(scenario())
     assert reads == ["rows_after"]

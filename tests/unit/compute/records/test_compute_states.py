@@ -4,22 +4,36 @@ from controller.compute.records import states as s
 from stratus_common.errors import FailedPrecondition
 
 
-@pytest.mark.parametrize("vm,task,expected", [
-    (s.BUILDING, s.SCHEDULING, "BUILD"), (s.ACTIVE, None, "ACTIVE"),
-    (s.ACTIVE, s.REBOOTING, "REBOOT"), (s.ACTIVE, s.REBOOTING_HARD, "HARD_REBOOT"),
-    (s.STOPPED, s.REBOOTING_HARD, "HARD_REBOOT"), (s.STOPPED, None, "SHUTOFF"),
-    (s.PAUSED, None, "PAUSED"), (s.SUSPENDED, None, "SUSPENDED"), (s.ERROR, None, "ERROR"),
-    (s.DELETED, s.DELETING, "DELETED"), (s.ACTIVE, s.POWERING_OFF, "ACTIVE"),
-])
+@pytest.mark.parametrize(
+    "vm,task,expected",
+    [
+        (s.BUILDING, s.SCHEDULING, "BUILD"),
+        (s.ACTIVE, None, "ACTIVE"),
+        (s.ACTIVE, s.REBOOTING, "REBOOT"),
+        (s.ACTIVE, s.REBOOTING_HARD, "HARD_REBOOT"),
+        (s.STOPPED, s.REBOOTING_HARD, "HARD_REBOOT"),
+        (s.STOPPED, None, "SHUTOFF"),
+        (s.PAUSED, None, "PAUSED"),
+        (s.SUSPENDED, None, "SUSPENDED"),
+        (s.ERROR, None, "ERROR"),
+        (s.DELETED, s.DELETING, "DELETED"),
+        (s.ACTIVE, s.POWERING_OFF, "ACTIVE"),
+    ],
+)
 def test_status_map(vm, task, expected):
     assert s.status(vm, task) == expected
 
 
 ALL_VM = [s.BUILDING, s.ACTIVE, s.STOPPED, s.PAUSED, s.SUSPENDED, s.ERROR]
 ALLOWED = {
-    "stop": {s.ACTIVE, s.ERROR}, "start": {s.STOPPED}, "reboot": {s.ACTIVE},
+    "stop": {s.ACTIVE, s.ERROR},
+    "start": {s.STOPPED},
+    "reboot": {s.ACTIVE},
     "reboot_hard": {s.ACTIVE, s.STOPPED, s.PAUSED, s.SUSPENDED, s.ERROR},
-    "pause": {s.ACTIVE}, "unpause": {s.PAUSED}, "suspend": {s.ACTIVE}, "resume": {s.SUSPENDED},
+    "pause": {s.ACTIVE},
+    "unpause": {s.PAUSED},
+    "suspend": {s.ACTIVE},
+    "resume": {s.SUSPENDED},
 }
 
 

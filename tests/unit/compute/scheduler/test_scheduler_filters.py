@@ -1,4 +1,5 @@
 """Each filter on its own: the host it must refuse, the host it must keep."""
+
 import random
 
 import pytest
@@ -17,25 +18,34 @@ from controller.compute.scheduler.host_state import GroupSpec, HostState, ImageP
 
 
 def host(name="h1", **kw):
-    base = dict(vcpus_total=4, memory_mb_total=8192, disk_gb_total=100,
-                supported_instances=(("x86_64", "qemu"),))
+    base = dict(
+        vcpus_total=4,
+        memory_mb_total=8192,
+        disk_gb_total=100,
+        supported_instances=(("x86_64", "qemu"),),
+    )
     base.update(kw)
     return HostState(host=name, node_id=name, **base)
 
 
 def spec(vcpus=1, memory_mb=512, disk_gb=1, **kw):
-    return RequestSpec(instance_id="i", project_id="p", vcpus=vcpus, memory_mb=memory_mb,
-                       disk_gb=disk_gb, **kw)
+    return RequestSpec(
+        instance_id="i", project_id="p", vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb, **kw
+    )
 
 
-@pytest.mark.parametrize("enabled,up,passes", [
-    (True, True, True), (False, True, False), (True, False, False), (False, False, False)])
+@pytest.mark.parametrize(
+    "enabled,up,passes",
+    [(True, True, True), (False, True, False), (True, False, False), (False, False, False)],
+)
 def test_compute_filter_needs_enabled_and_up(enabled, up, passes):
     h = host(enabled=enabled, up=up)
     assert ComputeFilter().host_passes(h, spec()) is passes
     if not passes:
-        assert ComputeFilter().explain(h, spec()) in ("compute service disabled",
-                                                       "compute service down")
+        assert ComputeFilter().explain(h, spec()) in (
+            "compute service disabled",
+            "compute service down",
+        )
 
 
 def test_ram_filter_uses_ratio_and_reserved():
@@ -44,8 +54,9 @@ def test_ram_filter_uses_ratio_and_reserved():
     assert f.host_passes(h, spec(memory_mb=584))
     assert not f.host_passes(h, spec(memory_mb=585))
     assert "585 MB" in f.explain(h, spec(memory_mb=585))
-    h = host(memory_mb_total=4096, memory_mb_reserved=512, memory_mb_used=3000,
-             ram_allocation_ratio=1.5)  # (4096 - 512) * 1.5 = 5376 usable
+    h = host(
+        memory_mb_total=4096, memory_mb_reserved=512, memory_mb_used=3000, ram_allocation_ratio=1.5
+    )  # (4096 - 512) * 1.5 = 5376 usable
     assert f.host_passes(h, spec(memory_mb=2376))
     assert not f.host_passes(h, spec(memory_mb=2377))
 
@@ -75,8 +86,15 @@ def test_disk_filter():
 
 
 def test_request_disk_counts_root_ephemeral_and_swap():
-    s = RequestSpec.for_flavor(instance_id="i", project_id="p", vcpus=1, ram_mb=64,
-                               root_gb=10, ephemeral_gb=5, swap_mb=1025)
+    s = RequestSpec.for_flavor(
+        instance_id="i",
+        project_id="p",
+        vcpus=1,
+        ram_mb=64,
+        root_gb=10,
+        ephemeral_gb=5,
+        swap_mb=1025,
+    )
     assert s.disk_gb == 17
 
 
@@ -87,19 +105,22 @@ def test_availability_zone_filter():
     assert not f.host_passes(host(availability_zone="az2"), spec(availability_zone="az1"))
 
 
-@pytest.mark.parametrize("image,passes", [
-    (ImageProps(), True),
-    (ImageProps(architecture="x86_64"), True),
-    (ImageProps(architecture="amd64"), True),  # alias of x86_64
-    (ImageProps(architecture="aarch64"), False),
-    (ImageProps(hypervisor_type="QEMU"), True),
-    (ImageProps(hypervisor_type="xen"), False),
-    (ImageProps(architecture="x86_64", hypervisor_type="xen"), False),
-    (ImageProps(min_ram_mb=8192), True),
-    (ImageProps(min_ram_mb=8193), False),
-    (ImageProps(min_disk_gb=100), True),
-    (ImageProps(min_disk_gb=101), False),
-])
+@pytest.mark.parametrize(
+    "image,passes",
+    [
+        (ImageProps(), True),
+        (ImageProps(architecture="x86_64"), True),
+        (ImageProps(architecture="amd64"), True),  # alias of x86_64
+        (ImageProps(architecture="aarch64"), False),
+        (ImageProps(hypervisor_type="QEMU"), True),
+        (ImageProps(hypervisor_type="xen"), False),
+        (ImageProps(architecture="x86_64", hypervisor_type="xen"), False),
+        (ImageProps(min_ram_mb=8192), True),
+        (ImageProps(min_ram_mb=8193), False),
+        (ImageProps(min_disk_gb=100), True),
+        (ImageProps(min_disk_gb=101), False),
+    ],
+)
 def test_image_properties_filter(image, passes):
     f = ImagePropertiesFilter()
     assert f.host_passes(host(), spec(image=image)) is passes
@@ -142,32 +163,43 @@ def test_resource_filters_agree_with_the_claims_capacity_rules():
     rng = random.Random(7)
     filters = {"vcpu": CoreFilter(), "memory": RamFilter(), "disk": DiskFilter()}
     for _ in range(2000):
-        h = host(vcpus_total=rng.randint(1, 16), vcpus_used=rng.randint(0, 70),
-                 memory_mb_total=rng.randint(512, 8192), memory_mb_used=rng.randint(0, 9000),
-                 memory_mb_reserved=rng.choice([0, 256]), disk_gb_total=rng.randint(1, 100),
-                 disk_gb_used=rng.randint(0, 120), cpu_allocation_ratio=rng.choice([1, 1.5, 4]),
-                 ram_allocation_ratio=rng.choice([1, 1.5]),
-                 disk_allocation_ratio=rng.choice([1, 2]))
+        h = host(
+            vcpus_total=rng.randint(1, 16),
+            vcpus_used=rng.randint(0, 70),
+            memory_mb_total=rng.randint(512, 8192),
+            memory_mb_used=rng.randint(0, 9000),
+            memory_mb_reserved=rng.choice([0, 256]),
+            disk_gb_total=rng.randint(1, 100),
+            disk_gb_used=rng.randint(0, 120),
+            cpu_allocation_ratio=rng.choice([1, 1.5, 4]),
+            ram_allocation_ratio=rng.choice([1, 1.5]),
+            disk_allocation_ratio=rng.choice([1, 2]),
+        )
         if rng.random() < 0.5:
             h.consume(rng.randint(0, 4), rng.randint(0, 2048), rng.randint(0, 20))
-        s = spec(vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096),
-                 disk_gb=rng.randint(0, 50))
+        s = spec(
+            vcpus=rng.randint(1, 20), memory_mb=rng.randint(1, 4096), disk_gb=rng.randint(0, 50)
+        )
         cap = Capacity.of(h)
         cores_short = bool(capacity.vcpu_shortfall(cap, s.vcpus))
         assert CoreFilter().host_passes(h, s) is not cores_short
-        assert RamFilter().host_passes(h, s) is not bool(capacity.memory_shortfall(cap,
-                                                                                   s.memory_mb))
+        assert RamFilter().host_passes(h, s) is not bool(
+            capacity.memory_shortfall(cap, s.memory_mb)
+        )
         assert DiskFilter().host_passes(h, s) is not bool(capacity.disk_shortfall(cap, s.disk_gb))
         all_pass = all(f.host_passes(h, s) for f in filters.values())
         assert all_pass is not bool(capacity.shortfalls(cap, s.vcpus, s.memory_mb, s.disk_gb))
 
 
-@pytest.mark.parametrize("f,request_kw", [
-    (AvailabilityZoneFilter(), dict(availability_zone="az1")),
-    (ImagePropertiesFilter(), dict(image=ImageProps(min_disk_gb=1))),
-    (ServerGroupAffinityFilter(), dict(group=GroupSpec("g", "affinity"))),
-    (ServerGroupAntiAffinityFilter(), dict(group=GroupSpec("g", "anti-affinity"))),
-])
+@pytest.mark.parametrize(
+    "f,request_kw",
+    [
+        (AvailabilityZoneFilter(), dict(availability_zone="az1")),
+        (ImagePropertiesFilter(), dict(image=ImageProps(min_disk_gb=1))),
+        (ServerGroupAffinityFilter(), dict(group=GroupSpec("g", "affinity"))),
+        (ServerGroupAntiAffinityFilter(), dict(group=GroupSpec("g", "anti-affinity"))),
+    ],
+)
 def test_optional_filters_apply_only_to_requests_that_need_them(f, request_kw):
     assert not f.applies_to(spec())
     assert f.applies_to(spec(**request_kw))

@@ -1,4 +1,5 @@
 """select_hosts end to end over filters and weighers, and the registry that builds them."""
+
 import random
 
 import pytest
@@ -26,14 +27,21 @@ def spec(**kw):
 
 
 def test_orders_by_free_ram_and_reports_rejections_per_filter():
-    hosts = [host("down", up=False), host("small", memory_mb_total=1024),
-             host("busy", memory_mb_used=10000), host("idle"), host("off", enabled=False)]
+    hosts = [
+        host("down", up=False),
+        host("small", memory_mb_total=1024),
+        host("busy", memory_mb_used=10000),
+        host("idle"),
+        host("off", enabled=False),
+    ]
     sel = Scheduler(rng=random.Random(1)).select_hosts(spec(), hosts)
     assert sel.hosts() == ["idle", "busy"]
     assert sel.considered == 5
     assert sel.rejected_count == {"ComputeFilter": 2, "RamFilter": 1}
-    assert dict(sel.reasons["ComputeFilter"]) == {"down": "compute service down",
-                                                  "off": "compute service disabled"}
+    assert dict(sel.reasons["ComputeFilter"]) == {
+        "down": "compute service down",
+        "off": "compute service disabled",
+    }
     assert "small" in sel.describe() and "RamFilter rejected 1" in sel.describe()
 
 
@@ -70,8 +78,10 @@ def test_ignore_hosts_are_never_returned():
 
 def test_equal_hosts_are_shuffled_unless_disabled():
     hosts = [host(f"h{i}") for i in range(6)]
-    firsts = {Scheduler(rng=random.Random(seed)).select_hosts(spec(), hosts).hosts()[0]
-              for seed in range(30)}
+    firsts = {
+        Scheduler(rng=random.Random(seed)).select_hosts(spec(), hosts).hosts()[0]
+        for seed in range(30)
+    }
     assert len(firsts) > 1
     cfg = SchedulerConfig(shuffle_best_same_weighed_hosts=False)
     assert Scheduler(cfg).select_hosts(spec(), hosts).hosts() == [h.host for h in hosts]
@@ -80,8 +90,10 @@ def test_equal_hosts_are_shuffled_unless_disabled():
 def test_host_subset_size_draws_first_choice_among_best():
     hosts = [host("best"), host("second", memory_mb_used=100), host("worst", memory_mb_used=9000)]
     cfg = SchedulerConfig(host_subset_size=2)
-    firsts = {Scheduler(cfg, rng=random.Random(s)).select_hosts(spec(), hosts).hosts()[0]
-              for s in range(30)}
+    firsts = {
+        Scheduler(cfg, rng=random.Random(s)).select_hosts(spec(), hosts).hosts()[0]
+        for s in range(30)
+    }
     assert firsts == {"best", "second"}
 
 
@@ -104,28 +116,39 @@ def test_consume_updates_the_snapshot_for_the_next_decision():
 
 
 def test_registry_builds_configured_names_in_order():
-    cfg = SchedulerConfig(enabled_filters=("RamFilter", "ComputeFilter"),
-                          weighers=("CPUWeigher",), weight_multipliers={"CPUWeigher": -3})
+    cfg = SchedulerConfig(
+        enabled_filters=("RamFilter", "ComputeFilter"),
+        weighers=("CPUWeigher",),
+        weight_multipliers={"CPUWeigher": -3},
+    )
     assert [f.name for f in build_filters(cfg)] == ["RamFilter", "ComputeFilter"]
     [w] = build_weighers(cfg)
     assert (w.name, w.multiplier) == ("CPUWeigher", -3.0)
 
 
-@pytest.mark.parametrize("cfg", [
-    SchedulerConfig(enabled_filters=("NoSuchFilter",)),
-    SchedulerConfig(weighers=("NoSuchWeigher",)),
-    SchedulerConfig(enabled_filters=("RamFilter", "RamFilter")),
-    SchedulerConfig(weighers=("RAMWeigher",), weight_multipliers={"CPUWeigher": 2}),
-])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        SchedulerConfig(enabled_filters=("NoSuchFilter",)),
+        SchedulerConfig(weighers=("NoSuchWeigher",)),
+        SchedulerConfig(enabled_filters=("RamFilter", "RamFilter")),
+        SchedulerConfig(weighers=("RAMWeigher",), weight_multipliers={"CPUWeigher": 2}),
+    ],
+)
 def test_registry_refuses_bad_configuration(cfg):
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         Scheduler(cfg)
 
 
 def test_config_from_mapping():
-    cfg = SchedulerConfig.from_mapping({"enabled_filters": ["RamFilter"], "max_attempts": "5",
-                                        "cpu_allocation_ratio": "16",
-                                        "weight_multipliers": {"RAMWeigher": "-1"}})
+    cfg = SchedulerConfig.from_mapping(
+        {
+            "enabled_filters": ["RamFilter"],
+            "max_attempts": "5",
+            "cpu_allocation_ratio": "16",
+            "weight_multipliers": {"RAMWeigher": "-1"},
+        }
+    )
     assert cfg.enabled_filters == ("RamFilter",)
     assert (cfg.max_attempts, cfg.cpu_allocation_ratio) == (5, 16.0)
     assert cfg.multiplier("RAMWeigher") == -1.0 and cfg.multiplier("CPUWeigher") == 1.0
@@ -148,6 +171,7 @@ def test_limit_keeps_the_best_candidates_in_order():
 def test_rank_is_a_stable_sort_of_the_rotated_order(n):
     """Ties (many here) go in rotated order, whether rank scans for a few or sorts all."""
     from controller.compute.scheduler.selector import rank
+
     rng = random.Random(n)
     hosts = [host(f"h{i}") for i in range(n)]
     for _ in range(50):
@@ -156,8 +180,14 @@ def test_rank_is_a_stable_sort_of_the_rotated_order(n):
             cut = random.Random(7).randrange(n)
             rotated = list(range(cut, n)) + list(range(cut))
             expected = sorted(rotated, key=lambda i: -totals[i])[:limit]
-            got = rank(hosts, totals, limit=limit, host_subset_size=1, shuffle_ties=True,
-                       rng=random.Random(7))
+            got = rank(
+                hosts,
+                totals,
+                limit=limit,
+                host_subset_size=1,
+                shuffle_ties=True,
+                rng=random.Random(7),
+            )
             assert [h.host for h in got] == [f"h{i}" for i in expected]
             assert [h.weight for h in got] == [totals[i] for i in expected]
 
@@ -168,35 +198,39 @@ def _install_plugins(root, entry_points: str, module_source: str) -> None:
     (root / "operator_plugins.py").write_text(module_source)
     dist = root / "operator_plugins-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: operator-plugins\n"
-                                   "Version: 1.0\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: operator-plugins\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(entry_points)
 
 
 def test_an_operators_filter_and_weigher_load_by_entry_point(tmp_path, monkeypatch):
-    _install_plugins(tmp_path, (
-        "[stratus.scheduler.filters]\nEvenCoresFilter = operator_plugins:EvenCoresFilter\n"
-        "[stratus.scheduler.weighers]\nFewerCoresWeigher = operator_plugins:FewerCoresWeigher\n"
-        "NotAWeigher = operator_plugins:NotAWeigher\n"), (
-        "from controller.compute.scheduler.filters import BaseHostFilter\n"
-        "from controller.compute.scheduler.weighers import BaseHostWeigher\n"
-        "class EvenCoresFilter(BaseHostFilter):\n"
-        "    name = 'EvenCoresFilter'\n"
-        "    def host_passes(self, host_state, request_spec):\n"
-        "        return host_state.vcpus_total % 2 == 0\n"
-        "class FewerCoresWeigher(BaseHostWeigher):\n"
-        "    name = 'FewerCoresWeigher'\n"
-        "    def _weigh_object(self, host_state, request_spec):\n"
-        "        return -host_state.vcpus_total\n"
-        "class NotAWeigher:\n"
-        "    pass\n"))
+    _install_plugins(
+        tmp_path,
+        (
+            "[stratus.scheduler.filters]\nEvenCoresFilter = operator_plugins:EvenCoresFilter\n"
+            "[stratus.scheduler.weighers]\nFewerCoresWeigher = operator_plugins:FewerCoresWeigher\n"
+            "NotAWeigher = operator_plugins:NotAWeigher\n"
+        ),
+        (
+            "from controller.compute.scheduler.filters import BaseHostFilter\n"
+            "from controller.compute.scheduler.weighers import BaseHostWeigher\n"
+            "class EvenCoresFilter(BaseHostFilter):\n"
+            "    name = 'EvenCoresFilter'\n"
+            "    def host_passes(self, host_state, request_spec):\n"
+            "        return host_state.vcpus_total % 2 == 0\n"
+            "class FewerCoresWeigher(BaseHostWeigher):\n"
+            "    name = 'FewerCoresWeigher'\n"
+            "    def _weigh_object(self, host_state, request_spec):\n"
+            "        return -host_state.vcpus_total\n"
+            "class NotAWeigher:\n"
+            "    pass\n"
+        ),
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg = SchedulerConfig(enabled_filters=("EvenCoresFilter",), weighers=("FewerCoresWeigher",))
     sched = Scheduler(cfg)
-    hosts = [host("odd", vcpus_total=3), host("big", vcpus_total=8),
-             host("small", vcpus_total=4)]
+    hosts = [host("odd", vcpus_total=3), host("big", vcpus_total=8), host("small", vcpus_total=4)]
     assert sched.select_hosts(spec(), hosts).hosts() == ["small", "big"]
-    with pytest.raises(ValueError, match="NotAWeigher.*not a BaseHostWeigher"):
+    with pytest.raises(ValueError, match=r"NotAWeigher.*not a BaseHostWeigher"):
         Scheduler(SchedulerConfig(weighers=("NotAWeigher",)))
-    with pytest.raises(ValueError, match="known: .*EvenCoresFilter"):
+    with pytest.raises(ValueError, match=r"known: .*EvenCoresFilter"):
         Scheduler(SchedulerConfig(enabled_filters=("Missing",)))

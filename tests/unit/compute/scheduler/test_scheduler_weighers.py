@@ -1,4 +1,5 @@
 """Weighers: normalisation, multipliers, spread versus pack."""
+
 import pytest
 
 from controller.compute.scheduler.host_state import GroupSpec, HostState, RequestSpec
@@ -11,8 +12,9 @@ from controller.compute.scheduler.weighers.resources import CPUWeigher, RAMWeigh
 
 
 def host(name, **kw):
-    return HostState(host=name, node_id=name, vcpus_total=8, memory_mb_total=16384,
-                     disk_gb_total=100, **kw)
+    return HostState(
+        host=name, node_id=name, vcpus_total=8, memory_mb_total=16384, disk_gb_total=100, **kw
+    )
 
 
 SPEC = RequestSpec(instance_id="i", project_id="p", vcpus=1, memory_mb=512, disk_gb=1)
