@@ -22,13 +22,13 @@ from pathlib import Path
 import grpc
 import libvirt
 
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.node.v1 import node_service_pb2 as npb
 from stratus_common.faults import ENVIRONMENT
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support.cloud import Cloud, unique
-from tests.support.libvirt_daemon import LibvirtDaemon
 
 SETTLE = 90  # seconds for every server to leave its transitional state
 # Small deadlines, so that a command nobody answers ends within the test.
@@ -95,7 +95,9 @@ class Cluster:
         self, base: Path, database_url: str = "", file_size_limit: int | None = None, nodes: int = 2
     ):
         self.base = base
-        self.daemons = [LibvirtDaemon(base / f"libvirt-{i}") for i in range(nodes)]
+        self.daemons = [
+            LibvirtDaemon(base / f"libvirt-{i}", private_network=True) for i in range(nodes)
+        ]
         self.controller = Controller(base / "controller", CONDUCTOR, database_url, file_size_limit)
         self.database_url = database_url or f"sqlite:///{base / 'controller'}/stratus.db"
         self.events: list[Events] = []

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from compute_node.drivers.libvirt.private_daemon import missing_tools
 from tests.fault.cluster import Cluster
-from tests.support.libvirt_daemon import missing_tools
 
 needs_daemons = pytest.mark.skipif(
     os.geteuid() != 0 or bool(missing_tools()),
