@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from controller.compute.conductor import replica
 from controller.compute.conductor.convert import Resources
+from controller.compute.records import liveness
 from controller.compute.records.models import ComputeNode
 from controller.db.database import locked
 from controller.db.queries import utcnow
@@ -147,9 +148,7 @@ def is_current(node_id: str, session_id: str) -> bool:
 
 
 def is_up(node: ComputeNode, now: datetime.datetime, service_down_time: float) -> bool:
-    if node.forced_down or node.heartbeat_at is None:
-        return False
-    return (now - node.heartbeat_at).total_seconds() <= service_down_time
+    return liveness.is_up(node.heartbeat_at, node.forced_down, now, service_down_time)
 
 
 def host_status(node: ComputeNode | None, now: datetime.datetime, service_down_time: float) -> str:

@@ -8,6 +8,7 @@ import datetime
 
 from peewee import fn
 
+from controller.compute.records import liveness
 from controller.compute.records.models import Allocation, ComputeNode
 from controller.compute.records.statements import OVER_IDS
 from controller.compute.scheduler.capacity import Capacity
@@ -54,9 +55,7 @@ class HostRecords:
 
     def is_up(self, heartbeat_at: datetime.datetime | None, forced_down: bool = False) -> bool:
         """Up when the last heartbeat is recent and no operator forced the host down."""
-        if heartbeat_at is None or forced_down:
-            return False
-        return (self.clock() - heartbeat_at).total_seconds() <= self.service_down_time
+        return liveness.is_up(heartbeat_at, forced_down, self.clock(), self.service_down_time)
 
     def load(self, db) -> list[HostState]:
         """Every host with its committed allocations, as a fresh snapshot. Read with
