@@ -25,6 +25,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from compute_node import convert
 from compute_node.backoff import Backoff
+from compute_node.console_relay import ConsoleRelay
 from compute_node.drivers.base import (
     ComputeDriver,
     EventSubscription,
@@ -86,8 +87,10 @@ class Agent:
         driver: ComputeDriver,
         executor: Executor,
         channel_factory: Callable[[], grpc.aio.Channel],
+        consoles: ConsoleRelay | None = None,
     ):
         self.settings = settings
+        self.consoles = consoles
         self.driver = driver
         self.executor = executor
         self.channel_factory = channel_factory
@@ -179,6 +182,8 @@ class Agent:
             self.node_id = welcome.node_id
             self._outgoing = outgoing
             self._stub = stub
+            if self.consoles is not None:
+                self.consoles.attach(outgoing)
             self.sessions += 1
             self.backoff.reset()
             self.connected.set()
@@ -200,6 +205,8 @@ class Agent:
             if stopper in done:
                 call.cancel()
         finally:
+            if self.consoles is not None:
+                self.consoles.detach()
             self._outgoing = None
             self._stub = None
             self._call = None
@@ -209,10 +216,13 @@ class Agent:
 
     async def _read(self, responses) -> None:
         async for message in responses:
-            if message.WhichOneof("body") == "command":
+            kind = message.WhichOneof("body")
+            if kind == "command":
                 task = asyncio.ensure_future(self._execute(message.command))
                 self._commands.add(task)
                 task.add_done_callback(self._commands.discard)
+            elif kind and kind.startswith("console_") and self.consoles is not None:
+                self.consoles.dispatch(message)
             else:
                 LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
 

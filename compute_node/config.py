@@ -16,6 +16,11 @@ network = "user"                     # user | none | bridge:<name>
 domain_type = "auto"                 # auto (KVM when it really works, else QEMU TCG) | kvm | qemu
 shutdown_timeout = 60
 
+[console]
+socket_dir = "/run/stratus/consoles"  # guests' VNC/SPICE/serial UNIX sockets (short path)
+max_channels = 50                    # console connections open at once on this node
+window_bytes = 262144                # bytes the controller may send a channel unread
+
 [image_cache]
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
@@ -62,10 +67,18 @@ class ImageCacheSection:
 
 
 @dataclasses.dataclass
+class ConsoleSection:
+    socket_dir: str = "/run/stratus/consoles"
+    max_channels: int = 50
+    window_bytes: int = 256 * 1024
+
+
+@dataclasses.dataclass
 class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
+    console: ConsoleSection
 
     @property
     def host_name(self) -> str:
@@ -75,7 +88,12 @@ class Config:
         return os.path.join(self.compute.state_dir, *parts)
 
 
-_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection, "image_cache": ImageCacheSection}
+_SECTIONS = {
+    "compute": ComputeConfig,
+    "libvirt": LibvirtSection,
+    "image_cache": ImageCacheSection,
+    "console": ConsoleSection,
+}
 
 
 def load(path: Path | None = None, overrides: dict | None = None) -> Config:

@@ -9,6 +9,7 @@ AREAS = [
     "controller.image.service",
     "controller.ca.service",
     "controller.compute.service",
+    "controller.console.service",
 ]
 
 MANAGE_COMMANDS = [

@@ -24,6 +24,8 @@ from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
+from controller.compute.consoleauth.config import ConsoleSection
+from controller.compute.consoleauth.urls import ConsoleUrls
 from controller.compute.scheduler.config import SchedulerSection
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
@@ -64,8 +66,19 @@ def setup(app):
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
+    console_settings = app.config.section(ConsoleSection)
+    console_urls = ConsoleUrls(app.db, console_settings) if console_settings.listen else None
     api = ComputeServicer(
-        app.db, settings, quotas, conductor, placement, host_records, images.lookup, feed, app.slots
+        app.db,
+        settings,
+        quotas,
+        conductor,
+        placement,
+        host_records,
+        images.lookup,
+        feed,
+        app.slots,
+        console_urls,
     )
 
     app.compute_placement = placement

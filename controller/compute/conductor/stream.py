@@ -17,6 +17,7 @@ import grpc
 
 from controller.compute.conductor import convert, images, nodes, outbox, workflow
 from controller.compute.conductor.conductor import Conductor
+from controller.compute.conductor.consoles import ConsoleChannels
 from controller.logs import fields
 from controller.node_listener import current_peer
 from controller.rpc import status
@@ -40,6 +41,11 @@ class NodeSession:
         self.node_id = ""
         self.wake = asyncio.Event()
         self.outgoing: asyncio.Queue = asyncio.Queue(self.settings.send_queue_size)
+        self.consoles = ConsoleChannels(
+            self.outgoing.put,
+            max_channels=self.settings.console_channels_per_node,
+            window_bytes=self.settings.console_window_bytes,
+        )
 
     async def run(self, hello: pb.Hello, requests):
         resources = convert.resources(hello.resources)
@@ -100,6 +106,7 @@ class NodeSession:
             while (message := await self.outgoing.get()) is not _END:
                 yield message
         finally:
+            self.consoles.close_all("the node's stream ended")
             del conductor.open_sessions[self.session_id]
             for task in tasks:
                 task.cancel()
@@ -145,6 +152,10 @@ class NodeSession:
                     )
                 elif kind == "inventory":
                     await self._reconcile(list(message.inventory.instances))
+                elif kind in ("console_opened", "console_frame", "console_close"):
+                    if not self.consoles.dispatch(message):
+                        log.warning("node %s sent console bytes past its credit", self.host)
+                        break
                 else:
                     log.warning(
                         "node %s sent an unexpected %s message; closing", self.host, kind or "empty"
