@@ -210,7 +210,7 @@ class ConsoleProxy:
                 pump.cancel()
             self.active -= 1
             await consoles.close(channel, reason)
-            await connection.close()
+            await connection.close(1000, reason[:120])
             log.info(
                 "console %s of server %s closed: %s (%d bytes in, %d out)",
                 grant.console_type,

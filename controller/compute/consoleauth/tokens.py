@@ -1,7 +1,8 @@
 """One-time console tokens, as Nova's consoleauth keeps them: random, stored only as their
 SHA-256, bound to the instance, the host it runs on and the console type. A token opens one
-connection, before it expires, while the server exists on that same host and while the user
-who asked for it still has a role on the project it was asked in."""
+connection (a spice-html5 page's channels count as one, see SPICE_CHANNEL_GRACE), before it
+expires, while the server exists on that same host and while the user who asked for it still
+has a role on the project it was asked in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import datetime
 import hashlib
 import secrets
 from dataclasses import dataclass
+
+from peewee import fn
 
 from controller.compute.consoleauth.models import ConsoleToken
 from controller.compute.records import states
@@ -18,6 +21,9 @@ from stratus_common.errors import FailedPrecondition, Unauthenticated
 
 # A console type as users name it -> the guest console it opens on the node.
 KINDS = {"novnc": "vnc", "spice-html5": "spice", "serial": "serial"}
+# spice-html5 opens one websocket per SPICE channel (main, display, inputs, cursor, ...), each
+# with the page's token: it stays usable this long after its first use (ADR 0012).
+SPICE_CHANNEL_GRACE = datetime.timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,13 @@ def redeem(token: str, now: datetime.datetime) -> Grant:
     if not token or len(token) > 128:
         raise refused
     digest = _hash(token)
+    unused = ConsoleToken.used_at.is_null() | (
+        (ConsoleToken.console_type == "spice-html5")
+        & (ConsoleToken.used_at > now - SPICE_CHANNEL_GRACE)
+    )
     taken = (
-        ConsoleToken.update(used_at=now)
-        .where(
-            (ConsoleToken.token_hash == digest)
-            & ConsoleToken.used_at.is_null()
-            & (ConsoleToken.expires_at > now)
-        )
+        ConsoleToken.update(used_at=fn.COALESCE(ConsoleToken.used_at, now))
+        .where((ConsoleToken.token_hash == digest) & unused & (ConsoleToken.expires_at > now))
         .execute()
     )
     if taken != 1:

@@ -116,7 +116,16 @@ def console_cloud(base: Path, controller_extra: str = ""):
         image_id = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
         flavor_id = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
         found = ConsoleCloud(
-            controller, node, daemon, cloud, servers, proxy_port, image_id, flavor_id, "", socket_dir
+            controller,
+            node,
+            daemon,
+            cloud,
+            servers,
+            proxy_port,
+            image_id,
+            flavor_id,
+            "",
+            socket_dir,
         )
         found.server_id = found.boot()
         yield found
