@@ -18,7 +18,7 @@ shutdown_timeout = 60
 
 [console]
 socket_dir = "/run/stratus/consoles"  # guests' VNC/SPICE/serial UNIX sockets (short path)
-max_channels = 50                    # console connections open at once on this node
+max_channels = 100                   # console connections open at once on this node
 window_bytes = 262144                # bytes the controller may send a channel unread
 
 [image_cache]
@@ -69,7 +69,7 @@ class ImageCacheSection:
 @dataclasses.dataclass
 class ConsoleSection:
     socket_dir: str = "/run/stratus/consoles"
-    max_channels: int = 50
+    max_channels: int = 100
     window_bytes: int = 256 * 1024
 
 

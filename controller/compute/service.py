@@ -16,6 +16,7 @@ import functools
 
 from controller.compute.api import policies, servers
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.consoles import ConsoleUrls
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
@@ -25,7 +26,6 @@ from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
 from controller.compute.consoleauth.config import ConsoleSection
-from controller.compute.consoleauth.urls import ConsoleUrls
 from controller.compute.scheduler.config import SchedulerSection
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement

@@ -20,12 +20,12 @@ from controller.compute.api import (
 )
 from controller.compute.api.caller import Caller
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.consoles import ConsoleUrls
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.images import ImageLookup
 from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.api.quotas import Quotas
 from controller.compute.conductor.conductor import Conductor
-from controller.compute.consoleauth.urls import ConsoleUrls
 from controller.compute.records import actions, lifecycle, states
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement

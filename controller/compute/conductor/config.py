@@ -33,7 +33,7 @@ class ConductorSection:
     # Finished commands are kept this long, for debugging.
     command_retention: float = 86400.0
     # Console connections one node's stream carries at once (the node has its own limit).
-    console_channels_per_node: int = 50
+    console_channels_per_node: int = 100
     # Bytes a node may send one console channel before the controller passed them on.
     console_window_bytes: int = 256 * 1024
     # A node's first message must come within this many seconds.

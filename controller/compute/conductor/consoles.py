@@ -22,6 +22,17 @@ KINDS = {
 Send = Callable[[pb.ConnectResponse], Awaitable[None]]
 
 
+def _refusal(opened: pb.ConsoleOpened) -> Exception:
+    if opened.error_code == "INSTANCE_NOT_FOUND":
+        return NotFound("the server is not on its host", reason="CONSOLE_UNAVAILABLE")
+    if opened.error_code == "TOO_MANY_CONSOLES":
+        return ResourceExhausted(opened.error_message, reason="TOO_MANY_CONSOLES")
+    return Unavailable(
+        f"the server's console is not available: {opened.error_message}",
+        reason="CONSOLE_UNAVAILABLE",
+    )
+
+
 class ConsoleChannels:
     def __init__(self, send: Send, *, max_channels: int, window_bytes: int):
         self._send = send
@@ -31,12 +42,26 @@ class ConsoleChannels:
         self._opening: dict[str, asyncio.Future] = {}
 
     async def open(self, instance_id: str, kind: str, answer_within: float) -> ConsoleChannel:
-        if len(self.channels) + len(self._opening) >= self.max_channels:
+        if len(self.channels) >= self.max_channels:
             raise ResourceExhausted(
                 f"the server's host has {self.max_channels} consoles open; try again later",
                 reason="TOO_MANY_CONSOLES",
             )
         channel_id = str(uuid.uuid4())
+
+        async def send_frame(data: bytes, credit: int) -> None:
+            await self._send(
+                pb.ConnectResponse(
+                    console_frame=pb.ConsoleFrame(
+                        channel_id=channel_id, data=data, credit_bytes=credit
+                    )
+                )
+            )
+
+        # Registered before the node answers: its first bytes follow its answer on the stream
+        # and may be read before this coroutine resumes.
+        channel = ConsoleChannel(channel_id, send_frame, receive_window=self.window_bytes)
+        self.channels[channel_id] = channel
         answer = asyncio.get_running_loop().create_future()
         self._opening[channel_id] = answer
         try:
@@ -52,36 +77,20 @@ class ConsoleChannels:
             )
             opened: pb.ConsoleOpened = await asyncio.wait_for(answer, answer_within)
         except TimeoutError:
+            self.channels.pop(channel_id, None)
             await self._close_remote(channel_id, "no answer in time")
             raise Unavailable(
                 "the server's host did not open its console in time", reason="CONSOLE_UNAVAILABLE"
             ) from None
+        except BaseException:
+            self.channels.pop(channel_id, None)
+            raise
         finally:
             self._opening.pop(channel_id, None)
-        if opened.error_code == "INSTANCE_NOT_FOUND":
-            raise NotFound("the server is not on its host", reason="CONSOLE_UNAVAILABLE")
-        if opened.error_code == "TOO_MANY_CONSOLES":
-            raise ResourceExhausted(opened.error_message, reason="TOO_MANY_CONSOLES")
         if opened.error_code:
-            raise Unavailable(
-                f"the server's console is not available: {opened.error_message}",
-                reason="CONSOLE_UNAVAILABLE",
-            )
-
-        async def send_frame(data: bytes, credit: int) -> None:
-            await self._send(
-                pb.ConnectResponse(
-                    console_frame=pb.ConsoleFrame(
-                        channel_id=channel_id, data=data, credit_bytes=credit
-                    )
-                )
-            )
-
-        channel = ConsoleChannel(
-            channel_id, send_frame, receive_window=self.window_bytes, send_window=0
-        )
+            self.channels.pop(channel_id, None)
+            raise _refusal(opened)
         channel.grant(opened.window_bytes)
-        self.channels[channel_id] = channel
         return channel
 
     async def close(self, channel: ConsoleChannel, reason: str) -> None:

@@ -28,7 +28,7 @@ from stratus.ca.v1 import ca_service_pb2_grpc as capb_grpc
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.e2e.console import browser
-from tests.e2e.console.console_support import console_cloud
+from tests.support.console_cloud import console_cloud
 from tests.support.errors import raises
 
 pytestmark = [

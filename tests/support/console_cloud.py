@@ -1,6 +1,7 @@
-"""A cloud with a console proxy and one real guest: a `stratus-controller` process with
-`[console] listen` set, a private libvirt daemon, one `stratus-compute` process and the demo
-image booted under QEMU (software emulation) to its login banner."""
+"""For the console tests and benchmark: a cloud with a console proxy and one real guest: a
+`stratus-controller` process with `[console] listen` set, a private libvirt daemon, one
+`stratus-compute` process and the demo image booted under QEMU (software emulation) to its
+login banner."""
 
 from __future__ import annotations
 
@@ -92,9 +93,9 @@ class ConsoleCloud:
 
 
 @contextlib.contextmanager
-def console_cloud(base: Path, controller_extra: str = ""):
+def console_cloud(base: Path, controller_extra: str = "", node_extra: str = ""):
     # A UNIX socket's path has at most 107 bytes: the consoles' sockets get a short one.
-    socket_dir = Path(tempfile.mkdtemp(prefix="sc", dir="/tmp"))
+    socket_dir = Path(tempfile.mkdtemp(prefix="stratus-console-", dir="/tmp"))
     proxy_port = free_port()
     daemon = LibvirtDaemon(base / "libvirt", private_network=True).start()
     controller = Controller(
@@ -110,7 +111,7 @@ def console_cloud(base: Path, controller_extra: str = ""):
             controller,
             cloud,
             uri=daemon.uri,
-            extra=f'[console]\nsocket_dir = "{socket_dir}"\n',
+            extra=f'[console]\nsocket_dir = "{socket_dir}"\n{node_extra}',
         ).start(timeout=120)
         servers = Servers(cloud)
         image_id = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
