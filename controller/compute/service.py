@@ -66,8 +66,7 @@ def setup(app):
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
-    console_settings = app.config.section(ConsoleSection)
-    console_urls = ConsoleUrls(app.db, console_settings) if console_settings.listen else None
+    console_urls = ConsoleUrls(app.db, app.config.section(ConsoleSection))
     api = ComputeServicer(
         app.db,
         settings,

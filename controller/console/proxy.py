@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 NOVNC_DIRS = [Path(__file__).parents[2] / "node_modules/@novnc/novnc", Path("/usr/share/novnc")]
 SPICE_DIRS = [Path("/usr/share/spice-html5")]
+PAGES = ("/vnc.html", "/spice.html", "/console.js")
 MAX_MESSAGE_BYTES = 1024 * 1024
 STATUSES = {
     Unauthenticated: 401,
@@ -158,7 +159,7 @@ class ConsoleProxy:
         return connection.respond(http.HTTPStatus(status), message + "\n")
 
     def _file(self, path: str) -> Response:
-        if path in ("/vnc.html", "/spice.html"):
+        if path in PAGES:
             target = STATIC / path.lstrip("/")
         else:
             prefix = next((p for p in self.roots if path.startswith(p)), None)

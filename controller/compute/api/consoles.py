@@ -11,6 +11,7 @@ from controller.compute.consoleauth import tokens
 from controller.compute.consoleauth.config import ConsoleSection
 from controller.db.database import Database
 from controller.db.queries import utcnow
+from stratus_common.errors import FailedPrecondition
 
 # The proxy's page for each type (controller/console/static/), or its websocket for serial.
 PAGES = {"novnc": "/vnc.html", "spice-html5": "/spice.html", "serial": "/websockify"}
@@ -24,11 +25,17 @@ class ConsoleUrls:
     async def create(
         self, caller: Caller, server_id: str, console_type: str
     ) -> tuple[str, datetime.datetime, str]:
-        """(url, expiry, server id). NOT_FOUND for a server the caller may not see."""
+        """(url, expiry, server id). NOT_FOUND for a server the caller may not see (whether
+        this cloud has a console proxy or not: a server's existence never leaks)."""
 
         def issue():
             with self.db.write_transaction():
                 server = servers.get(caller, server_id)
+                if not self.settings.listen:
+                    raise FailedPrecondition(
+                        "this cloud has no console proxy ([console] listen)",
+                        reason="CONSOLE_PROXY_NOT_CONFIGURED",
+                    )
                 token, expires = tokens.issue(
                     server,
                     console_type,

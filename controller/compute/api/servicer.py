@@ -69,7 +69,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         image_lookup: ImageLookup,
         feed: ChangeFeed,
         slots: Slots,
-        console_urls: ConsoleUrls | None = None,
+        console_urls: ConsoleUrls,
     ):
         self.db = db
         self.console_urls = console_urls
@@ -350,10 +350,6 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         if console_type is None:
             raise errors.InvalidArgument("type", "one of novnc, spice-html5, serial")
         auth_context.current.get().authorize(f"compute:create_console:{console_type}")
-        if self.console_urls is None:
-            raise errors.FailedPrecondition(
-                "this cloud has no console proxy", reason="CONSOLE_PROXY_NOT_CONFIGURED"
-            )
         url, expires, server_id = await self.console_urls.create(
             _caller(), request.server_id, console_type
         )
