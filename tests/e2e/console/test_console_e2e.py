@@ -7,11 +7,13 @@ Tests run in file order: the last one revokes the node's certificate."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import select
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -30,6 +33,7 @@ from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.e2e.console import browser
 from tests.support.console_cloud import console_cloud
 from tests.support.errors import raises
+from tests.support.rfb import Rfb, WebSocketStream
 
 pytestmark = [
     pytest.mark.qemu,
@@ -253,6 +257,37 @@ def test_stratus_console_connect_in_a_terminal(cc):
         if proc.poll() is None:
             proc.kill()
         os.close(leader)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_a_client_that_does_not_read_holds_the_guest_back(cc):
+    """300 full-screen updates asked for (over 300 MiB in raw encoding) and none read: the
+    tunnel passes on only what its windows allow, so neither the controller nor the node
+    holds the rest."""
+    pids = (cc.controller.process.proc.pid, cc.node.proc.pid)
+    before = [rss_mib(pid) for pid in pids]
+    url = websocket_url(cc.console().url)
+
+    async def flood() -> int:
+        async with ws_connect(url, subprotocols=["binary"], max_queue=4) as websocket:
+            rfb = Rfb(WebSocketStream(websocket))
+            await rfb.handshake()
+            frame = await rfb.update()  # one read, to know what an update weighs
+            request = struct.pack(">BBHHHH", 3, 0, 0, 0, rfb.width, rfb.height)
+            for _ in range(300):
+                await websocket.send(request)
+            await asyncio.sleep(20)  # the guest's updates pile up wherever they can
+            return frame
+
+    frame = asyncio.run(flood())
+    assert frame > 1_000_000  # raw: each update is over a MB
+    grown = [rss_mib(pid) - b for pid, b in zip(pids, before, strict=True)]
+    assert max(grown) < 64, f"resident memory grew by {grown} MiB"
 
 
 def test_a_revoked_node_certificate_ends_its_consoles_and_opens_no_more(cc):
