@@ -5,8 +5,9 @@ VNC socket on the node (the baseline), in the same run.
     python -m bench.console_bench [--updates 20] [--round-trips 200] [--idle 50] [--busy 5]
 
 - throughput: full-screen updates in raw encoding (the largest frames VNC sends), bytes/s;
-- round trip: a 1x1 update request and its answer (a few dozen bytes each way), median and
-  99th percentile;
+- round trip: a 1x1 update request and its answer (a few dozen bytes each way; QEMU answers
+  on its display refresh, ~30 ms, whichever way the request came), and a key typed into the
+  guest's serial shell and its echo, median and 99th percentile;
 - memory: the controller's and the node's resident memory with `--idle` open, silent console
   sessions and `--busy` sessions pulling full-screen updates as fast as they can.
 
@@ -38,18 +39,52 @@ async def direct(cloud) -> Rfb:
     return rfb
 
 
-async def tunnelled(cloud) -> Rfb:
-    url = cloud.console(cpb.CONSOLE_TYPE_NOVNC).url
+async def tunnel(cloud, console_type, server_id=None):
+    url = cloud.console(console_type, server_id=server_id).url
     parts = urllib.parse.urlsplit(url)
-    websocket = await ws_connect(
+    return await ws_connect(
         f"ws://{parts.netloc}/websockify?{parts.query}",
         subprotocols=["binary"],
         max_size=1 << 20,
         compression=None,
     )
-    rfb = Rfb(WebSocketStream(websocket))
+
+
+async def tunnelled(cloud, server_id=None) -> Rfb:
+    rfb = Rfb(WebSocketStream(await tunnel(cloud, cpb.CONSOLE_TYPE_NOVNC, server_id)))
     await rfb.handshake()
     return rfb
+
+
+async def serial_direct(cloud) -> SocketStream:
+    path = cloud.socket_dir / f"{cloud.server_id}.serial"
+    return SocketStream(*await asyncio.open_unix_connection(str(path)))
+
+
+async def serial_tunnelled(cloud) -> WebSocketStream:
+    return WebSocketStream(await tunnel(cloud, cpb.CONSOLE_TYPE_SERIAL))
+
+
+async def echoes(stream, count: int) -> list[float]:
+    """A key typed into the guest's serial shell and its echo (then erased), one at a time."""
+    await stream.send(b"\x15")  # an empty line to start from
+    await asyncio.sleep(1)
+    stream.buffer.clear()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await stream.send(b"x")
+        await stream.recv_exactly(1)
+        times.append((time.perf_counter() - started) * 1000)
+        await stream.send(b"\x7f")
+        await stream.recv_exactly(3)  # backspace, space, backspace
+    return times
+
+
+def spread(times: list[float]) -> str:
+    times = sorted(times)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    return f"median {statistics.median(times):6.2f} ms  p99 {p99:6.2f} ms"
 
 
 async def throughput(rfb: Rfb, updates: int) -> float:
@@ -84,17 +119,23 @@ async def measure(cloud, args) -> None:
     for label, opener in (("direct VNC socket", direct), ("through the tunnel", tunnelled)):
         rfb = await opener(cloud)
         rate = await throughput(rfb, args.updates)
-        rtts = sorted(await round_trips(rfb, args.round_trips))
-        p99 = rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))]
+        rtts = await round_trips(rfb, args.round_trips)
         print(
-            f"{label:20s} throughput {rate / 2**20:7.1f} MiB/s   small-frame round trip "
-            f"median {statistics.median(rtts):6.2f} ms  p99 {p99:6.2f} ms"
+            f"VNC {label:20s} throughput {rate / 2**20:7.1f} MiB/s   1x1 update round trip "
+            f"{spread(rtts)}"
         )
         await rfb.stream.close()
+    for label, opener in (("direct", serial_direct), ("through the tunnel", serial_tunnelled)):
+        stream = await opener(cloud)
+        print(f"serial {label:20s} key echo {spread(await echoes(stream, args.round_trips))}")
+        await stream.close()
 
     pids = {"controller": cloud.controller.process.proc.pid, "node": cloud.node.proc.pid}
     before = {name: rss_mib(pid) for name, pid in pids.items()}
-    idle = [await tunnelled(cloud) for _ in range(args.idle)]
+    # QEMU serves at most 32 VNC clients a guest: the idle sessions are shared by two.
+    second = cloud.boot(wait_banner=False)
+    await asyncio.sleep(5)
+    idle = [await tunnelled(cloud, second if n % 2 else cloud.server_id) for n in range(args.idle)]
     busy = [await tunnelled(cloud) for _ in range(args.busy)]
     stop = asyncio.Event()
 

@@ -223,9 +223,9 @@ def read_until(fd: int, wanted: bytes, timeout: float = 120) -> bytes:
     return seen
 
 
-def test_stratus_console_connect_in_a_terminal(cc):
+def cli_env(cc) -> dict[str, str]:
     tenant = cc.servers.tenant
-    env = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(cc.controller.directory),
         "PYTHONPATH": str(ROOT),
@@ -235,6 +235,34 @@ def test_stratus_console_connect_in_a_terminal(cc):
         "STRATUS_PASSWORD": tenant.password,
         "STRATUS_PROJECT": tenant.project_name,
     }
+
+
+def test_stratus_console_url_show(cc):
+    def url(*flags):
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", "console", "url", "show", *flags, cc.server_id],
+            cwd=ROOT,
+            env={**cli_env(cc), "COLUMNS": "300"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return dict(line.split("|")[1:3] for line in proc.stdout.splitlines() if "|" in line)
+
+    shown = {flag: url(flag) for flag in ("--novnc", "--spice", "--serial")}
+    assert shown["--novnc"][" url "].strip().startswith(f"{cc.base}/vnc.html?token=")
+    assert shown["--spice"][" url "].strip().startswith(f"{cc.base}/spice.html?token=")
+    serial_url = shown["--serial"][" url "].strip()
+    assert serial_url.startswith(f"ws://127.0.0.1:{cc.proxy_port}/websockify?token=")
+    assert shown["--serial"][" type "].strip() == "serial"
+    with connect(serial_url) as ws:  # the URL shown works, once
+        ws.send(b"\r")
+        assert ws.recv(timeout=60)
+
+
+def test_stratus_console_connect_in_a_terminal(cc):
+    env = cli_env(cc)
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "console", "connect", cc.server_id],
