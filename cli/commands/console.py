@@ -71,22 +71,24 @@ def console_connect(ctx, args):
         ) from None
     except OSError as exc:
         raise CliError(f"stratus: cannot reach the console proxy: {exc}") from None
-    ctx.stderr.write(f"Connected to server {server.name} (escape character is ^])\n")
-    ctx.stderr.flush()
     with websocket, _raw(sys.stdin):
+        # Said once the terminal is raw: keys typed from then on all go to the guest.
+        ctx.stderr.write(f"Connected to server {server.name} (escape character is ^])\r\n")
+        ctx.stderr.flush()
         reason = _relay(websocket, sys.stdin.fileno(), sys.stdout.fileno())
     ctx.stderr.write(f"\nDisconnected from server {server.name}: {reason}\n")
 
 
 @contextlib.contextmanager
 def _raw(stream):
-    """The terminal in raw mode (keys go to the guest as typed), restored after."""
+    """The terminal in raw mode (keys go to the guest as typed; none typed ahead is dropped),
+    restored after."""
     if not stream.isatty():
         yield
         return
     fd = stream.fileno()
     saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
+    tty.setraw(fd, termios.TCSANOW)
     try:
         yield
     finally:

@@ -5,6 +5,8 @@ it), raw encoding, update requests."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import struct
 
 RAW = 0
@@ -23,13 +25,24 @@ class ByteStream:
         self.buffer = bytearray()
         self.received = 0
 
+    async def fill(self) -> None:
+        """Waits for more bytes and adds them to the buffer."""
+        chunk = await self._more()
+        if not chunk:
+            raise ConnectionError("the console closed")
+        self.received += len(chunk)
+        self.buffer += chunk
+
+    async def drain(self, quiet: float = 0.2) -> None:
+        """Reads until nothing came for `quiet` seconds, and forgets it."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                await asyncio.wait_for(self.fill(), quiet)
+        self.buffer.clear()
+
     async def recv_exactly(self, count: int) -> bytes:
         while len(self.buffer) < count:
-            chunk = await self._more()
-            if not chunk:
-                raise ConnectionError("the console closed")
-            self.received += len(chunk)
-            self.buffer += chunk
+            await self.fill()
         data = bytes(self.buffer[:count])
         del self.buffer[:count]
         return data

@@ -8,6 +8,7 @@ Tests run in file order: the last one revokes the node's certificate."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pty
 import select
@@ -238,27 +239,38 @@ def cli_env(cc) -> dict[str, str]:
 
 
 def test_stratus_console_url_show(cc):
-    def url(*flags):
+    def shown(flag):
         proc = subprocess.run(
-            [sys.executable, "-m", "cli", "console", "url", "show", *flags, cc.server_id],
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "console",
+                "url",
+                "show",
+                flag,
+                cc.server_id,
+                "-f",
+                "json",
+            ],
             cwd=ROOT,
-            env={**cli_env(cc), "COLUMNS": "300"},
+            env=cli_env(cc),
             capture_output=True,
             text=True,
             timeout=120,
             check=True,
         )
-        return dict(line.split("|")[1:3] for line in proc.stdout.splitlines() if "|" in line)
+        return json.loads(proc.stdout)
 
-    shown = {flag: url(flag) for flag in ("--novnc", "--spice", "--serial")}
-    assert shown["--novnc"][" url "].strip().startswith(f"{cc.base}/vnc.html?token=")
-    assert shown["--spice"][" url "].strip().startswith(f"{cc.base}/spice.html?token=")
-    serial_url = shown["--serial"][" url "].strip()
-    assert serial_url.startswith(f"ws://127.0.0.1:{cc.proxy_port}/websockify?token=")
-    assert shown["--serial"][" type "].strip() == "serial"
-    with connect(serial_url) as ws:  # the URL shown works, once
+    novnc, spice, serial_console = (shown(f) for f in ("--novnc", "--spice", "--serial"))
+    assert novnc["url"].startswith(f"{cc.base}/vnc.html?token=")
+    assert spice["url"].startswith(f"{cc.base}/spice.html?token=")
+    assert serial_console["url"].startswith(f"ws://127.0.0.1:{cc.proxy_port}/websockify?token=")
+    assert (novnc["type"], serial_console["type"]) == ("novnc", "serial")
+    with connect(serial_console["url"]) as ws:  # the URL shown works, once
         ws.send(b"\r")
         assert ws.recv(timeout=60)
+    assert refused(serial_console["url"]).response.status_code == 401
 
 
 def test_stratus_console_connect_in_a_terminal(cc):
