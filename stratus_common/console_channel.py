@@ -96,9 +96,10 @@ class ConsoleChannel:
         return self._incoming.popleft()
 
     async def delivered(self, count: int) -> None:
-        """`count` bytes read were passed on: grant them back, in batches of half a window."""
+        """`count` bytes read were passed on: grant them back, in batches of a quarter window
+        (small enough that the peer rarely waits for credit, large enough to be few)."""
         self._consumed += count
-        if self._consumed >= self._receive_window // 2 and self.closed_reason is None:
+        if self._consumed >= self._receive_window // 4 and self.closed_reason is None:
             grant, self._consumed = self._consumed, 0
             self._peer_allowance += grant
             await self._send_frame(b"", grant)

@@ -35,6 +35,6 @@ class ConductorSection:
     # Console connections one node's stream carries at once (the node has its own limit).
     console_channels_per_node: int = 100
     # Bytes a node may send one console channel before the controller passed them on.
-    console_window_bytes: int = 256 * 1024
+    console_window_bytes: int = 512 * 1024
     # A node's first message must come within this many seconds.
     hello_timeout: float = 30.0

@@ -47,13 +47,13 @@ def test_credit_goes_back_in_batches_once_bytes_are_delivered():
     async def scenario():
         wire = Wire()
         end = ConsoleChannel("c", wire.send, receive_window=100)
-        end.on_frame(b"a" * 40, 0)
+        end.on_frame(b"a" * 20, 0)
         end.on_frame(b"b" * 40, 0)
-        assert end.buffered == 80
+        assert end.buffered == 60
         await end.delivered(len(await end.read()))
-        assert wire.credit == 0  # under half a window: not yet
+        assert wire.credit == 0  # under a quarter window: not yet
         await end.delivered(len(await end.read()))
-        assert wire.credit == 80
+        assert wire.credit == 60
         assert end.buffered == 0
 
     asyncio.run(scenario())
