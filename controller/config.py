@@ -53,6 +53,13 @@ class DatabaseSection:
 
 
 @dataclasses.dataclass
+class MetricsSection:
+    section: typing.ClassVar[str] = "metrics"
+    # The Prometheus endpoint (GET /metrics), host:port; empty = off (it has no authentication).
+    listen: str = ""
+
+
+@dataclasses.dataclass
 class LoggingSection:
     section: typing.ClassVar[str] = "logging"
     level: str = "info"
@@ -89,13 +96,13 @@ class Config:
         return build_section(cls, name, self._raw.get(name, {}), self.source, self._env)
 
     def check_unknown(self):
-        for builtin in (ControllerSection, DatabaseSection, LoggingSection):
+        for builtin in (ControllerSection, DatabaseSection, LoggingSection, MetricsSection):
             self.section(builtin)
         unknown = set(self._raw) - set(self._sections)
         if unknown:
             raise ConfigError(f"{self.source}: unknown section(s): {', '.join(sorted(unknown))}")
 
-    # The three sections every part of the controller reads.
+    # The sections every part of the controller reads.
     @property
     def controller(self) -> ControllerSection:
         return self.section(ControllerSection)
@@ -107,3 +114,7 @@ class Config:
     @property
     def logging(self) -> LoggingSection:
         return self.section(LoggingSection)
+
+    @property
+    def metrics(self) -> MetricsSection:
+        return self.section(MetricsSection)
