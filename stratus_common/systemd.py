@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 READY = "READY=1"
 STOPPING = "STOPPING=1"
 WATCHDOG = "WATCHDOG=1"
+INSTALLED_CREDENTIALS = Path("/etc/stratus/credentials")
 
 
 def notify(*lines: str, env: Mapping[str, str] | None = None) -> bool:
@@ -71,14 +72,11 @@ def start_watchdog() -> asyncio.Task | None:
 
 def credential_path(name: str, env: Mapping[str, str] | None = None) -> Path:
     """Where systemd put the credential `name` (`LoadCredential=name:/path`): the process reads
-    it from $CREDENTIALS_DIRECTORY, a private, read-only copy only this service can see."""
+    it from $CREDENTIALS_DIRECTORY, a private, read-only copy only this service can see.
+    Without the variable: INSTALLED_CREDENTIALS, the sources (readable by root only)."""
     env = os.environ if env is None else env
-    directory = env.get("CREDENTIALS_DIRECTORY", "")
-    if not directory:
-        raise LookupError(
-            f"credential {name!r} asked for, but $CREDENTIALS_DIRECTORY is not set "
-            "(start the process with systemd's LoadCredential=, or set the variable)"
-        )
+    # Outside systemd (an operator's stratus-manage), where the install scripts keep them.
+    directory = env.get("CREDENTIALS_DIRECTORY", "") or str(INSTALLED_CREDENTIALS)
     if "/" in name or name in ("", ".", ".."):
         raise LookupError(f"{name!r} is not a credential name")
     path = Path(directory) / name

@@ -46,7 +46,9 @@ def test_controller_is_ready_only_with_every_listener_up_and_feeds_the_watchdog(
     credentials.mkdir()
     url = f"sqlite:///{controller.directory}/stratus.db"
     (credentials / "database-url").write_text(url + "\n")
-    text = controller.config.read_text().replace(f'url = "{url}"', 'url = "credential:database-url"')
+    text = controller.config.read_text().replace(
+        f'url = "{url}"', 'url = "credential:database-url"'
+    )
     assert "credential:database-url" in text
     controller.config.write_text(text)
     env = {
@@ -140,4 +142,6 @@ def test_notify_without_a_manager_does_nothing():
     assert systemd.watchdog_interval(env={"WATCHDOG_USEC": "0"}) is None
     assert systemd.watchdog_interval(env={"WATCHDOG_USEC": "4000000"}) == 2.0
     other = str(os.getpid() + 1)
-    assert systemd.watchdog_interval(env={"WATCHDOG_USEC": "4000000", "WATCHDOG_PID": other}) is None
+    assert (
+        systemd.watchdog_interval(env={"WATCHDOG_USEC": "4000000", "WATCHDOG_PID": other}) is None
+    )
