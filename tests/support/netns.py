@@ -75,8 +75,8 @@ class Network:
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
         kwargs.setdefault("timeout", 300)
-        kwargs.setdefault("check", False)
-        return subprocess.run([*self.prefix(host), *command], **kwargs)
+        check = kwargs.pop("check", False)
+        return subprocess.run([*self.prefix(host), *command], check=check, **kwargs)
 
     def link(self, host: str, up: bool) -> None:
         """Plugs `host`'s cable in or pulls it out, from inside the host."""
