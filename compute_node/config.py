@@ -31,6 +31,7 @@ import os
 import socket
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
@@ -67,6 +68,9 @@ class ImageCacheSection:
 @dataclasses.dataclass
 class MetricsSection:
     listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
 
 
 @dataclasses.dataclass

@@ -83,9 +83,10 @@ async def enroll_if_needed(cfg, pki, token: str | None) -> None:
     LOG.info("enrolled as %s", pki.host_name)
 
 
-async def ready_when_connected(agent: Agent) -> None:
+async def ready_when_connected(agent: Agent, controller: str) -> None:
     """READY=1 to systemd once the controller welcomed the first stream: a node is of use
     only then (a unit ordered after this one can count on it)."""
+    systemd.notify(f"STATUS=connecting to the controller at {controller}")
     await agent.connected.wait()
     systemd.notify(systemd.READY, f"STATUS=connected as node {agent.node_id}")
 
@@ -164,7 +165,8 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
     renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel, on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
     metrics.watch(agent, driver)
-    background = [renewer, pruner, asyncio.ensure_future(ready_when_connected(agent))]
+    ready = asyncio.ensure_future(ready_when_connected(agent, cfg.compute.controller))
+    background = [renewer, pruner, ready]
     watchdog = systemd.start_watchdog()
     if watchdog is not None:
         background.append(watchdog)

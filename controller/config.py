@@ -12,6 +12,7 @@ import os
 import typing
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ENV_PREFIX, ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/controller.toml")
@@ -57,6 +58,9 @@ class MetricsSection:
     section: typing.ClassVar[str] = "metrics"
     # The Prometheus endpoint (GET /metrics), host:port; empty = off (it has no authentication).
     listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
 
 
 @dataclasses.dataclass

@@ -10,15 +10,23 @@ import logging
 
 from prometheus_client import start_http_server
 
+from stratus_common.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    """`host:port` (`[::1]:9100` for IPv6) into its parts; ValueError when it is not one."""
+    """`host:port` (`[::1]:9100` for IPv6) into its parts; ConfigError when it is not one."""
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"[metrics] listen must be host:port, not {listen!r}")
+        raise ConfigError(f"[metrics] listen must be host:port (or empty: off), not {listen!r}")
     return host.strip("[]"), int(port)
+
+
+def check_listen(listen: str) -> None:
+    """Refuses a malformed `[metrics] listen` when the configuration is read, not later."""
+    if listen:
+        split_listen(listen)
 
 
 def serve(listen: str) -> int | None:

@@ -24,8 +24,8 @@ PRESENT = ("WatchdogSec", "User", "ReadWritePaths", "RestrictAddressFamilies", "
 def service_section(unit: Path) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
     section = ""
-    for line in unit.read_text().splitlines():
-        line = line.strip()
+    for raw in unit.read_text().splitlines():
+        line = raw.strip()
         if line.startswith("["):
             section = line
         elif section == "[Service]" and "=" in line and not line.startswith("#"):
