@@ -9,11 +9,14 @@ $CREDENTIALS_DIRECTORY.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -135,6 +138,27 @@ def test_a_missing_credential_stops_the_start_with_one_clear_line(tmp_path):
     )
     assert done.returncode == 1
     assert "[database] url: credential 'nope' is not in" in done.stderr
+
+
+def test_the_watchdog_stops_while_the_event_loop_is_stuck(notify, monkeypatch):
+    """The pings come from the loop itself: a blocking call on it (what a stuck controller
+    does) stops them while the process's other threads run on, so systemd kills it."""
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        feeding = asyncio.run_coroutine_threadsafe(systemd.feed_watchdog(0.05), loop)
+        notify.wait_for("WATCHDOG=1", START)
+        loop.call_soon_threadsafe(time.sleep, 4)  # the loop blocked in a synchronous call
+        notify.receive(1)  # pings sent before it blocked
+        assert "WATCHDOG=1" not in notify.receive(2)
+        notify.wait_for("WATCHDOG=1", START)  # unblocked: the pings resume
+        feeding.cancel()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 def test_notify_without_a_manager_does_nothing():
