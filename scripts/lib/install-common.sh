@@ -103,16 +103,11 @@ write_file() {
   say "wrote $1"
 }
 
-# run_as_service COMMAND...: as the service user (root installs), with the credentials the
-# unit would hand over.
-run_as_service() {
-  if [[ -n "$ROOT" || "$SERVICE_USER" == root ]]; then
-    CREDENTIALS_DIRECTORY="$CREDENTIALS" "$@"
-  else
-    setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups \
-      env CREDENTIALS_DIRECTORY="$CREDENTIALS" "$@"
-  fi
-}
+# with_credentials COMMAND...: with the credentials the unit would hand over. As the caller
+# (root): only root reads the credentials' sources; own_state gives what it made to the user.
+with_credentials() { CREDENTIALS_DIRECTORY="$CREDENTIALS" "$@"; }
+
+own_state() { [[ -n "$ROOT" ]] || chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE"; }
 
 # install_unit NAME: scripts/systemd/NAME with this host's command directory; enabled and
 # (re)started when systemd runs this host.

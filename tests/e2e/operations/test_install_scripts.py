@@ -125,3 +125,54 @@ def test_the_compute_install_needs_a_token_to_enroll(tmp_path):
     missing = run("install-compute", "--root", str(root), "--no-systemd")
     assert missing.returncode != 0
     assert "--controller and --public-endpoint are needed" in missing.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a private mount namespace)")
+def test_the_controller_install_as_on_a_host(tmp_path):
+    """Without --root, as an operator runs it: the `stratus` system user, files in /etc and
+    /var/lib owned as the unit needs them. In a private mount namespace over copies of /etc
+    and an empty /var/lib, so this host's own are never touched."""
+    etc, var_lib = tmp_path / "etc", tmp_path / "var-lib"
+    shutil.copytree("/etc", etc, symlinks=True)
+    var_lib.mkdir()
+
+    def on_the_host(*flags: str) -> subprocess.CompletedProcess:
+        script = f'set -e; mount --bind {etc} /etc; mount --bind {var_lib} /var/lib; exec "$@"'
+        path = os.environ.get("PYTHONPATH", "")
+        return subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+             str(ROOT / "scripts/install-controller"), "--no-systemd", *flags],
+            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep + path if path else ''}"},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    done = on_the_host("--admin-password", PASSWORD, "--listen", "127.0.0.1:15000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created system user stratus" in done.stdout
+    user = next(
+        line for line in (etc / "passwd").read_text().splitlines() if line.startswith("stratus:")
+    )
+    uid, gid = int(user.split(":")[2]), int(user.split(":")[3])
+    assert user.endswith(":/usr/sbin/nologin")
+    config = tomllib.loads((etc / "stratus/controller.toml").read_text())
+    assert config["controller"]["state_dir"] == "/var/lib/stratus"
+    credential = etc / "stratus/credentials/database-url"
+    assert credential.read_text().strip() == "sqlite:////var/lib/stratus/stratus.db"
+    assert (credential.stat().st_uid, credential.stat().st_mode & 0o777) == (0, 0o600)
+    # Everything in the state directory belongs to the service's user, keys kept private.
+    state = var_lib / "stratus"
+    for path in [state, *state.rglob("*")]:
+        assert (path.stat().st_uid, path.stat().st_gid) == (uid, gid), path
+    assert state.stat().st_mode & 0o777 == 0o750
+    assert (state / "fernet-keys").stat().st_mode & 0o777 == 0o700
+    unit = etc / "systemd/system/stratus-controller.service"
+    assert "User=stratus" in unit.read_text()
+
+    again = on_the_host("--admin-password", PASSWORD, "--listen", "127.0.0.1:15000")
+    assert again.returncode == 0, again.stderr
+    assert "created" not in again.stdout and "wrote" not in again.stdout
+
+    gone = on_the_host("--uninstall", "--purge")
+    assert gone.returncode == 0, gone.stderr
+    assert not state.exists() and not unit.exists()
+    assert "stratus:" not in (etc / "passwd").read_text()
