@@ -222,6 +222,9 @@ def main(argv=None) -> int:
     except pki_mod.PKIError as exc:
         LOG.error("%s", exc)
         return 1
+    except config_mod.ConfigError as exc:  # found while starting (the metrics address)
+        print(f"stratus-compute: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -35,7 +35,10 @@ def serve(listen: str) -> int | None:
     if not listen:
         return None
     host, port = split_listen(listen)
-    server, _thread = start_http_server(port, addr=host)
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as exc:  # taken, or not an address of this host: a configuration error
+        raise ConfigError(f"[metrics] listen {listen}: {exc.strerror or exc}") from None
     bound = int(server.server_port)
     log.info("metrics endpoint serving on http://%s:%d/metrics", host, bound)
     return bound

@@ -161,6 +161,24 @@ def test_the_watchdog_stops_while_the_event_loop_is_stuck(notify, monkeypatch):
         loop.close()
 
 
+def test_a_metrics_address_taken_stops_the_start_with_one_clear_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        controller = Controller(tmp_path / "ctl", f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "controller.main", "--config", str(controller.config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"stratus-controller: [metrics] listen 127.0.0.1:{port}: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_notify_without_a_manager_does_nothing():
     assert systemd.notify("READY=1", env={}) is False
     assert systemd.watchdog_interval(env={"WATCHDOG_USEC": "0"}) is None
