@@ -24,6 +24,9 @@ window_bytes = 262144                # bytes the controller may send a channel u
 [image_cache]
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
+
+[metrics]
+listen = ""                          # Prometheus endpoint, e.g. "127.0.0.1:9101"; "" = off
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import os
 import socket
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
@@ -74,11 +78,20 @@ class ConsoleSection:
 
 
 @dataclasses.dataclass
+class MetricsSection:
+    listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
+
+
+@dataclasses.dataclass
 class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
     console: ConsoleSection
+    metrics: MetricsSection
 
     @property
     def host_name(self) -> str:
@@ -93,6 +106,7 @@ _SECTIONS = {
     "libvirt": LibvirtSection,
     "image_cache": ImageCacheSection,
     "console": ConsoleSection,
+    "metrics": MetricsSection,
 }
 
 
