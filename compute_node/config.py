@@ -17,7 +17,7 @@ domain_type = "auto"                 # auto (KVM when it really works, else QEMU
 shutdown_timeout = 60
 
 [console]
-socket_dir = "/run/stratus/consoles"  # guests' VNC/SPICE/serial UNIX sockets (short path)
+socket_dir = "/run/stratus-compute/consoles"  # guests' VNC/SPICE/serial UNIX sockets (short path)
 max_channels = 100                   # console connections open at once on this node
 window_bytes = 262144                # bytes the controller may send a channel unread
 
@@ -72,7 +72,7 @@ class ImageCacheSection:
 
 @dataclasses.dataclass
 class ConsoleSection:
-    socket_dir: str = "/run/stratus/consoles"
+    socket_dir: str = "/run/stratus-compute/consoles"
     max_channels: int = 100
     window_bytes: int = 256 * 1024
 
