@@ -132,6 +132,8 @@ async def measure(cloud, args) -> None:
         print(f"serial {label:20s} key echo {spread(await echoes(stream, args.round_trips))}")
         await stream.close()
 
+    if not args.idle + args.busy:
+        return
     pids = {"controller": cloud.controller.process.proc.pid, "node": cloud.node.proc.pid}
     before = {name: rss_mib(pid) for name, pid in pids.items()}
     # QEMU serves at most 32 VNC clients a guest: the idle sessions are shared by two.

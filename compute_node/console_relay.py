@@ -31,7 +31,7 @@ KINDS = {
 class RelaySettings:
     max_channels: int = 100
     window_bytes: int = 256 * 1024  # what the controller may send a channel unread
-    read_bytes: int = 64 * 1024  # read from a console socket at a time
+    read_bytes: int = 256 * 1024  # read from a console socket at a time
 
 
 class ConsoleRelay:

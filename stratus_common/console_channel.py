@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 SendFrame = Callable[[bytes, int], Awaitable[None]]
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = 256 * 1024
 
 
 class ChannelClosed(Exception):
