@@ -135,28 +135,23 @@ def test_a_token_stops_working_when_its_server_moves_or_is_deleted(db, tenant):
             redeem(db, token)
 
 
-def test_a_token_stops_working_when_its_users_role_is_gone(db, cloud):
+@pytest.mark.parametrize(
+    "take_away",
+    [
+        lambda user_id: RoleAssignment.delete().where(RoleAssignment.user == user_id),
+        lambda user_id: User.update(enabled=False).where(User.id == user_id),
+    ],
+    ids=["role removed", "user disabled"],
+)
+def test_a_token_stops_working_when_its_users_access_is_gone(db, cloud, take_away):
     tenant = cloud.tenant(role="member")
     token, _ = issue(db, server(db, tenant), tenant)
 
-    def unassign():
+    def revoke():
         with db.write_transaction():
-            RoleAssignment.delete().where(RoleAssignment.user == tenant.user_id).execute()
+            take_away(tenant.user_id).execute()
 
-    db.call(unassign)
-    with pytest.raises(Unauthenticated):
-        redeem(db, token)
-
-
-def test_a_token_stops_working_when_its_user_is_disabled(db, cloud):
-    tenant = cloud.tenant(role="member")
-    token, _ = issue(db, server(db, tenant), tenant)
-
-    def disable():
-        with db.write_transaction():
-            User.update(enabled=False).where(User.id == tenant.user_id).execute()
-
-    db.call(disable)
+    db.call(revoke)
     with pytest.raises(Unauthenticated):
         redeem(db, token)
 

@@ -25,6 +25,14 @@ def opened(channel_id, **fields):
     return pb.ConnectRequest(console_opened=pb.ConsoleOpened(channel_id=channel_id, **fields))
 
 
+async def open_one(channels, stream, window_bytes: int):
+    """A channel the node has answered for with `window_bytes`."""
+    opening = asyncio.ensure_future(channels.open("instance", "vnc", 5))
+    await asyncio.sleep(0)
+    channels.dispatch(opened(stream.opens()[-1].channel_id, window_bytes=window_bytes))
+    return await opening
+
+
 def test_bytes_right_behind_the_nodes_answer_are_kept():
     async def scenario():
         stream = Stream()
@@ -86,12 +94,8 @@ def test_a_node_sending_past_its_credit_breaks_the_stream():
     async def scenario():
         stream = Stream()
         channels = ConsoleChannels(stream.send, max_channels=4, window_bytes=8)
-        opening = asyncio.ensure_future(channels.open("instance", "vnc", 5))
-        await asyncio.sleep(0)
-        channel_id = stream.opens()[0].channel_id
-        channels.dispatch(opened(channel_id, window_bytes=8))
-        await opening
-        frame = pb.ConsoleFrame(channel_id=channel_id, data=b"123456789")
+        channel = await open_one(channels, stream, 8)
+        frame = pb.ConsoleFrame(channel_id=channel.channel_id, data=b"123456789")
         assert not channels.dispatch(pb.ConnectRequest(console_frame=frame))
 
     asyncio.run(scenario())
@@ -101,10 +105,7 @@ def test_the_streams_end_closes_every_channel_and_fails_every_opening():
     async def scenario():
         stream = Stream()
         channels = ConsoleChannels(stream.send, max_channels=4, window_bytes=100)
-        first = asyncio.ensure_future(channels.open("a", "vnc", 5))
-        await asyncio.sleep(0)
-        channels.dispatch(opened(stream.opens()[0].channel_id, window_bytes=10))
-        channel = await first
+        channel = await open_one(channels, stream, 10)
         waiting = asyncio.ensure_future(channels.open("b", "vnc", 5))
         await asyncio.sleep(0)
         channels.close_all("the node's stream ended")
