@@ -66,11 +66,11 @@ def console_connect(ctx, args):
         websocket = connect(console.url, open_timeout=60, max_size=1 << 20)
     except InvalidStatus as exc:
         raise CliError(
-            f"stratus: the console proxy refused the connection: "
+            f"the console proxy refused the connection: "
             f"{exc.response.status_code} {exc.response.body.decode(errors='replace').strip()}"
         ) from None
     except OSError as exc:
-        raise CliError(f"stratus: cannot reach the console proxy: {exc}") from None
+        raise CliError(f"cannot reach the console proxy: {exc}") from None
     with websocket, _raw(sys.stdin):
         # Said once the terminal is raw: keys typed from then on all go to the guest.
         ctx.stderr.write(f"Connected to server {server.name} (escape character is ^])\r\n")
