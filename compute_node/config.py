@@ -70,11 +70,22 @@ class ImageCacheSection:
     prune_interval: float = 600.0
 
 
+# A UNIX socket's path has at most 107 bytes; a guest's longest is <socket_dir>/<uuid>.serial.
+MAX_SOCKET_DIR = 107 - len("/12345678-1234-1234-1234-123456789012.serial")
+
+
 @dataclasses.dataclass
 class ConsoleSection:
     socket_dir: str = "/run/stratus-compute/consoles"
     max_channels: int = 100
     window_bytes: int = 256 * 1024
+
+    def __post_init__(self):
+        if len(os.fsencode(self.socket_dir)) > MAX_SOCKET_DIR:
+            raise ConfigError(
+                f"[console] socket_dir is longer than {MAX_SOCKET_DIR} bytes: guests' console "
+                "sockets would not fit a UNIX socket's path; choose a shorter one"
+            )
 
 
 @dataclasses.dataclass

@@ -58,6 +58,7 @@ def test_config_file_then_flags(tmp_path):
         ("[computer]\n", "unknown section"),
         ("[compute]\nconcurrency = 'many'\n", r"\[compute\] concurrency must be of type int"),
         ("[compute\n", "compute.toml"),
+        (f"[console]\nsocket_dir = '/run/{'x' * 60}'\n", "socket_dir is longer than 63 bytes"),
     ],
 )
 def test_bad_configuration_is_refused(tmp_path, text, message):
