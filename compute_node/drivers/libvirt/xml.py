@@ -146,7 +146,7 @@ def domain_xml(
 def _consoles(devices: ET.Element, log: str, prefix: str) -> None:
     serial = _sub(devices, "serial", type="unix")
     _sub(serial, "source", mode="bind", path=console_socket(prefix, "serial"))
-    _sub(serial, "log", file=log, append="on")
+    _sub(serial, "log", file=log, append="off")  # a fresh log at each start, as a file serial
     _sub(serial, "target", port="0")
     vnc = _sub(devices, "graphics", type="vnc")
     _sub(vnc, "listen", type="socket", socket=console_socket(prefix, "vnc"))

@@ -57,7 +57,7 @@ def test_consoles_listen_on_unix_sockets_only_and_the_serial_one_is_logged():
     serial = devices.find("serial")
     assert serial.get("type") == "unix"
     assert serial.find("source").attrib == {"mode": "bind", "path": "/run/c/abc.serial"}
-    assert serial.find("log").get("file") == "/i/console.log"
+    assert serial.find("log").attrib == {"file": "/i/console.log", "append": "off"}
     listens = {g.get("type"): g.find("listen").attrib for g in devices.findall("graphics")}
     assert listens == {
         "vnc": {"type": "socket", "socket": "/run/c/abc.vnc"},
