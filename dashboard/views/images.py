@@ -1,0 +1,159 @@
+"""Images: list and search, details, upload (the browser streams the file to the dashboard,
+which streams it on to UploadImageData in chunks: constant memory), delete, share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from dashboard.auth import require_user
+from dashboard.i18n import _
+from dashboard.web import Listing, back, flash, redirect, render
+from stratus.image.v1 import image_service_pb2 as ipb
+
+DISK_FORMATS = ["raw", "qcow2", "iso", "vmdk", "vdi", "vhd", "vhdx"]
+VISIBILITIES = ["private", "shared", "community", "public"]
+CHUNK = 256 * 1024
+
+
+def disk_format(image) -> str:
+    return ipb.DiskFormat.Name(image.disk_format).removeprefix("DISK_FORMAT_").lower()
+
+
+def status(image) -> str:
+    return ipb.ImageStatus.Name(image.status).removeprefix("IMAGE_STATUS_").lower()
+
+
+def visibility(image) -> str:
+    return ipb.ImageVisibility.Name(image.visibility).removeprefix("IMAGE_VISIBILITY_").lower()
+
+
+async def image_list(request: Request):
+    user = require_user(request)
+    listing = Listing.of(request)
+    reply = await request.app.state.api.image.ListImages(
+        ipb.ListImagesRequest(
+            name=listing.q, page_size=listing.page_size, page_token=listing.page_token
+        ),
+        metadata=user.metadata,
+    )
+    return render(
+        request,
+        "images.html",
+        images=reply.images,
+        listing=listing,
+        next_url=listing.next_url(request, reply.next_page_token),
+        disk_formats=DISK_FORMATS,
+        visibilities=VISIBILITIES,
+        describe={"status": status, "disk_format": disk_format, "visibility": visibility},
+    )
+
+
+async def image_detail(request: Request):
+    user = require_user(request)
+    api = request.app.state.api
+    image = await api.image.GetImage(
+        ipb.GetImageRequest(id=request.path_params["image_id"]), metadata=user.metadata
+    )
+    members = []
+    if image.owner == user.project_id and image.visibility == ipb.IMAGE_VISIBILITY_SHARED:
+        members = (
+            await api.image.ListMembers(
+                ipb.ListMembersRequest(image_id=image.id), metadata=user.metadata
+            )
+        ).members
+    return render(
+        request,
+        "image.html",
+        image=image,
+        members=members,
+        describe={"status": status, "disk_format": disk_format, "visibility": visibility},
+    )
+
+
+async def _chunks(image_id: str, size: int | None, body: AsyncIterator[bytes]):
+    first = ipb.UploadImageDataRequest(image_id=image_id)
+    if size is not None:
+        first.size = size
+    yield first
+    pending = bytearray()
+    async for piece in body:
+        pending += piece
+        if len(pending) >= CHUNK:
+            yield ipb.UploadImageDataRequest(data=bytes(pending))
+            pending.clear()
+    yield ipb.UploadImageDataRequest(data=bytes(pending), last=True)
+
+
+async def image_upload(request: Request):
+    """PUT /images/upload?name=..&disk_format=..&visibility=..: the request body is the file.
+    The image is created first, then its bytes follow as they arrive."""
+    user = require_user(request)
+    api = request.app.state.api
+    params = request.query_params
+    fmt = params.get("disk_format", "raw")
+    vis = params.get("visibility", "private")
+    image = await api.image.CreateImage(
+        ipb.CreateImageRequest(
+            image=ipb.Image(
+                name=params.get("name", ""),
+                disk_format=ipb.DiskFormat.Value(f"DISK_FORMAT_{fmt.upper()}")
+                if fmt in DISK_FORMATS
+                else ipb.DISK_FORMAT_UNSPECIFIED,
+                container_format=ipb.CONTAINER_FORMAT_BARE,
+                visibility=ipb.ImageVisibility.Value(f"IMAGE_VISIBILITY_{vis.upper()}")
+                if vis in VISIBILITIES
+                else ipb.IMAGE_VISIBILITY_UNSPECIFIED,
+            )
+        ),
+        metadata=user.metadata,
+    )
+    length = request.headers.get("content-length")
+    size = int(length) if length and length.isdigit() else None
+    try:
+        image = await api.image.UploadImageData(
+            _chunks(image.id, size, request.stream()), metadata=user.metadata
+        )
+    except BaseException as error:
+        # An image with no data is of no use to anyone: a failed upload leaves nothing.
+        await api.image.DeleteImage(ipb.DeleteImageRequest(id=image.id), metadata=user.metadata)
+        if isinstance(error, grpc.aio.AioRpcError):
+            return JSONResponse({"error": error.details()}, status_code=400)
+        raise
+    flash(request, _("Image %(name)s uploaded.", name=image.name))
+    return JSONResponse({"id": image.id, "status": status(image)})
+
+
+async def image_delete(request: Request):
+    user = require_user(request)
+    image_id = request.path_params["image_id"]
+    await request.app.state.api.image.DeleteImage(
+        ipb.DeleteImageRequest(id=image_id), metadata=user.metadata
+    )
+    flash(request, _("Image deleted."))
+    return redirect("/images")
+
+
+async def image_share(request: Request):
+    user = require_user(request)
+    form = await request.form()
+    image_id = request.path_params["image_id"]
+    await request.app.state.api.image.AddMember(
+        ipb.AddMemberRequest(image_id=image_id, member_id=str(form.get("project_id", "")).strip()),
+        metadata=user.metadata,
+    )
+    flash(request, _("Image shared; the project sees it once it accepts."))
+    return back(request, f"/images/{image_id}")
+
+
+routes = [
+    Route("/images", image_list, methods=["GET"]),
+    Route("/images/upload", image_upload, methods=["PUT"]),
+    Route("/images/{image_id}", image_detail, methods=["GET"]),
+    Route("/images/{image_id}/delete", image_delete, methods=["POST"]),
+    Route("/images/{image_id}/share", image_share, methods=["POST"]),
+]
