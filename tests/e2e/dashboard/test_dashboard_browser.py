@@ -3,12 +3,15 @@ sees and does, and what an attacker cannot do."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from pathlib import Path
 
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 from tests.e2e.dashboard.conftest import screenshot, sign_in
 from tests.support.cloud import unique
+from tests.support.controller import ADMIN_PASSWORD
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 PHONE = {"width": 390, "height": 844}
@@ -138,3 +141,103 @@ def test_a_member_sees_no_admin_pages_and_no_other_project(stack, context):
     assert foreign_image not in page.content()
     assert page.goto(f"{stack.url}/servers").status == 200
     assert foreign_server not in page.content()
+
+
+def test_the_admin_pages(stack, context):
+    page = context.new_page()
+    sign_in(page, stack.url, "admin", ADMIN_PASSWORD, "admin")
+    assert page.locator("#admin-nav").is_visible()
+    for name in ["projects", "users", "role-assignments", "flavors", "certificates"]:
+        assert page.goto(f"{stack.url}/admin/{name}").status == 200, name
+        assert page.locator("table.list tbody tr").count() >= 1, name
+        screenshot(page, f"admin-{name}-desktop")
+    page.goto(f"{stack.url}/admin/hypervisors")
+    assert (
+        page.locator(".hypervisor", has_text="node-1.dashboard.test").locator("meter").count() == 3
+    )
+    screenshot(page, "admin-hypervisors-desktop")
+
+    # Disable the compute service with a reason, then enable it again.
+    page.goto(f"{stack.url}/admin/services")
+    row = page.locator("tr", has_text="node-1.dashboard.test")
+    row.locator("input[name=reason]").fill("maintenance")
+    row.locator("button[value='0']").click()
+    page.wait_for_selector("tr:has-text('maintenance')")
+    reply = stack.compute.ListComputeServices(
+        cpb.ListComputeServicesRequest(), metadata=stack.cloud.admin
+    )
+    assert [s.status for s in reply.services] == [cpb.SERVICE_STATUS_DISABLED]
+    screenshot(page, "admin-services-desktop")
+    page.locator("tr", has_text="node-1.dashboard.test").locator("button[value='1']").click()
+    page.wait_for_selector("tr:has-text('node-1.dashboard.test') button[value='0']")
+    reply = stack.compute.ListComputeServices(
+        cpb.ListComputeServicesRequest(), metadata=stack.cloud.admin
+    )
+    assert [s.status for s in reply.services] == [cpb.SERVICE_STATUS_ENABLED]
+
+
+def test_a_forged_form_post_without_the_csrf_token_is_refused(stack, context):
+    tenant = stack.cloud.tenant("member")
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    form = {"name": "forged", "image_id": stack.public_image_id, "flavor_id": stack.flavor_id}
+    # The browser's own cookies go with it, as they would with a cross-site form.
+    forged = page.request.post(f"{stack.url}/servers/launch", form=form, max_redirects=0)
+    assert forged.status == 403
+    wrong = page.request.post(
+        f"{stack.url}/servers/launch", form={**form, "csrftoken": "not-the-token"}, max_redirects=0
+    )
+    assert wrong.status == 403
+    forged_key = page.request.post(
+        f"{stack.url}/key-pairs", form={"name": "forged"}, max_redirects=0
+    )
+    assert forged_key.status == 403
+    assert server_ids(stack, tenant) == set()
+    keys = stack.compute.ListKeyPairs(cpb.ListKeyPairsRequest(), metadata=tenant.metadata)
+    assert list(keys.key_pairs) == []
+
+
+def test_cookies_hold_only_an_opaque_session_id(stack, context):
+    tenant = stack.cloud.tenant("member")
+    page = context.new_page()
+    reply = page.goto(f"{stack.url}/login")
+    assert "script-src 'self'" in reply.headers["content-security-policy"]
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    cookies = {c["name"]: c for c in context.cookies()}
+    session = cookies["stratus_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert all(tenant.token not in c["value"] for c in cookies.values())
+    assert tenant.user_id not in session["value"]
+
+
+def test_sign_out_revokes_the_token(stack, context):
+    tenant = stack.cloud.tenant("member")
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    # A second tab follows the live server feed with the same session's token.
+    watcher = context.new_page()
+    watcher.goto(f"{stack.url}/servers")
+    before = revocations(stack)
+    page.click("#logout")
+    page.wait_for_url(f"{stack.url}/login")
+    assert revocations(stack) == before + 1
+    # The controller ends the feed of a revoked token; the tab then finds itself signed out.
+    watcher.wait_for_url(re.compile(re.escape(f"{stack.url}/login")), timeout=60_000)
+    assert page.goto(f"{stack.url}/servers").url.startswith(f"{stack.url}/login")
+
+
+def test_the_pages_speak_simplified_chinese_on_request(stack, context):
+    tenant = stack.cloud.tenant("member")
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    page.select_option("select[name=language]", "zh_CN")
+    page.click("form.language button")
+    page.wait_for_selector("nav >> text=云主机")
+    assert page.locator("h1").inner_text() == "概览"
+    screenshot(page, "overview-zh-desktop")
+
+
+def revocations(stack) -> int:
+    """Token revocation events in the controller's database."""
+    with sqlite3.connect(stack.controller.directory / "stratus.db") as db:
+        return db.execute("SELECT count(*) FROM token_revocation").fetchone()[0]
