@@ -12,7 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from dashboard import app as application
-from dashboard.config import ConfigError, load
+from dashboard.config import load
+from stratus_common.config import ConfigError
 
 
 def bind(listen: str) -> socket.socket:
