@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright import sync_api as playwright_api
 
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
@@ -34,9 +35,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 
 def _answers(url: str) -> bool:

@@ -7,11 +7,17 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+from playwright.sync_api import expect
+
 from stratus.compute.v1 import compute_service_pb2 as cpb
+from stratus.identity.v1 import identity_service_pb2 as idpb
 from stratus.image.v1 import image_service_pb2 as ipb
-from tests.e2e.dashboard.conftest import screenshot, sign_in
+from tests.e2e.dashboard.conftest import CHROMIUM, screenshot, sign_in
 from tests.support.cloud import unique
 from tests.support.controller import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 PHONE = {"width": 390, "height": 844}
@@ -241,3 +247,63 @@ def revocations(stack) -> int:
     """Token revocation events in the controller's database."""
     with sqlite3.connect(stack.controller.directory / "stratus.db") as db:
         return db.execute("SELECT count(*) FROM token_revocation").fetchone()[0]
+
+
+def test_lists_page_and_search_in_place(stack, context):
+    tenant = stack.cloud.tenant("member")
+    names = [f"page-image-{i:02d}" for i in range(23)]
+    for name in names:
+        stack.images.CreateImage(
+            ipb.CreateImageRequest(image=ipb.Image(name=name)), metadata=tenant.metadata
+        )
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    page.goto(f"{stack.url}/images")
+    assert page.locator("#list tbody tr").count() == 20
+    shown = page.locator("#list tbody td:first-child").all_inner_texts()
+    page.click("a[rel=next]")
+    # The rest: the project's three last ones and the public images everyone sees.
+    shown += page.locator("#list tbody td:first-child").all_inner_texts()
+    assert sorted(n for n in shown if n.startswith("page-image-")) == names
+    page.click("text=First page")
+    assert page.locator("#list tbody tr").count() == 20
+
+    # Typing in the search box replaces the list in place (htmx), with no page load.
+    page.evaluate("() => { window.__notReloaded = true; }")
+    page.fill("input[name=q]", "page-image-07")
+    expect(page.locator("#list tbody tr")).to_have_count(1)
+    assert page.locator("#list tbody").inner_text().strip().startswith("page-image-07")
+    assert page.evaluate("window.__notReloaded") is True
+
+
+def test_switching_project_and_sharing_an_image(stack, context):
+    tenant = stack.cloud.tenant("member")
+    second = stack.cloud.tenant("member")  # another project, where the same user gets a role
+    roles = stack.cloud.identity.ListRoles(
+        idpb.ListRolesRequest(name="member"), metadata=stack.cloud.admin
+    ).roles
+    stack.cloud.identity.AssignRole(
+        idpb.AssignRoleRequest(
+            user_id=tenant.user_id, project_id=second.project_id, role_id=roles[0].id
+        ),
+        metadata=stack.cloud.admin,
+    )
+    image = stack.images.CreateImage(
+        ipb.CreateImageRequest(
+            image=ipb.Image(name=unique("shared"), visibility=ipb.IMAGE_VISIBILITY_SHARED)
+        ),
+        metadata=tenant.metadata,
+    )
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    page.goto(f"{stack.url}/images/{image.id}")
+    page.fill("input[name=project_id]", second.project_id)
+    page.click("form[action$='/share'] button")
+    page.wait_for_selector(f"li:has-text('{second.project_id}')")
+
+    page.goto(f"{stack.url}/project")
+    page.select_option("select[name=project]", second.project_name)
+    page.fill("input[name=password]", tenant.password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{stack.url}/")
+    assert second.project_name in page.locator(".who").inner_text()
