@@ -84,6 +84,22 @@ class Listing:
         return f"{request.url.path}?{urlencode({'q': self.q, 'page_token': next_page_token})}"
 
 
+async def list_page(request: Request, user, call, message: type, search: str = ""):
+    """One page of a List RPC, searched by the request field `search`: the reply, and what the
+    page's search box and pager need (`listing`, `next_url`)."""
+    listing = Listing.of(request)
+    fields = {"page_size": listing.page_size, "page_token": listing.page_token}
+    if search and listing.q:
+        fields[search] = listing.q
+    reply = await call(message(**fields), metadata=user.metadata)
+    return reply, {"listing": listing, "next_url": listing.next_url(request, reply.next_page_token)}
+
+
+def enum_label(enum, value: int, prefix: str) -> str:
+    """SERVER_STATUS_ACTIVE -> active: an enum value as the pages show it."""
+    return enum.Name(value).removeprefix(prefix).lower()
+
+
 def rpc_failure(request: Request, error: grpc.aio.AioRpcError) -> Response:
     """A refused call: on a form, the controller's message on the page the form was on; on a
     page, an error page with the matching HTTP status."""

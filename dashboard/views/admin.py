@@ -12,14 +12,10 @@ from starlette.routing import Route
 
 from dashboard.auth import require_admin
 from dashboard.i18n import N_, _
-from dashboard.web import Listing, back, flash, render
+from dashboard.web import back, enum_label, flash, list_page, render
 from stratus.ca.v1 import ca_service_pb2 as capb
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.identity.v1 import identity_service_pb2 as ipb
-
-
-def _enum(enum, prefix: str) -> Callable[[int], str]:
-    return lambda value: enum.Name(value).removeprefix(prefix).lower()
 
 
 def _time(stamp) -> str:
@@ -115,7 +111,7 @@ TABLES = [
             (N_("Subject"), lambda c: c.subject),
             (
                 N_("Status"),
-                lambda c: _enum(capb.CertificateStatus, "CERTIFICATE_STATUS_")(c.status),
+                lambda c: enum_label(capb.CertificateStatus, c.status, "CERTIFICATE_STATUS_"),
             ),
             (N_("Expires"), lambda c: _time(c.not_after_time)),
             (N_("Serial"), lambda c: c.serial_number),
@@ -127,25 +123,17 @@ TABLES = [
 def _table_page(table: Table):
     async def page(request: Request):
         user = require_admin(request)
-        listing = Listing.of(request)
-        fields = {"page_size": listing.page_size, "page_token": listing.page_token}
-        if table.search and listing.q:
-            fields[table.search] = listing.q
         call = getattr(getattr(request.app.state.api, table.service), table.method)
-        reply = await call(table.request(**fields), metadata=user.metadata)
-        rows = [
-            [column(item) for _header, column in table.columns]
-            for item in getattr(reply, table.items)
-        ]
+        reply, paging = await list_page(request, user, call, table.request, table.search)
+        items = getattr(reply, table.items)
         return render(
             request,
             "admin/table.html",
             title=_(table.title),
             headers=[_(header) for header, _column in table.columns],
-            rows=rows,
+            rows=[[column(item) for _header, column in table.columns] for item in items],
             searchable=bool(table.search),
-            listing=listing,
-            next_url=listing.next_url(request, reply.next_page_token),
+            **paging,
         )
 
     return page
@@ -153,39 +141,22 @@ def _table_page(table: Table):
 
 async def hypervisors(request: Request):
     user = require_admin(request)
-    listing = Listing.of(request)
-    reply = await request.app.state.api.compute.ListHypervisors(
-        cpb.ListHypervisorsRequest(
-            hostname=listing.q, page_size=listing.page_size, page_token=listing.page_token
-        ),
-        metadata=user.metadata,
-    )
-    return render(
-        request,
-        "admin/hypervisors.html",
-        hypervisors=reply.hypervisors,
-        listing=listing,
-        next_url=listing.next_url(request, reply.next_page_token),
-    )
+    call = request.app.state.api.compute.ListHypervisors
+    reply, paging = await list_page(request, user, call, cpb.ListHypervisorsRequest, "hostname")
+    return render(request, "admin/hypervisors.html", hypervisors=reply.hypervisors, **paging)
 
 
 async def services(request: Request):
     user = require_admin(request)
-    listing = Listing.of(request)
-    reply = await request.app.state.api.compute.ListComputeServices(
-        cpb.ListComputeServicesRequest(
-            host=listing.q, page_size=listing.page_size, page_token=listing.page_token
-        ),
-        metadata=user.metadata,
-    )
+    call = request.app.state.api.compute.ListComputeServices
+    reply, paging = await list_page(request, user, call, cpb.ListComputeServicesRequest, "host")
     return render(
         request,
         "admin/services.html",
         services=reply.services,
         enabled=cpb.SERVICE_STATUS_ENABLED,
-        state=_enum(cpb.ServiceState, "SERVICE_STATE_"),
-        listing=listing,
-        next_url=listing.next_url(request, reply.next_page_token),
+        state=lambda value: enum_label(cpb.ServiceState, value, "SERVICE_STATE_"),
+        **paging,
     )
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from dashboard.auth import require_user
 from dashboard.i18n import _
-from dashboard.web import Listing, back, flash, redirect, render
+from dashboard.web import back, enum_label, flash, list_page, redirect, render
 from stratus.image.v1 import image_service_pb2 as ipb
 
 DISK_FORMATS = ["raw", "qcow2", "iso", "vmdk", "vdi", "vhd", "vhdx"]
@@ -21,35 +21,32 @@ CHUNK = 256 * 1024
 
 
 def disk_format(image) -> str:
-    return ipb.DiskFormat.Name(image.disk_format).removeprefix("DISK_FORMAT_").lower()
+    return enum_label(ipb.DiskFormat, image.disk_format, "DISK_FORMAT_")
 
 
 def status(image) -> str:
-    return ipb.ImageStatus.Name(image.status).removeprefix("IMAGE_STATUS_").lower()
+    return enum_label(ipb.ImageStatus, image.status, "IMAGE_STATUS_")
 
 
 def visibility(image) -> str:
-    return ipb.ImageVisibility.Name(image.visibility).removeprefix("IMAGE_VISIBILITY_").lower()
+    return enum_label(ipb.ImageVisibility, image.visibility, "IMAGE_VISIBILITY_")
+
+
+DESCRIBE = {"status": status, "disk_format": disk_format, "visibility": visibility}
 
 
 async def image_list(request: Request):
     user = require_user(request)
-    listing = Listing.of(request)
-    reply = await request.app.state.api.image.ListImages(
-        ipb.ListImagesRequest(
-            name=listing.q, page_size=listing.page_size, page_token=listing.page_token
-        ),
-        metadata=user.metadata,
-    )
+    call = request.app.state.api.image.ListImages
+    reply, paging = await list_page(request, user, call, ipb.ListImagesRequest, "name")
     return render(
         request,
         "images.html",
         images=reply.images,
-        listing=listing,
-        next_url=listing.next_url(request, reply.next_page_token),
         disk_formats=DISK_FORMATS,
         visibilities=VISIBILITIES,
-        describe={"status": status, "disk_format": disk_format, "visibility": visibility},
+        describe=DESCRIBE,
+        **paging,
     )
 
 
@@ -71,7 +68,7 @@ async def image_detail(request: Request):
         "image.html",
         image=image,
         members=members,
-        describe={"status": status, "disk_format": disk_format, "visibility": visibility},
+        describe=DESCRIBE,
     )
 
 

@@ -9,26 +9,18 @@ from starlette.routing import Route
 
 from dashboard.auth import require_user
 from dashboard.i18n import _
-from dashboard.web import Listing, flash, redirect, render
+from dashboard.web import flash, list_page, redirect, render
 from stratus.compute.v1 import compute_service_pb2 as cpb
 
 
 async def key_pair_list(request: Request):
     user = require_user(request)
-    listing = Listing.of(request)
-    reply = await request.app.state.api.compute.ListKeyPairs(
-        cpb.ListKeyPairsRequest(page_size=listing.page_size, page_token=listing.page_token),
-        metadata=user.metadata,
-    )
+    call = request.app.state.api.compute.ListKeyPairs
+    reply, paging = await list_page(request, user, call, cpb.ListKeyPairsRequest)
     # The API has no name filter for key pairs: the page filters what it was given.
-    key_pairs = [k for k in reply.key_pairs if listing.q.lower() in k.name.lower()]
-    return render(
-        request,
-        "keypairs.html",
-        key_pairs=key_pairs,
-        listing=listing,
-        next_url=listing.next_url(request, reply.next_page_token),
-    )
+    q = paging["listing"].q.lower()
+    key_pairs = [k for k in reply.key_pairs if q in k.name.lower()]
+    return render(request, "keypairs.html", key_pairs=key_pairs, **paging)
 
 
 async def key_pair_create(request: Request):

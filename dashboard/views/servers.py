@@ -13,7 +13,7 @@ from starlette.routing import Route
 from dashboard import i18n
 from dashboard.auth import require_user
 from dashboard.i18n import N_, _
-from dashboard.web import Listing, back, env, flash, language_of, redirect, render
+from dashboard.web import back, enum_label, env, flash, language_of, list_page, redirect, render
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 
@@ -31,12 +31,12 @@ ACTIONS = {
 
 
 def status(server) -> str:
-    return cpb.ServerStatus.Name(server.status).removeprefix("SERVER_STATUS_")
+    return enum_label(cpb.ServerStatus, server.status, "SERVER_STATUS_").upper()
 
 
 def task(server) -> str:
-    name = cpb.TaskState.Name(server.task_state).removeprefix("TASK_STATE_")
-    return "" if name in ("UNSPECIFIED", "NONE") else name.lower()
+    name = enum_label(cpb.TaskState, server.task_state, "TASK_STATE_")
+    return "" if name in ("unspecified", "none") else name
 
 
 DESCRIBE = {"status": status, "task": task}
@@ -44,24 +44,19 @@ DESCRIBE = {"status": status, "task": task}
 
 async def server_list(request: Request):
     user = require_user(request)
-    listing = Listing.of(request)
-    reply = await request.app.state.api.compute.ListServers(
-        cpb.ListServersRequest(
-            name=listing.q, page_size=listing.page_size, page_token=listing.page_token
-        ),
-        metadata=user.metadata,
-    )
+    call = request.app.state.api.compute.ListServers
+    reply, paging = await list_page(request, user, call, cpb.ListServersRequest, "name")
+    listing = paging["listing"]
     # The live feed starts where this page's data ends, so no change falls between them.
     revision = max((s.revision for s in reply.servers), default=0)
     return render(
         request,
         "servers.html",
         servers=reply.servers,
-        listing=listing,
-        next_url=listing.next_url(request, reply.next_page_token),
         revision=revision,
         live_insert=not listing.q and not listing.page_token,
         describe=DESCRIBE,
+        **paging,
     )
 
 

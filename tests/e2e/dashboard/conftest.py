@@ -4,12 +4,6 @@ Playwright (no browser download)."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +15,7 @@ from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
 from tests.integration.compute_node.node_support import upload_image
 from tests.support.cloud import Cloud, unique
+from tests.support.dashboard import DashboardProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,55 +30,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
-
-
-class DashboardProcess:
-    """`stratus-dashboard` (python -m dashboard.main) on a free loopback port."""
-
-    def __init__(self, directory: Path, controller_address: str):
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config = directory / "dashboard.toml"
-        self.config.write_text(
-            f'[dashboard]\nlisten = "127.0.0.1:0"\ncontroller = "grpc://{controller_address}"\n'
-            f'secret_key_file = "{directory / "secret"}"\nlog_level = "warning"\n'
-        )
-        self.log = directory / "dashboard.log"
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 60) -> DashboardProcess:
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "dashboard.main", "--config", str(self.config)],
-                stdout=log,
-                stderr=log,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log.read_text()
-            match = re.search(r"serving at (http://\S+?)/?$", text, re.M)
-            if match and _answers(match.group(1) + "/login"):
-                self.url = match.group(1)
-                return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stratus-dashboard exited: {text}")
-            time.sleep(0.1)
-        raise TimeoutError(f"stratus-dashboard did not start: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
 
 
 class Stack:
