@@ -29,15 +29,18 @@ class Api:
 
     def __init__(self, channel: grpc.aio.Channel):
         self.channel = channel
-        self.identity = identity_grpc.IdentityServiceStub(channel)
-        self.image = image_grpc.ImageServiceStub(channel)
-        self.compute = compute_grpc.ComputeServiceStub(channel)
-        self.ca = ca_grpc.CertificateAuthorityServiceStub(channel)
+        self.identity = identity_grpc.IdentityServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.image = image_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.compute = compute_grpc.ComputeServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.ca = ca_grpc.CertificateAuthorityServiceStub(channel)  # type: ignore[no-untyped-call]
 
     async def serves(self, service: str) -> bool:
         """Whether the controller offers a gRPC service (by full name), asked through server
         reflection: pages for APIs that are not there yet stay hidden."""
-        from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+        from grpc_reflection.v1alpha import (  # type: ignore[import-untyped]
+            reflection_pb2,
+            reflection_pb2_grpc,
+        )
 
         stub = reflection_pb2_grpc.ServerReflectionStub(self.channel)
         try:

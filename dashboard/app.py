@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starsessions import SessionAutoloadMiddleware, SessionMiddleware
 from starsessions.stores.memory import InMemoryStore
 
@@ -68,7 +70,7 @@ def build(config: DashboardSection) -> Starlette:
     tls = bool(config.tls_cert_file)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The channel belongs to the server's event loop: it is opened here, not before.
         api = app.state.api = Api(open_channel(config.controller, config.controller_ca_file))
         for page, service in OPTIONAL_SERVICES.items():
@@ -122,7 +124,7 @@ def build(config: DashboardSection) -> Starlette:
 class _CsrfMiddleware:
     """asgi-csrf as a Starlette middleware class (it ships as a wrapping function)."""
 
-    def __init__(self, app, signing_secret: str, cookie_secure: bool):
+    def __init__(self, app: ASGIApp, signing_secret: str, cookie_secure: bool):
         self.wrapped = asgi_csrf(
             app,
             signing_secret=signing_secret,
@@ -131,5 +133,5 @@ class _CsrfMiddleware:
             always_protect={"/login"},
         )
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.wrapped(scope, receive, send)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starsessions import regenerate_session_id
 
 from dashboard.api import bearer
+from stratus.identity.v1 import identity_service_pb2 as ipb
 
 
 class LoginRequired(Exception):
@@ -35,11 +36,11 @@ class User:
         return "admin" in self.roles
 
     @property
-    def metadata(self):
+    def metadata(self) -> tuple[tuple[str, str], ...]:
         return bearer(self.token)
 
 
-def sign_in(request: Request, token: str, info) -> None:
+def sign_in(request: Request, token: str, info: ipb.TokenInfo) -> None:
     """Starts a fresh session (a new id, so an id planted before sign-in is worthless)."""
     language = request.session.get("language")
     request.session.clear()

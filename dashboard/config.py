@@ -46,10 +46,11 @@ def load(path: Path | None = None, env: typing.Mapping[str, str] | None = None) 
     unknown = set(tables) - {DashboardSection.section}
     if unknown:
         raise ConfigError(f"{file}: unknown section(s): {', '.join(sorted(unknown))}")
-    return build_section(
+    section: DashboardSection = build_section(
         DashboardSection,
         DashboardSection.section,
         tables.get(DashboardSection.section, {}),
         str(file),
         os.environ if env is None else env,
     )
+    return section

@@ -40,12 +40,12 @@ def use(language: str) -> None:
     _current.set(_catalogues[language])
 
 
-def gettext_(message: str, **variables) -> str:
+def gettext_(message: str, **variables: object) -> str:
     text = _current.get().gettext(message)
     return text % variables if variables else text
 
 
-def ngettext_(singular: str, plural: str, n: int, **variables) -> str:
+def ngettext_(singular: str, plural: str, n: int, **variables: object) -> str:
     text = _current.get().ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import grpc
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from dashboard import i18n
-from dashboard.auth import current_user
+from dashboard.auth import User, current_user
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,10 +30,13 @@ env.install_gettext_callables(i18n.gettext_, i18n.ngettext_, newstyle=True)  # t
 
 
 def language_of(request: Request) -> str:
-    return request.session.get("language") or request.app.state.config.default_language
+    language = request.session.get("language") or request.app.state.config.default_language
+    return str(language)
 
 
-def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+def render(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> HTMLResponse:
     i18n.use(language_of(request))
     html = env.get_template(template).render(
         request=request,
@@ -84,7 +89,9 @@ class Listing:
         return f"{request.url.path}?{urlencode({'q': self.q, 'page_token': next_page_token})}"
 
 
-async def list_page(request: Request, user, call, message: type, search: str = ""):
+async def list_page(
+    request: Request, user: User, call: Any, message: Any, search: str = ""
+) -> tuple[Any, dict[str, Any]]:
     """One page of a List RPC, searched by the request field `search`: the reply, and what the
     page's search box and pager need (`listing`, `next_url`)."""
     listing = Listing.of(request)
@@ -95,9 +102,9 @@ async def list_page(request: Request, user, call, message: type, search: str = "
     return reply, {"listing": listing, "next_url": listing.next_url(request, reply.next_page_token)}
 
 
-def enum_label(enum, value: int, prefix: str) -> str:
+def enum_label(enum: EnumTypeWrapper, value: int, prefix: str) -> str:
     """SERVER_STATUS_ACTIVE -> active: an enum value as the pages show it."""
-    return enum.Name(value).removeprefix(prefix).lower()
+    return str(enum.Name(value)).removeprefix(prefix).lower()
 
 
 def rpc_failure(request: Request, error: grpc.aio.AioRpcError) -> Response:

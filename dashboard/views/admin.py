@@ -5,9 +5,12 @@ decides; the dashboard only hides these pages from others."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard.auth import require_admin
@@ -18,7 +21,7 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.identity.v1 import identity_service_pb2 as ipb
 
 
-def _time(stamp) -> str:
+def _time(stamp: Timestamp) -> str:
     return stamp.ToDatetime().strftime("%Y-%m-%d %H:%M") if stamp.seconds else ""
 
 
@@ -31,10 +34,10 @@ class Table:
     title: str
     service: str
     method: str
-    request: type
+    request: Any
     items: str
     search: str
-    columns: tuple[tuple[str, Callable], ...]
+    columns: tuple[tuple[str, Callable[[Any], object]], ...]
 
 
 TABLES = [
@@ -120,8 +123,8 @@ TABLES = [
 ]
 
 
-def _table_page(table: Table):
-    async def page(request: Request):
+def _table_page(table: Table) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
         user = require_admin(request)
         call = getattr(getattr(request.app.state.api, table.service), table.method)
         reply, paging = await list_page(request, user, call, table.request, table.search)
@@ -139,14 +142,14 @@ def _table_page(table: Table):
     return page
 
 
-async def hypervisors(request: Request):
+async def hypervisors(request: Request) -> Response:
     user = require_admin(request)
     call = request.app.state.api.compute.ListHypervisors
     reply, paging = await list_page(request, user, call, cpb.ListHypervisorsRequest, "hostname")
     return render(request, "admin/hypervisors.html", hypervisors=reply.hypervisors, **paging)
 
 
-async def services(request: Request):
+async def services(request: Request) -> Response:
     user = require_admin(request)
     call = request.app.state.api.compute.ListComputeServices
     reply, paging = await list_page(request, user, call, cpb.ListComputeServicesRequest, "host")
@@ -160,7 +163,7 @@ async def services(request: Request):
     )
 
 
-async def service_toggle(request: Request):
+async def service_toggle(request: Request) -> Response:
     user = require_admin(request)
     form = await request.form()
     compute = request.app.state.api.compute

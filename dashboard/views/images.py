@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dashboard.auth import require_user
@@ -20,22 +20,22 @@ VISIBILITIES = ["private", "shared", "community", "public"]
 CHUNK = 256 * 1024
 
 
-def disk_format(image) -> str:
+def disk_format(image: ipb.Image) -> str:
     return enum_label(ipb.DiskFormat, image.disk_format, "DISK_FORMAT_")
 
 
-def status(image) -> str:
+def status(image: ipb.Image) -> str:
     return enum_label(ipb.ImageStatus, image.status, "IMAGE_STATUS_")
 
 
-def visibility(image) -> str:
+def visibility(image: ipb.Image) -> str:
     return enum_label(ipb.ImageVisibility, image.visibility, "IMAGE_VISIBILITY_")
 
 
 DESCRIBE = {"status": status, "disk_format": disk_format, "visibility": visibility}
 
 
-async def image_list(request: Request):
+async def image_list(request: Request) -> Response:
     user = require_user(request)
     call = request.app.state.api.image.ListImages
     reply, paging = await list_page(request, user, call, ipb.ListImagesRequest, "name")
@@ -50,7 +50,7 @@ async def image_list(request: Request):
     )
 
 
-async def image_detail(request: Request):
+async def image_detail(request: Request) -> Response:
     user = require_user(request)
     api = request.app.state.api
     image = await api.image.GetImage(
@@ -72,7 +72,9 @@ async def image_detail(request: Request):
     )
 
 
-async def _chunks(image_id: str, size: int | None, body: AsyncIterator[bytes]):
+async def _chunks(
+    image_id: str, size: int | None, body: AsyncIterator[bytes]
+) -> AsyncIterator[ipb.UploadImageDataRequest]:
     first = ipb.UploadImageDataRequest(image_id=image_id)
     if size is not None:
         first.size = size
@@ -86,25 +88,29 @@ async def _chunks(image_id: str, size: int | None, body: AsyncIterator[bytes]):
     yield ipb.UploadImageDataRequest(data=bytes(pending), last=True)
 
 
-async def image_upload(request: Request):
+async def image_upload(request: Request) -> Response:
     """PUT /images/upload?name=..&disk_format=..&visibility=..: the request body is the file.
     The image is created first, then its bytes follow as they arrive."""
     user = require_user(request)
     api = request.app.state.api
     params = request.query_params
+    # Enum fields take their value names; a value outside the lists is UNSPECIFIED, which the
+    # controller refuses with its own message.
     fmt = params.get("disk_format", "raw")
     vis = params.get("visibility", "private")
+    wanted_format = (
+        f"DISK_FORMAT_{fmt.upper()}" if fmt in DISK_FORMATS else "DISK_FORMAT_UNSPECIFIED"
+    )
+    wanted_visibility = (
+        f"IMAGE_VISIBILITY_{vis.upper()}" if vis in VISIBILITIES else "IMAGE_VISIBILITY_UNSPECIFIED"
+    )
     image = await api.image.CreateImage(
         ipb.CreateImageRequest(
             image=ipb.Image(
                 name=params.get("name", ""),
-                disk_format=ipb.DiskFormat.Value(f"DISK_FORMAT_{fmt.upper()}")
-                if fmt in DISK_FORMATS
-                else ipb.DISK_FORMAT_UNSPECIFIED,
+                disk_format=wanted_format,
                 container_format=ipb.CONTAINER_FORMAT_BARE,
-                visibility=ipb.ImageVisibility.Value(f"IMAGE_VISIBILITY_{vis.upper()}")
-                if vis in VISIBILITIES
-                else ipb.IMAGE_VISIBILITY_UNSPECIFIED,
+                visibility=wanted_visibility,
             )
         ),
         metadata=user.metadata,
@@ -125,7 +131,7 @@ async def image_upload(request: Request):
     return JSONResponse({"id": image.id, "status": status(image)})
 
 
-async def image_delete(request: Request):
+async def image_delete(request: Request) -> Response:
     user = require_user(request)
     image_id = request.path_params["image_id"]
     await request.app.state.api.image.DeleteImage(
@@ -135,7 +141,7 @@ async def image_delete(request: Request):
     return redirect("/images")
 
 
-async def image_share(request: Request):
+async def image_share(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
     image_id = request.path_params["image_id"]

@@ -13,7 +13,7 @@ from dashboard.web import flash, list_page, redirect, render
 from stratus.compute.v1 import compute_service_pb2 as cpb
 
 
-async def key_pair_list(request: Request):
+async def key_pair_list(request: Request) -> Response:
     user = require_user(request)
     call = request.app.state.api.compute.ListKeyPairs
     reply, paging = await list_page(request, user, call, cpb.ListKeyPairsRequest)
@@ -23,7 +23,7 @@ async def key_pair_list(request: Request):
     return render(request, "keypairs.html", key_pairs=key_pairs, **paging)
 
 
-async def key_pair_create(request: Request):
+async def key_pair_create(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
     public_key = str(form.get("public_key", "")).strip()
@@ -43,7 +43,7 @@ async def key_pair_create(request: Request):
     )
 
 
-async def key_pair_delete(request: Request):
+async def key_pair_delete(request: Request) -> Response:
     user = require_user(request)
     await request.app.state.api.compute.DeleteKeyPair(
         cpb.DeleteKeyPairRequest(name=request.path_params["name"]), metadata=user.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard import i18n
@@ -18,13 +19,13 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-async def login_page(request: Request):
+async def login_page(request: Request) -> Response:
     if current_user(request) is not None:
         return redirect("/")
     return render(request, "login.html", next=_safe_next(request.query_params.get("next", "/")))
 
 
-async def _issue(request: Request, user: str, password: str, project: str):
+async def _issue(request: Request, user: str, password: str, project: str) -> None:
     api = request.app.state.api
     reply = await api.identity.IssueToken(
         ipb.IssueTokenRequest(user_name=user, password=password, project_name=project)
@@ -32,7 +33,7 @@ async def _issue(request: Request, user: str, password: str, project: str):
     sign_in(request, reply.token, reply.info)
 
 
-async def login(request: Request):
+async def login(request: Request) -> Response:
     form = await request.form()
     i18n.use(request.session.get("language") or request.app.state.config.default_language)
     try:
@@ -62,7 +63,7 @@ async def _revoke(request: Request) -> None:
     )
 
 
-async def logout(request: Request):
+async def logout(request: Request) -> Response:
     if current_user(request) is not None:
         try:
             await _revoke(request)
@@ -73,7 +74,7 @@ async def logout(request: Request):
     return redirect("/login")
 
 
-async def switch_project(request: Request):
+async def switch_project(request: Request) -> Response:
     """A token for another project of the user's. The API has no token-for-token exchange, so
     the password is asked again; the old token is revoked once the new one is issued."""
     user = require_user(request)
@@ -94,7 +95,7 @@ async def switch_project(request: Request):
     return redirect("/")
 
 
-async def projects_page(request: Request):
+async def projects_page(request: Request) -> Response:
     user = require_user(request)
     reply = await request.app.state.api.identity.ListProjects(
         ipb.ListProjectsRequest(user_id=user.user_id, page_size=200), metadata=user.metadata
@@ -102,7 +103,7 @@ async def projects_page(request: Request):
     return render(request, "switch_project.html", projects=reply.projects)
 
 
-async def set_language(request: Request):
+async def set_language(request: Request) -> Response:
     form = await request.form()
     language = str(form.get("language", ""))
     if language in i18n.LANGUAGES:

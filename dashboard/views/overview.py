@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard.auth import require_user
@@ -24,7 +25,7 @@ class Usage:
         return self.limit < 0
 
 
-async def overview(request: Request):
+async def overview(request: Request) -> Response:
     user = require_user(request)
     quotas = await request.app.state.api.compute.GetQuotas(
         cpb.GetQuotasRequest(project_id=user.project_id), metadata=user.metadata

@@ -4,10 +4,12 @@ launch wizard, details with actions and the console log, delete."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import grpc
 from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard import i18n
@@ -30,11 +32,11 @@ ACTIONS = {
 }
 
 
-def status(server) -> str:
+def status(server: cpb.Server) -> str:
     return enum_label(cpb.ServerStatus, server.status, "SERVER_STATUS_").upper()
 
 
-def task(server) -> str:
+def task(server: cpb.Server) -> str:
     name = enum_label(cpb.TaskState, server.task_state, "TASK_STATE_")
     return "" if name in ("unspecified", "none") else name
 
@@ -42,7 +44,7 @@ def task(server) -> str:
 DESCRIBE = {"status": status, "task": task}
 
 
-async def server_list(request: Request):
+async def server_list(request: Request) -> Response:
     user = require_user(request)
     call = request.app.state.api.compute.ListServers
     reply, paging = await list_page(request, user, call, cpb.ListServersRequest, "name")
@@ -60,7 +62,7 @@ async def server_list(request: Request):
     )
 
 
-async def server_events(request: Request):
+async def server_events(request: Request) -> Response:
     """Server-sent events from the user's own WatchServers stream: each change is the row as
     the list renders it (escaped like the page), keyed by the server's id."""
     user = require_user(request)
@@ -72,7 +74,7 @@ async def server_events(request: Request):
         cpb.WatchServersRequest(since_revision=since_revision), metadata=user.metadata
     )
 
-    async def events():
+    async def events() -> AsyncIterator[dict[str, str]]:
         i18n.use(language)
         try:
             async for change in stream:
@@ -97,7 +99,7 @@ async def server_events(request: Request):
     return EventSourceResponse(events(), ping=15)
 
 
-async def launch_page(request: Request):
+async def launch_page(request: Request) -> Response:
     user = require_user(request)
     api = request.app.state.api
     images = await api.image.ListImages(
@@ -119,7 +121,7 @@ async def launch_page(request: Request):
     )
 
 
-async def launch(request: Request):
+async def launch(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
     name = str(form.get("name", "")).strip()
@@ -146,7 +148,7 @@ async def launch(request: Request):
     return redirect("/servers")
 
 
-async def server_detail(request: Request):
+async def server_detail(request: Request) -> Response:
     user = require_user(request)
     server = await request.app.state.api.compute.GetServer(
         cpb.GetServerRequest(id=request.path_params["server_id"]), metadata=user.metadata
@@ -154,7 +156,7 @@ async def server_detail(request: Request):
     return render(request, "server.html", server=server, describe=DESCRIBE, actions=ACTIONS)
 
 
-async def console_log(request: Request):
+async def console_log(request: Request) -> Response:
     user = require_user(request)
     api = request.app.state.api
     server_id = request.path_params["server_id"]
@@ -165,7 +167,7 @@ async def console_log(request: Request):
     return render(request, "console_log.html", server=server, output=output.output)
 
 
-async def server_action(request: Request):
+async def server_action(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
     action = ACTIONS.get(str(form.get("action", "")))
@@ -179,7 +181,7 @@ async def server_action(request: Request):
     return back(request, f"/servers/{server_id}")
 
 
-async def server_delete(request: Request):
+async def server_delete(request: Request) -> Response:
     user = require_user(request)
     await request.app.state.api.compute.DeleteServer(
         cpb.DeleteServerRequest(id=request.path_params["server_id"]), metadata=user.metadata
