@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -13,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, context: ssl.SSLContext | None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
+        with urllib.request.urlopen(url, timeout=5, context=context) as reply:
             return reply.status == 200
     except OSError:
         return False
@@ -24,12 +25,20 @@ def _answers(url: str) -> bool:
 class DashboardProcess:
     """`stratus-dashboard` (python -m dashboard.main) on a free loopback port."""
 
-    def __init__(self, directory: Path, controller_address: str):
+    def __init__(
+        self, directory: Path, controller_address: str, tls: tuple[Path, Path] | None = None
+    ):
+        """`tls`: a certificate and its key, for HTTPS (the certificate is then trusted)."""
         directory.mkdir(parents=True, exist_ok=True)
         self.config = directory / "dashboard.toml"
+        options = ""
+        self.context = None
+        if tls:
+            options = f'tls_cert_file = "{tls[0]}"\ntls_key_file = "{tls[1]}"\n'
+            self.context = ssl.create_default_context(cafile=str(tls[0]))
         self.config.write_text(
             f'[dashboard]\nlisten = "127.0.0.1:0"\ncontroller = "grpc://{controller_address}"\n'
-            f'secret_key_file = "{directory / "secret"}"\nlog_level = "warning"\n'
+            f'secret_key_file = "{directory / "secret"}"\nlog_level = "warning"\n{options}'
         )
         self.log = directory / "dashboard.log"
         self.proc: subprocess.Popen | None = None
@@ -47,8 +56,8 @@ class DashboardProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log.read_text()
-            match = re.search(r"serving at (http://\S+?)/?$", text, re.M)
-            if match and _answers(match.group(1) + "/login"):
+            match = re.search(r"serving at (https?://\S+?)/?$", text, re.M)
+            if match and _answers(match.group(1) + "/login", self.context):
                 self.url = match.group(1)
                 return self
             if self.proc.poll() is not None:
