@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -307,3 +308,26 @@ def test_switching_project_and_sharing_an_image(stack, context):
     page.click("form.stack button[type=submit]")
     page.wait_for_url(f"{stack.url}/")
     assert second.project_name in page.locator(".who").inner_text()
+
+
+def test_a_refused_upload_says_why_and_leaves_no_image(stack, context, tmp_path):
+    """A qcow2 with a backing file (CVE-2022-47951's class) is refused by the image service;
+    the page shows its reason and the half-made image is gone."""
+    tenant = stack.cloud.tenant("member")
+    base, evil = tmp_path / "base.qcow2", tmp_path / "evil.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "16M"], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", evil], check=True
+    )
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    page.goto(f"{stack.url}/images")
+    page.click("#upload-panel summary")
+    page.fill("#upload-form input[name=name]", "evil")
+    page.select_option("#upload-form select[name=disk_format]", "qcow2")
+    page.set_input_files("#upload-form input[name=file]", str(evil))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-status")).not_to_be_empty(timeout=60_000)
+    assert "failed safety checks" in page.locator("#upload-status").inner_text()
+    images = stack.images.ListImages(ipb.ListImagesRequest(name="evil"), metadata=tenant.metadata)
+    assert list(images.images) == []
