@@ -26,7 +26,7 @@ from dashboard.api import Api, open_channel
 from dashboard.auth import AdminRequired, LoginRequired, sign_out
 from dashboard.config import DashboardSection
 from dashboard.security import SecurityHeaders
-from dashboard.views import admin, images, keypairs, login, overview, servers
+from dashboard.views import admin, admin_identity, images, keypairs, login, overview, servers
 from dashboard.web import flash, redirect, render, rpc_failure
 
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +85,7 @@ def build(config: DashboardSection) -> Starlette:
         *servers.routes,
         *keypairs.routes,
         *admin.routes,
+        *admin_identity.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

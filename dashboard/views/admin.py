@@ -38,6 +38,8 @@ class Table:
     items: str
     search: str
     columns: tuple[tuple[str, Callable[[Any], object]], ...]
+    # A form shown above the table (a template under admin/forms/), posting to `path`.
+    form: str = ""
 
 
 TABLES = [
@@ -55,6 +57,7 @@ TABLES = [
             (N_("Enabled"), lambda p: "yes" if p.enabled else "no"),
             (N_("Description"), lambda p: p.description),
         ),
+        form="admin/forms/project.html",
     ),
     Table(
         "/admin/users",
@@ -70,6 +73,7 @@ TABLES = [
             (N_("Email"), lambda u: u.email),
             (N_("Enabled"), lambda u: "yes" if u.enabled else "no"),
         ),
+        form="admin/forms/user.html",
     ),
     Table(
         "/admin/role-assignments",
@@ -84,6 +88,7 @@ TABLES = [
             (N_("Project"), lambda a: a.project_name),
             (N_("Role"), lambda a: a.role_name),
         ),
+        form="admin/forms/role_assignment.html",
     ),
     Table(
         "/admin/flavors",
@@ -136,6 +141,7 @@ def _table_page(table: Table) -> Callable[[Request], Awaitable[Response]]:
             headers=[_(header) for header, _column in table.columns],
             rows=[[column(item) for _header, column in table.columns] for item in items],
             searchable=bool(table.search),
+            form=table.form,
             **paging,
         )
 
