@@ -57,7 +57,8 @@ async def image_detail(request: Request) -> Response:
         ipb.GetImageRequest(id=request.path_params["image_id"]), metadata=user.metadata
     )
     members = []
-    if image.owner == user.project_id and image.visibility == ipb.IMAGE_VISIBILITY_SHARED:
+    # The owner sees every member project; a member project sees its own membership.
+    if image.visibility == ipb.IMAGE_VISIBILITY_SHARED:
         members = (
             await api.image.ListMembers(
                 ipb.ListMembersRequest(image_id=image.id), metadata=user.metadata
@@ -68,6 +69,7 @@ async def image_detail(request: Request) -> Response:
         "image.html",
         image=image,
         members=members,
+        member_status=lambda m: enum_label(ipb.MemberStatus, m.status, "MEMBER_STATUS_"),
         describe=DESCRIBE,
     )
 
@@ -153,10 +155,30 @@ async def image_share(request: Request) -> Response:
     return back(request, f"/images/{image_id}")
 
 
+async def image_membership(request: Request) -> Response:
+    """A member project accepts an image shared with it (it then shows in its lists) or
+    rejects it."""
+    user = require_user(request)
+    form = await request.form()
+    image_id = request.path_params["image_id"]
+    wanted = {"accepted": ipb.MEMBER_STATUS_ACCEPTED, "rejected": ipb.MEMBER_STATUS_REJECTED}
+    await request.app.state.api.image.UpdateMember(
+        ipb.UpdateMemberRequest(
+            image_id=image_id,
+            member_id=user.project_id,
+            status=wanted.get(str(form.get("status", "")), ipb.MEMBER_STATUS_UNSPECIFIED),
+        ),
+        metadata=user.metadata,
+    )
+    flash(request, _("Membership updated."))
+    return back(request, f"/images/{image_id}")
+
+
 routes = [
     Route("/images", image_list, methods=["GET"]),
     Route("/images/upload", image_upload, methods=["PUT"]),
     Route("/images/{image_id}", image_detail, methods=["GET"]),
     Route("/images/{image_id}/delete", image_delete, methods=["POST"]),
     Route("/images/{image_id}/share", image_share, methods=["POST"]),
+    Route("/images/{image_id}/membership", image_membership, methods=["POST"]),
 ]

@@ -309,6 +309,15 @@ def test_switching_project_and_sharing_an_image(stack, context):
     page.wait_for_url(f"{stack.url}/")
     assert second.project_name in page.locator(".who").inner_text()
 
+    # In the other project, the shared image shows in lists once accepted.
+    page.goto(f"{stack.url}/images")
+    assert image.name not in page.locator("#list").inner_text()
+    page.goto(f"{stack.url}/images/{image.id}")
+    page.click("#membership button[value=accepted]")
+    page.wait_for_selector("h2:has-text('accepted')")
+    page.goto(f"{stack.url}/images")
+    assert image.name in page.locator("#list").inner_text()
+
 
 def test_a_refused_upload_says_why_and_leaves_no_image(stack, context, tmp_path):
     """A qcow2 with a backing file (CVE-2022-47951's class) is refused by the image service;
