@@ -27,7 +27,7 @@ from dashboard.auth import AdminRequired, LoginRequired, sign_out
 from dashboard.config import DashboardSection
 from dashboard.security import SecurityHeaders
 from dashboard.views import admin, admin_identity, images, keypairs, login, overview, servers
-from dashboard.web import flash, redirect, render, rpc_failure
+from dashboard.web import flash, language_of, redirect, render, rpc_failure
 
 STATIC = Path(__file__).parent / "static"
 # Services of issues still under way: their pages appear once the controller offers them.
@@ -51,6 +51,19 @@ async def login_required(request: Request, exc: Exception) -> Response:
     return redirect(f"/login?next={request.url.path}")
 
 
+class RequestLanguage:
+    """Every request speaks its user's language, from the first text it translates (flash
+    messages too) to the page it renders."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            i18n.use(language_of(Request(scope)))
+        await self.app(scope, receive, send)
+
+
 async def admin_required(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=403, message=i18n._("Admins only."))
 
@@ -60,7 +73,6 @@ async def rpc_error(request: Request, exc: Exception) -> Response:
     if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
         # The token was revoked or has expired at the controller: the session ends with it.
         sign_out(request)
-        i18n.use(request.session.get("language") or request.app.state.config.default_language)
         flash(request, i18n._("Your session has ended; please sign in again."), "error")
         return redirect("/login")
     return rpc_failure(request, exc)
@@ -108,6 +120,7 @@ def build(config: DashboardSection) -> Starlette:
                 cookie_https_only=tls or config.secure_cookies,
             ),
             Middleware(SessionAutoloadMiddleware),
+            Middleware(RequestLanguage),
             # CSRF: a signed double-submit token, checked on every POST/PUT/DELETE (form field
             # or x-csrftoken header), the sign-in form included.
             Middleware(

@@ -37,7 +37,6 @@ def language_of(request: Request) -> str:
 def render(
     request: Request, template: str, status_code: int = 200, **context: object
 ) -> HTMLResponse:
-    i18n.use(language_of(request))
     html = env.get_template(template).render(
         request=request,
         user=current_user(request),
@@ -110,7 +109,6 @@ def enum_label(enum: EnumTypeWrapper, value: int, prefix: str) -> str:
 def rpc_failure(request: Request, error: grpc.aio.AioRpcError) -> Response:
     """A refused call: on a form, the controller's message on the page the form was on; on a
     page, an error page with the matching HTTP status."""
-    i18n.use(language_of(request))
     message = error.details() or error.code().name
     if request.method == "POST":
         flash(request, message, "error")

@@ -35,7 +35,6 @@ async def _issue(request: Request, user: str, password: str, project: str) -> No
 
 async def login(request: Request) -> Response:
     form = await request.form()
-    i18n.use(request.session.get("language") or request.app.state.config.default_language)
     try:
         await _issue(
             request,

@@ -91,7 +91,8 @@ async def server_events(request: Request) -> Response:
                     ),
                 }
         except grpc.aio.AioRpcError as error:
-            # Token revoked or expired: tell the page, which stops listening and reloads.
+            # The controller ended the feed (token revoked or expired, the controller going
+            # away): the page stops listening and reloads, showing what is true now.
             yield {"event": "ended", "data": error.code().name}
         finally:
             stream.cancel()

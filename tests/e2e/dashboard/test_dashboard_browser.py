@@ -242,6 +242,13 @@ def test_the_pages_speak_simplified_chinese_on_request(stack, context):
     page.wait_for_selector("nav >> text=云主机")
     assert page.locator("h1").inner_text() == "概览"
     screenshot(page, "overview-zh-desktop")
+    # What the next page says about a form's outcome is in the user's language too.
+    stack.compute.CreateKeyPair(
+        cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name="zh-key")), metadata=tenant.metadata
+    )
+    page.goto(f"{stack.url}/key-pairs")
+    page.click("form[action='/key-pairs/zh-key/delete'] button")
+    page.wait_for_selector("p.flash:has-text('密钥对已删除。')")
 
 
 def revocations(stack) -> int:
