@@ -28,6 +28,7 @@ from dashboard.config import DashboardSection
 from dashboard.security import SecurityHeaders
 from dashboard.views import admin, admin_identity, images, keypairs, login, overview, servers
 from dashboard.web import flash, language_of, redirect, render, rpc_failure
+from stratus_common import systemd
 
 STATIC = Path(__file__).parent / "static"
 # Services of issues still under way: their pages appear once the controller offers them.
@@ -87,7 +88,13 @@ def build(config: DashboardSection) -> Starlette:
         api = app.state.api = Api(open_channel(config.controller, config.controller_ca_file))
         for page, service in OPTIONAL_SERVICES.items():
             app.state.optional_pages[page] = await api.serves(service)
+        # Ready without waiting for the controller: pages say so while it is away.
+        systemd.notify(systemd.READY)
+        watchdog = systemd.start_watchdog()
         yield
+        systemd.notify(systemd.STOPPING)
+        if watchdog is not None:
+            watchdog.cancel()
         await api.channel.close()
 
     routes = [

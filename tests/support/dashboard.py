@@ -44,14 +44,14 @@ class DashboardProcess:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self, timeout: float = 60) -> DashboardProcess:
+    def start(self, timeout: float = 60, env: dict[str, str] | None = None) -> DashboardProcess:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "dashboard.main", "--config", str(self.config)],
                 stdout=log,
                 stderr=log,
                 cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
