@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 from dashboard import i18n
 
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext_": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "ngettext_": (1, 2)}
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 
 
