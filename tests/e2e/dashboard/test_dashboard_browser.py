@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from playwright.sync_api import expect
 
 from stratus.compute.v1 import compute_service_pb2 as cpb
@@ -377,3 +379,22 @@ def test_an_admin_makes_a_project_and_a_user_who_then_signs_in(stack, context, b
     sign_in(newcomer, stack.url, user_name, password, name)
     assert name in newcomer.locator(".who").inner_text()
     fresh.close()
+
+
+def test_a_public_key_is_imported_and_deleted(stack, context):
+    tenant = stack.cloud.tenant("member")
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    public = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    page = context.new_page()
+    sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
+    page.goto(f"{stack.url}/key-pairs")
+    page.fill("#import-key input[name=name]", "laptop")
+    page.fill("#import-key textarea[name=public_key]", public.decode() + " me@laptop")
+    page.click("#import-key button[type=submit]")
+    page.wait_for_selector("td:text-is('laptop')")
+    (stored,) = stack.compute.ListKeyPairs(
+        cpb.ListKeyPairsRequest(), metadata=tenant.metadata
+    ).key_pairs
+    assert stored.public_key.split()[:2] == public.decode().split()
+    page.click("form[action='/key-pairs/laptop/delete'] button")
+    page.wait_for_selector("text=No key pairs.")
