@@ -355,22 +355,13 @@ def test_an_admin_makes_a_project_and_a_user_who_then_signs_in(stack, context, b
     name, user_name, password = unique("proj"), unique("user"), "pw-" + unique("x")
     page = context.new_page()
     sign_in(page, stack.url, "admin", ADMIN_PASSWORD, "admin")
-    page.goto(f"{stack.url}/admin/projects")
-    page.click("text=Create a project")
-    page.fill("#create-project input[name=name]", name)
-    page.click("#create-project button[type=submit]")
+    admin_form(page, f"{stack.url}/admin/projects", "#create-project", name=name)
     page.wait_for_selector(f"td:text-is('{name}')")
-    page.goto(f"{stack.url}/admin/users")
-    page.click("text=Create a user")
-    page.fill("#create-user input[name=name]", user_name)
-    page.fill("#create-user input[name=password]", password)
-    page.click("#create-user button[type=submit]")
+    admin_form(page, f"{stack.url}/admin/users", "#create-user", name=user_name, password=password)
     page.wait_for_selector(f"td:text-is('{user_name}')")
-    page.goto(f"{stack.url}/admin/role-assignments")
-    page.click("text=Assign a role")
-    page.fill("#assign-role input[name=user]", user_name)
-    page.fill("#assign-role input[name=project]", name)
-    page.click("#assign-role button[type=submit]")
+    admin_form(
+        page, f"{stack.url}/admin/role-assignments", "#assign-role", user=user_name, project=name
+    )
     page.wait_for_selector("p.flash:has-text('Role assigned.')")
     screenshot(page, "admin-role-assignments-desktop")
 
@@ -379,6 +370,15 @@ def test_an_admin_makes_a_project_and_a_user_who_then_signs_in(stack, context, b
     sign_in(newcomer, stack.url, user_name, password, name)
     assert name in newcomer.locator(".who").inner_text()
     fresh.close()
+
+
+def admin_form(page, url: str, form: str, **fields: str) -> None:
+    """Opens the folded form above an admin list, fills it in and sends it."""
+    page.goto(url)
+    page.click(f"details:has({form}) summary")
+    for field, value in fields.items():
+        page.fill(f"{form} input[name={field}]", value)
+    page.click(f"{form} button[type=submit]")
 
 
 def test_a_public_key_is_imported_and_deleted(stack, context):
