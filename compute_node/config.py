@@ -19,6 +19,12 @@ shutdown_timeout = 60
 [image_cache]
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
+
+[network]                            # guests' ports, as the controller's NetworkState says
+tunnel_ip = "192.0.2.11"             # underlay address for VXLAN; "" = no tenant networks here
+physical_network_mappings = { provider = "eth1" }  # provider network -> interface or bridge
+vxlan_port = 4789
+reconcile_interval = 10              # seconds between passes that re-plug taps
 """
 
 from __future__ import annotations
@@ -62,10 +68,19 @@ class ImageCacheSection:
 
 
 @dataclasses.dataclass
+class NetworkSection:
+    tunnel_ip: str = ""
+    physical_network_mappings: dict[str, str] = dataclasses.field(default_factory=dict)
+    vxlan_port: int = 4789
+    reconcile_interval: float = 10.0
+
+
+@dataclasses.dataclass
 class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
+    network: NetworkSection
 
     @property
     def host_name(self) -> str:
@@ -75,7 +90,12 @@ class Config:
         return os.path.join(self.compute.state_dir, *parts)
 
 
-_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection, "image_cache": ImageCacheSection}
+_SECTIONS = {
+    "compute": ComputeConfig,
+    "libvirt": LibvirtSection,
+    "image_cache": ImageCacheSection,
+    "network": NetworkSection,
+}
 
 
 def load(path: Path | None = None, overrides: dict | None = None) -> Config:

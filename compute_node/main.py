@@ -30,6 +30,8 @@ from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
+from compute_node.network.links import LinkSettings
+from compute_node.network.wiring import NetworkWiring, WiringLoop, WiringSettings
 
 LOG = logging.getLogger("stratus-compute")
 # Another agent holds this host's session: restarting would not help (the unit says so too).
@@ -110,15 +112,37 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
             LOG.info(
                 "started again guests that ran before the host stopped: %s", ", ".join(started)
             )
+    net = cfg.network
+    wiring = NetworkWiring(
+        WiringSettings(
+            links=LinkSettings(
+                tunnel_ip=net.tunnel_ip,
+                physical_network_mappings=tuple(sorted(net.physical_network_mappings.items())),
+                vxlan_port=net.vxlan_port,
+            ),
+            state_dir=cfg.path("network"),
+            interval=net.reconcile_interval,
+        )
+    )
+    network = WiringLoop(wiring)
     agent = Agent(
         AgentSettings(
             host_name=cfg.host_name,
             availability_zone=cfg.compute.availability_zone,
             max_message_bytes=cfg.compute.max_message_bytes,
+            tunnel_ip=net.tunnel_ip,
+            physical_networks=tuple(sorted(net.physical_network_mappings)),
         ),
         driver,
-        Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
+        Executor(
+            driver,
+            cache,
+            journal,
+            concurrency=cfg.compute.concurrency,
+            on_guests_changed=network.poke,
+        ),
         channel,
+        network,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -168,6 +192,7 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
         if running_guests is not None:
             await record_running_guests()
         driver.close()  # guests keep running
+        await asyncio.to_thread(wiring.close)  # bridges and rules stay for the guests
         journal.close()
     LOG.info("stopped; guests keep running")
     return 0
