@@ -22,6 +22,7 @@ from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
+from controller.network.port import NetworkPort
 from stratus_common import faults
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
@@ -36,6 +37,7 @@ class Conductor:
         settings: ConductorSection,
         builds: BuildQueue,
         images: ImagePort,
+        network: NetworkPort,
         *,
         service_down_time: float,
         max_message_bytes: int,
@@ -44,6 +46,7 @@ class Conductor:
         self.settings = settings
         self.builds = builds
         self.images = images
+        self.network = network
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}  # node id -> its NodeSession in this process
@@ -73,6 +76,11 @@ class Conductor:
         is done before its session has finished closing)."""
         session = self.open_sessions.get(session_id)
         return session is not None and not session.context.done()
+
+    def wake_all(self) -> None:
+        """A network change: every node session here looks whether its wiring changed."""
+        for session in self.sessions.values():
+            session.wake.set()
 
     def wake(self, node_id: str | None) -> None:
         session = self.sessions.get(node_id) if node_id else None
@@ -212,7 +220,7 @@ class Conductor:
             self._background(self._build(instance_id, (), request_id))
             return
         if task == states.SPAWNING:
-            command = await self.txn(workflow.ensure_spawn, self.images, instance_id)
+            command = await self.txn(workflow.ensure_spawn, self.images, self.network, instance_id)
         elif task == states.DELETING:
             command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
         else:
