@@ -49,6 +49,7 @@ class NetworkWiring:
         self.firewall = Firewall(self.runner)
         self.dhcp = Dhcp(self.runner, os.path.join(settings.state_dir, "dhcp"))
         self.state: NetworkState | None = None
+        self._applied = False  # this agent changed the host's wiring
         self._lock = threading.Lock()
 
     def apply(self, state: NetworkState) -> StatusReport | None:
@@ -84,6 +85,11 @@ class NetworkWiring:
         return found
 
     def _pass(self, state: NetworkState) -> StatusReport:
+        if not state.ports and not self._applied:
+            # Nothing to wire and nothing wired by this agent: the host's tables and devices
+            # are left alone (another agent may share this network namespace in tests).
+            return StatusReport(revision=state.revision)
+        self._applied = True
         try:
             self.firewall.apply(state, self._uplinks(state))
         except CommandError as exc:
