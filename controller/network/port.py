@@ -48,8 +48,12 @@ class NetworkPort:
     # -- servers ---------------------------------------------------------------------
 
     def usable_networks(self, caller) -> list[Network]:
+        """The networks a server of the caller's project may get without asking: its own and
+        shared ones (an admin's too: not every project's), up, with a subnet, not external
+        unless shared. At most two: more than one means the user must choose."""
         with_subnets = Subnet.select(Subnet.network_id)
-        query = access.visible_networks(caller).where(
+        query = Network.select().where(
+            (Network.project_id == caller.project_id) | Network.shared,
             Network.admin_state_up,
             Network.id.in_(with_subnets),
             (~Network.external) | Network.shared,
@@ -153,6 +157,7 @@ class NetworkPort:
             .join(Network, on=(Port.network_id == Network.id))
             .where(Port.device_id.in_(server_ids))
             .order_by(Port.device_index, Port.id)
+            .objects()
         )
         ips = ports.fixed_ips([p.id for p in rows])
         for port in rows:
@@ -161,6 +166,12 @@ class NetworkPort:
                 version = ipaddress.ip_address(ip).version
                 entries.append({"address": ip, "version": version, "mac": port.mac_address})
         return found
+
+    def servers_with_ports(self, server_ids: list[str]) -> set[str]:
+        if not server_ids:
+            return set()
+        query = Port.select(Port.device_id).where(Port.device_id.in_(server_ids)).distinct()
+        return {device_id for (device_id,) in query.tuples()}
 
     def bind(self, placed: list[tuple[str, str, str]]) -> dict[str, list[node_state.PortWiring]]:
         """(server id, node id, host) each, inside the claim's transaction: the servers'

@@ -9,12 +9,14 @@ its settings, the build queue that places servers (placing.py), and the image po
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 
 from controller import logs
 from controller.compute.conductor import nodes, outbox, replica, workflow
 from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.convert import InstanceReport
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.records import states
@@ -176,7 +178,15 @@ class Conductor:
 
     async def on_result(self, node_id: str, result) -> None:
         faults.point("result.received")
-        follow = await self.txn(workflow.apply_result, node_id, result)
+
+        def apply(db, settings):
+            reported = result
+            if result.instance is not None and result.instance.addresses:
+                (instance,) = self.without_port_addresses([result.instance])
+                reported = dataclasses.replace(result, instance=instance)
+            return workflow.apply_result(db, settings, node_id, reported)
+
+        follow = await self.txn(apply)
         faults.point("result.applied")
         future = self._console.get(result.command_id)
         if future is not None and not future.done():
@@ -203,6 +213,17 @@ class Conductor:
         await self._build(
             instance_id, tuple(tried), await self.db.run(workflow.latest_request_id, instance_id)
         )
+
+    def without_port_addresses(self, reports: list[InstanceReport]) -> list[InstanceReport]:
+        """A server with ports shows the addresses IPAM gave them, not what its hypervisor
+        guesses (the node's report of those servers' addresses is left out)."""
+        with_ports = self.network.servers_with_ports(
+            [r.instance_id for r in reports if r.addresses]
+        )
+        return [
+            dataclasses.replace(r, addresses={}) if r.instance_id in with_ports else r
+            for r in reports
+        ]
 
     # -- sweeps --------------------------------------------------------------------------
 

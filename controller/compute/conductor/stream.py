@@ -137,7 +137,9 @@ class NodeSession:
             )
 
     async def _reconcile(self, instances) -> None:
-        reports = [convert.instance_report(i) for i in instances]
+        reports = await self.db.run(
+            self.conductor.without_port_addresses, [convert.instance_report(i) for i in instances]
+        )
         outcome = await self.conductor.txn(
             workflow.reconcile, self.node_id, self.session_id, reports
         )
