@@ -126,6 +126,10 @@ def states(ports: int, rules: int):
     return a, b, filler, state
 
 
+def ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.1f} ms (max {max(values) * 1000:.1f})"
+
+
 def run(args) -> None:
     lab = Lab()
     try:
@@ -153,7 +157,7 @@ def run(args) -> None:
         results = []
         for _ in range(args.runs):
             client = subprocess.Popen(
-                ["ip", "netns", "exec", guest_a, sys.executable, "-c", CLIENT, "3"],
+                ["ip", "netns", "exec", guest_a, sys.executable, "-c", CLIENT, "5"],
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -179,11 +183,8 @@ def run(args) -> None:
             nft.append(time.monotonic() - started)
         lines = len(text.splitlines())
         print(
-            f"ruleset: {args.ports + 1} ports on host b, {args.rules} rules per group, {lines} lines"
+            f"ruleset: {args.ports + 1} ports on host b, {args.rules} rules a group, {lines} lines"
         )
-        ms = lambda values: (
-            f"median {statistics.median(values) * 1000:.1f} ms (max {max(values) * 1000:.1f})"
-        )  # noqa: E731
         print(f"wiring pass, rule removed: {ms([r[0] for r in results])}")
         print(f"wiring pass, rule added:   {ms([r[1] for r in results])}")
         print(f"baseline, nft -f of the same ruleset alone: {ms(nft)}")

@@ -4,11 +4,13 @@ one `nft -f` transaction (a packet sees the old rules or the new, never a mix).
 Two tables, because this kernel's bridge family has no connection tracking:
 - `bridge stratus` sees every frame a guest sends (prerouting): anti-spoofing (only the
   port's MACs and addresses may leave its tap; a DHCP client's discover is let through) and
-  a packet mark naming the port the frame came from (low 16 bits) and, once the bridge has
-  chosen, the port it goes to (high 16 bits). It also keeps each node's DHCP to itself.
+  a packet mark naming the port the frame came from and, once the bridge has chosen, the
+  port it goes to (IN_PORT, OUT_PORT). It also keeps each node's DHCP to itself.
 - `inet stratus` sees bridged IP traffic through the kernel's bridge netfilter (sysctl
   `net.bridge.bridge-nf-call-iptables`/`ip6tables`), with conntrack: per port, an egress
-  chain (from the guest) and an ingress chain (to it), stateful, default drop.
+  chain (from the guest) and an ingress chain (to it), stateful, default drop, each jumping
+  to one chain per security group (a group's rules are written once, however many ports
+  use it).
 
 A connection admitted by a rule carries the ruleset's generation in its conntrack mark (low
 half: egress, high half: ingress). After a rule change the generation moves on, so the next
@@ -45,6 +47,9 @@ INGRESS_ALWAYS = (
     "udp sport 547 udp dport 546",
     "icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query }",
 )
+# The packet mark: the port a frame came from (bits 0-14), a flag set once its egress rules
+# allowed it (bit 15), and the port it goes to (bits 16-31). So at most 32767 ports a node.
+IN_PORT, ALLOWED, OUT_PORT = 0x7FFF, 0x8000, 0xFFFF0000
 NAMED_PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58}
 
 
@@ -206,23 +211,25 @@ class Ruleset:
             for g in self.groups.values()
             for v in (4, 6)
         ]
+        used: set[str] = set()
         forward, local_in = [], []
-        zones_in, zones_out = [], []
         for index, port in enumerate(self.ports, start=1):
             if not port.port_security_enabled:
                 continue
-            rules = [
-                r for g in port.security_group_ids if g in self.groups for r in self.groups[g].rules
-            ]
-            out.append(self._egress_chain(index, rules))
-            out.append(self._ingress_chain(index, rules))
+            groups = [g for g in port.security_group_ids if g in self.groups]
+            used.update(groups)
+            out.append(self._port_egress_chain(index, groups))
+            out.append(self._port_ingress_chain(index, groups))
             forward += [
-                f"meta mark and 0xffff == {index:#x} jump egress_{index}",
-                f"meta mark and 0xffff0000 == {index << 16:#x} jump ingress_{index}",
+                f"meta mark and {IN_PORT:#x} == {index:#x} jump egress_{index}",
+                f"meta mark and {OUT_PORT:#x} == {index << 16:#x} jump ingress_{index}",
             ]
-            local_in.append(f"meta mark and 0xffff == {index:#x} jump egress_{index}")
+            local_in.append(f"meta mark and {IN_PORT:#x} == {index:#x} jump egress_{index}")
+        for group_id in sorted(used):
+            out += self._group_chains(self.groups[group_id])
         # Overlapping addresses on two networks of this node must not share conntrack
         # entries: each bridge is its own zone.
+        zones_in, zones_out = [], []
         for network_id, zone in self.zones().items():
             bridge = names.bridge(network_id)
             zones_in.append(f'iifname "{bridge}" ct zone set {zone}')
@@ -238,34 +245,48 @@ class Ruleset:
         networks = sorted({p.network_id for p in self.ports})
         return {network_id: i for i, network_id in enumerate(networks, start=1)}
 
-    def _egress_chain(self, index: int, rules: list[Rule]) -> str:
-        mark = self.generation
+    def _group_chains(self, group: SecurityGroup) -> list[str]:
+        """A group's rules once, whatever the number of ports using it: an ingress rule
+        accepts; an egress rule flags the packet allowed and returns (the packet still has
+        its destination port's ingress to pass)."""
+        name = identifier(group.security_group_id)
+        egress, ingress = [], []
+        for rule in group.rules:
+            match = rule_match(rule, self.groups)
+            if not match:
+                continue
+            if rule.direction is Direction.INGRESS:
+                stamp = f"ct mark set ct mark and 0xffff or {self.generation << 16:#x}"
+                ingress.append(f"{match} {stamp} accept")
+            else:
+                stamp = f"ct mark set ct mark and 0xffff0000 or {self.generation:#x}"
+                egress.append(f"{match} {stamp} meta mark set meta mark or {ALLOWED:#x} return")
+        return [
+            self._chain(f"group_out_{name}", None, 0, egress),
+            self._chain(f"group_in_{name}", None, 0, ingress),
+        ]
+
+    def _port_egress_chain(self, index: int, groups: list[str]) -> str:
         body = [
             "ct state established,related ct direction reply return",
             "ct state invalid drop",
-            f"ct state established ct mark and 0xffff == {mark:#x} return",
+            f"ct state established ct mark and 0xffff == {self.generation:#x} return",
             *(f"{m} return" for m in EGRESS_ALWAYS),
+            *(f"jump group_out_{identifier(g)}" for g in groups),
+            f"meta mark and {ALLOWED:#x} != 0 return",
+            "drop",
         ]
-        for rule in rules:
-            match = rule.direction is Direction.EGRESS and rule_match(rule, self.groups)
-            if match:
-                body.append(f"{match} ct mark set ct mark and 0xffff0000 or {mark:#x} return")
-        body.append("drop")
         return self._chain(f"egress_{index}", None, 0, body)
 
-    def _ingress_chain(self, index: int, rules: list[Rule]) -> str:
-        mark = self.generation << 16
+    def _port_ingress_chain(self, index: int, groups: list[str]) -> str:
         body = [
             "ct state established,related ct direction reply accept",
             "ct state invalid drop",
-            f"ct state established ct mark and 0xffff0000 == {mark:#x} accept",
+            f"ct state established ct mark and 0xffff0000 == {self.generation << 16:#x} accept",
             *(f"{m} accept" for m in INGRESS_ALWAYS),
+            *(f"jump group_in_{identifier(g)}" for g in groups),
+            "drop",
         ]
-        for rule in rules:
-            match = rule.direction is Direction.INGRESS and rule_match(rule, self.groups)
-            if match:
-                body.append(f"{match} ct mark set ct mark and 0xffff or {mark:#x} accept")
-        body.append("drop")
         return self._chain(f"ingress_{index}", None, 0, body)
 
     @staticmethod
