@@ -259,6 +259,20 @@ def test_dhcp_answers_each_port_with_its_own_address_from_its_own_node(lab, tmp_
         assert out.read_text().startswith(expected)
 
 
+def test_a_restarted_agent_plugs_again_a_tap_found_off_its_bridge(lab):
+    tap = names.tap(B1.port_id)
+    sh("ip", "link", "set", "dev", tap, "nomaster", ns=lab.host_b)  # as a re-created tap is
+    assert not pings(lab.guest_a1, "10.0.0.21", count=1)
+    restarted = NetworkWiring(
+        WiringSettings(LinkSettings(tunnel_ip=HOST_B), lab.wiring_b.settings.state_dir),
+        Runner(lab.host_b),
+    )
+    report = restarted.apply(state_b(50, ICMP_IN))
+    assert [(p.port_id, p.status) for p in report.ports] == [(B1.port_id, PortStatus.ACTIVE)]
+    assert wait_until(lambda: pings(lab.guest_a1, "10.0.0.21", count=1))
+    lab.wiring_b = restarted  # it found the DHCP server running and keeps it
+
+
 def test_an_empty_state_removes_what_the_wiring_made(lab):
     lab.wiring_a.apply(NetworkState(100))
     links = sh("ip", "-o", "link", "show", ns=lab.host_a).stdout
