@@ -33,7 +33,10 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces ne
 
 HOST_A, HOST_B = "192.168.250.1", "192.168.250.2"
 SUBNET = Subnet("sub-red", "10.0.0.0/24", gateway_ip="10.0.0.1")
-RED = Network("net-red-0001", NetworkType.VXLAN, segmentation_id=1001, mtu=1450, subnets=(SUBNET,))
+SUBNET6 = Subnet("sub-red6", "fd00::/64", ip_version=6, enable_dhcp=False)
+RED = Network(
+    "net-red-0001", NetworkType.VXLAN, segmentation_id=1001, mtu=1450, subnets=(SUBNET, SUBNET6)
+)
 # Another project's network, same CIDR (allowed, as in Neutron).
 BLUE = Network(
     "net-blue-0002",
@@ -43,29 +46,32 @@ BLUE = Network(
     subnets=(dataclasses.replace(SUBNET, subnet_id="sub-blue"),),
 )
 ICMP_IN = Rule("icmp-in", Direction.INGRESS, 4, "icmp", -1, -1)
+ICMP6_IN = Rule("icmp6-in", Direction.INGRESS, 6, "icmp", -1, -1)
 EGRESS_ALL = Rule("egress", Direction.EGRESS, 4)
+EGRESS6_ALL = Rule("egress6", Direction.EGRESS, 6)
 
 
-def port(port_id: str, network: Network, mac: str, ip: str, groups=("sg-web",)) -> Port:
+def port(port_id: str, network: Network, mac: str, ip: str, groups=("sg-web",), ip6="") -> Port:
+    v6 = (FixedIp(SUBNET6.subnet_id, ip6),) if ip6 else ()
     return Port(
         port_id=port_id,
         network_id=network.network_id,
         mac_address=mac,
-        fixed_ips=(FixedIp(network.subnets[0].subnet_id, ip),),
+        fixed_ips=(FixedIp(network.subnets[0].subnet_id, ip), *v6),
         security_group_ids=groups,
         mtu=network.mtu,
     )
 
 
-A1 = port("port-a1-000000", RED, "fa:16:3e:00:0a:01", "10.0.0.11")
-B1 = port("port-b1-000000", RED, "fa:16:3e:00:0b:01", "10.0.0.21")
+A1 = port("port-a1-000000", RED, "fa:16:3e:00:0a:01", "10.0.0.11", ip6="fd00::11")
+B1 = port("port-b1-000000", RED, "fa:16:3e:00:0b:01", "10.0.0.21", ip6="fd00::21")
 A2 = port("port-a2-000000", BLUE, "fa:16:3e:00:0a:02", "10.0.0.21", groups=("sg-blue",))
 
 
 def groups(*ingress: Rule) -> tuple[SecurityGroup, ...]:
-    members = ("10.0.0.11", "10.0.0.21")
+    members = ("10.0.0.11", "10.0.0.21", "fd00::11", "fd00::21")
     return (
-        SecurityGroup("sg-web", (EGRESS_ALL, *ingress), members),
+        SecurityGroup("sg-web", (EGRESS_ALL, EGRESS6_ALL, ICMP6_IN, *ingress), members),
         SecurityGroup("sg-blue", (EGRESS_ALL, ICMP_IN), ("10.0.0.21",)),
     )
 
@@ -114,6 +120,8 @@ def lab(tmp_path_factory):
         for ns, p in ((lab.guest_a1, A1), (lab.guest_b1, B1), (lab.guest_a2, A2)):
             sh("ip", "link", "set", "eth0", "mtu", str(p.mtu), ns=ns)
             sh("ip", "address", "add", f"{p.fixed_ips[0].ip_address}/24", "dev", "eth0", ns=ns)
+            for fixed in p.fixed_ips[1:]:
+                sh("ip", "address", "add", f"{fixed.ip_address}/64", "dev", "eth0", "nodad", ns=ns)
         yield lab
     finally:
         for wiring in ("wiring_a", "wiring_b"):
@@ -218,6 +226,33 @@ def test_a_spoofed_source_address_is_dropped(lab):
         sh("ip", "address", "del", "10.0.0.99/24", "dev", "eth0", ns=lab.guest_a1)
     counters = sh("nft", "list", "chain", "bridge", "stratus", "from_1", ns=lab.host_a).stdout
     assert "ip saddr != @v4_1" in counters
+
+
+def test_ipv6_passes_its_rules_and_a_spoofed_ipv6_source_is_dropped(lab):
+    ping6 = ("busybox", "ping", "-6", "-c", "1", "-W", "2")
+    assert wait_until(lambda: sh(*ping6, "fd00::21", ns=lab.guest_a1, check=False).returncode == 0)
+    sh("ip", "address", "add", "fd00::99/64", "dev", "eth0", "nodad", ns=lab.guest_a1)
+    try:
+        spoofed = sh(*ping6, "-I", "fd00::99", "fd00::21", ns=lab.guest_a1, check=False)
+        assert spoofed.returncode != 0
+    finally:
+        sh("ip", "address", "del", "fd00::99/64", "dev", "eth0", ns=lab.guest_a1)
+    # Without an ICMPv6 rule in b1's groups, only neighbour discovery reaches it.
+    lab.wiring_b.apply(
+        dataclasses.replace(
+            state_b(30, ICMP_IN),
+            security_groups=(
+                SecurityGroup(
+                    "sg-web", (EGRESS_ALL, EGRESS6_ALL, ICMP_IN), ("10.0.0.11", "10.0.0.21")
+                ),
+            ),
+        )
+    )
+    try:
+        assert sh(*ping6, "fd00::21", ns=lab.guest_a1, check=False).returncode != 0
+        assert pings(lab.guest_a1, "10.0.0.21")
+    finally:
+        lab.wiring_b.apply(state_b(31, ICMP_IN))
 
 
 def test_a_spoofed_mac_is_dropped(lab):
