@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 
 import pytest
@@ -306,6 +307,38 @@ def test_a_restarted_agent_plugs_again_a_tap_found_off_its_bridge(lab):
     assert [(p.port_id, p.status) for p in report.ports] == [(B1.port_id, PortStatus.ACTIVE)]
     assert wait_until(lambda: pings(lab.guest_a1, "10.0.0.21", count=1))
     lab.wiring_b = restarted  # it found the DHCP server running and keeps it
+
+
+def test_a_lease_is_renewed_by_unicast_to_the_nodes_server_address(lab, tmp_path):
+    events = tmp_path / "events"
+    script = tmp_path / "hook.sh"
+    script.write_text(
+        f'#!/bin/sh\ncase "$1" in bound|renew)\n  ip address replace "$ip/24" dev "$interface"\n'
+        f'  echo "$1 $ip $serverid" >> {events};;\nesac\nexit 0\n'
+    )
+    script.chmod(0o755)
+    client = lab.background(
+        lab.guest_b1,
+        "busybox",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-f",
+        "-t",
+        "5",
+        "-T",
+        "2",
+        "-s",
+        str(script),
+    )
+    assert wait_until(lambda: events.exists() and "bound" in events.read_text())
+    client.send_signal(signal.SIGUSR1)  # renew now: a unicast request to the server id
+    assert wait_until(lambda: "renew" in events.read_text())
+    assert events.read_text().splitlines() == [
+        "bound 10.0.0.21 10.0.0.0",
+        "renew 10.0.0.21 10.0.0.0",
+    ]
+    client.kill()
 
 
 def test_an_empty_state_removes_what_the_wiring_made(lab):
