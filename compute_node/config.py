@@ -25,6 +25,9 @@ tunnel_ip = "192.0.2.11"             # underlay address for VXLAN; "" = no tenan
 physical_network_mappings = { provider = "eth1" }  # provider network -> interface or bridge
 vxlan_port = 4789
 reconcile_interval = 10              # seconds between passes that re-plug taps
+
+[metrics]
+listen = ""                          # Prometheus endpoint, e.g. "127.0.0.1:9101"; "" = off
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import os
 import socket
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
@@ -76,11 +80,20 @@ class NetworkSection:
 
 
 @dataclasses.dataclass
+class MetricsSection:
+    listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
+
+
+@dataclasses.dataclass
 class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
     network: NetworkSection
+    metrics: MetricsSection
 
     @property
     def host_name(self) -> str:
@@ -95,6 +108,7 @@ _SECTIONS = {
     "libvirt": LibvirtSection,
     "image_cache": ImageCacheSection,
     "network": NetworkSection,
+    "metrics": MetricsSection,
 }
 
 
