@@ -308,8 +308,9 @@ class Firewall:
         self.generation = 0
 
     def apply(self, state: NetworkState, uplinks: Iterable[str] = ()) -> None:
-        for sysctl in SYSCTLS:
-            self.runner.run("sysctl", "-qw", f"{sysctl}=1")
+        for sysctl in SYSCTLS:  # written only when needed: a host may have set them already
+            if self.runner.run("sysctl", "-n", sysctl).strip() != "1":
+                self.runner.run("sysctl", "-qw", f"{sysctl}=1")
         self.generation = self.generation % 0xFFFF + 1
         self.runner.run("nft", "-f", "-", stdin=Ruleset(state, self.generation, uplinks).text())
 
