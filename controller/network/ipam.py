@@ -6,6 +6,10 @@ subnet's taken addresses and takes the first free one of its pools. The allocati
 primary key (subnet, address) is the last word: no two transactions can commit one address,
 whatever runs above it, so a controller replica with a bug still cannot double-allocate.
 A deleted port's rows go with it and their addresses are free for the next port.
+
+Reading every taken address costs as much as the subnet is full, so a port that just wants
+an address first tries the one after the last this process gave on that subnet (a hint, no
+more: it is checked in the same locked transaction, and the full search runs when it fails).
 """
 
 from __future__ import annotations
@@ -64,6 +68,34 @@ def pick(subnet: Subnet, used: set[int]) -> str:
         raise exhausted(subnet)
     used.add(found)
     return str(ipaddress.ip_address(found))
+
+
+# subnet id -> the last address this process allocated there.
+_hints: dict[str, int] = {}
+
+
+def _held(subnet_id: str, value: int) -> bool:
+    ip = str(ipaddress.ip_address(value))
+    query = IpAllocation.select().where(
+        IpAllocation.subnet_id == subnet_id, IpAllocation.ip_address == ip
+    )
+    return bool(query.exists())
+
+
+def pick_next(subnet: Subnet) -> str:
+    """An address for a port that asks for none: the one after the hint when it is free,
+    else the first free one of the pools."""
+    hint = _hints.get(subnet.id)
+    if hint is not None:
+        candidate = hint + 1
+        if addresses.in_pools(candidate, subnet.allocation_pools) and not _held(
+            subnet.id, candidate
+        ):
+            _hints[subnet.id] = candidate
+            return str(ipaddress.ip_address(candidate))
+    found = pick(subnet, taken(subnet.id))
+    _hints[subnet.id] = int(ipaddress.ip_address(found))
+    return found
 
 
 def check_requested(subnet: Subnet, ip: str, field: str, used: set[int]) -> str:

@@ -116,14 +116,12 @@ def _allocate(
         v4 = [s for s in subnets if s.ip_version == 4]
         for n, subnet in enumerate(v4):
             try:
-                picked.append((subnet.id, ipam.pick(by_id[subnet.id], taken(subnet.id))))
+                picked.append((subnet.id, ipam.pick_next(by_id[subnet.id])))
                 break
             except ResourceExhausted:
                 if n == len(v4) - 1:
                     raise
-        picked += [
-            (s.id, ipam.pick(by_id[s.id], taken(s.id))) for s in subnets if s.ip_version == 6
-        ]
+        picked += [(s.id, ipam.pick_next(by_id[s.id])) for s in subnets if s.ip_version == 6]
         return picked
     if len(requests) > MAX_FIXED_IPS:
         raise InvalidArgument(field_name, f"at most {MAX_FIXED_IPS} fixed IPs")
