@@ -231,6 +231,14 @@ def _ports(protocol: str, low: int, high: int) -> tuple[int | None, int | None]:
     raise InvalidArgument(field, "port ranges apply to tcp, udp and icmp only")
 
 
+def wire_range(rule: SecurityGroupRule) -> tuple[int, int]:
+    """A stored rule's range as the API and the node protocol say it: tcp/udp any is 0/0,
+    ICMP any type or code is -1."""
+    none = -1 if rule.protocol in ICMP else 0
+    low, high = rule.port_range_min, rule.port_range_max
+    return (none if low is None else low), (none if high is None else high)
+
+
 def create_rule(db, quotas, caller, spec: RuleSpec) -> SecurityGroupRule:
     with db.write_transaction():
         group = access.security_group(caller, spec.security_group_id)
