@@ -19,6 +19,7 @@ from controller.compute.conductor import convert, images, nodes, outbox, workflo
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.network_push import NetworkPush
 from controller.logs import fields
+from controller.metrics import IMAGE_BYTES
 from controller.network import node_wire
 from controller.node_listener import current_peer
 from controller.rpc import status
@@ -34,6 +35,7 @@ from stratus_common.errors import (
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_NODE_FETCHED = IMAGE_BYTES.labels("node_fetch")
 
 
 class NodeSession:
@@ -283,4 +285,5 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                 f"no server on host {host} needs image {request.image_id}",
             )
         async for piece in data:
+            _NODE_FETCHED.inc(len(piece))
             yield pb.FetchImageResponse(data=piece)
