@@ -1,7 +1,8 @@
 """Security groups and their rules, with Neutron's per-project `default` group: egress open,
-ingress only from ports of the same group. Made the first time the project needs it (its
-first port, or a look at its groups), once whatever the concurrency: its project row is
-locked first and `default_security_group` has one row per project."""
+ingress only from ports of the same group; a new group starts with egress open, as Neutron's.
+The default group is made the first time the project needs it (its first port, or a look at
+its groups), once whatever the concurrency: its project row is locked first and
+`default_security_group` has one row per project."""
 
 from __future__ import annotations
 
@@ -92,7 +93,10 @@ def create(db, quotas, caller, name: str, description: str) -> SecurityGroup:
     with db.write_transaction():
         default_group(quotas, caller.project_id)
         quotas.take(caller.project_id, "security_groups")
-        return _new_group(caller.project_id, name, description)
+        group = _new_group(caller.project_id, name, description)
+        for ethertype in ETHERTYPES:  # as Neutron: a new group lets its ports send anything
+            _new_rule(caller.project_id, group.id, direction=EGRESS, ethertype=ethertype)
+        return group
 
 
 def ensure_default(db, quotas, caller) -> None:
