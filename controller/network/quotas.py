@@ -72,6 +72,10 @@ class NetworkQuotas:
         """Locks the project's row, then raises RESOURCE_EXHAUSTED (QUOTA_EXCEEDED) if
         `count` more of `resource` would pass its limit."""
         _LOCK_PROJECT.execute(project_id=project_id)
+        self.check(project_id, resource, count)
+
+    def check(self, project_id: str, resource: str, count: int) -> None:
+        """The same without the lock: an early answer, which `take` confirms later."""
         limits = self.limits(project_id)
         if getattr(limits, resource) < 0:
             return
