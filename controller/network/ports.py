@@ -189,7 +189,7 @@ def create_locked(settings, quotas, caller, spec: PortSpec, net: Network | None 
     net = net or access.network(caller, spec.network_id)
     project_id = access.project_for_create(caller, spec.project_id, "port.project_id")
     if not caller.is_admin and net.project_id != project_id and not net.shared:
-        raise access._missing("network", net.id)
+        raise access.missing("network", net.id)
     quotas.take(project_id, "ports")
     groups = _groups(
         quotas, caller, project_id, spec.security_group_ids, spec.port_security_enabled
