@@ -4,6 +4,8 @@ PERMISSION_DENIED, so its existence does not leak."""
 
 from __future__ import annotations
 
+from controller.db.prepared import Param, Prepared
+from controller.db.queries import by_primary_key
 from controller.network.models import Network, Port, SecurityGroup, SecurityGroupRule, Subnet
 from stratus_common.errors import NotFound, PermissionDenied
 
@@ -23,8 +25,21 @@ def visible_networks(caller, query=None):
     return query.where((Network.project_id == caller.project_id) | Network.shared)
 
 
+# Every port create reads its network: rendered once.
+_VISIBLE_NETWORK = Prepared(
+    lambda: Network.select().where(
+        Network.id == Param("id"),
+        (Network.project_id == Param("project_id")) | Network.shared,
+    )
+)
+
+
 def network(caller, network_id: str) -> Network:
-    row = visible_networks(caller).where(Network.id == network_id).first()
+    row = (
+        by_primary_key(Network).first(id=network_id)
+        if caller.is_admin
+        else _VISIBLE_NETWORK.first(id=network_id, project_id=caller.project_id)
+    )
     if row is None:
         raise missing("network", network_id)
     return row

@@ -16,10 +16,19 @@ from __future__ import annotations
 
 import ipaddress
 
-from controller.db.database import locked
+from controller.db import statements
+from controller.db.database import for_update, locked
+from controller.db.prepared import Param, Prepared
 from controller.network import addresses
 from controller.network.models import IpAllocation, Subnet
 from stratus_common.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+
+_LOCK_ONE = Prepared(lambda: for_update(Subnet.select().where(Subnet.id == Param("id"))))
+_HELD = Prepared(
+    lambda: IpAllocation.select(IpAllocation.port_id).where(
+        IpAllocation.subnet_id == Param("subnet_id"), IpAllocation.ip_address == Param("ip")
+    )
+)
 
 
 def lock_subnets(subnet_ids: list[str]) -> dict[str, Subnet]:
@@ -27,6 +36,9 @@ def lock_subnets(subnet_ids: list[str]) -> dict[str, Subnet]:
     each other)."""
     if not subnet_ids:
         return {}
+    if len(set(subnet_ids)) == 1:  # most networks have one: the prepared statement
+        rows = _LOCK_ONE.rows(id=subnet_ids[0])
+        return {row.id: row for row in rows}
     rows = locked(Subnet.select().where(Subnet.id.in_(sorted(set(subnet_ids)))).order_by(Subnet.id))
     return {row.id: row for row in rows}
 
@@ -76,10 +88,7 @@ _hints: dict[str, int] = {}
 
 def _held(subnet_id: str, value: int) -> bool:
     ip = str(ipaddress.ip_address(value))
-    query = IpAllocation.select().where(
-        IpAllocation.subnet_id == subnet_id, IpAllocation.ip_address == ip
-    )
-    return bool(query.exists())
+    return _HELD.execute(subnet_id=subnet_id, ip=ip).fetchone() is not None
 
 
 def pick_next(subnet: Subnet) -> str:
@@ -124,9 +133,10 @@ def check_requested(subnet: Subnet, ip: str, field: str, used: set[int]) -> str:
 def record(port_id: str, network_id: str, pairs: list[tuple[str, str]]) -> None:
     """(subnet id, address) rows for a port: one statement."""
     if pairs:
-        IpAllocation.insert_many(
+        statements.insert_rows(
+            IpAllocation,
             [
                 {"subnet_id": s, "ip_address": ip, "port_id": port_id, "network_id": network_id}
                 for s, ip in pairs
-            ]
-        ).execute()
+            ],
+        )

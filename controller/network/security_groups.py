@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from controller import validation
 from controller.db.paging import paginate
-from controller.db.queries import utcnow
+from controller.db.queries import by_primary_key, utcnow
 from controller.network import access, addresses, revision
 from controller.network.models import (
     DefaultSecurityGroup,
@@ -67,7 +67,7 @@ def _new_rule(project_id: str, group_id: str, **values) -> SecurityGroupRule:
 def default_group(quotas, project_id: str) -> str:
     """The project's `default` group's id, made now if it has none (inside the caller's
     write transaction)."""
-    row = DefaultSecurityGroup.get_or_none(DefaultSecurityGroup.project_id == project_id)
+    row = by_primary_key(DefaultSecurityGroup).first(id=project_id)
     if row is not None:
         return row.security_group_id
     quotas.take(project_id, "security_groups", 0)  # only its lock: the default is not counted
