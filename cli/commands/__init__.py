@@ -8,6 +8,7 @@ MODULES = (
     "cli.commands.image",
     "cli.commands.compute",
     "cli.commands.console",
+    "cli.commands.network",
     "cli.commands.ca",
 )
 
