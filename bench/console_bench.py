@@ -181,7 +181,10 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=5)
     parser.add_argument("--busy-seconds", type=float, default=20.0)
     args = parser.parse_args()
-    with console_cloud(Path(tempfile.mkdtemp(prefix="stratus-console-bench-"))) as cloud:
+    with (
+        tempfile.TemporaryDirectory(prefix="stratus-console-bench-") as base,
+        console_cloud(Path(base)) as cloud,
+    ):
         asyncio.run(measure(cloud, args))
 
 
