@@ -15,6 +15,7 @@ from controller.image.registry import ImageRegistry
 from controller.image.upload import Expected
 from controller.image.vocabulary import ACCEPTED, COMMUNITY, PUBLIC
 from controller.limits.slots import Slots
+from controller.rpc import encoded
 from controller.rpc.convert import changes as mask_changes
 from controller.rpc.convert import optional
 from controller.rpc.policy_spec import rpc
@@ -24,6 +25,7 @@ from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
+_DOWNLOAD_DATA = pb.DownloadImageDataResponse.DATA_FIELD_NUMBER
 
 
 def _auth():
@@ -232,7 +234,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
             )
             yield pb.DownloadImageDataResponse(info=convert.data_info(info))
             async for chunk in chunks:
-                yield pb.DownloadImageDataResponse(data=chunk)
+                yield encoded.bytes_field(_DOWNLOAD_DATA, chunk)
 
     # -- members ------------------------------------------------------------------------------
     @rpc("image:add_member", deferred=True)

@@ -31,7 +31,7 @@ from google.protobuf.message import DecodeError, Message
 
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
-from controller.rpc import status
+from controller.rpc import encoded, status
 from controller.rpc.page_tokens import PageTokens
 from controller.rpc.policy_spec import MethodSpec, specs_for
 from stratus_common import errors
@@ -139,7 +139,7 @@ def add_secured_service(
         handler = kind(
             getattr(servicer, method.name),
             request_deserializer=_deserializer(request, pipeline.check),
-            response_serializer=response.SerializeToString,
+            response_serializer=encoded.serializer(response),
         )
         name = f"/{descriptor.full_name}/{method.name}"
         handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name]))

@@ -19,7 +19,7 @@ from controller.compute.conductor import convert, images, nodes, outbox, workflo
 from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
 from controller.node_listener import current_peer
-from controller.rpc import status
+from controller.rpc import encoded, status
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
@@ -27,6 +27,7 @@ from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_FETCH_DATA = pb.FetchImageResponse.DATA_FIELD_NUMBER
 
 
 class NodeSession:
@@ -243,4 +244,4 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                 f"no server on host {host} needs image {request.image_id}",
             )
         async for piece in data:
-            yield pb.FetchImageResponse(data=piece)
+            yield encoded.bytes_field(_FETCH_DATA, piece)
