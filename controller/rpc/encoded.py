@@ -48,6 +48,7 @@ def serializer(message_class: Any) -> Callable[[Any], bytes]:
     def serialize_response(response: Any) -> bytes:
         if type(response) is Encoded:
             return response.wire
-        return serialize(response)
+        wire: bytes = serialize(response)
+        return wire
 
     return serialize_response

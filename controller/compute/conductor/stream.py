@@ -9,7 +9,6 @@ the rest back), commands wait in the database until the node has room
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -169,8 +168,9 @@ class NodeSession:
                 resend = False
                 for row in rows:
                     await self.outgoing.put(convert.command(row))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
+                # Woken by whoever writes a command or frees room for one, and by the
+                # conductor's watch_outbox for what another replica did.
+                await self.wake.wait()
         except asyncio.CancelledError:
             raise
         except Exception:
