@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -175,6 +176,8 @@ class SimulatedHypervisor(ComputeDriver):
 def _worker(nodes, public, node_address, directory, conn) -> None:
     """Enrolls `nodes` [(host, token)], then on "go" runs their agents; answers "status"."""
     logging.getLogger("compute_node").setLevel(logging.ERROR)  # reconnects are expected here
+    # asyncio's complaints about streams cut at the end go to a file, not the report
+    sys.stderr = open(Path(directory) / f"worker-{os.getpid()}.log", "w")  # noqa: SIM115
     asyncio.run(_swarm(nodes, public, node_address, Path(directory), conn))
 
 
@@ -212,6 +215,7 @@ async def _swarm(nodes, public, node_address, directory, conn) -> None:
             "connected": sum(a.connected.is_set() for a in agents),
             "sessions": [a.sessions for a in agents],
             "spawned": sum(len(d.spawns) for d in drivers),
+            "hosts_used": sum(bool(d.spawns) for d in drivers),
             "twice": sum(n > 1 for d in drivers for n in d.spawns.values()),
         }
 
@@ -301,13 +305,14 @@ class Swarm:
             assert conn.recv() == "ok"
 
     def status(self) -> dict:
-        total: dict = {"connected": 0, "sessions": [], "spawned": 0, "twice": 0}
+        total: dict = {"connected": 0, "sessions": [], "spawned": 0, "hosts_used": 0, "twice": 0}
         for conn in self.conns:
             conn.send("status")
             part = conn.recv()
             total["connected"] += part["connected"]
             total["sessions"] += part["sessions"]
             total["spawned"] += part["spawned"]
+            total["hosts_used"] += part["hosts_used"]
             total["twice"] += part["twice"]
         return total
 
@@ -431,10 +436,9 @@ def boot(swarm: Swarm, count: int) -> str:
             break
         time.sleep(0.5)
     seconds = time.perf_counter() - start
-    hosts = {s.host for s in servers if s.id in ids}
     return (
         f"{active} of {count} servers ACTIVE in {seconds:.1f} s: {active / seconds:.1f}/s,"
-        f" on {len(hosts)} hosts"
+        f" on {swarm.status()['hosts_used']} hosts"
     )
 
 

@@ -89,7 +89,12 @@ class _Refused:
 def _deserializer(
     message_class: type[Message], check: Callable[[Message], None] | None
 ) -> Callable[[bytes], Message | _Refused]:
+    one_field = encoded.parse_one_field(message_class)
+
     def deserialize(data: bytes) -> Message | _Refused:
+        # A bytes field has no input rule: a message of only that field needs no check.
+        if one_field is not None and (chunk := one_field(data)) is not None:
+            return chunk  # type: ignore[return-value]  # reads like the message
         try:
             message = message_class.FromString(data)
         except DecodeError:

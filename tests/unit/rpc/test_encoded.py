@@ -33,3 +33,48 @@ def test_the_serializer_passes_encoded_bytes_and_serializes_messages():
     assert serialize(framed) == node_pb.FetchImageResponse(data=b"chunk").SerializeToString()
     message = node_pb.FetchImageResponse(data=b"other")
     assert serialize(message) == message.SerializeToString()
+
+
+UPLOAD = image_pb.UploadImageDataRequest
+parse = encoded.parse_one_field(UPLOAD)
+
+
+@pytest.mark.parametrize("size", [1, 127, 128, 1024 * 1024])
+def test_an_upload_chunk_is_taken_from_the_wire_and_reads_like_the_message(size):
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    message = parse(UPLOAD(data=data).SerializeToString())
+    assert message.data == data
+    assert (message.image_id, message.last, message.expected_checksum) == ("", False, "")
+    assert message.HasField("data") and not message.HasField("size")
+    with pytest.raises(AttributeError):
+        _ = message.no_such_field
+
+
+@pytest.mark.parametrize(
+    "request_message",
+    [
+        UPLOAD(image_id="9f5c3c1e-8a7e-4a59-9d7e-1f0c2b3a4d5e", data=b"chunk"),
+        UPLOAD(data=b"chunk", last=True),
+        UPLOAD(last=True),
+        UPLOAD(),
+    ],
+)
+def test_anything_more_than_the_data_field_is_left_to_protobuf(request_message):
+    assert parse(request_message.SerializeToString()) is None
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\x2a",  # the tag, no length
+        b"\x2a\x05abc",  # shorter than its length
+        b"\x2a\x02abc",  # longer than its length
+        b"\x2a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",  # a length that never ends
+    ],
+)
+def test_a_malformed_chunk_is_left_to_protobuf(wire):
+    assert parse(wire) is None
+
+
+def test_only_the_listed_request_types_are_parsed_by_hand():
+    assert encoded.parse_one_field(node_pb.FetchImageResponse) is None
