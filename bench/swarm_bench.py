@@ -177,6 +177,7 @@ def _worker(nodes, public, node_address, directory, conn) -> None:
     """Enrolls `nodes` [(host, token)], then on "go" runs their agents; answers "status"."""
     logging.getLogger("compute_node").setLevel(logging.ERROR)  # reconnects are expected here
     # asyncio's complaints about streams cut at the end go to a file, not the report
+    Path(directory).mkdir(parents=True, exist_ok=True)
     sys.stderr = open(Path(directory) / f"worker-{os.getpid()}.log", "w")  # noqa: SIM115
     asyncio.run(_swarm(nodes, public, node_address, Path(directory), conn))
 
