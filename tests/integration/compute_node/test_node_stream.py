@@ -45,6 +45,17 @@ def zone_of(controller, node) -> str:
     return zone
 
 
+def power_commands(controller, server_id) -> int:
+    """Power commands ever written for the server."""
+    return controller.app.db.call(
+        lambda: (
+            NodeCommand.select()
+            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "power")
+            .count()
+        )
+    )
+
+
 def row(controller, model, key):
     return controller.app.db.call(lambda: model.get_or_none(model._meta.primary_key == key))
 
@@ -345,14 +356,7 @@ def test_a_task_recorded_without_its_command_gets_one_from_the_sweep(
     controller.run(controller.app.compute_conductor.sweep_once())
     servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
     controller.run(controller.app.compute_conductor.sweep_once())  # nothing more to do
-    powers = db.call(
-        lambda: (
-            NodeCommand.select()
-            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "power")
-            .count()
-        )
-    )
-    assert powers == 1
+    assert power_commands(controller, server_id) == 1
 
 
 def test_a_repeated_or_unknown_result_changes_nothing(controller, node, servers, image_id):
@@ -451,14 +455,7 @@ def test_a_command_written_by_another_replica_reaches_the_node(controller, node,
 
     assert db.call(stop_elsewhere) is not None
     servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
-    powers = db.call(
-        lambda: (
-            NodeCommand.select()
-            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "power")
-            .count()
-        )
-    )
-    assert powers == 1
+    assert power_commands(controller, server_id) == 1
 
 
 def test_a_node_taken_over_by_another_replica_loses_its_stream_here(controller, node):
