@@ -36,30 +36,44 @@ def cache_dir() -> Path:
     return Path(os.environ.get("STRATUS_BENCH_CACHE", Path.home() / ".cache" / "stratus-bench"))
 
 
-def venv() -> Path:
-    """The virtual environment holding Glance, made on first use."""
-    env = cache_dir() / "glance-venv"
-    if not (env / "bin" / "gunicorn").exists() or not (env / "bin" / "glance-manage").exists():
+def ensure_venv(env: Path, packages: list[str], marker: str) -> Path:
+    """The virtual environment `env` holding `packages`, made on first use (`marker` is one
+    of the commands they install)."""
+    if not (env / "bin" / "gunicorn").exists() or not (env / "bin" / marker).exists():
         env.parent.mkdir(parents=True, exist_ok=True)
-        print(f"installing Glance into {env} (once)", file=sys.stderr)
+        print(f"installing {' '.join(packages)} into {env} (once)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
-        subprocess.run([str(env / "bin" / "pip"), "install", "-q", *GLANCE_PACKAGES], check=True)
+        subprocess.run([str(env / "bin" / "pip"), "install", "-q", *packages], check=True)
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_up(server, ready, timeout: float = 120) -> None:
+    """Polls `ready()` until it holds; stops `server` and raises with its log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"{type(server).__name__} did not start: {server.log.read_text()[-2000:]}")
 
 
 class Glance:
     """A running glance-api; `upload` and `download` move one image's bytes over HTTP."""
 
     def __init__(self, root: Path):
-        self.env = venv()
+        self.env = ensure_venv(cache_dir() / "glance-venv", GLANCE_PACKAGES, "glance-manage")
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.images = root / "images"
         conf = root / "etc"
         for d in (conf, self.images, root / "staging", root / "tasks"):
@@ -117,15 +131,7 @@ policy_file = {conf}/policy.yaml
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if self._request("GET", "/healthcheck")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"Glance did not start: {self.log.read_text()[-2000:]}")
+        wait_until_up(self, lambda: self._request("GET", "/healthcheck")[0] == 200)
 
     def _request(self, method: str, path: str, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
