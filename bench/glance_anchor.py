@@ -53,7 +53,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(server, ready, timeout: float = 120) -> None:
+def wait_until_up(server: GunicornServer, ready, timeout: float = 120) -> None:
     """Polls `ready()` until it holds; stops `server` and raises with its log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,7 +67,28 @@ def wait_until_up(server, ready, timeout: float = 120) -> None:
     raise RuntimeError(f"{type(server).__name__} did not start: {server.log.read_text()[-2000:]}")
 
 
-class Glance:
+class GunicornServer:
+    """An anchor's gunicorn: its master process in `proc`, its output in `log`."""
+
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def pids(self) -> list[int]:
+        """gunicorn's master and its workers."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [self.proc.pid, *(int(p) for p in children.read_text().split())]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Glance(GunicornServer):
     """A running glance-api; `upload` and `download` move one image's bytes over HTTP."""
 
     def __init__(self, root: Path):
@@ -195,17 +216,3 @@ policy_file = {conf}/policy.yaml
 
     def delete_image(self, image_id: str) -> None:
         self._request("DELETE", f"/v2/images/{image_id}")
-
-    @property
-    def pids(self) -> list[int]:
-        """gunicorn's master and its workers."""
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [self.proc.pid, *(int(p) for p in children.read_text().split())]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()

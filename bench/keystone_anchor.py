@@ -15,14 +15,20 @@ import os
 import subprocess
 from pathlib import Path
 
-from bench.glance_anchor import cache_dir, ensure_venv, free_port, wait_until_up
+from bench.glance_anchor import (
+    GunicornServer,
+    cache_dir,
+    ensure_venv,
+    free_port,
+    wait_until_up,
+)
 
 PACKAGES = ["keystone", "gunicorn"]
 WORKERS = 2
 PASSWORD = "bench-admin-pw"
 
 
-class Keystone:
+class Keystone(GunicornServer):
     """A running keystone; `token()` issues one, `validate()` checks one (GET /v3/auth/tokens)."""
 
     def __init__(self, root: Path):
@@ -126,16 +132,3 @@ backend = oslo_cache.dict
             assert response.status == 200, response.status
 
         return validate
-
-    @property
-    def pids(self) -> list[int]:
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [self.proc.pid, *(int(p) for p in children.read_text().split())]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
