@@ -90,5 +90,11 @@ def setup(app):
         NodeServicer(conductor), node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
     )
     app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
-    app.background += [builds.run, api.creates.run, conductor.sweep_forever, feed.run]
+    app.background += [
+        builds.run,
+        api.creates.run,
+        conductor.sweep_forever,
+        conductor.watch_outbox,
+        feed.run,
+    ]
     app.on_stop.append(conductor.stop)

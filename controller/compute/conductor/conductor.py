@@ -259,6 +259,23 @@ class Conductor:
                 log.exception("conductor sweep failed; retrying")
             await asyncio.sleep(self.settings.sweep_interval)
 
+    async def watch_outbox(self) -> None:
+        """Wakes this process's node streams that have commands nobody here woke them for:
+        written by another replica, or by a transaction whose wake was lost. One query per
+        outbox_poll_interval for all streams, so an idle stream costs no query at all. (A
+        node another replica has taken over ends its stream here at its next heartbeat.)"""
+        while True:
+            await asyncio.sleep(self.settings.outbox_poll_interval)
+            if not self.sessions:
+                continue
+            try:
+                pending = await self.db.run(outbox.nodes_with_pending)
+            except Exception:  # a database hiccup: the next round looks again
+                log.exception("looking for commands to deliver failed; retrying")
+                continue
+            for node_id in pending & self.sessions.keys():
+                self.wake(node_id)
+
     async def stop(self, _app=None) -> None:
         for task in list(self._tasks):
             task.cancel()

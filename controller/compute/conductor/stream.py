@@ -9,7 +9,6 @@ the rest back), commands wait in the database until the node has room
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -22,7 +21,7 @@ from controller.logs import fields
 from controller.metrics import IMAGE_BYTES
 from controller.network import node_wire
 from controller.node_listener import current_peer
-from controller.rpc import status
+from controller.rpc import encoded, status
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 from stratus_common.errors import (
@@ -35,6 +34,7 @@ from stratus_common.errors import (
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_FETCH_DATA = pb.FetchImageResponse.DATA_FIELD_NUMBER
 _NODE_FETCHED = IMAGE_BYTES.labels("node_fetch")
 
 
@@ -210,8 +210,9 @@ class NodeSession:
                 resend = False
                 for row in rows:
                     await self.outgoing.put(convert.command(row))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
+                # Woken by whoever writes a command or frees room for one, and by the
+                # conductor's watch_outbox for what another replica did.
+                await self.wake.wait()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -286,4 +287,4 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
             )
         async for piece in data:
             _NODE_FETCHED.inc(len(piece))
-            yield pb.FetchImageResponse(data=piece)
+            yield encoded.bytes_field(_FETCH_DATA, piece)
