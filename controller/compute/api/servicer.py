@@ -181,8 +181,9 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         )
         servers.check_request(req, request.request_id)
         caller = _caller()
+        earlier = await self.db.run(nics.earlier_server, caller, request.request_id)
         wanted = await self.db.run(
-            self.network.resolve, caller, nics.requested(s.networks), s.no_network
+            self.network.resolve, caller, nics.requested(s.networks), s.no_network, earlier
         )
         row, created = await self.creates.submit((caller, req, request.request_id))
         if created and wanted:
