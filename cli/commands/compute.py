@@ -647,6 +647,22 @@ action(
 )
 
 
+@command("server lock", help="lock servers: only admins may then act on them")
+@arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
+@arg("--reason", default="", help="why the server is locked")
+def server_lock(ctx, args):
+    for name in args.servers:
+        server = find_server(ctx, name)
+        call(ctx, "LockServer", pb.LockServerRequest(id=server.id, reason=args.reason))
+
+
+@command("server unlock", help="unlock servers")
+@arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
+def server_unlock(ctx, args):
+    for name in args.servers:
+        call(ctx, "UnlockServer", pb.UnlockServerRequest(id=find_server(ctx, name).id))
+
+
 @command("console log show", help="show a server's console output")
 @command("server console log", help="show a server's console output")
 @arg("server", help="server name or ID")

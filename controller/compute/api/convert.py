@@ -118,6 +118,8 @@ def server(row, show_host: bool) -> pb.Server:
         launch_time=timestamp(row.launched_at),
         revision=row.revision,
         config_drive=row.config_drive,
+        locked=row.locked,
+        locked_reason=row.locked_reason or "",
     )
     if row.vm_state == states.ERROR and row.fault_message:
         msg.fault.CopyFrom(

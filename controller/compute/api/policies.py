@@ -31,6 +31,8 @@ _RULES = {
     "unpause_server": MEMBER,
     "suspend_server": MEMBER,
     "resume_server": MEMBER,
+    "lock_server": MEMBER,
+    "unlock_server": MEMBER,
     "watch_servers": READER,
     "list_server_actions": READER,
     "get_console_output": MEMBER,

@@ -7,19 +7,26 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from peewee import fn
 
 from controller import validation
-from controller.compute.records import actions, lifecycle, states
+from controller.compute.records import actions, host_cleanup, lifecycle, states
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db import statements
 from controller.db.database import locked
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
-from stratus_common.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
+from stratus_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    StratusError,
+)
 
 MAX_METADATA_ITEMS = 128
 # Nova's limit, on the user data once base64-encoded: 49,149 bytes as given.
@@ -316,25 +323,66 @@ def request_action(db, caller, server_id: str, action: states.Action) -> Instanc
     """Checks the state allows it and marks the task; the conductor then does it."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
         states.check_action(action, row.vm_state, row.task_state, row.host)
         lifecycle.change(server_id, task_state=action.task_state)
         actions.start(server_id, action.name.split("_")[0], caller)
     return get(caller, server_id)
 
 
-def request_delete(db, caller, server_id: str) -> bool:
-    """Marks the server deleting; True when its host must destroy it (the conductor's
-    delete). A server never placed, or still being placed, is deleted at once: a claim
-    racing with this sees the deletion and rolls back."""
+# What a delete asks of the conductor next.
+ON_HOST, LOCAL, NOTHING = "on_host", "local", "nothing"
+
+
+def request_delete(db, caller, server_id: str, host_up: Callable[[str], bool]) -> str:
+    """Marks the server deleting. ON_HOST: its host must destroy it (the conductor's delete).
+    LOCAL: its host is down, so the server is deleted now and its claim freed, and the host
+    destroys the guest when it comes back (Nova's local delete; also the way out of a delete
+    stuck on a dead host). NOTHING: a server never placed, or still being placed, is deleted
+    at once: a claim racing with this sees the deletion and rolls back."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "delete")
+        if row.node_id and not host_up(row.node_id):
+            if row.task_state != states.DELETING:
+                actions.start(server_id, "delete", caller)
+            lifecycle.change(server_id, task_state=states.DELETING)
+            actions.event(server_id, "delete", "local_delete", actions.SUCCESS, row.host or "")
+            host_cleanup.remember(server_id, row.node_id, host_cleanup.DELETED_WHILE_DOWN)
+            lifecycle.mark_deleted(server_id)
+            return LOCAL
         if row.task_state == states.DELETING:
-            return bool(row.host)
+            return ON_HOST if row.host else NOTHING
         lifecycle.change(server_id, task_state=states.DELETING)
         actions.start(server_id, "delete", caller)
         if not row.host:
             lifecycle.mark_deleted(server_id)
-        return bool(row.host)
+            return NOTHING
+        return ON_HOST
+
+
+def set_locked(db, caller, server_id: str, locked: bool, reason: str = "") -> Instance:
+    """Nova's lock and unlock. The lock remembers whether the owner's project or an admin of
+    another project took it; only admins may lift a lock an admin took (Nova's
+    unlock_override)."""
+    if len(reason) > 255:
+        raise InvalidArgument("reason", "at most 255 characters")
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        if locked and not row.locked:
+            by = "owner" if row.project_id == caller.project_id else "admin"
+            lifecycle.change(server_id, locked=True, locked_by=by, locked_reason=reason or None)
+            actions.start(server_id, "lock", caller)
+            actions.finish(server_id, "lock", actions.SUCCESS)
+        elif not locked and row.locked:
+            if row.locked_by == "admin" and not caller.is_admin:
+                raise FailedPrecondition(
+                    "the server was locked by an administrator", reason="SERVER_LOCKED_BY_ADMIN"
+                )
+            lifecycle.change(server_id, locked=False, locked_by=None, locked_reason=None)
+            actions.start(server_id, "unlock", caller)
+            actions.finish(server_id, "unlock", actions.SUCCESS)
+    return get(caller, server_id)
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:

@@ -225,11 +225,31 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:delete_server")
     async def DeleteServer(self, request, context):
-        on_host = await self.db.run(servers.request_delete, self.db, _caller(), request.id)
-        if on_host:
+        then = await self.db.run(
+            servers.request_delete,
+            self.db,
+            _caller(),
+            request.id,
+            functools.partial(hosts.is_up, self.host_records.is_up),
+        )
+        if then == servers.ON_HOST:
             await self.conductor.delete(request.id)
+        elif then == servers.LOCAL:
+            await self.conductor.deleted_locally(request.id)
         self.placement.invalidate()
         return EMPTY
+
+    @rpc("compute:lock_server")
+    async def LockServer(self, request, context):
+        row = await self.db.run(
+            servers.set_locked, self.db, _caller(), request.id, True, request.reason
+        )
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:unlock_server")
+    async def UnlockServer(self, request, context):
+        row = await self.db.run(servers.set_locked, self.db, _caller(), request.id, False)
+        return convert.server(row, self._show_host())
 
     async def _act(self, server_id: str, action_name: str):
         action = states.ACTIONS[action_name]

@@ -110,6 +110,11 @@ class Conductor:
         if command is not None:
             self.wake(command.node_id)
 
+    async def deleted_locally(self, instance_id: str) -> None:
+        """A server deleted while its host was down: none of its commands may run any more
+        (the host destroys its guest when it comes back, records/host_cleanup.py)."""
+        await self.txn(workflow.cancel_commands, instance_id)
+
     async def console_output(self, instance_id: str, lines: int) -> str:
         def prepare(db, settings):
             inst = Instance.get_or_none(Instance.id == instance_id)

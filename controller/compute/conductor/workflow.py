@@ -17,7 +17,7 @@ from controller.compute.conductor import commands, outbox, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.records import actions, lifecycle, states
+from controller.compute.records import actions, host_cleanup, lifecycle, states
 from controller.compute.records.models import ComputeNode, Instance, InstanceAction
 from controller.db.database import locked
 from controller.db.queries import utcnow
@@ -167,8 +167,28 @@ def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -
         return follow
     follow.wake_nodes.add(node_id)
     if command.instance_id:
+        _clean_up(settings, command, result)
         _apply(db, settings, command, result, follow)
     return follow
+
+
+def _clean_up(settings: ConductorSection, command: NodeCommand, result: Result) -> None:
+    """A guest its host must not run (records/host_cleanup.py): gone once destroyed; destroyed
+    if a command that was already on its way made it run again."""
+    instance_id, node_id = command.instance_id, command.node_id
+    if instance_id not in host_cleanup.for_node(node_id):
+        return
+    if command.kind == "destroy" and (result.ok or result.error_code == "INSTANCE_NOT_FOUND"):
+        host_cleanup.forget(instance_id, node_id)
+    elif command.kind != "destroy":
+        _destroy_stale(settings, node_id, instance_id)
+
+
+def cancel_commands(db, settings: ConductorSection, instance_id: str) -> None:
+    """Ends the live commands of a server deleted while its host was down, so none runs when
+    the host comes back."""
+    for command in outbox.live_for_instance(instance_id):
+        outbox.finish(command.id, outbox.FAILED, None, "CANCELLED", "the server was deleted")
 
 
 def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp) -> None:
@@ -354,8 +374,21 @@ def reconcile(
         fault(inst.id, f"{LOST} {host}", power_state=states.NOSTATE)
         outcome.lost.append(inst.id)
     known = {inst.id for inst in placed}
+    stale = host_cleanup.for_node(node_id)
+    for instance_id in stale.keys() - reported.keys():
+        host_cleanup.forget(instance_id, node_id)  # gone from the host already
     for report in reports:
         if report.instance_id in known:
+            continue
+        if report.instance_id in stale:
+            _destroy_stale(settings, node_id, report.instance_id)
+            outcome.reaped.append(report.instance_id)
+            log.warning(
+                "host %s runs guest %s that it must not (%s): destroying it",
+                host,
+                report.instance_id,
+                stale[report.instance_id],
+            )
             continue
         outcome.unknown.append(
             {
@@ -368,10 +401,7 @@ def reconcile(
         deleted = Instance.get_or_none(Instance.id == report.instance_id)
         ours_and_deleted = report.managed and (deleted is None or deleted.deleted_at is not None)
         if ours_and_deleted and settings.running_deleted_instance_action == "reap":
-            if not outbox.live_for_instance(report.instance_id, "destroy"):
-                outbox.enqueue(
-                    node_id, report.instance_id, commands.destroy(), "", settings.command_timeout
-                )
+            _destroy_stale(settings, node_id, report.instance_id)
             outcome.reaped.append(report.instance_id)
     (ComputeNode.update(unknown_domains=outcome.unknown).where(ComputeNode.id == node_id).execute())
     for entry in outcome.unknown:
@@ -385,6 +415,11 @@ def reconcile(
     for instance_id in outcome.lost:
         log.error("server %s is not on its host %s any more: ERROR", instance_id, host)
     return outcome
+
+
+def _destroy_stale(settings: ConductorSection, node_id: str, instance_id: str) -> None:
+    if not outbox.live_for_instance(instance_id, "destroy"):
+        outbox.enqueue(node_id, instance_id, commands.destroy(), "", settings.command_timeout)
 
 
 # -- sweeps ----------------------------------------------------------------------------

@@ -121,3 +121,13 @@ def check_action(action: Action, vm_state: str, task_state: str | None, host: st
             action=action.name,
             status=status(vm_state, task_state),
         )
+
+
+def check_unlocked(locked: bool, is_admin: bool, action: str) -> None:
+    """A locked server refuses actions from anyone but admins (Nova's check_instance_lock)."""
+    if locked and not is_admin:
+        raise FailedPrecondition(
+            f"cannot {action.replace('_', ' ')} a locked server: unlock it first",
+            reason="SERVER_LOCKED",
+            action=action,
+        )
