@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
@@ -33,6 +36,19 @@ from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CONSOLE_BYTES = 64 * 1024
+SNAPSHOT_CHUNK_BYTES = 1024 * 1024
+# (command id, image id, the data) -> sent: the agent's upload through its controller.
+SnapshotSink = Callable[[str, str, AsyncIterator[bytes]], Awaitable[None]]
+
+
+async def _read_file(path: str) -> AsyncIterator[bytes]:
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, SNAPSHOT_CHUNK_BYTES):
+            faults.point("snapshot.uploading")
+            yield chunk
+    finally:
+        f.close()
 
 
 class CommandFailed(Exception):
@@ -50,8 +66,10 @@ class Executor:
         *,
         concurrency: int = 4,
         fetcher: ImageFetcher | None = None,
+        scratch: str | None = None,
     ):
         self.driver = driver
+        self.scratch = scratch  # where snapshots are written before they are sent
         self.cache = cache
         self.fetcher = fetcher or ImageFetcher(cache)
         self.journal = journal
@@ -59,8 +77,11 @@ class Executor:
         self._instance_locks: dict[str, asyncio.Lock] = {}
         self._running: dict[str, asyncio.Future] = {}
 
-    async def execute(self, command: pb.Command, images: ImageSource) -> pb.CommandResult:
-        """The command's result; a command id seen before is not run again."""
+    async def execute(
+        self, command: pb.Command, images: ImageSource, snapshots: SnapshotSink | None = None
+    ) -> pb.CommandResult:
+        """The command's result; a command id seen before is not run again. `images` brings
+        a spawn's images, `snapshots` takes a snapshot's data away."""
         action = command.WhichOneof("action")
         LOG.info(
             "command %s: %s of %s (request %s)",
@@ -91,7 +112,9 @@ class Executor:
         future = asyncio.get_running_loop().create_future()
         self._running[command.command_id] = future
         try:
-            result = await self._locked(command, lambda: self._start(command, action, images))
+            result = await self._locked(
+                command, lambda: self._start(command, action, images, snapshots)
+            )
             self.journal.finish(command.command_id, result.SerializeToString())
             faults.point("result.recorded")
             future.set_result(result)
@@ -112,11 +135,17 @@ class Executor:
         async with self.instance_lock(command.instance_id), self._slots:
             return await work()
 
-    async def _start(self, command: pb.Command, action: str, images: ImageSource):
+    async def _start(
+        self,
+        command: pb.Command,
+        action: str,
+        images: ImageSource,
+        snapshots: SnapshotSink | None,
+    ):
         """Runs with the slot held: only now is the command `started` in the journal."""
         self.journal.start(command.command_id)
         faults.point("command.started")
-        return await self._run(command, action, images)
+        return await self._run(command, action, images, snapshots)
 
     async def _info(self, uuid: str):
         try:
@@ -124,7 +153,13 @@ class Executor:
         except InstanceNotFound:
             return None
 
-    async def _run(self, command: pb.Command, action: str, images: ImageSource):
+    async def _run(
+        self,
+        command: pb.Command,
+        action: str,
+        images: ImageSource | None,
+        snapshots: SnapshotSink | None = None,
+    ):
         uuid = command.instance_id
         try:
             if action == "spawn":
@@ -134,6 +169,8 @@ class Executor:
             elif action == "destroy":
                 await asyncio.to_thread(self.driver.destroy, uuid)
                 info = None
+            elif action == "snapshot":
+                info = await self._snapshot(command, snapshots)
             else:
                 raise CommandFailed("UNKNOWN_COMMAND", f"unknown action {action}")
             return convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
@@ -223,6 +260,25 @@ class Executor:
             raise CommandFailed(
                 "IMAGE_UNAVAILABLE", f"could not fetch image {ref.image_id}: {exc}"
             ) from exc
+
+    async def _snapshot(self, command: pb.Command, snapshots: SnapshotSink | None):
+        if snapshots is None:
+            raise CommandFailed("UNKNOWN_COMMAND", "this agent cannot send snapshots")
+        if self.scratch:
+            os.makedirs(self.scratch, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.scratch, prefix="snapshot-") as directory:
+            path = os.path.join(directory, "disk.qcow2")
+            await asyncio.to_thread(self.driver.snapshot, command.instance_id, path)
+            try:
+                await snapshots(command.command_id, command.snapshot.image_id, _read_file(path))
+            except grpc.aio.AioRpcError as exc:
+                raise CommandFailed(
+                    "SNAPSHOT_UPLOAD_FAILED",
+                    f"sending the snapshot failed: {exc.code().name} {exc.details()}",
+                ) from exc
+            except ConnectionError as exc:
+                raise CommandFailed("SNAPSHOT_UPLOAD_FAILED", str(exc)) from exc
+        return await self._info(command.instance_id)
 
     async def _power(self, uuid: str, power: pb.PowerAction):
         name, args = convert.OPERATIONS.get(power.operation, (None, ()))

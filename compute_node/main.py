@@ -117,7 +117,13 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
             max_message_bytes=cfg.compute.max_message_bytes,
         ),
         driver,
-        Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
+        Executor(
+            driver,
+            cache,
+            journal,
+            concurrency=cfg.compute.concurrency,
+            scratch=cfg.path("snapshots"),
+        ),
         channel,
     )
     stop = asyncio.Event()

@@ -7,11 +7,13 @@ from pathlib import Path
 from google.protobuf import field_mask_pb2
 
 from cli import resources, wait
+from cli.commands import image as image_commands
 from cli.errors import CliError, UsageError
 from cli.formatters import ShowResult
 from cli.registry import arg, command, group
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
+from stratus.image.v1 import image_service_pb2 as image_pb
 
 for _name, _help in [
     ("flavor", "server sizes"),
@@ -645,6 +647,47 @@ action(
         "type": pb.REBOOT_TYPE_HARD if args.hard else pb.REBOOT_TYPE_SOFT
     },
 )
+
+
+@command(
+    "server image create",
+    help="snapshot a server into a new image",
+    output="show",
+    columns=resources.fields_of(image_commands.show_image, image_pb.Image),
+)
+@arg("server", help="server name or ID")
+@arg("--name", default="", help="the image's name (default: the server's)")
+@arg(
+    "--property",
+    dest="properties",
+    type=resources.key_value,
+    action="append",
+    default=[],
+    metavar="KEY=VALUE",
+    help="image property to add (repeat for more)",
+)
+@arg("--wait", action="store_true", help="wait until the snapshot is done")
+def server_image_create(ctx, args):
+    server = find_server(ctx, args.server)
+    made = call(
+        ctx,
+        "CreateServerImage",
+        pb.CreateServerImageRequest(
+            server_id=server.id,
+            name=args.name or server.name,
+            metadata=dict(args.properties),
+        ),
+    )
+    if args.wait:
+        watch(
+            ctx,
+            made.server,
+            f"server {server.name}",
+            status(made.server),
+            done=lambda s: s.task_state != pb.TASK_STATE_IMAGE_SNAPSHOT,
+        )
+    image = image_commands.call(ctx, "GetImage", image_pb.GetImageRequest(id=made.image_id))
+    return image_commands.show_image(image)
 
 
 @command("server lock", help="lock servers: only admins may then act on them")

@@ -152,6 +152,7 @@ class Capabilities:
     vnc_console: bool
     lifecycle_events: bool
     copy_on_write_disks: bool
+    snapshot: bool = False
 
 
 class DriverError(Exception):
@@ -220,6 +221,7 @@ class ComputeDriver(abc.ABC):
     | vnc_console         | yes (localhost)  | no              |
     | lifecycle_events    | yes              | yes             |
     | copy_on_write_disks | yes (qcow2 overlay) | files made, not used |
+    | snapshot            | yes (paused while copied) | yes (the disk files made) |
     """
 
     capabilities: Capabilities
@@ -276,6 +278,12 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def get_info(self, uuid: str) -> InstanceInfo:
         """One guest; raises InstanceNotFound."""
+
+    def snapshot(self, uuid: str, target: str) -> None:
+        """Write the guest's root disk, as it is now, to `target` as one standalone qcow2. A
+        running guest is paused while its disk is read and runs again afterwards, whatever
+        happened. Raises InstanceNotFound, or InvalidState for a guest without a disk."""
+        raise DriverError("this driver cannot take snapshots")
 
     @abc.abstractmethod
     def list_instances(self) -> dict[str, InstanceInfo]:

@@ -65,7 +65,16 @@ def setup(app):
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
     api = ComputeServicer(
-        app.db, settings, quotas, conductor, placement, host_records, images.lookup, feed, app.slots
+        app.db,
+        settings,
+        quotas,
+        conductor,
+        placement,
+        host_records,
+        images.lookup,
+        feed,
+        app.slots,
+        create_snapshot=images.create_snapshot,
     )
 
     app.compute_placement = placement

@@ -31,6 +31,7 @@ _RULES = {
     "unpause_server": MEMBER,
     "suspend_server": MEMBER,
     "resume_server": MEMBER,
+    "create_server_image": MEMBER,
     "lock_server": MEMBER,
     "unlock_server": MEMBER,
     "watch_servers": READER,

@@ -385,6 +385,27 @@ def set_locked(db, caller, server_id: str, locked: bool, reason: str = "") -> In
     return get(caller, server_id)
 
 
+def request_snapshot(
+    db,
+    caller,
+    server_id: str,
+    create_image: Callable[[Instance], str],
+    send: Callable[[Instance, str], None],
+) -> tuple[Instance, str]:
+    """Nova's createImage: in one transaction, the state checked, the task set, the queued
+    image made (`create_image(server) -> image id`) and the host's command written
+    (`send(server, image id)`), so a snapshot is either all asked for or not at all."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "create_image")
+        states.check_action(states.CREATE_IMAGE, row.vm_state, row.task_state, row.host)
+        image_id = create_image(row)
+        lifecycle.change(server_id, task_state=states.IMAGE_SNAPSHOT)
+        actions.start(server_id, "create_image", caller, event="snapshot")
+        send(row, image_id)
+    return get(caller, server_id), image_id
+
+
 def count_for_quota(project_id: str) -> tuple[int, int, int]:
     """(instances, cores, ram_mb) of a project's live servers."""
     row = _USAGE.execute(project_id=project_id).fetchone()

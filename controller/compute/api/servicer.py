@@ -21,7 +21,7 @@ from controller.compute.api import (
 from controller.compute.api.caller import Caller
 from controller.compute.api.config import ComputeSection
 from controller.compute.api.feed import ChangeFeed
-from controller.compute.api.images import ImageLookup
+from controller.compute.api.images import CreateSnapshot, ImageLookup
 from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.api.quotas import Quotas
 from controller.compute.conductor.conductor import Conductor
@@ -31,6 +31,7 @@ from controller.compute.scheduler.placement import Placement
 from controller.db.batching import Batcher
 from controller.db.database import Database
 from controller.db.paging import page_request
+from controller.image.port import SnapshotRequest
 from controller.limits.slots import Slots
 from controller.logs import request_id_var
 from controller.rpc.convert import changes
@@ -63,8 +64,10 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         image_lookup: ImageLookup,
         feed: ChangeFeed,
         slots: Slots,
+        create_snapshot: CreateSnapshot | None = None,
     ):
         self.db = db
+        self.create_snapshot = create_snapshot
         self.feed = feed
         self.slots = slots
         self.settings = settings
@@ -285,6 +288,37 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     @rpc("compute:resume_server")
     async def ResumeServer(self, request, context):
         return await self._act(request.id, "resume")
+
+    @rpc("compute:create_server_image")
+    async def CreateServerImage(self, request, context):
+        validation.name("name", request.name)
+        metadata = servers.check_metadata(dict(request.metadata), "metadata")
+        caller = _caller()
+
+        def create_image(row) -> str:
+            return self.create_snapshot(
+                SnapshotRequest(
+                    project_id=row.project_id,
+                    name=request.name,
+                    instance_id=row.id,
+                    base_image_id=row.image_id,
+                    min_disk_gb=row.disk_gb,
+                    metadata=metadata,
+                )
+            )
+
+        row, image_id = await self.db.run(
+            servers.request_snapshot,
+            self.db,
+            caller,
+            request.server_id,
+            create_image,
+            self.conductor.snapshot_sender(caller.request_id),
+        )
+        self.conductor.wake(row.node_id)
+        return pb.CreateServerImageResponse(
+            image_id=image_id, server=convert.server(row, self._show_host())
+        )
 
     @rpc("compute:watch_servers", deferred=True)
     async def WatchServers(self, request, context):

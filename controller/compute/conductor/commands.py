@@ -100,6 +100,15 @@ def console_output(max_bytes: int) -> Body:
     return _body(pb.Command(console_output=pb.ConsoleOutputAction(max_bytes=max_bytes)))
 
 
+def snapshot(image_id: str) -> Body:
+    return _body(pb.Command(snapshot=pb.SnapshotAction(image_id=image_id)))
+
+
+def snapshot_image(data: bytes) -> str:
+    """The image a stored snapshot command fills."""
+    return pb.Command.FromString(data).snapshot.image_id
+
+
 def power_action(data: bytes) -> str:
     """The compute API action name of a stored power command."""
     return ACTION_NAMES[pb.Command.FromString(data).power.operation]

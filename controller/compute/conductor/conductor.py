@@ -115,6 +115,15 @@ class Conductor:
         (the host destroys its guest when it comes back, records/host_cleanup.py)."""
         await self.txn(workflow.cancel_commands, instance_id)
 
+    def snapshot_sender(self, request_id: str):
+        """(server, image id) -> None: writes a snapshot's command in the caller's
+        transaction (CreateServerImage's)."""
+
+        def send(instance: Instance, image_id: str) -> None:
+            workflow.snapshot_command(self.settings, instance, image_id, request_id)
+
+        return send
+
     async def console_output(self, instance_id: str, lines: int) -> str:
         def prepare(db, settings):
             inst = Instance.get_or_none(Instance.id == instance_id)

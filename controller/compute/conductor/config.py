@@ -13,6 +13,8 @@ class ConductorSection:
     command_timeout: float = 300.0
     # The same for spawns, which fetch images and boot.
     spawn_timeout: float = 600.0
+    # The same for snapshots (CreateServerImage), which copy and send a whole disk.
+    snapshot_timeout: float = 1800.0
     # Console output requests wait this long for the node.
     console_timeout: float = 30.0
     # Commands sent to one node and not answered yet; the rest wait in the outbox.

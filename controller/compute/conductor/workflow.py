@@ -127,6 +127,48 @@ def ensure_destroy(
     )
 
 
+def snapshot_command(
+    settings: ConductorSection, instance: Instance, image_id: str, request_id: str
+) -> NodeCommand:
+    """The snapshot of a server whose task CreateServerImage just set, in its transaction."""
+    return outbox.enqueue(
+        instance.node_id,
+        instance.id,
+        commands.snapshot(image_id),
+        request_id,
+        settings.snapshot_timeout,
+    )
+
+
+def may_upload_snapshot(node_id: str, command_id: str, image_id: str) -> bool:
+    """Whether the node may send the data of `image_id`: a live snapshot command for it."""
+    command = outbox.get(command_id)
+    return (
+        command is not None
+        and command.node_id == node_id
+        and command.kind == "snapshot"
+        and command.state in outbox.LIVE
+        and commands.snapshot_image(command.body) == image_id
+    )
+
+
+def _snapshot_ended(command: NodeCommand, ok: bool, power: str | None, message: str) -> None:
+    """The server's snapshot task is over; a snapshot that failed leaves a killed image, never
+    one that looks usable."""
+    if not ok:
+        ImagePort.kill_snapshot(commands.snapshot_image(command.body))
+    values = {"task_state": None}
+    if power:
+        values["power_state"] = power
+    lifecycle.change(command.instance_id, Instance.task_state == states.IMAGE_SNAPSHOT, **values)
+    actions.finish(
+        command.instance_id,
+        "create_image",
+        actions.SUCCESS if ok else actions.ERROR,
+        "" if ok else message,
+    )
+
+
 def console_command(
     settings: ConductorSection, instance: Instance, max_bytes: int, request_id: str
 ) -> NodeCommand:
@@ -196,6 +238,9 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
     power = result.instance.power_state if result.instance else None
     message = result.error_message or result.error_code or result.status
     inst = Instance.get_or_none(Instance.id == instance_id)
+    if command.kind == "snapshot":  # the image ends well or killed, whatever the server
+        _snapshot_ended(command, result.ok, power, message)
+        return
     if inst is None or inst.deleted_at is not None:
         return  # a reaped domain's server, among others
     if command.kind == "spawn":
@@ -238,6 +283,9 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     if outbox.finish(command.id, outbox.TIMED_OUT, None, "TIMED_OUT", message) is None:
         return follow
     instance_id = command.instance_id
+    if command.kind == "snapshot":
+        _snapshot_ended(command, False, None, message)
+        return follow
     inst = Instance.get_or_none(Instance.id == instance_id) if instance_id else None
     if inst is None or inst.deleted_at is not None:  # a reaped domain's server, among others
         return follow

@@ -28,6 +28,7 @@ UNPAUSING = "unpausing"
 SUSPENDING = "suspending"
 RESUMING = "resuming"
 DELETING = "deleting"
+IMAGE_SNAPSHOT = "image_snapshot"
 
 # power_state, as the hypervisor reports it
 NOSTATE = "nostate"
@@ -100,6 +101,16 @@ ACTIONS = {
         _action("resume", (SUSPENDED,), RESUMING, ACTIVE),
     )
 }
+
+
+# Nova's createImage: from any settled state a guest has a disk in; the state stays.
+CREATE_IMAGE = Action(
+    "create_image",
+    frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED}),
+    frozenset({None}),
+    IMAGE_SNAPSHOT,
+    "",
+)
 
 
 def check_action(action: Action, vm_state: str, task_state: str | None, host: str | None) -> None:
