@@ -163,7 +163,12 @@ class Executor:
         uuid = command.instance_id
         try:
             if action == "spawn":
-                info = await self._spawn(command, images)
+                info = await self._spawn(command, command.spawn, images)
+            elif action == "rebuild":
+                # Once begun, a rebuild never leaves the old guest: interrupted, it is gone.
+                await asyncio.to_thread(self.driver.destroy, uuid)
+                faults.point("rebuild.destroyed")
+                info = await self._spawn(command, command.rebuild.spawn, images)
             elif action == "power":
                 info = await self._power(uuid, command.power)
             elif action == "destroy":
@@ -194,11 +199,10 @@ class Executor:
             command.command_id, pb.COMMAND_STATUS_FAILED, await self._info(uuid), code, message
         )
 
-    async def _spawn(self, command: pb.Command, images: ImageSource):
+    async def _spawn(self, command: pb.Command, spec: pb.SpawnAction, images: ImageSource):
         existing = await self._info(command.instance_id)
         if existing is not None:  # spawned already: report what exists, never boot twice
             return existing
-        spec = command.spawn
         refs = {
             "root": spec.image if spec.HasField("image") else None,
             "kernel": spec.kernel if spec.HasField("kernel") else None,
@@ -318,7 +322,10 @@ class Executor:
         if action == "spawn" and info is not None and info.power_state == PowerState.RUNNING:
             result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         else:
-            if action == "spawn":
+            # A rebuild's guest may be the old one or a new one half made: either way the
+            # server goes to ERROR, and only a guest that runs is kept, for a rebuild again.
+            running = info is not None and info.power_state == PowerState.RUNNING
+            if action == "spawn" or (action == "rebuild" and not running):
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
                 info = None
             result = convert.result(

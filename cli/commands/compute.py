@@ -690,6 +690,36 @@ def server_image_create(ctx, args):
     return image_commands.show_image(image)
 
 
+@command(
+    "server rebuild", help="rebuild a server from an image", output="show", columns=SERVER_FIELDS
+)
+@arg("server", help="server name or ID")
+@arg("--image", help="image name or ID (default: the server's)")
+@arg("--name", default="", help="new name")
+@arg("--user-data", metavar="FILE", completer="file", help="new user data")
+@arg("--no-user-data", action="store_true", help="remove the user data")
+@arg("--key-name", help="new key pair")
+@arg("--no-key-name", action="store_true", help="remove the key pair")
+@arg("--wait", action="store_true", help="wait until the server is ACTIVE (or ERROR)")
+def server_rebuild(ctx, args):
+    server = find_server(ctx, args.server)
+    request = pb.RebuildServerRequest(id=server.id, name=args.name)
+    if args.image:
+        request.image_id = image_id(ctx, args.image)
+    if args.user_data:
+        request.user_data = Path(args.user_data).read_bytes()
+    elif args.no_user_data:
+        request.user_data = b""
+    if args.key_name:
+        request.key_name = args.key_name
+    elif args.no_key_name:
+        request.key_name = ""
+    rebuilt = call(ctx, "RebuildServer", request)
+    if args.wait:
+        rebuilt = watch(ctx, rebuilt, f"server {server.name}", "ACTIVE")
+    return show_server(rebuilt)
+
+
 @command("server lock", help="lock servers: only admins may then act on them")
 @arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
 @arg("--reason", default="", help="why the server is locked")

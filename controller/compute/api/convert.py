@@ -17,6 +17,7 @@ STATUS = {
     "SUSPENDED": pb.SERVER_STATUS_SUSPENDED,
     "ERROR": pb.SERVER_STATUS_ERROR,
     "DELETED": pb.SERVER_STATUS_DELETED,
+    "REBUILD": pb.SERVER_STATUS_REBUILD,
 }
 
 # A status filter selects servers by vm_state (the task refines BUILD/REBOOT only in display).
@@ -46,6 +47,7 @@ TASK = {
     states.RESUMING: pb.TASK_STATE_RESUMING,
     states.DELETING: pb.TASK_STATE_DELETING,
     states.IMAGE_SNAPSHOT: pb.TASK_STATE_IMAGE_SNAPSHOT,
+    states.REBUILDING: pb.TASK_STATE_REBUILDING,
 }
 
 POWER = {

@@ -32,6 +32,7 @@ _RULES = {
     "suspend_server": MEMBER,
     "resume_server": MEMBER,
     "create_server_image": MEMBER,
+    "rebuild_server": MEMBER,
     "lock_server": MEMBER,
     "unlock_server": MEMBER,
     "watch_servers": READER,

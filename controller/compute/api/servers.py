@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from controller import validation
+from controller.compute.api import images, keypairs
 from controller.compute.records import actions, host_cleanup, lifecycle, states
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db import statements
@@ -404,6 +405,70 @@ def request_snapshot(
         actions.start(server_id, "create_image", caller, event="snapshot")
         send(row, image_id)
     return get(caller, server_id), image_id
+
+
+@dataclass
+class RebuildRequest:
+    """What RebuildServer changes; None (or "") leaves it as it is."""
+
+    image_id: str = ""
+    name: str = ""
+    user_data: bytes | None = None
+    key_name: str | None = None
+
+
+def check_rebuild(req: RebuildRequest) -> None:
+    if req.image_id:
+        validation.uuid("image_id", req.image_id)
+    if req.name:
+        validation.name("name", req.name)
+    if req.user_data and base64_length(len(req.user_data)) > MAX_USER_DATA_BASE64:
+        raise InvalidArgument(
+            "user_data", f"at most {MAX_USER_DATA_BASE64} bytes once base64-encoded"
+        )
+
+
+def request_rebuild(
+    db,
+    caller,
+    server_id: str,
+    req: RebuildRequest,
+    image_lookup: Callable[[str, str, bool], object],
+    send: Callable[[Instance], None],
+) -> Instance:
+    """Nova's rebuild: in one transaction, the state checked, the new image, name and guest
+    data written, the task set and the host's command written (`send(server)`)."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "rebuild")
+        states.check_action(states.REBUILD, row.vm_state, row.task_state, row.host)
+        image_id = req.image_id or row.image_id
+        image = image_lookup(image_id, caller.project_id, caller.is_admin)
+        values: dict = {
+            "image_id": image_id,
+            "image_properties": images.check_bootable(image, image_id, row),
+            "task_state": states.REBUILDING,
+        }
+        if req.name:
+            values["name"] = req.name
+        if req.user_data is not None:
+            values["user_data"] = req.user_data or None
+        if req.key_name is not None:
+            values["key_name"] = req.key_name
+            values["key_data"] = _public_key(caller, req.key_name)
+        lifecycle.change(server_id, **values)
+        actions.start(server_id, "rebuild", caller)
+        send(Instance.get_by_id(server_id))
+    return get(caller, server_id)
+
+
+def _public_key(caller, key_name: str) -> str:
+    if not key_name:
+        return ""
+    try:
+        return str(keypairs.get(caller, key_name).public_key)
+    except NotFound:
+        raise InvalidArgument("key_name", "no such key pair", reason="KEY_PAIR_NOT_FOUND") from None
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:

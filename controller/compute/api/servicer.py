@@ -67,6 +67,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         create_snapshot: CreateSnapshot | None = None,
     ):
         self.db = db
+        self.image_lookup = image_lookup
         self.create_snapshot = create_snapshot
         self.feed = feed
         self.slots = slots
@@ -319,6 +320,28 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         return pb.CreateServerImageResponse(
             image_id=image_id, server=convert.server(row, self._show_host())
         )
+
+    @rpc("compute:rebuild_server")
+    async def RebuildServer(self, request, context):
+        req = servers.RebuildRequest(
+            image_id=request.image_id,
+            name=request.name,
+            user_data=request.user_data if request.HasField("user_data") else None,
+            key_name=request.key_name if request.HasField("key_name") else None,
+        )
+        servers.check_rebuild(req)
+        caller = _caller()
+        row = await self.db.run(
+            servers.request_rebuild,
+            self.db,
+            caller,
+            request.id,
+            req,
+            self.image_lookup,
+            self.conductor.rebuild_sender(caller.request_id),
+        )
+        self.conductor.wake(row.node_id)
+        return convert.server(row, self._show_host())
 
     @rpc("compute:watch_servers", deferred=True)
     async def WatchServers(self, request, context):

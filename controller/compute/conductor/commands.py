@@ -57,6 +57,13 @@ def _ref(target: pb.ImageRef, ref: ImageRef) -> None:
     target.os_hash_value, target.size = ref.os_hash_value, ref.size
 
 
+def rebuild(spawn_body: Body) -> Body:
+    """The guest destroyed and spawned again as `spawn_body` (a spawn()) says."""
+    command = pb.Command()
+    command.rebuild.spawn.CopyFrom(pb.Command.FromString(spawn_body.data).spawn)
+    return _body(command)
+
+
 def spawn(
     name: str,
     vcpus: int,
@@ -115,6 +122,7 @@ def power_action(data: bytes) -> str:
 
 
 def image_ids(data: bytes) -> set[str]:
-    """The images a stored spawn command boots from (none for other commands)."""
-    spawn_ = pb.Command.FromString(data).spawn
+    """The images a stored spawn or rebuild command boots from (none for other commands)."""
+    command = pb.Command.FromString(data)
+    spawn_ = command.rebuild.spawn if command.HasField("rebuild") else command.spawn
     return {ref.image_id for ref in (spawn_.image, spawn_.kernel, spawn_.ramdisk)} - {""}

@@ -124,6 +124,15 @@ class Conductor:
 
         return send
 
+    def rebuild_sender(self, request_id: str):
+        """server -> None: writes a rebuild's command in the caller's transaction
+        (RebuildServer's), from the server as it now is."""
+
+        def send(instance: Instance) -> None:
+            workflow.rebuild_command(self.settings, self.images, instance, request_id)
+
+        return send
+
     async def console_output(self, instance_id: str, lines: int) -> str:
         def prepare(db, settings):
             inst = Instance.get_or_none(Instance.id == instance_id)

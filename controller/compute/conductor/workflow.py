@@ -54,9 +54,10 @@ def latest_request_id(instance_id: str) -> str:
     return row.request_id if row else ""
 
 
-def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
+def fault(instance_id: str, message: str, *conditions, code: int = 500, **values) -> bool:
     return lifecycle.change(
         instance_id,
+        *conditions,
         vm_state=states.ERROR,
         task_state=None,
         fault_code=code,
@@ -137,6 +138,21 @@ def snapshot_command(
         commands.snapshot(image_id),
         request_id,
         settings.snapshot_timeout,
+    )
+
+
+def rebuild_command(
+    settings: ConductorSection, port: ImagePort, instance: Instance, request_id: str
+) -> NodeCommand:
+    """The rebuild of a server whose new image, name and guest data RebuildServer has just
+    written, in its transaction: the spawn it would get now, wrapped."""
+    (spawn,) = spawns.spawns(port, [(instance.id, instance.node_id)])
+    return outbox.enqueue(
+        instance.node_id,
+        instance.id,
+        commands.rebuild(spawn.body),
+        request_id,
+        settings.spawn_timeout,
     )
 
 
@@ -268,6 +284,12 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         )
         if result.instance:  # a guest started again may have a new lease
             sync_addresses(inst, result.instance.addresses)
+    elif command.kind == "rebuild":
+        if result.ok:
+            lifecycle.action_finished(instance_id, states.REBUILD, True, power or states.RUNNING)
+            sync_addresses(inst, result.instance.addresses if result.instance else {})
+        else:
+            _rebuild_failed(command, message)
     elif command.kind == "destroy":
         if result.ok or result.error_code == "INSTANCE_NOT_FOUND":
             lifecycle.mark_deleted(instance_id)
@@ -302,7 +324,19 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     elif command.kind == "destroy":
         fault(instance_id, message)
         actions.finish(instance_id, "delete", actions.ERROR, message)
+    elif command.kind == "rebuild":
+        _rebuild_failed(command, message)
     return follow
+
+
+def _rebuild_failed(command: NodeCommand, message: str) -> None:
+    """The guest may be gone with its old disk: ERROR, from which a rebuild may be tried again."""
+    if fault(
+        command.instance_id,
+        f"rebuild failed on host {_host(command.node_id)}: {message}",
+        Instance.task_state == states.REBUILDING,
+    ):
+        actions.finish(command.instance_id, "rebuild", actions.ERROR, message)
 
 
 # -- events and reconciliation ---------------------------------------------------------

@@ -29,6 +29,7 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 DELETING = "deleting"
 IMAGE_SNAPSHOT = "image_snapshot"
+REBUILDING = "rebuilding"
 
 # power_state, as the hypervisor reports it
 NOSTATE = "nostate"
@@ -45,6 +46,8 @@ def status(vm_state: str, task_state: str | None) -> str:
         return "DELETED"
     if task_state == REBOOTING_HARD:
         return "HARD_REBOOT"
+    if task_state == REBUILDING:
+        return "REBUILD"
     if vm_state == ACTIVE and task_state == REBOOTING:
         return "REBOOT"
     return {
@@ -110,6 +113,12 @@ CREATE_IMAGE = Action(
     frozenset({None}),
     IMAGE_SNAPSHOT,
     "",
+)
+
+
+# Nova's rebuild: the guest made again from an image on its host; ACTIVE afterwards.
+REBUILD = Action(
+    "rebuild", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), REBUILDING, ACTIVE
 )
 
 

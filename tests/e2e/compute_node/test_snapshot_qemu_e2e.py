@@ -1,0 +1,96 @@
+"""A snapshot of a real guest holds what the guest wrote: the demo image's user data writes a
+marker file on its disk, the server is snapshotted while it runs, and a new server booted from
+the snapshot reads the marker back on its console. Real processes: a controller, a private
+libvirt daemon, one `stratus-compute` agent on QEMU (software emulation)."""
+
+import os
+import shutil
+import time
+import uuid
+
+import pytest
+
+from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
+from stratus.compute.v1 import compute_service_pb2 as cpb
+from stratus.image.v1 import image_service_pb2 as ipb
+from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
+from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.e2e.compute_node.test_qemu_e2e import BOOT_TIMEOUT, wait_for_marker
+from tests.integration.compute_node.node_support import Servers, upload_image
+from tests.support import demo_guest
+from tests.support.cloud import Cloud
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-x86_64") is None, reason="qemu-system-x86_64 is not installed"
+    ),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the private libvirt daemon needs root"),
+]
+
+# The demo guest keeps its FAT partition (/mnt/boot) across reboots and images: what it
+# writes there is on the disk the snapshot copies.
+WRITE = """#!/bin/sh
+echo "{marker}" > /mnt/boot/marker.txt
+sync
+echo "marker written"
+"""
+READ = """#!/bin/sh
+echo "marker read: $(cat /mnt/boot/marker.txt)"
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("snapshot-e2e")
+    daemon = LibvirtDaemon(base / "libvirt", private_network=True).start()
+    controller = Controller(base / "controller").start()
+    cloud = Cloud(controller.address)
+    node = None
+    try:
+        node = ComputeProcess(
+            base / "node", "snapshot-node.e2e.test", controller, cloud, uri=daemon.uri
+        ).start(timeout=120)
+        yield cloud
+    finally:
+        if node is not None and node.running():
+            node.terminate()
+        controller.stop()
+        cloud.close()
+        daemon.stop(shutdown_timeout=0)
+
+
+def test_a_server_booted_from_a_snapshot_has_the_guests_data(cluster):
+    cloud = cluster
+    servers = Servers(cloud)
+    images = ipb_grpc.ImageServiceStub(cloud.channel)
+    disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
+    flavor = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
+    marker = f"snapshot-marker-{uuid.uuid4()}"
+
+    original = servers.create(flavor, disk, user_data=WRITE.format(marker=marker).encode())
+    servers.wait_status(original, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, original, "stratus-demo: user data exited with status 0")
+
+    started = time.monotonic()
+    made = servers.stub.CreateServerImage(
+        cpb.CreateServerImageRequest(server_id=original, name="demo-snapshot"),
+        metadata=servers.tenant.metadata,
+    )
+    servers.wait(
+        original,
+        lambda s: s.task_state == cpb.TASK_STATE_NONE,
+        timeout=BOOT_TIMEOUT,
+        what="done with its snapshot",
+    )
+    image = images.GetImage(ipb.GetImageRequest(id=made.image_id), metadata=cloud.admin)
+    print(f"\nsnapshot of a running demo guest: {time.monotonic() - started:.1f} s, {image.size} B")
+    assert image.status == ipb.IMAGE_STATUS_ACTIVE
+    assert servers.get(original).status == cpb.SERVER_STATUS_ACTIVE  # running again
+
+    copy = servers.create(flavor, made.image_id, user_data=READ.encode())
+    servers.wait_status(copy, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, copy, f"marker read: {marker}")
+    for server_id in (original, copy):
+        servers.delete(server_id)
+        servers.wait_deleted(server_id, timeout=60)
