@@ -175,7 +175,23 @@ class Executor:
                 await asyncio.to_thread(self.driver.destroy, uuid)
                 info = None
             elif action == "snapshot":
-                info = await self._snapshot(command, snapshots)
+                info = await self._send_disk(
+                    command, command.snapshot.image_id, self.driver.snapshot, snapshots
+                )
+            elif action == "resize_out":
+                await self._send_disk(
+                    command, command.resize_out.image_id, self.driver.resize_out, snapshots
+                )
+                faults.point("resize.disk_sent")
+                await asyncio.to_thread(self.driver.set_aside, uuid)
+                info = None
+            elif action == "confirm_resize":
+                await asyncio.to_thread(self.driver.confirm_resize, uuid)
+                info = await self._info(uuid)
+            elif action == "revert_resize":
+                info = await asyncio.to_thread(
+                    self.driver.revert_resize, uuid, command.revert_resize.start
+                )
             else:
                 raise CommandFailed("UNKNOWN_COMMAND", f"unknown action {action}")
             return convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
@@ -265,16 +281,23 @@ class Executor:
                 "IMAGE_UNAVAILABLE", f"could not fetch image {ref.image_id}: {exc}"
             ) from exc
 
-    async def _snapshot(self, command: pb.Command, snapshots: SnapshotSink | None):
+    async def _send_disk(
+        self,
+        command: pb.Command,
+        image_id: str,
+        write_disk: Callable[[str, str], None],
+        snapshots: SnapshotSink | None,
+    ):
+        """`write_disk(uuid, path)` (a snapshot, a resize's disk) sent into `image_id`."""
         if snapshots is None:
-            raise CommandFailed("UNKNOWN_COMMAND", "this agent cannot send snapshots")
+            raise CommandFailed("UNKNOWN_COMMAND", "this agent cannot send disks")
         if self.scratch:
             os.makedirs(self.scratch, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.scratch, prefix="snapshot-") as directory:
+        with tempfile.TemporaryDirectory(dir=self.scratch, prefix="disk-") as directory:
             path = os.path.join(directory, "disk.qcow2")
-            await asyncio.to_thread(self.driver.snapshot, command.instance_id, path)
+            await asyncio.to_thread(write_disk, command.instance_id, path)
             try:
-                await snapshots(command.command_id, command.snapshot.image_id, _read_file(path))
+                await snapshots(command.command_id, image_id, _read_file(path))
             except grpc.aio.AioRpcError as exc:
                 raise CommandFailed(
                     "SNAPSHOT_UPLOAD_FAILED",

@@ -720,6 +720,29 @@ def server_rebuild(ctx, args):
     return show_server(rebuilt)
 
 
+@command("server resize", help="resize a server, or confirm or revert its resize")
+@arg("server", help="server name or ID")
+@arg("--flavor", help="the new flavor's name or ID")
+@arg("--confirm", action="store_true", help="confirm the resize (VERIFY_RESIZE -> ACTIVE)")
+@arg("--revert", action="store_true", help="revert the resize (the flavor and host before)")
+@arg("--wait", action="store_true", help="wait until the step is done")
+def server_resize(ctx, args):
+    if [bool(args.flavor), args.confirm, args.revert].count(True) != 1:
+        raise UsageError("give one of --flavor, --confirm or --revert")
+    server = find_server(ctx, args.server)
+    if args.flavor:
+        request = pb.ResizeServerRequest(id=server.id, flavor_id=find_flavor(ctx, args.flavor).id)
+        changed, goal = call(ctx, "ResizeServer", request), "VERIFY_RESIZE"
+    elif args.confirm:
+        changed = call(ctx, "ConfirmServerResize", pb.ConfirmServerResizeRequest(id=server.id))
+        goal = "ACTIVE"
+    else:
+        changed = call(ctx, "RevertServerResize", pb.RevertServerResizeRequest(id=server.id))
+        goal = "ACTIVE"
+    if args.wait:
+        watch(ctx, changed, f"server {server.name}", goal)
+
+
 @command("server lock", help="lock servers: only admins may then act on them")
 @arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
 @arg("--reason", default="", help="why the server is locked")

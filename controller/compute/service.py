@@ -21,7 +21,7 @@ from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
 from controller.compute.conductor import workflow
 from controller.compute.conductor.conductor import Conductor
-from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.config import ConductorSection, ResizeSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
 from controller.compute.scheduler.config import SchedulerSection
@@ -61,6 +61,8 @@ def setup(app):
         images,
         service_down_time=settings.service_down_time,
         max_message_bytes=app.config.controller.max_message_bytes,
+        placement=placement,
+        resize_settings=app.config.section(ResizeSection),
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)

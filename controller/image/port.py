@@ -12,6 +12,7 @@ Nothing outside the image area reads its tables or its store.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -222,3 +223,15 @@ class ImagePort:
             .where(Image.id == image_id, Image.status.in_([QUEUED, SAVING]))
             .execute()
         )
+
+    async def discard(self, image_id: str) -> None:
+        """Deletes an image the compute area made for its own use (a resize's disk in
+        transit), record and data; one already gone is no error."""
+        try:
+            location = await self.db.run(
+                images.mark_deleted, self.db, Caller(None, is_admin=True), image_id
+            )
+        except NotFound:
+            return
+        if location:
+            await asyncio.to_thread(self.store.delete, location)

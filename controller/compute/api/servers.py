@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from controller import validation
-from controller.compute.api import images, keypairs
-from controller.compute.records import actions, host_cleanup, lifecycle, states
+from controller.compute.api import flavors, images, keypairs
+from controller.compute.records import actions, host_cleanup, lifecycle, migrations, states
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db import statements
 from controller.db.database import locked
@@ -469,6 +469,63 @@ def _public_key(caller, key_name: str) -> str:
         return str(keypairs.get(caller, key_name).public_key)
     except NotFound:
         raise InvalidArgument("key_name", "no such key pair", reason="KEY_PAIR_NOT_FOUND") from None
+
+
+def request_resize(db, caller, server_id: str, flavor_id: str) -> Instance:
+    """Nova's resize: in one transaction, the state checked, the migration recorded (the old
+    allocation now its), the new flavor on the server and the task set; the conductor then
+    claims it (Conductor.resize). Disks only grow."""
+    if not flavor_id:
+        raise InvalidArgument("flavor_id", "is required")
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "resize")
+        states.check_action(states.RESIZE, row.vm_state, row.task_state, row.host)
+        try:
+            flavor = flavors.get(flavor_id, caller)
+        except NotFound:
+            raise InvalidArgument(
+                "flavor_id", "no such flavor", reason="FLAVOR_NOT_FOUND"
+            ) from None
+        if flavor.id == row.flavor_id:
+            raise InvalidArgument(
+                "flavor_id", "the server has this flavor already", reason="SAME_FLAVOR"
+            )
+        if flavor.disk_gb < row.disk_gb or flavor.ephemeral_gb < row.ephemeral_gb:
+            raise InvalidArgument(
+                "flavor_id",
+                f"disks only grow: the server has {row.disk_gb} GB, the flavor {flavor.disk_gb}",
+                reason="FLAVOR_DISK_SMALLER",
+            )
+        new_flavor = {
+            "flavor_id": flavor.id,
+            "flavor_name": flavor.name,
+            "vcpus": flavor.vcpus,
+            "ram_mb": flavor.ram_mb,
+            "disk_gb": flavor.disk_gb,
+            "ephemeral_gb": flavor.ephemeral_gb,
+            "swap_mb": flavor.swap_mb,
+            "extra_specs": flavor.extra_specs,
+        }
+        migrations.start(row, new_flavor)
+        lifecycle.change(server_id, task_state=states.RESIZE_PREP, **new_flavor)
+        actions.start(server_id, "resize", caller, event="schedule")
+    return get(caller, server_id)
+
+
+def request_resize_end(
+    db, caller, server_id: str, action: states.Action, send: Callable[[Instance], None]
+) -> Instance:
+    """ConfirmServerResize or RevertServerResize: the state checked, the task set and the
+    step's commands written (`send(server)`), in one transaction."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
+        states.check_action(action, row.vm_state, row.task_state, row.host)
+        lifecycle.change(server_id, task_state=action.task_state)
+        actions.start(server_id, action.name, caller)
+        send(row)
+    return get(caller, server_id)
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:

@@ -24,6 +24,7 @@ from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.images import CreateSnapshot, ImageLookup
 from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.api.quotas import Quotas
+from controller.compute.conductor import resizes
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.records import actions, lifecycle, states
 from controller.compute.scheduler.host_records import HostRecords
@@ -342,6 +343,34 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         )
         self.conductor.wake(row.node_id)
         return convert.server(row, self._show_host())
+
+    @rpc("compute:resize_server")
+    async def ResizeServer(self, request, context):
+        row = await self.db.run(
+            servers.request_resize, self.db, _caller(), request.id, request.flavor_id
+        )
+        await self.conductor.resize(row.id, row.host)
+        return convert.server(row, self._show_host())
+
+    async def _end_resize(self, server_id: str, action, send):
+        row = await self.db.run(
+            servers.request_resize_end,
+            self.db,
+            _caller(),
+            server_id,
+            action,
+            self.conductor.resize_sender(send),
+        )
+        self.conductor.wake_all()
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:confirm_server_resize")
+    async def ConfirmServerResize(self, request, context):
+        return await self._end_resize(request.id, states.CONFIRM_RESIZE, resizes.send_confirm)
+
+    @rpc("compute:revert_server_resize")
+    async def RevertServerResize(self, request, context):
+        return await self._end_resize(request.id, states.REVERT_RESIZE, resizes.send_revert)
 
     @rpc("compute:watch_servers", deferred=True)
     async def WatchServers(self, request, context):

@@ -112,8 +112,21 @@ def snapshot(image_id: str) -> Body:
 
 
 def snapshot_image(data: bytes) -> str:
-    """The image a stored snapshot command fills."""
-    return pb.Command.FromString(data).snapshot.image_id
+    """The image a stored snapshot (or resize_out) command fills."""
+    command = pb.Command.FromString(data)
+    return command.resize_out.image_id or command.snapshot.image_id
+
+
+def resize_out(image_id: str) -> Body:
+    return _body(pb.Command(resize_out=pb.ResizeOutAction(image_id=image_id)))
+
+
+def confirm_resize() -> Body:
+    return _body(pb.Command(confirm_resize=pb.ConfirmResizeAction()))
+
+
+def revert_resize(start: bool) -> Body:
+    return _body(pb.Command(revert_resize=pb.RevertResizeAction(start=start)))
 
 
 def power_action(data: bytes) -> str:

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 
 from controller import logs
-from controller.compute.conductor import nodes, outbox, replica, workflow
-from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor import nodes, outbox, replica, resizes, workflow
+from controller.compute.conductor.config import ConductorSection, ResizeSection
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
-from controller.compute.records import states
+from controller.compute.records import actions, migrations, states
+from controller.compute.records.lifecycle import NO_VALID_HOST
 from controller.compute.records.models import ComputeNode, Instance
+from controller.compute.scheduler import specs
+from controller.compute.scheduler.claims import ServerGone
+from controller.compute.scheduler.placement import NoValidHost, Placement
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
@@ -39,8 +44,12 @@ class Conductor:
         *,
         service_down_time: float,
         max_message_bytes: int,
+        placement: Placement | None = None,
+        resize_settings: ResizeSection | None = None,
     ):
         self.db = db
+        self.placement = placement
+        self.resize_settings = resize_settings or ResizeSection()
         self.settings = settings
         self.builds = builds
         self.images = images
@@ -73,6 +82,12 @@ class Conductor:
         is done before its session has finished closing)."""
         session = self.open_sessions.get(session_id)
         return session is not None and not session.context.done()
+
+    def wake_all(self) -> None:
+        """Every stream of this process looks at its outbox now (a step that wrote commands
+        for more than one node)."""
+        for session in self.sessions.values():
+            session.wake.set()
 
     def wake(self, node_id: str | None) -> None:
         session = self.sessions.get(node_id) if node_id else None
@@ -109,6 +124,34 @@ class Conductor:
         faults.point("destroy.written")
         if command is not None:
             self.wake(command.node_id)
+
+    async def resize(self, instance_id: str, source_host: str) -> None:
+        """Claims the new flavor of a server in resize_prep, then the steps follow
+        (resizes.py); returns at once."""
+        ignore = () if self.resize_settings.allow_resize_to_same_host else (source_host,)
+        self._background(self._resize(instance_id, ignore, logs.request_id_var.get()))
+
+    async def _resize(self, instance_id: str, ignore: tuple, request_id: str) -> None:
+        token = logs.request_id_var.set(request_id)
+        target = resizes.ResizeTarget(self.settings, self.images)
+        try:
+            placed = await self.db.run(
+                self.placement.place, lambda: specs.resize_spec(instance_id, ignore), target
+            )
+            self.wake(await self.db.run(_source_of, instance_id))
+            log.info("resize of server %s claimed on %s", instance_id, placed.host)
+        except (specs.Gone, ServerGone):
+            pass
+        except NoValidHost as refused:
+            log.warning("no valid host to resize server %s: %s", instance_id, refused.details)
+            await self.txn(resizes.roll_back, instance_id, NO_VALID_HOST)
+        finally:
+            logs.request_id_var.reset(token)
+
+    def resize_sender(self, send):
+        """server -> None: a confirm's or revert's command (resizes.send_confirm or
+        send_revert), written in the caller's transaction."""
+        return functools.partial(send, self.settings)
 
     async def deleted_locally(self, instance_id: str) -> None:
         """A server deleted while its host was down: none of its commands may run any more
@@ -191,7 +234,7 @@ class Conductor:
 
     async def on_result(self, node_id: str, result) -> None:
         faults.point("result.received")
-        follow = await self.txn(workflow.apply_result, node_id, result)
+        follow = await self.txn(workflow.apply_result, self.images, node_id, result)
         faults.point("result.applied")
         future = self._console.get(result.command_id)
         if future is not None and not future.done():
@@ -209,6 +252,8 @@ class Conductor:
     def _follow(self, follow: workflow.FollowUp) -> None:
         for node_id in follow.wake_nodes:
             self.wake(node_id)
+        for image_id in follow.discard_images:
+            self._background(self.images.discard(image_id))
         for instance_id in follow.reschedule:
             self._background(self._reschedule(instance_id))
 
@@ -216,7 +261,7 @@ class Conductor:
         tried = await self.db.run(tried_hosts, instance_id)
         log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
         await self._build(
-            instance_id, tuple(tried), await self.db.run(workflow.latest_request_id, instance_id)
+            instance_id, tuple(tried), await self.db.run(actions.latest_request_id, instance_id)
         )
 
     # -- sweeps --------------------------------------------------------------------------
@@ -228,9 +273,14 @@ class Conductor:
         for instance_id, task in await self.db.run(workflow.stuck, self.settings, now):
             await self._unstick(instance_id, task)
         await self.db.run(_purge, now - datetime.timedelta(seconds=self.settings.command_retention))
+        window = self.resize_settings.resize_confirm_window
+        if window > 0:
+            before = now - datetime.timedelta(seconds=window)
+            for instance_id in await self.db.run(migrations.waiting_confirm, before):
+                self.wake(await self.txn(resizes.auto_confirm, instance_id))
 
     async def _unstick(self, instance_id: str, task: str) -> None:
-        request_id = await self.db.run(workflow.latest_request_id, instance_id)
+        request_id = await self.db.run(actions.latest_request_id, instance_id)
         if task == states.SCHEDULING:
             self._background(self._build(instance_id, (), request_id))
             return
@@ -256,6 +306,11 @@ class Conductor:
     async def stop(self, _app=None) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+
+def _source_of(instance_id: str) -> str | None:
+    inst = Instance.get_or_none(Instance.id == instance_id)
+    return inst.node_id if inst else None
 
 
 def tried_hosts(instance_id: str) -> list[str]:

@@ -116,8 +116,11 @@ def _host_zones(servers: dict[str, _Server], placed: list[tuple[str, str]]) -> d
     return dict(_zones(len(nodes)).execute(**_bind(nodes)).fetchall())
 
 
-def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
-    """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds."""
+def spawns(
+    port: ImagePort, placed: list[tuple[str, str]], boot_from: dict[str, str] | None = None
+) -> list[Spawn]:
+    """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds;
+    `boot_from` names another image than the server's own for some (a resize's disk)."""
     ids = [instance_id for instance_id, _ in placed]
     servers = {
         row[0]: _Server._make(row) for row in _servers(len(ids)).execute(**_bind(ids)).fetchall()
@@ -127,8 +130,9 @@ def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
     found = []
     for instance_id, node_id in placed:
         server = servers[instance_id]
-        if server.image_id not in boots:
-            boots[server.image_id] = images.boot_images(port, instance_id, server.image_id)
+        image_id = (boot_from or {}).get(instance_id, server.image_id)
+        if image_id not in boots:
+            boots[image_id] = images.boot_images(port, instance_id, image_id)
         guest = commands.Guest(
             config_drive=bool(server.config_drive),
             hostname=hostname(server.name, instance_id),
@@ -143,7 +147,7 @@ def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
             server.vcpus,
             server.ram_mb,
             server.disk_gb,
-            boots[server.image_id],
+            boots[image_id],
             json.loads(server.metadata),
             guest,
         )

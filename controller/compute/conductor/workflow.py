@@ -13,12 +13,12 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
-from controller.compute.conductor import commands, outbox, spawns
+from controller.compute.conductor import commands, outbox, resizes, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.records import actions, host_cleanup, lifecycle, states
-from controller.compute.records.models import ComputeNode, Instance, InstanceAction
+from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import locked
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
@@ -26,6 +26,7 @@ from controller.image.port import ImagePort
 log = logging.getLogger(__name__)
 
 ACTION_TASKS = {a.task_state: a for a in states.ACTIONS.values()}
+RESIZE_TASKS = (*states.RESIZING, states.RESIZE_CONFIRMING, states.RESIZE_REVERTING)
 # Spawn failures that no other host would fix.
 NO_RESCHEDULE = {"IMAGE_REJECTED", "IMAGE_NOT_FOUND", "INVALID_SPEC", "UNKNOWN_COMMAND"}
 
@@ -36,22 +37,14 @@ class FollowUp:
 
     reschedule: list[str] = field(default_factory=list)
     wake_nodes: set[str] = field(default_factory=set)
+    # images to delete (a resize's disk in transit, no longer needed)
+    discard_images: list[str] = field(default_factory=list)
 
 
 def _lock(db, instance_id: str) -> Instance | None:
     rows = locked(Instance.select().where(Instance.id == instance_id))
     row = rows[0] if rows else None
     return None if row is None or row.deleted_at is not None else row
-
-
-def latest_request_id(instance_id: str) -> str:
-    row = (
-        InstanceAction.select(InstanceAction.request_id)
-        .where(InstanceAction.instance_id == instance_id)
-        .order_by(InstanceAction.id.desc())
-        .first()
-    )
-    return row.request_id if row else ""
 
 
 def fault(instance_id: str, message: str, *conditions, code: int = 500, **values) -> bool:
@@ -162,7 +155,7 @@ def may_upload_snapshot(node_id: str, command_id: str, image_id: str) -> bool:
     return (
         command is not None
         and command.node_id == node_id
-        and command.kind == "snapshot"
+        and command.kind in ("snapshot", "resize_out")
         and command.state in outbox.LIVE
         and commands.snapshot_image(command.body) == image_id
     )
@@ -205,7 +198,9 @@ def _host(node_id: str) -> str:
     return node.hostname if node else node_id
 
 
-def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -> FollowUp:
+def apply_result(
+    db, settings: ConductorSection, port: ImagePort, node_id: str, result: Result
+) -> FollowUp:
     follow = FollowUp()
     command = outbox.get(result.command_id)
     if command is None or command.node_id != node_id:
@@ -226,7 +221,7 @@ def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -
     follow.wake_nodes.add(node_id)
     if command.instance_id:
         _clean_up(settings, command, result)
-        _apply(db, settings, command, result, follow)
+        _apply(db, settings, port, command, result, follow)
     return follow
 
 
@@ -249,7 +244,9 @@ def cancel_commands(db, settings: ConductorSection, instance_id: str) -> None:
         outbox.finish(command.id, outbox.FAILED, None, "CANCELLED", "the server was deleted")
 
 
-def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp) -> None:
+def _apply(
+    db, settings, port: ImagePort, command: NodeCommand, result: Result, follow: FollowUp
+) -> None:
     instance_id = command.instance_id
     power = result.instance.power_state if result.instance else None
     message = result.error_message or result.error_code or result.status
@@ -259,6 +256,15 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         return
     if inst is None or inst.deleted_at is not None:
         return  # a reaped domain's server, among others
+    if inst.task_state in RESIZE_TASKS:
+        addresses = result.instance.addresses if result.instance else None
+        step = resizes.applied(settings, port, command, inst, result.ok, power, addresses, message)
+        if step is not None:
+            follow.discard_images += step.image_ids
+            follow.wake_nodes.update(c.node_id for c in outbox.live_for_instance(instance_id))
+            return
+    if command.kind == "destroy" and inst.node_id != command.node_id:
+        return  # a copy on a host the server left (a reverted resize): the server stays
     if command.kind == "spawn":
         if inst.task_state == states.DELETING:
             return  # a destroy follows; the build result no longer matters
@@ -312,6 +318,11 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     if inst is None or inst.deleted_at is not None:  # a reaped domain's server, among others
         return follow
     log.warning("%s (command %s, server %s)", message, command.id, instance_id)
+    if inst.task_state in RESIZE_TASKS:
+        step = resizes.timed_out(settings, command, inst, message)
+        if step is not None:
+            follow.discard_images += step.image_ids
+            return follow
     if command.kind == "spawn":
         # Not rescheduled: the node may still boot it; the host stays on the server so a
         # delete reaches it.

@@ -10,6 +10,7 @@ from controller.db.queries import utcnow
 
 DELETED_WHILE_DOWN = "deleted_while_down"
 EVACUATED = "evacuated"
+REVERTED = "reverted"  # a resize's new guest, on the host the server went back from
 
 
 def remember(instance_id: str, node_id: str, reason: str) -> None:

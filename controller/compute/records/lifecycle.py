@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.compute.records import actions, allocations, states
+from controller.compute.records import actions, allocations, migrations, states
 from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
 from controller.compute.records.statements import OVER_IDS, next_revision
 from controller.db.database import locked
@@ -195,6 +195,7 @@ def power_state_changed(instance_id: str, power_state: str, vm_state: str | None
 def mark_deleted(instance_id: str) -> bool:
     """The server is gone from its host (or never had one): free everything it held."""
     allocations.release(instance_id)
+    migrations.release_all(instance_id)
     (
         ServerGroupMember.delete()  # type: ignore[misc] # the stubs' classmethod typing
         .where(ServerGroupMember.instance_id == instance_id)

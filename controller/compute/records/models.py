@@ -107,6 +107,26 @@ class HostCleanup(BaseModel):
         primary_key = peewee.CompositeKey("instance_id", "node_id")
 
 
+class Migration(BaseModel):
+    """A resize of a server (records/migrations.py)."""
+
+    id = peewee.CharField(primary_key=True, max_length=36)
+    instance_id = peewee.CharField(max_length=36)
+    kind = peewee.CharField(max_length=16)
+    status = peewee.CharField(max_length=32)
+    source_node_id = peewee.CharField(max_length=36)
+    dest_node_id = peewee.CharField(max_length=36, null=True)
+    old_flavor = JSONField(default=dict)
+    new_flavor = JSONField(default=dict)
+    prior_vm_state = peewee.CharField(max_length=32)
+    transfer_image_id = peewee.CharField(max_length=36, null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "migration"
+
+
 class RevisionCounter(BaseModel):
     name = peewee.CharField(primary_key=True, max_length=64)
     value = peewee.BigIntegerField()

@@ -13,6 +13,7 @@ ACTIVE = "active"
 STOPPED = "stopped"
 PAUSED = "paused"
 SUSPENDED = "suspended"
+RESIZED = "resized"
 ERROR = "error"
 DELETED = "deleted"
 
@@ -30,6 +31,12 @@ RESUMING = "resuming"
 DELETING = "deleting"
 IMAGE_SNAPSHOT = "image_snapshot"
 REBUILDING = "rebuilding"
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_FINISH = "resize_finish"
+RESIZE_CONFIRMING = "resize_confirming"
+RESIZE_REVERTING = "resize_reverting"
+RESIZING = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)
 
 # power_state, as the hypervisor reports it
 NOSTATE = "nostate"
@@ -48,6 +55,10 @@ def status(vm_state: str, task_state: str | None) -> str:
         return "HARD_REBOOT"
     if task_state == REBUILDING:
         return "REBUILD"
+    if task_state in RESIZING:
+        return "RESIZE"
+    if task_state == RESIZE_REVERTING:
+        return "REVERT_RESIZE"
     if vm_state == ACTIVE and task_state == REBOOTING:
         return "REBOOT"
     return {
@@ -56,6 +67,7 @@ def status(vm_state: str, task_state: str | None) -> str:
         STOPPED: "SHUTOFF",
         PAUSED: "PAUSED",
         SUSPENDED: "SUSPENDED",
+        RESIZED: "VERIFY_RESIZE",
         ERROR: "ERROR",
     }[vm_state]
 
@@ -119,6 +131,16 @@ CREATE_IMAGE = Action(
 # Nova's rebuild: the guest made again from an image on its host; ACTIVE afterwards.
 REBUILD = Action(
     "rebuild", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), REBUILDING, ACTIVE
+)
+
+
+# Nova's resize: from a settled guest that runs or is off; VERIFY_RESIZE afterwards.
+RESIZE = Action("resize", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
+CONFIRM_RESIZE = Action(
+    "confirm_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_CONFIRMING, ACTIVE
+)
+REVERT_RESIZE = Action(
+    "revert_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_REVERTING, ACTIVE
 )
 
 
