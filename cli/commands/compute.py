@@ -630,6 +630,13 @@ def action(
 
 
 action("stop", "StopServer", pb.StopServerRequest, "SHUTOFF", "stop servers")
+action(
+    "migrate",
+    "MigrateServer",
+    pb.MigrateServerRequest,
+    "VERIFY_RESIZE",
+    "move servers to another host (admins); confirm with server resize --confirm",
+)
 action("start", "StartServer", pb.StartServerRequest, "ACTIVE", "start servers")
 action("pause", "PauseServer", pb.PauseServerRequest, "PAUSED", "pause servers")
 action("unpause", "UnpauseServer", pb.UnpauseServerRequest, "ACTIVE", "unpause servers")

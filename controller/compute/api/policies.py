@@ -36,6 +36,7 @@ _RULES = {
     "resize_server": MEMBER,
     "confirm_server_resize": MEMBER,
     "revert_server_resize": MEMBER,
+    "migrate_server": ADMIN,
     "lock_server": MEMBER,
     "unlock_server": MEMBER,
     "watch_servers": READER,

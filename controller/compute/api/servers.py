@@ -513,6 +513,17 @@ def request_resize(db, caller, server_id: str, flavor_id: str) -> Instance:
     return get(caller, server_id)
 
 
+def request_migrate(db, caller, server_id: str) -> Instance:
+    """Nova's cold migration: a resize to the same flavor, always to another host."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_action(states.MIGRATE, row.vm_state, row.task_state, row.host)
+        migrations.start(row, migrations.flavor_of(row), migrations.COLD)
+        lifecycle.change(server_id, task_state=states.RESIZE_PREP)
+        actions.start(server_id, "migrate", caller, event="schedule")
+    return get(caller, server_id)
+
+
 def request_resize_end(
     db, caller, server_id: str, action: states.Action, send: Callable[[Instance], None]
 ) -> Instance:

@@ -352,6 +352,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         await self.conductor.resize(row.id, row.host)
         return convert.server(row, self._show_host())
 
+    @rpc("compute:migrate_server")
+    async def MigrateServer(self, request, context):
+        row = await self.db.run(servers.request_migrate, self.db, _caller(), request.id)
+        await self.conductor.resize(row.id, row.host, same_host=False)
+        return convert.server(row, self._show_host())
+
     async def _end_resize(self, server_id: str, action, send):
         row = await self.db.run(
             servers.request_resize_end,

@@ -125,10 +125,12 @@ class Conductor:
         if command is not None:
             self.wake(command.node_id)
 
-    async def resize(self, instance_id: str, source_host: str) -> None:
+    async def resize(self, instance_id: str, source_host: str, same_host: bool = True) -> None:
         """Claims the new flavor of a server in resize_prep, then the steps follow
-        (resizes.py); returns at once."""
-        ignore = () if self.resize_settings.allow_resize_to_same_host else (source_host,)
+        (resizes.py); returns at once. A cold migration (`same_host` False) always leaves
+        its host."""
+        allowed = same_host and self.resize_settings.allow_resize_to_same_host
+        ignore = () if allowed else (source_host,)
         self._background(self._resize(instance_id, ignore, logs.request_id_var.get()))
 
     async def _resize(self, instance_id: str, ignore: tuple, request_id: str) -> None:

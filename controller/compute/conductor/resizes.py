@@ -34,6 +34,11 @@ class Discards:
     image_ids: list[str] = field(default_factory=list)
 
 
+def _action(migration: Migration) -> str:
+    """The instance action of the migration: resize, or migrate (a cold migration)."""
+    return "migrate" if migration.kind == migrations.COLD else "resize"
+
+
 def _hostname(node_id: str | None) -> str:
     node = ComputeNode.get_or_none(ComputeNode.id == node_id) if node_id else None
     return node.hostname if node else ""
@@ -89,7 +94,7 @@ def claimed(
         settings.snapshot_timeout,
     )
     lifecycle.change(instance_id, task_state=states.RESIZE_MIGRATING)
-    actions.event(instance_id, "resize", "schedule", actions.SUCCESS, host)
+    actions.event(instance_id, _action(migration), "schedule", actions.SUCCESS, host)
 
 
 def _back_to_source(inst: Instance, migration: Migration, **values) -> None:
@@ -117,7 +122,7 @@ def roll_back(
     if power and power != states.RUNNING:
         values.update(power_state=power, vm_state=states.STOPPED)
     _back_to_source(inst, migration, **values)
-    actions.finish(instance_id, "resize", actions.ERROR, message)
+    actions.finish(instance_id, _action(migration), actions.ERROR, message)
     log.warning("resize of server %s rolled back: %s", instance_id, message)
     if migration.transfer_image_id:
         ImagePort.kill_snapshot(migration.transfer_image_id)
@@ -195,10 +200,14 @@ def applied(
                 power_state=power or states.RUNNING,
                 addresses=addresses or inst.addresses,
             )
-            actions.finish(inst.id, "resize", actions.SUCCESS)
+            actions.finish(inst.id, _action(migration), actions.SUCCESS)
         else:
             actions.event(
-                inst.id, "resize", "finish_resize", actions.ERROR, _hostname(command.node_id)
+                inst.id,
+                _action(migration),
+                "finish_resize",
+                actions.ERROR,
+                _hostname(command.node_id),
             )
             start_revert(settings, inst, migration)
         return Discards()
@@ -217,7 +226,11 @@ def _finish_on_destination(
     migrations.advance(migration.id, migrations.FINISHING)
     lifecycle.change(inst.id, host=_hostname(dest), node_id=dest, task_state=states.RESIZE_FINISH)
     actions.event(
-        inst.id, "resize", "migrate_disk", actions.SUCCESS, _hostname(migration.source_node_id)
+        inst.id,
+        _action(migration),
+        "migrate_disk",
+        actions.SUCCESS,
+        _hostname(migration.source_node_id),
     )
     (spawn,) = spawns.spawns(port, [(inst.id, dest)], {inst.id: migration.transfer_image_id})
     outbox.enqueue(*spawn, settings.spawn_timeout)
@@ -268,7 +281,8 @@ def _reverted(
         power_state=power or inst.power_state,
     )
     actions.finish(inst.id, "revert_resize", actions.SUCCESS)
-    actions.finish(inst.id, "resize", actions.ERROR, "reverted")  # an automatic revert's
+    # the resize's own action, when the revert followed a failure on the destination
+    actions.finish(inst.id, _action(migration), actions.ERROR, "reverted")
     if migration.transfer_image_id:
         discards.image_ids.append(migration.transfer_image_id)
     return discards

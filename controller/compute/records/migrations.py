@@ -21,6 +21,7 @@ from controller.db.queries import utcnow
 PRE_MIGRATING, MIGRATING, FINISHING = "pre-migrating", "migrating", "finishing"
 FINISHED, CONFIRMED, REVERTED, ERROR = "finished", "confirmed", "reverted", "error"
 IN_PROGRESS = (PRE_MIGRATING, MIGRATING, FINISHING, FINISHED)
+RESIZE, COLD = "resize", "migration"  # kinds: a resize, a cold migration (same flavor)
 FLAVOR_COLUMNS = (
     "flavor_id",
     "flavor_name",
@@ -37,7 +38,7 @@ def flavor_of(instance: Instance) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in FLAVOR_COLUMNS}
 
 
-def start(instance: Instance, new_flavor: dict[str, Any], kind: str = "resize") -> Migration:
+def start(instance: Instance, new_flavor: dict[str, Any], kind: str = RESIZE) -> Migration:
     """The migration of a server whose row the caller holds; its allocation is now the
     migration's."""
     now = utcnow()

@@ -136,6 +136,7 @@ REBUILD = Action(
 
 # Nova's resize: from a settled guest that runs or is off; VERIFY_RESIZE afterwards.
 RESIZE = Action("resize", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
+MIGRATE = Action("migrate", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
 CONFIRM_RESIZE = Action(
     "confirm_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_CONFIRMING, ACTIVE
 )

@@ -263,3 +263,32 @@ def test_a_resize_left_waiting_is_confirmed_after_the_window(controller, node, s
     servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
     assert _allocations(controller, server_id) == [("server", node.node_id, 512)]
     assert _actions(controller, server_id)[-1] == ("confirm_resize", "success")
+
+
+def test_a_cold_migration_moves_the_guest_and_its_data_to_another_host(
+    controller, node, second_node, servers, image_id, tmp_path, cloud
+):
+    flavor = servers.flavor(ram_mb=256, disk_gb=1)
+    zone = controller.app.db.call(lambda: ComputeNode.get_by_id(node.node_id).availability_zone)
+    server_id = servers.create(flavor, image_id, zone)
+    first = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    source, dest = (node, second_node) if first.host == node.host else (second_node, node)
+    _mark(source, server_id)
+    member = cloud.tenant(role="member", project_id=servers.tenant.project_id)
+    with raises(grpc.StatusCode.PERMISSION_DENIED):
+        servers.stub.MigrateServer(cpb.MigrateServerRequest(id=server_id), metadata=member.metadata)
+    servers.action("Migrate", server_id)
+    moved = servers.wait_status(server_id, cpb.SERVER_STATUS_VERIFY_RESIZE)
+    assert moved.host == dest.host and moved.flavor_id == flavor
+    size, head = _disk_facts(dest, server_id, tmp_path)
+    assert size == GiB and head == bytes([MARK]) * 4096  # the data, intact on the new host
+    _end(servers, "Confirm", server_id)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    assert server_id not in source.driver.list_instances()
+    assert not os.path.exists(_disk(source, server_id).rsplit("/", 1)[0] + "_resize")
+    assert _allocations(controller, server_id) == [("server", dest.node_id, 256)]
+    assert [a for a, _ in _actions(controller, server_id)] == [
+        "create",
+        "migrate",
+        "confirm_resize",
+    ]

@@ -1,9 +1,12 @@
-"""A snapshot of a real guest holds what the guest wrote: the demo image's user data writes a
-marker file on its disk, the server is snapshotted while it runs, and a new server booted from
-the snapshot reads the marker back on its console. Real processes: a controller, a private
-libvirt daemon, one `stratus-compute` agent on QEMU (software emulation)."""
+"""Day-2 operations on real guests. A snapshot holds what the guest wrote: the demo image's user
+data writes a marker file on its disk, the server is snapshotted while it runs, and a new
+server booted from the snapshot reads the marker back on its console. A resize gives the
+guest the new flavor's memory: its kernel says so on the console. Real processes: a
+controller, a private libvirt daemon, one `stratus-compute` agent on QEMU (software
+emulation), so resizes stay on the one host."""
 
 import os
+import re
 import shutil
 import time
 import uuid
@@ -15,7 +18,7 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
-from tests.e2e.compute_node.test_qemu_e2e import BOOT_TIMEOUT, wait_for_marker
+from tests.e2e.compute_node.test_qemu_e2e import BOOT_TIMEOUT, console, wait_for_marker
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support import demo_guest
 from tests.support.cloud import Cloud
@@ -44,7 +47,9 @@ echo "marker read: $(cat /mnt/boot/marker.txt)"
 def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("snapshot-e2e")
     daemon = LibvirtDaemon(base / "libvirt", private_network=True).start()
-    controller = Controller(base / "controller").start()
+    controller = Controller(
+        base / "controller", extra="[resize]\nallow_resize_to_same_host = true\n"
+    ).start()
     cloud = Cloud(controller.address)
     node = None
     try:
@@ -94,3 +99,37 @@ def test_a_server_booted_from_a_snapshot_has_the_guests_data(cluster):
     for server_id in (original, copy):
         servers.delete(server_id)
         servers.wait_deleted(server_id, timeout=60)
+
+
+# The kernel's count of the RAM it was given, early at every boot.
+KERNEL_MEMORY = re.compile(r"Memory: \d+K/(\d+)K available")
+
+
+def test_a_resized_guest_sees_its_new_memory(cluster):
+    cloud = cluster
+    servers = Servers(cloud)
+    disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
+    small = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
+    big = servers.flavor(vcpus=1, ram_mb=512, disk_gb=2)
+    server_id = servers.create(small, disk, user_data=WRITE.format(marker="kept").encode())
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, server_id, "stratus-demo: user data exited with status 0")
+    before = int(KERNEL_MEMORY.search(console(servers, server_id)).group(1))
+
+    started = time.monotonic()
+    servers.stub.ResizeServer(
+        cpb.ResizeServerRequest(id=server_id, flavor_id=big), metadata=servers.tenant.metadata
+    )
+    servers.wait_status(server_id, cpb.SERVER_STATUS_VERIFY_RESIZE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, server_id, demo_guest.BANNER_END)
+    print(f"\nresize of a demo guest to its banner again: {time.monotonic() - started:.1f} s")
+    text = console(servers, server_id)
+    after = int(KERNEL_MEMORY.search(text).group(1))
+    assert before < 256 * 1024 < after <= 512 * 1024, (before, after)
+    assert "user data already ran for this instance" in text  # its own disk, carried over
+    servers.stub.ConfirmServerResize(
+        cpb.ConfirmServerResizeRequest(id=server_id), metadata=servers.tenant.metadata
+    )
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=60)
+    servers.delete(server_id)
+    servers.wait_deleted(server_id, timeout=60)
