@@ -631,6 +631,13 @@ def action(
 
 action("stop", "StopServer", pb.StopServerRequest, "SHUTOFF", "stop servers")
 action(
+    "evacuate",
+    "EvacuateServer",
+    pb.EvacuateServerRequest,
+    "ACTIVE",
+    "build servers of a down and disabled host again on another host (admins)",
+)
+action(
     "migrate",
     "MigrateServer",
     pb.MigrateServerRequest,

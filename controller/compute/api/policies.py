@@ -37,6 +37,7 @@ _RULES = {
     "confirm_server_resize": MEMBER,
     "revert_server_resize": MEMBER,
     "migrate_server": ADMIN,
+    "evacuate_server": ADMIN,
     "lock_server": MEMBER,
     "unlock_server": MEMBER,
     "watch_servers": READER,

@@ -14,7 +14,14 @@ from peewee import fn
 
 from controller import validation
 from controller.compute.api import flavors, images, keypairs
-from controller.compute.records import actions, host_cleanup, lifecycle, migrations, states
+from controller.compute.records import (
+    actions,
+    allocations,
+    host_cleanup,
+    lifecycle,
+    migrations,
+    states,
+)
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db import statements
 from controller.db.database import locked
@@ -521,6 +528,34 @@ def request_migrate(db, caller, server_id: str) -> Instance:
         migrations.start(row, migrations.flavor_of(row), migrations.COLD)
         lifecycle.change(server_id, task_state=states.RESIZE_PREP)
         actions.start(server_id, "migrate", caller, event="schedule")
+    return get(caller, server_id)
+
+
+def request_evacuate(db, caller, server_id: str, host_state: Callable[[str], tuple]) -> Instance:
+    """Nova's evacuate: in one transaction, the host checked dead (`host_state(node_id)` ->
+    (up, enabled)), the stale copy remembered for when it returns, the claim freed and the
+    server waiting for a host again, to be built from its image like a new one."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_action(states.EVACUATE, row.vm_state, row.task_state, row.host)
+        up, enabled = host_state(row.node_id)
+        if up or enabled:
+            raise FailedPrecondition(
+                f"host {row.host} must be down and disabled to evacuate its servers",
+                reason="HOST_NOT_DOWN_AND_DISABLED",
+                host=row.host or "",
+            )
+        host_cleanup.remember(server_id, row.node_id, host_cleanup.EVACUATED)
+        allocations.release(server_id)
+        actions.start(server_id, "evacuate", caller, event="schedule")
+        lifecycle.change(
+            server_id,
+            vm_state=states.BUILDING,
+            task_state=states.SCHEDULING,
+            host=None,
+            node_id=None,
+            attempts=0,
+        )
     return get(caller, server_id)
 
 

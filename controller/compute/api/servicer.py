@@ -358,6 +358,20 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         await self.conductor.resize(row.id, row.host, same_host=False)
         return convert.server(row, self._show_host())
 
+    @rpc("compute:evacuate_server")
+    async def EvacuateServer(self, request, context):
+        row = await self.db.run(
+            servers.request_evacuate,
+            self.db,
+            _caller(),
+            request.id,
+            functools.partial(hosts.up_and_enabled, self.host_records.is_up),
+        )
+        await self.conductor.deleted_locally(row.id)  # none of its old host's commands run
+        await self.conductor.build(row.id)
+        self.placement.invalidate()
+        return convert.server(row, self._show_host())
+
     async def _end_resize(self, server_id: str, action, send):
         row = await self.db.run(
             servers.request_resize_end,

@@ -156,8 +156,8 @@ class Conductor:
         return functools.partial(send, self.settings)
 
     async def deleted_locally(self, instance_id: str) -> None:
-        """A server deleted while its host was down: none of its commands may run any more
-        (the host destroys its guest when it comes back, records/host_cleanup.py)."""
+        """A server deleted (or evacuated) while its host was down: none of its commands may
+        run any more (the host destroys its guest when it comes back, records/host_cleanup.py)."""
         await self.txn(workflow.cancel_commands, instance_id)
 
     def snapshot_sender(self, request_id: str):

@@ -131,6 +131,7 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
             updated_at=now,
         ).where(Instance.id.in_(live)).execute()
     actions.finish_many(instance_ids, "create", actions.ERROR, message)
+    actions.finish_many(instance_ids, "evacuate", actions.ERROR, message)
     number(live)
 
 
@@ -149,6 +150,7 @@ def build_succeeded(
     )
     if ok:
         actions.finish(instance_id, "create", actions.SUCCESS)
+        actions.finish(instance_id, "evacuate", actions.SUCCESS)  # built again elsewhere
     return ok
 
 

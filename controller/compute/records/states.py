@@ -137,6 +137,10 @@ REBUILD = Action(
 # Nova's resize: from a settled guest that runs or is off; VERIFY_RESIZE afterwards.
 RESIZE = Action("resize", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
 MIGRATE = Action("migrate", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
+# Nova's evacuate: the server is built again elsewhere; its dead host is checked apart.
+EVACUATE = Action(
+    "evacuate", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), SCHEDULING, ACTIVE
+)
 CONFIRM_RESIZE = Action(
     "confirm_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_CONFIRMING, ACTIVE
 )

@@ -14,6 +14,7 @@ from controller.compute.records.models import (
     InstanceActionEvent,
 )
 from stratus.compute.v1 import compute_service_pb2 as cpb
+from tests.integration.compute_node.node_support import actions_of
 from tests.integration.compute_node.test_node_stream import row, wait_until, zone_of
 from tests.support.errors import raises
 
@@ -29,14 +30,7 @@ def _refused(code, expected_reason, fn, *args, **kw):
 
 
 def _actions(controller, server_id):
-    return controller.app.db.call(
-        lambda: [
-            a.action
-            for a in InstanceAction.select()
-            .where(InstanceAction.instance_id == server_id)
-            .order_by(InstanceAction.id)
-        ]
-    )
+    return [action for action, _ in actions_of(controller, server_id)]
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import subprocess
 import grpc
 import pytest
 
-from controller.compute.records.models import InstanceAction
 from stratus.compute.v1 import compute_service_pb2 as cpb
-from tests.integration.compute_node.node_support import upload_image
+from tests.integration.compute_node.node_support import actions_of, upload_image
 from tests.integration.compute_node.test_node_stream import zone_of
 from tests.support import config_drive
 from tests.support.errors import raises
@@ -67,15 +66,7 @@ def test_a_rebuild_makes_the_disk_again_from_the_new_image(
     files = config_drive.read(drive)
     assert files["openstack/latest/user_data"] == b"#!/bin/sh\nnew\n"
     assert b'"hostname": "rebuilt"' in files["openstack/latest/meta_data.json"]
-    actions = controller.app.db.call(
-        lambda: [
-            (a.action, a.result)
-            for a in InstanceAction.select()
-            .where(InstanceAction.instance_id == server_id)
-            .order_by(InstanceAction.id)
-        ]
-    )
-    assert actions == [("create", "success"), ("rebuild", "success")]
+    assert actions_of(controller, server_id) == [("create", "success"), ("rebuild", "success")]
 
 
 def test_rebuilds_refused_change_nothing(controller, node, servers, image_id, other_image, cloud):

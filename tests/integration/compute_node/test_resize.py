@@ -9,12 +9,11 @@ import os
 import subprocess
 
 import grpc
-import pytest
 
-from controller.compute.records.models import Allocation, ComputeNode, InstanceAction, Migration
+from controller.compute.records.models import Allocation, ComputeNode, Migration
 from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
-from tests.integration.compute_node.node_support import Node
+from tests.integration.compute_node.node_support import actions_of
 from tests.integration.compute_node.test_node_stream import wait_until, zone_of
 from tests.support.errors import raises
 
@@ -32,23 +31,6 @@ def resize_settings(controller, **values):
     finally:
         for name, value in before.items():
             setattr(settings, name, value)
-
-
-@pytest.fixture
-def second_node(controller, node, tmp_path):
-    """Another host in the first one's zone."""
-    other = Node(controller, tmp_path / "second").start()
-    zone = controller.app.db.call(lambda: ComputeNode.get_by_id(node.node_id).availability_zone)
-    controller.app.db.call(
-        lambda: (
-            ComputeNode.update(availability_zone=zone)
-            .where(ComputeNode.id == other.node_id)
-            .execute()
-        )
-    )
-    controller.app.compute_placement.invalidate()
-    yield other
-    other.close()
 
 
 def _disk(node, server_id):
@@ -107,17 +89,6 @@ def _end(servers, verb, server_id, metadata=None):
     )
 
 
-def _actions(controller, server_id):
-    return controller.app.db.call(
-        lambda: [
-            (a.action, a.result)
-            for a in InstanceAction.select()
-            .where(InstanceAction.instance_id == server_id)
-            .order_by(InstanceAction.id)
-        ]
-    )
-
-
 GiB = 1 << 30
 
 
@@ -145,7 +116,7 @@ def test_a_resize_on_the_same_host_grows_the_guest_and_is_confirmed(
     servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
     assert _allocations(controller, server_id) == [("server", node.node_id, 512)]
     assert not os.path.exists(_disk(node, server_id).rsplit("/", 1)[0] + "_resize")
-    assert _actions(controller, server_id) == [
+    assert actions_of(controller, server_id) == [
         ("create", "success"),
         ("resize", "success"),
         ("confirm_resize", "success"),
@@ -238,7 +209,7 @@ def test_a_resize_with_no_other_host_rolls_back(controller, node, servers, image
     )
     assert back.status == cpb.SERVER_STATUS_ACTIVE
     assert _allocations(controller, server_id) == [("server", node.node_id, 256)]
-    assert _actions(controller, server_id)[-1] == ("resize", "error")
+    assert actions_of(controller, server_id)[-1] == ("resize", "error")
     assert node.driver.get_info(server_id).power_state.value == "RUNNING"
 
 
@@ -262,7 +233,7 @@ def test_a_resize_left_waiting_is_confirmed_after_the_window(controller, node, s
         controller.run(controller.app.compute_conductor.sweep_once())
     servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
     assert _allocations(controller, server_id) == [("server", node.node_id, 512)]
-    assert _actions(controller, server_id)[-1] == ("confirm_resize", "success")
+    assert actions_of(controller, server_id)[-1] == ("confirm_resize", "success")
 
 
 def test_a_cold_migration_moves_the_guest_and_its_data_to_another_host(
@@ -287,7 +258,7 @@ def test_a_cold_migration_moves_the_guest_and_its_data_to_another_host(
     assert server_id not in source.driver.list_instances()
     assert not os.path.exists(_disk(source, server_id).rsplit("/", 1)[0] + "_resize")
     assert _allocations(controller, server_id) == [("server", dest.node_id, 256)]
-    assert [a for a, _ in _actions(controller, server_id)] == [
+    assert [a for a, _ in actions_of(controller, server_id)] == [
         "create",
         "migrate",
         "confirm_resize",
