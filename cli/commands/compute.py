@@ -631,6 +631,14 @@ def action(
 
 action("stop", "StopServer", pb.StopServerRequest, "SHUTOFF", "stop servers")
 action(
+    "shelve",
+    "ShelveServer",
+    pb.ShelveServerRequest,
+    "SHELVED_OFFLOADED",
+    "shelve servers: their disks saved into images, their hosts freed",
+)
+action("unshelve", "UnshelveServer", pb.UnshelveServerRequest, "ACTIVE", "unshelve servers")
+action(
     "evacuate",
     "EvacuateServer",
     pb.EvacuateServerRequest,

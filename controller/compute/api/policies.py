@@ -38,6 +38,8 @@ _RULES = {
     "revert_server_resize": MEMBER,
     "migrate_server": ADMIN,
     "evacuate_server": ADMIN,
+    "shelve_server": MEMBER,
+    "unshelve_server": MEMBER,
     "lock_server": MEMBER,
     "unlock_server": MEMBER,
     "watch_servers": READER,

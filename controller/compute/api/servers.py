@@ -393,25 +393,44 @@ def set_locked(db, caller, server_id: str, locked: bool, reason: str = "") -> In
     return get(caller, server_id)
 
 
-def request_snapshot(
+def request_disk_save(
     db,
     caller,
     server_id: str,
+    action: states.Action,
     create_image: Callable[[Instance], str],
     send: Callable[[Instance, str], None],
 ) -> tuple[Instance, str]:
-    """Nova's createImage: in one transaction, the state checked, the task set, the queued
-    image made (`create_image(server) -> image id`) and the host's command written
-    (`send(server, image id)`), so a snapshot is either all asked for or not at all."""
+    """Nova's createImage, or shelve: in one transaction, the state checked, the task set,
+    the queued image made (`create_image(server) -> image id`) and the host's command written
+    (`send(server, image id)`), so either is all asked for or not at all."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
-        states.check_unlocked(row.locked, caller.is_admin, "create_image")
-        states.check_action(states.CREATE_IMAGE, row.vm_state, row.task_state, row.host)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
+        states.check_action(action, row.vm_state, row.task_state, row.host)
         image_id = create_image(row)
-        lifecycle.change(server_id, task_state=states.IMAGE_SNAPSHOT)
-        actions.start(server_id, "create_image", caller, event="snapshot")
+        shelving = action is states.SHELVE
+        lifecycle.change(
+            server_id,
+            task_state=action.task_state,
+            **({"shelved_image_id": image_id} if shelving else {}),
+        )
+        actions.start(server_id, action.name, caller, event="shelve" if shelving else "snapshot")
         send(row, image_id)
     return get(caller, server_id), image_id
+
+
+def request_unshelve(db, caller, server_id: str) -> Instance:
+    """Nova's unshelve: the server waits for a host again, to be built from its saved disk."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "unshelve")
+        states.check_action(states.UNSHELVE, row.vm_state, row.task_state, row.host)
+        actions.start(server_id, "unshelve", caller, event="schedule")
+        lifecycle.change(
+            server_id, vm_state=states.BUILDING, task_state=states.SCHEDULING, attempts=0
+        )
+    return get(caller, server_id)
 
 
 @dataclass

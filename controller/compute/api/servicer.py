@@ -295,13 +295,22 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     async def CreateServerImage(self, request, context):
         validation.name("name", request.name)
         metadata = servers.check_metadata(dict(request.metadata), "metadata")
+
+        row, image_id = await self._save_disk(
+            request.server_id, states.CREATE_IMAGE, lambda row: request.name, metadata
+        )
+        return pb.CreateServerImageResponse(
+            image_id=image_id, server=convert.server(row, self._show_host())
+        )
+
+    async def _save_disk(self, server_id: str, action, name_of, metadata: dict):
         caller = _caller()
 
         def create_image(row) -> str:
             return self.create_snapshot(
                 SnapshotRequest(
                     project_id=row.project_id,
-                    name=request.name,
+                    name=name_of(row),
                     instance_id=row.id,
                     base_image_id=row.image_id,
                     min_disk_gb=row.disk_gb,
@@ -310,17 +319,29 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             )
 
         row, image_id = await self.db.run(
-            servers.request_snapshot,
+            servers.request_disk_save,
             self.db,
             caller,
-            request.server_id,
+            server_id,
+            action,
             create_image,
-            self.conductor.snapshot_sender(caller.request_id),
+            self.conductor.disk_sender(action, caller.request_id),
         )
         self.conductor.wake(row.node_id)
-        return pb.CreateServerImageResponse(
-            image_id=image_id, server=convert.server(row, self._show_host())
+        return row, image_id
+
+    @rpc("compute:shelve_server")
+    async def ShelveServer(self, request, context):
+        row, _ = await self._save_disk(
+            request.id, states.SHELVE, lambda row: f"{row.name}-shelved", {}
         )
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:unshelve_server")
+    async def UnshelveServer(self, request, context):
+        row = await self.db.run(servers.request_unshelve, self.db, _caller(), request.id)
+        await self.conductor.build(row.id)
+        return convert.server(row, self._show_host())
 
     @rpc("compute:rebuild_server")
     async def RebuildServer(self, request, context):

@@ -160,12 +160,12 @@ class Conductor:
         run any more (the host destroys its guest when it comes back, records/host_cleanup.py)."""
         await self.txn(workflow.cancel_commands, instance_id)
 
-    def snapshot_sender(self, request_id: str):
-        """(server, image id) -> None: writes a snapshot's command in the caller's
-        transaction (CreateServerImage's)."""
+    def disk_sender(self, action: states.Action, request_id: str):
+        """(server, image id) -> None: writes the command of a snapshot or a shelve in the
+        caller's transaction (CreateServerImage's, ShelveServer's)."""
 
         def send(instance: Instance, image_id: str) -> None:
-            workflow.snapshot_command(self.settings, instance, image_id, request_id)
+            workflow.disk_command(self.settings, action, instance, image_id, request_id)
 
         return send
 

@@ -62,6 +62,7 @@ class _Server(NamedTuple):
     key_name: str
     key_data: str
     user_data: bytes | memoryview | None
+    shelved_image_id: str | None  # its saved disk, when it is being unshelved
     request_id: str | None  # of its latest action (its create's)
 
 
@@ -90,6 +91,7 @@ def _servers(count: int) -> Prepared:
             Instance.key_name,
             Instance.key_data,
             Instance.user_data,
+            Instance.shelved_image_id,
             latest,
         ).where(Instance.id.in_(_ids(count)))
 
@@ -130,7 +132,7 @@ def spawns(
     found = []
     for instance_id, node_id in placed:
         server = servers[instance_id]
-        image_id = (boot_from or {}).get(instance_id, server.image_id)
+        image_id = (boot_from or {}).get(instance_id) or server.shelved_image_id or server.image_id
         if image_id not in boots:
             boots[image_id] = images.boot_images(port, instance_id, image_id)
         guest = commands.Guest(

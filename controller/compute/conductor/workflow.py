@@ -17,7 +17,7 @@ from controller.compute.conductor import commands, outbox, resizes, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.records import actions, host_cleanup, lifecycle, states
+from controller.compute.records import actions, allocations, host_cleanup, lifecycle, states
 from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import locked
 from controller.db.queries import utcnow
@@ -121,17 +121,57 @@ def ensure_destroy(
     )
 
 
-def snapshot_command(
-    settings: ConductorSection, instance: Instance, image_id: str, request_id: str
+def disk_command(
+    settings: ConductorSection,
+    action: states.Action,
+    instance: Instance,
+    image_id: str,
+    request_id: str,
 ) -> NodeCommand:
-    """The snapshot of a server whose task CreateServerImage just set, in its transaction."""
+    """The command of a server whose task CreateServerImage (a snapshot) or ShelveServer (the
+    disk sent as a resize's source sends it, the guest set aside) just set, in its
+    transaction."""
+    body = commands.resize_out(image_id) if action is states.SHELVE else commands.snapshot(image_id)
     return outbox.enqueue(
-        instance.node_id,
-        instance.id,
-        commands.snapshot(image_id),
-        request_id,
-        settings.snapshot_timeout,
+        instance.node_id, instance.id, body, request_id, settings.snapshot_timeout
     )
+
+
+def _shelved(
+    settings: ConductorSection,
+    command: NodeCommand,
+    inst: Instance,
+    ok: bool,
+    power: str | None,
+    message: str,
+) -> None:
+    """The disk of a server being shelved is saved (its guest set aside, then destroyed with
+    what is left of it) and its host freed; or the shelve failed and nothing is saved."""
+    if ok:
+        outbox.enqueue(
+            command.node_id,
+            inst.id,
+            commands.destroy(),
+            command.request_id,
+            settings.command_timeout,
+        )
+        allocations.release(inst.id)
+        lifecycle.change(
+            inst.id,
+            vm_state=states.SHELVED_OFFLOADED,
+            task_state=None,
+            power_state=states.NOSTATE,
+            host=None,
+            node_id=None,
+        )
+        actions.finish(inst.id, "shelve", actions.SUCCESS)
+        return
+    ImagePort.kill_snapshot(commands.snapshot_image(command.body))
+    values: dict = {"task_state": None, "shelved_image_id": None}
+    if power and power != states.RUNNING and inst.vm_state == states.ACTIVE:
+        values.update(vm_state=states.STOPPED, power_state=power)
+    lifecycle.change(inst.id, **values)
+    actions.finish(inst.id, "shelve", actions.ERROR, message)
 
 
 def rebuild_command(
@@ -256,6 +296,9 @@ def _apply(
         return
     if inst is None or inst.deleted_at is not None:
         return  # a reaped domain's server, among others
+    if command.kind == "resize_out" and inst.task_state == states.SHELVING:
+        _shelved(settings, command, inst, result.ok, power, message)
+        return
     if inst.task_state in RESIZE_TASKS:
         addresses = result.instance.addresses if result.instance else None
         step = resizes.applied(settings, port, command, inst, result.ok, power, addresses, message)
@@ -274,6 +317,9 @@ def _apply(
                 power or states.RUNNING,
                 result.instance.addresses if result.instance else None,
             )
+            if inst.shelved_image_id:  # unshelved: the saved disk is the guest's now
+                lifecycle.change(instance_id, shelved_image_id=None)
+                follow.discard_images.append(inst.shelved_image_id)
         elif result.error_code not in NO_RESCHEDULE and inst.attempts < settings.max_build_attempts:
             # An interrupted spawn is safe to try elsewhere: the node removed what it had
             # begun before it answered.
@@ -318,6 +364,9 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     if inst is None or inst.deleted_at is not None:  # a reaped domain's server, among others
         return follow
     log.warning("%s (command %s, server %s)", message, command.id, instance_id)
+    if command.kind == "resize_out" and inst.task_state == states.SHELVING:
+        _shelved(settings, command, inst, False, None, message)
+        return follow
     if inst.task_state in RESIZE_TASKS:
         step = resizes.timed_out(settings, command, inst, message)
         if step is not None:

@@ -131,7 +131,8 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
             updated_at=now,
         ).where(Instance.id.in_(live)).execute()
     actions.finish_many(instance_ids, "create", actions.ERROR, message)
-    actions.finish_many(instance_ids, "evacuate", actions.ERROR, message)
+    for again in ("evacuate", "unshelve"):
+        actions.finish_many(instance_ids, again, actions.ERROR, message)
     number(live)
 
 
@@ -150,7 +151,8 @@ def build_succeeded(
     )
     if ok:
         actions.finish(instance_id, "create", actions.SUCCESS)
-        actions.finish(instance_id, "evacuate", actions.SUCCESS)  # built again elsewhere
+        for again in ("evacuate", "unshelve"):  # built again elsewhere
+            actions.finish(instance_id, again, actions.SUCCESS)
     return ok
 
 

@@ -77,6 +77,8 @@ class Instance(BaseModel):
     locked = peewee.BooleanField(default=False)
     locked_by = peewee.CharField(max_length=16, null=True)  # "owner" or "admin"
     locked_reason = peewee.CharField(null=True)
+    # the image a shelved server's disk was saved into (its boot image at unshelve)
+    shelved_image_id = peewee.CharField(max_length=36, null=True)
     vm_state = peewee.CharField(max_length=32)
     task_state = peewee.CharField(max_length=32, null=True)
     power_state = peewee.CharField(max_length=32)

@@ -14,6 +14,7 @@ STOPPED = "stopped"
 PAUSED = "paused"
 SUSPENDED = "suspended"
 RESIZED = "resized"
+SHELVED_OFFLOADED = "shelved_offloaded"
 ERROR = "error"
 DELETED = "deleted"
 
@@ -37,6 +38,7 @@ RESIZE_FINISH = "resize_finish"
 RESIZE_CONFIRMING = "resize_confirming"
 RESIZE_REVERTING = "resize_reverting"
 RESIZING = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)
+SHELVING = "shelving"
 
 # power_state, as the hypervisor reports it
 NOSTATE = "nostate"
@@ -68,6 +70,7 @@ def status(vm_state: str, task_state: str | None) -> str:
         PAUSED: "PAUSED",
         SUSPENDED: "SUSPENDED",
         RESIZED: "VERIFY_RESIZE",
+        SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
         ERROR: "ERROR",
     }[vm_state]
 
@@ -140,6 +143,23 @@ MIGRATE = Action("migrate", frozenset({ACTIVE, STOPPED}), frozenset({None}), RES
 # Nova's evacuate: the server is built again elsewhere; its dead host is checked apart.
 EVACUATE = Action(
     "evacuate", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), SCHEDULING, ACTIVE
+)
+# Nova's shelve (offloaded at once): the disk saved into an image, the host freed.
+SHELVE = Action(
+    "shelve",
+    frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED}),
+    frozenset({None}),
+    SHELVING,
+    SHELVED_OFFLOADED,
+)
+# Built again from that image, on any host.
+UNSHELVE = Action(
+    "unshelve",
+    frozenset({SHELVED_OFFLOADED}),
+    frozenset({None}),
+    SCHEDULING,
+    ACTIVE,
+    needs_host=False,
 )
 CONFIRM_RESIZE = Action(
     "confirm_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_CONFIRMING, ACTIVE
