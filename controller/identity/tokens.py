@@ -19,9 +19,11 @@ from controller.db.queries import by_primary_key
 from controller.identity import passwords, projects, revocations, roles, users
 from controller.identity.models import Project, User
 from controller.logs import fields
+from controller.metrics import TOKEN_CACHE
 from stratus_common import errors
 
 log = logging.getLogger(__name__)
+_CACHE_HIT, _CACHE_MISS = TOKEN_CACHE.labels("hit"), TOKEN_CACHE.labels("miss")
 
 AUTH_FAILED = "Invalid user name or password"
 
@@ -105,7 +107,9 @@ class TokenService:
         """The identity a token carries; raises Unauthenticated. Cached per token."""
         cached = self._fresh(token)
         if cached is not None:
+            _CACHE_HIT.inc()
             return cached[0]
+        _CACHE_MISS.inc()
         payload = self.formatter.parse(token)
         # Taken before the load: a revocation committed while it runs leaves this entry stale.
         generation = revocations.current_generation
