@@ -139,6 +139,19 @@ def show_flavor(flavor):
 FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
 
 
+def properties_arg(help_text: str):
+    """`--property KEY=VALUE`, repeatable, into args.properties."""
+    return arg(
+        "--property",
+        dest="properties",
+        type=resources.key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=help_text,
+    )
+
+
 @command("flavor create", help="create a flavor", output="show", columns=FLAVOR_FIELDS)
 @arg("name", help="new flavor name")
 @arg("--id", default="", help="flavor ID (default: a UUID)")
@@ -160,15 +173,7 @@ FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
     action="store_false",
     help="usable only by the projects given access",
 )
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="extra spec (repeat for more)",
-)
+@properties_arg("extra spec (repeat for more)")
 @arg("--description", default="", help="flavor description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_create(ctx, args):
@@ -249,15 +254,7 @@ def flavor_show(ctx, args):
 
 @command("flavor set", help="change a flavor's properties, description or access")
 @arg("flavor", help="flavor name or ID")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="extra spec to set (repeat for more)",
-)
+@properties_arg("extra spec to set (repeat for more)")
 @arg("--description", help="new description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_set(ctx, args):
@@ -427,15 +424,7 @@ def settled(wanted: str):
     metavar="KEY=VALUE",
     help="scheduler hint: group=SERVER_GROUP",
 )
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="metadata (repeat for more)",
-)
+@properties_arg("metadata (repeat for more)")
 @arg("--user-data", metavar="FILE", completer="file", help="file handed to the guest")
 @arg(
     "--config-drive",
@@ -549,15 +538,7 @@ def server_show(ctx, args):
 @command("server set", help="change a server's name or properties")
 @arg("server", help="server name or ID")
 @arg("--name", help="new name")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="metadata to set (repeat for more)",
-)
+@properties_arg("metadata to set (repeat for more)")
 def server_set(ctx, args):
     server = find_server(ctx, args.server)
     paths = []
@@ -679,15 +660,7 @@ action(
 )
 @arg("server", help="server name or ID")
 @arg("--name", default="", help="the image's name (default: the server's)")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="image property to add (repeat for more)",
-)
+@properties_arg("image property to add (repeat for more)")
 @arg("--wait", action="store_true", help="wait until the snapshot is done")
 def server_image_create(ctx, args):
     server = find_server(ctx, args.server)

@@ -22,6 +22,7 @@ from controller.compute.conductor.models import NodeCommand
 from controller.compute.records import actions, host_cleanup, lifecycle, migrations, states
 from controller.compute.records.models import ComputeNode, Instance, Migration
 from controller.db.database import locked
+from controller.db.queries import utcnow
 from controller.image.port import ImagePort, SnapshotRequest
 
 log = logging.getLogger(__name__)
@@ -236,17 +237,23 @@ def _finish_on_destination(
     outbox.enqueue(*spawn, settings.spawn_timeout)
 
 
+def _failed(inst: Instance, action: str, message: str) -> None:
+    """A confirm or a revert failed on its host: ERROR, with the host's word as the fault."""
+    lifecycle.change(
+        inst.id,
+        vm_state=states.ERROR,
+        task_state=None,
+        fault_code=500,
+        fault_message=message[:255],
+        fault_time=utcnow(),
+    )
+    actions.finish(inst.id, action, actions.ERROR, message)
+
+
 def _confirmed(inst: Instance, migration: Migration, ok: bool, message: str) -> Discards:
     discards = Discards()
     if not ok:
-        lifecycle.change(
-            inst.id,
-            vm_state=states.ERROR,
-            task_state=None,
-            fault_message=message[:255],
-            fault_code=500,
-        )
-        actions.finish(inst.id, "confirm_resize", actions.ERROR, message)
+        _failed(inst, "confirm_resize", message)
         return discards
     migrations.confirm(migration)
     running = inst.power_state == states.RUNNING
@@ -264,14 +271,7 @@ def _reverted(
 ) -> Discards:
     discards = Discards()
     if not ok:
-        lifecycle.change(
-            inst.id,
-            vm_state=states.ERROR,
-            task_state=None,
-            fault_message=message[:255],
-            fault_code=500,
-        )
-        actions.finish(inst.id, "revert_resize", actions.ERROR, message)
+        _failed(inst, "revert_resize", message)
         return discards
     migrations.revert(migration)
     lifecycle.change(
@@ -302,14 +302,7 @@ def timed_out(
         start_revert(settings, inst, migration)
         return Discards()
     if command.kind in ("confirm_resize", "revert_resize"):
-        lifecycle.change(
-            inst.id,
-            vm_state=states.ERROR,
-            task_state=None,
-            fault_message=message[:255],
-            fault_code=500,
-        )
-        actions.finish(inst.id, command.kind, actions.ERROR, message)
+        _failed(inst, command.kind, message)
         return Discards()
     return None
 

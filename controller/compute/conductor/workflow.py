@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ACTION_TASKS = {a.task_state: a for a in states.ACTIONS.values()}
 RESIZE_TASKS = (*states.RESIZING, states.RESIZE_CONFIRMING, states.RESIZE_REVERTING)
+MOVING_TASKS = (*RESIZE_TASKS, states.SHELVING)
 # Spawn failures that no other host would fix.
 NO_RESCHEDULE = {"IMAGE_REJECTED", "IMAGE_NOT_FOUND", "INVALID_SPEC", "UNKNOWN_COMMAND"}
 
@@ -508,8 +509,8 @@ def reconcile(
             continue
         if inst.vm_state == states.ERROR or outbox.live_for_instance(inst.id, "spawn"):
             continue  # never built here, or its spawn has not run yet
-        if inst.task_state in (states.SCHEDULING, states.SPAWNING):
-            continue
+        if inst.task_state in (states.SCHEDULING, states.SPAWNING, *MOVING_TASKS):
+            continue  # not built yet, or set aside by a resize or a shelve under way
         if inst.task_state == states.DELETING:
             lifecycle.mark_deleted(inst.id)
             continue
