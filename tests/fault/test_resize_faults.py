@@ -1,5 +1,5 @@
-"""kill -9 of the controller and of the source's agent at each step of a resize (a cold
-migration's steps are the same), then the killed process started again: the resize ends
+"""kill -9 of the controller and of the source's agent at each step of a resize and of a cold
+migration (the same steps), then the killed process started again: the resize ends
 (VERIFY_RESIZE, then confirmed) or is rolled back, and afterwards the server runs on exactly
 one host, holds exactly one claim, and no transfer image is left half made and active."""
 
@@ -33,13 +33,18 @@ ENDS = (
 )
 
 
-def _resize(cluster, server_id: str, flavor_id: str) -> None:
-    retrying(
-        lambda: cluster.servers.stub.ResizeServer(
+def _move(cluster, server_id: str, flavor_id: str, operation: str) -> None:
+    """A resize to `flavor_id`, or a cold migration (the same steps, the same flavor)."""
+    if operation == "resize":
+        call = lambda: cluster.servers.stub.ResizeServer(  # noqa: E731
             cpb.ResizeServerRequest(id=server_id, flavor_id=flavor_id),
             metadata=cluster.servers.tenant.metadata,
         )
-    )
+    else:
+        call = lambda: cluster.servers.stub.MigrateServer(  # noqa: E731
+            cpb.MigrateServerRequest(id=server_id), metadata=cluster.cloud.admin
+        )
+    retrying(call)
 
 
 def _ended(cluster, server_id: str) -> cpb.Server:
@@ -132,22 +137,24 @@ def healthy_again(cluster) -> None:
             node.start()
 
 
+@pytest.mark.parametrize("operation", ["resize", "migration"])
 @pytest.mark.parametrize("step", SOURCE_AGENT)
-def test_source_agent_killed_during_a_resize(resizing, step):
+def test_source_agent_killed_during_a_resize(resizing, step, operation):
     cluster, server_id, bigger = resizing
     source = cluster.node_of(server_id)
     cluster.arm(source, step)
-    _resize(cluster, server_id, bigger)
+    _move(cluster, server_id, bigger, operation)
     cluster.wait_fault(source, step)
     cluster.revive(source)
     _check(cluster, server_id, _finish(cluster, server_id))
 
 
+@pytest.mark.parametrize("operation", ["resize", "migration"])
 @pytest.mark.parametrize("step", CONTROLLER)
-def test_controller_killed_during_a_resize(resizing, step):
+def test_controller_killed_during_a_resize(resizing, step, operation):
     cluster, server_id, bigger = resizing
     cluster.arm(cluster.controller, step)
-    _resize(cluster, server_id, bigger)
+    _move(cluster, server_id, bigger, operation)
     cluster.wait_fault(cluster.controller, step)
     cluster.revive(cluster.controller)
     _check(cluster, server_id, _finish(cluster, server_id))

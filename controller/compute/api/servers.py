@@ -342,12 +342,15 @@ def request_action(db, caller, server_id: str, action: states.Action) -> Instanc
 ON_HOST, LOCAL, NOTHING = "on_host", "local", "nothing"
 
 
-def request_delete(db, caller, server_id: str, host_up: Callable[[str], bool]) -> str:
+def request_delete(
+    db, caller, server_id: str, host_up: Callable[[str], bool]
+) -> tuple[str, str | None]:
     """Marks the server deleting. ON_HOST: its host must destroy it (the conductor's delete).
     LOCAL: its host is down, so the server is deleted now and its claim freed, and the host
     destroys the guest when it comes back (Nova's local delete; also the way out of a delete
     stuck on a dead host). NOTHING: a server never placed, or still being placed, is deleted
-    at once: a claim racing with this sees the deletion and rolls back."""
+    at once: a claim racing with this sees the deletion and rolls back. With it, the image a
+    shelved server's disk was saved into, which goes with the server."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
         states.check_unlocked(row.locked, caller.is_admin, "delete")
@@ -358,15 +361,15 @@ def request_delete(db, caller, server_id: str, host_up: Callable[[str], bool]) -
             actions.event(server_id, "delete", "local_delete", actions.SUCCESS, row.host or "")
             host_cleanup.remember(server_id, row.node_id, host_cleanup.DELETED_WHILE_DOWN)
             lifecycle.mark_deleted(server_id)
-            return LOCAL
+            return LOCAL, None
         if row.task_state == states.DELETING:
-            return ON_HOST if row.host else NOTHING
+            return (ON_HOST if row.host else NOTHING), None
         lifecycle.change(server_id, task_state=states.DELETING)
         actions.start(server_id, "delete", caller)
         if not row.host:
             lifecycle.mark_deleted(server_id)
-            return NOTHING
-        return ON_HOST
+            return NOTHING, row.shelved_image_id
+        return ON_HOST, None
 
 
 def set_locked(db, caller, server_id: str, locked: bool, reason: str = "") -> Instance:

@@ -230,7 +230,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:delete_server")
     async def DeleteServer(self, request, context):
-        then = await self.db.run(
+        then, shelved_image = await self.db.run(
             servers.request_delete,
             self.db,
             _caller(),
@@ -241,6 +241,8 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             await self.conductor.delete(request.id)
         elif then == servers.LOCAL:
             await self.conductor.deleted_locally(request.id)
+        if shelved_image:
+            await self.conductor.images.discard(shelved_image)
         self.placement.invalidate()
         return EMPTY
 

@@ -17,7 +17,14 @@ from controller.compute.conductor import commands, outbox, resizes, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.records import actions, allocations, host_cleanup, lifecycle, states
+from controller.compute.records import (
+    actions,
+    allocations,
+    host_cleanup,
+    lifecycle,
+    migrations,
+    states,
+)
 from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import locked
 from controller.db.queries import utcnow
@@ -114,9 +121,13 @@ def ensure_destroy(
     if not inst.node_id:
         lifecycle.mark_deleted(instance_id)
         return None
-    live = outbox.live_for_instance(instance_id, "destroy")
-    if live:
-        return live[0]
+    live = {c.node_id: c for c in outbox.live_for_instance(instance_id, "destroy")}
+    migration = migrations.current(instance_id)
+    aside = migration.source_node_id if migration else None
+    if aside and aside != inst.node_id and aside not in live:  # a resize's old guest
+        outbox.enqueue(aside, instance_id, commands.destroy(), request_id, settings.command_timeout)
+    if inst.node_id in live:
+        return live[inst.node_id]
     return outbox.enqueue(
         inst.node_id, instance_id, commands.destroy(), request_id, settings.command_timeout
     )

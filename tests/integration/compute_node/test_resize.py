@@ -263,3 +263,21 @@ def test_a_cold_migration_moves_the_guest_and_its_data_to_another_host(
         "migrate",
         "confirm_resize",
     ]
+
+
+def test_deleting_a_server_waiting_for_its_confirm_clears_both_hosts(
+    controller, node, second_node, servers, image_id
+):
+    small, big = servers.flavor(ram_mb=256, disk_gb=1), servers.flavor(ram_mb=512, disk_gb=1)
+    zone = controller.app.db.call(lambda: ComputeNode.get_by_id(node.node_id).availability_zone)
+    server_id = servers.create(small, image_id, zone)
+    first = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    source, dest = (node, second_node) if first.host == node.host else (second_node, node)
+    _resize(servers, server_id, big)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_VERIFY_RESIZE)
+    servers.delete(server_id)
+    servers.wait_deleted(server_id)
+    aside = _disk(source, server_id).rsplit("/", 1)[0] + "_resize"
+    wait_until(lambda: not os.path.exists(aside), "the old guest's files removed")
+    assert server_id not in dest.driver.list_instances()
+    assert _allocations(controller, server_id) == []

@@ -79,3 +79,23 @@ def test_a_shelved_server_frees_its_host_and_comes_back_with_its_disk(
         ("shelve", "success"),
         ("unshelve", "success"),
     ]
+
+
+def test_deleting_a_shelved_server_deletes_its_saved_disk(
+    controller, node, servers, image_id, cloud
+):
+    images = ipb_grpc.ImageServiceStub(cloud.channel)
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    servers.action("Shelve", server_id)
+    servers.wait_status(server_id, cpb.SERVER_STATUS_SHELVED_OFFLOADED)
+    (saved,) = [
+        i.id
+        for i in images.ListImages(
+            ipb.ListImagesRequest(page_size=1000), metadata=cloud.admin
+        ).images
+        if dict(i.properties).get("instance_uuid") == server_id
+    ]
+    servers.delete(server_id)
+    servers.wait_deleted(server_id)
+    assert _gone(images, cloud, saved)
