@@ -3,13 +3,15 @@ data writes a marker file on its disk, the server is snapshotted while it runs, 
 server booted from the snapshot reads the marker back on its console. A resize gives the
 guest the new flavor's memory: its kernel says so on the console. Real processes: a
 controller, a private libvirt daemon, one `stratus-compute` agent on QEMU (software
-emulation), so resizes stay on the one host."""
+emulation), so resizes stay on the one host; a second agent, on its own libvirt daemon,
+receives a cold migration, and the guest's data arrives intact."""
 
 import os
 import re
 import shutil
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -56,7 +58,7 @@ def cluster(tmp_path_factory):
         node = ComputeProcess(
             base / "node", "snapshot-node.e2e.test", controller, cloud, uri=daemon.uri
         ).start(timeout=120)
-        yield cloud
+        yield SimpleNamespace(cloud=cloud, controller=controller, base=base)
     finally:
         if node is not None and node.running():
             node.terminate()
@@ -66,7 +68,7 @@ def cluster(tmp_path_factory):
 
 
 def test_a_server_booted_from_a_snapshot_has_the_guests_data(cluster):
-    cloud = cluster
+    cloud = cluster.cloud
     servers = Servers(cloud)
     images = ipb_grpc.ImageServiceStub(cloud.channel)
     disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
@@ -116,7 +118,7 @@ def _memory(servers, server_id) -> list[int]:
 
 
 def test_a_resized_guest_sees_its_new_memory(cluster):
-    cloud = cluster
+    cloud = cluster.cloud
     servers = Servers(cloud)
     disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
     small = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
@@ -142,3 +144,57 @@ def test_a_resized_guest_sees_its_new_memory(cluster):
     servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=60)
     servers.delete(server_id)
     servers.wait_deleted(server_id, timeout=60)
+
+
+# Written once, read at every boot (the user data forgets it ran, as above).
+KEEP_AND_READ = """#!/bin/sh
+[ -f /mnt/boot/marker.txt ] || echo "{marker}" > /mnt/boot/marker.txt
+sync
+echo "marker read: $(cat /mnt/boot/marker.txt) on $(hostname)"
+rm -f /mnt/boot/stratus-demo/user-data-ran
+sync
+"""
+
+
+def test_a_cold_migration_carries_the_guests_data_to_another_host(cluster):
+    cloud = cluster.cloud
+    servers = Servers(cloud)
+    disk = upload_image(cloud, demo_guest.demo_image().read_bytes(), "qcow2")
+    flavor = servers.flavor(vcpus=1, ram_mb=256, disk_gb=1)
+    marker = f"migration-marker-{uuid.uuid4()}"
+    server_id = servers.create(
+        flavor, disk, name="mover", user_data=KEEP_AND_READ.format(marker=marker).encode()
+    )
+    first = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=BOOT_TIMEOUT)
+    wait_for_marker(servers, server_id, f"marker read: {marker} on mover")
+    daemon = LibvirtDaemon(cluster.base / "libvirt-2", private_network=True).start()
+    node = None
+    try:
+        node = ComputeProcess(
+            cluster.base / "node-2",
+            "second-node.e2e.test",
+            cluster.controller,
+            cloud,
+            uri=daemon.uri,
+        ).start(timeout=120)
+        started = time.monotonic()
+        servers.action("Migrate", server_id)
+        moved = servers.wait_status(
+            server_id, cpb.SERVER_STATUS_VERIFY_RESIZE, timeout=BOOT_TIMEOUT
+        )
+        assert first.host != moved.host == "second-node.e2e.test"
+        wait_for_marker(servers, server_id, f"marker read: {marker} on mover")
+        print(
+            f"\ncold migration of a demo guest until it reads its data: "
+            f"{time.monotonic() - started:.1f} s"
+        )
+        servers.stub.ConfirmServerResize(
+            cpb.ConfirmServerResizeRequest(id=server_id), metadata=cloud.admin
+        )
+        servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE, timeout=60)
+        servers.delete(server_id)
+        servers.wait_deleted(server_id, timeout=60)
+    finally:
+        if node is not None and node.running():
+            node.terminate()
+        daemon.stop(shutdown_timeout=0)
