@@ -4,7 +4,7 @@ import pytest
 
 from controller.compute.records.models import ComputeNode
 from tests.integration.compute_node.node_support import Node, Servers, upload_image
-from tests.support.cloud import unique
+from tests.integration.compute_node.test_node_stream import zone_of
 
 RAW_DISK = b"\0" * (1 << 20)
 
@@ -30,14 +30,7 @@ def node(controller, tmp_path):
 def second_node(controller, node, tmp_path):
     """Another host; the two alone in a zone of their own."""
     other = Node(controller, tmp_path / "second").start()
-    zone = unique("az")
-    controller.app.db.call(
-        lambda: (
-            ComputeNode.update(availability_zone=zone)
-            .where(ComputeNode.id == node.node_id)
-            .execute()
-        )
-    )
+    zone = zone_of(controller, node)
     controller.app.db.call(
         lambda: (
             ComputeNode.update(availability_zone=zone)
