@@ -13,12 +13,13 @@ def free_port_pair(attempts: int = 50) -> int:
     public listener, a node listener on the next port, the console proxy on the one after)."""
     for _ in range(attempts):
         base = free_port()
-        if all(_bindable(base + n) for n in (1, 2)):
+        if all(bindable(base + n) for n in (1, 2)):
             return base
     raise RuntimeError(f"no three consecutive free ports in {attempts} attempts")
 
 
-def _bindable(port: int) -> bool:
+def bindable(port: int) -> bool:
+    """Whether a loopback port is free now."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))

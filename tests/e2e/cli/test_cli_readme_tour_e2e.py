@@ -11,13 +11,13 @@ this run takes a free one) and its `ssh` into the guest (nothing runs on the sim
 import os
 import random
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.cli.conftest import ROOT
+from tests.support.ports import bindable
 
 
 def tour_blocks() -> list[str]:
@@ -30,21 +30,12 @@ def without_ssh(block: str) -> str:
     return "".join(line for line in block.splitlines(keepends=True) if not line.startswith("ssh "))
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def port_base() -> int:
     """Three free consecutive loopback ports: the public and the node listener, the console
     proxy."""
     for _ in range(100):
         port = random.randrange(20000, 40000)
-        if all(_free(port + n) for n in range(3)):
+        if all(bindable(port + n) for n in range(3)):
             return port
     raise RuntimeError("no three free consecutive ports")
 
