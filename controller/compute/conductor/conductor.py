@@ -345,18 +345,28 @@ class Conductor:
         """Wakes this process's node streams that have commands nobody here woke them for:
         written by another replica, or by a transaction whose wake was lost. One query per
         outbox_poll_interval for all streams, so an idle stream costs no query at all. (A
-        node another replica has taken over ends its stream here at its next heartbeat.)"""
+        node another replica has taken over ends its stream here at its next heartbeat.)
+        Likewise the network area's change counter: when it moved (a port bound by a
+        placement, or a change on another replica) every stream looks at its wiring."""
+        network_revision = None
         while True:
             await asyncio.sleep(self.settings.outbox_poll_interval)
             if not self.sessions:
                 continue
             try:
-                pending = await self.db.run(outbox.nodes_with_pending)
+                pending, revision = await self.db.run(self._pending_work)
             except Exception:  # a database hiccup: the next round looks again
                 log.exception("looking for commands to deliver failed; retrying")
                 continue
+            if revision != network_revision:
+                network_revision = revision
+                self.wake_all()
+                continue
             for node_id in pending & self.sessions.keys():
                 self.wake(node_id)
+
+    def _pending_work(self) -> tuple[set[str], int]:
+        return outbox.nodes_with_pending(), self.network.revision()
 
     async def stop(self, _app=None) -> None:
         for task in list(self._tasks):
