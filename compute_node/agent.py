@@ -25,6 +25,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from compute_node import convert, convert_network
 from compute_node.backoff import Backoff
+from compute_node.console_relay import ConsoleRelay
 from compute_node.drivers.base import (
     ComputeDriver,
     EventSubscription,
@@ -91,11 +92,13 @@ class Agent:
         executor: Executor,
         channel_factory: Callable[[], grpc.aio.Channel],
         network: WiringLoop | None = None,
+        consoles: ConsoleRelay | None = None,
     ):
         """`network`: applies the controller's NetworkState; None on a node that wires no
         networks (the state is then ignored)."""
         self.settings = settings
         self.network = network
+        self.consoles = consoles
         self.driver = driver
         self.executor = executor
         self.channel_factory = channel_factory
@@ -196,6 +199,8 @@ class Agent:
             self.node_id = welcome.node_id
             self._outgoing = outgoing
             self._stub = stub
+            if self.consoles is not None:
+                self.consoles.attach(outgoing)
             self.sessions += 1
             self.backoff.reset()
             self.connected.set()
@@ -217,6 +222,8 @@ class Agent:
             if stopper in done:
                 call.cancel()
         finally:
+            if self.consoles is not None:
+                self.consoles.detach()
             self._outgoing = None
             self._stub = None
             self._call = None
@@ -226,12 +233,15 @@ class Agent:
 
     async def _read(self, responses) -> None:
         async for message in responses:
-            if message.WhichOneof("body") == "command":
+            kind = message.WhichOneof("body")
+            if kind == "command":
                 task = asyncio.ensure_future(self._execute(message.command))
                 self._commands.add(task)
                 task.add_done_callback(self._commands.discard)
             elif message.WhichOneof("body") == "network_state" and self.network is not None:
                 self.network.offer(convert_network.network_state(message.network_state))
+            elif kind and kind.startswith("console_") and self.consoles is not None:
+                self.consoles.dispatch(message)
             else:
                 LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
 

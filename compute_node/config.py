@@ -16,6 +16,11 @@ network = "user"                     # user | none | bridge:<name>
 domain_type = "auto"                 # auto (KVM when it really works, else QEMU TCG) | kvm | qemu
 shutdown_timeout = 60
 
+[console]
+socket_dir = "/run/stratus-compute/consoles"  # guests' VNC/SPICE/serial UNIX sockets (short path)
+max_channels = 100                   # console connections open at once on this node
+window_bytes = 262144                # bytes the controller may send a channel unread
+
 [image_cache]
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
@@ -80,6 +85,13 @@ class NetworkSection:
 
 
 @dataclasses.dataclass
+class ConsoleSection:
+    socket_dir: str = "/run/stratus-compute/consoles"
+    max_channels: int = 100
+    window_bytes: int = 256 * 1024
+
+
+@dataclasses.dataclass
 class MetricsSection:
     listen: str = ""
 
@@ -93,6 +105,7 @@ class Config:
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
     network: NetworkSection
+    console: ConsoleSection
     metrics: MetricsSection
 
     @property
@@ -108,6 +121,7 @@ _SECTIONS = {
     "libvirt": LibvirtSection,
     "image_cache": ImageCacheSection,
     "network": NetworkSection,
+    "console": ConsoleSection,
     "metrics": MetricsSection,
 }
 

@@ -26,6 +26,7 @@ from compute_node import config as config_mod
 from compute_node import metrics, resume
 from compute_node import pki as pki_mod
 from compute_node.agent import Agent, AgentSettings, HostIdentityInUse
+from compute_node.console_relay import ConsoleRelay, RelaySettings
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
 from compute_node.image_cache import ImageCache
@@ -117,6 +118,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
             network=cfg.libvirt.network,
             domain_type=cfg.libvirt.domain_type,
             shutdown_timeout=cfg.libvirt.shutdown_timeout,
+            console_socket_dir=cfg.console.socket_dir,
         ),
         cache,
     )
@@ -161,6 +163,12 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
         ),
         channel,
         network,
+        ConsoleRelay(
+            driver,
+            RelaySettings(
+                max_channels=cfg.console.max_channels, window_bytes=cfg.console.window_bytes
+            ),
+        ),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

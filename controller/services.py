@@ -10,6 +10,7 @@ AREAS = [
     "controller.ca.service",
     "controller.network.service",
     "controller.compute.service",
+    "controller.console.service",
 ]
 
 MANAGE_COMMANDS = [

@@ -8,6 +8,7 @@ MODULES = (
     "cli.commands.image",
     "cli.commands.compute",
     "cli.commands.network",
+    "cli.commands.console",
     "cli.commands.ca",
 )
 

@@ -175,6 +175,10 @@ class InstanceNotFound(DriverError):
     pass
 
 
+class ConsoleUnavailable(DriverError):
+    """The guest has no console of that kind (the test driver's, or one not running)."""
+
+
 class InstanceExists(DriverError):
     pass
 
@@ -230,7 +234,7 @@ class ComputeDriver(abc.ABC):
     | suspend / resume    | yes (managed save) | yes           |
     | soft_reboot         | yes (ACPI; hard after timeout) | yes |
     | console_output      | yes (serial log) | empty log       |
-    | vnc_console         | yes (localhost)  | no              |
+    | vnc_console         | yes (UNIX sockets: VNC, SPICE, serial) | no |
     | lifecycle_events    | yes              | yes             |
     | copy_on_write_disks | yes (qcow2 overlay) | files made, not used |
     """
@@ -302,6 +306,11 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def console_output(self, uuid: str, max_bytes: int = 65536) -> ConsoleOutput:
         """The last `max_bytes` of the guest's serial console log."""
+
+    @abc.abstractmethod
+    def console_socket(self, uuid: str, kind: str) -> str:
+        """The UNIX socket of the running guest's `kind` console (vnc, spice or serial).
+        InstanceNotFound for a guest that is not here, ConsoleUnavailable when it has none."""
 
     @abc.abstractmethod
     def subscribe(self, subscription: EventSubscription) -> None:

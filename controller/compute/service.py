@@ -16,6 +16,7 @@ import functools
 
 from controller.compute.api import policies, servers
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.consoles import ConsoleUrls
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
@@ -25,6 +26,7 @@ from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
 from controller.compute.records import lifecycle
+from controller.compute.consoleauth.config import ConsoleSection
 from controller.compute.scheduler.config import SchedulerSection
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
@@ -67,6 +69,7 @@ def setup(app):
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
+    console_urls = ConsoleUrls(app.db, app.config.section(ConsoleSection))
     api = ComputeServicer(
         app.db,
         settings,
@@ -78,6 +81,7 @@ def setup(app):
         feed,
         app.slots,
         network,
+        console_urls,
     )
 
     network.listeners.append(conductor.wake_all)

@@ -9,14 +9,19 @@ def free_port() -> int:
 
 
 def free_port_pair(attempts: int = 50) -> int:
-    """A free loopback port whose successor is free too (a public listener and, on the
-    next port, a node listener)."""
+    """A free loopback port whose two successors are free too (the all-in-one's port base: a
+    public listener, a node listener on the next port, the console proxy on the one after)."""
     for _ in range(attempts):
         base = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise RuntimeError(f"no two consecutive free ports in {attempts} attempts")
+        if all(_bindable(base + n) for n in (1, 2)):
+            return base
+    raise RuntimeError(f"no three consecutive free ports in {attempts} attempts")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -25,6 +25,7 @@ from compute_node.drivers.base import (
     Capabilities,
     ComputeDriver,
     ConsoleOutput,
+    ConsoleUnavailable,
     DriverError,
     EventSubscription,
     HostStats,
@@ -64,6 +65,9 @@ class LibvirtConfig:
     network: str = "user"  # user | none | bridge:<name>  (see xml.py)
     domain_type: str = "auto"  # auto | kvm | qemu (ignored on test://)
     shutdown_timeout: float = 60.0  # graceful stop before a hard power off
+    # Where real guests' console sockets live (kept short: a UNIX socket's path has at most
+    # 107 bytes); empty: beside nothing, guests get no VNC, SPICE or interactive serial.
+    console_socket_dir: str = ""
 
 
 P = ParamSpec("P")
@@ -110,6 +114,9 @@ class LibvirtDriver(ComputeDriver):
         self._network = bridge or kind  # what addresses say they are on
         self._link_type = "bridge" if bridge else "ethernet"  # as network_data.json says
         os.makedirs(config.instances_path, exist_ok=True)
+        self._console_dir = config.console_socket_dir if real else ""
+        if self._console_dir:
+            os.makedirs(self._console_dir, mode=0o700, exist_ok=True)
         node_file = simulation.node_file(config.uri)
         self._simulation = simulation.SimulatedHostFile(node_file) if node_file else None
         LOG.info(
@@ -220,6 +227,7 @@ class LibvirtDriver(ComputeDriver):
                     ramdisk=self._resolve(spec.ramdisk, spec.uuid, acquired).path,
                     console_log=os.path.join(directory, "console.log"),
                     config_drive=os.path.join(directory, "disk.config") if spec.guest else None,
+                    console_socket_prefix=self._console_prefix(spec.uuid),
                 )
                 xml = domxml.domain_xml(
                     spec,
@@ -423,6 +431,18 @@ class LibvirtDriver(ComputeDriver):
         return ConsoleOutput(
             text=data.decode("utf-8", errors="replace"), truncated=size > max_bytes
         )
+
+    def _console_prefix(self, uuid: str) -> str:
+        return os.path.join(self._console_dir, uuid) if self._console_dir else ""
+
+    def console_socket(self, uuid: str, kind: str) -> str:
+        guest = self._guest(uuid)  # InstanceNotFound for a guest that is not here
+        if kind not in domxml.CONSOLE_SUFFIXES:
+            raise ConsoleUnavailable(f"no {kind} console")
+        path = domxml.console_socket(self._console_prefix(uuid), kind) if self._console_dir else ""
+        if not path or not guest.domain.isActive() or not os.path.exists(path):
+            raise ConsoleUnavailable(f"instance {uuid} has no {kind} console now")
+        return path
 
     # -- events --------------------------------------------------------------------------
 

@@ -3,8 +3,11 @@
 Choices, each for a reason:
 - `<features><acpi/></features>`: without it a guest's poweroff (and our graceful stop) never
   ends the domain.
-- Serial console written straight to a file by QEMU (`<serial type='file'>`): console output
-  needs no virtlogd and survives the agent.
+- Serial console on a UNIX socket that QEMU listens on (the interactive serial console),
+  logged by QEMU itself to a file (`<log>`): console output needs no virtlogd and survives
+  the agent.
+- VNC and SPICE listen on UNIX sockets only, never on a TCP port: the console proxy reaches
+  them through the node's own stream (docs/adr/0012-console-proxy.md).
 - Network: `user` is QEMU's user-mode (slirp) NAT, which needs no bridge and no root on the
   host; `bridge:<name>` attaches a virtio NIC to an existing bridge; `none` defines no NIC.
   A spawn with ports (`spec.nics`) gets one `ethernet` interface per port instead: libvirt
@@ -34,6 +37,16 @@ class DomainPaths:
     ramdisk: str | None
     console_log: str
     config_drive: str | None = None  # the instance's config drive ISO
+    # Where the guest's consoles listen: `<prefix>.vnc`, `.spice`, `.serial` (UNIX sockets;
+    # a socket's path must stay under 108 bytes).
+    console_socket_prefix: str = ""
+
+
+CONSOLE_SUFFIXES = {"vnc": ".vnc", "spice": ".spice", "serial": ".serial"}
+
+
+def console_socket(prefix: str, kind: str) -> str:
+    return prefix + CONSOLE_SUFFIXES[kind]
 
 
 def domain_name(uuid: str) -> str:
@@ -129,18 +142,28 @@ def domain_xml(
         if bridge:
             _sub(iface, "source", bridge=bridge)
         _sub(iface, "model", type="virtio")
-    serial = _sub(devices, "serial", type="file")
-    _sub(serial, "source", path=paths.console_log)
-    _sub(serial, "target", port="0")
-    console = _sub(devices, "console", type="file")
-    _sub(console, "source", path=paths.console_log)
-    _sub(console, "target", type="serial", port="0")
-    graphics = _sub(devices, "graphics", type="vnc", port="-1", autoport="yes")
-    _sub(graphics, "listen", type="address", address="127.0.0.1")
+    if paths.console_socket_prefix:
+        _consoles(devices, paths.console_log, paths.console_socket_prefix)
+    else:
+        serial = _sub(devices, "serial", type="file")
+        _sub(serial, "source", path=paths.console_log)
+        _sub(serial, "target", port="0")
     _sub(devices, "memballoon", model="virtio")
 
     ET.register_namespace("stratus", METADATA_NS)
     return ET.tostring(dom, encoding="unicode")
+
+
+def _consoles(devices: ET.Element, log: str, prefix: str) -> None:
+    serial = _sub(devices, "serial", type="unix")
+    _sub(serial, "source", mode="bind", path=console_socket(prefix, "serial"))
+    _sub(serial, "log", file=log, append="on")
+    _sub(serial, "target", port="0")
+    vnc = _sub(devices, "graphics", type="vnc")
+    _sub(vnc, "listen", type="socket", socket=console_socket(prefix, "vnc"))
+    spice = _sub(devices, "graphics", type="spice")
+    _sub(spice, "listen", type="socket", socket=console_socket(prefix, "spice"))
+    _sub(spice, "image", compression="off")
 
 
 def interface_macs(xml: str) -> list[str]:

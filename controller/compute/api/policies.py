@@ -34,6 +34,11 @@ _RULES = {
     "watch_servers": READER,
     "list_server_actions": READER,
     "get_console_output": MEMBER,
+    # CreateConsole checks the rule of the type asked for (Nova has one per console type).
+    "create_console": ANY,
+    "create_console:novnc": MEMBER,
+    "create_console:spice-html5": MEMBER,
+    "create_console:serial": MEMBER,
     "create_key_pair": ANY,
     "get_key_pair": ANY,
     "list_key_pairs": ANY,

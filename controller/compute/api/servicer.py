@@ -21,6 +21,7 @@ from controller.compute.api import (
 )
 from controller.compute.api.caller import Caller
 from controller.compute.api.config import ComputeSection
+from controller.compute.api.consoles import ConsoleUrls
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.images import ImageLookup
 from controller.compute.api.quota_rules import QuotaValues
@@ -35,13 +36,18 @@ from controller.db.paging import page_request
 from controller.limits.slots import Slots
 from controller.logs import request_id_var
 from controller.network.port import NetworkPort
-from controller.rpc.convert import changes
+from controller.rpc.convert import changes, timestamp
 from controller.rpc.policy_spec import rpc
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
 from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
+CONSOLE_TYPES = {
+    pb.CONSOLE_TYPE_NOVNC: "novnc",
+    pb.CONSOLE_TYPE_SPICE_HTML5: "spice-html5",
+    pb.CONSOLE_TYPE_SERIAL: "serial",
+}
 MAX_CONSOLE_LINES = 10_000
 
 
@@ -66,8 +72,10 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         feed: ChangeFeed,
         slots: Slots,
         network: NetworkPort,
+        console_urls: ConsoleUrls,
     ):
         self.db = db
+        self.console_urls = console_urls
         self.feed = feed
         self.slots = slots
         self.settings = settings
@@ -346,6 +354,19 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             row.id, min(request.lines or MAX_CONSOLE_LINES, MAX_CONSOLE_LINES)
         )
         return pb.ConsoleOutput(server_id=row.id, output=text)
+
+    @rpc("compute:create_console", deferred=True)
+    async def CreateConsole(self, request, context):
+        console_type = CONSOLE_TYPES.get(request.type)
+        if console_type is None:
+            raise errors.InvalidArgument("type", "one of novnc, spice-html5, serial")
+        auth_context.current.get().authorize(f"compute:create_console:{console_type}")
+        url, expires, server_id = await self.console_urls.create(
+            _caller(), request.server_id, console_type
+        )
+        return pb.Console(
+            server_id=server_id, type=request.type, url=url, expire_time=timestamp(expires)
+        )
 
     # -- key pairs ---------------------------------------------------------------------------
     @rpc("compute:create_key_pair")

@@ -152,6 +152,18 @@ class Conductor:
             )
         return text
 
+    async def open_console(self, node_id: str, instance_id: str, kind: str):
+        """A channel to the guest's `kind` console (vnc, spice, serial) over its node's
+        stream: (the stream's ConsoleChannels, to close it with; the channel)."""
+        session = self.sessions.get(node_id)
+        if session is None:
+            raise Unavailable(
+                "the server's host is not connected to this controller",
+                reason="CONSOLE_HOST_UNAVAILABLE",
+            )
+        channel = await session.consoles.open(instance_id, kind, self.settings.console_timeout)
+        return session.consoles, channel
+
     async def _await_console(self, command_id: str, future: asyncio.Future) -> str:
         # The answer may reach another replica: the database is polled as well.
         deadline = asyncio.get_running_loop().time() + self.settings.console_timeout

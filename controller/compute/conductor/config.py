@@ -32,5 +32,9 @@ class ConductorSection:
     max_build_attempts: int = 3
     # Finished commands are kept this long, for debugging.
     command_retention: float = 86400.0
+    # Console connections one node's stream carries at once (the node has its own limit).
+    console_channels_per_node: int = 100
+    # Bytes a node may send one console channel before the controller passed them on.
+    console_window_bytes: int = 512 * 1024
     # A node's first message must come within this many seconds.
     hello_timeout: float = 30.0

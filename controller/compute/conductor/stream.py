@@ -18,6 +18,7 @@ import grpc
 from controller.compute.conductor import convert, images, nodes, outbox, workflow
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.network_push import NetworkPush
+from controller.compute.conductor.consoles import ConsoleChannels
 from controller.logs import fields
 from controller.metrics import IMAGE_BYTES
 from controller.network import node_wire
@@ -50,6 +51,11 @@ class NodeSession:
         self.wake = asyncio.Event()
         self.outgoing: asyncio.Queue = asyncio.Queue(self.settings.send_queue_size)
         self.network: NetworkPush | None = None
+        self.consoles = ConsoleChannels(
+            self.outgoing.put,
+            max_channels=self.settings.console_channels_per_node,
+            window_bytes=self.settings.console_window_bytes,
+        )
 
     async def run(self, hello: pb.Hello, requests):
         resources = convert.resources(hello.resources)
@@ -115,6 +121,7 @@ class NodeSession:
             while (message := await self.outgoing.get()) is not _END:
                 yield message
         finally:
+            self.consoles.close_all("the node's stream ended")
             del conductor.open_sessions[self.session_id]
             for task in tasks:
                 task.cancel()
@@ -183,6 +190,10 @@ class NodeSession:
                         self.node_id,
                         node_wire.port_statuses(message.port_status),
                     )
+                elif kind in ("console_opened", "console_frame", "console_close"):
+                    if not self.consoles.dispatch(message):
+                        log.warning("node %s sent console bytes past its credit", self.host)
+                        break
                 else:
                     log.warning(
                         "node %s sent an unexpected %s message; closing", self.host, kind or "empty"

@@ -40,12 +40,13 @@ def _free(port: int) -> bool:
 
 
 def port_base() -> int:
-    """Two free consecutive loopback ports: the public and the node listener."""
+    """Three free consecutive loopback ports: the public and the node listener, the console
+    proxy."""
     for _ in range(100):
         port = random.randrange(20000, 40000)
-        if _free(port) and _free(port + 1):
+        if all(_free(port + n) for n in range(3)):
             return port
-    raise RuntimeError("no two free consecutive ports")
+    raise RuntimeError("no three free consecutive ports")
 
 
 @pytest.fixture

@@ -192,6 +192,9 @@ def _compute(w: World) -> dict:
         "WatchServers": lambda: cpb.WatchServersRequest(server_id=w.server_id),
         "ListServerActions": lambda: cpb.ListServerActionsRequest(server_id=w.server_id),
         "GetConsoleOutput": lambda: cpb.GetConsoleOutputRequest(server_id=w.console_server),
+        "CreateConsole": lambda: cpb.CreateConsoleRequest(
+            server_id=w.console_server, type=cpb.CONSOLE_TYPE_NOVNC
+        ),
         "CreateKeyPair": lambda: cpb.CreateKeyPairRequest(key_pair=cpb.KeyPair(name=unique("key"))),
         "GetKeyPair": lambda: cpb.GetKeyPairRequest(name=w.key_name, user_id=member_id),
         "ListKeyPairs": cpb.ListKeyPairsRequest,

@@ -30,6 +30,7 @@ DENIED = grpc.StatusCode.PERMISSION_DENIED
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
+FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 
 ADMIN = frozenset({"admin"})
 OWNER = frozenset({"admin", "member"})  # the admin, and the member about itself
@@ -149,6 +150,11 @@ MATRIX: dict[str, Row] = {
     # the server's host is down in this world: an allowed caller reaches the host check
     "ComputeService/GetConsoleOutput": scoped(
         "compute:get_console_output", MEMBERS, ok=UNAVAILABLE
+    ),
+    # CreateConsole checks compute:create_console:<type> (MEMBERS by default) itself; this
+    # world has no console proxy, so an allowed caller meets FAILED_PRECONDITION.
+    "ComputeService/CreateConsole": scoped(
+        "compute:create_console", MEMBERS, ok=FAILED_PRECONDITION
     ),
     "ComputeService/CreateKeyPair": Row("compute:create_key_pair"),
     # the request names the member's user id: only the admin may name another user's

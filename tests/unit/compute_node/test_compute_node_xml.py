@@ -50,13 +50,28 @@ def test_disk_is_a_virtio_qcow2_overlay():
     assert disk.find("target").get("bus") == "virtio"
 
 
-def test_serial_console_goes_to_a_file_and_vnc_listens_on_localhost():
+def test_consoles_listen_on_unix_sockets_only_and_the_serial_one_is_logged():
+    devices = parse(
+        domain_xml(spec(), paths(console_socket_prefix="/run/c/abc"), domain_type="qemu")
+    ).find("devices")
+    serial = devices.find("serial")
+    assert serial.get("type") == "unix"
+    assert serial.find("source").attrib == {"mode": "bind", "path": "/run/c/abc.serial"}
+    assert serial.find("log").get("file") == "/i/console.log"
+    listens = {g.get("type"): g.find("listen").attrib for g in devices.findall("graphics")}
+    assert listens == {
+        "vnc": {"type": "socket", "socket": "/run/c/abc.vnc"},
+        "spice": {"type": "socket", "socket": "/run/c/abc.spice"},
+    }
+    assert not [g for g in devices.iter("graphics") if g.get("port") or g.get("autoport")]
+    assert not [e for e in devices.iter("listen") if e.get("address")]
+
+
+def test_without_console_sockets_the_serial_console_goes_to_a_file_and_no_display_exists():
     devices = parse(domain_xml(spec(), paths(), domain_type="qemu")).find("devices")
     assert devices.find("serial").get("type") == "file"
     assert devices.find("serial/source").get("path") == "/i/console.log"
-    graphics = devices.find("graphics")
-    assert graphics.get("type") == "vnc" and graphics.get("autoport") == "yes"
-    assert graphics.find("listen").get("address") == "127.0.0.1"
+    assert devices.find("graphics") is None
 
 
 def test_the_config_drive_is_a_read_only_ide_cdrom_and_only_when_given():

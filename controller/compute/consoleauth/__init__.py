@@ -1,0 +1,1 @@
+"""Console authorization (Nova's consoleauth): one-time tokens for console URLs."""
