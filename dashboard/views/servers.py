@@ -222,6 +222,19 @@ async def server_detail(request: Request) -> Response:
     return page
 
 
+async def console_window(request: Request) -> Response:
+    """The console in its own window: a fresh URL each time (its token opens one connection)."""
+    user = require_user(request)
+    server = await request.app.state.api.compute.GetServer(
+        cpb.GetServerRequest(id=request.path_params["server_id"]), metadata=user.metadata
+    )
+    console = await consoles.novnc(request, user, server)
+    if not console.url:
+        flash(request, console.error or _("The server is not active."), "error")
+        return redirect(f"/servers/{server.id}")
+    return redirect(console.url)
+
+
 async def console_log(request: Request) -> Response:
     user = require_user(request)
     api = request.app.state.api
@@ -263,6 +276,7 @@ routes = [
     Route("/servers/launch", launch, methods=["POST"]),
     Route("/servers/{server_id}", server_detail, methods=["GET"]),
     Route("/servers/{server_id}/console-log", console_log, methods=["GET"]),
+    Route("/servers/{server_id}/console", console_window, methods=["GET"]),
     Route("/servers/{server_id}/action", server_action, methods=["POST"]),
     Route("/servers/{server_id}/delete", server_delete, methods=["POST"]),
 ]

@@ -145,6 +145,11 @@ def test_a_member_builds_a_network_and_a_group_and_launches_on_them(stack, conte
     # screen on the console branch; this node's test driver has no display behind it).
     expect(page.frame_locator("iframe#console").locator("#screen")).to_have_count(1)
     screenshot(page, "server-network-console-desktop")
+    # "Its own window" asks for a fresh URL (a token opens one connection only).
+    window = page.request.get(f"{stack.url}/servers/{server.id}/console", max_redirects=0)
+    assert window.status == 303
+    assert window.headers["location"].startswith(f"{stack.console_base}/vnc.html?token=")
+    assert window.headers["location"] != src
     assert dialogs == []
 
     # Other pages keep the strict policy: no frames at all.
