@@ -16,6 +16,7 @@ from stratus.network.v1 import network_service_pb2_grpc as npb_grpc
 from tests.e2e.dashboard.conftest import CHROMIUM, screenshot, sign_in
 from tests.e2e.dashboard.test_dashboard_browser import XSS_NAME
 from tests.support.controller import ADMIN_PASSWORD
+from tests.support.dashboard import DashboardProcess
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
@@ -186,3 +187,34 @@ def test_another_project_sees_none_of_it_and_admins_see_provider_fields(stack, c
         assert page.locator("#create-network select[name=network_type]").count() == 1
     finally:
         admin.close()
+
+
+def test_a_console_url_off_the_configured_origin_is_not_embedded(stack, context, tmp_path):
+    tenant = stack.cloud.tenant("member")
+    server = stack.compute.CreateServer(
+        cpb.CreateServerRequest(
+            server=cpb.Server(
+                name="elsewhere",
+                image_id=stack.public_image_id,
+                flavor_id=stack.flavor_id,
+                no_network=True,
+            )
+        ),
+        metadata=tenant.metadata,
+    )
+    wait_active(stack, tenant, server.id)
+    # This dashboard embeds consoles from another origin than the proxy's.
+    dashboard = DashboardProcess(tmp_path / "dashboard", stack.controller.address)
+    dashboard.config.write_text(
+        dashboard.config.read_text() + 'console_origin = "https://consoles.example.test"\n'
+    )
+    dashboard.start()
+    try:
+        page = context.new_page()
+        sign_in(page, dashboard.url, tenant.user_name, tenant.password, tenant.project_name)
+        response = page.goto(f"{dashboard.url}/servers/{server.id}")
+        assert page.locator("iframe").count() == 0
+        expect(page.locator("#console-unavailable")).to_be_visible()
+        assert "frame-src" not in response.headers["content-security-policy"]
+    finally:
+        dashboard.stop()
