@@ -25,8 +25,8 @@ from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
-from controller.compute.records import lifecycle
 from controller.compute.consoleauth.config import ConsoleSection
+from controller.compute.records import lifecycle
 from controller.compute.scheduler.config import SchedulerSection
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement

@@ -61,7 +61,7 @@ async def network_create(request: Request) -> Response:
             return back(request, "/networks")
         kind = str(form.get("network_type", ""))
         if kind in NETWORK_TYPES:
-            network.network_type = npb.NetworkType.Value(f"NETWORK_TYPE_{kind.upper()}")
+            network.MergeFrom(npb.Network(network_type=f"NETWORK_TYPE_{kind.upper()}"))
         network.physical_network = str(form.get("physical_network", "")).strip()
         network.segmentation_id = segment
         network.shared = form.get("shared") == "on"

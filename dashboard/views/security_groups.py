@@ -81,9 +81,7 @@ async def rule_create(request: Request) -> Response:
     kind = str(form.get("direction", ""))
     rule = npb.SecurityGroupRule(
         security_group_id=group_id,
-        direction=npb.RuleDirection.Value(f"RULE_DIRECTION_{kind.upper()}")
-        if kind in DIRECTIONS
-        else npb.RULE_DIRECTION_UNSPECIFIED,
+        direction=f"RULE_DIRECTION_{kind.upper()}" if kind in DIRECTIONS else None,
         ethertype=str(form.get("ethertype", "")),
         protocol=str(form.get("protocol", "")),
         port_range_min=low,

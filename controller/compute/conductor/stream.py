@@ -17,8 +17,8 @@ import grpc
 
 from controller.compute.conductor import convert, images, nodes, outbox, workflow
 from controller.compute.conductor.conductor import Conductor
-from controller.compute.conductor.network_push import NetworkPush
 from controller.compute.conductor.consoles import ConsoleChannels
+from controller.compute.conductor.network_push import NetworkPush
 from controller.logs import fields
 from controller.metrics import IMAGE_BYTES
 from controller.network import node_wire
