@@ -183,8 +183,23 @@ def test_another_project_sees_none_of_it_and_admins_see_provider_fields(stack, c
         page.goto(f"{stack.url}/networks/{network.id}")
         expect(page.locator("#network-type")).to_have_text("vxlan")
         assert page.locator("#segmentation-id").inner_text().isdigit()
+        # An admin picks the segment: a VXLAN network with its own VNI, shared.
         page.goto(f"{stack.url}/networks")
-        assert page.locator("#create-network select[name=network_type]").count() == 1
+        page.click("#create-network-panel summary")
+        page.fill("#create-network input[name=name]", "admin-vxlan")
+        page.select_option("#create-network select[name=network_type]", "vxlan")
+        page.fill("#create-network input[name=segmentation_id]", "4242")
+        page.check("#create-network input[name=shared]")
+        page.click("#create-network button[type=submit]")
+        expect(page.locator("#segmentation-id")).to_have_text("4242")
+        (made,) = network_api.ListNetworks(
+            npb.ListNetworksRequest(name="admin-vxlan"), metadata=stack.cloud.admin
+        ).networks
+        assert (made.network_type, made.segmentation_id, made.shared) == (
+            npb.NETWORK_TYPE_VXLAN,
+            4242,
+            True,
+        )
     finally:
         admin.close()
 
