@@ -13,6 +13,7 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.e2e.console.browser import FLAGS as CHROMIUM_FLAGS
 from tests.integration.compute_node.node_support import upload_image
 from tests.support.cloud import Cloud, unique
 from tests.support.dashboard import DashboardProcess
@@ -22,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = "/usr/bin/chromium"
 # Where the screenshots are kept (CI keeps this folder as an artefact; README says so).
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Stack:
