@@ -101,6 +101,13 @@ find_group = _finder(
 )
 
 
+def delete_all(ctx, kind: str, names, find, method: str, request_cls) -> None:
+    """`<kind> delete NAME...`: each found by name or ID, going on past failures."""
+    resources.delete_each(
+        ctx, kind, names, lambda name: call(ctx, method, request_cls(id=find(ctx, name).id))
+    )
+
+
 def find_rule(ctx, rule_id: str):
     return call(ctx, "GetSecurityGroupRule", pb.GetSecurityGroupRuleRequest(id=rule_id))
 
@@ -267,11 +274,8 @@ def network_set(ctx, args):
 @command("network delete", help="delete networks")
 @arg("networks", nargs="+", metavar="NETWORK", help="network name or ID")
 def network_delete(ctx, args):
-    resources.delete_each(
-        ctx,
-        "network",
-        args.networks,
-        lambda n: call(ctx, "DeleteNetwork", pb.DeleteNetworkRequest(id=find_network(ctx, n).id)),
+    delete_all(
+        ctx, "network", args.networks, find_network, "DeleteNetwork", pb.DeleteNetworkRequest
     )
 
 
@@ -449,12 +453,7 @@ def subnet_set(ctx, args):
 @command("subnet delete", help="delete subnets")
 @arg("subnets", nargs="+", metavar="SUBNET", help="subnet name or ID")
 def subnet_delete(ctx, args):
-    resources.delete_each(
-        ctx,
-        "subnet",
-        args.subnets,
-        lambda n: call(ctx, "DeleteSubnet", pb.DeleteSubnetRequest(id=find_subnet(ctx, n).id)),
-    )
+    delete_all(ctx, "subnet", args.subnets, find_subnet, "DeleteSubnet", pb.DeleteSubnetRequest)
 
 
 # -- ports -------------------------------------------------------------------------------
@@ -677,12 +676,7 @@ def port_set(ctx, args):
 @command("port delete", help="delete ports")
 @arg("ports", nargs="+", metavar="PORT", help="port name or ID")
 def port_delete(ctx, args):
-    resources.delete_each(
-        ctx,
-        "port",
-        args.ports,
-        lambda n: call(ctx, "DeletePort", pb.DeletePortRequest(id=find_port(ctx, n).id)),
-    )
+    delete_all(ctx, "port", args.ports, find_port, "DeletePort", pb.DeletePortRequest)
 
 
 # -- security groups ---------------------------------------------------------------------
@@ -785,13 +779,13 @@ def security_group_set(ctx, args):
 @command("security group delete", help="delete security groups")
 @arg("groups", nargs="+", metavar="GROUP", help="security group name or ID")
 def security_group_delete(ctx, args):
-    resources.delete_each(
+    delete_all(
         ctx,
         "security group",
         args.groups,
-        lambda n: call(
-            ctx, "DeleteSecurityGroup", pb.DeleteSecurityGroupRequest(id=find_group(ctx, n).id)
-        ),
+        find_group,
+        "DeleteSecurityGroup",
+        pb.DeleteSecurityGroupRequest,
     )
 
 
@@ -917,13 +911,11 @@ def security_group_rule_show(ctx, args):
 @command("security group rule delete", help="delete security group rules")
 @arg("rules", nargs="+", metavar="RULE", help="rule ID")
 def security_group_rule_delete(ctx, args):
-    resources.delete_each(
+    delete_all(
         ctx,
         "security group rule",
         args.rules,
-        lambda r: call(
-            ctx,
-            "DeleteSecurityGroupRule",
-            pb.DeleteSecurityGroupRuleRequest(id=find_rule(ctx, r).id),
-        ),
+        find_rule,
+        "DeleteSecurityGroupRule",
+        pb.DeleteSecurityGroupRuleRequest,
     )

@@ -4,11 +4,13 @@ PERMISSION_DENIED, so its existence does not leak."""
 
 from __future__ import annotations
 
+from controller.db.prepared import Param, Prepared
+from controller.db.queries import by_primary_key
 from controller.network.models import Network, Port, SecurityGroup, SecurityGroupRule, Subnet
 from stratus_common.errors import NotFound, PermissionDenied
 
 
-def _missing(what: str, resource_id: str) -> NotFound:
+def missing(what: str, resource_id: str) -> NotFound:
     return NotFound(
         f"{what.replace('_', ' ')} {resource_id} not found",
         reason=f"{what.upper()}_NOT_FOUND",
@@ -23,10 +25,23 @@ def visible_networks(caller, query=None):
     return query.where((Network.project_id == caller.project_id) | Network.shared)
 
 
+# Every port create reads its network: rendered once.
+_VISIBLE_NETWORK = Prepared(
+    lambda: Network.select().where(
+        Network.id == Param("id"),
+        (Network.project_id == Param("project_id")) | Network.shared,
+    )
+)
+
+
 def network(caller, network_id: str) -> Network:
-    row = visible_networks(caller).where(Network.id == network_id).first()
+    row = (
+        by_primary_key(Network).first(id=network_id)
+        if caller.is_admin
+        else _VISIBLE_NETWORK.first(id=network_id, project_id=caller.project_id)
+    )
     if row is None:
-        raise _missing("network", network_id)
+        raise missing("network", network_id)
     return row
 
 
@@ -51,7 +66,7 @@ def visible_subnets(caller, query=None):
 def subnet(caller, subnet_id: str) -> Subnet:
     row = visible_subnets(caller).where(Subnet.id == subnet_id).first()
     if row is None:
-        raise _missing("subnet", subnet_id)
+        raise missing("subnet", subnet_id)
     return row
 
 
@@ -63,21 +78,21 @@ def own(model, caller, query=None):
 def port(caller, port_id: str) -> Port:
     row = own(Port, caller).where(Port.id == port_id).first()
     if row is None:
-        raise _missing("port", port_id)
+        raise missing("port", port_id)
     return row
 
 
 def security_group(caller, group_id: str) -> SecurityGroup:
     row = own(SecurityGroup, caller).where(SecurityGroup.id == group_id).first()
     if row is None:
-        raise _missing("security_group", group_id)
+        raise missing("security_group", group_id)
     return row
 
 
 def security_group_rule(caller, rule_id: str) -> SecurityGroupRule:
     row = own(SecurityGroupRule, caller).where(SecurityGroupRule.id == rule_id).first()
     if row is None:
-        raise _missing("security_group_rule", rule_id)
+        raise missing("security_group_rule", rule_id)
     return row
 
 

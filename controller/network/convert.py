@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from controller.network import security_groups
 from controller.network.models import Network, Port, SecurityGroup, SecurityGroupRule, Subnet
 from controller.rpc.convert import timestamp
 from stratus.network.v1 import network_service_pb2 as pb
@@ -91,15 +92,15 @@ def port(
 
 
 def rule(row: SecurityGroupRule) -> pb.SecurityGroupRule:
-    icmp = row.protocol in ("icmp", "icmpv6")
+    low, high = security_groups.wire_range(row)
     return pb.SecurityGroupRule(
         id=row.id,
         security_group_id=row.security_group_id,
         direction=DIRECTIONS[row.direction],
         ethertype=row.ethertype,
         protocol=row.protocol,
-        port_range_min=(-1 if icmp else 0) if row.port_range_min is None else row.port_range_min,
-        port_range_max=(-1 if icmp else 0) if row.port_range_max is None else row.port_range_max,
+        port_range_min=low,
+        port_range_max=high,
         remote_ip_prefix=row.remote_ip_prefix,
         remote_group_id=row.remote_group_id,
         description=row.description,

@@ -4,6 +4,7 @@ messages."""
 
 from __future__ import annotations
 
+from controller.network import security_groups
 from controller.network.node_state import NodeState, PortWiring
 from stratus.node.v1 import node_service_pb2 as pb
 
@@ -19,7 +20,6 @@ PORT_STATUSES = {
     pb.PORT_STATUS_ACTIVE: "ACTIVE",
     pb.PORT_STATUS_ERROR: "ERROR",
 }
-ICMP = {"icmp", "icmpv6"}
 
 
 def node_port(wiring: PortWiring) -> pb.NodePort:
@@ -42,15 +42,14 @@ def node_port(wiring: PortWiring) -> pb.NodePort:
 
 
 def _rule(rule) -> pb.NodeSecurityRule:
-    icmp = rule.protocol in ICMP
-    low, high = rule.port_range_min, rule.port_range_max
+    low, high = security_groups.wire_range(rule)
     return pb.NodeSecurityRule(
         rule_id=rule.id,
         direction=DIRECTIONS[rule.direction],
         ip_version=6 if rule.ethertype == "IPv6" else 4,
         protocol=rule.protocol,
-        port_range_min=(-1 if icmp else 0) if low is None else low,
-        port_range_max=(-1 if icmp else 0) if high is None else high,
+        port_range_min=low,
+        port_range_max=high,
         remote_ip_prefix=rule.remote_ip_prefix,
         remote_group_id=rule.remote_group_id,
     )

@@ -74,7 +74,11 @@ class NetworkPort:
                     reason="NETWORK_AMBIGUOUS",
                 )
             return [NicRequest(network_id=usable[0].id)] if usable else []
-        return [self._check(caller, n, nic) for n, nic in enumerate(nics)]
+        checked = [self._check(caller, n, nic) for n, nic in enumerate(nics)]
+        new_ports = sum(1 for nic in checked if not nic.port_id)
+        if new_ports:
+            self.quotas.check(caller.project_id, "ports", new_ports)
+        return checked
 
     def _check(self, caller, n: int, nic: NicRequest) -> NicRequest:
         field = f"server.networks[{n}]"

@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from controller import validation
+from controller.db import statements
 from controller.db.database import locked
 from controller.db.paging import paginate
+from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
 from controller.network import access, addresses, ipam, revision, security_groups
 from controller.network.models import IpAllocation, Network, Port, PortSecurityGroup, Subnet
@@ -64,8 +66,35 @@ def mac(field_name: str, value: str) -> str:
     return value
 
 
+# The hot path of every port create, rendered once (controller/db/statements.py: the rule).
+_MAC_TAKEN = Prepared(
+    lambda: (
+        Port.select(Port.id)
+        .where(Port.network_id == Param("network_id"), Port.mac_address == Param("mac"))
+        .limit(1)
+    )
+)
+_SUBNETS_OF = Prepared(
+    lambda: (
+        Subnet.select()
+        .where(Subnet.network_id == Param("network_id"))
+        .order_by(Subnet.created_at, Subnet.id)
+    )
+)
+_FIXED_IPS_OF = Prepared(
+    lambda: IpAllocation.select(IpAllocation.subnet_id, IpAllocation.ip_address).where(
+        IpAllocation.port_id == Param("port_id")
+    )
+)
+_GROUPS_OF = Prepared(
+    lambda: PortSecurityGroup.select(PortSecurityGroup.security_group_id).where(
+        PortSecurityGroup.port_id == Param("port_id")
+    )
+)
+
+
 def _mac_taken(network_id: str, value: str) -> bool:
-    return Port.select().where(Port.network_id == network_id, Port.mac_address == value).exists()
+    return _MAC_TAKEN.execute(network_id=network_id, mac=value).fetchone() is not None
 
 
 def _new_mac(base: str, network_id: str) -> str:
@@ -90,11 +119,7 @@ def address_pairs(pairs: list[tuple[str, str]], prefix: str) -> list[list[str]]:
 
 
 def _subnets_of(network_id: str) -> list[Subnet]:
-    return list(
-        Subnet.select()
-        .where(Subnet.network_id == network_id)
-        .order_by(Subnet.created_at, Subnet.id)
-    )
+    return _SUBNETS_OF.rows(network_id=network_id)
 
 
 def _allocate(
@@ -116,14 +141,12 @@ def _allocate(
         v4 = [s for s in subnets if s.ip_version == 4]
         for n, subnet in enumerate(v4):
             try:
-                picked.append((subnet.id, ipam.pick(by_id[subnet.id], taken(subnet.id))))
+                picked.append((subnet.id, ipam.pick_next(by_id[subnet.id])))
                 break
             except ResourceExhausted:
                 if n == len(v4) - 1:
                     raise
-        picked += [
-            (s.id, ipam.pick(by_id[s.id], taken(s.id))) for s in subnets if s.ip_version == 6
-        ]
+        picked += [(s.id, ipam.pick_next(by_id[s.id])) for s in subnets if s.ip_version == 6]
         return picked
     if len(requests) > MAX_FIXED_IPS:
         raise InvalidArgument(field_name, f"at most {MAX_FIXED_IPS} fixed IPs")
@@ -191,7 +214,7 @@ def create_locked(settings, quotas, caller, spec: PortSpec, net: Network | None 
     net = net or access.network(caller, spec.network_id)
     project_id = access.project_for_create(caller, spec.project_id, "port.project_id")
     if not caller.is_admin and net.project_id != project_id and not net.shared:
-        raise access._missing("network", net.id)
+        raise access.missing("network", net.id)
     quotas.take(project_id, "ports")
     groups = _groups(
         quotas, caller, project_id, spec.security_group_ids, spec.port_security_enabled
@@ -209,7 +232,7 @@ def create_locked(settings, quotas, caller, spec: PortSpec, net: Network | None 
         mac_address = _new_mac(settings.base_mac, net.id)
     picked = _allocate(net, spec.fixed_ips, "port.fixed_ips")
     now = utcnow()
-    port = Port.create(
+    values = dict(
         id=str(uuid.uuid4()),
         network_id=net.id,
         project_id=project_id,
@@ -231,11 +254,13 @@ def create_locked(settings, quotas, caller, spec: PortSpec, net: Network | None 
         created_at=now,
         updated_at=now,
     )
+    statements.insert(Port, values)
+    port = Port(**values)
     ipam.record(port.id, net.id, picked)
     if groups:
-        PortSecurityGroup.insert_many(
-            [{"port_id": port.id, "security_group_id": g} for g in groups]
-        ).execute()
+        statements.insert_rows(
+            PortSecurityGroup, [{"port_id": port.id, "security_group_id": g} for g in groups]
+        )
     return port
 
 
@@ -249,6 +274,8 @@ def create(db, settings, quotas, caller, spec: PortSpec) -> Port:
 
 def fixed_ips(port_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
     """port id -> [(subnet id, address), ...] in allocation order."""
+    if len(port_ids) == 1:  # a create's or a get's answer: the prepared statement
+        return {port_ids[0]: list(_FIXED_IPS_OF.execute(port_id=port_ids[0]).fetchall())}
     found: dict[str, list[tuple[str, str]]] = {p: [] for p in port_ids}
     if port_ids:
         for port_id, subnet_id, ip in (
@@ -263,6 +290,8 @@ def fixed_ips(port_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
 
 
 def group_ids(port_ids: list[str]) -> dict[str, list[str]]:
+    if len(port_ids) == 1:
+        return {port_ids[0]: [g for (g,) in _GROUPS_OF.execute(port_id=port_ids[0]).fetchall()]}
     found: dict[str, list[str]] = {p: [] for p in port_ids}
     if port_ids:
         for port_id, group_id in (

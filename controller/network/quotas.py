@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from peewee import fn
+
 from controller.compute.api.quota_rules import check, check_limit_value
 from controller.db.database import for_update
 from controller.db.prepared import Param, Prepared
@@ -51,14 +53,30 @@ _COUNTED = {
 }
 
 
+_LIMITS = Prepared(
+    lambda: NetworkQuota.select(NetworkQuota.resource, NetworkQuota.hard_limit).where(
+        NetworkQuota.project_id == Param("project_id")
+    )
+)
+_COUNTS = {
+    name: Prepared(
+        lambda model=model: model.select(fn.COUNT(model.id)).where(
+            model.project_id == Param("project_id")
+        )
+    )
+    for name, model in _COUNTED.items()
+}
+
+
 class NetworkQuotas:
     def __init__(self, db, defaults: dict[str, int]):
         self.db = db
         self.defaults = NetworkQuotaValues(**defaults)
 
     def limits(self, project_id: str) -> NetworkQuotaValues:
-        rows = NetworkQuota.select().where(NetworkQuota.project_id == project_id)
-        return replace(self.defaults, **{r.resource: r.hard_limit for r in rows})
+        rows = _LIMITS.execute(project_id=project_id).fetchall()
+        known = set(NetworkQuotaValues.names())
+        return replace(self.defaults, **{name: value for name, value in rows if name in known})
 
     def usage(self, project_id: str) -> NetworkQuotaValues:
         return NetworkQuotaValues(
@@ -72,11 +90,14 @@ class NetworkQuotas:
         """Locks the project's row, then raises RESOURCE_EXHAUSTED (QUOTA_EXCEEDED) if
         `count` more of `resource` would pass its limit."""
         _LOCK_PROJECT.execute(project_id=project_id)
+        self.check(project_id, resource, count)
+
+    def check(self, project_id: str, resource: str, count: int) -> None:
+        """The same without the lock: an early answer, which `take` confirms later."""
         limits = self.limits(project_id)
         if getattr(limits, resource) < 0:
             return
-        model = _COUNTED[resource]
-        used = model.select().where(model.project_id == project_id).count()
+        used = _COUNTS[resource].execute(project_id=project_id).fetchone()[0]
         check(limits, replace(NetworkQuotaValues(), **{resource: used}), **{resource: count})
 
     def update(self, project_id: str, changes: dict[str, int]) -> None:

@@ -1,7 +1,8 @@
 """Security groups and their rules, with Neutron's per-project `default` group: egress open,
-ingress only from ports of the same group. Made the first time the project needs it (its
-first port, or a look at its groups), once whatever the concurrency: its project row is
-locked first and `default_security_group` has one row per project."""
+ingress only from ports of the same group; a new group starts with egress open, as Neutron's.
+The default group is made the first time the project needs it (its first port, or a look at
+its groups), once whatever the concurrency: its project row is locked first and
+`default_security_group` has one row per project."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from controller import validation
 from controller.db.paging import paginate
-from controller.db.queries import utcnow
+from controller.db.queries import by_primary_key, utcnow
 from controller.network import access, addresses, revision
 from controller.network.models import (
     DefaultSecurityGroup,
@@ -66,7 +67,7 @@ def _new_rule(project_id: str, group_id: str, **values) -> SecurityGroupRule:
 def default_group(quotas, project_id: str) -> str:
     """The project's `default` group's id, made now if it has none (inside the caller's
     write transaction)."""
-    row = DefaultSecurityGroup.get_or_none(DefaultSecurityGroup.project_id == project_id)
+    row = by_primary_key(DefaultSecurityGroup).first(id=project_id)
     if row is not None:
         return row.security_group_id
     quotas.take(project_id, "security_groups", 0)  # only its lock: the default is not counted
@@ -92,7 +93,10 @@ def create(db, quotas, caller, name: str, description: str) -> SecurityGroup:
     with db.write_transaction():
         default_group(quotas, caller.project_id)
         quotas.take(caller.project_id, "security_groups")
-        return _new_group(caller.project_id, name, description)
+        group = _new_group(caller.project_id, name, description)
+        for ethertype in ETHERTYPES:  # as Neutron: a new group lets its ports send anything
+            _new_rule(caller.project_id, group.id, direction=EGRESS, ethertype=ethertype)
+        return group
 
 
 def ensure_default(db, quotas, caller) -> None:
@@ -229,6 +233,14 @@ def _ports(protocol: str, low: int, high: int) -> tuple[int | None, int | None]:
             raise InvalidArgument("security_group_rule.port_range_max", "needs an ICMP type")
         return (None if low == -1 else low), (None if high == -1 else high)
     raise InvalidArgument(field, "port ranges apply to tcp, udp and icmp only")
+
+
+def wire_range(rule: SecurityGroupRule) -> tuple[int, int]:
+    """A stored rule's range as the API and the node protocol say it: tcp/udp any is 0/0,
+    ICMP any type or code is -1."""
+    none = -1 if rule.protocol in ICMP else 0
+    low, high = rule.port_range_min, rule.port_range_max
+    return (none if low is None else low), (none if high is None else high)
 
 
 def create_rule(db, quotas, caller, spec: RuleSpec) -> SecurityGroupRule:

@@ -102,10 +102,11 @@ class NetworkServicer(pb_grpc.NetworkServiceServicer):
             "a": request.all_projects,
         }
         page = page_request(request.page_size, request.page_token, filters)
+        caller = _caller()
 
         def load():
             rows, token = networks.list_(
-                _caller_value,
+                caller,
                 page,
                 name=request.name,
                 project_id=request.project_id,
@@ -115,7 +116,6 @@ class NetworkServicer(pb_grpc.NetworkServiceServicer):
             )
             return rows, networks.subnet_ids([r.id for r in rows]), token
 
-        _caller_value = _caller()
         rows, subnet_ids, token = await self.db.run(load)
         return pb.ListNetworksResponse(
             networks=[convert.network(r, subnet_ids[r.id]) for r in rows], next_page_token=token

@@ -572,6 +572,14 @@ def test_the_default_group_is_neutron_s(net, cloud):
             npb.CreateSecurityGroupRequest(security_group=npb.SecurityGroup(name="default")),
             metadata=t.metadata,
         )
+    made = net.CreateSecurityGroup(
+        npb.CreateSecurityGroupRequest(security_group=npb.SecurityGroup(name="web")),
+        metadata=t.metadata,
+    )
+    assert sorted((r.direction, r.ethertype, r.remote_ip_prefix) for r in made.rules) == [
+        (npb.RULE_DIRECTION_EGRESS, "IPv4", ""),
+        (npb.RULE_DIRECTION_EGRESS, "IPv6", ""),
+    ]
 
 
 def _rule(net, md, group_id, **fields):

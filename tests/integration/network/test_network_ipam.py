@@ -3,8 +3,6 @@ addresses make exactly 250 ports with 250 distinct addresses and refuse 50, nami
 subnet. On SQLite by default and on PostgreSQL in the integration run (scripts/test), and
 across two controller processes on one PostgreSQL."""
 
-import uuid
-
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
@@ -13,9 +11,8 @@ from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.network.v1 import network_service_pb2 as npb
 from stratus.network.v1 import network_service_pb2_grpc as npb_grpc
 from tests.integration.network.ipam_race import CREATES, FREE, race, subnet_with_free
-from tests.support.cloud import Cloud
-from tests.support.controller import ControllerProcess, prepare, write_config
 from tests.support.errors import reason_of
+from tests.support.replicas import controller_replicas
 
 
 def _unlimited_ports(stub, admin_md, project_id):
@@ -55,14 +52,7 @@ def test_concurrent_port_creates_never_share_an_address(cloud, net, controller):
 
 @pytest.mark.postgres
 def test_two_controller_replicas_never_share_an_address(postgres, tmp_path):
-    url = postgres.create_database(f"ipam_{uuid.uuid4().hex[:8]}")
-    processes, clouds = [], []
-    try:
-        for i in range(2):
-            config = write_config(tmp_path / f"controller-{i}", url)
-            prepare(config)
-            processes.append(ControllerProcess(config, tmp_path / f"controller-{i}.log").start())
-            clouds.append(Cloud(processes[-1].address))
+    with controller_replicas(postgres, tmp_path, "ipam") as (_, clouds):
         stubs = [npb_grpc.NetworkServiceStub(c.channel) for c in clouds]
         admin = clouds[0].admin
         project = (
@@ -89,8 +79,3 @@ def test_two_controller_replicas_never_share_an_address(postgres, tmp_path):
             if not token:
                 break
         _check(made, refused, subnet, [p.fixed_ips[0].ip_address for p in listed])
-    finally:
-        for c in clouds:
-            c.close()
-        for process in processes:
-            process.terminate()

@@ -167,6 +167,32 @@ def test_bad_networks_refuse_the_server_and_record_nothing(
             servers.create(flavor, image_id, networks=[nic])
     assert _count_servers(controller, servers.tenant.project_id) == before
     member = cloud.tenant()
+    networks.stub.UpdateNetworkQuotas(
+        npb.UpdateNetworkQuotasRequest(
+            quotas=npb.NetworkQuotas(
+                project_id=member.project_id, limits=npb.NetworkQuotaValues(ports=0)
+            ),
+            update_mask={"paths": ["limits.ports"]},
+        ),
+        metadata=cloud.admin,
+    )
+    shared = networks.network(cloud.admin, "shared-quota", shared=True)
+    try:
+        networks.subnet(cloud.admin, shared.id, "10.33.0.0/24")
+        with raises(C.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED"):
+            servers.stub.CreateServer(
+                cpb.CreateServerRequest(
+                    server=cpb.Server(
+                        name="x",
+                        flavor_id=flavor,
+                        image_id=image_id,
+                        networks=[cpb.ServerNetwork(network_id=shared.id)],
+                    )
+                ),
+                metadata=member.metadata,
+            )
+    finally:
+        networks.stub.DeleteNetwork(npb.DeleteNetworkRequest(id=shared.id), metadata=cloud.admin)
     with raises(C.NOT_FOUND, "NETWORK_NOT_FOUND"):
         servers.stub.CreateServer(
             cpb.CreateServerRequest(
