@@ -51,21 +51,25 @@ async def network_list(request: Request) -> Response:
 async def network_create(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
-    network = npb.Network(
-        name=str(form.get("name", "")).strip(), description=str(form.get("description", ""))
-    )
-    if user.is_admin:
+    provider: dict[str, object] = {}
+    if user.is_admin:  # a member's form has no such fields; the API refuses them anyway
         segment = whole_number(form, "segmentation_id")
         if segment is None:
             flash(request, _("The segmentation ID must be a whole number."), "error")
             return back(request, "/networks")
         kind = str(form.get("network_type", ""))
-        if kind in NETWORK_TYPES:
-            network.MergeFrom(npb.Network(network_type=f"NETWORK_TYPE_{kind.upper()}"))
-        network.physical_network = str(form.get("physical_network", "")).strip()
-        network.segmentation_id = segment
-        network.shared = form.get("shared") == "on"
-        network.external = form.get("external") == "on"
+        provider = {
+            "network_type": f"NETWORK_TYPE_{kind.upper()}" if kind in NETWORK_TYPES else None,
+            "physical_network": str(form.get("physical_network", "")).strip(),
+            "segmentation_id": segment,
+            "shared": form.get("shared") == "on",
+            "external": form.get("external") == "on",
+        }
+    network = npb.Network(
+        name=str(form.get("name", "")).strip(),
+        description=str(form.get("description", "")),
+        **provider,  # type: ignore[arg-type]
+    )
     created = await request.app.state.api.network.CreateNetwork(
         npb.CreateNetworkRequest(network=network), metadata=user.metadata
     )
