@@ -113,6 +113,25 @@ def test_a_member_builds_a_network_and_a_group_and_launches_on_them(stack, conte
 
     # The wizard launches on that network, in that group; the server page shows its address
     # under the network and embeds its console.
+    # A launch the controller refuses (a flavor that does not exist) leaves no port behind
+    # for the groups chosen.
+    page.goto(f"{stack.url}/servers/launch")
+    page.fill("#launch-form input[name=name]", "refused-server")
+    page.select_option("#launch-form select[name=image_id]", stack.public_image_id)
+    page.evaluate(
+        "() => { document.querySelector('select[name=flavor_id]').options[0].value"
+        " = 'no-such-flavor'; }"
+    )
+    page.select_option("#launch-form select[name=flavor_id]", "no-such-flavor")
+    page.select_option("#launch-form select[name=network_id]", network.id)
+    page.check(f"#launch-form input[name=security_group_id][value='{group.id}']")
+    page.click("#launch-form button[type=submit]")
+    expect(page.locator(".flash.error")).to_be_visible()
+    ports = network_api.ListPorts(
+        npb.ListPortsRequest(network_id=network.id), metadata=tenant.metadata
+    )
+    assert list(ports.ports) == []
+
     page.goto(f"{stack.url}/servers/launch")
     page.fill("#launch-form input[name=name]", "dash-net-server")
     page.select_option("#launch-form select[name=image_id]", stack.public_image_id)
