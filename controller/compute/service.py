@@ -22,7 +22,7 @@ from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
 from controller.compute.conductor import gauges, workflow
 from controller.compute.conductor.conductor import Conductor
-from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.config import ConductorSection, ResizeSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
 from controller.compute.consoleauth.config import ConsoleSection
@@ -66,6 +66,8 @@ def setup(app):
         network,
         service_down_time=settings.service_down_time,
         max_message_bytes=app.config.controller.max_message_bytes,
+        placement=placement,
+        resize_settings=app.config.section(ResizeSection),
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
@@ -82,10 +84,12 @@ def setup(app):
         app.slots,
         network,
         console_urls,
+        create_snapshot=images.create_snapshot,
     )
 
     network.listeners.append(conductor.wake_all)
     lifecycle.released.append(network.release)
+    lifecycle.moved.append(network.bind)
     app.compute_placement = placement
     app.compute_conductor = conductor
     gauges.watch(conductor)
@@ -94,5 +98,11 @@ def setup(app):
         NodeServicer(conductor), node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
     )
     app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
-    app.background += [builds.run, api.creates.run, conductor.sweep_forever, feed.run]
+    app.background += [
+        builds.run,
+        api.creates.run,
+        conductor.sweep_forever,
+        conductor.watch_outbox,
+        feed.run,
+    ]
     app.on_stop.append(conductor.stop)

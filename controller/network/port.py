@@ -60,8 +60,12 @@ class NetworkPort:
         )
         return list(query.order_by(Network.created_at, Network.id).limit(2))
 
-    def resolve(self, caller, nics: list[NicRequest], no_network: bool) -> list[NicRequest]:
-        """The interfaces a new server gets, checked (runs in a worker thread)."""
+    def resolve(
+        self, caller, nics: list[NicRequest], no_network: bool, retry_of: str = ""
+    ) -> list[NicRequest]:
+        """The interfaces a new server gets, checked (runs in a worker thread). `retry_of`:
+        the server a retried create (same request id) made, whose ports are not in use by
+        another."""
         if no_network:
             if nics:
                 raise InvalidArgument("server.no_network", "contradicts server.networks")
@@ -74,19 +78,19 @@ class NetworkPort:
                     reason="NETWORK_AMBIGUOUS",
                 )
             return [NicRequest(network_id=usable[0].id)] if usable else []
-        checked = [self._check(caller, n, nic) for n, nic in enumerate(nics)]
+        checked = [self._check(caller, n, nic, retry_of) for n, nic in enumerate(nics)]
         new_ports = sum(1 for nic in checked if not nic.port_id)
         if new_ports:
             self.quotas.check(caller.project_id, "ports", new_ports)
         return checked
 
-    def _check(self, caller, n: int, nic: NicRequest) -> NicRequest:
+    def _check(self, caller, n: int, nic: NicRequest, retry_of: str) -> NicRequest:
         field = f"server.networks[{n}]"
         if nic.port_id:
             if nic.network_id or nic.fixed_ip:
                 raise InvalidArgument(field, "a port_id comes without network_id or fixed_ip")
             port = access.port(caller, nic.port_id)
-            if port.device_id:
+            if port.device_id and port.device_id != retry_of:
                 raise FailedPrecondition(
                     f"port {port.id} is in use by {port.device_id}", reason="PORT_IN_USE"
                 )

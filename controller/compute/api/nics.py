@@ -7,12 +7,25 @@ failed build does, and is not placed."""
 from __future__ import annotations
 
 from controller.compute.records import lifecycle
+from controller.compute.records.models import Instance
 from controller.network.port import NetworkPort, NicRequest
 from stratus_common.errors import StratusError
 
 
 def requested(networks) -> list[NicRequest]:
     return [NicRequest(n.network_id, n.port_id, n.fixed_ip) for n in networks]
+
+
+def earlier_server(caller, request_id: str) -> str:
+    """The server a create with this request id made before (a retry), or ""."""
+    if not request_id:
+        return ""
+    row = (
+        Instance.select(Instance.id)
+        .where(Instance.project_id == caller.project_id, Instance.request_id == request_id)
+        .first()
+    )
+    return row.id if row else ""
 
 
 def allocate(db, network: NetworkPort, caller, server_id: str, nics: list[NicRequest]) -> dict:

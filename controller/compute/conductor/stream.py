@@ -9,7 +9,6 @@ the rest back), commands wait in the database until the node has room
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -23,7 +22,7 @@ from controller.logs import fields
 from controller.metrics import IMAGE_BYTES
 from controller.network import node_wire
 from controller.node_listener import current_peer
-from controller.rpc import status
+from controller.rpc import encoded, status
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 from stratus_common.errors import (
@@ -36,6 +35,7 @@ from stratus_common.errors import (
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_FETCH_DATA = pb.FetchImageResponse.DATA_FIELD_NUMBER
 _NODE_FETCHED = IMAGE_BYTES.labels("node_fetch")
 
 
@@ -221,8 +221,9 @@ class NodeSession:
                 resend = False
                 for row in rows:
                     await self.outgoing.put(convert.command(row))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
+                # Woken by whoever writes a command or frees room for one, and by the
+                # conductor's watch_outbox for what another replica did.
+                await self.wake.wait()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -297,4 +298,39 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
             )
         async for piece in data:
             _NODE_FETCHED.inc(len(piece))
-            yield pb.FetchImageResponse(data=piece)
+            yield encoded.bytes_field(_FETCH_DATA, piece)
+
+    async def UploadSnapshot(self, request_iterator, context):
+        """A snapshot's data from the node that took it (docs/adr/0015): only for a live
+        snapshot command of this node naming the image, into the image service's upload."""
+        host = current_peer().host_name.lower()
+        conductor = self.conductor
+        first = await request_iterator.__anext__()
+        header = first.header if first.WhichOneof("part") == "header" else None
+        if header is None:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the header"
+            )
+
+        def allowed() -> bool:
+            node = nodes.by_host(host)
+            return node is not None and workflow.may_upload_snapshot(
+                node.id, header.command_id, header.image_id
+            )
+
+        if not await conductor.db.run(allowed):
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"host {host} has no snapshot to send for image {header.image_id}",
+            )
+
+        async def chunks():
+            async for message in request_iterator:
+                yield message.data
+
+        try:
+            ref = await conductor.images.upload_snapshot(header.image_id, chunks())
+        except StratusError as error:
+            log.warning("snapshot %s from %s refused: %s", header.image_id, host, error.message)
+            await context.abort(status.code_for(error), error.message)
+        return pb.UploadSnapshotResponse(size=ref.size, os_hash_value=ref.os_hash_value)

@@ -2,6 +2,8 @@
 stream: the server's port is made at create with an address from IPAM, bound to the host the
 scheduler chose, carried in the spawn, shown in Server.addresses, and freed on delete."""
 
+import uuid
+
 import grpc
 import pytest
 
@@ -100,10 +102,11 @@ def test_a_port_given_to_a_server_is_plugged_then_kept(
     n, _ = lan
     md = servers.tenant.metadata
     mine = networks.port(md, n.id, name="mine")
+    zone = zone_of(controller, node)
     server_id = servers.create(
         servers.flavor(),
         image_id,
-        zone_of(controller, node),
+        zone,
         networks=[cpb.ServerNetwork(port_id=mine.id)],
     )
     active = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
@@ -115,6 +118,20 @@ def test_a_port_given_to_a_server_is_plugged_then_kept(
     (kept,) = networks.ports(md, network_id=n.id)
     assert (kept.id, kept.device_id, kept.binding_host) == (mine.id, "", "")
     assert kept.fixed_ips == mine.fixed_ips
+    retry = cpb.CreateServerRequest(
+        server=cpb.Server(
+            name="again",
+            flavor_id=servers.flavor(),
+            image_id=image_id,
+            availability_zone=zone,
+            networks=[cpb.ServerNetwork(port_id=mine.id)],
+        ),
+        request_id=str(uuid.uuid4()),
+    )
+    first = servers.stub.CreateServer(retry, metadata=md)
+    assert servers.stub.CreateServer(retry, metadata=md).id == first.id  # a retry, not a refusal
+    servers.delete(first.id)
+    servers.wait_deleted(first.id)
 
 
 def test_one_usable_network_is_given_and_two_need_a_choice(
