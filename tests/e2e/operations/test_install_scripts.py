@@ -122,9 +122,18 @@ def test_the_compute_install_needs_a_token_to_enroll(tmp_path):
     config = tomllib.loads((root / "etc/stratus/compute.toml").read_text())
     assert config["compute"]["state_dir"] == str(root / "var/lib/stratus-compute")
     assert not (root / "etc/systemd/system/stratus-compute.service").exists()
+    # What the agent's sandbox may not set itself, for the network wiring, at every boot.
+    modules = (root / "etc/modules-load.d/stratus-compute.conf").read_text().split("\n")
+    assert {"br_netfilter", "vxlan"} <= set(modules)
+    sysctls = (root / "etc/sysctl.d/60-stratus-compute.conf").read_text()
+    assert "net.bridge.bridge-nf-call-iptables = 1" in sysctls
+    assert "net.bridge.bridge-nf-call-ip6tables = 1" in sysctls
     missing = run("install-compute", "--root", str(root), "--no-systemd")
     assert missing.returncode != 0
     assert "--controller and --public-endpoint are needed" in missing.stderr
+    run("install-compute", "--root", str(root), "--no-systemd", "--uninstall")
+    assert not (root / "etc/modules-load.d/stratus-compute.conf").exists()
+    assert not (root / "etc/sysctl.d/60-stratus-compute.conf").exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a private mount namespace)")
