@@ -13,7 +13,6 @@ from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
 from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
-from tests.e2e.console.browser import FLAGS as CHROMIUM_FLAGS
 from tests.integration.compute_node.node_support import upload_image
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 from tests.support.cloud import Cloud, unique
