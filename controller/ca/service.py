@@ -17,7 +17,7 @@ import logging
 import socket
 from pathlib import Path
 
-from controller.ca import mtls
+from controller.ca import mtls, shared
 from controller.ca.authority import CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
 from controller.ca.config import CASection
@@ -29,6 +29,7 @@ from controller.logs import fields
 from controller.node_listener import NodeListener
 from controller.rpc.pipeline import Pipeline, add_secured_service
 from controller.rpc.policy_spec import MethodSpec
+from controller.shared_secrets import wiring
 from stratus.ca.v1 import ca_service_pb2 as pb
 from stratus_common import keys
 from stratus_common.errors import FailedPrecondition
@@ -49,6 +50,19 @@ def key_algorithm(name: str) -> keys.KeyAlgorithm:
         raise FailedPrecondition(
             f"[ca] key_algorithm {name!r}: choose one of {choices}", reason="CA_BAD_ALGORITHM"
         ) from None
+
+
+def shared_or_local_authority(config, db) -> CertificateAuthority:
+    """The CA every replica shares through the database ([shared_secrets] store =
+    database), else the CA of this host's directory."""
+    if not wiring.in_database(config):
+        return load_authority(config)
+    return db.call(
+        shared.shared_authority,
+        wiring.secret_store(config),
+        ca_directory(config),
+        lambda: load_authority(config),
+    )
 
 
 def load_authority(config) -> CertificateAuthority:
@@ -84,7 +98,7 @@ def listener_names(config) -> tuple[list[str], list[str]]:
 
 def setup(app):
     settings = app.config.section(CASection)
-    authority = load_authority(app.config)
+    authority = shared_or_local_authority(app.config, app.db)
     certificates = CertificateService(
         authority,
         DatabaseCARepository(app.db),

@@ -87,6 +87,15 @@ def dialect(database: peewee.Database | peewee.DatabaseProxy | None = None) -> s
     return "mysql"
 
 
+def upsert(query, conflict_target: list, update: dict):
+    """`query` (an INSERT) as insert-or-update when a row with the same `conflict_target`
+    exists. MySQL's ON DUPLICATE KEY UPDATE names no target (the table's unique keys decide),
+    so `conflict_target` must be a unique key of the table."""
+    if dialect() == "mysql":
+        return query.on_conflict(update=update)
+    return query.on_conflict(conflict_target=conflict_target, update=update)
+
+
 def has_returning() -> bool:
     """SQLite (3.35+) and PostgreSQL have INSERT/UPDATE ... RETURNING; MySQL has not."""
     return dialect() != "mysql"

@@ -71,6 +71,19 @@ class PostgresServer:
         conn.close()
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
+    def copy_database(self, template: str, name: str) -> str:
+        """A new database holding what `template` holds (nothing may be using it)."""
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres"
+        )
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        conn.close()
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
     def crash(self):
         """An immediate stop: every connection is cut, as when the server dies."""
         self._run("pg_ctl", "-D", os.path.join(self.root, "data"), "-m", "immediate", "-w", "stop")
