@@ -30,3 +30,16 @@ class CASection:
     revocation_sweep_seconds: float = 5.0
     # How often the node listener's own certificate is checked for renewal.
     server_certificate_check_seconds: float = 3600.0
+
+
+@dataclasses.dataclass
+class NodeKeepaliveSection:
+    """[node_keepalive]: HTTP/2 keepalive on the node listener (stratus_common/keepalive.py).
+    A half-open node stream is noticed within time_seconds + timeout_seconds."""
+
+    section: typing.ClassVar[str] = "node_keepalive"
+    time_seconds: float = 20.0
+    timeout_seconds: float = 10.0
+    # Nodes pinging more often are sent GOAWAY: keep it at or below the nodes'
+    # keepalive_seconds (compute.toml).
+    min_client_interval_seconds: float = 5.0

@@ -20,7 +20,7 @@ from pathlib import Path
 from controller.ca import mtls, shared
 from controller.ca.authority import CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
-from controller.ca.config import CASection
+from controller.ca.config import CASection, NodeKeepaliveSection
 from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.policies import RULES
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
@@ -31,7 +31,7 @@ from controller.rpc.pipeline import Pipeline, add_secured_service
 from controller.rpc.policy_spec import MethodSpec
 from controller.shared_secrets import wiring
 from stratus.ca.v1 import ca_service_pb2 as pb
-from stratus_common import keys
+from stratus_common import keepalive, keys
 from stratus_common.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ def setup(app):
         pb.DESCRIPTOR.services_by_name["CertificateAuthorityService"],
     )
 
+    keep = app.config.section(NodeKeepaliveSection)
     dns_names, ip_addresses = listener_names(app.config)
     server_certificate = ListenerCertificate(
         authority,
@@ -131,6 +132,9 @@ def setup(app):
             ("grpc.max_send_message_length", app.config.controller.max_message_bytes),
             ("grpc.max_receive_message_length", app.config.controller.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *keepalive.server_options(
+                keep.time_seconds, keep.timeout_seconds, keep.min_client_interval_seconds
+            ),
         ],
     )
     app.node_listener = listener

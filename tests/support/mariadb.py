@@ -124,9 +124,10 @@ class MariaDBServer:
 
     def copy_database(self, template: str, name: str) -> str:
         """A new database holding what `template` holds: MariaDB has no template databases,
-        so each table is made alike and filled (foreign keys unchecked while copying)."""
+        so each table is made again from its SHOW CREATE TABLE (CREATE TABLE ... LIKE would
+        lose the foreign keys) and filled, foreign keys unchecked while copying."""
         url = self.create_database(name)
-        conn = self._connect()
+        conn = self._connect(name)
         with conn.cursor() as cur:
             cur.execute("SET SESSION foreign_key_checks = 0")
             cur.execute(
@@ -134,8 +135,9 @@ class MariaDBServer:
                 (template,),
             )
             for (table,) in cur.fetchall():
-                cur.execute(f"CREATE TABLE `{name}`.`{table}` LIKE `{template}`.`{table}`")
-                cur.execute(f"INSERT INTO `{name}`.`{table}` SELECT * FROM `{template}`.`{table}`")
+                cur.execute(f"SHOW CREATE TABLE `{template}`.`{table}`")
+                cur.execute(cur.fetchone()[1])  # unqualified: made in `name`
+                cur.execute(f"INSERT INTO `{table}` SELECT * FROM `{template}`.`{table}`")
         conn.close()
         return url
 
