@@ -19,9 +19,14 @@ def client_options(time: float, timeout: float) -> list[tuple[str, int]]:
     return [
         ("grpc.keepalive_time_ms", _ms(time)),
         ("grpc.keepalive_timeout_ms", _ms(timeout)),
+        # Any ping unanswered this long ends the transport: a keepalive that joins a ping
+        # already in flight (gRPC's bandwidth probes) waits for that one, 60 s by default.
+        ("grpc.http2.ping_timeout_ms", _ms(timeout)),
         ("grpc.keepalive_permit_without_calls", 1),
-        # Pings go on while the stream carries no data (0: no limit).
+        # Pings go on while the stream carries no data (0: no limit), each keepalive time
+        # (gRPC otherwise spaces pings without data in between by 5 minutes).
         ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.http2.min_time_between_pings_ms", _ms(time)),
     ]
 
 
@@ -34,7 +39,9 @@ def server_options(
     return [
         ("grpc.keepalive_time_ms", _ms(time)),
         ("grpc.keepalive_timeout_ms", _ms(timeout)),
+        ("grpc.http2.ping_timeout_ms", _ms(timeout)),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", _ms(min_client_interval)),
         ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.http2.min_time_between_pings_ms", _ms(time)),
     ]
