@@ -8,7 +8,8 @@ class CASection:
 
     section: typing.ClassVar[str] = "ca"
     # Directory of the CA key and certificate and of the listeners' key pairs;
-    # empty = <state_dir>/ca. Several controller replicas must share one CA directory.
+    # empty = <state_dir>/ca. Replicas share one CA: copied, or through the database
+    # ([shared_secrets] store = "database", controller/ca/shared.py).
     directory: str = ""
     # Create the CA at first start if the directory holds none (`stratus-manage ca init`
     # gives more choices). Turn off where replicas must never make a CA of their own.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -140,14 +139,6 @@ class MariaDBServer:
                 cur.execute(f"INSERT INTO `{table}` SELECT * FROM `{template}`.`{table}`")
         conn.close()
         return url
-
-    def crash(self):
-        """As the server dies: SIGKILL, every connection cut."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def start_again(self):
-        self._start_server()
 
     def stop(self):
         try:
