@@ -84,9 +84,9 @@ class DatabaseKeyRing:
         """Read the key set's revision; reload the keys if a rotation changed it."""
         checked_at = self._clock()
         revision = self.store.revision(NAME)
-        if revision != self.revision:
+        if revision != self.revision or self._fernet is None:
             with self._lock:
-                if revision != self.revision:
+                if revision != self.revision or self._fernet is None:
                     self.load()
                     LOG.info("Fernet keys reloaded: revision %s", self.revision)
         self._checked_at = checked_at
