@@ -14,8 +14,15 @@ from dataclasses import dataclass
 import peewee
 
 from controller.db.database import proxy
+from controller.db.prepared import Param, Prepared
 from controller.shared_secrets.models import SharedSecretRow
 from controller.shared_secrets.sealing import Sealer
+
+_REVISION = Prepared(
+    lambda: SharedSecretRow.select(SharedSecretRow.revision).where(
+        SharedSecretRow.name == Param("name")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,10 @@ class SecretStore:
         return None if row is None else Secret(row.revision, self.sealer.open(row.sealed))
 
     def revision(self, name: str) -> int | None:
-        """The secret's revision alone: one primary-key lookup, nothing to decrypt."""
-        return (
-            SharedSecretRow.select(SharedSecretRow.revision)
-            .where(SharedSecretRow.name == name)
-            .scalar()
-        )
+        """The secret's revision alone: one primary-key lookup, nothing to decrypt (on the
+        validation path: prepared)."""
+        row = _REVISION.execute(name=name).fetchone()
+        return None if row is None else row[0]
 
     def create(self, name: str, value: bytes) -> bool:
         """Store the first value of `name`; False if some other writer stored one first."""
