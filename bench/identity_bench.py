@@ -10,13 +10,10 @@ baseline is a bare grpc.aio server answering health checks (bench/bare_server.py
 ceiling of the gRPC stack and of this load generator on this machine.
 """
 
-import argparse
-import asyncio
-
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.common import load, start_bare_server, start_controller
+from bench.common import load, run_for_seconds, start_bare_server, start_controller
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from tests.support.controller import ADMIN_PASSWORD
@@ -139,11 +136,7 @@ async def _uncached_validation(seconds: float):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
-    asyncio.run(run(parser.parse_args().seconds))
+    run_for_seconds(run, __doc__)
 
 
 if __name__ == "__main__":

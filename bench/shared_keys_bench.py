@@ -9,8 +9,6 @@ re-reads the key set's revision (key_check_seconds: 1 s, or 0 = on every call). 
 that misses the cache always re-reads it: the "cache off" lines show that cost.
 """
 
-import argparse
-import asyncio
 import os
 import secrets
 import tempfile
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.common import load, start_controller
+from bench.common import load, run_for_seconds, start_controller
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from tests.support.controller import ADMIN_PASSWORD
@@ -83,11 +81,7 @@ async def run(seconds: float):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
-    asyncio.run(run(parser.parse_args().seconds))
+    run_for_seconds(run, __doc__)
 
 
 if __name__ == "__main__":
