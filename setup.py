@@ -36,6 +36,16 @@ def generate_stubs():
                 init.touch()
 
 
+def vendor_htmx():
+    """The dashboard serves htmx from its own static files: copied from the npm install."""
+    source = ROOT / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
+    if source.exists():
+        target = ROOT / "dashboard" / "static" / "vendor"
+        target.mkdir(exist_ok=True)
+        (target / source.name).write_bytes(source.read_bytes())
+
+
 if (ROOT / "protos").is_dir():
     generate_stubs()
+vendor_htmx()
 setup()

@@ -24,6 +24,9 @@ shutdown_timeout = 60
 [image_cache]
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
+
+[metrics]
+listen = ""                          # Prometheus endpoint, e.g. "127.0.0.1:9101"; "" = off
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import os
 import socket
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/compute.toml")
@@ -70,10 +74,19 @@ class ImageCacheSection:
 
 
 @dataclasses.dataclass
+class MetricsSection:
+    listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
+
+
+@dataclasses.dataclass
 class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
+    metrics: MetricsSection
 
     @property
     def controller_addresses(self) -> list[str]:
@@ -87,7 +100,12 @@ class Config:
         return os.path.join(self.compute.state_dir, *parts)
 
 
-_SECTIONS = {"compute": ComputeConfig, "libvirt": LibvirtSection, "image_cache": ImageCacheSection}
+_SECTIONS = {
+    "compute": ComputeConfig,
+    "libvirt": LibvirtSection,
+    "image_cache": ImageCacheSection,
+    "metrics": MetricsSection,
+}
 
 
 def load(path: Path | None = None, overrides: dict | None = None) -> Config:

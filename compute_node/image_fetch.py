@@ -19,6 +19,7 @@ import grpc
 
 from compute_node.backoff import Backoff
 from compute_node.image_cache import CachedImage, ImageCache
+from compute_node.metrics import IMAGE_BYTES_FETCHED
 from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ async def _unstalled(chunks: AsyncIterable[bytes], stall_timeout: float):
         except TimeoutError:
             raise TimeoutError(f"no image data for {stall_timeout:g} s") from None
         faults.point("image.receiving")
+        IMAGE_BYTES_FETCHED.inc(len(chunk))
         yield chunk
 
 

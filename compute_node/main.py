@@ -23,15 +23,15 @@ from pathlib import Path
 import grpc
 
 from compute_node import config as config_mod
+from compute_node import metrics, resume
 from compute_node import pki as pki_mod
-from compute_node import resume
 from compute_node.agent import Agent, AgentSettings, HostIdentityInUse
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
 from compute_node.failover import ControllerAddresses
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
-from stratus_common import keepalive
+from stratus_common import keepalive, metrics_endpoint, systemd
 
 LOG = logging.getLogger("stratus-compute")
 # Another agent holds this host's session: restarting would not help (the unit says so too).
@@ -58,6 +58,11 @@ def parse_args(argv):
     parser.add_argument("--state-dir")
     parser.add_argument("--libvirt-uri")
     parser.add_argument("--log-level")
+    parser.add_argument(
+        "--enroll-only",
+        action="store_true",
+        help="enroll with --enroll-token (or STRATUS_ENROLL_TOKEN) and exit (install scripts)",
+    )
     return parser.parse_args(argv)
 
 
@@ -81,11 +86,22 @@ async def enroll_if_needed(cfg, pki, token: str | None) -> None:
     LOG.info("enrolled as %s", pki.host_name)
 
 
-async def run(cfg: config_mod.Config, token: str | None) -> int:
+async def ready_when_connected(agent: Agent, controller: str) -> None:
+    """READY=1 to systemd once the controller welcomed the first stream: a node is of use
+    only then (a unit ordered after this one can count on it)."""
+    systemd.notify(f"STATUS=connecting to the controller at {controller}")
+    await agent.connected.wait()
+    systemd.notify(systemd.READY, f"STATUS=connected as node {agent.node_id}")
+
+
+async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = False) -> int:
     os.makedirs(cfg.compute.state_dir, exist_ok=True)
     pki = pki_mod.NodePKI(cfg.host_name, Path(cfg.path("pki")))
     await enroll_if_needed(cfg, pki, token)
+    if enroll_only:
+        return 0
     pki.log_state()
+    metrics_endpoint.serve(cfg.metrics.listen)
     options = channel_options(cfg.compute.max_message_bytes) + keepalive.client_options(
         cfg.compute.keepalive_seconds, cfg.compute.keepalive_timeout_seconds
     )
@@ -160,7 +176,12 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
     # A renewed certificate is used by the next stream: end the current one.
     renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel, on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
-    background = [renewer, pruner]
+    metrics.watch(agent, driver)
+    ready = asyncio.ensure_future(ready_when_connected(agent, cfg.compute.controller))
+    background = [renewer, pruner, ready]
+    watchdog = systemd.start_watchdog()
+    if watchdog is not None:
+        background.append(watchdog)
     if running_guests is not None:
         background.append(asyncio.ensure_future(keep_recording_running_guests()))
     LOG.info(
@@ -176,6 +197,7 @@ async def run(cfg: config_mod.Config, token: str | None) -> int:
         LOG.error("the controller refused this node: %s", refusal)
         return EXIT_IDENTITY_IN_USE
     finally:
+        systemd.notify(systemd.STOPPING)
         for task in background:
             task.cancel()
         if running_guests is not None:
@@ -209,10 +231,13 @@ def main(argv=None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return asyncio.run(run(cfg, args.enroll_token))
+        return asyncio.run(run(cfg, args.enroll_token, args.enroll_only))
     except pki_mod.PKIError as exc:
         LOG.error("%s", exc)
         return 1
+    except config_mod.ConfigError as exc:  # found while starting (the metrics address)
+        print(f"stratus-compute: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import typing
 from pathlib import Path
 
+from stratus_common import metrics_endpoint
 from stratus_common.config import ENV_PREFIX, ConfigError, build_section, read_toml
 
 DEFAULT_PATH = Path("/etc/stratus/controller.toml")
@@ -53,6 +54,16 @@ class DatabaseSection:
 
 
 @dataclasses.dataclass
+class MetricsSection:
+    section: typing.ClassVar[str] = "metrics"
+    # The Prometheus endpoint (GET /metrics), host:port; empty = off (it has no authentication).
+    listen: str = ""
+
+    def __post_init__(self):
+        metrics_endpoint.check_listen(self.listen)
+
+
+@dataclasses.dataclass
 class LoggingSection:
     section: typing.ClassVar[str] = "logging"
     level: str = "info"
@@ -89,13 +100,13 @@ class Config:
         return build_section(cls, name, self._raw.get(name, {}), self.source, self._env)
 
     def check_unknown(self):
-        for builtin in (ControllerSection, DatabaseSection, LoggingSection):
+        for builtin in (ControllerSection, DatabaseSection, LoggingSection, MetricsSection):
             self.section(builtin)
         unknown = set(self._raw) - set(self._sections)
         if unknown:
             raise ConfigError(f"{self.source}: unknown section(s): {', '.join(sorted(unknown))}")
 
-    # The three sections every part of the controller reads.
+    # The sections every part of the controller reads.
     @property
     def controller(self) -> ControllerSection:
         return self.section(ControllerSection)
@@ -107,3 +118,7 @@ class Config:
     @property
     def logging(self) -> LoggingSection:
         return self.section(LoggingSection)
+
+    @property
+    def metrics(self) -> MetricsSection:
+        return self.section(MetricsSection)

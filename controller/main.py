@@ -38,6 +38,9 @@ def main(argv=None):
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(serve(app))
+    except ConfigError as exc:  # found while starting (an address that cannot be bound)
+        print(f"stratus-controller: {exc}", file=sys.stderr)
+        return 1
     finally:
         app.close()
     return 0

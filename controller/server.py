@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from controller.rpc import request_checks
 from controller.rpc.pipeline import Pipeline, add_secured_service
+from stratus_common import metrics_endpoint, systemd
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,21 @@ class ControllerServer:
 
 
 async def serve(app):
-    """Runs until SIGTERM or SIGINT, then shuts down gracefully."""
+    """Runs until SIGTERM or SIGINT, then shuts down gracefully. Under systemd (Type=notify)
+    it says READY=1 once both listeners and the metrics endpoint accept connections, feeds the
+    watchdog from this loop, and says STOPPING=1 when it begins to stop."""
+    metrics_endpoint.serve(app.config.metrics.listen)
     server = ControllerServer(app)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watchdog = systemd.start_watchdog()
+    systemd.notify(systemd.READY, f"STATUS=serving on {app.config.controller.listen}")
     await stop.wait()
+    systemd.notify(systemd.STOPPING, "STATUS=finishing calls in flight")
     log.info("shutting down: finishing calls in flight")
     await server.stop()
+    if watchdog is not None:
+        watchdog.cancel()

@@ -11,6 +11,8 @@ import tomllib
 import typing
 from pathlib import Path
 
+from stratus_common import systemd
+
 ENV_PREFIX = "STRATUS_"
 
 
@@ -47,7 +49,22 @@ def build_section(
             values[key] = _parse_env(env_key, env[env_key], hints[key])
         elif key in values:
             values[key] = _check_type(f"[{name}] {key}", values[key], hints[key])
+        if isinstance(values.get(key), str):
+            values[key] = _resolve_credential(f"[{name}] {key}", values[key])
     return cls(**values)
+
+
+def _resolve_credential(label: str, value: str) -> str:
+    """`credential:NAME` is the content of systemd's credential NAME, `credential-path:NAME`
+    its path (for options naming a file), so secrets stay out of the configuration file."""
+    kind, _, name = value.partition(":")
+    if kind not in ("credential", "credential-path") or not name:
+        return value
+    try:
+        path = systemd.credential_path(name)
+    except LookupError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    return str(path) if kind == "credential-path" else path.read_text().rstrip("\n")
 
 
 def _parse_env(key, text, kind):

@@ -19,7 +19,7 @@ from controller.compute.api.config import ComputeSection
 from controller.compute.api.feed import ChangeFeed
 from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
-from controller.compute.conductor import workflow
+from controller.compute.conductor import gauges, workflow
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
@@ -70,6 +70,7 @@ def setup(app):
 
     app.compute_placement = placement
     app.compute_conductor = conductor
+    gauges.watch(conductor)
     app.enforcer.register(policies.RULES)
     app.add_node_service(
         NodeServicer(conductor), node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]

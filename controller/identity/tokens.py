@@ -19,9 +19,11 @@ from controller.db.queries import by_primary_key
 from controller.identity import passwords, projects, revocations, roles, users
 from controller.identity.models import Project, User
 from controller.logs import fields
+from controller.metrics import TOKEN_CACHE
 from stratus_common import errors
 
 log = logging.getLogger(__name__)
+_CACHE_HIT, _CACHE_MISS = TOKEN_CACHE.labels("hit"), TOKEN_CACHE.labels("miss")
 
 AUTH_FAILED = "Invalid user name or password"
 
@@ -114,7 +116,9 @@ class TokenService:
             await self.db.run(keys.refresh)
         cached = self._fresh(token)
         if cached is not None:
+            _CACHE_HIT.inc()
             return cached[0]
+        _CACHE_MISS.inc()
         # Taken before the load: a revocation committed while it runs leaves this entry stale.
         generation = revocations.current_generation
         payload, identity = await self.db.run(self._check, token)

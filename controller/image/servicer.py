@@ -15,6 +15,7 @@ from controller.image.registry import ImageRegistry
 from controller.image.upload import Expected
 from controller.image.vocabulary import ACCEPTED, COMMUNITY, PUBLIC
 from controller.limits.slots import Slots
+from controller.metrics import IMAGE_BYTES
 from controller.rpc.convert import changes as mask_changes
 from controller.rpc.convert import optional
 from controller.rpc.policy_spec import rpc
@@ -23,6 +24,7 @@ from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
 from stratus_common import errors
 
 EMPTY = empty_pb2.Empty()
+_UPLOADED, _DOWNLOADED = IMAGE_BYTES.labels("upload"), IMAGE_BYTES.labels("download")
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 
 
@@ -197,6 +199,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
             ended = first.last
             # Each read of a bytes field copies it: read it once.
             if data := first.data:
+                _UPLOADED.inc(len(data))
                 yield data
             async for message in messages:
                 if ended:
@@ -204,6 +207,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
                         "last", "no message may follow the one marked last"
                     )
                 if data := message.data:
+                    _UPLOADED.inc(len(data))
                     yield data
                 ended = message.last
             if not (ended or expected.checks_completeness):
@@ -232,6 +236,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
             )
             yield pb.DownloadImageDataResponse(info=convert.data_info(info))
             async for chunk in chunks:
+                _DOWNLOADED.inc(len(chunk))
                 yield pb.DownloadImageDataResponse(data=chunk)
 
     # -- members ------------------------------------------------------------------------------

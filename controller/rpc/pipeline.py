@@ -5,7 +5,8 @@ method is open); refuses a request that does not decode or breaks the input rule
 (request_checks.py) with INVALID_ARGUMENT; checks the method's policy rule; opens the request's
 page token and seals the response's (page_tokens.py); maps typed domain errors to status codes
 with details; turns any other exception into INTERNAL with the request id (never UNKNOWN,
-never a stack trace to the client); and writes one access-log line.
+never a stack trace to the client); and writes one access-log line and one latency sample
+(controller.metrics.RPC_DURATION).
 
 Each method is wrapped in it once, when its service is added (`add_secured_service`), rather
 than by a grpc.aio interceptor: an interceptor adds an awaited hop to every call, health checks
@@ -31,6 +32,7 @@ from google.protobuf.message import DecodeError, Message
 
 from controller.auth import context as auth_context
 from controller.logs import fields, request_id_var
+from controller.metrics import RPC_DURATION
 from controller.rpc import status
 from controller.rpc.page_tokens import PageTokens
 from controller.rpc.policy_spec import MethodSpec, specs_for
@@ -164,6 +166,8 @@ class _Call:
         self.p = pipeline
         self.method = method
         self.spec = spec
+        # This method's latency histogram per status code, looked up once per code.
+        self.durations: dict[str, Any] = {}
 
     async def begin(
         self, context: Context, request: object, call_auth: auth_context.CallAuth
@@ -306,13 +310,18 @@ class _Call:
         )
 
     def done(self, start: float, code: str, call_auth: auth_context.CallAuth) -> None:
+        seconds = time.perf_counter() - start
+        durations = self.durations.get(code)
+        if durations is None:
+            durations = self.durations[code] = RPC_DURATION.labels(self.method, code)
+        durations.observe(seconds)
         ident = call_auth.identity
         log.info(
             "rpc",
             extra=fields(
                 method=self.method,
                 code=code,
-                ms=round((time.perf_counter() - start) * 1000, 2),
+                ms=round(seconds * 1000, 2),
                 user_id=ident.user_id if ident else "-",
             ),
         )

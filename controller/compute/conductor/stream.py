@@ -18,6 +18,7 @@ import grpc
 from controller.compute.conductor import convert, images, nodes, outbox, workflow
 from controller.compute.conductor.conductor import Conductor
 from controller.logs import fields
+from controller.metrics import IMAGE_BYTES
 from controller.node_listener import current_peer
 from controller.rpc import status
 from stratus.node.v1 import node_service_pb2 as pb
@@ -27,6 +28,7 @@ from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_NODE_FETCHED = IMAGE_BYTES.labels("node_fetch")
 
 
 class NodeSession:
@@ -244,4 +246,5 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
                 f"no server on host {host} needs image {request.image_id}",
             )
         async for piece in data:
+            _NODE_FETCHED.inc(len(piece))
             yield pb.FetchImageResponse(data=piece)

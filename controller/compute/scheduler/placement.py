@@ -28,6 +28,7 @@ from controller.compute.scheduler.claims import (
 )
 from controller.compute.scheduler.selector import Scheduler
 from controller.compute.scheduler.shapes import SnapshotSelection
+from controller.metrics import SCHEDULER_DECISION_DURATION, SCHEDULER_DECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class Placed:
 
 
 class DecisionStats:
-    """Durations of recent decisions (select plus claim), for benchmarks and operators."""
+    """Durations of recent decisions (select plus claim), for benchmarks, and the same counts
+    for operators (controller.metrics)."""
 
     def __init__(self, keep: int = 100_000):
         self.durations: deque[float] = deque(maxlen=keep)
@@ -65,6 +67,25 @@ class DecisionStats:
     def reset(self) -> None:
         self.durations.clear()
         self.placed = self.refused = self.lost_races = 0
+
+    def record_placed(self, seconds: float) -> None:
+        self.placed += 1
+        self.durations.append(seconds)
+        _PLACED.inc()
+        SCHEDULER_DECISION_DURATION.observe(seconds)
+
+    def record_refused(self) -> None:
+        self.refused += 1
+        _REFUSED.inc()
+
+    def record_lost_race(self) -> None:
+        self.lost_races += 1
+        _LOST_RACE.inc()
+
+
+_PLACED = SCHEDULER_DECISIONS.labels("placed")
+_REFUSED = SCHEDULER_DECISIONS.labels("no_valid_host")
+_LOST_RACE = SCHEDULER_DECISIONS.labels("lost_race")
 
 
 class Placement:
@@ -115,7 +136,7 @@ class Placement:
                 )
             if not selection.candidates:
                 if fresh:
-                    self.stats.refused += 1
+                    self.stats.record_refused()
                     raise NoValidHost(selection.describe())  # the caller logs the reasons
                 force = True
                 continue
@@ -135,17 +156,16 @@ class Placement:
                         candidate.host,
                     )
                 except ClaimRefused as refused:
-                    self.stats.lost_races += 1
+                    self.stats.record_lost_race()
                     log.debug("claim on %s lost: %s", candidate.host, refused.reason)
                     if isinstance(refused, ServerGone):
                         raise
                     continue
                 seconds = self.clock() - started
-                self.stats.placed += 1
-                self.stats.durations.append(seconds)
+                self.stats.record_placed(seconds)
                 return Placed(candidate.host_state.node_id, candidate.host, attempts, seconds)
             force = True
-        self.stats.refused += 1
+        self.stats.record_refused()
         raise NoValidHost(f"every claim lost a race after {attempts} attempts")
 
     def place_batch(self, specs: list, target: ClaimTarget, fresh: bool = False) -> list:
@@ -165,7 +185,7 @@ class Placement:
                 candidates = snapshot.candidates(spec, self.scheduler.config.max_attempts)
                 if not candidates:
                     if fresh:  # the reasons per filter, for the caller's log
-                        self.stats.refused += 1
+                        self.stats.record_refused()
                         results[spec.instance_id] = NoValidHost(
                             self.scheduler.select_hosts(spec, snapshot.hosts).describe()
                         )
@@ -202,14 +222,13 @@ class Placement:
         if outcome == GONE:
             return GONE
         if outcome is None:
-            self.stats.lost_races += 1
+            self.stats.record_lost_race()
             self.invalidate()
             return None
         if outcome != pick.node_ids[0]:
             with self._lock:  # the claim landed on an alternate: the snapshot follows
                 snapshot.consume(states[outcome], spec.vcpus, spec.memory_mb, spec.disk_gb)
-        self.stats.placed += 1
-        self.stats.durations.append(seconds)
+        self.stats.record_placed(seconds)
         return Placed(outcome, states[outcome].host, pick.node_ids.index(outcome) + 1, seconds)
 
 

@@ -17,7 +17,7 @@ from compute_node.drivers.libvirt.private_daemon import (
     answers,
     missing_tools,
 )
-from tests.support.ports import free_port_pair
+from tests.support.ports import free_port, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 UP_TIMEOUT = 300
@@ -48,6 +48,7 @@ class AllInOne:
             "STRATUS_PORT_BASE": str(self.port),
             "STRATUS_HYPERVISOR": hypervisor,
             "STRATUS_SKIP_INSTALL": "1",
+            "STRATUS_DASHBOARD_PORT": str(free_port()),
             "XDG_CONFIG_HOME": str(base / "config"),
             "XDG_CACHE_HOME": str(base / "cache"),
             **env,
@@ -102,6 +103,11 @@ class AllInOne:
             self.run("down")
         finally:
             LibvirtDaemon(self.state / "libvirt").stop(shutdown_timeout=0)
-            for pid_file in ("compute.pid", "controller.pid", "network/dnsmasq.pid"):
+            for pid_file in (
+                "dashboard.pid",
+                "compute.pid",
+                "controller.pid",
+                "network/dnsmasq.pid",
+            ):
                 with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
                     os.kill(int((self.state / pid_file).read_text()), 9)

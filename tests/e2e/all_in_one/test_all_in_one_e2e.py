@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import libvirt
@@ -59,7 +60,13 @@ def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, 
     assert os.stat(password_file).st_mode & 0o777 == 0o600
     password = Path(password_file).read_text().strip()
 
-    assert password_path(aio.run("up")) == password_file
+    output = aio.run("up")
+    assert password_path(output) == password_file
+    # The dashboard answers at the URL the all-in-one prints.
+    dashboard = re.search(r"dashboard at (http://\S+/) ", output)
+    assert dashboard, output
+    with urllib.request.urlopen(dashboard.group(1) + "login", timeout=30) as page:
+        assert page.status == 200
     clouds = yaml.safe_load(aio.clouds_yaml.read_text())["clouds"]
     assert clouds[aio.cloud]["auth"]["password"] == password
     assert clouds["all-in-one"]["auth"]["password"] == "first-cloud's"
