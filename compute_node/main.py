@@ -177,7 +177,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
     renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel, on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
     metrics.watch(agent, driver)
-    ready = asyncio.ensure_future(ready_when_connected(agent, cfg.compute.controller))
+    ready = asyncio.ensure_future(ready_when_connected(agent, ", ".join(cfg.controller_addresses)))
     background = [renewer, pruner, ready]
     watchdog = systemd.start_watchdog()
     if watchdog is not None:
