@@ -1,19 +1,28 @@
 """Identity benchmark: token issue and validation, and the cost of authentication.
 
 Runs a real controller process and drives it over gRPC on loopback from this process:
-  python -m bench.identity_bench [--seconds S]
+  python -m bench.identity_bench [--seconds S] [--anchors]
 Prints throughput, p50/p99 latency and the controller's CPU per call at concurrency 1 and 16,
 for an authenticated read (GetProject) and ValidateToken beside the controller's
 unauthenticated health check (their ratio is what auth costs), token issue, and validation
 with the cache off (a second controller, token_cache_seconds = 0). The outer
 baseline is a bare grpc.aio server answering health checks (bench/bare_server.py): the
-ceiling of the gRPC stack and of this load generator on this machine.
+ceiling of the gRPC stack and of this load generator on this machine. With --anchors, a real
+Keystone (bench/keystone_anchor.py: its own venv, 2 workers, caching on) validates tokens at
+concurrency 16 in the same run, and Stratus's ValidateToken is printed as a ratio of it.
 """
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.common import load, run_for_seconds, start_bare_server, start_controller
+from bench.common import load, start_bare_server, start_controller
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from tests.support.controller import ADMIN_PASSWORD
@@ -35,7 +44,40 @@ async def _bare_health(address: str, concurrency: int, seconds: float, pid: int)
         )
 
 
-async def run(seconds: float):
+async def _keystone_validation(seconds: float, concurrency: int = 16):
+    """GET /v3/auth/tokens on a real Keystone, one kept-alive connection per caller."""
+    from bench.keystone_anchor import Keystone
+
+    root = Path(tempfile.mkdtemp(prefix="stratus-bench-keystone-"))
+    keystone = Keystone(root)
+    try:
+        token = keystone.token()
+        idle: asyncio.Queue = asyncio.Queue()
+        for _ in range(concurrency):
+            idle.put_nowait(keystone.validator(token))
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(concurrency) as pool:
+
+            async def validate():
+                call = await idle.get()
+                try:
+                    await loop.run_in_executor(pool, call)
+                finally:
+                    idle.put_nowait(call)
+
+            return await load(
+                f"Keystone token validation, c={concurrency}",
+                validate,
+                concurrency,
+                MAX_CALLS,
+                seconds,
+            )
+    finally:
+        keystone.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def run(seconds: float, anchors: bool = False):
     ctl = start_controller()
     bare, bare_address = start_bare_server()
     pid = ctl.proc.pid
@@ -101,6 +143,10 @@ async def run(seconds: float):
                     )
                 )
             results.append((await _uncached_validation(seconds), health_result))
+            if anchors:
+                keystone = await _keystone_validation(seconds)
+                validate_16 = next(r for r, _ in results if r.label == "ValidateToken, c=16")
+                results += [(keystone, None), (validate_16, keystone)]
             print(
                 f"identity benchmark: controller {ctl.address}, SQLite, {seconds:.0f} s per figure"
             )
@@ -136,7 +182,15 @@ async def _uncached_validation(seconds: float):
 
 
 def main():
-    run_for_seconds(run, __doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
+    parser.add_argument(
+        "--anchors", action="store_true", help="also a real Keystone (installed once) validating"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.seconds, args.anchors))
 
 
 if __name__ == "__main__":

@@ -1,29 +1,39 @@
-"""Image benchmark: streamed upload and download over real gRPC, beside cp + sync on the same disk.
+"""Image benchmark: streamed upload and download over real gRPC, beside a real Glance and the
+machine's own limits, all in the same run.
 
-Runs a real controller process (SQLite, file store under a temporary directory) and drives it
-from this process over loopback:
+Runs a real controller process (SQLite, file store under a temporary directory) and a real
+Glance (bench/glance_anchor.py: installed once into its own venv, gunicorn with 2 workers, the
+file store on the same disk, default hashing), and drives both from this process over
+loopback, alternating, --rounds times; medians are printed:
   python -m bench.image_bench [--size-mib 1024] [--rss-size-mib 4096] [--chunk-kib 1024]
-Prints MiB/s of `cp` + `sync` of a file of that size, of UploadImageData (inspected, hashed,
-fsynced) and of DownloadImageData, each with its ratio to cp + sync; then the controller's
-peak RSS during an upload of --rss-size-mib (its high-water mark is reset just before).
+                              [--rounds 3] [--no-glance]
+For each direction: MiB/s and server CPU seconds per GiB, Stratus's ratio to Glance, and the
+physical limits on the same file: `sha512sum` (what hashing alone allows an upload),
+`cat FILE > /dev/null` from the page cache, and `cp` + `sync`. Then the controller's peak RSS
+while it receives, and while it sends, an image of --rss-size-mib.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import DEVNULL
 
-from bench.common import start_controller
+from bench.common import cpu_seconds, start_controller
+from bench.glance_anchor import Glance
 from stratus.image.v1 import image_service_pb2 as pb
 from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
 from tests.support.cloud import Cloud
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 def make_file(path: Path, size: int) -> None:
@@ -89,9 +99,44 @@ class RssWatch:
         self.peak = self._status("VmHWM")
 
 
-def run(size: int, rss_size: int, chunk: int) -> None:
+def timed(command: list[str], **kwargs) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, **kwargs)
+    return time.perf_counter() - start
+
+
+@dataclass
+class Transfer:
+    """Medians of one side's rounds: MiB/s, and its server's CPU seconds per GiB moved."""
+
+    rates: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+
+    def add(self, size: int, seconds: float, cpu: float) -> None:
+        self.rates.append(size / MIB / seconds)
+        self.cpus.append(cpu / (size / GIB))
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
+
+def measure(result: Transfer, size: int, pids: list[int], move, *args) -> None:
+    cpu = sum(cpu_seconds(pid) for pid in pids)
+    start = time.perf_counter()
+    move(*args)
+    seconds = time.perf_counter() - start
+    result.add(size, seconds, sum(cpu_seconds(pid) for pid in pids) - cpu)
+
+
+def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) -> None:
     ctl = start_controller()
     work = Path(tempfile.mkdtemp(prefix="stratus-bench-data-", dir=ctl.config_path.parent))
+    glance = Glance(work / "glance") if with_glance else None
     cloud = Cloud(ctl.address)
     images = pb_grpc.ImageServiceStub(cloud.channel)
     tenant = cloud.tenant()
@@ -109,59 +154,98 @@ def run(size: int, rss_size: int, chunk: int) -> None:
             metadata=md,
         ).id
 
-    try:
-        source = work / "source.raw"
-        make_file(source, size)
-        baseline = size / MIB / cp_sync(source, work / "copy.raw")
+    def stratus_upload(image_id: str) -> None:
+        images.UploadImageData(file_messages(image_id, source, chunk), metadata=md)
 
-        image_id = new_image()
-        start = time.perf_counter()
-        image = images.UploadImageData(file_messages(image_id, source, chunk), metadata=md)
-        up = size / MIB / (time.perf_counter() - start)
-        assert image.size == size
+    def glance_download(image_id: str) -> None:
+        assert glance is not None
+        assert glance.download(image_id, chunk) == size
 
-        start, received = time.perf_counter(), 0
+    def stratus_download(image_id: str) -> None:
+        received = 0
         for message in images.DownloadImageData(
             pb.DownloadImageDataRequest(image_id=image_id), metadata=md
         ):
             received += len(message.data)
-        down = size / MIB / (time.perf_counter() - start)
         assert received == size
-        images.DeleteImage(pb.DeleteImageRequest(id=image_id), metadata=md)
+
+    up, down = Transfer(), Transfer()
+    glance_up, glance_down = Transfer(), Transfer()
+    limits: dict[str, list[float]] = {"sha512sum": [], "cat > /dev/null": [], "cp + sync": []}
+    source = work / "source.raw"
+    try:
+        make_file(source, size)
+        for _ in range(rounds):
+            limits["sha512sum"].append(timed(["sha512sum", str(source)], stdout=DEVNULL))
+            limits["cat > /dev/null"].append(timed(["cat", str(source)], stdout=DEVNULL))
+            limits["cp + sync"].append(cp_sync(source, work / "copy.raw"))
+
+            image_id = new_image()
+            measure(
+                up,
+                size,
+                [ctl.proc.pid],
+                stratus_upload,
+                image_id,
+            )
+            measure(down, size, [ctl.proc.pid], stratus_download, image_id)
+            images.DeleteImage(pb.DeleteImageRequest(id=image_id), metadata=md)
+
+            if glance is not None:
+                glance_id = glance.create_image()
+                measure(glance_up, size, glance.pids, glance.upload, glance_id, source, chunk)
+                measure(glance_down, size, glance.pids, glance_download, glance_id)
+                glance.delete_image(glance_id)
         source.unlink()
 
         image_id = new_image()
-        with RssWatch(ctl.proc.pid) as rss:
-            start = time.perf_counter()
+        with RssWatch(ctl.proc.pid) as rss_up:
             images.UploadImageData(block_messages(image_id, rss_size, chunk), metadata=md)
-            rss_rate = rss_size / MIB / (time.perf_counter() - start)
+        with RssWatch(ctl.proc.pid) as rss_down:
+            for _ in images.DownloadImageData(
+                pb.DownloadImageDataRequest(image_id=image_id), metadata=md
+            ):
+                pass
         images.DeleteImage(pb.DeleteImageRequest(id=image_id), metadata=md)
 
         print(
-            f"image benchmark: controller {ctl.address}, file store on {work.parent}, "
-            f"{chunk // 1024} KiB messages, {os.cpu_count()} CPUs"
+            f"image benchmark: {size // MIB} MiB, {rounds} rounds (medians), controller "
+            f"{ctl.address}, file store on {work.parent}, {chunk // 1024} KiB messages, "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'cp + sync, ' + str(size // MIB) + ' MiB':<36} {baseline:8.1f} MiB/s")
-        print(
-            f"{'UploadImageData, ' + str(size // MIB) + ' MiB':<36} {up:8.1f} MiB/s"
-            f"  ratio {up / baseline:5.2f}x of cp + sync (target >= 0.25x)"
-        )
-        print(
-            f"{'DownloadImageData, ' + str(size // MIB) + ' MiB':<36} {down:8.1f} MiB/s"
-            f"  ratio {down / baseline:5.2f}x of cp + sync (target >= 0.30x)"
-        )
-        label = f"controller RSS, {rss_size // MIB} MiB upload"
-        print(
-            f"{label:<36} peak {rss.peak / MIB:6.1f} MiB"
-            f"  (samples {min(rss.samples) / MIB:.1f}-{max(rss.samples) / MIB:.1f} MiB;"
-            " target < 150)"
-            f"  at {rss_rate:.1f} MiB/s"
-        )
+        rate = {name: size / MIB / statistics.median(t) for name, t in limits.items()}
+        for name, value in rate.items():
+            print(f"  {'limit: ' + name:<34} {value:8.1f} MiB/s")
+        for label, ours, theirs, limit, target in (
+            ("UploadImageData", up, glance_up, "sha512sum", 3.0),
+            ("DownloadImageData", down, glance_down, "cat > /dev/null", 1.5),
+        ):
+            line = f"  {label:<34} {ours.rate:8.1f} MiB/s  {ours.cpu:5.2f} CPU s/GiB"
+            if theirs.rates:
+                line += (
+                    f"  Glance {theirs.rate:6.1f} MiB/s {theirs.cpu:5.2f} CPU s/GiB:"
+                    f" {ours.rate / theirs.rate:4.2f}x Glance (target >= {target}x),"
+                    f" CPU {theirs.cpu / ours.cpu:4.2f}x less"
+                )
+            line += (
+                f"; {ours.rate / rate[limit]:4.2f}x of {limit},"
+                f" {ours.rate / rate['cp + sync']:4.2f}x of cp + sync"
+            )
+            print(line)
+        for label, rss in (("upload", rss_up), ("download", rss_down)):
+            print(
+                f"  {'controller RSS, ' + str(rss_size // MIB) + ' MiB ' + label:<34}"
+                f" peak {rss.peak / MIB:6.1f} MiB"
+                f"  (samples {min(rss.samples, default=0) / MIB:.1f}-"
+                f"{max(rss.samples, default=0) / MIB:.1f} MiB; target < 150)"
+            )
     except BaseException:
         print(ctl.log_path.read_text()[-4000:])
         raise
     finally:
         cloud.close()
+        if glance is not None:
+            glance.stop()
         ctl.terminate()
         subprocess.run(["rm", "-rf", str(ctl.config_path.parent.parent)], check=False)
 
@@ -177,8 +261,18 @@ def main():
     parser.add_argument(
         "--chunk-kib", type=int, default=1024, help="size of each gRPC message's data"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds, medians kept")
+    parser.add_argument(
+        "--no-glance", action="store_true", help="leave out the Glance anchor (no install)"
+    )
     args = parser.parse_args()
-    run(args.size_mib * MIB, args.rss_size_mib * MIB, args.chunk_kib * 1024)
+    run(
+        args.size_mib * MIB,
+        args.rss_size_mib * MIB,
+        args.chunk_kib * 1024,
+        args.rounds,
+        not args.no_glance,
+    )
 
 
 if __name__ == "__main__":

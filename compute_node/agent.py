@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from compute_node import convert
+from compute_node import convert, convert_network
 from compute_node.backoff import Backoff
 from compute_node.drivers.base import (
     ComputeDriver,
@@ -34,6 +34,8 @@ from compute_node.drivers.base import (
 )
 from compute_node.executor import Executor
 from compute_node.image_fetch import NotConnected
+from compute_node.network.model import StatusReport
+from compute_node.network.wiring import WiringLoop
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
 
@@ -54,6 +56,8 @@ class AgentSettings:
     # (the controller may not have seen yet that this host's previous agent was killed).
     identity_retry: float = 5.0
     max_message_bytes: int = 4 * 1024 * 1024
+    tunnel_ip: str = ""  # [network] tunnel_ip, told in the hello
+    physical_networks: tuple[str, ...] = ()  # [network] physical_network_mappings' names
 
 
 class HostIdentityInUse(Exception):
@@ -86,8 +90,12 @@ class Agent:
         driver: ComputeDriver,
         executor: Executor,
         channel_factory: Callable[[], grpc.aio.Channel],
+        network: WiringLoop | None = None,
     ):
+        """`network`: applies the controller's NetworkState; None on a node that wires no
+        networks (the state is then ignored)."""
         self.settings = settings
+        self.network = network
         self.driver = driver
         self.executor = executor
         self.channel_factory = channel_factory
@@ -105,6 +113,11 @@ class Agent:
         self._events = EventSubscription(asyncio.get_running_loop(), self.settings.event_queue_size)
         self.driver.subscribe(self._events)
         refused = False
+        wiring = (
+            asyncio.ensure_future(self.network.run(self._send_port_status))
+            if self.network
+            else None
+        )
         try:
             while not stop.is_set():
                 delay = None
@@ -135,6 +148,8 @@ class Agent:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
         finally:
+            if wiring is not None:
+                wiring.cancel()
             self.driver.unsubscribe(self._events)
 
     async def reconnect(self) -> None:
@@ -153,6 +168,8 @@ class Agent:
                 resources=convert.resources(stats),
                 instances=convert.inventory(instances.values()),
                 availability_zone=self.settings.availability_zone,
+                tunnel_ip=self.settings.tunnel_ip,
+                physical_networks=self.settings.physical_networks,
             )
         )
 
@@ -213,6 +230,8 @@ class Agent:
                 task = asyncio.ensure_future(self._execute(message.command))
                 self._commands.add(task)
                 task.add_done_callback(self._commands.discard)
+            elif message.WhichOneof("body") == "network_state" and self.network is not None:
+                self.network.offer(convert_network.network_state(message.network_state))
             else:
                 LOG.warning("unexpected %s from the controller", message.WhichOneof("body"))
 
@@ -225,6 +244,11 @@ class Agent:
         outgoing = self._outgoing
         if outgoing is not None:  # else: recorded; the controller sends the command again
             await outgoing.put(pb.ConnectRequest(command_result=result))
+
+    async def _send_port_status(self, report: StatusReport) -> None:
+        outgoing = self._outgoing
+        if outgoing is not None:  # else: the next session's NetworkState brings a new report
+            await outgoing.put(convert_network.port_status(report))
 
     async def _heartbeats(self, outgoing: asyncio.Queue, interval: int) -> None:
         while True:

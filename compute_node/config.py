@@ -25,6 +25,12 @@ shutdown_timeout = 60
 max_unused_age = 86400               # seconds an image nobody uses is kept
 prune_interval = 600
 
+[network]                            # guests' ports, as the controller's NetworkState says
+tunnel_ip = "192.0.2.11"             # underlay address for VXLAN; "" = no tenant networks here
+physical_network_mappings = { provider = "eth1" }  # provider network -> interface or bridge
+vxlan_port = 4789
+reconcile_interval = 10              # seconds between passes that re-plug taps
+
 [metrics]
 listen = ""                          # Prometheus endpoint, e.g. "127.0.0.1:9101"; "" = off
 """
@@ -74,6 +80,14 @@ class ImageCacheSection:
 
 
 @dataclasses.dataclass
+class NetworkSection:
+    tunnel_ip: str = ""
+    physical_network_mappings: dict[str, str] = dataclasses.field(default_factory=dict)
+    vxlan_port: int = 4789
+    reconcile_interval: float = 10.0
+
+
+@dataclasses.dataclass
 class MetricsSection:
     listen: str = ""
 
@@ -86,6 +100,7 @@ class Config:
     compute: ComputeConfig
     libvirt: LibvirtSection
     image_cache: ImageCacheSection
+    network: NetworkSection
     metrics: MetricsSection
 
     @property
@@ -104,6 +119,7 @@ _SECTIONS = {
     "compute": ComputeConfig,
     "libvirt": LibvirtSection,
     "image_cache": ImageCacheSection,
+    "network": NetworkSection,
     "metrics": MetricsSection,
 }
 

@@ -51,6 +51,7 @@ class GuestNic:
 
     mac: str
     link_type: str  # network_data.json's link type: "bridge", or "ethernet" for QEMU's NAT
+    mtu: int = 0  # 0: not said
 
 
 def meta_data(spec: InstanceSpec) -> dict:
@@ -72,10 +73,11 @@ def meta_data(spec: InstanceSpec) -> dict:
 
 
 def network_data(nics: list[GuestNic]) -> dict:
-    """The node knows each NIC's MAC but not its address: every network is DHCP (QEMU's NAT
-    serves it on the `user` network)."""
+    """Every network is DHCP: QEMU's NAT serves it on the `user` network, the node's own
+    dnsmasq a port's fixed address on a network port."""
     links = [
         {"id": f"interface{i}", "type": nic.link_type, "ethernet_mac_address": nic.mac.lower()}
+        | ({"mtu": nic.mtu} if nic.mtu else {})
         for i, nic in enumerate(nics)
     ]
     networks = [

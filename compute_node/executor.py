@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import grpc
 
-from compute_node import convert
+from compute_node import convert, convert_network
 from compute_node.drivers.base import (
     ComputeDriver,
     DriverError,
@@ -50,11 +51,15 @@ class Executor:
         *,
         concurrency: int = 4,
         fetcher: ImageFetcher | None = None,
+        on_guests_changed: Callable[[], None] | None = None,
     ):
+        """`on_guests_changed` is called after a spawn or destroy ran (a guest's network
+        interfaces came or went: the network wiring plugs or forgets them)."""
         self.driver = driver
         self.cache = cache
         self.fetcher = fetcher or ImageFetcher(cache)
         self.journal = journal
+        self.on_guests_changed = on_guests_changed
         self._slots = asyncio.Semaphore(concurrency)
         self._instance_locks: dict[str, asyncio.Lock] = {}
         self._running: dict[str, asyncio.Future] = {}
@@ -136,6 +141,8 @@ class Executor:
                 info = None
             else:
                 raise CommandFailed("UNKNOWN_COMMAND", f"unknown action {action}")
+            if action in ("spawn", "destroy") and self.on_guests_changed is not None:
+                self.on_guests_changed()
             return convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         except CommandFailed as failure:
             code, message = failure.code, str(failure)
@@ -189,6 +196,7 @@ class Executor:
             cmdline=spec.kernel_cmdline or None,
             metadata=dict(spec.metadata),
             guest=convert.guest(spec.guest),
+            nics=convert_network.nics(spec.ports),
         )
         try:
             return await asyncio.to_thread(self.driver.spawn, instance)

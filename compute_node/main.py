@@ -31,6 +31,8 @@ from compute_node.executor import Executor
 from compute_node.failover import ControllerAddresses
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
+from compute_node.network.links import LinkSettings
+from compute_node.network.wiring import NetworkWiring, WiringLoop, WiringSettings
 from stratus_common import keepalive, metrics_endpoint, systemd
 
 LOG = logging.getLogger("stratus-compute")
@@ -139,15 +141,38 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
             LOG.info(
                 "started again guests that ran before the host stopped: %s", ", ".join(started)
             )
+    net = cfg.network
+    wiring = NetworkWiring(
+        WiringSettings(
+            links=LinkSettings(
+                tunnel_ip=net.tunnel_ip,
+                physical_network_mappings=tuple(sorted(net.physical_network_mappings.items())),
+                vxlan_port=net.vxlan_port,
+            ),
+            state_dir=cfg.path("network"),
+            interval=net.reconcile_interval,
+        )
+    )
+    # The simulation runs no guests: nothing to wire (its ports stay BUILD).
+    network = None if driver.host.facts.is_test else WiringLoop(wiring)
     agent = Agent(
         AgentSettings(
             host_name=cfg.host_name,
             availability_zone=cfg.compute.availability_zone,
             max_message_bytes=cfg.compute.max_message_bytes,
+            tunnel_ip=net.tunnel_ip,
+            physical_networks=tuple(sorted(net.physical_network_mappings)),
         ),
         driver,
-        Executor(driver, cache, journal, concurrency=cfg.compute.concurrency),
+        Executor(
+            driver,
+            cache,
+            journal,
+            concurrency=cfg.compute.concurrency,
+            on_guests_changed=network.poke if network else None,
+        ),
         stream_channel,
+        network,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -203,6 +228,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
         if running_guests is not None:
             await record_running_guests()
         driver.close()  # guests keep running
+        await asyncio.to_thread(wiring.close)  # bridges and rules stay for the guests
         journal.close()
     LOG.info("stopped; guests keep running")
     return 0

@@ -8,6 +8,7 @@ AREAS = [
     "controller.identity.service",
     "controller.image.service",
     "controller.ca.service",
+    "controller.network.service",
     "controller.compute.service",
 ]
 

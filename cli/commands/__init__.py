@@ -7,6 +7,7 @@ MODULES = (
     "cli.commands.identity",
     "cli.commands.image",
     "cli.commands.compute",
+    "cli.commands.network",
     "cli.commands.ca",
 )
 

@@ -410,6 +410,33 @@ def settled(wanted: str):
     )
 
 
+def add_networks(ctx, server, args) -> None:
+    """`--nic`, `--network` and `--port` as the openstack client takes them."""
+    if not (args.nics or args.networks or args.ports):
+        return
+    from cli.commands import network
+
+    if args.nics in (["none"], ["auto"]) and not (args.networks or args.ports):
+        server.no_network = args.nics == ["none"]
+        return
+    for text in args.nics:
+        if text in ("none", "auto"):
+            raise UsageError(f"--nic {text} cannot be combined with other interfaces")
+        nic = network.pairs(text, {"net-id", "v4-fixed-ip", "v6-fixed-ip", "port-id"})
+        fixed = nic.get("v4-fixed-ip") or nic.get("v6-fixed-ip") or ""
+        if ("net-id" in nic) == ("port-id" in nic):
+            raise UsageError("--nic takes net-id=NET (with a fixed IP if wanted) or port-id=PORT")
+        if "port-id" in nic:
+            server.networks.add(port_id=network.find_port(ctx, nic["port-id"]).id)
+        else:
+            found = network.find_network(ctx, nic["net-id"]).id
+            server.networks.add(network_id=found, fixed_ip=fixed)
+    for name in args.networks:
+        server.networks.add(network_id=network.find_network(ctx, name).id)
+    for name in args.ports:
+        server.networks.add(port_id=network.find_port(ctx, name).id)
+
+
 @command("server create", help="create a server", output="show", columns=SERVER_FIELDS)
 @arg("name", help="new server name")
 @arg("--flavor", required=True, help="flavor name or ID")
@@ -441,6 +468,17 @@ def settled(wanted: str):
     choices=["true", "false"],
     help="attach a config drive with metadata, keys and user data (default: true)",
 )
+@arg(
+    "--nic",
+    dest="nics",
+    action="append",
+    default=[],
+    metavar="net-id=NET,v4-fixed-ip=IP,v6-fixed-ip=IP,port-id=PORT|none|auto",
+    help="a network interface (repeat for more); none: no interface; auto (default): the one"
+    " usable network, if there is one",
+)
+@arg("--network", dest="networks", action="append", default=[], help="network name or ID")
+@arg("--port", dest="ports", action="append", default=[], help="port name or ID")
 @arg("--wait", action="store_true", help="wait until the server is ACTIVE (or ERROR)")
 def server_create(ctx, args):
     hints = dict(args.hints)
@@ -461,6 +499,7 @@ def server_create(ctx, args):
         server.user_data = Path(args.user_data).read_bytes()
     if args.config_drive is not None:
         server.config_drive = args.config_drive == "true"
+    add_networks(ctx, server, args)
     # One request id for the retries of this one command: the server is created once.
     created = call(
         ctx, "CreateServer", pb.CreateServerRequest(server=server, request_id=str(uuid.uuid4()))

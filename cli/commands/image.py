@@ -239,10 +239,11 @@ def download(ctx, image, out) -> None:
         for message in stream:
             if message.HasField("info"):
                 info = message.info
-            out.write(message.data)
-            digest.update(message.data)
-            received += len(message.data)
-            progress.update(len(message.data))
+            data = message.data  # each read of a bytes field copies it: read it once
+            out.write(data)
+            digest.update(data)
+            received += len(data)
+            progress.update(len(data))
     if info is not None and received != info.size:
         raise CliError(
             f"the download ended after {received} of {info.size} bytes; run the command again"

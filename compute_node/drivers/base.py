@@ -74,6 +74,18 @@ class GuestData:
 
 
 @dataclass(frozen=True)
+class NicSpec:
+    """A network port plugged into the guest: its interface is a tap named from the port
+    (compute_node.network.names.tap), which the node's network wiring puts on the port's
+    network; the hypervisor only creates it."""
+
+    port_id: str
+    mac_address: str
+    tap: str
+    mtu: int = 0  # 0: the host's default
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     uuid: str
     name: str
@@ -86,6 +98,7 @@ class InstanceSpec:
     cmdline: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     guest: GuestData | None = None  # None: no config drive
+    nics: tuple[NicSpec, ...] = ()  # empty: the driver's configured network
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ modules; the scheduler's Placement over the host records; the conductor's BuildQ
 Conductor over the placement; the compute API over all of them.
 
 Reads of other areas: `app.image_port` (the image area's port: the only way compute reads
-images).
+images) and `app.network_port` (the network area's: servers' ports, nodes' network state).
 Sets on the app, for operators' tools, benchmarks and tests: `app.compute_placement` (its
 snapshot and decision statistics) and `app.compute_conductor` (its sweeps).
 Serves `stratus.compute.v1.ComputeService` on the public listener and
@@ -24,6 +24,7 @@ from controller.compute.conductor.conductor import Conductor
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
+from controller.compute.records import lifecycle
 from controller.compute.scheduler.config import SchedulerSection
 from controller.compute.scheduler.host_records import HostRecords
 from controller.compute.scheduler.placement import Placement
@@ -48,10 +49,11 @@ def setup(app):
         max_age=scheduler_settings.snapshot_max_age,
     )
     images = app.image_port
+    network = app.network_port
     builds = BuildQueue(
         app.db,
         placement,
-        functools.partial(workflow.spawn_placed, conductor_settings, images),
+        functools.partial(workflow.spawn_placed, conductor_settings, images, network),
         settings.placement_workers,
     )
     conductor = Conductor(
@@ -59,15 +61,27 @@ def setup(app):
         conductor_settings,
         builds,
         images,
+        network,
         service_down_time=settings.service_down_time,
         max_message_bytes=app.config.controller.max_message_bytes,
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
     api = ComputeServicer(
-        app.db, settings, quotas, conductor, placement, host_records, images.lookup, feed, app.slots
+        app.db,
+        settings,
+        quotas,
+        conductor,
+        placement,
+        host_records,
+        images.lookup,
+        feed,
+        app.slots,
+        network,
     )
 
+    network.listeners.append(conductor.wake_all)
+    lifecycle.released.append(network.release)
     app.compute_placement = placement
     app.compute_conductor = conductor
     gauges.watch(conductor)
@@ -76,5 +90,11 @@ def setup(app):
         NodeServicer(conductor), node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
     )
     app.add_public_service(api, compute_service_pb2.DESCRIPTOR.services_by_name["ComputeService"])
-    app.background += [builds.run, api.creates.run, conductor.sweep_forever, feed.run]
+    app.background += [
+        builds.run,
+        api.creates.run,
+        conductor.sweep_forever,
+        conductor.watch_outbox,
+        feed.run,
+    ]
     app.on_stop.append(conductor.stop)

@@ -128,7 +128,8 @@ def write_transaction():
 # them. SQLite has no row locks; there every write transaction is BEGIN IMMEDIATE
 # (write_transaction), which already holds the database's single write lock, so a plain read
 # is enough. Lock order, in every transaction, so no two can wait on each other: project
-# (quota), server group, compute host(s), server(s), the revision counter last.
+# (quota), server group, compute host(s), server(s), the revision counter, and the network
+# area's change counter (controller/network/revision.py) after all of them.
 
 
 def for_update(query):

@@ -78,3 +78,21 @@ class OverIds:
         `params` those after it."""
         text = self._render(dialect() == "sqlite", proxy.obj.param, name, len(ids))
         return proxy.execute_sql(text, (*before, *ids, *params))
+
+
+def bump_counter(name: str, count: int = 1) -> int:
+    """Adds `count` to a row of `revision_counter` (row-locked until commit) and returns its
+    new value."""
+    mark = proxy.obj.param
+    bump = f"UPDATE revision_counter SET value = value + {mark} WHERE name = {mark}"
+    if has_returning():
+        return int(proxy.execute_sql(bump + " RETURNING value", (count, name)).fetchone()[0])
+    proxy.execute_sql(bump, (count, name))
+    return read_counter(name)
+
+
+def read_counter(name: str) -> int:
+    cursor = proxy.execute_sql(
+        f"SELECT value FROM revision_counter WHERE name = {proxy.obj.param}", (name,)
+    )
+    return int(cursor.fetchone()[0])

@@ -16,6 +16,7 @@ from controller.image.upload import Expected
 from controller.image.vocabulary import ACCEPTED, COMMUNITY, PUBLIC
 from controller.limits.slots import Slots
 from controller.metrics import IMAGE_BYTES
+from controller.rpc import encoded
 from controller.rpc.convert import changes as mask_changes
 from controller.rpc.convert import optional
 from controller.rpc.policy_spec import rpc
@@ -26,6 +27,7 @@ from stratus_common import errors
 EMPTY = empty_pb2.Empty()
 _UPLOADED, _DOWNLOADED = IMAGE_BYTES.labels("upload"), IMAGE_BYTES.labels("download")
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
+_DOWNLOAD_DATA = pb.DownloadImageDataResponse.DATA_FIELD_NUMBER
 
 
 def _auth():
@@ -237,7 +239,7 @@ class ImageServicer(pb_grpc.ImageServiceServicer):
             yield pb.DownloadImageDataResponse(info=convert.data_info(info))
             async for chunk in chunks:
                 _DOWNLOADED.inc(len(chunk))
-                yield pb.DownloadImageDataResponse(data=chunk)
+                yield encoded.bytes_field(_DOWNLOAD_DATA, chunk)
 
     # -- members ------------------------------------------------------------------------------
     @rpc("image:add_member", deferred=True)

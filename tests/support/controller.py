@@ -134,10 +134,17 @@ class InProcessController:
 class ControllerProcess:
     """`stratus-controller` as a real child process; its log is kept for assertions."""
 
-    def __init__(self, config_path: Path, log_path: Path, file_size_limit: int | None = None):
+    def __init__(
+        self,
+        config_path: Path,
+        log_path: Path,
+        file_size_limit: int | None = None,
+        prefix: tuple[str, ...] = (),
+    ):
         self.config_path = config_path
         self.log_path = log_path
         self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: no file of it grows past this
+        self.prefix = prefix  # e.g. `ip netns exec NS`: where the controller runs
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30, env: dict[str, str] | None = None):
@@ -147,6 +154,7 @@ class ControllerProcess:
         command = [sys.executable, "-m", "controller.main", "--config", str(self.config_path)]
         if self.file_size_limit is not None:  # prlimit sets it, then execs the controller
             command = ["prlimit", f"--fsize={self.file_size_limit}", "--", *command]
+        command = [*self.prefix, *command]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout

@@ -139,13 +139,17 @@ class LibvirtDriver(ComputeDriver):
     def _info(self, guest: Guest) -> InstanceInfo:
         dom = guest.domain
         try:
-            name = domxml.instance_name_from_xml(dom.XMLDesc(0))
+            xml = dom.XMLDesc(0)
             _state, _max_mem, mem_kib, vcpus, _cpu_time = dom.info()
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {guest.uuid}", exc) from exc
+        name = domxml.instance_name_from_xml(xml)
+        ports = domxml.has_port_interfaces(xml)
         power = guest.power_state()
         addresses: tuple[InstanceAddress, ...] = ()
-        if power in (PowerState.RUNNING, PowerState.PAUSED) and self._network != "none":
+        # A port's addresses are the controller's (IPAM): reported by nobody here.
+        running = power in (PowerState.RUNNING, PowerState.PAUSED)
+        if running and self._network != "none" and not ports:
             addresses = guest.addresses(self._network)
         return InstanceInfo(
             uuid=guest.uuid,
@@ -243,7 +247,10 @@ class LibvirtDriver(ComputeDriver):
             macs = domxml.interface_macs(guest.domain.XMLDesc(0))
         except libvirt.libvirtError as exc:
             raise libvirt_error(f"instance {spec.uuid}", exc) from exc
-        nics = [config_drive.GuestNic(mac=mac, link_type=self._link_type) for mac in macs]
+        if spec.nics:
+            nics = [config_drive.GuestNic(n.mac_address, "bridge", n.mtu) for n in spec.nics]
+        else:
+            nics = [config_drive.GuestNic(mac=mac, link_type=self._link_type) for mac in macs]
         try:
             config_drive.write(path, spec, nics)
         except OSError as exc:

@@ -7,6 +7,9 @@ Choices, each for a reason:
   needs no virtlogd and survives the agent.
 - Network: `user` is QEMU's user-mode (slirp) NAT, which needs no bridge and no root on the
   host; `bridge:<name>` attaches a virtio NIC to an existing bridge; `none` defines no NIC.
+  A spawn with ports (`spec.nics`) gets one `ethernet` interface per port instead: libvirt
+  creates the tap under the port's name with its MAC and MTU and attaches it to nothing, and
+  the node's network wiring puts it on its bridge once its firewall rules are in place.
 - The config drive is a read-only IDE CD-ROM (`hdd`, as Nova attaches it): the `pc` machine
   boots with IDE under TCG and KVM alike, and guests find it by its label, `config-2`.
 - No `<cpu>` element: QEMU's default model is what the KVM probe tested (accel.py).
@@ -113,7 +116,15 @@ def domain_xml(
         _sub(cdrom, "source", file=paths.config_drive)
         _sub(cdrom, "target", dev="hdd", bus="ide")
         _sub(cdrom, "readonly")
-    if net_type != "none":
+    if spec.nics:
+        for nic in spec.nics:
+            iface = _sub(devices, "interface", type="ethernet")
+            _sub(iface, "mac", address=nic.mac_address.lower())
+            _sub(iface, "target", dev=nic.tap, managed="yes")
+            if nic.mtu:
+                _sub(iface, "mtu", size=nic.mtu)
+            _sub(iface, "model", type="virtio")
+    elif net_type != "none":
         iface = _sub(devices, "interface", type=net_type)
         if bridge:
             _sub(iface, "source", bridge=bridge)
@@ -136,6 +147,11 @@ def interface_macs(xml: str) -> list[str]:
     """The MAC addresses of the domain's NICs, in order (libvirt picks them at define)."""
     macs = ET.fromstring(xml).findall("devices/interface/mac")
     return [mac.get("address", "") for mac in macs]
+
+
+def has_port_interfaces(xml: str) -> bool:
+    """True when the guest's NICs are network ports (their addresses are the controller's)."""
+    return any(i.get("type") == "ethernet" for i in ET.fromstring(xml).findall("devices/interface"))
 
 
 def instance_name_from_xml(xml: str) -> str | None:

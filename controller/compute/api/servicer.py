@@ -14,6 +14,7 @@ from controller.compute.api import (
     flavors,
     hosts,
     keypairs,
+    nics,
     server_groups,
     servers,
     watch,
@@ -33,6 +34,7 @@ from controller.db.database import Database
 from controller.db.paging import page_request
 from controller.limits.slots import Slots
 from controller.logs import request_id_var
+from controller.network.port import NetworkPort
 from controller.rpc.convert import changes
 from controller.rpc.policy_spec import rpc
 from stratus.compute.v1 import compute_service_pb2 as pb
@@ -63,6 +65,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         image_lookup: ImageLookup,
         feed: ChangeFeed,
         slots: Slots,
+        network: NetworkPort,
     ):
         self.db = db
         self.feed = feed
@@ -72,6 +75,7 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         self.conductor = conductor
         self.placement = placement
         self.host_records = host_records
+        self.network = network
         # CreateServer's database work, batched: the controller runs `creates.run`
         self.creates = Batcher(
             db,
@@ -176,8 +180,16 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
             config_drive=s.config_drive if s.HasField("config_drive") else True,
         )
         servers.check_request(req, request.request_id)
-        row, created = await self.creates.submit((_caller(), req, request.request_id))
-        if created:
+        caller = _caller()
+        earlier = await self.db.run(nics.earlier_server, caller, request.request_id)
+        wanted = await self.db.run(
+            self.network.resolve, caller, nics.requested(s.networks), s.no_network, earlier
+        )
+        row, created = await self.creates.submit((caller, req, request.request_id))
+        if created and wanted:
+            await self.db.run(nics.allocate, self.db, self.network, caller, row.id, wanted)
+            row = await self.db.run(servers.get, caller, row.id)
+        if created and row.vm_state != states.ERROR:
             await self.conductor.build(row.id)
         return convert.server(row, self._show_host())
 

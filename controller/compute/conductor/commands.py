@@ -65,6 +65,7 @@ def spawn(
     boot: BootImages,
     metadata: dict[str, str],
     guest: Guest,
+    ports: list[pb.NodePort] | None = None,
 ) -> Body:
     # Filled in place: a message passed to a constructor is copied (this runs per placement).
     command = pb.Command()
@@ -85,6 +86,7 @@ def spawn(
     data.user_data = guest.user_data
     if guest.public_key:
         data.keys.add(name=guest.key_name, type="ssh", public_key=guest.public_key)
+    action.ports.extend(ports or [])
     return _body(command)
 
 

@@ -9,12 +9,14 @@ its settings, the build queue that places servers (placing.py), and the image po
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 
 from controller import logs
 from controller.compute.conductor import nodes, outbox, replica, workflow
 from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.convert import InstanceReport
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.records import states
@@ -22,6 +24,7 @@ from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
+from controller.network.port import NetworkPort
 from stratus_common import faults
 from stratus_common.errors import FailedPrecondition, NotFound, Unavailable
 
@@ -36,6 +39,7 @@ class Conductor:
         settings: ConductorSection,
         builds: BuildQueue,
         images: ImagePort,
+        network: NetworkPort,
         *,
         service_down_time: float,
         max_message_bytes: int,
@@ -44,6 +48,7 @@ class Conductor:
         self.settings = settings
         self.builds = builds
         self.images = images
+        self.network = network
         self.service_down_time = service_down_time
         self.max_message_bytes = max_message_bytes
         self.sessions: dict[str, object] = {}  # node id -> its NodeSession in this process
@@ -73,6 +78,11 @@ class Conductor:
         is done before its session has finished closing)."""
         session = self.open_sessions.get(session_id)
         return session is not None and not session.context.done()
+
+    def wake_all(self) -> None:
+        """A network change: every node session here looks whether its wiring changed."""
+        for session in self.sessions.values():
+            session.wake.set()
 
     def wake(self, node_id: str | None) -> None:
         session = self.sessions.get(node_id) if node_id else None
@@ -168,7 +178,15 @@ class Conductor:
 
     async def on_result(self, node_id: str, result) -> None:
         faults.point("result.received")
-        follow = await self.txn(workflow.apply_result, node_id, result)
+
+        def apply(db, settings):
+            reported = result
+            if result.instance is not None and result.instance.addresses:
+                (instance,) = self.without_port_addresses([result.instance])
+                reported = dataclasses.replace(result, instance=instance)
+            return workflow.apply_result(db, settings, node_id, reported)
+
+        follow = await self.txn(apply)
         faults.point("result.applied")
         future = self._console.get(result.command_id)
         if future is not None and not future.done():
@@ -196,6 +214,17 @@ class Conductor:
             instance_id, tuple(tried), await self.db.run(workflow.latest_request_id, instance_id)
         )
 
+    def without_port_addresses(self, reports: list[InstanceReport]) -> list[InstanceReport]:
+        """A server with ports shows the addresses IPAM gave them, not what its hypervisor
+        guesses (the node's report of those servers' addresses is left out)."""
+        with_ports = self.network.servers_with_ports(
+            [r.instance_id for r in reports if r.addresses]
+        )
+        return [
+            dataclasses.replace(r, addresses={}) if r.instance_id in with_ports else r
+            for r in reports
+        ]
+
     # -- sweeps --------------------------------------------------------------------------
 
     async def sweep_once(self) -> None:
@@ -212,7 +241,7 @@ class Conductor:
             self._background(self._build(instance_id, (), request_id))
             return
         if task == states.SPAWNING:
-            command = await self.txn(workflow.ensure_spawn, self.images, instance_id)
+            command = await self.txn(workflow.ensure_spawn, self.images, self.network, instance_id)
         elif task == states.DELETING:
             command = await self.txn(workflow.ensure_destroy, instance_id, request_id)
         else:
@@ -229,6 +258,23 @@ class Conductor:
             except Exception:  # a database hiccup must not end the sweeps
                 log.exception("conductor sweep failed; retrying")
             await asyncio.sleep(self.settings.sweep_interval)
+
+    async def watch_outbox(self) -> None:
+        """Wakes this process's node streams that have commands nobody here woke them for:
+        written by another replica, or by a transaction whose wake was lost. One query per
+        outbox_poll_interval for all streams, so an idle stream costs no query at all. (A
+        node another replica has taken over ends its stream here at its next heartbeat.)"""
+        while True:
+            await asyncio.sleep(self.settings.outbox_poll_interval)
+            if not self.sessions:
+                continue
+            try:
+                pending = await self.db.run(outbox.nodes_with_pending)
+            except Exception:  # a database hiccup: the next round looks again
+                log.exception("looking for commands to deliver failed; retrying")
+                continue
+            for node_id in pending & self.sessions.keys():
+                self.wake(node_id)
 
     async def stop(self, _app=None) -> None:
         for task in list(self._tasks):

@@ -19,7 +19,8 @@ class ConductorSection:
     max_inflight_commands: int = 32
     # Messages waiting to be written to one node's stream.
     send_queue_size: int = 64
-    # How often a stream looks for commands written by another controller replica.
+    # How often the conductor looks, for all its node streams at once, for commands written
+    # by another controller replica.
     outbox_poll_interval: float = 1.0
     # How often timeouts, stuck tasks and old commands are looked for.
     sweep_interval: float = 5.0

@@ -60,6 +60,12 @@ def live_for_instance(instance_id: str, kind: str | None = None) -> list[NodeCom
     return list(query.order_by(NodeCommand.seq))
 
 
+def nodes_with_pending() -> set[str]:
+    """The nodes that have commands waiting to be written on their streams."""
+    query = NodeCommand.select(NodeCommand.node_id).where(NodeCommand.state == PENDING).distinct()
+    return {row.node_id for row in query}
+
+
 def take_for_delivery(node_id: str, limit: int, resend: bool) -> list[NodeCommand]:
     """The next commands to write on the node's stream, marked delivered. `resend` (a new
     stream) includes those delivered before and never answered, first."""

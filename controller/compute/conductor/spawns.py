@@ -16,6 +16,8 @@ from controller.compute.conductor import commands, images
 from controller.compute.records.models import ComputeNode, Instance, InstanceAction
 from controller.db.prepared import Param, Prepared
 from controller.image.port import BootImages, ImagePort
+from controller.network import node_wire
+from controller.network.port import NetworkPort
 
 MAX_HOSTNAME = 63
 _NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]")
@@ -116,13 +118,26 @@ def _host_zones(servers: dict[str, _Server], placed: list[tuple[str, str]]) -> d
     return dict(_zones(len(nodes)).execute(**_bind(nodes)).fetchall())
 
 
-def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
+def _bind_ports(network: NetworkPort, placed: list[tuple[str, str]]) -> dict[str, list]:
+    """The servers' ports, bound to their hosts, as each spawn carries them."""
+    nodes = sorted({node_id for _, node_id in placed})
+    hosts = dict(
+        ComputeNode.select(ComputeNode.id, ComputeNode.hostname)
+        .where(ComputeNode.id.in_(nodes))
+        .tuples()
+    )
+    bound = network.bind([(i, n, hosts.get(n, "")) for i, n in placed])
+    return {i: [node_wire.node_port(w) for w in wirings] for i, wirings in bound.items()}
+
+
+def spawns(port: ImagePort, network: NetworkPort, placed: list[tuple[str, str]]) -> list[Spawn]:
     """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds."""
     ids = [instance_id for instance_id, _ in placed]
     servers = {
         row[0]: _Server._make(row) for row in _servers(len(ids)).execute(**_bind(ids)).fetchall()
     }
     zones = _host_zones(servers, placed)
+    ports = _bind_ports(network, placed)
     boots: dict[str, BootImages] = {}
     found = []
     for instance_id, node_id in placed:
@@ -146,6 +161,7 @@ def spawns(port: ImagePort, placed: list[tuple[str, str]]) -> list[Spawn]:
             boots[server.image_id],
             json.loads(server.metadata),
             guest,
+            ports.get(instance_id, []),
         )
         found.append(Spawn(node_id, instance_id, body, server.request_id or ""))
     return found

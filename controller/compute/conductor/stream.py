@@ -9,7 +9,6 @@ the rest back), commands wait in the database until the node has room
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -17,17 +16,25 @@ import grpc
 
 from controller.compute.conductor import convert, images, nodes, outbox, workflow
 from controller.compute.conductor.conductor import Conductor
+from controller.compute.conductor.network_push import NetworkPush
 from controller.logs import fields
 from controller.metrics import IMAGE_BYTES
+from controller.network import node_wire
 from controller.node_listener import current_peer
-from controller.rpc import status
+from controller.rpc import encoded, status
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
-from stratus_common.errors import FailedPrecondition, StratusError, Unavailable
+from stratus_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    StratusError,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 _END = object()
 IMAGE_CHUNK_BYTES = 1024 * 1024
+_FETCH_DATA = pb.FetchImageResponse.DATA_FIELD_NUMBER
 _NODE_FETCHED = IMAGE_BYTES.labels("node_fetch")
 
 
@@ -42,6 +49,7 @@ class NodeSession:
         self.node_id = ""
         self.wake = asyncio.Event()
         self.outgoing: asyncio.Queue = asyncio.Queue(self.settings.send_queue_size)
+        self.network: NetworkPush | None = None
 
     async def run(self, hello: pb.Hello, requests):
         resources = convert.resources(hello.resources)
@@ -79,6 +87,8 @@ class NodeSession:
             del conductor.open_sessions[self.session_id]
             raise
         self.node_id = node.id
+        await self._network_hello(hello)
+        self.network = NetworkPush(conductor.network, node.id)
         previous = conductor.sessions.get(node.id)
         conductor.sessions[node.id] = self
         if previous is not None:
@@ -94,6 +104,9 @@ class NodeSession:
                 conductor.service_down_time,
                 conductor.max_message_bytes,
             )
+            state = await self.db.run(self.network.due)
+            if state is not None:
+                yield state
             await self._reconcile(list(hello.instances))
             tasks = [
                 asyncio.ensure_future(self._read(requests)),
@@ -111,8 +124,25 @@ class NodeSession:
             # Shielded: a second cancellation of the call must not skip the record.
             await asyncio.shield(self.db.run(nodes.disconnected, self.node_id, self.session_id))
 
+    async def _network_hello(self, hello: pb.Hello) -> None:
+        tunnel_ip = hello.tunnel_ip
+        try:
+            await self.db.run(
+                self.conductor.network.node_hello,
+                self.node_id,
+                tunnel_ip,
+                list(hello.physical_networks),
+            )
+        except InvalidArgument:
+            log.warning("node %s sent a tunnel_ip that is no address: ignored", self.host)
+            await self.db.run(
+                self.conductor.network.node_hello, self.node_id, "", list(hello.physical_networks)
+            )
+
     async def _reconcile(self, instances) -> None:
-        reports = [convert.instance_report(i) for i in instances]
+        reports = await self.db.run(
+            self.conductor.without_port_addresses, [convert.instance_report(i) for i in instances]
+        )
         outcome = await self.conductor.txn(
             workflow.reconcile, self.node_id, self.session_id, reports
         )
@@ -148,6 +178,12 @@ class NodeSession:
                     )
                 elif kind == "inventory":
                     await self._reconcile(list(message.inventory.instances))
+                elif kind == "port_status":
+                    await self.db.run(
+                        self.conductor.network.port_status,
+                        self.node_id,
+                        node_wire.port_statuses(message.port_status),
+                    )
                 else:
                     log.warning(
                         "node %s sent an unexpected %s message; closing", self.host, kind or "empty"
@@ -167,12 +203,17 @@ class NodeSession:
                 self.wake.clear()
                 if not await self.db.run(nodes.is_current, self.node_id, self.session_id):
                     break
+                if self.network is not None:
+                    state = await self.db.run(self.network.due)
+                    if state is not None:
+                        await self.outgoing.put(state)
                 rows = await self.conductor.txn(_take, self.node_id, resend)
                 resend = False
                 for row in rows:
                     await self.outgoing.put(convert.command(row))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_interval)
+                # Woken by whoever writes a command or frees room for one, and by the
+                # conductor's watch_outbox for what another replica did.
+                await self.wake.wait()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -247,4 +288,4 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
             )
         async for piece in data:
             _NODE_FETCHED.inc(len(piece))
-            yield pb.FetchImageResponse(data=piece)
+            yield encoded.bytes_field(_FETCH_DATA, piece)

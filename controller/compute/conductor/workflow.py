@@ -22,6 +22,7 @@ from controller.compute.records.models import ComputeNode, Instance, InstanceAct
 from controller.db.database import locked
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
+from controller.network.port import NetworkPort
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,25 @@ def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
 
 
 def spawn_placed(
-    settings: ConductorSection, port: ImagePort, placed: list[tuple[str, str]]
+    settings: ConductorSection,
+    port: ImagePort,
+    network: NetworkPort,
+    placed: list[tuple[str, str]],
 ) -> None:
     """The spawns for servers, (instance_id, node_id) each, that a claim just moved from
     scheduling to spawning, in the claim's own transaction (which holds their rows): one
     insert for all. A server waiting for a host never has a live spawn, so there is nothing
     to look for first."""
     outbox.enqueue_rows(
-        [outbox.command(*spawn, settings.spawn_timeout) for spawn in spawns.spawns(port, placed)]
+        [
+            outbox.command(*spawn, settings.spawn_timeout)
+            for spawn in spawns.spawns(port, network, placed)
+        ]
     )
 
 
 def ensure_spawn(
-    db, settings: ConductorSection, port: ImagePort, instance_id: str
+    db, settings: ConductorSection, port: ImagePort, network: NetworkPort, instance_id: str
 ) -> NodeCommand | None:
     """The spawn of a placed server whose command was never written (its request id is its
     latest action's, as for every spawn)."""
@@ -92,7 +99,7 @@ def ensure_spawn(
     live = outbox.live_for_instance(instance_id, "spawn")
     if live:
         return live[0]
-    (spawn,) = spawns.spawns(port, [(instance_id, inst.node_id)])
+    (spawn,) = spawns.spawns(port, network, [(instance_id, inst.node_id)])
     return outbox.enqueue(*spawn, settings.spawn_timeout)
 
 

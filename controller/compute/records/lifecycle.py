@@ -9,6 +9,7 @@ never later miss a change numbered below N.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from controller.compute.records import actions, allocations, states
@@ -18,6 +19,17 @@ from controller.db.database import locked
 from controller.db.queries import utcnow
 
 NO_VALID_HOST = "No valid host was found"
+
+# Told the ids of servers that let go of what they held elsewhere (deleted, or failed to
+# build for good), in that transaction and after the server revision counter: the network
+# area frees their ports there (controller/network/port.py). The one inversion of this room:
+# records know none of their users, so the user registers itself at start-up.
+released: list[Callable[[list[str]], None]] = []
+
+
+def _tell_released(instance_ids: list[str]) -> None:
+    for listener in released:
+        listener(instance_ids)
 
 
 def bump() -> int:
@@ -132,6 +144,7 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
         ).where(Instance.id.in_(live)).execute()
     actions.finish_many(instance_ids, "create", actions.ERROR, message)
     number(live)
+    _tell_released(live)
 
 
 def build_succeeded(
@@ -145,7 +158,8 @@ def build_succeeded(
         task_state=None,
         power_state=power_state,
         launched_at=now,
-        addresses=addresses or {},
+        # A node that reports none keeps the addresses IPAM gave the server's ports.
+        **({"addresses": addresses} if addresses else {}),
     )
     if ok:
         actions.finish(instance_id, "create", actions.SUCCESS)
@@ -203,4 +217,5 @@ def mark_deleted(instance_id: str) -> bool:
     now = utcnow()
     done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)
     actions.finish(instance_id, "delete", actions.SUCCESS)
+    _tell_released([instance_id])
     return done

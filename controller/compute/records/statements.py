@@ -4,22 +4,13 @@ on which SQL is written how."""
 
 from __future__ import annotations
 
-from controller.db.database import has_returning, proxy
-from controller.db.statements import OverIds
+from controller.db.statements import OverIds, bump_counter
 
 
 def next_revision(count: int = 1) -> int:
     """Bumps the server revision counter by `count` (row-locked until commit) and returns its
     new value, the last of the `count` revisions taken."""
-    bump = f"UPDATE revision_counter SET value = value + {proxy.obj.param} WHERE name = 'instance'"
-    if has_returning():
-        return int(proxy.execute_sql(bump + " RETURNING value", (count,)).fetchone()[0])
-    proxy.execute_sql(bump, (count,))
-    return int(
-        proxy.execute_sql("SELECT value FROM revision_counter WHERE name = 'instance'").fetchone()[
-            0
-        ]
-    )
+    return bump_counter("instance", count)
 
 
 # Statements over a list of ids (a batch of claims): `{ids}` becomes one mark per id. Rows

@@ -1,8 +1,9 @@
 """The README tour's last step, for real: `scripts/all-in-one up` inside a network namespace this
 test creates (so its bridge, DHCP server and guest live there and every packet stays there),
-the demo image booted with a key pair and user data, then `ssh` from the namespace to the
-address the guest's login banner shows, as a user on the all-in-one's host would. `down`
-removes the bridge and the DHCP server."""
+the demo image booted with a key pair and user data on the provider network, then `ssh` from
+the namespace to the address the guest's login banner shows (its port's, from the node's DHCP
+server), as a user on the all-in-one's host would. `down` removes the bridge and the DHCP
+server."""
 
 import shutil
 import subprocess
@@ -106,8 +107,13 @@ def test_a_user_on_the_host_logs_into_the_guest_with_its_key_pair(tmp_path, shor
         interface, address = banner.addresses[0].split()
         address = address.split("/")[0]
         assert interface == "eth0" and address.startswith("10.253."), banner.lines
-        leases = (aio.state / "network" / "dnsmasq.leases").read_text()
-        assert f" {address} " in leases, "the all-in-one's DHCP server gave the address"
+        # The address is the port's (IPAM), handed out by the node's DHCP server for the
+        # provider network on the bridge.
+        shown = aio.cli("server", "show", "web", "-f", "value", "-c", "addresses")
+        assert address in shown, shown
+        [leases] = (aio.state / "compute" / "network" / "dhcp").glob("*/leases")
+        assert f" {address} " in leases.read_text(), "the node's DHCP server gave the address"
+        assert not (aio.state / "network" / "dnsmasq.pid").exists(), "no dynamic DHCP server"
 
         hostname, user_data = ssh(
             netns, key, address, "hostname; cat /var/log/user-data.log"
@@ -115,7 +121,7 @@ def test_a_user_on_the_host_logs_into_the_guest_with_its_key_pair(tmp_path, shor
         assert hostname == "web"
         assert "hello from web" in user_data
 
-        dnsmasq_pid = aio.state / "network" / "dnsmasq.pid"
+        dnsmasq_pid = leases.parent / "pid"
         dnsmasq = Path("/proc", dnsmasq_pid.read_text().strip())
         assert "dnsmasq" in (dnsmasq / "cmdline").read_text()
         aio.run("down")

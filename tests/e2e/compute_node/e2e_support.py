@@ -95,9 +95,11 @@ class ComputeProcess:
         extra: str = "",
         compute_extra: str = "",
         controllers: list[str] | None = None,
+        prefix: tuple[str, ...] = (),
     ):
         self.directory = directory
         self.host = host
+        self.prefix = prefix  # e.g. `ip netns exec NS`: where the agent runs
         directory.mkdir(parents=True, exist_ok=True)
         if uri is None:
             node_xml = directory / "node.xml"
@@ -125,7 +127,14 @@ class ComputeProcess:
         self, wait_connected: bool = True, timeout: float = 60, env: dict[str, str] | None = None
     ) -> ComputeProcess:
         self.starts += 1
-        args = [sys.executable, "-m", "compute_node.main", "--config", str(self.config)]
+        args = [
+            *self.prefix,
+            sys.executable,
+            "-m",
+            "compute_node.main",
+            "--config",
+            str(self.config),
+        ]
         if self.starts == 1:
             args += [f"--enroll-token={self.token}"]  # a token may start with a dash
         with open(self.log_path, "wb") as log:

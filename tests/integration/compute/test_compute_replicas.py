@@ -12,8 +12,7 @@ import pytest
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.compute.compute_support import Compute
-from tests.support.cloud import Cloud
-from tests.support.controller import ControllerProcess, prepare, write_config
+from tests.support.replicas import controller_replicas
 from tests.support.sql import execute
 
 pytestmark = pytest.mark.postgres
@@ -23,21 +22,10 @@ HOSTS, VCPUS = 10, 10
 
 @pytest.fixture
 def replicas(request, database_server, tmp_path):
+    # The run's server (PostgreSQL or MariaDB); PostgreSQL in the SQLite run.
     server = database_server or request.getfixturevalue("postgres")
-    url = server.create_database(f"replicas_{uuid.uuid4().hex[:8]}")
-    processes, clouds = [], []
-    try:
-        for i in range(2):
-            config = write_config(tmp_path / f"controller-{i}", url)
-            prepare(config)
-            processes.append(ControllerProcess(config, tmp_path / f"controller-{i}.log").start())
-            clouds.append(Cloud(processes[-1].address))
-        yield url, clouds
-    finally:
-        for cloud in clouds:
-            cloud.close()
-        for process in processes:
-            process.terminate()
+    with controller_replicas(server, tmp_path, "replicas") as found:
+        yield found
 
 
 def test_two_replicas_never_overcommit(replicas):

@@ -109,7 +109,9 @@ def test_the_spawn_the_sweep_writes_carries_the_same_and_the_config_drive(
             outbox.finish(first.id, outbox.FAILED, None, "LOST", "lost")
             Instance.update(config_drive=True).where(Instance.id == server_id).execute()
             conductor = controller.app.compute_conductor
-            return workflow.ensure_spawn(db, conductor.settings, conductor.images, server_id)
+            return workflow.ensure_spawn(
+                db, conductor.settings, conductor.images, conductor.network, server_id
+            )
 
     assert db.call(lose_the_spawn_and_ask_for_a_config_drive) is not None
     again = _spawns(db, server_id)[-1]

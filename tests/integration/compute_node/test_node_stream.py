@@ -45,6 +45,17 @@ def zone_of(controller, node) -> str:
     return zone
 
 
+def power_commands(controller, server_id) -> int:
+    """Power commands ever written for the server."""
+    return controller.app.db.call(
+        lambda: (
+            NodeCommand.select()
+            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "power")
+            .count()
+        )
+    )
+
+
 def row(controller, model, key):
     return controller.app.db.call(lambda: model.get_or_none(model._meta.primary_key == key))
 
@@ -345,14 +356,7 @@ def test_a_task_recorded_without_its_command_gets_one_from_the_sweep(
     controller.run(controller.app.compute_conductor.sweep_once())
     servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
     controller.run(controller.app.compute_conductor.sweep_once())  # nothing more to do
-    powers = db.call(
-        lambda: (
-            NodeCommand.select()
-            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "power")
-            .count()
-        )
-    )
-    assert powers == 1
+    assert power_commands(controller, server_id) == 1
 
 
 def test_a_repeated_or_unknown_result_changes_nothing(controller, node, servers, image_id):
@@ -432,3 +436,39 @@ def test_a_malformed_message_ends_the_stream_and_records_nothing(controller, nod
     assert refused.value.code() not in (grpc.StatusCode.OK, grpc.StatusCode.UNKNOWN)
     after = row(controller, ComputeNode, node.node_id)
     assert (after.session_id, after.agent_version) == (before.session_id, before.agent_version)
+
+
+def test_a_command_written_by_another_replica_reaches_the_node(controller, node, servers, image_id):
+    """Written straight to the outbox, as another replica would, with no wake in this
+    process: the conductor's outbox watch finds it and the node runs it, once."""
+    server_id = servers.create(servers.flavor(), image_id, zone_of(controller, node))
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    conductor = controller.app.compute_conductor
+    db = controller.app.db
+
+    def stop_elsewhere():
+        with db.write_transaction():
+            lifecycle.change(server_id, task_state=states.POWERING_OFF)
+            return workflow.ensure_action(
+                db, conductor.settings, server_id, states.ACTIONS["stop"], "elsewhere"
+            )
+
+    assert db.call(stop_elsewhere) is not None
+    servers.wait_status(server_id, cpb.SERVER_STATUS_SHUTOFF)
+    assert power_commands(controller, server_id) == 1
+
+
+def test_a_node_taken_over_by_another_replica_loses_its_stream_here(controller, node):
+    """Another replica's session for this node is recorded, with nothing to wake this
+    process's stream (which no longer polls): its next heartbeat finds it and it ends."""
+    conductor = controller.app.compute_conductor
+    assert node.node_id in conductor.sessions
+    db = controller.app.db
+    db.call(
+        lambda: (
+            ComputeNode.update(session_id=str(uuid.uuid4()), session_owner="another-replica")
+            .where(ComputeNode.id == node.node_id)
+            .execute()
+        )
+    )
+    wait_until(lambda: node.node_id not in conductor.sessions, "the stream ended", timeout=60)

@@ -134,3 +134,23 @@ def test_instance_name_round_trips_through_metadata_and_foreign_domains_have_non
     text = domain_xml(spec(name="a <b> & c"), paths(), domain_type="test")
     assert instance_name_from_xml(text) == "a <b> & c"
     assert instance_name_from_xml("<domain type='test'><name>x</name></domain>") is None
+
+
+def test_ports_become_ethernet_interfaces_on_taps_named_from_the_port():
+    from compute_node.drivers.base import NicSpec
+    from compute_node.drivers.libvirt.xml import has_port_interfaces
+
+    nics = (
+        NicSpec("1f0c3a5e-aaaa", "FA:16:3E:00:00:01", "tap1f0c3a5e-aa", 1450),
+        NicSpec("2b", "fa:16:3e:00:00:02", "tap2b"),
+    )
+    text = domain_xml(spec(nics=nics), paths(), domain_type="qemu", network="bridge:br0")
+    interfaces = parse(text).findall("devices/interface")
+    assert [i.get("type") for i in interfaces] == ["ethernet", "ethernet"]
+    assert interface_macs(text) == ["fa:16:3e:00:00:01", "fa:16:3e:00:00:02"]
+    assert [i.find("target").get("dev") for i in interfaces] == ["tap1f0c3a5e-aa", "tap2b"]
+    assert interfaces[0].find("mtu").get("size") == "1450"
+    assert interfaces[1].find("mtu") is None
+    assert interfaces[0].find("source") is None  # on no bridge until the wiring plugs it
+    assert has_port_interfaces(text)
+    assert not has_port_interfaces(domain_xml(spec(), paths(), domain_type="qemu"))

@@ -97,5 +97,5 @@ def test_the_reference_lists_every_controller_option_with_its_default():
 
 def test_the_reference_lists_every_compute_node_option_with_its_default():
     code = compute_node_sections()
-    assert {"compute", "libvirt", "image_cache", "metrics"} == code.keys()
+    assert {"compute", "libvirt", "image_cache", "metrics", "network"} == code.keys()
     assert documented("stratus-compute") == code
