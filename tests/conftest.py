@@ -46,6 +46,13 @@ def database_server(request):
 
 
 @pytest.fixture(scope="session")
+def replica_server(request, database_server):
+    """A server that several controller processes share: the run's PostgreSQL or MariaDB, or
+    a PostgreSQL in the SQLite run."""
+    return database_server or request.getfixturevalue("postgres")
+
+
+@pytest.fixture(scope="session")
 def database_url(database_server, tmp_path_factory):
     """The URL of the database of this test process's controller."""
     if database_server is not None:

@@ -21,10 +21,8 @@ HOSTS, VCPUS = 10, 10
 
 
 @pytest.fixture
-def replicas(request, database_server, tmp_path):
-    # The run's server (PostgreSQL or MariaDB); PostgreSQL in the SQLite run.
-    server = database_server or request.getfixturevalue("postgres")
-    with controller_replicas(server, tmp_path, "replicas") as found:
+def replicas(replica_server, tmp_path):
+    with controller_replicas(replica_server, tmp_path, "replicas") as found:
         yield found
 
 
