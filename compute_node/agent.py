@@ -237,7 +237,7 @@ class Agent:
 
     async def _execute(self, command: pb.Command) -> None:
         try:
-            result = await self.executor.execute(command, self._image_chunks)
+            result = await self.executor.execute(command, self._image_chunks, self._upload_snapshot)
         except Exception:
             LOG.exception("command %s failed unexpectedly", command.command_id)
             return
@@ -315,6 +315,21 @@ class Agent:
         while not self._events.queue.empty():
             self._events.queue.get_nowait()
         self._events.lost = 0
+
+    async def _upload_snapshot(self, command_id: str, image_id: str, data) -> None:
+        """On the stream's channel, beside the stream: the controller's mutual-TLS listener
+        is the only way out, so the host opens no port (docs/adr/0015)."""
+        stub = self._stub
+        if stub is None:
+            raise NotConnected("no stream to the controller at the moment")
+
+        async def requests():
+            header = pb.SnapshotHeader(command_id=command_id, image_id=image_id)
+            yield pb.UploadSnapshotRequest(header=header)
+            async for chunk in data:
+                yield pb.UploadSnapshotRequest(data=chunk)
+
+        await stub.UploadSnapshot(requests())
 
     async def _image_chunks(self, image_id: str):
         """Through the session open now: a fetch tried again after a reconnect uses the new

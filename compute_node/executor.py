@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
@@ -33,7 +35,22 @@ from stratus.node.v1 import node_service_pb2 as pb
 from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
+# Commands that leave every guest's devices as they were.
+READ_ONLY_ACTIONS = ("console_output", "snapshot")
 DEFAULT_CONSOLE_BYTES = 64 * 1024
+SNAPSHOT_CHUNK_BYTES = 1024 * 1024
+# (command id, image id, the data) -> sent: the agent's upload through its controller.
+SnapshotSink = Callable[[str, str, AsyncIterator[bytes]], Awaitable[None]]
+
+
+async def _read_file(path: str) -> AsyncIterator[bytes]:
+    f = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(f.read, SNAPSHOT_CHUNK_BYTES):
+            faults.point("snapshot.uploading")
+            yield chunk
+    finally:
+        f.close()
 
 
 class CommandFailed(Exception):
@@ -52,10 +69,12 @@ class Executor:
         concurrency: int = 4,
         fetcher: ImageFetcher | None = None,
         on_guests_changed: Callable[[], None] | None = None,
+        scratch: str | None = None,
     ):
-        """`on_guests_changed` is called after a spawn or destroy ran (a guest's network
-        interfaces came or went: the network wiring plugs or forgets them)."""
+        """`on_guests_changed` is called after a command that may have made or removed a
+        guest's network interfaces ran (the network wiring plugs or forgets them)."""
         self.driver = driver
+        self.scratch = scratch  # where snapshots are written before they are sent
         self.cache = cache
         self.fetcher = fetcher or ImageFetcher(cache)
         self.journal = journal
@@ -64,8 +83,11 @@ class Executor:
         self._instance_locks: dict[str, asyncio.Lock] = {}
         self._running: dict[str, asyncio.Future] = {}
 
-    async def execute(self, command: pb.Command, images: ImageSource) -> pb.CommandResult:
-        """The command's result; a command id seen before is not run again."""
+    async def execute(
+        self, command: pb.Command, images: ImageSource, snapshots: SnapshotSink | None = None
+    ) -> pb.CommandResult:
+        """The command's result; a command id seen before is not run again. `images` brings
+        a spawn's images, `snapshots` takes a snapshot's data away."""
         action = command.WhichOneof("action")
         LOG.info(
             "command %s: %s of %s (request %s)",
@@ -96,7 +118,9 @@ class Executor:
         future = asyncio.get_running_loop().create_future()
         self._running[command.command_id] = future
         try:
-            result = await self._locked(command, lambda: self._start(command, action, images))
+            result = await self._locked(
+                command, lambda: self._start(command, action, images, snapshots)
+            )
             self.journal.finish(command.command_id, result.SerializeToString())
             faults.point("result.recorded")
             future.set_result(result)
@@ -117,11 +141,17 @@ class Executor:
         async with self.instance_lock(command.instance_id), self._slots:
             return await work()
 
-    async def _start(self, command: pb.Command, action: str, images: ImageSource):
+    async def _start(
+        self,
+        command: pb.Command,
+        action: str,
+        images: ImageSource,
+        snapshots: SnapshotSink | None,
+    ):
         """Runs with the slot held: only now is the command `started` in the journal."""
         self.journal.start(command.command_id)
         faults.point("command.started")
-        return await self._run(command, action, images)
+        return await self._run(command, action, images, snapshots)
 
     async def _info(self, uuid: str):
         try:
@@ -129,19 +159,48 @@ class Executor:
         except InstanceNotFound:
             return None
 
-    async def _run(self, command: pb.Command, action: str, images: ImageSource):
+    async def _run(
+        self,
+        command: pb.Command,
+        action: str,
+        images: ImageSource | None,
+        snapshots: SnapshotSink | None = None,
+    ):
         uuid = command.instance_id
         try:
             if action == "spawn":
-                info = await self._spawn(command, images)
+                info = await self._spawn(command, command.spawn, images)
+            elif action == "rebuild":
+                # Once begun, a rebuild never leaves the old guest: interrupted, it is gone.
+                await asyncio.to_thread(self.driver.destroy, uuid)
+                faults.point("rebuild.destroyed")
+                info = await self._spawn(command, command.rebuild.spawn, images)
             elif action == "power":
                 info = await self._power(uuid, command.power)
             elif action == "destroy":
                 await asyncio.to_thread(self.driver.destroy, uuid)
                 info = None
+            elif action == "snapshot":
+                info = await self._send_disk(
+                    command, command.snapshot.image_id, self.driver.snapshot, snapshots
+                )
+            elif action == "resize_out":
+                await self._send_disk(
+                    command, command.resize_out.image_id, self.driver.resize_out, snapshots
+                )
+                faults.point("resize.disk_sent")
+                await asyncio.to_thread(self.driver.set_aside, uuid)
+                info = None
+            elif action == "confirm_resize":
+                await asyncio.to_thread(self.driver.confirm_resize, uuid)
+                info = await self._info(uuid)
+            elif action == "revert_resize":
+                info = await asyncio.to_thread(
+                    self.driver.revert_resize, uuid, command.revert_resize.start
+                )
             else:
                 raise CommandFailed("UNKNOWN_COMMAND", f"unknown action {action}")
-            if action in ("spawn", "destroy") and self.on_guests_changed is not None:
+            if action not in READ_ONLY_ACTIONS and self.on_guests_changed is not None:
                 self.on_guests_changed()
             return convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         except CommandFailed as failure:
@@ -164,11 +223,10 @@ class Executor:
             command.command_id, pb.COMMAND_STATUS_FAILED, await self._info(uuid), code, message
         )
 
-    async def _spawn(self, command: pb.Command, images: ImageSource):
+    async def _spawn(self, command: pb.Command, spec: pb.SpawnAction, images: ImageSource):
         existing = await self._info(command.instance_id)
         if existing is not None:  # spawned already: report what exists, never boot twice
             return existing
-        spec = command.spawn
         refs = {
             "root": spec.image if spec.HasField("image") else None,
             "kernel": spec.kernel if spec.HasField("kernel") else None,
@@ -232,6 +290,32 @@ class Executor:
                 "IMAGE_UNAVAILABLE", f"could not fetch image {ref.image_id}: {exc}"
             ) from exc
 
+    async def _send_disk(
+        self,
+        command: pb.Command,
+        image_id: str,
+        write_disk: Callable[[str, str], None],
+        snapshots: SnapshotSink | None,
+    ):
+        """`write_disk(uuid, path)` (a snapshot, a resize's disk) sent into `image_id`."""
+        if snapshots is None:
+            raise CommandFailed("UNKNOWN_COMMAND", "this agent cannot send disks")
+        if self.scratch:
+            os.makedirs(self.scratch, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.scratch, prefix="disk-") as directory:
+            path = os.path.join(directory, "disk.qcow2")
+            await asyncio.to_thread(write_disk, command.instance_id, path)
+            try:
+                await snapshots(command.command_id, image_id, _read_file(path))
+            except grpc.aio.AioRpcError as exc:
+                raise CommandFailed(
+                    "SNAPSHOT_UPLOAD_FAILED",
+                    f"sending the snapshot failed: {exc.code().name} {exc.details()}",
+                ) from exc
+            except ConnectionError as exc:
+                raise CommandFailed("SNAPSHOT_UPLOAD_FAILED", str(exc)) from exc
+        return await self._info(command.instance_id)
+
     async def _power(self, uuid: str, power: pb.PowerAction):
         name, args = convert.OPERATIONS.get(power.operation, (None, ()))
         if name is None:
@@ -270,7 +354,10 @@ class Executor:
         if action == "spawn" and info is not None and info.power_state == PowerState.RUNNING:
             result = convert.result(command.command_id, pb.COMMAND_STATUS_SUCCEEDED, info)
         else:
-            if action == "spawn":
+            # A rebuild's guest may be the old one or a new one half made: either way the
+            # server goes to ERROR, and only a guest that runs is kept, for a rebuild again.
+            running = info is not None and info.power_state == PowerState.RUNNING
+            if action == "spawn" or (action == "rebuild" and not running):
                 await asyncio.to_thread(self.driver.destroy, command.instance_id)
                 info = None
             result = convert.result(

@@ -132,7 +132,11 @@ class ImageFetcher:
             except Exception as exc:
                 if not transient(exc):
                     raise
-                last = exc
+                # An attempt the deadline cut short tells nothing new: the failure before it
+                # is the one to report.
+                cut_short = isinstance(exc, TimeoutError) and self.clock() >= deadline
+                if not (cut_short and attempts > 1):
+                    last = exc
             delay = backoff.next_delay()
             if self.clock() + delay >= deadline:
                 raise FetchGaveUp(image_id, attempts, last) from last

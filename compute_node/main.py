@@ -170,6 +170,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
             journal,
             concurrency=cfg.compute.concurrency,
             on_guests_changed=network.poke if network else None,
+            scratch=cfg.path("snapshots"),
         ),
         stream_channel,
         network,

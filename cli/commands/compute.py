@@ -7,11 +7,13 @@ from pathlib import Path
 from google.protobuf import field_mask_pb2
 
 from cli import resources, wait
+from cli.commands import image as image_commands
 from cli.errors import CliError, UsageError
 from cli.formatters import ShowResult
 from cli.registry import arg, command, group
 from stratus.compute.v1 import compute_service_pb2 as pb
 from stratus.compute.v1 import compute_service_pb2_grpc as pb_grpc
+from stratus.image.v1 import image_service_pb2 as image_pb
 
 for _name, _help in [
     ("flavor", "server sizes"),
@@ -137,6 +139,19 @@ def show_flavor(flavor):
 FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
 
 
+def properties_arg(help_text: str):
+    """`--property KEY=VALUE`, repeatable, into args.properties."""
+    return arg(
+        "--property",
+        dest="properties",
+        type=resources.key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=help_text,
+    )
+
+
 @command("flavor create", help="create a flavor", output="show", columns=FLAVOR_FIELDS)
 @arg("name", help="new flavor name")
 @arg("--id", default="", help="flavor ID (default: a UUID)")
@@ -158,15 +173,7 @@ FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
     action="store_false",
     help="usable only by the projects given access",
 )
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="extra spec (repeat for more)",
-)
+@properties_arg("extra spec (repeat for more)")
 @arg("--description", default="", help="flavor description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_create(ctx, args):
@@ -247,15 +254,7 @@ def flavor_show(ctx, args):
 
 @command("flavor set", help="change a flavor's properties, description or access")
 @arg("flavor", help="flavor name or ID")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="extra spec to set (repeat for more)",
-)
+@properties_arg("extra spec to set (repeat for more)")
 @arg("--description", help="new description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_set(ctx, args):
@@ -452,15 +451,7 @@ def add_networks(ctx, server, args) -> None:
     metavar="KEY=VALUE",
     help="scheduler hint: group=SERVER_GROUP",
 )
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="metadata (repeat for more)",
-)
+@properties_arg("metadata (repeat for more)")
 @arg("--user-data", metavar="FILE", completer="file", help="file handed to the guest")
 @arg(
     "--config-drive",
@@ -586,15 +577,7 @@ def server_show(ctx, args):
 @command("server set", help="change a server's name or properties")
 @arg("server", help="server name or ID")
 @arg("--name", help="new name")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="metadata to set (repeat for more)",
-)
+@properties_arg("metadata to set (repeat for more)")
 def server_set(ctx, args):
     server = find_server(ctx, args.server)
     paths = []
@@ -667,6 +650,28 @@ def action(
 
 
 action("stop", "StopServer", pb.StopServerRequest, "SHUTOFF", "stop servers")
+action(
+    "shelve",
+    "ShelveServer",
+    pb.ShelveServerRequest,
+    "SHELVED_OFFLOADED",
+    "shelve servers: their disks saved into images, their hosts freed",
+)
+action("unshelve", "UnshelveServer", pb.UnshelveServerRequest, "ACTIVE", "unshelve servers")
+action(
+    "evacuate",
+    "EvacuateServer",
+    pb.EvacuateServerRequest,
+    "ACTIVE",
+    "build servers of a down and disabled host again on another host (admins)",
+)
+action(
+    "migrate",
+    "MigrateServer",
+    pb.MigrateServerRequest,
+    "VERIFY_RESIZE",
+    "move servers to another host (admins); confirm with server resize --confirm",
+)
 action("start", "StartServer", pb.StartServerRequest, "ACTIVE", "start servers")
 action("pause", "PauseServer", pb.PauseServerRequest, "PAUSED", "pause servers")
 action("unpause", "UnpauseServer", pb.UnpauseServerRequest, "ACTIVE", "unpause servers")
@@ -684,6 +689,108 @@ action(
         "type": pb.REBOOT_TYPE_HARD if args.hard else pb.REBOOT_TYPE_SOFT
     },
 )
+
+
+@command(
+    "server image create",
+    help="snapshot a server into a new image",
+    output="show",
+    columns=resources.fields_of(image_commands.show_image, image_pb.Image),
+)
+@arg("server", help="server name or ID")
+@arg("--name", default="", help="the image's name (default: the server's)")
+@properties_arg("image property to add (repeat for more)")
+@arg("--wait", action="store_true", help="wait until the snapshot is done")
+def server_image_create(ctx, args):
+    server = find_server(ctx, args.server)
+    made = call(
+        ctx,
+        "CreateServerImage",
+        pb.CreateServerImageRequest(
+            server_id=server.id,
+            name=args.name or server.name,
+            metadata=dict(args.properties),
+        ),
+    )
+    if args.wait:
+        watch(
+            ctx,
+            made.server,
+            f"server {server.name}",
+            status(made.server),
+            done=lambda s: s.task_state != pb.TASK_STATE_IMAGE_SNAPSHOT,
+        )
+    image = image_commands.call(ctx, "GetImage", image_pb.GetImageRequest(id=made.image_id))
+    return image_commands.show_image(image)
+
+
+@command(
+    "server rebuild", help="rebuild a server from an image", output="show", columns=SERVER_FIELDS
+)
+@arg("server", help="server name or ID")
+@arg("--image", help="image name or ID (default: the server's)")
+@arg("--name", default="", help="new name")
+@arg("--user-data", metavar="FILE", completer="file", help="new user data")
+@arg("--no-user-data", action="store_true", help="remove the user data")
+@arg("--key-name", help="new key pair")
+@arg("--no-key-name", action="store_true", help="remove the key pair")
+@arg("--wait", action="store_true", help="wait until the server is ACTIVE (or ERROR)")
+def server_rebuild(ctx, args):
+    server = find_server(ctx, args.server)
+    request = pb.RebuildServerRequest(id=server.id, name=args.name)
+    if args.image:
+        request.image_id = image_id(ctx, args.image)
+    if args.user_data:
+        request.user_data = Path(args.user_data).read_bytes()
+    elif args.no_user_data:
+        request.user_data = b""
+    if args.key_name:
+        request.key_name = args.key_name
+    elif args.no_key_name:
+        request.key_name = ""
+    rebuilt = call(ctx, "RebuildServer", request)
+    if args.wait:
+        rebuilt = watch(ctx, rebuilt, f"server {server.name}", "ACTIVE")
+    return show_server(rebuilt)
+
+
+@command("server resize", help="resize a server, or confirm or revert its resize")
+@arg("server", help="server name or ID")
+@arg("--flavor", help="the new flavor's name or ID")
+@arg("--confirm", action="store_true", help="confirm the resize (VERIFY_RESIZE -> ACTIVE)")
+@arg("--revert", action="store_true", help="revert the resize (the flavor and host before)")
+@arg("--wait", action="store_true", help="wait until the step is done")
+def server_resize(ctx, args):
+    if [bool(args.flavor), args.confirm, args.revert].count(True) != 1:
+        raise UsageError("give one of --flavor, --confirm or --revert")
+    server = find_server(ctx, args.server)
+    if args.flavor:
+        request = pb.ResizeServerRequest(id=server.id, flavor_id=find_flavor(ctx, args.flavor).id)
+        changed, goal = call(ctx, "ResizeServer", request), "VERIFY_RESIZE"
+    elif args.confirm:
+        changed = call(ctx, "ConfirmServerResize", pb.ConfirmServerResizeRequest(id=server.id))
+        goal = "ACTIVE"
+    else:
+        changed = call(ctx, "RevertServerResize", pb.RevertServerResizeRequest(id=server.id))
+        goal = "ACTIVE"
+    if args.wait:
+        watch(ctx, changed, f"server {server.name}", goal)
+
+
+@command("server lock", help="lock servers: only admins may then act on them")
+@arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
+@arg("--reason", default="", help="why the server is locked")
+def server_lock(ctx, args):
+    for name in args.servers:
+        server = find_server(ctx, name)
+        call(ctx, "LockServer", pb.LockServerRequest(id=server.id, reason=args.reason))
+
+
+@command("server unlock", help="unlock servers")
+@arg("servers", nargs="+", metavar="SERVER", help="server name or ID")
+def server_unlock(ctx, args):
+    for name in args.servers:
+        call(ctx, "UnlockServer", pb.UnlockServerRequest(id=find_server(ctx, name).id))
 
 
 @command("console log show", help="show a server's console output")

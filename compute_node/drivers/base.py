@@ -165,6 +165,7 @@ class Capabilities:
     vnc_console: bool
     lifecycle_events: bool
     copy_on_write_disks: bool
+    snapshot: bool = False
 
 
 class DriverError(Exception):
@@ -233,6 +234,7 @@ class ComputeDriver(abc.ABC):
     | vnc_console         | yes (localhost)  | no              |
     | lifecycle_events    | yes              | yes             |
     | copy_on_write_disks | yes (qcow2 overlay) | files made, not used |
+    | snapshot            | yes (paused while copied) | yes (the disk files made) |
     """
 
     capabilities: Capabilities
@@ -289,6 +291,31 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def get_info(self, uuid: str) -> InstanceInfo:
         """One guest; raises InstanceNotFound."""
+
+    def snapshot(self, uuid: str, target: str) -> None:
+        """Write the guest's root disk, as it is now, to `target` as one standalone qcow2. A
+        running guest is paused while its disk is read and runs again afterwards, whatever
+        happened. Raises InstanceNotFound, or InvalidState for a guest without a disk."""
+        raise DriverError("this driver cannot take snapshots")
+
+    def resize_out(self, uuid: str, target: str) -> None:
+        """The source's half of a resize: power the guest off (gracefully first) and write
+        its root disk to `target` as one standalone qcow2. The guest stays defined."""
+        raise DriverError("this driver cannot resize guests")
+
+    def set_aside(self, uuid: str) -> None:
+        """After resize_out, once its disk is safe elsewhere: undefine the guest, keeping its
+        files, so the same uuid can be spawned anew, here or on another host."""
+        raise DriverError("this driver cannot resize guests")
+
+    def confirm_resize(self, uuid: str) -> None:
+        """Remove the guest set aside by resize_out; nothing to do when there is none."""
+        raise DriverError("this driver cannot resize guests")
+
+    def revert_resize(self, uuid: str, start: bool) -> InstanceInfo:
+        """Define the guest set aside by resize_out again (and start it when `start`); a
+        guest of that uuid defined meanwhile must have been destroyed first."""
+        raise DriverError("this driver cannot resize guests")
 
     @abc.abstractmethod
     def list_instances(self) -> dict[str, InstanceInfo]:

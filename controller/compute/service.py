@@ -21,7 +21,7 @@ from controller.compute.api.quotas import Quotas
 from controller.compute.api.servicer import ComputeServicer
 from controller.compute.conductor import gauges, workflow
 from controller.compute.conductor.conductor import Conductor
-from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor.config import ConductorSection, ResizeSection
 from controller.compute.conductor.placing import BuildQueue
 from controller.compute.conductor.stream import NodeServicer
 from controller.compute.records import lifecycle
@@ -64,6 +64,8 @@ def setup(app):
         network,
         service_down_time=settings.service_down_time,
         max_message_bytes=app.config.controller.max_message_bytes,
+        placement=placement,
+        resize_settings=app.config.section(ResizeSection),
     )
     quotas = Quotas(app.db, settings.quota_defaults(), servers.count_for_quota)
     feed = ChangeFeed(app.db, settings.watch_interval, app.limits.watch_queue_size)
@@ -78,10 +80,12 @@ def setup(app):
         feed,
         app.slots,
         network,
+        create_snapshot=images.create_snapshot,
     )
 
     network.listeners.append(conductor.wake_all)
     lifecycle.released.append(network.release)
+    lifecycle.moved.append(network.bind)
     app.compute_placement = placement
     app.compute_conductor = conductor
     gauges.watch(conductor)

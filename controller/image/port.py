@@ -4,12 +4,15 @@
   see (an ImageInfo, or None), in a database worker;
 - `boot_images(image_id)`: what a spawn boots from, in a database worker (the claim's
   transaction: one prepared statement per image);
-- `open_data(image_id, chunk_size)`: the data a compute node fetches, from the store.
+- `open_data(image_id, chunk_size)`: the data a compute node fetches, from the store;
+- `create_snapshot(...)`, `upload_snapshot(...)`, `kill_snapshot(...)`: a server's snapshot
+  as Nova makes one (a queued image, its data from the node, killed if the node fails).
 Nothing outside the image area reads its tables or its store.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,7 +23,8 @@ from controller.db.prepared import Param, Prepared
 from controller.image import images
 from controller.image.access import Caller
 from controller.image.models import Image, ImageProperty
-from controller.image.vocabulary import ACTIVE
+from controller.image.upload import Uploader
+from controller.image.vocabulary import ACTIVE, KILLED, PRIVATE, QUEUED, SAVING
 from store_backends import Store, aio
 from stratus_common import faults
 from stratus_common.errors import FailedPrecondition, NotFound
@@ -111,10 +115,27 @@ def _location(image_id: str) -> str:
     return row[1]
 
 
+# Properties of a base image a snapshot does not inherit: Nova sets its own.
+_NOT_INHERITED = {"image_type", "instance_uuid", "base_image_ref", "image_location"}
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """A server's snapshot as CreateServerImage asks for it."""
+
+    project_id: str
+    name: str
+    instance_id: str
+    base_image_id: str
+    min_disk_gb: int
+    metadata: dict[str, str]
+
+
 class ImagePort:
-    def __init__(self, db: Database, store: Store):
+    def __init__(self, db: Database, store: Store, settings=None):
         self.db = db
         self.store = store
+        self.settings = settings  # ImageSection: limits of snapshots as of any image
 
     @staticmethod
     def lookup(image_id: str, project_id: str, is_admin: bool) -> ImageInfo | None:
@@ -150,3 +171,67 @@ class ImagePort:
         location = await self.db.run(_location, image_id)
         faults.point("image.serving")  # a node's fetch has begun
         return aio.get(self.store, location, 0, chunk_size)
+
+    def create_snapshot(self, request: SnapshotRequest) -> str:
+        """A queued qcow2 image of the server's project with Nova's snapshot properties and
+        those of the image the server was built from (so a kernel_id, ramdisk_id or
+        os_command_line still boots it); in the caller's write transaction."""
+        base = Image.get_or_none(Image.id == request.base_image_id)
+        inherited = {
+            row.name: row.value
+            for row in ImageProperty.select().where(ImageProperty.image == request.base_image_id)
+            if row.name not in _NOT_INHERITED
+        }
+        properties = {
+            **inherited,
+            **request.metadata,
+            "image_type": "snapshot",
+            "instance_uuid": request.instance_id,
+            "base_image_ref": request.base_image_id,
+        }
+        image = images.create(
+            self.db,
+            self.settings,
+            Caller(request.project_id),
+            {
+                "name": request.name,
+                "owner": request.project_id,
+                "visibility": PRIVATE,
+                "disk_format": "qcow2",
+                "container_format": "bare",
+                "min_disk": request.min_disk_gb,
+                "min_ram": base.min_ram if base is not None else 0,
+                "properties": properties,
+            },
+        )
+        return str(image.id)
+
+    async def upload_snapshot(self, image_id: str, chunks: AsyncIterator[bytes]) -> ImageRef:
+        """Stores a queued snapshot's data as any upload is stored (inspected, hashed, within
+        the size cap and the project's quota) and activates it; the image goes back to
+        queued if the data fails."""
+        uploader = Uploader(self.db, self.store, self.settings)
+        image = await uploader.upload(Caller(None, is_admin=True), image_id, chunks)
+        return ImageRef(image.id, image.disk_format, image.os_hash_value, image.size)
+
+    @staticmethod
+    def kill_snapshot(image_id: str) -> bool:
+        """A snapshot whose node failed midway is killed (Glance's state for an image whose
+        data never came), unless its data came after all."""
+        return bool(
+            Image.update(status=KILLED, upload_id=None, upload_heartbeat_at=None)
+            .where(Image.id == image_id, Image.status.in_([QUEUED, SAVING]))
+            .execute()
+        )
+
+    async def discard(self, image_id: str) -> None:
+        """Deletes an image the compute area made for its own use (a resize's disk in
+        transit), record and data; one already gone is no error."""
+        try:
+            location = await self.db.run(
+                images.mark_deleted, self.db, Caller(None, is_admin=True), image_id
+            )
+        except NotFound:
+            return
+        if location:
+            await asyncio.to_thread(self.store.delete, location)

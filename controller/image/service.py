@@ -34,7 +34,7 @@ def setup(app):
     store = open_store(app.config)
     registry = ImageRegistry(app.db, store, settings)
     app.images, app.image_store = registry, store
-    app.image_port = ImagePort(app.db, store)
+    app.image_port = ImagePort(app.db, store, settings)
     app.enforcer.register(policies.RULES)
     app.add_public_service(
         ImageServicer(registry, app.slots), pb.DESCRIPTOR.services_by_name["ImageService"]

@@ -9,9 +9,9 @@ from compute_node.drivers.base import DriverError
 GiB = 1024**3
 
 
-def _qemu_img(*args: str) -> None:
+def _qemu_img(*args: str, timeout: float = 120) -> None:
     try:
-        subprocess.run(["qemu-img", *args], check=True, capture_output=True, timeout=120)
+        subprocess.run(["qemu-img", *args], check=True, capture_output=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise DriverError("qemu-img is not installed") from exc
     except subprocess.CalledProcessError as exc:
@@ -30,3 +30,9 @@ def create_overlay(path: str, base: str, base_format: str, size_gb: int = 0) -> 
 
 def create_blank(path: str, size_gb: int) -> None:
     _qemu_img("create", "-q", "-f", "qcow2", path, str(size_gb * GiB))
+
+
+def flatten(source: str, target: str, timeout: float = 3600) -> None:
+    """`source` and its backing chain as one standalone qcow2 (no backing file: the image
+    service refuses those). -U reads an image a paused guest's QEMU still holds open."""
+    _qemu_img("convert", "-U", "-q", "-O", "qcow2", source, target, timeout=timeout)

@@ -9,6 +9,7 @@ when the agent stops.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -103,6 +104,7 @@ class LibvirtDriver(ComputeDriver):
             vnc_console=real,
             lifecycle_events=True,
             copy_on_write_disks=True,
+            snapshot=True,
         )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -272,17 +274,22 @@ class LibvirtDriver(ComputeDriver):
     @_changes_domains
     def destroy(self, uuid: str) -> None:
         with self._instance_lock(uuid):
-            try:
-                guest = Guest.lookup(self.host.conn, uuid)
-            except InstanceNotFound:
-                guest = None
-            if guest is not None:
-                guest.power_off()
-                faults.point("domain.powered_off")
-                guest.undefine()
-            shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
-            if self.image_cache is not None:
-                self.image_cache.release_instance(uuid)
+            self._remove_guest(uuid)
+            shutil.rmtree(self._aside(uuid), ignore_errors=True)  # a resize's old guest
+
+    def _remove_guest(self, uuid: str) -> None:
+        """The guest, its directory and its image references, whatever exists of them."""
+        try:
+            guest = Guest.lookup(self.host.conn, uuid)
+        except InstanceNotFound:
+            guest = None
+        if guest is not None:
+            guest.power_off()
+            faults.point("domain.powered_off")
+            guest.undefine()
+        shutil.rmtree(self._instance_dir(uuid), ignore_errors=True)
+        if self.image_cache is not None:
+            self.image_cache.release_instance(uuid)
 
     # -- power actions -------------------------------------------------------------------
 
@@ -365,6 +372,105 @@ class LibvirtDriver(ComputeDriver):
             elif state is not PowerState.RUNNING:
                 raise InvalidState(f"instance {uuid} is not suspended")
             return self._info(guest)
+
+    # -- disks ---------------------------------------------------------------------------
+
+    def snapshot(self, uuid: str, target: str) -> None:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            source = os.path.join(self._instance_dir(uuid), "disk")
+            if not os.path.exists(source):
+                raise InvalidState(f"instance {uuid} has no root disk to snapshot")
+            # Paused, the guest writes nothing while its disk is read: the copy is what a
+            # sudden power cut would leave (what the guest has synced is in it).
+            pause = guest.power_state() is PowerState.RUNNING
+            if pause:
+                guest.pause()
+            try:
+                faults.point("snapshot.paused")
+                disk.flatten(source, target)
+            finally:
+                if pause:
+                    guest.unpause()
+
+    def _aside(self, uuid: str) -> str:
+        return self._instance_dir(uuid) + "_resize"
+
+    @_changes_domains
+    def resize_out(self, uuid: str, target: str) -> None:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            source = os.path.join(self._instance_dir(uuid), "disk")
+            if not os.path.exists(source):
+                raise InvalidState(f"instance {uuid} has no root disk to move")
+            running = guest.power_state() is not PowerState.SHUTOFF
+            if running and not guest.shutdown(self.config.shutdown_timeout):
+                guest.power_off()
+            disk.flatten(source, target)
+            faults.point("resize.disk_copied")
+
+    @_changes_domains
+    def set_aside(self, uuid: str) -> None:
+        with self._instance_lock(uuid):
+            guest = self._guest(uuid)
+            directory, aside = self._instance_dir(uuid), self._aside(uuid)
+            try:
+                xml = guest.domain.XMLDesc(0)
+            except libvirt.libvirtError as exc:
+                raise libvirt_error(f"instance {uuid}", exc) from exc
+            shutil.rmtree(aside, ignore_errors=True)
+            os.rename(directory, aside)
+            with open(os.path.join(aside, "domain.xml"), "w") as f:
+                f.write(xml)
+            held = self._held_images(uuid)
+            with open(os.path.join(aside, "images.json"), "w") as f:
+                json.dump(held, f)
+            guest.undefine()
+
+    def confirm_resize(self, uuid: str) -> None:
+        with self._instance_lock(uuid):
+            aside = self._aside(uuid)
+            held = self._held_aside(aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            defined = os.path.isdir(self._instance_dir(uuid))
+            if self.image_cache is not None and not defined:  # the guest lives elsewhere now
+                for image_id in held:
+                    self.image_cache.release(image_id, uuid)
+
+    @_changes_domains
+    def revert_resize(self, uuid: str, start: bool) -> InstanceInfo:
+        with self._instance_lock(uuid):
+            directory, aside = self._instance_dir(uuid), self._aside(uuid)
+            if not os.path.isdir(aside):
+                raise InvalidState(f"instance {uuid} has no guest set aside to go back to")
+            self._remove_guest(uuid)  # the resized guest, when it was made on this host
+            os.rename(aside, directory)
+            with open(os.path.join(directory, "domain.xml")) as f:
+                xml = f.read()
+            if self.image_cache is not None:
+                for image_id in self._held_aside(directory):
+                    self.image_cache.acquire(image_id, uuid)
+            try:
+                guest = Guest(self.host.conn.defineXML(xml))
+            except libvirt.libvirtError as exc:
+                raise DriverError(f"define {uuid}: {exc.get_error_message()}") from exc
+            if start:
+                guest.start()
+            return self._info(guest)
+
+    def _held_images(self, uuid: str) -> list[str]:
+        cache = self.image_cache
+        if cache is None:
+            return []
+        return [i for i in cache.image_ids() if uuid in cache.references(i)]
+
+    @staticmethod
+    def _held_aside(directory: str) -> list[str]:
+        try:
+            with open(os.path.join(directory, "images.json")) as f:
+                return list(json.load(f))
+        except FileNotFoundError:
+            return []
 
     # -- inventory and stats -------------------------------------------------------------
 

@@ -17,6 +17,11 @@ STATUS = {
     "SUSPENDED": pb.SERVER_STATUS_SUSPENDED,
     "ERROR": pb.SERVER_STATUS_ERROR,
     "DELETED": pb.SERVER_STATUS_DELETED,
+    "REBUILD": pb.SERVER_STATUS_REBUILD,
+    "RESIZE": pb.SERVER_STATUS_RESIZE,
+    "VERIFY_RESIZE": pb.SERVER_STATUS_VERIFY_RESIZE,
+    "REVERT_RESIZE": pb.SERVER_STATUS_REVERT_RESIZE,
+    "SHELVED_OFFLOADED": pb.SERVER_STATUS_SHELVED_OFFLOADED,
 }
 
 # A status filter selects servers by vm_state (the task refines BUILD/REBOOT only in display).
@@ -30,6 +35,8 @@ STATUS_FILTER = {
     pb.SERVER_STATUS_DELETED: (states.DELETED,),
     pb.SERVER_STATUS_REBOOT: (states.ACTIVE,),
     pb.SERVER_STATUS_HARD_REBOOT: (states.ACTIVE,),
+    pb.SERVER_STATUS_VERIFY_RESIZE: (states.RESIZED,),
+    pb.SERVER_STATUS_SHELVED_OFFLOADED: (states.SHELVED_OFFLOADED,),
 }
 
 TASK = {
@@ -45,6 +52,14 @@ TASK = {
     states.SUSPENDING: pb.TASK_STATE_SUSPENDING,
     states.RESUMING: pb.TASK_STATE_RESUMING,
     states.DELETING: pb.TASK_STATE_DELETING,
+    states.IMAGE_SNAPSHOT: pb.TASK_STATE_IMAGE_SNAPSHOT,
+    states.REBUILDING: pb.TASK_STATE_REBUILDING,
+    states.RESIZE_PREP: pb.TASK_STATE_RESIZE_PREP,
+    states.RESIZE_MIGRATING: pb.TASK_STATE_RESIZE_MIGRATING,
+    states.RESIZE_FINISH: pb.TASK_STATE_RESIZE_FINISH,
+    states.RESIZE_CONFIRMING: pb.TASK_STATE_RESIZE_CONFIRMING,
+    states.RESIZE_REVERTING: pb.TASK_STATE_RESIZE_REVERTING,
+    states.SHELVING: pb.TASK_STATE_SHELVING,
 }
 
 POWER = {
@@ -118,6 +133,8 @@ def server(row, show_host: bool) -> pb.Server:
         launch_time=timestamp(row.launched_at),
         revision=row.revision,
         config_drive=row.config_drive,
+        locked=row.locked,
+        locked_reason=row.locked_reason or "",
     )
     if row.vm_state == states.ERROR and row.fault_message:
         msg.fault.CopyFrom(

@@ -46,6 +46,20 @@ def get_node(node_id: str) -> ComputeNode:
     return get_or_not_found(ComputeNode, node_id, "compute_service")
 
 
+def is_up(up, node_id: str) -> bool:
+    """Whether the host is up by `up(heartbeat_at, forced_down)`; a host gone is down."""
+    node = ComputeNode.get_or_none(ComputeNode.id == node_id)
+    return node is not None and up(node.heartbeat_at, node.forced_down)
+
+
+def up_and_enabled(up, node_id: str) -> tuple[bool, bool]:
+    """(up by `up(heartbeat_at, forced_down)`, enabled) of a host; a host gone is neither."""
+    node = ComputeNode.get_or_none(ComputeNode.id == node_id)
+    if node is None:
+        return False, False
+    return bool(up(node.heartbeat_at, node.forced_down)), bool(node.enabled)
+
+
 def set_enabled(node_id: str, enabled: bool, reason: str = "") -> ComputeNode:
     node = get_node(node_id)
     node.enabled = enabled

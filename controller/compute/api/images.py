@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from controller.image.port import ImageInfo
+from controller.image.port import ImageInfo, SnapshotRequest
 from stratus_common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 GIB = 1024**3
@@ -14,6 +14,8 @@ GIB = 1024**3
 # (image_id, project_id, is_admin) -> ImageInfo, or None when missing or not visible; called
 # in a database worker, so a batch of creates asks once per image
 ImageLookup = Callable[[str, str, bool], "ImageInfo | None"]
+# A server's snapshot as a queued image -> its id; in the caller's write transaction
+CreateSnapshot = Callable[[SnapshotRequest], str]
 
 
 def check_bootable(image: ImageInfo | None, image_id: str, flavor) -> dict:

@@ -7,19 +7,34 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from peewee import fn
 
 from controller import validation
-from controller.compute.records import actions, lifecycle, states
+from controller.compute.api import flavors, images, keypairs
+from controller.compute.records import (
+    actions,
+    allocations,
+    host_cleanup,
+    lifecycle,
+    migrations,
+    states,
+)
 from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
 from controller.db import statements
 from controller.db.database import locked
 from controller.db.paging import paginate
 from controller.db.prepared import Param, Prepared
 from controller.db.queries import utcnow
-from stratus_common.errors import AlreadyExists, InvalidArgument, NotFound, StratusError
+from stratus_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    StratusError,
+)
 
 MAX_METADATA_ITEMS = 128
 # Nova's limit, on the user data once base64-encoded: 49,149 bytes as given.
@@ -316,25 +331,269 @@ def request_action(db, caller, server_id: str, action: states.Action) -> Instanc
     """Checks the state allows it and marks the task; the conductor then does it."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
         states.check_action(action, row.vm_state, row.task_state, row.host)
         lifecycle.change(server_id, task_state=action.task_state)
         actions.start(server_id, action.name.split("_")[0], caller)
     return get(caller, server_id)
 
 
-def request_delete(db, caller, server_id: str) -> bool:
-    """Marks the server deleting; True when its host must destroy it (the conductor's
-    delete). A server never placed, or still being placed, is deleted at once: a claim
-    racing with this sees the deletion and rolls back."""
+# What a delete asks of the conductor next.
+ON_HOST, LOCAL, NOTHING = "on_host", "local", "nothing"
+
+
+def request_delete(
+    db, caller, server_id: str, host_up: Callable[[str], bool]
+) -> tuple[str, str | None]:
+    """Marks the server deleting. ON_HOST: its host must destroy it (the conductor's delete).
+    LOCAL: its host is down, so the server is deleted now and its claim freed, and the host
+    destroys the guest when it comes back (Nova's local delete; also the way out of a delete
+    stuck on a dead host). NOTHING: a server never placed, or still being placed, is deleted
+    at once: a claim racing with this sees the deletion and rolls back. With it, the image a
+    shelved server's disk was saved into, which goes with the server."""
     with db.write_transaction():
         row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "delete")
+        if row.node_id and not host_up(row.node_id):
+            if row.task_state != states.DELETING:
+                actions.start(server_id, "delete", caller)
+            lifecycle.change(server_id, task_state=states.DELETING)
+            actions.event(server_id, "delete", "local_delete", actions.SUCCESS, row.host or "")
+            host_cleanup.remember(server_id, row.node_id, host_cleanup.DELETED_WHILE_DOWN)
+            lifecycle.mark_deleted(server_id)
+            return LOCAL, None
         if row.task_state == states.DELETING:
-            return bool(row.host)
+            return (ON_HOST if row.host else NOTHING), None
         lifecycle.change(server_id, task_state=states.DELETING)
         actions.start(server_id, "delete", caller)
         if not row.host:
             lifecycle.mark_deleted(server_id)
-        return bool(row.host)
+            return NOTHING, row.shelved_image_id
+        return ON_HOST, None
+
+
+def set_locked(db, caller, server_id: str, locked: bool, reason: str = "") -> Instance:
+    """Nova's lock and unlock. The lock remembers whether the owner's project or an admin of
+    another project took it; only admins may lift a lock an admin took (Nova's
+    unlock_override)."""
+    if len(reason) > 255:
+        raise InvalidArgument("reason", "at most 255 characters")
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        if locked and not row.locked:
+            by = "owner" if row.project_id == caller.project_id else "admin"
+            lifecycle.change(server_id, locked=True, locked_by=by, locked_reason=reason or None)
+            actions.start(server_id, "lock", caller)
+            actions.finish(server_id, "lock", actions.SUCCESS)
+        elif not locked and row.locked:
+            if row.locked_by == "admin" and not caller.is_admin:
+                raise FailedPrecondition(
+                    "the server was locked by an administrator", reason="SERVER_LOCKED_BY_ADMIN"
+                )
+            lifecycle.change(server_id, locked=False, locked_by=None, locked_reason=None)
+            actions.start(server_id, "unlock", caller)
+            actions.finish(server_id, "unlock", actions.SUCCESS)
+    return get(caller, server_id)
+
+
+def request_disk_save(
+    db,
+    caller,
+    server_id: str,
+    action: states.Action,
+    create_image: Callable[[Instance], str],
+    send: Callable[[Instance, str], None],
+) -> tuple[Instance, str]:
+    """Nova's createImage, or shelve: in one transaction, the state checked, the task set,
+    the queued image made (`create_image(server) -> image id`) and the host's command written
+    (`send(server, image id)`), so either is all asked for or not at all."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
+        states.check_action(action, row.vm_state, row.task_state, row.host)
+        image_id = create_image(row)
+        shelving = action is states.SHELVE
+        lifecycle.change(
+            server_id,
+            task_state=action.task_state,
+            **({"shelved_image_id": image_id} if shelving else {}),
+        )
+        actions.start(server_id, action.name, caller, event="shelve" if shelving else "snapshot")
+        send(row, image_id)
+    return get(caller, server_id), image_id
+
+
+def request_unshelve(db, caller, server_id: str) -> Instance:
+    """Nova's unshelve: the server waits for a host again, to be built from its saved disk."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "unshelve")
+        states.check_action(states.UNSHELVE, row.vm_state, row.task_state, row.host)
+        actions.start(server_id, "unshelve", caller, event="schedule")
+        lifecycle.change(
+            server_id, vm_state=states.BUILDING, task_state=states.SCHEDULING, attempts=0
+        )
+    return get(caller, server_id)
+
+
+@dataclass
+class RebuildRequest:
+    """What RebuildServer changes; None (or "") leaves it as it is."""
+
+    image_id: str = ""
+    name: str = ""
+    user_data: bytes | None = None
+    key_name: str | None = None
+
+
+def check_rebuild(req: RebuildRequest) -> None:
+    if req.image_id:
+        validation.uuid("image_id", req.image_id)
+    if req.name:
+        validation.name("name", req.name)
+    if req.user_data and base64_length(len(req.user_data)) > MAX_USER_DATA_BASE64:
+        raise InvalidArgument(
+            "user_data", f"at most {MAX_USER_DATA_BASE64} bytes once base64-encoded"
+        )
+
+
+def request_rebuild(
+    db,
+    caller,
+    server_id: str,
+    req: RebuildRequest,
+    image_lookup: Callable[[str, str, bool], object],
+    send: Callable[[Instance], None],
+) -> Instance:
+    """Nova's rebuild: in one transaction, the state checked, the new image, name and guest
+    data written, the task set and the host's command written (`send(server)`)."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "rebuild")
+        states.check_action(states.REBUILD, row.vm_state, row.task_state, row.host)
+        image_id = req.image_id or row.image_id
+        image = image_lookup(image_id, caller.project_id, caller.is_admin)
+        values: dict = {
+            "image_id": image_id,
+            "image_properties": images.check_bootable(image, image_id, row),
+            "task_state": states.REBUILDING,
+        }
+        if req.name:
+            values["name"] = req.name
+        if req.user_data is not None:
+            values["user_data"] = req.user_data or None
+        if req.key_name is not None:
+            values["key_name"] = req.key_name
+            values["key_data"] = _public_key(caller, req.key_name)
+        lifecycle.change(server_id, **values)
+        actions.start(server_id, "rebuild", caller)
+        send(Instance.get_by_id(server_id))
+    return get(caller, server_id)
+
+
+def _public_key(caller, key_name: str) -> str:
+    if not key_name:
+        return ""
+    try:
+        return str(keypairs.get(caller, key_name).public_key)
+    except NotFound:
+        raise InvalidArgument("key_name", "no such key pair", reason="KEY_PAIR_NOT_FOUND") from None
+
+
+def request_resize(db, caller, server_id: str, flavor_id: str) -> Instance:
+    """Nova's resize: in one transaction, the state checked, the migration recorded (the old
+    allocation now its), the new flavor on the server and the task set; the conductor then
+    claims it (Conductor.resize). Disks only grow."""
+    if not flavor_id:
+        raise InvalidArgument("flavor_id", "is required")
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, "resize")
+        states.check_action(states.RESIZE, row.vm_state, row.task_state, row.host)
+        try:
+            flavor = flavors.get(flavor_id, caller)
+        except NotFound:
+            raise InvalidArgument(
+                "flavor_id", "no such flavor", reason="FLAVOR_NOT_FOUND"
+            ) from None
+        if flavor.id == row.flavor_id:
+            raise InvalidArgument(
+                "flavor_id", "the server has this flavor already", reason="SAME_FLAVOR"
+            )
+        if flavor.disk_gb < row.disk_gb or flavor.ephemeral_gb < row.ephemeral_gb:
+            raise InvalidArgument(
+                "flavor_id",
+                f"disks only grow: the server has {row.disk_gb} GB, the flavor {flavor.disk_gb}",
+                reason="FLAVOR_DISK_SMALLER",
+            )
+        new_flavor = {
+            "flavor_id": flavor.id,
+            "flavor_name": flavor.name,
+            "vcpus": flavor.vcpus,
+            "ram_mb": flavor.ram_mb,
+            "disk_gb": flavor.disk_gb,
+            "ephemeral_gb": flavor.ephemeral_gb,
+            "swap_mb": flavor.swap_mb,
+            "extra_specs": flavor.extra_specs,
+        }
+        migrations.start(row, new_flavor)
+        lifecycle.change(server_id, task_state=states.RESIZE_PREP, **new_flavor)
+        actions.start(server_id, "resize", caller, event="schedule")
+    return get(caller, server_id)
+
+
+def request_migrate(db, caller, server_id: str) -> Instance:
+    """Nova's cold migration: a resize to the same flavor, always to another host."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_action(states.MIGRATE, row.vm_state, row.task_state, row.host)
+        migrations.start(row, migrations.flavor_of(row), migrations.COLD)
+        lifecycle.change(server_id, task_state=states.RESIZE_PREP)
+        actions.start(server_id, "migrate", caller, event="schedule")
+    return get(caller, server_id)
+
+
+def request_evacuate(db, caller, server_id: str, host_state: Callable[[str], tuple]) -> Instance:
+    """Nova's evacuate: in one transaction, the host checked dead (`host_state(node_id)` ->
+    (up, enabled)), the stale copy remembered for when it returns, the claim freed and the
+    server waiting for a host again, to be built from its image like a new one."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_action(states.EVACUATE, row.vm_state, row.task_state, row.host)
+        up, enabled = host_state(row.node_id)
+        if up or enabled:
+            raise FailedPrecondition(
+                f"host {row.host} must be down and disabled to evacuate its servers",
+                reason="HOST_NOT_DOWN_AND_DISABLED",
+                host=row.host or "",
+            )
+        host_cleanup.remember(server_id, row.node_id, host_cleanup.EVACUATED)
+        allocations.release(server_id)
+        actions.start(server_id, "evacuate", caller, event="schedule")
+        lifecycle.change(
+            server_id,
+            vm_state=states.BUILDING,
+            task_state=states.SCHEDULING,
+            host=None,
+            node_id=None,
+            attempts=0,
+        )
+    return get(caller, server_id)
+
+
+def request_resize_end(
+    db, caller, server_id: str, action: states.Action, send: Callable[[Instance], None]
+) -> Instance:
+    """ConfirmServerResize or RevertServerResize: the state checked, the task set and the
+    step's commands written (`send(server)`), in one transaction."""
+    with db.write_transaction():
+        row = _lock(db, caller, server_id)
+        states.check_unlocked(row.locked, caller.is_admin, action.name)
+        states.check_action(action, row.vm_state, row.task_state, row.host)
+        lifecycle.change(server_id, task_state=action.task_state)
+        actions.start(server_id, action.name, caller)
+        send(row)
+    return get(caller, server_id)
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:

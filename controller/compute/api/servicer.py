@@ -22,9 +22,10 @@ from controller.compute.api import (
 from controller.compute.api.caller import Caller
 from controller.compute.api.config import ComputeSection
 from controller.compute.api.feed import ChangeFeed
-from controller.compute.api.images import ImageLookup
+from controller.compute.api.images import CreateSnapshot, ImageLookup
 from controller.compute.api.quota_rules import QuotaValues
 from controller.compute.api.quotas import Quotas
+from controller.compute.conductor import resizes
 from controller.compute.conductor.conductor import Conductor
 from controller.compute.records import actions, lifecycle, states
 from controller.compute.scheduler.host_records import HostRecords
@@ -32,6 +33,7 @@ from controller.compute.scheduler.placement import Placement
 from controller.db.batching import Batcher
 from controller.db.database import Database
 from controller.db.paging import page_request
+from controller.image.port import SnapshotRequest
 from controller.limits.slots import Slots
 from controller.logs import request_id_var
 from controller.network.port import NetworkPort
@@ -66,8 +68,11 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
         feed: ChangeFeed,
         slots: Slots,
         network: NetworkPort,
+        create_snapshot: CreateSnapshot | None = None,
     ):
         self.db = db
+        self.image_lookup = image_lookup
+        self.create_snapshot = create_snapshot
         self.feed = feed
         self.slots = slots
         self.settings = settings
@@ -237,11 +242,33 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
 
     @rpc("compute:delete_server")
     async def DeleteServer(self, request, context):
-        on_host = await self.db.run(servers.request_delete, self.db, _caller(), request.id)
-        if on_host:
+        then, shelved_image = await self.db.run(
+            servers.request_delete,
+            self.db,
+            _caller(),
+            request.id,
+            functools.partial(hosts.is_up, self.host_records.is_up),
+        )
+        if then == servers.ON_HOST:
             await self.conductor.delete(request.id)
+        elif then == servers.LOCAL:
+            await self.conductor.deleted_locally(request.id)
+        if shelved_image:
+            await self.conductor.images.discard(shelved_image)
         self.placement.invalidate()
         return EMPTY
+
+    @rpc("compute:lock_server")
+    async def LockServer(self, request, context):
+        row = await self.db.run(
+            servers.set_locked, self.db, _caller(), request.id, True, request.reason
+        )
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:unlock_server")
+    async def UnlockServer(self, request, context):
+        row = await self.db.run(servers.set_locked, self.db, _caller(), request.id, False)
+        return convert.server(row, self._show_host())
 
     async def _act(self, server_id: str, action_name: str):
         action = states.ACTIONS[action_name]
@@ -277,6 +304,128 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     @rpc("compute:resume_server")
     async def ResumeServer(self, request, context):
         return await self._act(request.id, "resume")
+
+    @rpc("compute:create_server_image")
+    async def CreateServerImage(self, request, context):
+        validation.name("name", request.name)
+        metadata = servers.check_metadata(dict(request.metadata), "metadata")
+
+        row, image_id = await self._save_disk(
+            request.server_id, states.CREATE_IMAGE, lambda row: request.name, metadata
+        )
+        return pb.CreateServerImageResponse(
+            image_id=image_id, server=convert.server(row, self._show_host())
+        )
+
+    async def _save_disk(self, server_id: str, action, name_of, metadata: dict):
+        caller = _caller()
+
+        def create_image(row) -> str:
+            return self.create_snapshot(
+                SnapshotRequest(
+                    project_id=row.project_id,
+                    name=name_of(row),
+                    instance_id=row.id,
+                    base_image_id=row.image_id,
+                    min_disk_gb=row.disk_gb,
+                    metadata=metadata,
+                )
+            )
+
+        row, image_id = await self.db.run(
+            servers.request_disk_save,
+            self.db,
+            caller,
+            server_id,
+            action,
+            create_image,
+            self.conductor.disk_sender(action, caller.request_id),
+        )
+        self.conductor.wake(row.node_id)
+        return row, image_id
+
+    @rpc("compute:shelve_server")
+    async def ShelveServer(self, request, context):
+        row, _ = await self._save_disk(
+            request.id, states.SHELVE, lambda row: f"{row.name}-shelved", {}
+        )
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:unshelve_server")
+    async def UnshelveServer(self, request, context):
+        row = await self.db.run(servers.request_unshelve, self.db, _caller(), request.id)
+        await self.conductor.build(row.id)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:rebuild_server")
+    async def RebuildServer(self, request, context):
+        req = servers.RebuildRequest(
+            image_id=request.image_id,
+            name=request.name,
+            user_data=request.user_data if request.HasField("user_data") else None,
+            key_name=request.key_name if request.HasField("key_name") else None,
+        )
+        servers.check_rebuild(req)
+        caller = _caller()
+        row = await self.db.run(
+            servers.request_rebuild,
+            self.db,
+            caller,
+            request.id,
+            req,
+            self.image_lookup,
+            self.conductor.rebuild_sender(caller.request_id),
+        )
+        self.conductor.wake(row.node_id)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:resize_server")
+    async def ResizeServer(self, request, context):
+        row = await self.db.run(
+            servers.request_resize, self.db, _caller(), request.id, request.flavor_id
+        )
+        await self.conductor.resize(row.id, row.host)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:migrate_server")
+    async def MigrateServer(self, request, context):
+        row = await self.db.run(servers.request_migrate, self.db, _caller(), request.id)
+        await self.conductor.resize(row.id, row.host, same_host=False)
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:evacuate_server")
+    async def EvacuateServer(self, request, context):
+        row = await self.db.run(
+            servers.request_evacuate,
+            self.db,
+            _caller(),
+            request.id,
+            functools.partial(hosts.up_and_enabled, self.host_records.is_up),
+        )
+        await self.conductor.deleted_locally(row.id)  # none of its old host's commands run
+        await self.conductor.build(row.id)
+        self.placement.invalidate()
+        return convert.server(row, self._show_host())
+
+    async def _end_resize(self, server_id: str, action, send):
+        row = await self.db.run(
+            servers.request_resize_end,
+            self.db,
+            _caller(),
+            server_id,
+            action,
+            self.conductor.resize_sender(send),
+        )
+        self.conductor.wake_all()
+        return convert.server(row, self._show_host())
+
+    @rpc("compute:confirm_server_resize")
+    async def ConfirmServerResize(self, request, context):
+        return await self._end_resize(request.id, states.CONFIRM_RESIZE, resizes.send_confirm)
+
+    @rpc("compute:revert_server_resize")
+    async def RevertServerResize(self, request, context):
+        return await self._end_resize(request.id, states.REVERT_RESIZE, resizes.send_revert)
 
     @rpc("compute:watch_servers", deferred=True)
     async def WatchServers(self, request, context):

@@ -57,6 +57,13 @@ def _ref(target: pb.ImageRef, ref: ImageRef) -> None:
     target.os_hash_value, target.size = ref.os_hash_value, ref.size
 
 
+def rebuild(spawn_body: Body) -> Body:
+    """The guest destroyed and spawned again as `spawn_body` (a spawn()) says."""
+    command = pb.Command()
+    command.rebuild.spawn.CopyFrom(pb.Command.FromString(spawn_body.data).spawn)
+    return _body(command)
+
+
 def spawn(
     name: str,
     vcpus: int,
@@ -102,12 +109,35 @@ def console_output(max_bytes: int) -> Body:
     return _body(pb.Command(console_output=pb.ConsoleOutputAction(max_bytes=max_bytes)))
 
 
+def snapshot(image_id: str) -> Body:
+    return _body(pb.Command(snapshot=pb.SnapshotAction(image_id=image_id)))
+
+
+def snapshot_image(data: bytes) -> str:
+    """The image a stored snapshot (or resize_out) command fills."""
+    command = pb.Command.FromString(data)
+    return command.resize_out.image_id or command.snapshot.image_id
+
+
+def resize_out(image_id: str) -> Body:
+    return _body(pb.Command(resize_out=pb.ResizeOutAction(image_id=image_id)))
+
+
+def confirm_resize() -> Body:
+    return _body(pb.Command(confirm_resize=pb.ConfirmResizeAction()))
+
+
+def revert_resize(start: bool) -> Body:
+    return _body(pb.Command(revert_resize=pb.RevertResizeAction(start=start)))
+
+
 def power_action(data: bytes) -> str:
     """The compute API action name of a stored power command."""
     return ACTION_NAMES[pb.Command.FromString(data).power.operation]
 
 
 def image_ids(data: bytes) -> set[str]:
-    """The images a stored spawn command boots from (none for other commands)."""
-    spawn_ = pb.Command.FromString(data).spawn
+    """The images a stored spawn or rebuild command boots from (none for other commands)."""
+    command = pb.Command.FromString(data)
+    spawn_ = command.rebuild.spawn if command.HasField("rebuild") else command.spawn
     return {ref.image_id for ref in (spawn_.image, spawn_.kernel, spawn_.ramdisk)} - {""}

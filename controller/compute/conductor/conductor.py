@@ -11,16 +11,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import logging
 
 from controller import logs
-from controller.compute.conductor import nodes, outbox, replica, workflow
-from controller.compute.conductor.config import ConductorSection
+from controller.compute.conductor import nodes, outbox, replica, resizes, workflow
+from controller.compute.conductor.config import ConductorSection, ResizeSection
 from controller.compute.conductor.convert import InstanceReport
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.conductor.placing import BuildQueue
-from controller.compute.records import states
+from controller.compute.records import actions, migrations, states
+from controller.compute.records.lifecycle import NO_VALID_HOST
 from controller.compute.records.models import ComputeNode, Instance
+from controller.compute.scheduler import specs
+from controller.compute.scheduler.claims import ServerGone
+from controller.compute.scheduler.placement import NoValidHost, Placement
 from controller.db.database import Database
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
@@ -43,8 +48,12 @@ class Conductor:
         *,
         service_down_time: float,
         max_message_bytes: int,
+        placement: Placement | None = None,
+        resize_settings: ResizeSection | None = None,
     ):
         self.db = db
+        self.placement = placement
+        self.resize_settings = resize_settings or ResizeSection()
         self.settings = settings
         self.builds = builds
         self.images = images
@@ -80,7 +89,8 @@ class Conductor:
         return session is not None and not session.context.done()
 
     def wake_all(self) -> None:
-        """A network change: every node session here looks whether its wiring changed."""
+        """Every stream of this process looks at its outbox and its network wiring now (a
+        step that wrote commands for more than one node, or a network change)."""
         for session in self.sessions.values():
             session.wake.set()
 
@@ -119,6 +129,59 @@ class Conductor:
         faults.point("destroy.written")
         if command is not None:
             self.wake(command.node_id)
+
+    async def resize(self, instance_id: str, source_host: str, same_host: bool = True) -> None:
+        """Claims the new flavor of a server in resize_prep, then the steps follow
+        (resizes.py); returns at once. A cold migration (`same_host` False) always leaves
+        its host."""
+        allowed = same_host and self.resize_settings.allow_resize_to_same_host
+        ignore = () if allowed else (source_host,)
+        self._background(self._resize(instance_id, ignore, logs.request_id_var.get()))
+
+    async def _resize(self, instance_id: str, ignore: tuple, request_id: str) -> None:
+        token = logs.request_id_var.set(request_id)
+        target = resizes.ResizeTarget(self.settings, self.images)
+        try:
+            placed = await self.db.run(
+                self.placement.place, lambda: specs.resize_spec(instance_id, ignore), target
+            )
+            self.wake(await self.db.run(_source_of, instance_id))
+            log.info("resize of server %s claimed on %s", instance_id, placed.host)
+        except (specs.Gone, ServerGone):
+            pass
+        except NoValidHost as refused:
+            log.warning("no valid host to resize server %s: %s", instance_id, refused.details)
+            await self.txn(resizes.roll_back, instance_id, NO_VALID_HOST)
+        finally:
+            logs.request_id_var.reset(token)
+
+    def resize_sender(self, send):
+        """server -> None: a confirm's or revert's command (resizes.send_confirm or
+        send_revert), written in the caller's transaction."""
+        return functools.partial(send, self.settings)
+
+    async def deleted_locally(self, instance_id: str) -> None:
+        """A server deleted (or evacuated) while its host was down: none of its commands may
+        run any more (the host destroys its guest when it comes back, records/host_cleanup.py)."""
+        await self.txn(workflow.cancel_commands, instance_id)
+
+    def disk_sender(self, action: states.Action, request_id: str):
+        """(server, image id) -> None: writes the command of a snapshot or a shelve in the
+        caller's transaction (CreateServerImage's, ShelveServer's)."""
+
+        def send(instance: Instance, image_id: str) -> None:
+            workflow.disk_command(self.settings, action, instance, image_id, request_id)
+
+        return send
+
+    def rebuild_sender(self, request_id: str):
+        """server -> None: writes a rebuild's command in the caller's transaction
+        (RebuildServer's), from the server as it now is."""
+
+        def send(instance: Instance) -> None:
+            workflow.rebuild_command(self.settings, self.images, self.network, instance, request_id)
+
+        return send
 
     async def console_output(self, instance_id: str, lines: int) -> str:
         def prepare(db, settings):
@@ -184,7 +247,7 @@ class Conductor:
             if result.instance is not None and result.instance.addresses:
                 (instance,) = self.without_port_addresses([result.instance])
                 reported = dataclasses.replace(result, instance=instance)
-            return workflow.apply_result(db, settings, node_id, reported)
+            return workflow.apply_result(db, settings, self.images, self.network, node_id, reported)
 
         follow = await self.txn(apply)
         faults.point("result.applied")
@@ -204,6 +267,8 @@ class Conductor:
     def _follow(self, follow: workflow.FollowUp) -> None:
         for node_id in follow.wake_nodes:
             self.wake(node_id)
+        for image_id in follow.discard_images:
+            self._background(self.images.discard(image_id))
         for instance_id in follow.reschedule:
             self._background(self._reschedule(instance_id))
 
@@ -211,7 +276,7 @@ class Conductor:
         tried = await self.db.run(tried_hosts, instance_id)
         log.info("rescheduling server %s away from %s", instance_id, ", ".join(tried))
         await self._build(
-            instance_id, tuple(tried), await self.db.run(workflow.latest_request_id, instance_id)
+            instance_id, tuple(tried), await self.db.run(actions.latest_request_id, instance_id)
         )
 
     def without_port_addresses(self, reports: list[InstanceReport]) -> list[InstanceReport]:
@@ -234,9 +299,14 @@ class Conductor:
         for instance_id, task in await self.db.run(workflow.stuck, self.settings, now):
             await self._unstick(instance_id, task)
         await self.db.run(_purge, now - datetime.timedelta(seconds=self.settings.command_retention))
+        window = self.resize_settings.resize_confirm_window
+        if window > 0:
+            before = now - datetime.timedelta(seconds=window)
+            for instance_id in await self.db.run(migrations.waiting_confirm, before):
+                self.wake(await self.txn(resizes.auto_confirm, instance_id))
 
     async def _unstick(self, instance_id: str, task: str) -> None:
-        request_id = await self.db.run(workflow.latest_request_id, instance_id)
+        request_id = await self.db.run(actions.latest_request_id, instance_id)
         if task == states.SCHEDULING:
             self._background(self._build(instance_id, (), request_id))
             return
@@ -263,22 +333,37 @@ class Conductor:
         """Wakes this process's node streams that have commands nobody here woke them for:
         written by another replica, or by a transaction whose wake was lost. One query per
         outbox_poll_interval for all streams, so an idle stream costs no query at all. (A
-        node another replica has taken over ends its stream here at its next heartbeat.)"""
+        node another replica has taken over ends its stream here at its next heartbeat.)
+        Likewise the network area's change counter: when it moved (a port bound by a
+        placement, or a change on another replica) every stream looks at its wiring."""
+        network_revision = None
         while True:
             await asyncio.sleep(self.settings.outbox_poll_interval)
             if not self.sessions:
                 continue
             try:
-                pending = await self.db.run(outbox.nodes_with_pending)
+                pending, revision = await self.db.run(self._pending_work)
             except Exception:  # a database hiccup: the next round looks again
                 log.exception("looking for commands to deliver failed; retrying")
+                continue
+            if revision != network_revision:
+                network_revision = revision
+                self.wake_all()
                 continue
             for node_id in pending & self.sessions.keys():
                 self.wake(node_id)
 
+    def _pending_work(self) -> tuple[set[str], int]:
+        return outbox.nodes_with_pending(), self.network.revision()
+
     async def stop(self, _app=None) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+
+def _source_of(instance_id: str) -> str | None:
+    inst = Instance.get_or_none(Instance.id == instance_id)
+    return inst.node_id if inst else None
 
 
 def tried_hosts(instance_id: str) -> list[str]:

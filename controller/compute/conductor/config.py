@@ -13,6 +13,8 @@ class ConductorSection:
     command_timeout: float = 300.0
     # The same for spawns, which fetch images and boot.
     spawn_timeout: float = 600.0
+    # The same for snapshots (CreateServerImage), which copy and send a whole disk.
+    snapshot_timeout: float = 1800.0
     # Console output requests wait this long for the node.
     console_timeout: float = 30.0
     # Commands sent to one node and not answered yet; the rest wait in the outbox.
@@ -35,3 +37,16 @@ class ConductorSection:
     command_retention: float = 86400.0
     # A node's first message must come within this many seconds.
     hello_timeout: float = 30.0
+
+
+@dataclasses.dataclass
+class ResizeSection:
+    """[resize]: resizes and cold migrations (Nova's option names)."""
+
+    section: typing.ClassVar[str] = "resize"
+    # Whether a resize may claim the new flavor on the server's own host (Nova's default is
+    # no: the scheduler picks another host; an all-in-one needs yes).
+    allow_resize_to_same_host: bool = False
+    # A resize waiting for its confirm this many seconds is confirmed by the controller;
+    # 0 never does (Nova's resize_confirm_window).
+    resize_confirm_window: float = 0.0

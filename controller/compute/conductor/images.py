@@ -25,10 +25,10 @@ def boot_images(port: ImagePort, instance_id: str, image_id: str) -> BootImages:
 
 
 def node_may_fetch(node_id: str, image_id: str) -> bool:
-    """True when a spawn waiting on the node boots from the image."""
+    """True when a spawn (or a rebuild) waiting on the node boots from the image."""
     waiting = NodeCommand.select(NodeCommand.body).where(
         NodeCommand.node_id == node_id,
-        NodeCommand.kind == "spawn",
+        NodeCommand.kind.in_(["spawn", "rebuild"]),
         NodeCommand.state.in_(outbox.LIVE),
     )
     return any(image_id in commands.image_ids(command.body) for command in waiting)

@@ -64,6 +64,7 @@ class _Server(NamedTuple):
     key_name: str
     key_data: str
     user_data: bytes | memoryview | None
+    shelved_image_id: str | None  # its saved disk, when it is being unshelved
     request_id: str | None  # of its latest action (its create's)
 
 
@@ -92,6 +93,7 @@ def _servers(count: int) -> Prepared:
             Instance.key_name,
             Instance.key_data,
             Instance.user_data,
+            Instance.shelved_image_id,
             latest,
         ).where(Instance.id.in_(_ids(count)))
 
@@ -130,8 +132,14 @@ def _bind_ports(network: NetworkPort, placed: list[tuple[str, str]]) -> dict[str
     return {i: [node_wire.node_port(w) for w in wirings] for i, wirings in bound.items()}
 
 
-def spawns(port: ImagePort, network: NetworkPort, placed: list[tuple[str, str]]) -> list[Spawn]:
-    """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds."""
+def spawns(
+    port: ImagePort,
+    network: NetworkPort,
+    placed: list[tuple[str, str]],
+    boot_from: dict[str, str] | None = None,
+) -> list[Spawn]:
+    """The spawns of servers, (instance_id, node_id) each, whose rows the caller holds;
+    `boot_from` names another image than the server's own for some (a resize's disk)."""
     ids = [instance_id for instance_id, _ in placed]
     servers = {
         row[0]: _Server._make(row) for row in _servers(len(ids)).execute(**_bind(ids)).fetchall()
@@ -142,8 +150,9 @@ def spawns(port: ImagePort, network: NetworkPort, placed: list[tuple[str, str]])
     found = []
     for instance_id, node_id in placed:
         server = servers[instance_id]
-        if server.image_id not in boots:
-            boots[server.image_id] = images.boot_images(port, instance_id, server.image_id)
+        image_id = (boot_from or {}).get(instance_id) or server.shelved_image_id or server.image_id
+        if image_id not in boots:
+            boots[image_id] = images.boot_images(port, instance_id, image_id)
         guest = commands.Guest(
             config_drive=bool(server.config_drive),
             hostname=hostname(server.name, instance_id),
@@ -158,7 +167,7 @@ def spawns(port: ImagePort, network: NetworkPort, placed: list[tuple[str, str]])
             server.vcpus,
             server.ram_mb,
             server.disk_gb,
-            boots[server.image_id],
+            boots[image_id],
             json.loads(server.metadata),
             guest,
             ports.get(instance_id, []),

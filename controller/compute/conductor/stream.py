@@ -289,3 +289,38 @@ class NodeServicer(pb_grpc.NodeServiceServicer):
         async for piece in data:
             _NODE_FETCHED.inc(len(piece))
             yield encoded.bytes_field(_FETCH_DATA, piece)
+
+    async def UploadSnapshot(self, request_iterator, context):
+        """A snapshot's data from the node that took it (docs/adr/0015): only for a live
+        snapshot command of this node naming the image, into the image service's upload."""
+        host = current_peer().host_name.lower()
+        conductor = self.conductor
+        first = await request_iterator.__anext__()
+        header = first.header if first.WhichOneof("part") == "header" else None
+        if header is None:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the header"
+            )
+
+        def allowed() -> bool:
+            node = nodes.by_host(host)
+            return node is not None and workflow.may_upload_snapshot(
+                node.id, header.command_id, header.image_id
+            )
+
+        if not await conductor.db.run(allowed):
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"host {host} has no snapshot to send for image {header.image_id}",
+            )
+
+        async def chunks():
+            async for message in request_iterator:
+                yield message.data
+
+        try:
+            ref = await conductor.images.upload_snapshot(header.image_id, chunks())
+        except StratusError as error:
+            log.warning("snapshot %s from %s refused: %s", header.image_id, host, error.message)
+            await context.abort(status.code_for(error), error.message)
+        return pb.UploadSnapshotResponse(size=ref.size, os_hash_value=ref.os_hash_value)

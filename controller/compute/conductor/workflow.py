@@ -13,12 +13,19 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
-from controller.compute.conductor import commands, outbox, spawns
+from controller.compute.conductor import commands, outbox, resizes, spawns
 from controller.compute.conductor.config import ConductorSection
 from controller.compute.conductor.convert import InstanceReport, Result
 from controller.compute.conductor.models import NodeCommand
-from controller.compute.records import actions, lifecycle, states
-from controller.compute.records.models import ComputeNode, Instance, InstanceAction
+from controller.compute.records import (
+    actions,
+    allocations,
+    host_cleanup,
+    lifecycle,
+    migrations,
+    states,
+)
+from controller.compute.records.models import ComputeNode, Instance
 from controller.db.database import locked
 from controller.db.queries import utcnow
 from controller.image.port import ImagePort
@@ -27,6 +34,8 @@ from controller.network.port import NetworkPort
 log = logging.getLogger(__name__)
 
 ACTION_TASKS = {a.task_state: a for a in states.ACTIONS.values()}
+RESIZE_TASKS = (*states.RESIZING, states.RESIZE_CONFIRMING, states.RESIZE_REVERTING)
+MOVING_TASKS = (*RESIZE_TASKS, states.SHELVING)
 # Spawn failures that no other host would fix.
 NO_RESCHEDULE = {"IMAGE_REJECTED", "IMAGE_NOT_FOUND", "INVALID_SPEC", "UNKNOWN_COMMAND"}
 
@@ -37,6 +46,8 @@ class FollowUp:
 
     reschedule: list[str] = field(default_factory=list)
     wake_nodes: set[str] = field(default_factory=set)
+    # images to delete (a resize's disk in transit, no longer needed)
+    discard_images: list[str] = field(default_factory=list)
 
 
 def _lock(db, instance_id: str) -> Instance | None:
@@ -45,19 +56,10 @@ def _lock(db, instance_id: str) -> Instance | None:
     return None if row is None or row.deleted_at is not None else row
 
 
-def latest_request_id(instance_id: str) -> str:
-    row = (
-        InstanceAction.select(InstanceAction.request_id)
-        .where(InstanceAction.instance_id == instance_id)
-        .order_by(InstanceAction.id.desc())
-        .first()
-    )
-    return row.request_id if row else ""
-
-
-def fault(instance_id: str, message: str, code: int = 500, **values) -> bool:
+def fault(instance_id: str, message: str, *conditions, code: int = 500, **values) -> bool:
     return lifecycle.change(
         instance_id,
+        *conditions,
         vm_state=states.ERROR,
         task_state=None,
         fault_code=code,
@@ -126,11 +128,116 @@ def ensure_destroy(
     if not inst.node_id:
         lifecycle.mark_deleted(instance_id)
         return None
-    live = outbox.live_for_instance(instance_id, "destroy")
-    if live:
-        return live[0]
+    live = {c.node_id: c for c in outbox.live_for_instance(instance_id, "destroy")}
+    migration = migrations.current(instance_id)
+    aside = migration.source_node_id if migration else None
+    if aside and aside != inst.node_id and aside not in live:  # a resize's old guest
+        outbox.enqueue(aside, instance_id, commands.destroy(), request_id, settings.command_timeout)
+    if inst.node_id in live:
+        return live[inst.node_id]
     return outbox.enqueue(
         inst.node_id, instance_id, commands.destroy(), request_id, settings.command_timeout
+    )
+
+
+def disk_command(
+    settings: ConductorSection,
+    action: states.Action,
+    instance: Instance,
+    image_id: str,
+    request_id: str,
+) -> NodeCommand:
+    """The command of a server whose task CreateServerImage (a snapshot) or ShelveServer (the
+    disk sent as a resize's source sends it, the guest set aside) just set, in its
+    transaction."""
+    body = commands.resize_out(image_id) if action is states.SHELVE else commands.snapshot(image_id)
+    return outbox.enqueue(
+        instance.node_id, instance.id, body, request_id, settings.snapshot_timeout
+    )
+
+
+def _shelved(
+    settings: ConductorSection,
+    command: NodeCommand,
+    inst: Instance,
+    ok: bool,
+    power: str | None,
+    message: str,
+) -> None:
+    """The disk of a server being shelved is saved (its guest set aside, then destroyed with
+    what is left of it) and its host freed; or the shelve failed and nothing is saved."""
+    if ok:
+        outbox.enqueue(
+            command.node_id,
+            inst.id,
+            commands.destroy(),
+            command.request_id,
+            settings.command_timeout,
+        )
+        allocations.release(inst.id)
+        lifecycle.change(
+            inst.id,
+            vm_state=states.SHELVED_OFFLOADED,
+            task_state=None,
+            power_state=states.NOSTATE,
+            host=None,
+            node_id=None,
+        )
+        actions.finish(inst.id, "shelve", actions.SUCCESS)
+        return
+    ImagePort.kill_snapshot(commands.snapshot_image(command.body))
+    values: dict = {"task_state": None, "shelved_image_id": None}
+    if power and power != states.RUNNING and inst.vm_state == states.ACTIVE:
+        values.update(vm_state=states.STOPPED, power_state=power)
+    lifecycle.change(inst.id, **values)
+    actions.finish(inst.id, "shelve", actions.ERROR, message)
+
+
+def rebuild_command(
+    settings: ConductorSection,
+    port: ImagePort,
+    network: NetworkPort,
+    instance: Instance,
+    request_id: str,
+) -> NodeCommand:
+    """The rebuild of a server whose new image, name and guest data RebuildServer has just
+    written, in its transaction: the spawn it would get now, wrapped."""
+    (spawn,) = spawns.spawns(port, network, [(instance.id, instance.node_id)])
+    return outbox.enqueue(
+        instance.node_id,
+        instance.id,
+        commands.rebuild(spawn.body),
+        request_id,
+        settings.spawn_timeout,
+    )
+
+
+def may_upload_snapshot(node_id: str, command_id: str, image_id: str) -> bool:
+    """Whether the node may send the data of `image_id`: a live snapshot command for it."""
+    command = outbox.get(command_id)
+    return (
+        command is not None
+        and command.node_id == node_id
+        and command.kind in ("snapshot", "resize_out")
+        and command.state in outbox.LIVE
+        and commands.snapshot_image(command.body) == image_id
+    )
+
+
+def _snapshot_ended(command: NodeCommand, ok: bool, power: str | None, message: str) -> None:
+    """The server's snapshot task is over; a snapshot that failed leaves a killed image, never
+    one that looks usable."""
+    if not ok:
+        ImagePort.kill_snapshot(commands.snapshot_image(command.body))
+    values = {"task_state": None}
+    if power:
+        values["power_state"] = power
+    lifecycle.change(command.instance_id, Instance.task_state == states.IMAGE_SNAPSHOT, **values)
+    actions.finish(
+        command.instance_id,
+        "create_image",
+        actions.SUCCESS if ok else actions.ERROR,
+        "" if ok else message,
     )
 
 
@@ -154,7 +261,14 @@ def _host(node_id: str) -> str:
     return node.hostname if node else node_id
 
 
-def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -> FollowUp:
+def apply_result(
+    db,
+    settings: ConductorSection,
+    port: ImagePort,
+    network: NetworkPort,
+    node_id: str,
+    result: Result,
+) -> FollowUp:
     follow = FollowUp()
     command = outbox.get(result.command_id)
     if command is None or command.node_id != node_id:
@@ -174,17 +288,62 @@ def apply_result(db, settings: ConductorSection, node_id: str, result: Result) -
         return follow
     follow.wake_nodes.add(node_id)
     if command.instance_id:
-        _apply(db, settings, command, result, follow)
+        _clean_up(settings, command, result)
+        _apply(db, settings, port, network, command, result, follow)
     return follow
 
 
-def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp) -> None:
+def _clean_up(settings: ConductorSection, command: NodeCommand, result: Result) -> None:
+    """A guest its host must not run (records/host_cleanup.py): gone once destroyed; destroyed
+    if a command that was already on its way made it run again."""
+    instance_id, node_id = command.instance_id, command.node_id
+    if instance_id not in host_cleanup.for_node(node_id):
+        return
+    if command.kind == "destroy" and (result.ok or result.error_code == "INSTANCE_NOT_FOUND"):
+        host_cleanup.forget(instance_id, node_id)
+    elif command.kind != "destroy":
+        _destroy_stale(settings, node_id, instance_id)
+
+
+def cancel_commands(db, settings: ConductorSection, instance_id: str) -> None:
+    """Ends the live commands of a server deleted while its host was down, so none runs when
+    the host comes back."""
+    for command in outbox.live_for_instance(instance_id):
+        outbox.finish(command.id, outbox.FAILED, None, "CANCELLED", "the server was deleted")
+
+
+def _apply(
+    db,
+    settings,
+    port: ImagePort,
+    network: NetworkPort,
+    command: NodeCommand,
+    result: Result,
+    follow: FollowUp,
+) -> None:
     instance_id = command.instance_id
     power = result.instance.power_state if result.instance else None
     message = result.error_message or result.error_code or result.status
     inst = Instance.get_or_none(Instance.id == instance_id)
+    if command.kind == "snapshot":  # the image ends well or killed, whatever the server
+        _snapshot_ended(command, result.ok, power, message)
+        return
     if inst is None or inst.deleted_at is not None:
         return  # a reaped domain's server, among others
+    if command.kind == "resize_out" and inst.task_state == states.SHELVING:
+        _shelved(settings, command, inst, result.ok, power, message)
+        return
+    if inst.task_state in RESIZE_TASKS:
+        addresses = result.instance.addresses if result.instance else None
+        step = resizes.applied(
+            settings, port, network, command, inst, result.ok, power, addresses, message
+        )
+        if step is not None:
+            follow.discard_images += step.image_ids
+            follow.wake_nodes.update(c.node_id for c in outbox.live_for_instance(instance_id))
+            return
+    if command.kind == "destroy" and inst.node_id != command.node_id:
+        return  # a copy on a host the server left (a reverted resize): the server stays
     if command.kind == "spawn":
         if inst.task_state == states.DELETING:
             return  # a destroy follows; the build result no longer matters
@@ -194,6 +353,9 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
                 power or states.RUNNING,
                 result.instance.addresses if result.instance else None,
             )
+            if inst.shelved_image_id:  # unshelved: the saved disk is the guest's now
+                lifecycle.change(instance_id, shelved_image_id=None)
+                follow.discard_images.append(inst.shelved_image_id)
         elif result.error_code not in NO_RESCHEDULE and inst.attempts < settings.max_build_attempts:
             # An interrupted spawn is safe to try elsewhere: the node removed what it had
             # begun before it answered.
@@ -210,6 +372,12 @@ def _apply(db, settings, command: NodeCommand, result: Result, follow: FollowUp)
         )
         if result.instance:  # a guest started again may have a new lease
             sync_addresses(inst, result.instance.addresses)
+    elif command.kind == "rebuild":
+        if result.ok:
+            lifecycle.action_finished(instance_id, states.REBUILD, True, power or states.RUNNING)
+            sync_addresses(inst, result.instance.addresses if result.instance else {})
+        else:
+            _rebuild_failed(command, message)
     elif command.kind == "destroy":
         if result.ok or result.error_code == "INSTANCE_NOT_FOUND":
             lifecycle.mark_deleted(instance_id)
@@ -225,10 +393,21 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     if outbox.finish(command.id, outbox.TIMED_OUT, None, "TIMED_OUT", message) is None:
         return follow
     instance_id = command.instance_id
+    if command.kind == "snapshot":
+        _snapshot_ended(command, False, None, message)
+        return follow
     inst = Instance.get_or_none(Instance.id == instance_id) if instance_id else None
     if inst is None or inst.deleted_at is not None:  # a reaped domain's server, among others
         return follow
     log.warning("%s (command %s, server %s)", message, command.id, instance_id)
+    if command.kind == "resize_out" and inst.task_state == states.SHELVING:
+        _shelved(settings, command, inst, False, None, message)
+        return follow
+    if inst.task_state in RESIZE_TASKS:
+        step = resizes.timed_out(settings, command, inst, message)
+        if step is not None:
+            follow.discard_images += step.image_ids
+            return follow
     if command.kind == "spawn":
         # Not rescheduled: the node may still boot it; the host stays on the server so a
         # delete reaches it.
@@ -241,7 +420,19 @@ def apply_timeout(db, settings: ConductorSection, command: NodeCommand) -> Follo
     elif command.kind == "destroy":
         fault(instance_id, message)
         actions.finish(instance_id, "delete", actions.ERROR, message)
+    elif command.kind == "rebuild":
+        _rebuild_failed(command, message)
     return follow
+
+
+def _rebuild_failed(command: NodeCommand, message: str) -> None:
+    """The guest may be gone with its old disk: ERROR, from which a rebuild may be tried again."""
+    if fault(
+        command.instance_id,
+        f"rebuild failed on host {_host(command.node_id)}: {message}",
+        Instance.task_state == states.REBUILDING,
+    ):
+        actions.finish(command.instance_id, "rebuild", actions.ERROR, message)
 
 
 # -- events and reconciliation ---------------------------------------------------------
@@ -353,16 +544,29 @@ def reconcile(
             continue
         if inst.vm_state == states.ERROR or outbox.live_for_instance(inst.id, "spawn"):
             continue  # never built here, or its spawn has not run yet
-        if inst.task_state in (states.SCHEDULING, states.SPAWNING):
-            continue
+        if inst.task_state in (states.SCHEDULING, states.SPAWNING, *MOVING_TASKS):
+            continue  # not built yet, or set aside by a resize or a shelve under way
         if inst.task_state == states.DELETING:
             lifecycle.mark_deleted(inst.id)
             continue
         fault(inst.id, f"{LOST} {host}", power_state=states.NOSTATE)
         outcome.lost.append(inst.id)
     known = {inst.id for inst in placed}
+    stale = host_cleanup.for_node(node_id)
+    for instance_id in stale.keys() - reported.keys():
+        host_cleanup.forget(instance_id, node_id)  # gone from the host already
     for report in reports:
         if report.instance_id in known:
+            continue
+        if report.instance_id in stale:
+            _destroy_stale(settings, node_id, report.instance_id)
+            outcome.reaped.append(report.instance_id)
+            log.warning(
+                "host %s runs guest %s that it must not (%s): destroying it",
+                host,
+                report.instance_id,
+                stale[report.instance_id],
+            )
             continue
         outcome.unknown.append(
             {
@@ -375,10 +579,7 @@ def reconcile(
         deleted = Instance.get_or_none(Instance.id == report.instance_id)
         ours_and_deleted = report.managed and (deleted is None or deleted.deleted_at is not None)
         if ours_and_deleted and settings.running_deleted_instance_action == "reap":
-            if not outbox.live_for_instance(report.instance_id, "destroy"):
-                outbox.enqueue(
-                    node_id, report.instance_id, commands.destroy(), "", settings.command_timeout
-                )
+            _destroy_stale(settings, node_id, report.instance_id)
             outcome.reaped.append(report.instance_id)
     (ComputeNode.update(unknown_domains=outcome.unknown).where(ComputeNode.id == node_id).execute())
     for entry in outcome.unknown:
@@ -392,6 +593,11 @@ def reconcile(
     for instance_id in outcome.lost:
         log.error("server %s is not on its host %s any more: ERROR", instance_id, host)
     return outcome
+
+
+def _destroy_stale(settings: ConductorSection, node_id: str, instance_id: str) -> None:
+    if not outbox.live_for_instance(instance_id, "destroy"):
+        outbox.enqueue(node_id, instance_id, commands.destroy(), "", settings.command_timeout)
 
 
 # -- sweeps ----------------------------------------------------------------------------

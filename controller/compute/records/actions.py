@@ -124,3 +124,14 @@ def events_of(action_ids: list[int]) -> dict[int, list[InstanceActionEvent]]:
     ):
         found[e.action_id].append(e)
     return found
+
+
+def latest_request_id(instance_id: str) -> str:
+    """The request id of the server's latest action: what the commands of its steps carry."""
+    row = (
+        InstanceAction.select(InstanceAction.request_id)
+        .where(InstanceAction.instance_id == instance_id)
+        .order_by(InstanceAction.id.desc())
+        .first()
+    )
+    return row.request_id if row else ""

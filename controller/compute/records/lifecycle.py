@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from controller.compute.records import actions, allocations, states
+from controller.compute.records import actions, allocations, migrations, states
 from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
 from controller.compute.records.statements import OVER_IDS, next_revision
 from controller.db.database import locked
@@ -25,6 +25,9 @@ NO_VALID_HOST = "No valid host was found"
 # area frees their ports there (controller/network/port.py). The one inversion of this room:
 # records know none of their users, so the user registers itself at start-up.
 released: list[Callable[[list[str]], None]] = []
+# Told (server id, node id, host) of servers that `change` moved to another host (a resize
+# finishing or reverted): their ports follow them there.
+moved: list[Callable[[list[tuple[str, str, str]]], Any]] = []
 
 
 def _tell_released(instance_ids: list[str]) -> None:
@@ -55,7 +58,12 @@ def change(instance_id: str, *conditions: Any, **values: Any) -> bool:
     query = Instance.update(**values).where(
         Instance.id == instance_id, Instance.deleted_at.is_null(), *conditions
     )
-    return bool(query.execute() > 0)
+    if query.execute() == 0:
+        return False
+    if values.get("node_id"):
+        for listener in moved:
+            listener([(instance_id, values["node_id"], values.get("host") or "")])
+    return True
 
 
 def lock_waiting(instance_ids: list[str]) -> set[str]:
@@ -143,6 +151,8 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
             updated_at=now,
         ).where(Instance.id.in_(live)).execute()
     actions.finish_many(instance_ids, "create", actions.ERROR, message)
+    for again in ("evacuate", "unshelve"):
+        actions.finish_many(instance_ids, again, actions.ERROR, message)
     number(live)
     _tell_released(live)
 
@@ -163,6 +173,8 @@ def build_succeeded(
     )
     if ok:
         actions.finish(instance_id, "create", actions.SUCCESS)
+        for again in ("evacuate", "unshelve"):  # built again elsewhere
+            actions.finish(instance_id, again, actions.SUCCESS)
     return ok
 
 
@@ -209,6 +221,7 @@ def power_state_changed(instance_id: str, power_state: str, vm_state: str | None
 def mark_deleted(instance_id: str) -> bool:
     """The server is gone from its host (or never had one): free everything it held."""
     allocations.release(instance_id)
+    migrations.release_all(instance_id)
     (
         ServerGroupMember.delete()  # type: ignore[misc] # the stubs' classmethod typing
         .where(ServerGroupMember.instance_id == instance_id)

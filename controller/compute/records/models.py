@@ -73,6 +73,12 @@ class Instance(BaseModel):
     metadata = JSONField(default=dict)
     user_data = BlobField(null=True)
     config_drive = peewee.BooleanField(default=False)
+    # Nova's lock: a locked server refuses actions from anyone but admins
+    locked = peewee.BooleanField(default=False)
+    locked_by = peewee.CharField(max_length=16, null=True)  # "owner" or "admin"
+    locked_reason = peewee.CharField(null=True)
+    # the image a shelved server's disk was saved into (its boot image at unshelve)
+    shelved_image_id = peewee.CharField(max_length=36, null=True)
     vm_state = peewee.CharField(max_length=32)
     task_state = peewee.CharField(max_length=32, null=True)
     power_state = peewee.CharField(max_length=32)
@@ -88,6 +94,39 @@ class Instance(BaseModel):
     updated_at = peewee.DateTimeField()
     launched_at = peewee.DateTimeField(null=True)
     deleted_at = peewee.DateTimeField(null=True)
+
+
+class HostCleanup(BaseModel):
+    """A guest its host must destroy when it comes back (records/host_cleanup.py)."""
+
+    instance_id = peewee.CharField(max_length=36)
+    node_id = peewee.CharField(max_length=36)
+    reason = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "host_cleanup"
+        primary_key = peewee.CompositeKey("instance_id", "node_id")
+
+
+class Migration(BaseModel):
+    """A resize of a server (records/migrations.py)."""
+
+    id = peewee.CharField(primary_key=True, max_length=36)
+    instance_id = peewee.CharField(max_length=36)
+    kind = peewee.CharField(max_length=16)
+    status = peewee.CharField(max_length=32)
+    source_node_id = peewee.CharField(max_length=36)
+    dest_node_id = peewee.CharField(max_length=36, null=True)
+    old_flavor = JSONField(default=dict)
+    new_flavor = JSONField(default=dict)
+    prior_vm_state = peewee.CharField(max_length=32)
+    transfer_image_id = peewee.CharField(max_length=36, null=True)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "migration"
 
 
 class RevisionCounter(BaseModel):

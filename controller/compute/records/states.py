@@ -13,6 +13,8 @@ ACTIVE = "active"
 STOPPED = "stopped"
 PAUSED = "paused"
 SUSPENDED = "suspended"
+RESIZED = "resized"
+SHELVED_OFFLOADED = "shelved_offloaded"
 ERROR = "error"
 DELETED = "deleted"
 
@@ -28,6 +30,15 @@ UNPAUSING = "unpausing"
 SUSPENDING = "suspending"
 RESUMING = "resuming"
 DELETING = "deleting"
+IMAGE_SNAPSHOT = "image_snapshot"
+REBUILDING = "rebuilding"
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_FINISH = "resize_finish"
+RESIZE_CONFIRMING = "resize_confirming"
+RESIZE_REVERTING = "resize_reverting"
+RESIZING = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)
+SHELVING = "shelving"
 
 # power_state, as the hypervisor reports it
 NOSTATE = "nostate"
@@ -44,6 +55,12 @@ def status(vm_state: str, task_state: str | None) -> str:
         return "DELETED"
     if task_state == REBOOTING_HARD:
         return "HARD_REBOOT"
+    if task_state == REBUILDING:
+        return "REBUILD"
+    if task_state in RESIZING:
+        return "RESIZE"
+    if task_state == RESIZE_REVERTING:
+        return "REVERT_RESIZE"
     if vm_state == ACTIVE and task_state == REBOOTING:
         return "REBOOT"
     return {
@@ -52,6 +69,8 @@ def status(vm_state: str, task_state: str | None) -> str:
         STOPPED: "SHUTOFF",
         PAUSED: "PAUSED",
         SUSPENDED: "SUSPENDED",
+        RESIZED: "VERIFY_RESIZE",
+        SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
         ERROR: "ERROR",
     }[vm_state]
 
@@ -102,6 +121,54 @@ ACTIONS = {
 }
 
 
+# Nova's createImage: from any settled state a guest has a disk in; the state stays.
+CREATE_IMAGE = Action(
+    "create_image",
+    frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED}),
+    frozenset({None}),
+    IMAGE_SNAPSHOT,
+    "",
+)
+
+
+# Nova's rebuild: the guest made again from an image on its host; ACTIVE afterwards.
+REBUILD = Action(
+    "rebuild", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), REBUILDING, ACTIVE
+)
+
+
+# Nova's resize: from a settled guest that runs or is off; VERIFY_RESIZE afterwards.
+RESIZE = Action("resize", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
+MIGRATE = Action("migrate", frozenset({ACTIVE, STOPPED}), frozenset({None}), RESIZE_PREP, RESIZED)
+# Nova's evacuate: the server is built again elsewhere; its dead host is checked apart.
+EVACUATE = Action(
+    "evacuate", frozenset({ACTIVE, STOPPED, ERROR}), frozenset({None}), SCHEDULING, ACTIVE
+)
+# Nova's shelve (offloaded at once): the disk saved into an image, the host freed.
+SHELVE = Action(
+    "shelve",
+    frozenset({ACTIVE, STOPPED, PAUSED, SUSPENDED}),
+    frozenset({None}),
+    SHELVING,
+    SHELVED_OFFLOADED,
+)
+# Built again from that image, on any host.
+UNSHELVE = Action(
+    "unshelve",
+    frozenset({SHELVED_OFFLOADED}),
+    frozenset({None}),
+    SCHEDULING,
+    ACTIVE,
+    needs_host=False,
+)
+CONFIRM_RESIZE = Action(
+    "confirm_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_CONFIRMING, ACTIVE
+)
+REVERT_RESIZE = Action(
+    "revert_resize", frozenset({RESIZED}), frozenset({None}), RESIZE_REVERTING, ACTIVE
+)
+
+
 def check_action(action: Action, vm_state: str, task_state: str | None, host: str | None) -> None:
     """Raises FailedPrecondition (reason INVALID_SERVER_STATE) when Nova would refuse."""
     if vm_state not in action.from_vm_states or task_state not in action.from_task_states:
@@ -120,4 +187,14 @@ def check_action(action: Action, vm_state: str, task_state: str | None, host: st
             reason="INVALID_SERVER_STATE",
             action=action.name,
             status=status(vm_state, task_state),
+        )
+
+
+def check_unlocked(locked: bool, is_admin: bool, action: str) -> None:
+    """A locked server refuses actions from anyone but admins (Nova's check_instance_lock)."""
+    if locked and not is_admin:
+        raise FailedPrecondition(
+            f"cannot {action.replace('_', ' ')} a locked server: unlock it first",
+            reason="SERVER_LOCKED",
+            action=action,
         )

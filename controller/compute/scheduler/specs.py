@@ -35,6 +35,30 @@ def request_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
     return spec(instance_id, row, ignore_hosts)
 
 
+def resize_spec(instance_id: str, ignore_hosts=()) -> RequestSpec:
+    """A server being resized, with the new flavor its row now holds; raises Gone when it no
+    longer waits for a host (deleted meanwhile)."""
+    inst = Instance.get_or_none(
+        Instance.id == instance_id,
+        Instance.deleted_at.is_null(),
+        Instance.task_state == states.RESIZE_PREP,
+    )
+    if inst is None:
+        raise Gone(instance_id)
+    row = (
+        inst.project_id,
+        inst.vcpus,
+        inst.ram_mb,
+        inst.disk_gb,
+        inst.ephemeral_gb,
+        inst.swap_mb,
+        inst.availability_zone,
+        Instance.image_properties.db_value(inst.image_properties),
+        inst.server_group_id,
+    )
+    return spec(instance_id, row, ignore_hosts)
+
+
 def spec(instance_id: str, row: tuple, ignore_hosts=()) -> RequestSpec:
     project_id, vcpus, ram_mb, disk_gb, ephemeral_gb, swap_mb, zone, image, group_id = row
     props = Instance.image_properties.python_value(image) or {}

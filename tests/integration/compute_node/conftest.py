@@ -2,7 +2,9 @@
 
 import pytest
 
+from controller.compute.records.models import ComputeNode
 from tests.integration.compute_node.node_support import Node, Servers, upload_image
+from tests.integration.compute_node.test_node_stream import zone_of
 
 RAW_DISK = b"\0" * (1 << 20)
 
@@ -22,3 +24,20 @@ def node(controller, tmp_path):
     started = Node(controller, tmp_path / "node").start()
     yield started
     started.close()
+
+
+@pytest.fixture
+def second_node(controller, node, tmp_path):
+    """Another host; the two alone in a zone of their own."""
+    other = Node(controller, tmp_path / "second").start()
+    zone = zone_of(controller, node)
+    controller.app.db.call(
+        lambda: (
+            ComputeNode.update(availability_zone=zone)
+            .where(ComputeNode.id == other.node_id)
+            .execute()
+        )
+    )
+    controller.app.compute_placement.invalidate()
+    yield other
+    other.close()

@@ -19,6 +19,7 @@ from compute_node.executor import Executor
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
 from compute_node.pki import NodePKI
+from controller.compute.records.models import InstanceAction
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2 as ipb
@@ -276,3 +277,15 @@ class Servers:
             if time.monotonic() > deadline:
                 raise AssertionError(f"server {server_id} not deleted after {timeout} s")
             time.sleep(0.05)
+
+
+def actions_of(controller, server_id: str) -> list[tuple[str, str]]:
+    """(action, result) of the server's instance actions, oldest first."""
+    return controller.app.db.call(
+        lambda: [
+            (a.action, a.result)
+            for a in InstanceAction.select()
+            .where(InstanceAction.instance_id == server_id)
+            .order_by(InstanceAction.id)
+        ]
+    )
