@@ -84,7 +84,15 @@ class Events:
         return self.counts[uuid_][libvirt.VIR_DOMAIN_EVENT_STARTED]
 
     def domains(self) -> dict[str, int]:
-        return {d.UUIDString(): d.state()[0] for d in self.conn.listAllDomains()}
+        """The domains and their states (one the agent undefines meanwhile is left out)."""
+        found = {}
+        for domain in self.conn.listAllDomains():
+            try:
+                found[domain.UUIDString()] = domain.state()[0]
+            except libvirt.libvirtError as error:
+                if error.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+        return found
 
     def close(self) -> None:
         self.conn.close()
