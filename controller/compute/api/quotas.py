@@ -66,6 +66,18 @@ class Quotas:
         self.lock(caller.project_id)
         check(self.limits(caller.project_id), self.usage(caller.project_id), server_groups=1)
 
+    def check_growth(self, project_id: str, vcpus: int, ram_mb: int) -> None:
+        """A resize's growth against the project's cores and ram; call in the transaction that
+        records the resize, so a concurrent resize or create counts it."""
+        self.lock(project_id)
+        instances, cores, ram = self.count_servers(project_id)
+        check(
+            self.limits(project_id),
+            QuotaValues(instances=instances, cores=cores, ram_mb=ram),
+            cores=vcpus,
+            ram_mb=ram_mb,
+        )
+
     def server_budget(self, project_id: str) -> ServerBudget:
         """Call with the project locked (lock()) in the transaction that creates servers."""
         return ServerBudget(self, project_id)

@@ -22,7 +22,12 @@ from controller.compute.records import (
     migrations,
     states,
 )
-from controller.compute.records.models import Instance, ServerGroup, ServerGroupMember
+from controller.compute.records.models import (
+    Instance,
+    Migration,
+    ServerGroup,
+    ServerGroupMember,
+)
 from controller.db import statements
 from controller.db.database import locked
 from controller.db.paging import paginate
@@ -48,6 +53,19 @@ _USAGE = Prepared(
         fn.COALESCE(fn.SUM(Instance.vcpus), 0),
         fn.COALESCE(fn.SUM(Instance.ram_mb), 0),
     ).where(Instance.project_id == Param("project_id"), Instance.deleted_at.is_null())
+)
+
+# The servers of a project in a resize: their row holds the new flavor, the migration the old.
+_RESIZING = Prepared(
+    lambda: (
+        Instance.select(Instance.vcpus, Instance.ram_mb, Migration.old_flavor)
+        .join(Migration, on=(Migration.instance_id == Instance.id), attr="migration")
+        .where(
+            Instance.project_id == Param("project_id"),
+            Instance.deleted_at.is_null(),
+            Migration.status.in_(migrations.IN_PROGRESS),
+        )
+    )
 )
 
 
@@ -500,10 +518,11 @@ def _public_key(caller, key_name: str) -> str:
         raise InvalidArgument("key_name", "no such key pair", reason="KEY_PAIR_NOT_FOUND") from None
 
 
-def request_resize(db, caller, server_id: str, flavor_id: str) -> Instance:
-    """Nova's resize: in one transaction, the state checked, the migration recorded (the old
-    allocation now its), the new flavor on the server and the task set; the conductor then
-    claims it (Conductor.resize). Disks only grow."""
+def request_resize(db, quotas, caller, server_id: str, flavor_id: str) -> Instance:
+    """Nova's resize: in one transaction, the state checked, the growth charged to the
+    project's quota, the migration recorded (the old allocation now its), the new flavor on
+    the server and the task set; the conductor then claims it (Conductor.resize). Disks only
+    grow."""
     if not flavor_id:
         raise InvalidArgument("flavor_id", "is required")
     with db.write_transaction():
@@ -526,6 +545,7 @@ def request_resize(db, caller, server_id: str, flavor_id: str) -> Instance:
                 f"disks only grow: the server has {row.disk_gb} GB, the flavor {flavor.disk_gb}",
                 reason="FLAVOR_DISK_SMALLER",
             )
+        quotas.check_growth(row.project_id, flavor.vcpus - row.vcpus, flavor.ram_mb - row.ram_mb)
         new_flavor = {
             "flavor_id": flavor.id,
             "flavor_name": flavor.name,
@@ -597,6 +617,12 @@ def request_resize_end(
 
 
 def count_for_quota(project_id: str) -> tuple[int, int, int]:
-    """(instances, cores, ram_mb) of a project's live servers."""
+    """(instances, cores, ram_mb) of a project's live servers; a server being resized counts
+    at the larger of its two flavors until the resize is confirmed or reverted."""
     row = _USAGE.execute(project_id=project_id).fetchone()
-    return int(row[0]), int(row[1]), int(row[2])
+    cores, ram_mb = int(row[1]), int(row[2])
+    for server in _RESIZING.rows(project_id=project_id):
+        old = server.migration.old_flavor
+        cores += max(0, old["vcpus"] - server.vcpus)
+        ram_mb += max(0, old["ram_mb"] - server.ram_mb)
+    return int(row[0]), cores, ram_mb

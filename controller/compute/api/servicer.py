@@ -390,7 +390,12 @@ class ComputeServicer(pb_grpc.ComputeServiceServicer):
     @rpc("compute:resize_server")
     async def ResizeServer(self, request, context):
         row = await self.db.run(
-            servers.request_resize, self.db, _caller(), request.id, request.flavor_id
+            servers.request_resize,
+            self.db,
+            self.quotas,
+            _caller(),
+            request.id,
+            request.flavor_id,
         )
         await self.conductor.resize(row.id, row.host)
         return convert.server(row, self._show_host())
