@@ -91,6 +91,14 @@ def test_down_and_up_keep_servers_and_their_states_on_the_simulation(simulated, 
     assert aio.statuses() == {"stopped": "ACTIVE"}
     flavors = aio.cli("flavor", "list", "-f", "value", "-c", "Name").split()
     assert sorted(flavors) == ["m1.medium", "m1.small", "m1.tiny"]
+    # One host: a resize stays on it ([resize] allow_resize_to_same_host in its config).
+    aio.cli("server", "resize", "stopped", "--flavor", "m1.small", "--wait")
+    assert aio.statuses() == {"stopped": "VERIFY_RESIZE"}
+    aio.cli("server", "resize", "stopped", "--confirm", "--wait")
+    assert aio.statuses() == {"stopped": "ACTIVE"}
+    assert aio.cli("server", "show", "stopped", "-f", "value", "-c", "flavor").startswith(
+        "m1.small "
+    )
 
 
 def domain_states(uri) -> dict[str, int]:
