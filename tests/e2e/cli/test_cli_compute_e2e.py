@@ -134,3 +134,40 @@ def test_server_list_names_the_image_and_keeps_the_id_of_one_that_is_gone(comput
     rows = compute_cli.json("server", "list", "--name", names[0], "-c", "Image")
     assert rows == [{"Image": image_id}]
     compute_cli("server", "delete", *names, "--wait")
+
+
+def test_day2_commands_reach_the_controller(compute_cli, tmp_path):
+    """Each day-2 command against the real controller: lock and unlock change the server; the
+    others are refused for a server in ERROR with no host, as Nova refuses them, exit code 1
+    and the controller's reason, and change nothing."""
+    flavor, bigger, server = unique("m1"), unique("m1"), unique("web")
+    compute_cli("flavor", "create", flavor, "--ram", "64", "--disk", "1")
+    compute_cli("flavor", "create", bigger, "--ram", "128", "--disk", "1")
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 65536)
+    image_id = compute_cli.value("image", "create", unique("img"), "--file", disk, "-c", "id")
+    compute_cli(
+        "server", "create", server, "--flavor", flavor, "--image", image_id, "--wait", expect=7
+    )
+    compute_cli("server", "lock", server, "--reason", "audit")
+    shown = compute_cli.json("server", "show", server)
+    assert (shown["locked"], shown["locked_reason"]) == (True, "audit")
+    compute_cli("server", "unlock", server)
+    assert compute_cli.json("server", "show", server)["locked"] is False
+    for argv in (
+        ["resize", server, "--flavor", bigger],
+        ["resize", server, "--confirm"],
+        ["resize", server, "--revert"],
+        ["migrate", server],
+        ["evacuate", server],
+        ["shelve", server],
+        ["unshelve", server],
+        ["rebuild", server],
+        ["image", "create", server],
+    ):
+        stderr = compute_cli("server", *argv, expect=1).stderr
+        assert stderr.startswith("stratus: FAILED_PRECONDITION: cannot "), stderr
+        assert "(reason INVALID_SERVER_STATE" in stderr
+    after = compute_cli.json("server", "show", server)
+    assert (after["status"], after["flavor"].split()[0]) == ("ERROR", flavor)
+    compute_cli("server", "delete", server, "--wait")
