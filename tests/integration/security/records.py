@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from controller.compute.records import migrations, states
+from controller.compute.records import allocations, migrations, states
 from controller.compute.records.models import ComputeNode, Instance
 from tests.integration.compute.compute_support import add_hosts
 
@@ -41,8 +41,9 @@ class RecordHosts:
                 raise AssertionError(f"server {server_id} still scheduling after {timeout}s")
             time.sleep(0.02)
         values = dict(vm_state=vm_state, task_state=None, power_state=POWER[vm_state])
-        if vm_state == states.SHELVED_OFFLOADED:  # its disk is an image, it has no host
+        if vm_state == states.SHELVED_OFFLOADED:  # its disk is an image: no host, no claim
             values.update(node_id=None, host=None)
+            self.db.call(allocations.release, server_id)
         elif node_id:
             values.update(
                 node_id=node_id, host=self.db.call(lambda: ComputeNode.get_by_id(node_id).hostname)
