@@ -27,22 +27,13 @@ def _their_network(world) -> str:
     return network_id
 
 
-def _port(world, who: str, **fields) -> npb.Port:
-    return world.network.CreatePort(
-        npb.CreatePortRequest(port=npb.Port(name=unique("port"), **fields)),
-        metadata=world.metadata(who),
-    )
-
-
 def test_another_project_cannot_plug_its_port_into_a_server(world, cloud):
     server_id = world.new_server(states.SHELVED_OFFLOADED)
     network_id = _their_network(world)
     with raises(C.PERMISSION_DENIED, "PORT_DEVICE_OWNED_BY_COMPUTE"):
-        _port(
-            world, "other", network_id=network_id, device_id=server_id, device_owner="compute:nova"
-        )
+        world.port("other", network_id=network_id, device_id=server_id, device_owner="compute:nova")
     # a label names any device, as in Neutron: it makes the port no server's
-    label = _port(world, "other", network_id=network_id, device_id=server_id)
+    label = world.port("other", network_id=network_id, device_id=server_id)
     world.compute.UnshelveServer(
         cpb.UnshelveServerRequest(id=server_id), metadata=world.metadata("member")
     )

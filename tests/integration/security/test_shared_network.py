@@ -13,13 +13,6 @@ from tests.support.errors import raises
 C = grpc.StatusCode
 
 
-def _port(world, who: str, network_id: str) -> npb.Port:
-    return world.network.CreatePort(
-        npb.CreatePortRequest(port=npb.Port(name=unique("port"), network_id=network_id)),
-        metadata=world.metadata(who),
-    )
-
-
 def test_a_shared_network_is_seen_by_all_but_its_ports_only_by_their_project(world, cloud):
     net = world.network
     shared = net.CreateNetwork(
@@ -31,7 +24,8 @@ def test_a_shared_network_is_seen_by_all_but_its_ports_only_by_their_project(wor
         subnet = net.CreateSubnet(
             npb.CreateSubnetRequest(subnet=world.subnet(shared.id)), metadata=cloud.admin
         )
-        theirs, mine = _port(world, "other", shared.id), _port(world, "member", shared.id)
+        theirs = world.port("other", network_id=shared.id)
+        mine = world.port("member", network_id=shared.id)
         ports += [theirs, mine]
         for who in ("member", "reader"):
             metadata = world.metadata(who)

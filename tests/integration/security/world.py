@@ -312,10 +312,14 @@ class World:
         )
 
     def new_port(self) -> str:
+        return self.port("member", network_id=self.network_id).id
+
+    def port(self, who: str, **fields) -> npb.Port:
+        """A new port of `who`'s project, with these fields."""
         return self.network.CreatePort(
-            npb.CreatePortRequest(port=npb.Port(name=unique("port"), network_id=self.network_id)),
-            metadata=self.metadata("member"),
-        ).id
+            npb.CreatePortRequest(port=npb.Port(name=unique("port"), **fields)),
+            metadata=self.metadata(who),
+        )
 
     def new_security_group(self) -> str:
         return self.network.CreateSecurityGroup(
