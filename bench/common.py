@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -102,3 +103,13 @@ async def load(
     cpu = (cpu_seconds(server_pid) - cpu_before) / len(latencies) * 1e6 if server_pid else None
     cuts = statistics.quantiles(latencies, n=100)
     return Result(label, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, cpu)
+
+
+def run_for_seconds(run, description: str) -> None:
+    """The command line of a benchmark whose one option is how long each figure is measured:
+    `asyncio.run(run(seconds))`."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
+    asyncio.run(run(parser.parse_args().seconds))

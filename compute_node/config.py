@@ -3,6 +3,11 @@
 [compute]
 host_name = "node1.example.org"     # default: this host's FQDN; must match its certificate
 controller = "ctl.example.org:5001"  # the controller's node listener (mutual TLS)
+# Controller replicas, instead of `controller`: streams fail over in this order
+# (compute_node/failover.py).
+controllers = ["ctl1.example.org:5001", "ctl2.example.org:5001"]
+keepalive_seconds = 20               # HTTP/2 PING on the stream this often, and the stream is
+keepalive_timeout_seconds = 10       # dead when one is not answered in this time
 public_endpoint = "ctl.example.org:5000"  # the public listener, for enrollment only
 state_dir = "/var/lib/stratus"       # pki/, images/ (cache), instances/, journal.db
 availability_zone = "nova"
@@ -52,6 +57,9 @@ DEFAULT_PATH = Path("/etc/stratus/compute.toml")
 class ComputeConfig:
     host_name: str = ""
     controller: str = "127.0.0.1:5001"
+    controllers: list[str] = dataclasses.field(default_factory=list)
+    keepalive_seconds: float = 20.0
+    keepalive_timeout_seconds: float = 10.0
     public_endpoint: str = "127.0.0.1:5000"
     state_dir: str = "/var/lib/stratus"
     availability_zone: str = "nova"
@@ -118,6 +126,10 @@ class Config:
     console: ConsoleSection
     network: NetworkSection
     metrics: MetricsSection
+
+    @property
+    def controller_addresses(self) -> list[str]:
+        return self.compute.controllers or [self.compute.controller]
 
     @property
     def host_name(self) -> str:

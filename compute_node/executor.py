@@ -31,6 +31,7 @@ from compute_node.drivers.base import (
 from compute_node.image_cache import ImageCache, ImageCacheError, ImageRejected
 from compute_node.image_fetch import FetchGaveUp, ImageFetcher, ImageSource
 from compute_node.journal import DONE, QUEUED, Journal
+from compute_node.phases import Phases
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus_common import faults
 
@@ -236,12 +237,15 @@ class Executor:
             command.expires_at.ToSeconds() if command.HasField("expires_at") else None
         )
         files = {}
+        phases = Phases()
         for role, ref in refs.items():
             if ref is None or not ref.image_id:
                 files[role] = None
                 continue
-            cached = await self._fetch(ref, images, deadline)
+            with phases.timed("fetch"):
+                cached = await self._fetch(ref, images, deadline)
             files[role] = ImageFile(image_id=ref.image_id, disk_format=cached.disk_format)
+        LOG.info("images of %s ready: %s", command.instance_id, phases.fields())
         instance = InstanceSpec(
             uuid=command.instance_id,
             name=spec.name,

@@ -29,11 +29,12 @@ from compute_node.agent import Agent, AgentSettings, HostIdentityInUse
 from compute_node.console_relay import ConsoleRelay, RelaySettings
 from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
+from compute_node.failover import ControllerAddresses
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
 from compute_node.network.links import LinkSettings
 from compute_node.network.wiring import NetworkWiring, WiringLoop, WiringSettings
-from stratus_common import metrics_endpoint, systemd
+from stratus_common import keepalive, metrics_endpoint, systemd
 
 LOG = logging.getLogger("stratus-compute")
 # Another agent holds this host's session: restarting would not help (the unit says so too).
@@ -53,7 +54,9 @@ def parse_args(argv):
         help="one-time enrollment token (first start only; or STRATUS_ENROLL_TOKEN)",
     )
     parser.add_argument("--host-name")
-    parser.add_argument("--controller", help="the node listener, host:port")
+    parser.add_argument(
+        "--controller", help="the node listener(s): host:port[,host:port...] to fail over"
+    )
     parser.add_argument("--public-endpoint", help="the public listener, host:port")
     parser.add_argument("--state-dir")
     parser.add_argument("--libvirt-uri")
@@ -102,12 +105,21 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
         return 0
     pki.log_state()
     metrics_endpoint.serve(cfg.metrics.listen)
-    options = channel_options(cfg.compute.max_message_bytes)
+    options = channel_options(cfg.compute.max_message_bytes) + keepalive.client_options(
+        cfg.compute.keepalive_seconds, cfg.compute.keepalive_timeout_seconds
+    )
+    controllers = ControllerAddresses(cfg.controller_addresses)
 
-    def channel():
+    def channel(address: str | None = None):
+        """A channel to the replica of the current stream (or to `address`)."""
         return grpc.aio.secure_channel(
-            cfg.compute.controller, pki.channel_credentials(), options=options
+            address or controllers.current, pki.channel_credentials(), options=options
         )
+
+    def stream_channel():
+        address = controllers.for_new_stream()
+        LOG.info("opening the stream to the controller at %s", address)
+        return channel(address)
 
     cache = ImageCache(cfg.path("images"), max_unused_age=cfg.image_cache.max_unused_age)
     driver = await asyncio.to_thread(
@@ -162,7 +174,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
             on_guests_changed=network.poke if network else None,
             scratch=cfg.path("snapshots"),
         ),
-        channel,
+        stream_channel,
         network,
         consoles=ConsoleRelay(
             driver,
@@ -199,7 +211,7 @@ async def run(cfg: config_mod.Config, token: str | None, enroll_only: bool = Fal
     renewer = asyncio.ensure_future(pki_mod.keep_renewed(pki, channel, on_renewed=agent.reconnect))
     pruner = asyncio.ensure_future(prune())
     metrics.watch(agent, driver)
-    ready = asyncio.ensure_future(ready_when_connected(agent, cfg.compute.controller))
+    ready = asyncio.ensure_future(ready_when_connected(agent, ", ".join(cfg.controller_addresses)))
     background = [renewer, pruner, ready]
     watchdog = systemd.start_watchdog()
     if watchdog is not None:
@@ -236,7 +248,8 @@ def main(argv=None) -> int:
     overrides = {
         "compute": {
             "host_name": args.host_name,
-            "controller": args.controller,
+            # A flag names one replica or several: it replaces the file's list either way.
+            "controllers": args.controller.split(",") if args.controller else None,
             "public_endpoint": args.public_endpoint,
             "state_dir": args.state_dir,
             "log_level": args.log_level,

@@ -24,12 +24,29 @@ class TextFormatter(logging.Formatter):
     can neither start a line of its own nor reach the terminal raw. A traceback's lines are
     indented and escaped the same way."""
 
+    # Every RPC writes an access-log line: what repeats between lines is formatted once (the
+    # timestamp's seconds, and messages without arguments: mostly the code's fixed strings,
+    # so a few hundred at most are kept).
+    _KEPT_MESSAGES = 512
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._second = (-1, "")
+        self._messages: dict[str, str] = {}
+
     def format(self, record):
-        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        second = int(record.created)
+        if self._second[0] != second:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        msg = None if record.args or not isinstance(record.msg, str) else record.msg
+        quoted = self._messages.get(msg) if msg is not None else None
+        if quoted is None:
+            quoted = json.dumps(record.getMessage())
+            if msg is not None and len(self._messages) < self._KEPT_MESSAGES:
+                self._messages[msg] = quoted
         line = (
-            f"{ts}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
-            f"logger={_value(record.name)} request_id={_value(record.request_id)} "
-            f"msg={json.dumps(record.getMessage())}"
+            f"{self._second[1]}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
+            f"logger={_value(record.name)} request_id={_value(record.request_id)} msg={quoted}"
         )
         extra = getattr(record, "fields", None)
         if extra:

@@ -11,6 +11,7 @@ from stratus.ca.v1 import ca_service_pb2_grpc as ca_grpc
 from stratus.compute.v1 import compute_service_pb2_grpc as compute_grpc
 from stratus.identity.v1 import identity_service_pb2_grpc as identity_grpc
 from stratus.image.v1 import image_service_pb2_grpc as image_grpc
+from stratus.network.v1 import network_service_pb2_grpc as network_grpc
 
 _PLAINTEXT, _TLS = "grpc://", "grpcs://"
 
@@ -33,6 +34,7 @@ class Api:
         self.image = image_grpc.ImageServiceStub(channel)  # type: ignore[no-untyped-call]
         self.compute = compute_grpc.ComputeServiceStub(channel)  # type: ignore[no-untyped-call]
         self.ca = ca_grpc.CertificateAuthorityServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.network = network_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
 
     async def serves(self, service: str) -> bool:
         """Whether the controller offers a gRPC service (by full name), asked through server

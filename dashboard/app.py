@@ -26,7 +26,17 @@ from dashboard.api import Api, open_channel
 from dashboard.auth import AdminRequired, LoginRequired, sign_out
 from dashboard.config import DashboardSection
 from dashboard.security import SecurityHeaders
-from dashboard.views import admin, admin_identity, images, keypairs, login, overview, servers
+from dashboard.views import (
+    admin,
+    admin_identity,
+    images,
+    keypairs,
+    login,
+    networks,
+    overview,
+    security_groups,
+    servers,
+)
 from dashboard.web import flash, language_of, redirect, render, rpc_failure
 from stratus_common import systemd
 
@@ -103,6 +113,8 @@ def build(config: DashboardSection) -> Starlette:
         *images.routes,
         *servers.routes,
         *keypairs.routes,
+        *networks.routes,
+        *security_groups.routes,
         *admin.routes,
         *admin_identity.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

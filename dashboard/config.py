@@ -34,6 +34,9 @@ class DashboardSection:
     secret_key_file: str = "/var/lib/stratus/dashboard-secret"
     # "en" or "zh_CN": the language before a user picks one.
     default_language: str = "en"
+    # The console proxy's origin (scheme://host:port) the server page may embed; empty: the
+    # origin of the console URL the controller returns. A URL elsewhere is not embedded.
+    console_origin: str = ""
     # Rows on one page of a list.
     page_size: int = 20
     log_level: str = "info"

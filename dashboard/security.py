@@ -1,5 +1,7 @@
 """Response headers every page carries: a strict Content-Security-Policy (scripts, styles and
-connections only from the dashboard itself, no inline code, no framing) and its companions."""
+connections only from the dashboard itself, no inline code, no framing) and its companions.
+A page that embeds a server's console widens it by one frame source: the console proxy's
+origin, and nothing else."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     ]
 )
+
+
+def with_frame_source(origin: str) -> str:
+    """The policy, allowing frames from one origin (scheme://host:port) only."""
+    return f"{CONTENT_SECURITY_POLICY}; frame-src {origin}"
+
 
 HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,

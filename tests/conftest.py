@@ -1,7 +1,7 @@
 """Session-wide real servers: one controller (and, when asked, one PostgreSQL) per test process.
 
-STRATUS_TEST_DATABASE=postgresql runs the suite against a real PostgreSQL started here;
-the default is SQLite in a temporary directory.
+STRATUS_TEST_DATABASE=postgresql (or mysql) runs the suite against a real PostgreSQL (or
+MariaDB) started here; the default is SQLite in a temporary directory.
 """
 
 import os
@@ -24,12 +24,40 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
-def database_url(request, tmp_path_factory):
+def mariadb():
+    from tests.support.mariadb import MariaDBServer, installed
+
+    if not installed():
+        pytest.skip("MariaDB is not installed; scripts/install-deps installs it")
+    server = MariaDBServer().start()
+    yield server
+    server.stop()
+
+
+# STRATUS_TEST_DATABASE -> the fixture of the server the run uses.
+DATABASE_SERVERS = {"postgresql": "postgres", "mysql": "mariadb"}
+
+
+@pytest.fixture(scope="session")
+def database_server(request):
+    """The database server of this run (create_database(name) -> URL), or None on SQLite."""
+    fixture = DATABASE_SERVERS.get(os.environ.get("STRATUS_TEST_DATABASE", ""))
+    return request.getfixturevalue(fixture) if fixture else None
+
+
+@pytest.fixture(scope="session")
+def replica_server(request, database_server):
+    """A server that several controller processes share: the run's PostgreSQL or MariaDB, or
+    a PostgreSQL in the SQLite run."""
+    return database_server or request.getfixturevalue("postgres")
+
+
+@pytest.fixture(scope="session")
+def database_url(database_server, tmp_path_factory):
     """The URL of the database of this test process's controller."""
-    if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql":
-        server = request.getfixturevalue("postgres")
+    if database_server is not None:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        return server.create_database(f"stratus_{worker}")
+        return database_server.create_database(f"stratus_{worker}")
     return f"sqlite:///{tmp_path_factory.mktemp('db')}/stratus.db"
 
 

@@ -120,8 +120,9 @@ class Dhcp:
             "dnsmasq",
             "--conf-file=/dev/null",
             "--port=0",  # DHCP only
-            # Root, as the agent: its files live in the node's state directory, which only
-            # root may enter.
+            # The agent's own user: the files are in its state directory. Started as root,
+            # dnsmasq would switch to `nobody`; as the service user (stratus-compute.service)
+            # it keeps that user and ignores this.
             "--user=root",
             f"--interface={server.bridge}",
             "--bind-interfaces",

@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["KeyRepository", "KeyRepositoryError"]
+__all__ = [
+    "KeyRepository",
+    "KeyRepositoryError",
+    "derived_fernet",
+    "fernet_order",
+    "rotation_plan",
+]
 
 _KEY_NAME = re.compile(r"0|[1-9][0-9]*")
 _LOCK_NAME = ".lock"
@@ -84,15 +90,14 @@ class KeyRepository:
             # An interrupted rotation renamed 0 away; stage a key before going on.
             self._write_key("0")
             keys[0] = os.path.join(self.path, "0")
-        new_primary = max(keys) + 1
+        new_primary, purged = rotation_plan(keys, self.max_active_keys)
         # The next staged key exists (as a temporary file) before the old one is promoted,
         # so the repository never lacks a staged key for longer than one rename.
         tmp = self._write_tmp(Fernet.generate_key())
         os.rename(keys.pop(0), os.path.join(self.path, str(new_primary)))
         os.rename(tmp, os.path.join(self.path, "0"))
         keys[new_primary] = os.path.join(self.path, str(new_primary))
-        # Keep max_active_keys - 1 of primary and secondaries, plus the staged key.
-        for number in sorted(keys, reverse=True)[max(self.max_active_keys - 1, 0) :]:
+        for number in purged:
             LOG.info("key repository %s: purging key %d", self.path, number)
             os.remove(keys[number])
         self._fsync_dir()
@@ -141,6 +146,10 @@ class KeyRepository:
         self._check_directory()
         return sorted(self._key_paths())
 
+    def read_key(self, number: int) -> bytes:
+        """One key by its number (to move the repository into another store)."""
+        return self._read_key(os.path.join(self.path, str(number)))
+
     def load(self) -> MultiFernet:
         """Read every key: the primary first (it encrypts), then the staged key and the
         secondaries, newest first (they only decrypt)."""
@@ -151,9 +160,7 @@ class KeyRepository:
             raise KeyRepositoryError(
                 f"key repository {self.path} holds no keys: initialize it first"
             )
-        primary = max(keys)
-        order = [primary, *sorted((n for n in keys if n != primary), key=lambda n: (n != 0, -n))]
-        raw_keys = [self._read_key(keys[n]) for n in order]
+        raw_keys = [self._read_key(keys[n]) for n in fernet_order(keys)]
         fernet = MultiFernet([Fernet(key) for key in raw_keys])
         self._fernet, self._raw_keys, self._signature = fernet, raw_keys, signature
         return fernet
@@ -189,17 +196,24 @@ class KeyRepository:
         self.reload_if_changed()
         return self._fernet
 
+    # The key source interface the token service relies on (the database key ring of
+    # controller/shared_secrets has it too): a directory is checked on every current().
+    def refresh(self) -> None:
+        self.reload_if_changed()
+
+    def needs_check(self) -> bool:
+        return False
+
+    @property
+    def revision(self) -> tuple | None:
+        return self._signature
+
     def derived(self, purpose: bytes) -> MultiFernet:
         """Keys for another use than tokens: one derived from each key in force by HKDF with
         `purpose`, in the same order. Every controller sharing the repository derives the same
         keys, and they rotate with it; a token key never serves two purposes."""
         self.reload_if_changed()
-        raw_keys = self._raw_keys
-        cached = self._derived.get(purpose)
-        if cached is None or cached[0] is not raw_keys:
-            cached = (raw_keys, MultiFernet([Fernet(_derive(key, purpose)) for key in raw_keys]))
-            self._derived[purpose] = cached
-        return cached[1]
+        return derived_fernet(self._derived, self._raw_keys, purpose)
 
     def _stat_signature(self) -> tuple:
         try:
@@ -253,6 +267,32 @@ class KeyRepository:
             raise KeyRepositoryError(
                 f"key file {path} does not hold a Fernet key (32 url-safe base64-encoded bytes)"
             ) from None
+
+
+def fernet_order(numbers) -> list[int]:
+    """Key numbers in MultiFernet order: the primary first (it encrypts), then the staged key
+    and the secondaries, newest first (they only decrypt)."""
+    primary = max(numbers)
+    return [primary, *sorted((n for n in numbers if n != primary), key=lambda n: (n != 0, -n))]
+
+
+def rotation_plan(numbers, max_active_keys: int) -> tuple[int, list[int]]:
+    """Keystone's rotation on a key set holding a staged key 0: (the number the staged key
+    is promoted to, the numbers to purge so that at most max_active_keys remain, the new
+    staged key included)."""
+    new_primary = max(numbers) + 1
+    kept = sorted([n for n in numbers if n != 0] + [new_primary], reverse=True)
+    return new_primary, kept[max(max_active_keys - 1, 0) :]
+
+
+def derived_fernet(cache: dict, raw_keys: list[bytes], purpose: bytes) -> MultiFernet:
+    """Keys derived for `purpose` from `raw_keys` (see KeyRepository.derived), cached in
+    `cache` until the key list changes."""
+    cached = cache.get(purpose)
+    if cached is None or cached[0] is not raw_keys:
+        cached = (raw_keys, MultiFernet([Fernet(_derive(key, purpose)) for key in raw_keys]))
+        cache[purpose] = cached
+    return cached[1]
 
 
 def _derive(key: bytes, purpose: bytes) -> bytes:

@@ -105,6 +105,11 @@ class TokenFormatter:
         self._keys = key_repository
         self._clock = clock or (lambda: datetime.now(UTC))
 
+    @property
+    def keys(self):
+        """The key source: a KeyRepository, or the shared database's key ring."""
+        return self._keys
+
     def issue(
         self, user_id: str, project_id: str | None, methods: Iterable[str], expires_at: datetime
     ) -> tuple[str, TokenPayload]:

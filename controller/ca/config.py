@@ -8,7 +8,8 @@ class CASection:
 
     section: typing.ClassVar[str] = "ca"
     # Directory of the CA key and certificate and of the listeners' key pairs;
-    # empty = <state_dir>/ca. Several controller replicas must share one CA directory.
+    # empty = <state_dir>/ca. Replicas share one CA: copied, or through the database
+    # ([shared_secrets] store = "database", controller/ca/shared.py).
     directory: str = ""
     # Create the CA at first start if the directory holds none (`stratus-manage ca init`
     # gives more choices). Turn off where replicas must never make a CA of their own.
@@ -30,3 +31,16 @@ class CASection:
     revocation_sweep_seconds: float = 5.0
     # How often the node listener's own certificate is checked for renewal.
     server_certificate_check_seconds: float = 3600.0
+
+
+@dataclasses.dataclass
+class NodeKeepaliveSection:
+    """[node_keepalive]: HTTP/2 keepalive on the node listener (stratus_common/keepalive.py).
+    A half-open node stream is noticed within time_seconds + timeout_seconds."""
+
+    section: typing.ClassVar[str] = "node_keepalive"
+    time_seconds: float = 20.0
+    timeout_seconds: float = 10.0
+    # Nodes pinging more often are sent GOAWAY: keep it at or below the nodes'
+    # keepalive_seconds (compute.toml).
+    min_client_interval_seconds: float = 5.0

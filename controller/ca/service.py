@@ -17,10 +17,10 @@ import logging
 import socket
 from pathlib import Path
 
-from controller.ca import mtls
+from controller.ca import mtls, shared
 from controller.ca.authority import CertificateAuthority, fingerprint_sha256
 from controller.ca.certificates import CertificateService, utcnow
-from controller.ca.config import CASection
+from controller.ca.config import CASection, NodeKeepaliveSection
 from controller.ca.db_repository import DatabaseCARepository
 from controller.ca.policies import RULES
 from controller.ca.server_cert import NODE_LISTENER, ListenerCertificate
@@ -29,8 +29,9 @@ from controller.logs import fields
 from controller.node_listener import NodeListener
 from controller.rpc.pipeline import Pipeline, add_secured_service
 from controller.rpc.policy_spec import MethodSpec
+from controller.shared_secrets import wiring
 from stratus.ca.v1 import ca_service_pb2 as pb
-from stratus_common import keys
+from stratus_common import keepalive, keys
 from stratus_common.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ def key_algorithm(name: str) -> keys.KeyAlgorithm:
         raise FailedPrecondition(
             f"[ca] key_algorithm {name!r}: choose one of {choices}", reason="CA_BAD_ALGORITHM"
         ) from None
+
+
+def shared_or_local_authority(config, db) -> CertificateAuthority:
+    """The CA every replica shares through the database ([shared_secrets] store =
+    database), else the CA of this host's directory."""
+    if not wiring.in_database(config):
+        return load_authority(config)
+    return db.call(
+        shared.shared_authority,
+        wiring.secret_store(config),
+        ca_directory(config),
+        lambda: load_authority(config),
+    )
 
 
 def load_authority(config) -> CertificateAuthority:
@@ -84,7 +98,7 @@ def listener_names(config) -> tuple[list[str], list[str]]:
 
 def setup(app):
     settings = app.config.section(CASection)
-    authority = load_authority(app.config)
+    authority = shared_or_local_authority(app.config, app.db)
     certificates = CertificateService(
         authority,
         DatabaseCARepository(app.db),
@@ -98,6 +112,7 @@ def setup(app):
         pb.DESCRIPTOR.services_by_name["CertificateAuthorityService"],
     )
 
+    keep = app.config.section(NodeKeepaliveSection)
     dns_names, ip_addresses = listener_names(app.config)
     server_certificate = ListenerCertificate(
         authority,
@@ -117,6 +132,9 @@ def setup(app):
             ("grpc.max_send_message_length", app.config.controller.max_message_bytes),
             ("grpc.max_receive_message_length", app.config.controller.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *keepalive.server_options(
+                keep.time_seconds, keep.timeout_seconds, keep.min_client_interval_seconds
+            ),
         ],
     )
     app.node_listener = listener

@@ -87,6 +87,15 @@ def dialect(database: peewee.Database | peewee.DatabaseProxy | None = None) -> s
     return "mysql"
 
 
+def upsert(query, conflict_target: list, update: dict):
+    """`query` (an INSERT) as insert-or-update when a row with the same `conflict_target`
+    exists. MySQL's ON DUPLICATE KEY UPDATE names no target (the table's unique keys decide),
+    so `conflict_target` must be a unique key of the table."""
+    if dialect() == "mysql":
+        return query.on_conflict(update=update)
+    return query.on_conflict(conflict_target=conflict_target, update=update)
+
+
 def has_returning() -> bool:
     """SQLite (3.35+) and PostgreSQL have INSERT/UPDATE ... RETURNING; MySQL has not."""
     return dialect() != "mysql"
@@ -134,6 +143,23 @@ def locked(query) -> list:
     return list(for_update(query))
 
 
+# MySQL drivers report bad SQL as OperationalError too; these codes are the ones that mean
+# "retry later": the server gone or refusing connections, the connection cut, and the lock
+# conflicts that PostgreSQL reports as OperationalError as well (deadlock, lock wait timeout).
+_MYSQL_RETRYABLE = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055}
+
+
+def _retryable(exc: Exception, kind: str) -> bool:
+    """Whether a driver error means the database cannot serve now (UNAVAILABLE)."""
+    if kind == "sqlite":  # a local file: its errors are not an outage
+        return False
+    if kind != "mysql" or isinstance(exc, peewee.InterfaceError):
+        return True
+    # peewee re-raises the driver's exception as its own, the driver's as the first argument
+    driver_error = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    return bool(driver_error.args) and driver_error.args[0] in _MYSQL_RETRYABLE
+
+
 class Database:
     """The controller's handle on the database: runs units of work in worker threads."""
 
@@ -158,7 +184,7 @@ class Database:
             with self.engine.connection_context():
                 return fn(*args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            if self.dialect == "sqlite":  # a local file: its errors are not an outage
+            if not _retryable(exc, self.dialect):
                 raise
             log.warning("the database is unreachable: %s", str(exc).strip().splitlines()[0])
             raise Unavailable(

@@ -13,7 +13,8 @@ class IdentitySection:
     # Token life in seconds (Keystone's default: 24 hours).
     token_expiration: int = 86400
     # How long a validated token is trusted without asking the database again. Revocations in
-    # this process apply at once; other controller replicas see them within this time.
+    # this process apply at once; other controller replicas see them within this time. The
+    # same bound applies to the catalog and to GetProject's answers (project_reads.py).
     token_cache_seconds: float = 10.0
     token_cache_size: int = 100_000
     # How often expired token revocation events are deleted (also once at start).

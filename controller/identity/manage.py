@@ -1,16 +1,57 @@
-"""`stratus-manage bootstrap` and `stratus-manage token ...`."""
+"""`stratus-manage bootstrap` and `stratus-manage token ...`.
+
+With [shared_secrets] store = database the key set lives in the database every replica
+shares; `setup-keys` then moves this host's key repository there if it holds keys (tokens
+issued before stay valid), else creates a new set.
+"""
+
+import contextlib
+import os
 
 from controller.identity import bootstrap
+from controller.identity.config import IdentitySection
 from controller.identity.service import key_repository
+from controller.shared_secrets import wiring
+
+
+@contextlib.contextmanager
+def _database_key_ring(config):
+    from controller.manage import open_database
+
+    db = open_database(config)
+    try:
+        yield db, wiring.key_ring(config, config.section(IdentitySection).max_active_keys)
+    finally:
+        db.close()
+
+
+def _repository_keys(config) -> dict[int, bytes]:
+    """The keys of this host's key repository, if it holds any."""
+    repository = key_repository(config)
+    if not os.path.isdir(repository.path) or not repository.key_numbers():
+        return {}
+    return {n: repository.read_key(n) for n in repository.key_numbers()}
 
 
 def _setup_keys(config, args):
+    if wiring.in_database(config):
+        existing = _repository_keys(config)
+        with _database_key_ring(config) as (db, ring):
+            created = db.call(ring.initialize, existing)
+        what = "moved this host's Fernet keys" if existing else "created Fernet keys"
+        print(f"{what} into the database" if created else "kept the database's Fernet keys")
+        return
     keys = key_repository(config)
     created = keys.initialize()
     print(f"{'created' if created else 'kept existing'} Fernet keys in {keys.path}")
 
 
 def _rotate_keys(config, args):
+    if wiring.in_database(config):
+        with _database_key_ring(config) as (db, ring):
+            number = db.call(ring.rotate)
+        print(f"rotated the Fernet keys in the database: new primary key {number}")
+        return
     keys = key_repository(config)
     number = keys.rotate()
     print(f"rotated Fernet keys in {keys.path}: new primary key {number}")

@@ -1,5 +1,6 @@
 """Projects: the tenants that own resources."""
 
+import itertools
 import uuid
 
 from controller.db.database import write_transaction
@@ -9,6 +10,16 @@ from controller.identity import revocations, roles
 from controller.identity.models import Project, RoleAssignment
 
 UPDATABLE = {"name", "description", "enabled"}
+
+_changes = itertools.count(1)
+generation = 0  # bumped after every committed update or delete in this process
+
+
+def _changed():
+    """Bumped once the write is done, so a read racing it cannot cache the old row under
+    the new generation (project_reads.ProjectReads)."""
+    global generation  # noqa: PLW0603 - the process-wide cache key
+    generation = next(_changes)
 
 
 def create(name: str, description: str = "", enabled: bool = True) -> Project:
@@ -60,6 +71,7 @@ def update(project_id: str, changes: dict, max_token_life: int) -> Project:
         project.updated_at = utcnow()
         with unique("project", "name", project.name):
             project.save()
+    _changed()
     if disabling:
         revocations.record(project_id=project.id, max_token_life=max_token_life)
     return project
@@ -70,4 +82,5 @@ def delete(project_id: str, max_token_life: int):
         project = get(project_id)
         roles.ensure_admins_remain(removing_project=project.id)
         project.delete_instance()
+    _changed()
     revocations.record(project_id=project.id, max_token_life=max_token_life)

@@ -9,19 +9,33 @@ from controller.identity.config import IdentitySection
 from controller.identity.servicer import IdentityServicer
 from controller.identity.tokens import TokenService
 from controller.rpc.page_tokens import PURPOSE, PageTokens
+from controller.shared_secrets import wiring
 from stratus.identity.v1 import identity_service_pb2 as pb
 
 
 def key_repository(config) -> KeyRepository:
+    """The key repository directory on this host."""
     settings = config.section(IdentitySection)
     path = settings.key_repository or str(Path(config.controller.state_dir) / "fernet-keys")
     return KeyRepository(path, settings.max_active_keys)
 
 
+def token_keys(config, db):
+    """The token keys in force, loaded: the shared database key ring when [shared_secrets]
+    store = database, else this host's key repository."""
+    if wiring.in_database(config):
+        ring = wiring.key_ring(config, config.section(IdentitySection).max_active_keys)
+        db.call(ring.refresh)
+        return ring
+    keys = key_repository(config)
+    keys.load()
+    return keys
+
+
 def setup(app):
     settings = app.config.section(IdentitySection)
-    keys = key_repository(app.config)
-    keys.load()  # refuses to start without keys: `stratus-manage token setup-keys`
+    # refuses to start without keys: `stratus-manage token setup-keys`
+    keys = token_keys(app.config, app.db)
     tokens = TokenService(app.db, TokenFormatter(keys), settings)
     app.tokens = tokens
     app.authenticate = tokens.validate

@@ -10,6 +10,7 @@ from controller import validation
 from controller.auth import context as auth_context
 from controller.db.paging import page_request
 from controller.identity import catalog, convert, passwords, projects, roles, users
+from controller.identity.project_reads import ProjectReads
 from controller.rpc.convert import changes, optional
 from controller.rpc.policy_spec import rpc
 from stratus.identity.v1 import identity_service_pb2 as pb
@@ -49,6 +50,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self.settings = settings
         self.life = settings.token_expiration
         self.catalog = catalog.CatalogCache(db, settings.token_cache_seconds)
+        self.projects = ProjectReads(db, settings.token_cache_seconds, settings.token_cache_size)
         self._catalog_pb = (None, None)  # (entries, their message): token responses share one
 
     # -- tokens ------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
 
     @rpc("identity:get_project", target=_by_id("project_id"))
     async def GetProject(self, request, context):
-        return convert.project(await self.db.run(projects.get, validation.uuid("id", request.id)))
+        return await self.projects.get(validation.uuid("id", request.id))
 
     @rpc("identity:list_projects", target=_user_id_of)
     async def ListProjects(self, request, context):

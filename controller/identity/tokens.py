@@ -37,7 +37,9 @@ class TokenService:
         self.db = db
         self.formatter = formatter
         self.settings = settings
-        self._cache: OrderedDict[str, tuple[Identity, TokenPayload, int, float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Identity, TokenPayload, int, object, float]] = (
+            OrderedDict()
+        )
 
     # -- issue -------------------------------------------------------------------------------
     async def issue(
@@ -78,6 +80,9 @@ class TokenService:
         return None
 
     def _scope(self, user: User, project_id, project_name):
+        # New tokens are made with the primary key in force, even one another replica's
+        # rotation promoted a moment ago.
+        self.formatter.keys.refresh()
         users.record_login(user)
         project = None
         role_names: tuple[str, ...] = ()
@@ -104,28 +109,39 @@ class TokenService:
 
     # -- validate ----------------------------------------------------------------------------
     async def validate(self, token: str) -> Identity:
-        """The identity a token carries; raises Unauthenticated. Cached per token."""
+        """The identity a token carries; raises Unauthenticated. Cached per token, while the
+        key set it was validated with is still the one in force."""
+        keys = self.formatter.keys
+        if keys.needs_check():  # replicas share a key set: has another rotated it?
+            await self.db.run(keys.refresh)
         cached = self._fresh(token)
         if cached is not None:
             _CACHE_HIT.inc()
             return cached[0]
         _CACHE_MISS.inc()
-        payload = self.formatter.parse(token)
         # Taken before the load: a revocation committed while it runs leaves this entry stale.
         generation = revocations.current_generation
-        identity = await self.db.run(_load_identity, payload)
+        payload, identity = await self.db.run(self._check, token)
         self._remember(token, identity, payload, generation)
         return identity
 
+    def _check(self, token: str) -> tuple[TokenPayload, Identity]:
+        # The key set is re-read first, so a key another replica's rotation dropped is never
+        # used for a validation that is not cached yet.
+        self.formatter.keys.refresh()
+        payload = self.formatter.parse(token)
+        return payload, _load_identity(payload)
+
     def _fresh(self, token: str) -> tuple[Identity, TokenPayload] | None:
-        """(identity, payload) of a token validated lately, unless a revocation or time has
-        passed since; the entry is dropped when stale."""
+        """(identity, payload) of a token validated lately, unless a revocation, a key
+        rotation or time has passed since; the entry is dropped when stale."""
         cached = self._cache.get(token)
         if cached is None:
             return None
-        identity, payload, generation, until = cached
+        identity, payload, generation, key_revision, until = cached
         if (
             generation == revocations.current_generation
+            and key_revision == self.formatter.keys.revision
             and time.monotonic() < until
             and payload.expires_at > _now()
         ):
@@ -138,6 +154,7 @@ class TokenService:
             identity,
             payload,
             generation,
+            self.formatter.keys.revision,
             time.monotonic() + self.settings.token_cache_seconds,
         )
         while len(self._cache) > self.settings.token_cache_size:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from peewee import fn
 
 from controller.compute.api.quota_rules import check, check_limit_value
-from controller.db.database import for_update
+from controller.db.database import for_update, upsert
 from controller.db.prepared import Param, Prepared
 from controller.identity.models import Project
 from controller.network.models import (
@@ -109,9 +109,8 @@ class NetworkQuotas:
             check_limit_value(name, value)
         with self.db.write_transaction():
             for name, value in changes.items():
-                NetworkQuota.insert(
-                    project_id=project_id, resource=name, hard_limit=value
-                ).on_conflict(
-                    conflict_target=[NetworkQuota.project_id, NetworkQuota.resource],
-                    update={NetworkQuota.hard_limit: value},
+                upsert(
+                    NetworkQuota.insert(project_id=project_id, resource=name, hard_limit=value),
+                    [NetworkQuota.project_id, NetworkQuota.resource],
+                    {NetworkQuota.hard_limit: value},
                 ).execute()

@@ -368,8 +368,11 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
         async with call.around(context, request) as admitted, call.rechecked(context, admitted):
             result = behavior(request_or_iterator, context)
             if inspect.isasyncgen(result):
-                async for item in result:
-                    yield item
+                # Closed here, not whenever it is collected: when the call is cancelled while
+                # the body waits at a `yield`, its clean-up (a node's session) runs now.
+                async with contextlib.aclosing(result):
+                    async for item in result:
+                        yield item
             else:
                 await result
 

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from sse_starlette.sse import EventSourceResponse
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard import i18n
-from dashboard.auth import require_user
+from dashboard.auth import User, require_user
 from dashboard.i18n import N_, _
+from dashboard.security import with_frame_source
+from dashboard.views import consoles
 from dashboard.web import back, enum_label, env, flash, language_of, list_page, redirect, render
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
+from stratus.network.v1 import network_service_pb2 as npb
 
 MAX_COUNT = 10
 # The form's action: its label, the RPC and the RPC's request message.
@@ -112,14 +117,52 @@ async def launch_page(request: Request) -> Response:
     keys = await api.compute.ListKeyPairs(
         cpb.ListKeyPairsRequest(page_size=200), metadata=user.metadata
     )
+    networks, groups = [], []
+    if request.app.state.optional_pages["networks"]:
+        networks = (
+            await api.network.ListNetworks(
+                npb.ListNetworksRequest(page_size=200), metadata=user.metadata
+            )
+        ).networks
+        groups = (
+            await api.network.ListSecurityGroups(
+                npb.ListSecurityGroupsRequest(page_size=200), metadata=user.metadata
+            )
+        ).security_groups
     return render(
         request,
         "launch.html",
         images=images.images,
         flavors=flavors.flavors,
         key_pairs=keys.key_pairs,
+        networks=networks,
+        security_groups=groups,
         max_count=MAX_COUNT,
     )
+
+
+async def interface(
+    request: Request, user: User, form: FormData, name: str
+) -> tuple[dict[str, Any], str]:
+    """The CreateServer fields for the wizard's network step: the chosen network, none, or
+    the automatic choice; with security groups chosen, a port in them on that network (the
+    API takes groups per port), which stays the user's after the server is deleted; `made`
+    names that port, for removal should the server be refused."""
+    network_id = str(form.get("network_id", ""))
+    if network_id == "none":
+        return {"no_network": True}, ""
+    if not network_id:
+        return {}, ""
+    group_ids = [str(g) for g in form.getlist("security_group_id")]
+    if not group_ids:
+        return {"networks": [cpb.ServerNetwork(network_id=network_id)]}, ""
+    port = await request.app.state.api.network.CreatePort(
+        npb.CreatePortRequest(
+            port=npb.Port(name=name, network_id=network_id, security_group_ids=group_ids)
+        ),
+        metadata=user.metadata,
+    )
+    return {"networks": [cpb.ServerNetwork(port_id=port.id)]}, port.id
 
 
 async def launch(request: Request) -> Response:
@@ -133,18 +176,28 @@ async def launch(request: Request) -> Response:
         return back(request, "/servers/launch")
     user_data = str(form.get("user_data", "")).encode()
     for index in range(1, count + 1):
-        await request.app.state.api.compute.CreateServer(
-            cpb.CreateServerRequest(
-                server=cpb.Server(
-                    name=f"{name}-{index}" if count > 1 else name,
-                    image_id=str(form.get("image_id", "")),
-                    flavor_id=str(form.get("flavor_id", "")),
-                    key_name=str(form.get("key_name", "")),
-                    user_data=user_data,
+        server_name = f"{name}-{index}" if count > 1 else name
+        nics, made = await interface(request, user, form, server_name)
+        try:
+            await request.app.state.api.compute.CreateServer(
+                cpb.CreateServerRequest(
+                    server=cpb.Server(
+                        name=server_name,
+                        image_id=str(form.get("image_id", "")),
+                        flavor_id=str(form.get("flavor_id", "")),
+                        key_name=str(form.get("key_name", "")),
+                        user_data=user_data,
+                        **nics,
+                    )
+                ),
+                metadata=user.metadata,
+            )
+        except grpc.aio.AioRpcError:
+            if made:
+                await request.app.state.api.network.DeletePort(
+                    npb.DeletePortRequest(id=made), metadata=user.metadata
                 )
-            ),
-            metadata=user.metadata,
-        )
+            raise
     flash(request, i18n.ngettext_("%(num)d server launched.", "%(num)d servers launched.", count))
     return redirect("/servers")
 
@@ -154,7 +207,32 @@ async def server_detail(request: Request) -> Response:
     server = await request.app.state.api.compute.GetServer(
         cpb.GetServerRequest(id=request.path_params["server_id"]), metadata=user.metadata
     )
-    return render(request, "server.html", server=server, describe=DESCRIBE, actions=ACTIONS)
+    console = await consoles.novnc(request, user, server)
+    page = render(
+        request,
+        "server.html",
+        server=server,
+        describe=DESCRIBE,
+        actions=ACTIONS,
+        console_url=console.url,
+        console_error=console.error,
+    )
+    if console.origin:
+        page.headers["content-security-policy"] = with_frame_source(console.origin)
+    return page
+
+
+async def console_window(request: Request) -> Response:
+    """The console in its own window: a fresh URL each time (its token opens one connection)."""
+    user = require_user(request)
+    server = await request.app.state.api.compute.GetServer(
+        cpb.GetServerRequest(id=request.path_params["server_id"]), metadata=user.metadata
+    )
+    console = await consoles.novnc(request, user, server)
+    if not console.url:
+        flash(request, console.error or _("The server is not active."), "error")
+        return redirect(f"/servers/{server.id}")
+    return redirect(console.url)
 
 
 async def console_log(request: Request) -> Response:
@@ -198,6 +276,7 @@ routes = [
     Route("/servers/launch", launch, methods=["POST"]),
     Route("/servers/{server_id}", server_detail, methods=["GET"]),
     Route("/servers/{server_id}/console-log", console_log, methods=["GET"]),
+    Route("/servers/{server_id}/console", console_window, methods=["GET"]),
     Route("/servers/{server_id}/action", server_action, methods=["POST"]),
     Route("/servers/{server_id}/delete", server_delete, methods=["POST"]),
 ]

@@ -59,7 +59,7 @@ class PostgresServer:
             "start",
         )
 
-    def create_database(self, name: str) -> str:
+    def _execute(self, statement: str) -> None:
         import psycopg2
 
         conn = psycopg2.connect(
@@ -67,8 +67,16 @@ class PostgresServer:
         )
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(statement)
         conn.close()
+
+    def create_database(self, name: str) -> str:
+        self._execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def copy_database(self, template: str, name: str) -> str:
+        """A new database holding what `template` holds (nothing may be using it)."""
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def crash(self):

@@ -1,4 +1,5 @@
-"""Several real controller processes on one PostgreSQL database, as replicas run."""
+"""Several real controller processes on one database server (PostgreSQL or MariaDB), as
+replicas run."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from tests.support.controller import ControllerProcess, prepare, write_config
 
 
 @contextlib.contextmanager
-def controller_replicas(postgres, tmp_path, name: str, count: int = 2):
+def controller_replicas(server, tmp_path, name: str, count: int = 2):
     """(database url, a Cloud per replica) on a new database; the processes end after."""
-    url = postgres.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
+    url = server.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
     processes, clouds = [], []
     try:
         for i in range(count):

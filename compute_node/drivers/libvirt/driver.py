@@ -46,6 +46,7 @@ from compute_node.drivers.libvirt import xml as domxml
 from compute_node.drivers.libvirt.guest import Guest, libvirt_error
 from compute_node.drivers.libvirt.host import Host, disk_usage_gb
 from compute_node.image_cache import BOOT_FILE_FORMATS, ImageCache, ImageCacheError
+from compute_node.phases import Phases
 from stratus_common import faults
 
 LOG = logging.getLogger(__name__)
@@ -219,12 +220,15 @@ class LibvirtDriver(ComputeDriver):
             directory = self._instance_dir(spec.uuid)
             acquired: list[str] = []
             defined: Guest | None = None
+            phases = Phases()
             try:
                 # A directory without a domain is what a crash mid-spawn leaves: start over.
                 shutil.rmtree(directory, ignore_errors=True)
                 os.makedirs(directory)
+                with phases.timed("overlay"):
+                    root_disk = self._root_disk(spec, directory, acquired)
                 paths = domxml.DomainPaths(
-                    root_disk=self._root_disk(spec, directory, acquired),
+                    root_disk=root_disk,
                     kernel=self._resolve(spec.kernel, spec.uuid, acquired).path,
                     ramdisk=self._resolve(spec.ramdisk, spec.uuid, acquired).path,
                     console_log=os.path.join(directory, "console.log"),
@@ -239,14 +243,18 @@ class LibvirtDriver(ComputeDriver):
                     network=self.config.network,
                 )
                 try:
-                    defined = Guest(self.host.conn.defineXML(xml))
+                    with phases.timed("define"):
+                        defined = Guest(self.host.conn.defineXML(xml))
                 except libvirt.libvirtError as exc:
                     raise DriverError(f"define {spec.uuid}: {exc.get_error_message()}") from exc
                 faults.point("domain.defined")
                 if paths.config_drive:  # written once defined: its NICs have their MACs
-                    self._write_config_drive(paths.config_drive, spec, defined)
-                defined.start()
+                    with phases.timed("config_drive"):
+                        self._write_config_drive(paths.config_drive, spec, defined)
+                with phases.timed("start"):
+                    defined.start()
                 faults.point("domain.started")
+                LOG.info("spawned %s: %s", spec.uuid, phases.fields())
                 return self._info(defined)
             except BaseException:
                 self._cleanup_failed_spawn(spec.uuid, defined, directory, acquired)

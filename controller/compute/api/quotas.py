@@ -10,7 +10,7 @@ from __future__ import annotations
 from controller.compute.api.models import KeyPair, QuotaLimit
 from controller.compute.api.quota_rules import UNLIMITED, QuotaValues, check, check_limit_value
 from controller.compute.records.models import ServerGroup, ServerGroupMember
-from controller.db.database import for_update
+from controller.db.database import for_update, upsert
 from controller.db.prepared import Param, Prepared
 from controller.identity.models import Project
 from stratus_common.errors import NotFound
@@ -78,11 +78,10 @@ class Quotas:
         with self.db.write_transaction():
             for name, value in changes.items():
                 check_limit_value(name, value)
-                QuotaLimit.insert(
-                    project_id=project_id, resource=name, hard_limit=value
-                ).on_conflict(
-                    conflict_target=[QuotaLimit.project_id, QuotaLimit.resource],
-                    update={QuotaLimit.hard_limit: value},
+                upsert(
+                    QuotaLimit.insert(project_id=project_id, resource=name, hard_limit=value),
+                    [QuotaLimit.project_id, QuotaLimit.resource],
+                    {QuotaLimit.hard_limit: value},
                 ).execute()
 
     def reset(self, project_id: str) -> None:

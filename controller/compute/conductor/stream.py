@@ -127,8 +127,9 @@ class NodeSession:
                 task.cancel()
             if conductor.sessions.get(self.node_id) is self:
                 del conductor.sessions[self.node_id]
-            await self.db.run(nodes.disconnected, self.node_id, self.session_id)
             log.info("node disconnected", extra=fields(host=self.host, node_id=self.node_id))
+            # Shielded: a second cancellation of the call must not skip the record.
+            await asyncio.shield(self.db.run(nodes.disconnected, self.node_id, self.session_id))
 
     async def _network_hello(self, hello: pb.Hello) -> None:
         tunnel_ip = hello.tunnel_ip

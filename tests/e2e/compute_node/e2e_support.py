@@ -3,6 +3,7 @@ that tests may kill (SIGKILL) and start again on the same ports and state."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -92,6 +93,8 @@ class ComputeProcess:
         vcpus: int = 16,
         memory_mb: int = 32768,
         extra: str = "",
+        compute_extra: str = "",
+        controllers: list[str] | None = None,
         prefix: tuple[str, ...] = (),
     ):
         self.directory = directory
@@ -106,7 +109,9 @@ class ComputeProcess:
         self.token = token.token
         self.config = directory / "compute.toml"
         self.config.write_text(
-            f'[compute]\nhost_name = "{host}"\ncontroller = "{controller.node_address}"\n'
+            f'[compute]\nhost_name = "{host}"\n'
+            f"controllers = {json.dumps(controllers or [controller.node_address])}\n"
+            f"{compute_extra}"
             f'public_endpoint = "{controller.address}"\nstate_dir = "{directory / "state"}"\n'
             f'ca_fingerprint = "{token.ca_fingerprint_sha256}"\nlog_level = "info"\n'
             f'[libvirt]\nuri = "{uri}"\nshutdown_timeout = 2\n{extra}'

@@ -17,6 +17,7 @@ from tests.integration.compute_node.node_support import upload_image
 from tests.support.chromium import CHROMIUM, CHROMIUM_FLAGS
 from tests.support.cloud import Cloud, unique
 from tests.support.dashboard import DashboardProcess
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 # Where the screenshots are kept (CI keeps this folder as an artefact; README says so).
@@ -24,8 +25,9 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 class Stack:
-    def __init__(self, controller, cloud, dashboard, flavor_id, public_image_id):
+    def __init__(self, controller, cloud, dashboard, flavor_id, public_image_id, console_base):
         self.controller = controller
+        self.console_base = console_base
         self.cloud = cloud
         self.dashboard = dashboard
         self.flavor_id = flavor_id
@@ -41,7 +43,11 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     base = tmp_path_factory.mktemp("dashboard")
-    controller = Controller(base / "controller").start()
+    # The controller's console proxy, which the server page embeds.
+    console_base = f"http://127.0.0.1:{free_port()}"
+    controller = Controller(
+        base / "controller", extra=f'[console]\nlisten = "{console_base.removeprefix("http://")}"\n'
+    ).start()
     cloud = Cloud(controller.address)
     node = ComputeProcess(base / "node", "node-1.dashboard.test", controller, cloud)
     dashboard = DashboardProcess(base / "dashboard", controller.address)
@@ -55,7 +61,7 @@ def stack(tmp_path_factory):
         )
         public_image_id = upload_image(cloud, b"\0" * 65536, "raw")
         dashboard.start()
-        yield Stack(controller, cloud, dashboard, flavor.id, public_image_id)
+        yield Stack(controller, cloud, dashboard, flavor.id, public_image_id, console_base)
     finally:
         dashboard.stop()
         if node.running():

@@ -44,7 +44,7 @@ def test_a_member_uploads_launches_watches_live_and_deletes(stack, context, tmp_
     page = context.new_page()
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     sign_in(page, stack.url, tenant.user_name, tenant.password, tenant.project_name)
-    assert page.locator("#quotas meter").count() == 4
+    assert page.locator("#quotas meter").count() == 5
     screenshot(page, "overview-desktop")
 
     # Upload: the progress bar moves through values between 0 and 100 before the list shows

@@ -122,9 +122,70 @@ def test_the_compute_install_needs_a_token_to_enroll(tmp_path):
     config = tomllib.loads((root / "etc/stratus/compute.toml").read_text())
     assert config["compute"]["state_dir"] == str(root / "var/lib/stratus-compute")
     assert not (root / "etc/systemd/system/stratus-compute.service").exists()
+    # What the agent's sandbox may not set itself, for the network wiring, at every boot.
+    modules = (root / "etc/modules-load.d/stratus-compute.conf").read_text().split("\n")
+    assert {"br_netfilter", "vxlan"} <= set(modules)
+    sysctls = (root / "etc/sysctl.d/60-stratus-compute.conf").read_text()
+    assert "net.bridge.bridge-nf-call-iptables = 1" in sysctls
+    assert "net.bridge.bridge-nf-call-ip6tables = 1" in sysctls
     missing = run("install-compute", "--root", str(root), "--no-systemd")
     assert missing.returncode != 0
     assert "--controller and --public-endpoint are needed" in missing.stderr
+    run("install-compute", "--root", str(root), "--no-systemd", "--uninstall")
+    assert not (root / "etc/modules-load.d/stratus-compute.conf").exists()
+    assert not (root / "etc/sysctl.d/60-stratus-compute.conf").exists()
+
+
+def host_copies(tmp_path: Path) -> tuple[Path, Path]:
+    etc, var_lib = tmp_path / "etc", tmp_path / "var-lib"
+    shutil.copytree("/etc", etc, symlinks=True)
+    var_lib.mkdir()
+    return etc, var_lib
+
+
+def run_on_the_host(
+    etc: Path, var_lib: Path, script_name: str, *flags: str, netns: str = ""
+) -> subprocess.CompletedProcess:
+    """The script without --root, in a private mount namespace over copies of /etc and
+    /var/lib (and in `netns`, when given, for the kernel settings it applies)."""
+    script = f'set -e; mount --bind {etc} /etc; mount --bind {var_lib} /var/lib; exec "$@"'
+    path = os.environ.get("PYTHONPATH", "")
+    inside = ["ip", "netns", "exec", netns] if netns else []
+    return subprocess.run(
+        [*inside, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+         str(ROOT / "scripts" / script_name), "--no-systemd", *flags],
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep + path if path else ''}"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a private mount namespace)")
+def test_the_compute_install_turns_bridge_netfilter_on_for_the_wiring(tmp_path):
+    """On a host, the kernel settings the node's sandboxed agent cannot make: applied now (in a
+    network namespace standing for the host: these sysctls are per namespace) and for every
+    boot. Enrollment then fails (no token), after them."""
+    etc, var_lib = host_copies(tmp_path)
+    netns = f"stratus-install-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        keys = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+        for key in keys:
+            subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw", f"{key}=0"], check=True)
+        done = run_on_the_host(
+            etc, var_lib, "install-compute", "--controller", "127.0.0.1:1",
+            "--public-endpoint", "127.0.0.1:1", "--libvirt-uri", "test:///default", netns=netns,
+        )  # fmt: skip
+        assert "this node is not enrolled" in done.stdout + done.stderr
+        for key in keys:
+            value = subprocess.run(
+                ["ip", "netns", "exec", netns, "sysctl", "-n", key],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            assert value.stdout.strip() == "1", key
+        assert "br_netfilter" in (etc / "modules-load.d/stratus-compute.conf").read_text()
+        assert (etc / "sysctl.d/60-stratus-compute.conf").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a private mount namespace)")
@@ -132,19 +193,10 @@ def test_the_controller_install_as_on_a_host(tmp_path):
     """Without --root, as an operator runs it: the `stratus` system user, files in /etc and
     /var/lib owned as the unit needs them. In a private mount namespace over copies of /etc
     and an empty /var/lib, so this host's own are never touched."""
-    etc, var_lib = tmp_path / "etc", tmp_path / "var-lib"
-    shutil.copytree("/etc", etc, symlinks=True)
-    var_lib.mkdir()
+    etc, var_lib = host_copies(tmp_path)
 
     def on_the_host(*flags: str) -> subprocess.CompletedProcess:
-        script = f'set -e; mount --bind {etc} /etc; mount --bind {var_lib} /var/lib; exec "$@"'
-        path = os.environ.get("PYTHONPATH", "")
-        return subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-             str(ROOT / "scripts/install-controller"), "--no-systemd", *flags],
-            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep + path if path else ''}"},
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+        return run_on_the_host(etc, var_lib, "install-controller", *flags)
 
     done = on_the_host("--admin-password", PASSWORD, "--listen", "127.0.0.1:15000")
     assert done.returncode == 0, done.stdout + done.stderr

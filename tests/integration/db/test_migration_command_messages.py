@@ -2,7 +2,6 @@
 receives, live ones included, and go back to the same payloads on a downgrade."""
 
 import json
-import os
 import uuid
 
 import peewee
@@ -31,9 +30,9 @@ PAYLOADS = {
 
 
 @pytest.fixture
-def engine(request, tmp_path):
-    if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql":
-        url = request.getfixturevalue("postgres").create_database(f"m0403_{uuid.uuid4().hex}")
+def engine(database_server, tmp_path):
+    if database_server is not None:
+        url = database_server.create_database(f"m0403_{uuid.uuid4().hex}")
     else:
         url = f"sqlite:///{tmp_path}/m0403.db"
     database = connect(url, 1)

@@ -1,8 +1,6 @@
 """Fixtures of the identity tests: shared tenants, and real controller processes when a test
 needs a configuration of its own (one per xdist worker, started on first use)."""
 
-import os
-
 import pytest
 
 from tests.integration.identity.processes import Databases, Spawner, Template
@@ -22,13 +20,8 @@ POLICY = """# policy overrides
 
 
 @pytest.fixture(scope="session")
-def databases(request, tmp_path_factory):
-    postgres = (
-        request.getfixturevalue("postgres")
-        if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql"
-        else None
-    )
-    return Databases(tmp_path_factory.mktemp("identity-dbs"), postgres)
+def databases(database_server, tmp_path_factory):
+    return Databases(tmp_path_factory.mktemp("identity-dbs"), database_server)
 
 
 @pytest.fixture(scope="session")

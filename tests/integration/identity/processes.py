@@ -34,23 +34,23 @@ def manage(config: Path, *argv: str) -> subprocess.CompletedProcess:
 
 
 class Databases:
-    """Fresh databases of the kind the session runs on (SQLite or PostgreSQL)."""
+    """Fresh databases of the kind the session runs on (SQLite, PostgreSQL or MariaDB)."""
 
-    def __init__(self, root: Path, postgres=None):
+    def __init__(self, root: Path, server=None):
         self.root = root
-        self.postgres = postgres
+        self.server = server
 
     def new(self) -> str:
         """An empty database."""
         name = f"ident_{uuid.uuid4().hex[:12]}"
-        if self.postgres is not None:
-            return self.postgres.create_database(name)
+        if self.server is not None:
+            return self.server.create_database(name)
         return f"sqlite:///{self.root / name}.db"
 
     def copy(self, url: str) -> str:
         """A new database holding what `url` holds (nothing may be using `url`)."""
         name = f"ident_{uuid.uuid4().hex[:12]}"
-        if self.postgres is None:
+        if self.server is None:
             copy = self.root / f"{name}.db"
             with (
                 contextlib.closing(sqlite3.connect(url[len("sqlite:///") :])) as source,
@@ -58,9 +58,7 @@ class Databases:
             ):
                 source.backup(target)
             return f"sqlite:///{copy}"
-        server, template = url.rsplit("/", 1)
-        execute(f"{server}/postgres", f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        return f"{server}/{name}"
+        return self.server.copy_database(url.rsplit("/", 1)[1], name)
 
 
 class Template:
@@ -79,50 +77,6 @@ class Template:
             prepare(self.config)
         shutil.copytree(self.config.parent / "fernet-keys", state / "fernet-keys")
         return self.databases.copy(database_url(self.config))
-
-
-def execute(url: str, statement: str, params=()) -> list:
-    """Runs one SQL statement on a database the test process does not serve; returns the rows."""
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
-        try:
-            return conn.execute(statement, params).fetchall()
-        finally:
-            conn.close()
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement.replace("?", "%s"), params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def write_lock(url: str, table: str):
-    """Holds a lock that blocks writes to `table` (reads go on) until the block ends."""
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("COMMIT")
-            conn.close()
-        return
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        yield
-    finally:
-        conn.commit()
-        conn.close()
 
 
 class Spawner:

@@ -19,9 +19,10 @@ from tests.integration.identity.helpers import (
     role_id,
     unchanged,
 )
-from tests.integration.identity.processes import database_url, execute, write_lock
+from tests.integration.identity.processes import database_url
 from tests.support.controller import ADMIN_PASSWORD
 from tests.support.errors import raises
+from tests.support.sql import execute, write_lock
 
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 

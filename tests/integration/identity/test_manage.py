@@ -10,9 +10,10 @@ from controller.auth.fernet_keys import KeyRepository
 from controller.auth.token_format import TokenFormatter
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from tests.integration.identity.helpers import bearer, issue
-from tests.integration.identity.processes import database_url, execute, manage
+from tests.integration.identity.processes import database_url, manage
 from tests.support.controller import ADMIN_PASSWORD, ControllerProcess, manage_many, write_config
 from tests.support.errors import raises
+from tests.support.sql import execute
 
 TABLES = (
     "user_account",

@@ -15,9 +15,10 @@ from tests.integration.identity.helpers import (
     reached_server,
     role_id,
 )
-from tests.integration.identity.processes import database_url, execute, write_lock
+from tests.integration.identity.processes import database_url
 from tests.support.cloud import Cloud, unique
 from tests.support.errors import raises
+from tests.support.sql import execute, write_lock
 
 
 def _wait_for(predicate, what, timeout=20.0):

@@ -194,3 +194,20 @@ def test_delete_removes_the_project_its_assignments_and_default_project_referenc
         ).default_project_id
         == ""
     )
+
+
+def test_a_project_read_before_a_change_is_read_changed_after_it(cloud):
+    """GetProject answers from a cache (project_reads.py); a write here empties it."""
+    created = new_project(cloud, "cached", description="before")
+    get = ipb.GetProjectRequest(id=created.id)
+    assert cloud.identity.GetProject(get, metadata=cloud.admin) == created
+    changed = cloud.identity.UpdateProject(
+        ipb.UpdateProjectRequest(
+            project=ipb.Project(id=created.id, description="after"), update_mask=mask("description")
+        ),
+        metadata=cloud.admin,
+    )
+    assert cloud.identity.GetProject(get, metadata=cloud.admin) == changed
+    cloud.identity.DeleteProject(ipb.DeleteProjectRequest(id=created.id), metadata=cloud.admin)
+    with raises(grpc.StatusCode.NOT_FOUND, "PROJECT_NOT_FOUND"):
+        cloud.identity.GetProject(get, metadata=cloud.admin)

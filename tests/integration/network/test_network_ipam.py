@@ -1,7 +1,7 @@
 """IPAM never gives one address twice: 300 concurrent port creates on a /24 with 250 free
 addresses make exactly 250 ports with 250 distinct addresses and refuse 50, naming the
-subnet. On SQLite by default and on PostgreSQL in the integration run (scripts/test), and
-across two controller processes on one PostgreSQL."""
+subnet. On SQLite by default and on PostgreSQL and MariaDB in the integration runs
+(scripts/test), and across two controller processes on one PostgreSQL (or the run's MariaDB)."""
 
 import grpc
 import pytest
@@ -51,8 +51,8 @@ def test_concurrent_port_creates_never_share_an_address(cloud, net, controller):
 
 
 @pytest.mark.postgres
-def test_two_controller_replicas_never_share_an_address(postgres, tmp_path):
-    with controller_replicas(postgres, tmp_path, "ipam") as (_, clouds):
+def test_two_controller_replicas_never_share_an_address(replica_server, tmp_path):
+    with controller_replicas(replica_server, tmp_path, "ipam") as (_, clouds):
         stubs = [npb_grpc.NetworkServiceStub(c.channel) for c in clouds]
         admin = clouds[0].admin
         project = (

@@ -6,30 +6,27 @@ under test is a child process with a database of its own, so nothing else writes
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from urllib.parse import urlparse
+
+from tests.support import sql
 
 TABLES = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
     "postgresql": "SELECT table_name FROM information_schema.tables "
     "WHERE table_schema = 'public' ORDER BY table_name",
+    "mysql": "SELECT table_name FROM information_schema.tables "
+    "WHERE table_schema = DATABASE() ORDER BY table_name",
 }
+QUOTE = {"sqlite": '"', "postgresql": '"', "mysql": "`"}
 
 
 class TableSnapshot:
     def __init__(self, database_url: str):
         scheme = urlparse(database_url).scheme
-        if scheme == "sqlite":
-            self.dialect = "sqlite"
-            self.conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-            self.conn.isolation_level = None  # autocommit: every read sees the latest commit
-        else:
-            import psycopg2
-
-            self.dialect = "postgresql"
-            self.conn = psycopg2.connect(database_url)
-            self.conn.autocommit = True
+        self.dialect = "postgresql" if scheme.startswith("postgres") else scheme
+        # autocommit: every read sees the latest commit
+        self.conn = sql.connect(database_url)
 
     def take(self) -> dict[str, list[tuple]]:
         """Table -> its rows, each a tuple of (column, repr(value)), sorted."""
@@ -38,7 +35,8 @@ class TableSnapshot:
         tables = [row[0] for row in cur.fetchall()]
         out = {}
         for table in tables:
-            cur.execute(f'SELECT * FROM "{table}"')
+            q = QUOTE[self.dialect]
+            cur.execute(f"SELECT * FROM {q}{table}{q}")
             columns = [c[0] for c in cur.description]
             out[table] = sorted(
                 tuple(zip(columns, map(repr, row), strict=True)) for row in cur.fetchall()

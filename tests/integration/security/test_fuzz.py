@@ -33,11 +33,11 @@ METHODS = sorted(rpc_calls.METHODS)
 
 
 @pytest.fixture(scope="module")
-def target(request, tmp_path_factory):
+def target(database_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
-    if os.environ.get("STRATUS_TEST_DATABASE") == "postgresql":
+    if database_server is not None:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        url = request.getfixturevalue("postgres").create_database(f"stratus_fuzz_{worker}")
+        url = database_server.create_database(f"stratus_fuzz_{worker}")
     else:
         url = f"sqlite:///{root}/fuzz.db"
     fuzz = FuzzTarget(root, url)

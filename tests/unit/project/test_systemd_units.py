@@ -16,8 +16,9 @@ REQUIRED = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
     "PrivateTmp": "yes",
-    "CapabilityBoundingSet": "",
 }
+# No capabilities, but for the node's network wiring (ip, bridge, nft, dnsmasq's port 67).
+CAPABILITIES = {"stratus-compute.service": "CAP_NET_ADMIN CAP_NET_BIND_SERVICE"}
 PRESENT = ("WatchdogSec", "User", "ReadWritePaths", "RestrictAddressFamilies", "SystemCallFilter")
 
 
@@ -46,6 +47,9 @@ def test_unit_follows_the_pattern(unit):
     for key in PRESENT:
         assert service.get(key), f"{unit.name}: {key}= missing"
     assert "root" not in service["User"]
+    capabilities = CAPABILITIES.get(unit.name, "")
+    assert service["CapabilityBoundingSet"] == [capabilities]
+    assert service["AmbientCapabilities"] == [capabilities]
     assert "AF_PACKET" not in " ".join(service["RestrictAddressFamilies"])
 
 
