@@ -32,6 +32,12 @@ class NicRequest:
     fixed_ip: str = ""
 
 
+def _plugged_into(server_ids: list[str]):
+    """The ports of these servers: those the compute service plugged in. A project may label
+    a port of its own with any device_id (as in Neutron), and that makes it no server's."""
+    return Port.device_id.in_(server_ids) & (Port.device_owner == ports.COMPUTE_OWNER)
+
+
 class NetworkPort:
     def __init__(self, db, settings, quotas):
         self.db = db
@@ -163,7 +169,7 @@ class NetworkPort:
         rows = list(
             Port.select(Port, Network.name.alias("network_name"))
             .join(Network, on=(Port.network_id == Network.id))
-            .where(Port.device_id.in_(server_ids))
+            .where(_plugged_into(server_ids))
             .order_by(Port.device_index, Port.id)
             .objects()
         )
@@ -178,7 +184,7 @@ class NetworkPort:
     def servers_with_ports(self, server_ids: list[str]) -> set[str]:
         if not server_ids:
             return set()
-        query = Port.select(Port.device_id).where(Port.device_id.in_(server_ids)).distinct()
+        query = Port.select(Port.device_id).where(_plugged_into(server_ids)).distinct()
         return {device_id for (device_id,) in query.tuples()}
 
     def bind(self, placed: list[tuple[str, str, str]]) -> dict[str, list[node_state.PortWiring]]:
@@ -188,7 +194,7 @@ class NetworkPort:
         bound: dict[str, list[node_state.PortWiring]] = {s: [] for s, _, _ in placed}
         rows = list(
             Port.select()
-            .where(Port.device_id.in_(sorted(bound)))
+            .where(_plugged_into(sorted(bound)))
             .order_by(Port.device_id, Port.device_index, Port.id)
         )
         if not rows:
@@ -198,7 +204,7 @@ class NetworkPort:
         for server_id, (node_id, host) in where.items():
             Port.update(
                 binding_host=host, binding_node_id=node_id, status=ports.BUILD, updated_at=now
-            ).where(Port.device_id == server_id).execute()
+            ).where(_plugged_into([server_id])).execute()
         for row in rows:
             row.binding_node_id, row.binding_host = where[row.device_id]
             row.status = ports.BUILD
@@ -210,9 +216,7 @@ class NetworkPort:
     def release(self, server_ids: list[str]) -> None:
         """Inside the caller's transaction (after the server's own counter): ports made for
         the servers are deleted, the others unplugged."""
-        rows = list(
-            Port.select(Port.id, Port.delete_with_device).where(Port.device_id.in_(server_ids))
-        )
+        rows = list(Port.select(Port.id, Port.delete_with_device).where(_plugged_into(server_ids)))
         if not rows:
             return
         ports.delete_rows([r.id for r in rows if r.delete_with_device])

@@ -22,12 +22,14 @@ from stratus_common.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    PermissionDenied,
     ResourceExhausted,
 )
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 DOWN, BUILD, ACTIVE, ERROR = "DOWN", "BUILD", "ACTIVE", "ERROR"
 COMPUTE_OWNER = "compute:nova"
+COMPUTE_PREFIX = "compute:"
 MAX_FIXED_IPS = 16
 
 
@@ -264,8 +266,27 @@ def create_locked(settings, quotas, caller, spec: PortSpec, net: Network | None 
     return port
 
 
+def check_device(caller, changes: dict, plugged_by: str = "") -> None:
+    """A server's ports (device_owner compute:*) are the compute service's: a project may
+    label its ports with any other device, but neither claim a server's nor unplug one.
+    `plugged_by` is the port's current device_owner."""
+    if caller.is_admin:
+        return
+    claims = str(changes.get("device_owner", "")).startswith(COMPUTE_PREFIX)
+    unplugs = plugged_by.startswith(COMPUTE_PREFIX) and bool(
+        {"device_id", "device_owner"} & set(changes)
+    )
+    if claims or unplugs:
+        raise PermissionDenied(
+            "only the compute service plugs ports into servers and unplugs them",
+            reason="PORT_DEVICE_OWNED_BY_COMPUTE",
+        )
+
+
 def create(db, settings, quotas, caller, spec: PortSpec) -> Port:
+    """The API's create: the compute service's own ports are made by create_locked."""
     check_spec(spec)
+    check_device(caller, {"device_owner": spec.device_owner})
     with db.write_transaction():
         port = create_locked(settings, quotas, caller, spec)
         revision.bump()
@@ -359,6 +380,7 @@ def update(db, quotas, caller, port_id: str, changes: dict) -> Port:
     with db.write_transaction():
         row = access.port(caller, port_id)
         (row,) = locked(Port.select().where(Port.id == row.id))
+        check_device(caller, changes, row.device_owner)
         values = {
             k: changes[k]
             for k in ("name", "description", "admin_state_up", "device_id", "device_owner")

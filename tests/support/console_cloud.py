@@ -18,7 +18,7 @@ import libvirt
 
 from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from stratus.compute.v1 import compute_service_pb2 as cpb
-from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller, tear_down
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support import demo_guest
 from tests.support.cloud import Cloud
@@ -131,9 +131,5 @@ def console_cloud(base: Path, controller_extra: str = "", node_extra: str = ""):
         found.server_id = found.boot()
         yield found
     finally:
-        if node is not None and node.running():
-            node.terminate()
-        controller.stop()
-        cloud.close()
-        daemon.stop(shutdown_timeout=0)
+        tear_down(node, controller, cloud, daemon)
         shutil.rmtree(socket_dir, ignore_errors=True)

@@ -174,3 +174,13 @@ class ComputeProcess:
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def tear_down(node: ComputeProcess | None, controller, cloud, daemon) -> None:
+    """Stops what a real-guest fixture started, the agent first (its guests stay with the
+    daemon, which goes last)."""
+    if node is not None and node.running():
+        node.terminate()
+    controller.stop()
+    cloud.close()
+    daemon.stop(shutdown_timeout=0)

@@ -19,7 +19,7 @@ from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2_grpc as ipb_grpc
-from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller, tear_down
 from tests.e2e.compute_node.test_qemu_e2e import BOOT_TIMEOUT, console, wait_for_marker
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support import demo_guest
@@ -60,11 +60,7 @@ def cluster(tmp_path_factory):
         ).start(timeout=120)
         yield SimpleNamespace(cloud=cloud, controller=controller, base=base)
     finally:
-        if node is not None and node.running():
-            node.terminate()
-        controller.stop()
-        cloud.close()
-        daemon.stop(shutdown_timeout=0)
+        tear_down(node, controller, cloud, daemon)
 
 
 def test_a_server_booted_from_a_snapshot_has_the_guests_data(cluster):

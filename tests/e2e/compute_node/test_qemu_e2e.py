@@ -14,7 +14,7 @@ import pytest
 from compute_node.drivers.libvirt.private_daemon import LibvirtDaemon
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.image.v1 import image_service_pb2 as ipb
-from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller
+from tests.e2e.compute_node.e2e_support import ComputeProcess, Controller, tear_down
 from tests.integration.compute_node.node_support import Servers, upload_image
 from tests.support import demo_guest, guest_image
 from tests.support.cloud import Cloud
@@ -62,11 +62,7 @@ def qemu_cluster(tmp_path_factory):
         ).start(timeout=120)
         yield cloud, node, daemon, image
     finally:
-        if node is not None and node.running():
-            node.terminate()
-        controller.stop()
-        cloud.close()
-        daemon.stop(shutdown_timeout=0)
+        tear_down(node, controller, cloud, daemon)
 
 
 def test_a_real_guest_through_the_agent_and_stream(qemu_cluster):

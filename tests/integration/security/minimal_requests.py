@@ -14,6 +14,7 @@ from stratus.ca.v1 import ca_service_pb2 as capb
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2 as gpb
+from stratus.network.v1 import network_service_pb2 as npb
 from tests.integration.security.world import RAW_IMAGE, World
 from tests.support.cloud import unique
 
@@ -222,6 +223,77 @@ def _compute(w: World) -> dict:
         "ListHypervisors": cpb.ListHypervisorsRequest,
         "GetHypervisor": lambda: cpb.GetHypervisorRequest(id=w.host_ids[0]),
         "GetHypervisorStatistics": cpb.GetHypervisorStatisticsRequest,
+        # -- day-2 operations ------------------------------------------------------------
+        "LockServer": _server_action(w, cpb.LockServerRequest, states.ACTIVE),
+        "UnlockServer": lambda: cpb.UnlockServerRequest(id=w.locked_server()),
+        "CreateServerImage": lambda: cpb.CreateServerImageRequest(
+            server_id=w.new_server(states.ACTIVE), name=unique("snapshot")
+        ),
+        "ShelveServer": _server_action(w, cpb.ShelveServerRequest, states.ACTIVE),
+        "UnshelveServer": _server_action(w, cpb.UnshelveServerRequest, states.SHELVED_OFFLOADED),
+        "RebuildServer": _server_action(w, cpb.RebuildServerRequest, states.ACTIVE),
+        "ResizeServer": lambda: cpb.ResizeServerRequest(
+            id=w.new_server(states.ACTIVE), flavor_id=w.larger_flavor
+        ),
+        "ConfirmServerResize": lambda: cpb.ConfirmServerResizeRequest(id=w.resized_server()),
+        "RevertServerResize": lambda: cpb.RevertServerResizeRequest(id=w.resized_server()),
+        "MigrateServer": _server_action(w, cpb.MigrateServerRequest, states.ACTIVE),
+        "EvacuateServer": lambda: cpb.EvacuateServerRequest(
+            id=w.new_server(states.ACTIVE, w.dead_host)
+        ),
+    }
+
+
+def _network(w: World) -> dict:
+    return {
+        "CreateNetwork": lambda: npb.CreateNetworkRequest(network=npb.Network(name=unique("net"))),
+        "GetNetwork": lambda: npb.GetNetworkRequest(id=w.network_id),
+        "ListNetworks": npb.ListNetworksRequest,
+        "UpdateNetwork": lambda: npb.UpdateNetworkRequest(
+            network=npb.Network(id=w.network_id, description="x"), update_mask=mask("description")
+        ),
+        "DeleteNetwork": lambda: npb.DeleteNetworkRequest(id=w.new_network()),
+        "CreateSubnet": lambda: npb.CreateSubnetRequest(subnet=w.subnet(w.new_network())),
+        "GetSubnet": lambda: npb.GetSubnetRequest(id=w.subnet_id),
+        "ListSubnets": npb.ListSubnetsRequest,
+        "UpdateSubnet": lambda: npb.UpdateSubnetRequest(
+            subnet=npb.Subnet(id=w.subnet_id, description="x"), update_mask=mask("description")
+        ),
+        "DeleteSubnet": lambda: npb.DeleteSubnetRequest(id=w.new_subnet()),
+        "CreatePort": lambda: npb.CreatePortRequest(
+            port=npb.Port(name=unique("port"), network_id=w.network_id)
+        ),
+        "GetPort": lambda: npb.GetPortRequest(id=w.port_id),
+        "ListPorts": npb.ListPortsRequest,
+        "UpdatePort": lambda: npb.UpdatePortRequest(
+            port=npb.Port(id=w.port_id, description="x"), update_mask=mask("description")
+        ),
+        "DeletePort": lambda: npb.DeletePortRequest(id=w.new_port()),
+        "CreateSecurityGroup": lambda: npb.CreateSecurityGroupRequest(
+            security_group=npb.SecurityGroup(name=unique("group"))
+        ),
+        "GetSecurityGroup": lambda: npb.GetSecurityGroupRequest(id=w.security_group_id),
+        "ListSecurityGroups": npb.ListSecurityGroupsRequest,
+        "UpdateSecurityGroup": lambda: npb.UpdateSecurityGroupRequest(
+            security_group=npb.SecurityGroup(id=w.security_group_id, description="x"),
+            update_mask=mask("description"),
+        ),
+        "DeleteSecurityGroup": lambda: npb.DeleteSecurityGroupRequest(id=w.new_security_group()),
+        "CreateSecurityGroupRule": lambda: npb.CreateSecurityGroupRuleRequest(
+            security_group_rule=w.rule()
+        ),
+        "GetSecurityGroupRule": lambda: npb.GetSecurityGroupRuleRequest(id=w.rule_id),
+        "ListSecurityGroupRules": npb.ListSecurityGroupRulesRequest,
+        "DeleteSecurityGroupRule": lambda: npb.DeleteSecurityGroupRuleRequest(
+            id=w.new_security_group_rule()
+        ),
+        "GetNetworkQuotas": lambda: npb.GetNetworkQuotasRequest(project_id=w.project_id),
+        "UpdateNetworkQuotas": lambda: npb.UpdateNetworkQuotasRequest(
+            quotas=npb.NetworkQuotas(
+                project_id=w.new_project(), limits=npb.NetworkQuotaValues(networks=5)
+            ),
+            update_mask=mask("limits.networks"),
+        ),
     }
 
 
@@ -230,6 +302,7 @@ AREAS = {
     "ImageService": _image,
     "CertificateAuthorityService": _ca,
     "ComputeService": _compute,
+    "NetworkService": _network,
 }
 
 

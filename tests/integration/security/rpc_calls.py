@@ -15,6 +15,7 @@ from stratus.ca.v1 import ca_service_pb2 as capb
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2 as gpb
+from stratus.network.v1 import network_service_pb2 as npb
 
 # The services of the public listener, as the generated code describes them. The suites
 # check this list against the controller's registered services.
@@ -23,6 +24,7 @@ PUBLIC_SERVICES = [
     gpb.DESCRIPTOR.services_by_name["ImageService"],
     capb.DESCRIPTOR.services_by_name["CertificateAuthorityService"],
     cpb.DESCRIPTOR.services_by_name["ComputeService"],
+    npb.DESCRIPTOR.services_by_name["NetworkService"],
 ]
 METHODS = {f"{s.name}/{m.name}": m for s in PUBLIC_SERVICES for m in s.methods}
 

@@ -3,9 +3,10 @@
 MATRIX below is the policy as a reviewer reads it: per method, its rule and who is allowed.
 The rest follows from generic rules: a call without a token, or with an expired one, is
 UNAUTHENTICATED unless the method is open; a refused caller is PERMISSION_DENIED, except that
-another project's compute and image resources are NOT_FOUND (README, "Security model": their
-existence does not leak). The methods come from the controller's registered services, so a new
-RPC without a row here fails, and so does one whose rule or outcome drifts from its row.
+another project's compute, image and network resources are NOT_FOUND (README, "Security
+model": their existence does not leak). The methods come from the controller's registered
+services, so a new RPC without a row here fails, and so does one whose rule or outcome drifts
+from its row.
 
 Requests are minimal but valid and aim at a member's project P (world.py), so the code seen
 is the policy's. An allowed call of another project must not carry P's ids in its answer.
@@ -175,6 +176,48 @@ MATRIX: dict[str, Row] = {
     "ComputeService/ListHypervisors": admin("compute:list_hypervisors"),
     "ComputeService/GetHypervisor": admin("compute:get_hypervisor"),
     "ComputeService/GetHypervisorStatistics": admin("compute:get_hypervisor_statistics"),
+    # -- compute day-2: P's members act on P's servers; moving servers between hosts is
+    # the admin's (Nova's migrate and evacuate)
+    "ComputeService/LockServer": scoped("compute:lock_server", MEMBERS),
+    "ComputeService/UnlockServer": scoped("compute:unlock_server", MEMBERS),
+    "ComputeService/CreateServerImage": scoped("compute:create_server_image", MEMBERS),
+    "ComputeService/ShelveServer": scoped("compute:shelve_server", MEMBERS),
+    "ComputeService/UnshelveServer": scoped("compute:unshelve_server", MEMBERS),
+    "ComputeService/RebuildServer": scoped("compute:rebuild_server", MEMBERS),
+    "ComputeService/ResizeServer": scoped("compute:resize_server", MEMBERS),
+    "ComputeService/ConfirmServerResize": scoped("compute:confirm_server_resize", MEMBERS),
+    "ComputeService/RevertServerResize": scoped("compute:revert_server_resize", MEMBERS),
+    "ComputeService/MigrateServer": admin("compute:migrate_server"),
+    "ComputeService/EvacuateServer": admin("compute:evacuate_server"),
+    # -- network: P's network, subnet, port and security group; lists show a caller its own
+    # project's (and shared networks); quotas are set by the admin
+    "NetworkService/CreateNetwork": Row("network:create_network", CREATORS),
+    "NetworkService/GetNetwork": scoped("network:get_network", READERS),
+    "NetworkService/ListNetworks": Row("network:list_networks"),
+    "NetworkService/UpdateNetwork": scoped("network:update_network", MEMBERS),
+    "NetworkService/DeleteNetwork": scoped("network:delete_network", MEMBERS),
+    # a subnet or a port is made in P's network: another project does not see it
+    "NetworkService/CreateSubnet": scoped("network:create_subnet", MEMBERS),
+    "NetworkService/GetSubnet": scoped("network:get_subnet", READERS),
+    "NetworkService/ListSubnets": Row("network:list_subnets"),
+    "NetworkService/UpdateSubnet": scoped("network:update_subnet", MEMBERS),
+    "NetworkService/DeleteSubnet": scoped("network:delete_subnet", MEMBERS),
+    "NetworkService/CreatePort": scoped("network:create_port", MEMBERS),
+    "NetworkService/GetPort": scoped("network:get_port", READERS),
+    "NetworkService/ListPorts": Row("network:list_ports"),
+    "NetworkService/UpdatePort": scoped("network:update_port", MEMBERS),
+    "NetworkService/DeletePort": scoped("network:delete_port", MEMBERS),
+    "NetworkService/CreateSecurityGroup": Row("network:create_security_group", CREATORS),
+    "NetworkService/GetSecurityGroup": scoped("network:get_security_group", READERS),
+    "NetworkService/ListSecurityGroups": Row("network:list_security_groups"),
+    "NetworkService/UpdateSecurityGroup": scoped("network:update_security_group", MEMBERS),
+    "NetworkService/DeleteSecurityGroup": scoped("network:delete_security_group", MEMBERS),
+    "NetworkService/CreateSecurityGroupRule": scoped("network:create_security_group_rule", MEMBERS),
+    "NetworkService/GetSecurityGroupRule": scoped("network:get_security_group_rule", READERS),
+    "NetworkService/ListSecurityGroupRules": Row("network:list_security_group_rules"),
+    "NetworkService/DeleteSecurityGroupRule": scoped("network:delete_security_group_rule", MEMBERS),
+    "NetworkService/GetNetworkQuotas": Row("network:get_quotas", READERS),
+    "NetworkService/UpdateNetworkQuotas": admin("network:update_quotas"),
 }
 
 

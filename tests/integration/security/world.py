@@ -1,14 +1,16 @@
 """A project with one of everything, the six kinds of caller, and fresh resources on demand.
 
 The policy matrix and the fuzzing suite aim their calls at this world: a member's project P
-holds a server, a private image, a key pair and a server group; another project Q has a
-member of its own. The admin is a user of its own (admin role on the admin project), so a call
-that revokes or changes it never touches the session's admin token.
+holds a server, a private image, a key pair, a server group, and a network with a subnet, a
+port and a security group (with a rule); another project Q has a member of its own. The admin
+is a user of its own (admin role on the admin project), so a call that revokes or changes it
+never touches the session's admin token.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 import uuid
 from dataclasses import dataclass
 
@@ -24,6 +26,8 @@ from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.identity.v1 import identity_service_pb2 as ipb
 from stratus.image.v1 import image_service_pb2 as gpb
 from stratus.image.v1 import image_service_pb2_grpc as gpb_grpc
+from stratus.network.v1 import network_service_pb2 as npb
+from stratus.network.v1 import network_service_pb2_grpc as npb_grpc
 from tests.support.cloud import Cloud, Tenant, unique
 from tests.unit.ca.ca_fixtures import make_csr
 
@@ -64,6 +68,7 @@ class World:
         self.compute = cpb_grpc.ComputeServiceStub(cloud.channel)
         self.image = gpb_grpc.ImageServiceStub(cloud.channel)
         self.ca = capb_grpc.CertificateAuthorityServiceStub(cloud.channel)
+        self.network = npb_grpc.NetworkServiceStub(cloud.channel)
         admin_project = (
             cloud.identity.ListProjects(ipb.ListProjectsRequest(name="admin"), metadata=cloud.admin)
             .projects[0]
@@ -82,7 +87,10 @@ class World:
         self.zone, self.host_ids = hosts(2) if hosts else ("", [])
         self.spare_host = hosts(1)[1][0] if hosts else ""  # enabled and disabled by the matrix
         self.down_host = hosts(1, up=False)[1][0] if hosts else ""
+        # down and disabled: its servers may be evacuated
+        self.dead_host = hosts(1, up=False, enabled=False)[1][0] if hosts else ""
         self.flavor = self.new_flavor()
+        self.larger_flavor = self.new_flavor(ram_mb=128)  # what a resize asks for
         self.private_flavor = self.new_flavor(is_public=False)
         self.public_image = self.new_image(self.cloud.admin, visibility=gpb.IMAGE_VISIBILITY_PUBLIC)
         self.private_image = self.new_image(self.metadata("member"))
@@ -93,6 +101,12 @@ class World:
         # on a host that is down: its console answers UNAVAILABLE, not a wait for an agent
         self.console_server = self.new_server(states.ACTIVE, self.down_host) if hosts else ""
         self.certificate = self.new_certificate()
+        self.rule_ports = itertools.count(1)  # each new rule of P's group on a port of its own
+        self.network_id = self.new_network()
+        self.subnet_id = self.new_subnet(self.network_id)
+        self.port_id = self.new_port()
+        self.security_group_id = self.new_security_group()
+        self.rule_id = self.new_security_group_rule()
 
     # -- callers ---------------------------------------------------------------------------
     def caller(self, name: str) -> Caller:
@@ -130,6 +144,11 @@ class World:
             self.private_image,
             self.group_id,
             self.key_name,
+            self.network_id,
+            self.subnet_id,
+            self.port_id,
+            self.security_group_id,
+            self.rule_id,
         ]
 
     def known_strings(self) -> list[str]:
@@ -149,6 +168,11 @@ class World:
             self.flavor,
             self.private_flavor,
             self.certificate,
+            self.network_id,
+            self.subnet_id,
+            self.port_id,
+            self.security_group_id,
+            self.rule_id,
             *self.host_ids,
             self.zone,
             self.role_id("reader"),
@@ -176,11 +200,11 @@ class World:
             metadata=self.cloud.admin,
         )
 
-    def new_flavor(self, is_public=True) -> str:
+    def new_flavor(self, is_public=True, ram_mb=64) -> str:
         flavor = self.compute.CreateFlavor(
             cpb.CreateFlavorRequest(
                 flavor=cpb.Flavor(
-                    name=unique("flavor"), vcpus=1, ram_mb=64, disk_gb=1, is_public=is_public
+                    name=unique("flavor"), vcpus=1, ram_mb=ram_mb, disk_gb=1, is_public=is_public
                 )
             ),
             metadata=self.cloud.admin,
@@ -253,6 +277,72 @@ class World:
         if self.hosts and vm_state:
             self.hosts.settle(server.id, vm_state, host)
         return server.id
+
+    def locked_server(self) -> str:
+        server_id = self.new_server(states.ACTIVE)
+        self.compute.LockServer(
+            cpb.LockServerRequest(id=server_id), metadata=self.metadata("member")
+        )
+        return server_id
+
+    def resized_server(self) -> str:
+        """A server of P waiting for its resize's confirm (VERIFY_RESIZE)."""
+        server_id = self.new_server()
+        if self.hosts:
+            self.hosts.finish_resize(server_id)
+        return server_id
+
+    # -- network resources of P --------------------------------------------------------
+    def new_network(self) -> str:
+        return self.network.CreateNetwork(
+            npb.CreateNetworkRequest(network=npb.Network(name=unique("net"))),
+            metadata=self.metadata("member"),
+        ).id
+
+    def new_subnet(self, network_id: str = "") -> str:
+        return self.network.CreateSubnet(
+            npb.CreateSubnetRequest(subnet=self.subnet(network_id or self.new_network())),
+            metadata=self.metadata("member"),
+        ).id
+
+    @staticmethod
+    def subnet(network_id: str) -> npb.Subnet:
+        return npb.Subnet(
+            name=unique("subnet"), network_id=network_id, ip_version=4, cidr="10.20.0.0/24"
+        )
+
+    def new_port(self) -> str:
+        return self.port("member", network_id=self.network_id).id
+
+    def port(self, who: str, **fields) -> npb.Port:
+        """A new port of `who`'s project, with these fields."""
+        return self.network.CreatePort(
+            npb.CreatePortRequest(port=npb.Port(name=unique("port"), **fields)),
+            metadata=self.metadata(who),
+        )
+
+    def new_security_group(self) -> str:
+        return self.network.CreateSecurityGroup(
+            npb.CreateSecurityGroupRequest(security_group=npb.SecurityGroup(name=unique("group"))),
+            metadata=self.metadata("member"),
+        ).id
+
+    def new_security_group_rule(self) -> str:
+        return self.network.CreateSecurityGroupRule(
+            npb.CreateSecurityGroupRuleRequest(security_group_rule=self.rule()),
+            metadata=self.metadata("member"),
+        ).id
+
+    def rule(self) -> npb.SecurityGroupRule:
+        """An ingress TCP rule of P's group, on a port no other rule of it names."""
+        port = next(self.rule_ports)
+        return npb.SecurityGroupRule(
+            security_group_id=self.security_group_id,
+            direction=npb.RULE_DIRECTION_INGRESS,
+            protocol="tcp",
+            port_range_min=port,
+            port_range_max=port,
+        )
 
     def new_user(self) -> str:
         return self.cloud.identity.CreateUser(
