@@ -51,8 +51,8 @@ def _migrations(controller, server_id):
     )
 
 
-def _active(project, controller, node, image_id, flavor_id):
-    server_id = project.create(flavor_id, image_id, zone_of(controller, node))
+def _active(project, zone, image_id, flavor_id):
+    server_id = project.create(flavor_id, image_id, zone)
     project.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
     return server_id
 
@@ -61,7 +61,7 @@ def test_a_resize_beyond_the_quota_is_refused_and_changes_nothing(
     controller, node, project, image_id
 ):
     small = project.flavor(vcpus=1, ram_mb=256)
-    server_id = _active(project, controller, node, image_id, small)
+    server_id = _active(project, zone_of(controller, node), image_id, small)
     _limit(project, cores=2, ram_mb=768)
     for flavor, quota in (
         (project.flavor(vcpus=3, ram_mb=256), "cores"),
@@ -86,7 +86,7 @@ def test_usage_follows_the_flavor_through_confirm_and_revert(controller, node, p
     small = project.flavor(vcpus=1, ram_mb=256)
     big = project.flavor(vcpus=2, ram_mb=512)
     medium = project.flavor(vcpus=1, ram_mb=384)
-    server_id = _active(project, controller, node, image_id, small)
+    server_id = _active(project, zone_of(controller, node), image_id, small)
     _limit(project, cores=4, ram_mb=2048)
 
     def resize(flavor_id, verb):
@@ -107,7 +107,8 @@ def test_usage_follows_the_flavor_through_confirm_and_revert(controller, node, p
 def test_two_resizes_that_together_exceed_the_quota_one_wins(controller, node, project, image_id):
     small = project.flavor(vcpus=1, ram_mb=256)
     big = project.flavor(vcpus=2, ram_mb=256)
-    first, second = (_active(project, controller, node, image_id, small) for _ in range(2))
+    zone = zone_of(controller, node)  # a new zone at each call: one for both
+    first, second = (_active(project, zone, image_id, small) for _ in range(2))
     _limit(project, cores=3, ram_mb=-1)  # room for one more core
     start = threading.Barrier(2)
 
