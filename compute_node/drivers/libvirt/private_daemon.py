@@ -206,12 +206,19 @@ class LibvirtDaemon:
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            if self._exited():
                 raise DaemonError(f"libvirtd exited: {self.log_tail()}")
             if self.socket.exists() and answers(self.uri):
                 return
             time.sleep(_POLL)
         raise DaemonError(f"libvirtd did not answer within {timeout} s: {self.log_tail()}")
+
+    def _exited(self) -> bool:
+        # The daemon we started is asked directly: its pid file is briefly empty while
+        # libvirtd takes it over (truncated, then written), which is no exit.
+        if self._process is not None:
+            return self._process.poll() is not None
+        return self.pid() is None
 
     def log_tail(self, lines: int = 20) -> str:
         try:
