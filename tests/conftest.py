@@ -4,6 +4,7 @@ STRATUS_TEST_DATABASE=postgresql (or mysql) runs the suite against a real Postgr
 MariaDB) started here; the default is SQLite in a temporary directory.
 """
 
+import logging
 import os
 
 import pytest
@@ -32,6 +33,22 @@ def mariadb():
     server = MariaDBServer().start()
     yield server
     server.stop()
+
+
+# A handler whose stream is gone must not print a stack for every record: threads of the
+# session's in-process servers log from outside any test, and those stacks, printed under the
+# handler's lock, have stalled a whole worker.
+logging.raiseExceptions = False
+
+
+@pytest.fixture(autouse=True)
+def _no_handler_on_a_closed_stream():
+    """A test that configures logging in-process (stratus-manage's main, for one) leaves a
+    handler on the captured stream pytest closes after it: it goes before the next test."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if getattr(getattr(handler, "stream", None), "closed", False):
+            root.removeHandler(handler)
 
 
 # STRATUS_TEST_DATABASE -> the fixture of the server the run uses.
