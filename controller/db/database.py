@@ -67,10 +67,15 @@ def connect(url: str, workers: int = 8) -> peewee.Database:
             max_connections=workers + 8, stale_timeout=300, timeout=POOL_WAIT, **parsed
         )
     if scheme == "mysql":
+        from pymysql.constants import CLIENT
+
         return db_url.connect(
             url.replace("mysql://", "mysql+pool://", 1),
             max_connections=workers + 8,
             timeout=POOL_WAIT,
+            # An UPDATE counts the rows it matched, as on SQLite and PostgreSQL, not only the
+            # rows whose values changed: "did my conditional update win" reads the same.
+            client_flag=CLIENT.FOUND_ROWS,
         )
     raise ValueError(f"database url {url!r}: unsupported scheme {scheme!r}")
 
