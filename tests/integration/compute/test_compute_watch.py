@@ -68,8 +68,10 @@ def test_watch_sends_current_state_then_changes_and_resumes(compute, cloud, db):
     replay = _collect(
         compute,
         t,
-        lambda ev: {(first.id, deleted.revision)} <= {(e.server.id, e.revision) for e in ev}
-        and second_id[0] in {e.server.id for e in ev},
+        lambda ev: (
+            {(first.id, deleted.revision)} <= {(e.server.id, e.revision) for e in ev}
+            and second_id[0] in {e.server.id for e in ev}
+        ),
         since_revision=resume_at,
     )
     revisions = [e.revision for e in replay]
