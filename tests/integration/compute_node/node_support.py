@@ -155,17 +155,22 @@ class Node:
         )
 
 
-def start_in_zone(controller, directory: Path, zone: str) -> Node:
-    """Another host, started and put in `zone` (the placement sees it at once)."""
-    other = Node(controller, directory).start()
+def put_in_zone(controller, node: Node, zone: str) -> None:
+    """The node's host moves to `zone` (the placement sees it at once)."""
     controller.app.db.call(
         lambda: (
             ComputeNode.update(availability_zone=zone)
-            .where(ComputeNode.id == other.node_id)
+            .where(ComputeNode.id == node.node_id)
             .execute()
         )
     )
     controller.app.compute_placement.invalidate()
+
+
+def start_in_zone(controller, directory: Path, zone: str) -> Node:
+    """Another host, started and put in `zone`."""
+    other = Node(controller, directory).start()
+    put_in_zone(controller, other, zone)
     return other
 
 
