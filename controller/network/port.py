@@ -214,7 +214,7 @@ class NetworkPort:
         for (node_id, host), port_ids in moving.items():
             Port.update(
                 binding_host=host, binding_node_id=node_id, status=ports.BUILD, updated_at=now
-            ).where(Port.id.in_(port_ids)).execute()
+            ).where(Port.id.in_(port_ids), _plugged_into(sorted(bound))).execute()
         if moving:
             revision.bump()
         for wiring in node_state.wiring(rows):
