@@ -88,8 +88,8 @@ def setup(app):
     )
 
     network.listeners.append(conductor.wake_all)
-    lifecycle.released.append(network.release)
-    lifecycle.moved.append(network.bind)
+    app.db.listen(lifecycle.RELEASED, network.release)
+    app.db.listen(lifecycle.MOVED, network.bind)
     app.compute_placement = placement
     app.compute_conductor = conductor
     gauges.watch(conductor)

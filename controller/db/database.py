@@ -13,8 +13,10 @@ import contextvars
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import peewee
 from playhouse import db_url
@@ -165,6 +167,19 @@ def _retryable(exc: Exception, kind: str) -> bool:
     return bool(driver_error.args) and driver_error.args[0] in _MYSQL_RETRYABLE
 
 
+# The Database whose unit of work (Database.call) is under way in this context: how code
+# deep inside a transaction reaches the listeners its own controller registered.
+_running: contextvars.ContextVar[Database] = contextvars.ContextVar("running_database")
+
+
+def tell(event: str, *args: Any) -> None:
+    """Calls the listeners of `event` registered on the Database of the unit of work under
+    way, in its transaction (none outside Database.call, e.g. in a tool without the area)."""
+    database = _running.get(None)
+    for listener in database.listeners.get(event, []) if database else []:
+        listener(*args)
+
+
 class Database:
     """The controller's handle on the database: runs units of work in worker threads."""
 
@@ -174,6 +189,12 @@ class Database:
         self.dialect = dialect(self.engine)
         proxy.initialize(self.engine)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        # What other areas are told of changes made in this controller's transactions, by
+        # event name (`tell`): each controller its own, however many share the process.
+        self.listeners: dict[str, list[Callable[..., Any]]] = {}
+
+    def listen(self, event: str, listener: Callable[..., Any]) -> None:
+        self.listeners.setdefault(event, []).append(listener)
 
     async def run(self, fn, *args, **kwargs):
         """Runs fn(*args, **kwargs) in a worker thread inside a connection context."""
@@ -185,6 +206,7 @@ class Database:
         """The same, synchronously, for command-line tools and tests. A database server that
         cannot be reached (down, restarting, the connection cut) is UNAVAILABLE: the caller
         may retry, and nothing was committed. The pool drops the broken connection."""
+        running = _running.set(self)
         try:
             with self.engine.connection_context():
                 return fn(*args, **kwargs)
@@ -195,6 +217,8 @@ class Database:
             raise Unavailable(
                 "the database is unavailable; retry later", reason="DATABASE_UNAVAILABLE"
             ) from exc
+        finally:
+            _running.reset(running)
 
     write_transaction = staticmethod(write_transaction)
 

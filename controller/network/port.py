@@ -188,8 +188,11 @@ class NetworkPort:
         return {device_id for (device_id,) in query.tuples()}
 
     def bind(self, placed: list[tuple[str, str, str]]) -> dict[str, list[node_state.PortWiring]]:
-        """(server id, node id, host) each, inside the claim's transaction: the servers'
-        ports are bound to their hosts (status BUILD until the node wires them). Returns each
+        """(server id, node id, host) each, inside the caller's transaction: the servers' ports
+        are bound to their hosts (status BUILD until the node wires them). A port already
+        bound to that host is left as it is: its node wires it already, so the status it
+        reported stays true and no node has anything new to wire (a rebuild, a resize on one
+        host, a step of a resize that both the move and the spawn bind). Returns each
         server's ports in interface order."""
         bound: dict[str, list[node_state.PortWiring]] = {s: [] for s, _, _ in placed}
         rows = list(
@@ -199,18 +202,23 @@ class NetworkPort:
         )
         if not rows:
             return bound
-        now = utcnow()
         where = {server_id: (node_id, host) for server_id, node_id, host in placed}
-        for server_id, (node_id, host) in where.items():
+        moving: dict[tuple[str, str], list[str]] = {}
+        for row in rows:
+            target = where[row.device_id]
+            if (row.binding_node_id, row.binding_host) != target:
+                moving.setdefault(target, []).append(row.id)
+                row.binding_node_id, row.binding_host = target
+                row.status = ports.BUILD
+        now = utcnow()
+        for (node_id, host), port_ids in moving.items():
             Port.update(
                 binding_host=host, binding_node_id=node_id, status=ports.BUILD, updated_at=now
-            ).where(_plugged_into([server_id])).execute()
-        for row in rows:
-            row.binding_node_id, row.binding_host = where[row.device_id]
-            row.status = ports.BUILD
+            ).where(Port.id.in_(port_ids), _plugged_into(sorted(bound))).execute()
+        if moving:
+            revision.bump()
         for wiring in node_state.wiring(rows):
             bound[wiring.port.device_id].append(wiring)
-        revision.bump()
         return bound
 
     def release(self, server_ids: list[str]) -> None:

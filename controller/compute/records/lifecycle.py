@@ -9,30 +9,27 @@ never later miss a change numbered below N.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from controller.compute.records import actions, allocations, migrations, states
 from controller.compute.records.models import Instance, RevisionCounter, ServerGroupMember
 from controller.compute.records.statements import OVER_IDS, next_revision
-from controller.db.database import locked
+from controller.db.database import locked, tell
 from controller.db.queries import utcnow
 
 NO_VALID_HOST = "No valid host was found"
 
-# Told the ids of servers that let go of what they held elsewhere (deleted, or failed to
-# build for good), in that transaction and after the server revision counter: the network
-# area frees their ports there (controller/network/port.py). The one inversion of this room:
-# records know none of their users, so the user registers itself at start-up.
-released: list[Callable[[list[str]], None]] = []
-# Told (server id, node id, host) of servers that `change` moved to another host (a resize
+# Events told, in the caller's transaction and after the server revision counter, to the
+# listeners the controller registered on its Database (controller/db/database.py): the
+# network area's (controller/network/port.py). The one inversion of this room: records know
+# none of their users, so the user registers itself at start-up.
+
+# The ids of servers that let go of what they held elsewhere (deleted, or failed to build for
+# good): their ports are freed.
+RELEASED = "servers_released"
+# (server id, node id, host) of servers that `change` moved to another host (a resize
 # finishing or reverted): their ports follow them there.
-moved: list[Callable[[list[tuple[str, str, str]]], Any]] = []
-
-
-def _tell_released(instance_ids: list[str]) -> None:
-    for listener in released:
-        listener(instance_ids)
+MOVED = "servers_moved"
 
 
 def bump() -> int:
@@ -61,8 +58,7 @@ def change(instance_id: str, *conditions: Any, **values: Any) -> bool:
     if query.execute() == 0:
         return False
     if values.get("node_id"):
-        for listener in moved:
-            listener([(instance_id, values["node_id"], values.get("host") or "")])
+        tell(MOVED, [(instance_id, values["node_id"], values.get("host") or "")])
     return True
 
 
@@ -154,7 +150,7 @@ def fail_builds(instance_ids: list[str], message: str, code: int = 500) -> None:
     for again in ("evacuate", "unshelve"):
         actions.finish_many(instance_ids, again, actions.ERROR, message)
     number(live)
-    _tell_released(live)
+    tell(RELEASED, live)
 
 
 def build_succeeded(
@@ -230,5 +226,5 @@ def mark_deleted(instance_id: str) -> bool:
     now = utcnow()
     done = change(instance_id, vm_state=states.DELETED, task_state=None, deleted_at=now)
     actions.finish(instance_id, "delete", actions.SUCCESS)
-    _tell_released([instance_id])
+    tell(RELEASED, [instance_id])
     return done

@@ -2,8 +2,12 @@
 
 import pytest
 
-from controller.compute.records.models import ComputeNode
-from tests.integration.compute_node.node_support import Node, Servers, upload_image
+from tests.integration.compute_node.node_support import (
+    Node,
+    Servers,
+    start_in_zone,
+    upload_image,
+)
 from tests.integration.compute_node.test_node_stream import zone_of
 
 RAW_DISK = b"\0" * (1 << 20)
@@ -29,15 +33,6 @@ def node(controller, tmp_path):
 @pytest.fixture
 def second_node(controller, node, tmp_path):
     """Another host; the two alone in a zone of their own."""
-    other = Node(controller, tmp_path / "second").start()
-    zone = zone_of(controller, node)
-    controller.app.db.call(
-        lambda: (
-            ComputeNode.update(availability_zone=zone)
-            .where(ComputeNode.id == other.node_id)
-            .execute()
-        )
-    )
-    controller.app.compute_placement.invalidate()
+    other = start_in_zone(controller, tmp_path / "second", zone_of(controller, node))
     yield other
     other.close()

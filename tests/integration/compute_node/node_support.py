@@ -18,8 +18,9 @@ from compute_node.drivers.libvirt.driver import LibvirtConfig, LibvirtDriver
 from compute_node.executor import Executor
 from compute_node.image_cache import ImageCache
 from compute_node.journal import Journal
+from compute_node.network.model import PortReport, PortStatus, StatusReport
 from compute_node.pki import NodePKI
-from controller.compute.records.models import InstanceAction
+from controller.compute.records.models import ComputeNode, InstanceAction
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.compute.v1 import compute_service_pb2_grpc as cpb_grpc
 from stratus.image.v1 import image_service_pb2 as ipb
@@ -144,6 +145,33 @@ class Node:
     @property
     def node_id(self) -> str:
         return self.agent.node_id
+
+    def report_ports(self, statuses: dict[str, PortStatus]) -> None:
+        """What the node's network wiring reports, sent on its real stream: on libvirt's
+        test driver the agent wires nothing itself."""
+        report = StatusReport(0, tuple(PortReport(p, s) for p, s in statuses.items()))
+        asyncio.run_coroutine_threadsafe(self.agent._send_port_status(report), self._loop).result(
+            10
+        )
+
+
+def put_in_zone(controller, node: Node, zone: str) -> None:
+    """The node's host moves to `zone` (the placement sees it at once)."""
+    controller.app.db.call(
+        lambda: (
+            ComputeNode.update(availability_zone=zone)
+            .where(ComputeNode.id == node.node_id)
+            .execute()
+        )
+    )
+    controller.app.compute_placement.invalidate()
+
+
+def start_in_zone(controller, directory: Path, zone: str) -> Node:
+    """Another host, started and put in `zone`."""
+    other = Node(controller, directory).start()
+    put_in_zone(controller, other, zone)
+    return other
 
 
 def upload_image(

@@ -19,7 +19,7 @@ from controller.db.queries import utcnow
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.node.v1 import node_service_pb2 as pb
 from stratus.node.v1 import node_service_pb2_grpc as pb_grpc
-from tests.integration.compute_node.node_support import Node
+from tests.integration.compute_node.node_support import Node, put_in_zone
 from tests.support.cloud import unique
 
 
@@ -34,14 +34,7 @@ def wait_until(predicate, what: str, timeout: float = 30) -> None:
 def zone_of(controller, node) -> str:
     """Each test's node gets its own availability zone, so servers land on it."""
     zone = unique("az")
-    controller.app.db.call(
-        lambda: (
-            ComputeNode.update(availability_zone=zone)
-            .where(ComputeNode.id == node.node_id)
-            .execute()
-        )
-    )
-    controller.app.compute_placement.invalidate()
+    put_in_zone(controller, node, zone)
     return zone
 
 
@@ -241,14 +234,7 @@ def test_a_failed_spawn_is_cleaned_up_and_rescheduled(controller, tmp_path, serv
     healthy = Node(controller, tmp_path / "healthy", memory_mb=16384).start()
     try:
         zone = zone_of(controller, broken)
-        controller.app.db.call(
-            lambda: (
-                ComputeNode.update(availability_zone=zone)
-                .where(ComputeNode.id == healthy.node_id)
-                .execute()
-            )
-        )
-        controller.app.compute_placement.invalidate()
+        put_in_zone(controller, healthy, zone)
         instances = tmp_path / "broken" / "instances"
         instances.rmdir()
         instances.write_text("not a directory")

@@ -1,18 +1,26 @@
 """Servers on networks, through a real node agent (libvirt's test driver) on the real node
 stream: the server's port is made at create with an address from IPAM, bound to the host the
-scheduler chose, carried in the spawn, shown in Server.addresses, and freed on delete."""
+scheduler chose, carried in the spawn, shown in Server.addresses, and freed on delete; it
+follows its server to another host and back, bound once each time."""
 
+import time
 import uuid
 
 import grpc
 import pytest
 
+from compute_node.network.model import PortStatus
 from controller.compute.conductor import convert
 from controller.compute.conductor.models import NodeCommand
 from controller.compute.records.models import Instance
 from stratus.compute.v1 import compute_service_pb2 as cpb
 from stratus.network.v1 import network_service_pb2 as npb
-from tests.integration.compute_node.node_support import Node, Servers, upload_image
+from tests.integration.compute_node.node_support import (
+    Node,
+    Servers,
+    start_in_zone,
+    upload_image,
+)
 from tests.integration.compute_node.test_node_stream import zone_of
 from tests.support.errors import raises
 
@@ -45,15 +53,39 @@ def lan(servers, networks):
     return n, s
 
 
-def _spawn(controller, server_id):
-    row = controller.app.db.call(
-        lambda: (
+def _spawns(controller, server_id):
+    """The SpawnActions the server's nodes were sent (a rebuild's inside it), oldest first."""
+    rows = controller.app.db.call(
+        lambda: list(
             NodeCommand.select()
-            .where(NodeCommand.instance_id == server_id, NodeCommand.kind == "spawn")
-            .get()
+            .where(NodeCommand.instance_id == server_id, NodeCommand.kind.in_(("spawn", "rebuild")))
+            .order_by(NodeCommand.created_at)
         )
     )
-    return convert.command(row).command.spawn
+    sent = [convert.command(row).command for row in rows]
+    return [c.rebuild.spawn if c.HasField("rebuild") else c.spawn for c in sent]
+
+
+def _port_of(networks, cloud, server_id):
+    (port,) = networks.ports(cloud.admin, device_id=server_id, all_projects=True)
+    return port
+
+
+def _network_changes(controller) -> int:
+    """The network area's change counter: each binding moves it once, and every node
+    session then computes its node's wiring again."""
+    return controller.app.db.call(controller.app.network_port.revision)
+
+
+def _wired(node, networks, cloud, server_id):
+    """The node reports the server's port wired, as its network wiring does; the status
+    users see follows."""
+    port_id = _port_of(networks, cloud, server_id).id
+    node.report_ports({port_id: PortStatus.ACTIVE})
+    deadline = time.monotonic() + 30
+    while _port_of(networks, cloud, server_id).status != npb.PORT_STATUS_ACTIVE:
+        assert time.monotonic() < deadline, "the port's status did not follow the report"
+        time.sleep(0.05)
 
 
 def _count_servers(controller, project_id):
@@ -80,7 +112,7 @@ def test_a_server_gets_its_port_address_and_frees_it_on_delete(
     ]
     assert (port.device_owner, port.binding_host) == ("compute:nova", node.host)
     assert port.status == npb.PORT_STATUS_BUILD  # until the node reports it wired
-    (spawned,) = _spawn(controller, server_id).ports
+    (spawned,) = _spawns(controller, server_id)[0].ports
     assert (spawned.port_id, spawned.mac_address, spawned.instance_id, spawned.mtu) == (
         port.id,
         port.mac_address,
@@ -223,3 +255,74 @@ def test_bad_networks_refuse_the_server_and_record_nothing(
             metadata=member.metadata,
         )
     assert _count_servers(controller, member.project_id) == 0
+
+
+def test_a_resized_server_takes_its_port_along_bound_once(
+    controller, node, servers, image_id, networks, lan, cloud, tmp_path
+):
+    n, _ = lan
+    zone = zone_of(controller, node)
+    second = start_in_zone(controller, tmp_path / "second", zone)
+    try:
+        server_id = servers.create(
+            servers.flavor(), image_id, zone, networks=[cpb.ServerNetwork(network_id=n.id)]
+        )
+        first = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+        source, dest = (node, second) if first.host == node.host else (second, node)
+        _wired(source, networks, cloud, server_id)
+        before = _network_changes(controller)
+
+        servers.stub.ResizeServer(  # the same host is not allowed: the other one
+            cpb.ResizeServerRequest(id=server_id, flavor_id=servers.flavor(ram_mb=512)),
+            metadata=servers.tenant.metadata,
+        )
+        moved = servers.wait_status(server_id, cpb.SERVER_STATUS_VERIFY_RESIZE)
+        port = _port_of(networks, cloud, server_id)
+        assert (moved.host, port.binding_host) == (dest.host, dest.host)
+        assert port.status == npb.PORT_STATUS_BUILD  # until the destination wires it
+        (spawned,) = [p.port_id for p in _spawns(controller, server_id)[-1].ports]
+        assert spawned == port.id
+        assert _network_changes(controller) == before + 1  # bound to it once, not twice
+        _wired(dest, networks, cloud, server_id)
+
+        servers.stub.RevertServerResize(
+            cpb.RevertServerResizeRequest(id=server_id), metadata=servers.tenant.metadata
+        )
+        back = servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+        port = _port_of(networks, cloud, server_id)
+        assert (back.host, port.binding_host, port.status) == (
+            source.host,
+            source.host,
+            npb.PORT_STATUS_BUILD,
+        )
+        assert _network_changes(controller) == before + 2
+        _wired(source, networks, cloud, server_id)
+        servers.delete(server_id)
+        servers.wait_deleted(server_id)
+    finally:
+        second.close()
+
+
+def test_a_rebuild_on_its_host_leaves_the_port_as_its_node_wired_it(
+    controller, node, servers, image_id, networks, lan, cloud
+):
+    n, _ = lan
+    server_id = servers.create(
+        servers.flavor(),
+        image_id,
+        zone_of(controller, node),
+        networks=[cpb.ServerNetwork(network_id=n.id)],
+    )
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    _wired(node, networks, cloud, server_id)
+    before = _network_changes(controller)
+    servers.stub.RebuildServer(
+        cpb.RebuildServerRequest(id=server_id, image_id=image_id), metadata=servers.tenant.metadata
+    )
+    servers.wait_status(server_id, cpb.SERVER_STATUS_ACTIVE)
+    port = _port_of(networks, cloud, server_id)
+    assert [p.port_id for p in _spawns(controller, server_id)[-1].ports] == [port.id]
+    assert (port.binding_host, port.status) == (node.host, npb.PORT_STATUS_ACTIVE)
+    assert _network_changes(controller) == before  # nothing new for any node to wire
+    servers.delete(server_id)
+    servers.wait_deleted(server_id)
