@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from google.protobuf import message_factory
@@ -228,9 +228,30 @@ class _Call:
         ):
             response.next_page_token = tokens.seal(response.next_page_token)
 
+    async def unary(
+        self, request_or_iterator: Any, context: Context, behavior: Behavior, request: object
+    ) -> Any:
+        """The pipeline around a call with one response; `around` without the context
+        manager's own cost, which every unary call would pay."""
+        start = time.perf_counter()
+        call_auth = auth_context.CallAuth(None, self.p.enforcer)
+        try:
+            await self.begin(context, request, call_auth)
+            response = await behavior(request_or_iterator, context)
+            self.seal_page_token(response)
+            self.check_authorized(call_auth)
+        except (grpc.aio.AbortError, asyncio.CancelledError) as exc:
+            self.done(start, _stopped_code(exc, ""), call_auth)
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            await self.failed(context, exc, start, call_auth)
+        else:
+            self.succeeded(context, start, call_auth)
+            return response
+
     @contextlib.asynccontextmanager
     async def around(self, context: Context, request: object) -> AsyncIterator[_Admitted]:
-        """The pipeline around a call's body: ends the call with OK and the request id, or
+        """The pipeline around a stream's body: ends the call with OK and the request id, or
         with the status for what the body raised; writes the access-log line either way."""
         start = time.perf_counter()
         call_auth = auth_context.CallAuth(None, self.p.enforcer)
@@ -240,18 +261,24 @@ class _Call:
             admitted = _Admitted(call_auth, token, request_id_var.get())
             yield admitted
             self.check_authorized(call_auth)
-        except grpc.aio.AbortError:
-            self.done(start, "ABORTED_BY_HANDLER", call_auth)
-            raise
-        except asyncio.CancelledError:  # the client went away (or the server is stopping)
-            self.done(start, (admitted and admitted.revoked) or "CANCELLED", call_auth)
+        except (grpc.aio.AbortError, asyncio.CancelledError) as exc:
+            self.done(start, _stopped_code(exc, admitted.revoked if admitted else ""), call_auth)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            self.done(start, _code_name(exc), call_auth)
-            await self.fail(context, exc, request_id_var.get())
+            await self.failed(context, exc, start, call_auth)
         else:
-            context.set_trailing_metadata((("x-request-id", request_id_var.get()),))
-            self.done(start, "OK", call_auth)
+            self.succeeded(context, start, call_auth)
+
+    def succeeded(self, context: Context, start: float, call_auth: auth_context.CallAuth) -> None:
+        context.set_trailing_metadata((("x-request-id", request_id_var.get()),))
+        self.done(start, "OK", call_auth)
+
+    async def failed(
+        self, context: Context, exc: Exception, start: float, call_auth: auth_context.CallAuth
+    ) -> NoReturn:
+        """Ends the call with the status for `exc` (raises AbortError), after its log line."""
+        self.done(start, _code_name(exc), call_auth)
+        await self.fail(context, exc, request_id_var.get())
 
     @contextlib.asynccontextmanager
     async def rechecked(self, context: Context, admitted: _Admitted) -> AsyncIterator[None]:
@@ -299,8 +326,8 @@ class _Call:
                 "Policy was not checked for this call", reason="POLICY_NOT_CHECKED"
             )
 
-    async def fail(self, context: Context, exc: Exception, request_id: str) -> None:
-        """Ends the call with the status for `exc`; returns the code for the access log."""
+    async def fail(self, context: Context, exc: Exception, request_id: str) -> NoReturn:
+        """Ends the call with the status for `exc` (raises AbortError)."""
         if isinstance(exc, errors.StratusError):
             code, message, details = status.from_exception(exc)
         else:
@@ -347,20 +374,20 @@ def _has_field(message: Any, name: str) -> bool:
     return message is not None and name in message.DESCRIPTOR.fields_by_name
 
 
+def _stopped_code(exc: BaseException, revoked: str) -> str:
+    """The access log's code for a call the handler aborted, or that was cancelled: the client
+    went away, the server is stopping, or (`revoked`) the pipeline ended a stream."""
+    if isinstance(exc, grpc.aio.AbortError):
+        return "ABORTED_BY_HANDLER"
+    return revoked or "CANCELLED"
+
+
 def _code_name(exc: Exception) -> str:
     return status.code_for(exc).name if isinstance(exc, errors.StratusError) else "INTERNAL"
 
 
 def _wrap(handler: Handler, call: _Call) -> Handler:
     """Wraps the four kinds of handlers with the same pipeline."""
-
-    async def unary_response(
-        request_or_iterator: Any, context: Context, behavior: Behavior, request: object
-    ) -> Any:
-        async with call.around(context, request):
-            response = await behavior(request_or_iterator, context)
-            call.seal_page_token(response)
-        return response
 
     async def stream_response(
         request_or_iterator: Any, context: Context, behavior: Behavior, request: object
@@ -387,14 +414,14 @@ def _wrap(handler: Handler, call: _Call) -> Handler:
         inner = handler.unary_unary
 
         async def unary_unary(request: Any, context: Context) -> Any:
-            return await unary_response(request, context, inner, request)
+            return await call.unary(request, context, inner, request)
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, **ser)
     if handler.stream_unary:
         inner = handler.stream_unary
 
         async def stream_unary(requests: AsyncIterator[Any], context: Context) -> Any:
-            return await unary_response(_accepted_stream(requests), context, inner, None)
+            return await call.unary(_accepted_stream(requests), context, inner, None)
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **ser)
     if handler.unary_stream:
