@@ -78,6 +78,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9._:/@+,()\[\]-]+")
 
 
 def _value(v):
+    if isinstance(v, int | float):  # digits, sign, point, exponent, inf, nan: all plain
+        return str(v)
     text = str(v)
     return text if _PLAIN.fullmatch(text) else json.dumps(text)
 

@@ -6,9 +6,8 @@ from typing import Any
 
 from google.protobuf import message, timestamp_pb2
 
-
-_EPOCH = datetime.datetime(1970, 1, 1)
-_EPOCH_UTC = _EPOCH.replace(tzinfo=datetime.UTC)
+_EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_EPOCH = _EPOCH_UTC.replace(tzinfo=None)  # naive datetimes are UTC
 
 
 def timestamp(moment: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:

@@ -20,9 +20,9 @@ import contextlib
 import dataclasses
 import inspect
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -55,6 +55,14 @@ _MAX_REQUEST_ID = 128
 # What a kept request id may hold: log lines are key=value text, and an id with spaces, quotes
 # or '=' could add forged fields to them. Any other id is replaced by a minted one.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+-]+")
+
+
+def _new_request_id() -> str:
+    """`req-` and a random (version 4) UUID, spelt as str(uuid.uuid4()) spells it at a third of
+    its cost: every call that brings no id of its own mints one."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"req-{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class Pipeline:
@@ -188,7 +196,7 @@ class _Call:
                 request_id = value[:_MAX_REQUEST_ID]
             elif key == "authorization":
                 token = value
-        request_id_var.set(request_id or f"req-{uuid.uuid4()}")
+        request_id_var.set(request_id or _new_request_id())
         auth_context.current.set(call_auth)
         spec = self.spec
         bearer = None if spec.is_open else await self.authenticate(token, call_auth)
