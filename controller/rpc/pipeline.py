@@ -39,7 +39,7 @@ from controller.rpc.policy_spec import MethodSpec, specs_for
 from stratus_common import errors
 
 if TYPE_CHECKING:
-    from google.protobuf.descriptor import ServiceDescriptor
+    from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
     from controller.auth.policy import Enforcer
 
@@ -157,7 +157,7 @@ def add_secured_service(
             response_serializer=encoded.serializer(response),
         )
         name = f"/{descriptor.full_name}/{method.name}"
-        handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name]))
+        handlers[method.name] = _wrap(handler, _Call(pipeline, name, specs[name], method))
     # Generic only, not also registered: grpc.aio keeps one pending request per registered
     # method and waits on all of them for every call that arrives, a cost that grows with
     # the methods served (about a fifth of a health check's CPU with ours all registered).
@@ -177,10 +177,15 @@ _HANDLER_KINDS: dict[tuple[bool, bool], Callable[..., Handler]] = {
 class _Call:
     """The pipeline of one method, run around the servicer's behaviour by _wrap."""
 
-    def __init__(self, pipeline: Pipeline, method: str, spec: MethodSpec) -> None:
+    def __init__(
+        self, pipeline: Pipeline, method: str, spec: MethodSpec, descriptor: MethodDescriptor
+    ) -> None:
         self.p = pipeline
         self.method = method
         self.spec = spec
+        # Whether its request and response carry page tokens: known from its types, once.
+        self.pages_in = "page_token" in descriptor.input_type.fields_by_name
+        self.pages_out = "next_page_token" in descriptor.output_type.fields_by_name
         # This method's latency histogram per status code, looked up once per code.
         self.durations: dict[str, Any] = {}
 
@@ -226,14 +231,15 @@ class _Call:
 
     def open_page_token(self, request: Any) -> None:
         tokens = self.p.page_tokens
-        if tokens is not None and _has_field(request, "page_token") and request.page_token:
+        if self.pages_in and tokens is not None and request is not None and request.page_token:
             request.page_token = tokens.open(request.page_token)
 
     def seal_page_token(self, response: Any) -> None:
         tokens = self.p.page_tokens
         if (
-            tokens is not None
-            and _has_field(response, "next_page_token")
+            self.pages_out
+            and tokens is not None
+            and response is not None
             and response.next_page_token
         ):
             response.next_page_token = tokens.seal(response.next_page_token)
@@ -378,10 +384,6 @@ class _Admitted:
     token: str | None
     request_id: str
     revoked: str = ""
-
-
-def _has_field(message: Any, name: str) -> bool:
-    return message is not None and name in message.DESCRIPTOR.fields_by_name
 
 
 def _stopped_code(exc: BaseException, revoked: str) -> str:
