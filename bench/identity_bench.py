@@ -1,20 +1,24 @@
 """Identity benchmark: token issue and validation, and the cost of authentication.
 
 Runs a real controller process and drives it over gRPC on loopback from this process:
-  python -m bench.identity_bench [--seconds S] [--anchors]
+  python -m bench.identity_bench [--seconds S] [--anchors] [--rounds N]
 Prints throughput, p50/p99 latency and the controller's CPU per call at concurrency 1 and 16,
 for an authenticated read (GetProject) and ValidateToken beside the controller's
-unauthenticated health check (their ratio is what auth costs), token issue, and validation
+unauthenticated health check (their ratio is what auth costs; ValidateToken also beside the
+bare server), token issue, and validation
 with the cache off (a second controller, token_cache_seconds = 0). The outer
 baseline is a bare grpc.aio server answering health checks (bench/bare_server.py): the
 ceiling of the gRPC stack and of this load generator on this machine. With --anchors, a real
 Keystone (bench/keystone_anchor.py: its own venv, 2 workers, caching on) validates tokens at
 concurrency 16 in the same run, and Stratus's ValidateToken is printed as a ratio of it.
+With --rounds N, ValidateToken and the bare server are measured alternately N more times, and
+the median of the N ratios is printed: steadier than one pair on a shared machine.
 """
 
 import argparse
 import asyncio
 import shutil
+import statistics
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +46,41 @@ async def _bare_health(address: str, concurrency: int, seconds: float, pid: int)
             seconds,
             pid,
         )
+
+
+async def _alternated(identity, health, token: str, pids: tuple[int, int], rounds: int, seconds):
+    """ValidateToken and the bare server's health check at concurrency 16, one after the other
+    `rounds` times: on a shared machine the load drifts between two measurements, and the
+    median ratio of neighbouring pairs is steadier than one pair's."""
+    auth = (("authorization", f"Bearer {token}"),)
+    rates, cpus = [], []
+    for _ in range(rounds):
+        bare = await load(
+            "bare",
+            lambda: health.Check(health_pb2.HealthCheckRequest()),
+            16,
+            MAX_CALLS,
+            seconds,
+            pids[1],
+        )
+        validate = await load(
+            "validate",
+            lambda: identity.ValidateToken(ipb.ValidateTokenRequest(token=token), metadata=auth),
+            16,
+            MAX_CALLS,
+            seconds,
+            pids[0],
+        )
+        rates.append(validate.rate / bare.rate)
+        cpus.append(validate.server_cpu_us / bare.server_cpu_us)
+
+    def spread(values: list[float]) -> str:
+        return f"median {statistics.median(values):4.2f}x ({min(values):4.2f}-{max(values):4.2f}x)"
+
+    return (
+        f"ValidateToken / bare grpc.aio health check, c=16, {rounds} alternated rounds: "
+        f"rate {spread(rates)}, controller CPU per call {spread(cpus)}"
+    )
 
 
 async def _keystone_validation(seconds: float, concurrency: int = 16):
@@ -77,7 +116,7 @@ async def _keystone_validation(seconds: float, concurrency: int = 16):
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def run(seconds: float, anchors: bool = False):
+async def run(seconds: float, anchors: bool = False, rounds: int = 0):
     ctl = start_controller()
     bare, bare_address = start_bare_server()
     pid = ctl.proc.pid
@@ -115,21 +154,18 @@ async def run(seconds: float, anchors: bool = False):
                         health_result,
                     )
                 )
-                results.append(
-                    (
-                        await load(
-                            f"ValidateToken, c={concurrency}",
-                            lambda: identity.ValidateToken(
-                                ipb.ValidateTokenRequest(token=first.token), metadata=auth
-                            ),
-                            concurrency,
-                            MAX_CALLS,
-                            seconds,
-                            pid,
-                        ),
-                        health_result,
-                    )
+                validate = await load(
+                    f"ValidateToken, c={concurrency}",
+                    lambda: identity.ValidateToken(
+                        ipb.ValidateTokenRequest(token=first.token), metadata=auth
+                    ),
+                    concurrency,
+                    MAX_CALLS,
+                    seconds,
+                    pid,
                 )
+                # Beside the health check (what auth costs) and the bare server (the target).
+                results += [(validate, health_result), (validate, bare_result)]
                 results.append(
                     (
                         await load(
@@ -142,6 +178,17 @@ async def run(seconds: float, anchors: bool = False):
                         None,
                     )
                 )
+            alternated = None
+            if rounds:
+                async with grpc.aio.insecure_channel(bare_address) as bare_channel:
+                    alternated = await _alternated(
+                        identity,
+                        health_pb2_grpc.HealthStub(bare_channel),
+                        first.token,
+                        (pid, bare.pid),
+                        rounds,
+                        seconds,
+                    )
             results.append((await _uncached_validation(seconds), health_result))
             if anchors:
                 keystone = await _keystone_validation(seconds)
@@ -152,6 +199,8 @@ async def run(seconds: float, anchors: bool = False):
             )
             for result, baseline in results:
                 print(result.line(baseline))
+            if alternated:
+                print(alternated)
     finally:
         bare.kill()
         ctl.terminate()
@@ -189,8 +238,14 @@ def main():
     parser.add_argument(
         "--anchors", action="store_true", help="also a real Keystone (installed once) validating"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="also ValidateToken and the bare server alternated this many times (median ratio)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.seconds, args.anchors))
+    asyncio.run(run(args.seconds, args.anchors, args.rounds))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from google.protobuf import empty_pb2
 
 from controller import validation
 from controller.auth import context as auth_context
+from controller.auth.context import Identity
 from controller.db.paging import page_request
 from controller.identity import catalog, convert, passwords, projects, roles, users
 from controller.identity.project_reads import ProjectReads
@@ -52,6 +53,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self.catalog = catalog.CatalogCache(db, settings.token_cache_seconds)
         self.projects = ProjectReads(db, settings.token_cache_seconds, settings.token_cache_size)
         self._catalog_pb = (None, None)  # (entries, their message): token responses share one
+        # identity -> (catalog message, ValidateTokenResponse): the validations of one token
+        # share one response until the catalog changes; bounded as the token cache is.
+        self._validations: dict[Identity, tuple[pb.Catalog | None, pb.ValidateTokenResponse]] = {}
 
     # -- tokens ------------------------------------------------------------------------------
     @rpc.open
@@ -88,8 +92,7 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     @rpc("identity:validate_token", deferred=True)
     async def ValidateToken(self, request, context):
         await self._subject(request.token, "identity:validate_token")
-        identity = await self._valid(request.token)
-        return pb.ValidateTokenResponse(info=await self._token_info(identity))
+        return await self._validation(await self._valid(request.token))
 
     @rpc("identity:revoke_token", deferred=True)
     async def RevokeToken(self, request, context):
@@ -103,6 +106,18 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         if self._catalog_pb[0] is not entries:
             self._catalog_pb = (entries, convert.catalog(entries))
         return self._catalog_pb[1]
+
+    async def _validation(self, identity: Identity) -> pb.ValidateTokenResponse:
+        """ValidateToken's answer for a token that proved to carry `identity`."""
+        catalog = await self._catalog_message() if identity.project_id else None
+        kept = self._validations.get(identity)
+        if kept is not None and kept[0] is catalog:
+            return kept[1]
+        response = pb.ValidateTokenResponse(info=convert.token_info(identity, catalog))
+        self._validations[identity] = (catalog, response)
+        if len(self._validations) > self.settings.token_cache_size:
+            del self._validations[next(iter(self._validations))]
+        return response
 
     async def _token_info(self, identity):
         """Scoped tokens carry the catalog, as Keystone's do."""

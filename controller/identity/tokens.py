@@ -37,7 +37,9 @@ class TokenService:
         self.db = db
         self.formatter = formatter
         self.settings = settings
-        self._cache: OrderedDict[str, tuple[Identity, TokenPayload, int, object, float]] = (
+        # token -> (identity, payload, revocation generation, key revision, cached until
+        # (monotonic), the token's expiry (epoch seconds: the wall clock, as payload.expires_at))
+        self._cache: OrderedDict[str, tuple[Identity, TokenPayload, int, object, float, float]] = (
             OrderedDict()
         )
 
@@ -138,12 +140,12 @@ class TokenService:
         cached = self._cache.get(token)
         if cached is None:
             return None
-        identity, payload, generation, key_revision, until = cached
+        identity, payload, generation, key_revision, until, expires = cached
         if (
             generation == revocations.current_generation
             and key_revision == self.formatter.keys.revision
             and time.monotonic() < until
-            and payload.expires_at > _now()
+            and time.time() < expires
         ):
             return identity, payload
         self._cache.pop(token, None)
@@ -156,6 +158,7 @@ class TokenService:
             generation,
             self.formatter.keys.revision,
             time.monotonic() + self.settings.token_cache_seconds,
+            payload.expires_at.timestamp(),
         )
         while len(self._cache) > self.settings.token_cache_size:
             self._cache.popitem(last=False)

@@ -16,6 +16,7 @@ A failure is INVALID_ARGUMENT naming the field, never an echo of the value.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -131,13 +132,20 @@ def _check_count(field: FieldDescriptor, count: int, path: str) -> None:
         raise InvalidArgument(path, f"must hold at most {limit} entries")
 
 
-def _check_string(field: FieldDescriptor, value: str, path: str) -> None:
+@functools.cache  # per field of the services' messages: a few hundred
+def _string_rule(field: FieldDescriptor) -> tuple[Rule, bool]:
+    """The field's rule, and whether it holds a UUID."""
     rule = PAGE_TOKEN if field.name == "page_token" else LONG_FIELDS.get(field.full_name, DEFAULT)
+    return rule, _is_uuid_field(field)
+
+
+def _check_string(field: FieldDescriptor, value: str, path: str) -> None:
+    rule, is_uuid = _string_rule(field)
     if len(value) > rule.max_length:
         raise InvalidArgument(path, f"must be at most {rule.max_length} characters")
     if (_MULTI_LINE if rule.multiline else _SINGLE_LINE).search(value):
         raise InvalidArgument(path, "must not contain control characters")
-    if value and _is_uuid_field(field):
+    if value and is_uuid:
         try:
             uuid.UUID(value)
         except ValueError:

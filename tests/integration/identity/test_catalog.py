@@ -338,3 +338,25 @@ def test_catalog_hides_disabled_services_and_endpoints(cloud, member):
         metadata=cloud.admin,
     )
     assert entry() is None
+
+
+def test_validation_carries_the_catalog_as_it_is_now(cloud, member):
+    # Validations of one token share one response: a catalog change still shows in the next.
+    def validated_types():
+        info = cloud.identity.ValidateToken(
+            ipb.ValidateTokenRequest(token=member.token), metadata=member.metadata
+        ).info
+        return {e.type for e in info.catalog.entries}
+
+    before = validated_types()
+    assert validated_types() == before
+    svc = _service(cloud, "validated-test")
+    _endpoint(cloud, svc.id, PUBLIC)
+    assert validated_types() == before | {"validated-test"}
+    cloud.identity.UpdateService(
+        ipb.UpdateServiceRequest(
+            service=ipb.Service(id=svc.id, enabled=False), update_mask=mask("enabled")
+        ),
+        metadata=cloud.admin,
+    )
+    assert validated_types() == before

@@ -1,6 +1,8 @@
 """x-request-id through the interceptor of every service: kept when a client sends a sane one,
 minted otherwise, and returned with answers and refusals alike."""
 
+import uuid
+
 import grpc
 import pytest
 
@@ -31,6 +33,8 @@ def test_without_one_the_controller_mints_one(cloud):
     _, first = cloud.identity.ListRoles.with_call(ipb.ListRolesRequest(), metadata=cloud.admin)
     _, second = cloud.identity.ListRoles.with_call(ipb.ListRolesRequest(), metadata=cloud.admin)
     assert _request_id(first).startswith("req-") and _request_id(first) != _request_id(second)
+    minted = uuid.UUID(_request_id(first).removeprefix("req-"))
+    assert minted.version == 4 and f"req-{minted}" == _request_id(first)
 
 
 def test_a_long_request_id_is_cut(cloud):
