@@ -226,10 +226,10 @@ def upload(ctx, image, path: str):
     return ctx.session.call(images(ctx).UploadImageData, requests, timeout=None)
 
 
-# A 1 MiB write into the page cache took 30 times as long as four of 256 KiB on the Linux
+# Large writes into the page cache were many times slower than 64 KiB ones on the Linux
 # 6.18 virtual machines the benchmarks run on (stratus_common/files.py, which the CLI does
 # not import).
-WRITE_SLICE = 256 * 1024
+WRITE_SLICE = 64 * 1024
 
 
 def _write_in_slices(out, data: bytes) -> None:
