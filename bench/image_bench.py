@@ -7,10 +7,12 @@ file store on the same disk, default hashing), and drives both from this process
 loopback, alternating, --rounds times; medians are printed:
   python -m bench.image_bench [--size-mib 1024] [--rss-size-mib 4096] [--chunk-kib 1024]
                               [--rounds 3] [--no-glance]
-For each direction: MiB/s and server CPU seconds per GiB, Stratus's ratio to Glance, and the
-physical limits on the same file: `sha512sum` (what hashing alone allows an upload),
-`cat FILE > /dev/null` from the page cache, and `cp` + `sync`. Then the controller's peak RSS
-while it receives, and while it sends, an image of --rss-size-mib.
+For each direction: MiB/s and server CPU seconds per GiB, Stratus's ratio to Glance and to
+the gRPC limit (bench/bare_image_server.py: a bare grpc.aio server moving the same bytes from
+and to memory in the same messages, to the same client, with the controller's listener
+options), and the physical limits on the same file: `sha512sum` (what hashing alone allows an
+upload), `cat FILE > /dev/null` from the page cache, and `cp` + `sync`. Then the controller's
+peak RSS while it receives, and while it sends, an image of --rss-size-mib.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import DEVNULL
+
+import grpc
 
 from bench.common import cpu_seconds, start_controller
 from bench.glance_anchor import Glance
@@ -99,6 +105,18 @@ class RssWatch:
         self.peak = self._status("VmHWM")
 
 
+def start_bare_image_server(size: int, chunk: int) -> tuple[subprocess.Popen, str]:
+    """bench/bare_image_server.py in a child process, and its address."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_image_server", f"--size={size}", f"--chunk={chunk}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    port = proc.stdout.readline().split()[-1]
+    return proc, f"127.0.0.1:{port}"
+
+
 def timed(command: list[str], **kwargs) -> float:
     start = time.perf_counter()
     subprocess.run(command, check=True, **kwargs)
@@ -135,6 +153,9 @@ def measure(result: Transfer, size: int, pids: list[int], move, *args) -> None:
 
 def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) -> None:
     ctl = start_controller()
+    bare, bare_address = start_bare_image_server(size, chunk)
+    bare_channel = grpc.insecure_channel(bare_address)
+    bare_images = pb_grpc.ImageServiceStub(bare_channel)
     work = Path(tempfile.mkdtemp(prefix="stratus-bench-data-", dir=ctl.config_path.parent))
     glance = Glance(work / "glance") if with_glance else None
     cloud = Cloud(ctl.address)
@@ -157,6 +178,15 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
     def stratus_upload(image_id: str) -> None:
         images.UploadImageData(file_messages(image_id, source, chunk), metadata=md)
 
+    def bare_upload() -> None:
+        bare_images.UploadImageData(file_messages(str(uuid.uuid4()), source, chunk))
+
+    def bare_download() -> None:
+        received = 0
+        for message in bare_images.DownloadImageData(pb.DownloadImageDataRequest()):
+            received += len(message.data)
+        assert received == size
+
     def glance_download(image_id: str) -> None:
         assert glance is not None
         assert glance.download(image_id, chunk) == size
@@ -171,6 +201,7 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
 
     up, down = Transfer(), Transfer()
     glance_up, glance_down = Transfer(), Transfer()
+    bare_up, bare_down = Transfer(), Transfer()
     limits: dict[str, list[float]] = {"sha512sum": [], "cat > /dev/null": [], "cp + sync": []}
     source = work / "source.raw"
     try:
@@ -190,6 +221,9 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
             )
             measure(down, size, [ctl.proc.pid], stratus_download, image_id)
             images.DeleteImage(pb.DeleteImageRequest(id=image_id), metadata=md)
+
+            measure(bare_up, size, [bare.pid], bare_upload)
+            measure(bare_down, size, [bare.pid], bare_download)
 
             if glance is not None:
                 glance_id = glance.create_image()
@@ -216,11 +250,16 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
         rate = {name: size / MIB / statistics.median(t) for name, t in limits.items()}
         for name, value in rate.items():
             print(f"  {'limit: ' + name:<34} {value:8.1f} MiB/s")
-        for label, ours, theirs, limit, target in (
-            ("UploadImageData", up, glance_up, "sha512sum", 3.0),
-            ("DownloadImageData", down, glance_down, "cat > /dev/null", 1.5),
+        for label, ours, theirs, grpc_limit, limit, target in (
+            ("UploadImageData", up, glance_up, bare_up, "sha512sum", 3.0),
+            ("DownloadImageData", down, glance_down, bare_down, "cat > /dev/null", 1.5),
         ):
+            print(
+                f"  {'gRPC limit, ' + label:<34} {grpc_limit.rate:8.1f} MiB/s"
+                f"  {grpc_limit.cpu:5.2f} CPU s/GiB (bare grpc.aio server, from/to memory)"
+            )
             line = f"  {label:<34} {ours.rate:8.1f} MiB/s  {ours.cpu:5.2f} CPU s/GiB"
+            line += f"  {ours.rate / grpc_limit.rate:4.2f}x of the gRPC limit"
             if theirs.rates:
                 line += (
                     f"  Glance {theirs.rate:6.1f} MiB/s {theirs.cpu:5.2f} CPU s/GiB:"
@@ -244,6 +283,9 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
         raise
     finally:
         cloud.close()
+        bare_channel.close()
+        bare.terminate()
+        bare.wait()
         if glance is not None:
             glance.stop()
         ctl.terminate()

@@ -28,6 +28,7 @@ import uuid as uuid_mod
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 
+from stratus_common import files
 from stratus_common.errors import StratusError
 from stratus_common.image_inspection import ImageInspector
 
@@ -139,7 +140,7 @@ class ImageCache:
         try:
             inspector = ImageInspector(disk_format)
             # opening is quick; the bytes move in worker threads
-            with open(tmp_path, "wb") as out:  # noqa: ASYNC230
+            with open(tmp_path, "wb", buffering=0) as out:  # noqa: ASYNC230
                 async for chunk in chunks:
                     size += len(chunk)
                     if self.max_image_size is not None and size > self.max_image_size:
@@ -148,8 +149,7 @@ class ImageCache:
                         )
                     digest.update(chunk)
                     inspector.feed(chunk)
-                    await asyncio.to_thread(out.write, chunk)
-                out.flush()
+                    await asyncio.to_thread(files.write_all, out.fileno(), chunk)
                 os.fsync(out.fileno())
             if digest.hexdigest() != multihash:
                 raise ImageRejected(f"image {image_id} does not match its checksum")

@@ -17,7 +17,7 @@ def main(argv=None):
         "--config", help="TOML configuration file (default /etc/stratus/controller.toml)"
     )
     args = parser.parse_args(argv)
-    memory.return_large_buffers()
+    memory.reuse_transfer_buffers()
     try:
         config = Config.load(args.config)
         loop_factory = event_loop_factory(config.controller.event_loop)

@@ -34,6 +34,7 @@ from store_backends.base import (
     Store,
     Writer,
 )
+from stratus_common import files
 
 DEFAULT_DIRECTORY = "/var/lib/stratus/images"
 TEMP_SUFFIX = ".part"
@@ -202,10 +203,8 @@ class _FileWriter(Writer):
         store._track(self._temp, True)
 
     def write(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
         try:
-            while view:
-                view = view[os.write(self._fd, view) :]
+            files.write_all(self._fd, chunk)
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "write image data") from None

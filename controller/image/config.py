@@ -20,8 +20,8 @@ class ImageSection:
     image_tag_quota: int = 128
     # Size of the messages of a download. A download holds about three (one read ahead, one
     # being framed, grpc's copy being sent) even when its client reads nothing. Each message
-    # costs a fixed amount of work besides its bytes: 1 MiB moves about twice as fast as
-    # 256 KiB (bench/image_bench.py).
+    # costs a fixed amount of work besides its bytes: 1 MiB moves about 1.5x as fast as
+    # 256 KiB, and 2 MiB no faster (bench/image_bench.py).
     download_chunk_size: int = 1024 * 1024
     # An upload whose controller stopped refreshing it for this long is given up: the image
     # is queued again and its temporary data removed (controller crash, lost replica).
