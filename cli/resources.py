@@ -13,6 +13,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from cli.errors import CliError, LookupRefused, NotFoundError
 from cli.formatters import ListResult, ShowResult
+from cli.registry import arg
 
 UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 
@@ -182,6 +183,19 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
     return key, value
+
+
+def properties_arg(help_text: str):
+    """`--property KEY=VALUE`, repeatable, into args.properties."""
+    return arg(
+        "--property",
+        dest="properties",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=help_text,
+    )
 
 
 def delete_each(ctx, kind: str, names: Sequence[str], delete: Callable[[str], None]) -> None:

@@ -139,19 +139,6 @@ def show_flavor(flavor):
 FLAVOR_FIELDS = resources.fields_of(show_flavor, pb.Flavor)
 
 
-def properties_arg(help_text: str):
-    """`--property KEY=VALUE`, repeatable, into args.properties."""
-    return arg(
-        "--property",
-        dest="properties",
-        type=resources.key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=help_text,
-    )
-
-
 @command("flavor create", help="create a flavor", output="show", columns=FLAVOR_FIELDS)
 @arg("name", help="new flavor name")
 @arg("--id", default="", help="flavor ID (default: a UUID)")
@@ -173,7 +160,7 @@ def properties_arg(help_text: str):
     action="store_false",
     help="usable only by the projects given access",
 )
-@properties_arg("extra spec (repeat for more)")
+@resources.properties_arg("extra spec (repeat for more)")
 @arg("--description", default="", help="flavor description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_create(ctx, args):
@@ -254,7 +241,7 @@ def flavor_show(ctx, args):
 
 @command("flavor set", help="change a flavor's properties, description or access")
 @arg("flavor", help="flavor name or ID")
-@properties_arg("extra spec to set (repeat for more)")
+@resources.properties_arg("extra spec to set (repeat for more)")
 @arg("--description", help="new description")
 @arg("--project", help="give this project access to the private flavor")
 def flavor_set(ctx, args):
@@ -451,7 +438,7 @@ def add_networks(ctx, server, args) -> None:
     metavar="KEY=VALUE",
     help="scheduler hint: group=SERVER_GROUP",
 )
-@properties_arg("metadata (repeat for more)")
+@resources.properties_arg("metadata (repeat for more)")
 @arg("--user-data", metavar="FILE", completer="file", help="file handed to the guest")
 @arg(
     "--config-drive",
@@ -577,7 +564,7 @@ def server_show(ctx, args):
 @command("server set", help="change a server's name or properties")
 @arg("server", help="server name or ID")
 @arg("--name", help="new name")
-@properties_arg("metadata to set (repeat for more)")
+@resources.properties_arg("metadata to set (repeat for more)")
 def server_set(ctx, args):
     server = find_server(ctx, args.server)
     paths = []
@@ -699,7 +686,7 @@ action(
 )
 @arg("server", help="server name or ID")
 @arg("--name", default="", help="the image's name (default: the server's)")
-@properties_arg("image property to add (repeat for more)")
+@resources.properties_arg("image property to add (repeat for more)")
 @arg("--wait", action="store_true", help="wait until the snapshot is done")
 def server_image_create(ctx, args):
     server = find_server(ctx, args.server)

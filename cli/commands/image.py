@@ -155,15 +155,7 @@ def image_options(creating: bool):
                 action="store_false",
                 help="it can be deleted (default on create)",
             ),
-            arg(
-                "--property",
-                dest="properties",
-                type=resources.key_value,
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help="property (repeat for more)",
-            ),
+            resources.properties_arg("property (repeat for more)"),
             arg("--tag", dest="tags", action="append", default=[], help="tag (repeat for more)"),
         ]
         for flag in reversed(flags):
@@ -358,15 +350,7 @@ IMAGE_COLUMNS = resources.Columns(
     help="shared images of this member status (default accepted)",
 )
 @arg("--tag", dest="tags", action="append", default=[], help="only images with this tag")
-@arg(
-    "--property",
-    dest="properties",
-    type=resources.key_value,
-    action="append",
-    default=[],
-    metavar="KEY=VALUE",
-    help="only images with this property",
-)
+@resources.properties_arg("only images with this property")
 @arg(
     "--sort",
     type=_sort_key,
