@@ -88,6 +88,22 @@ class GunicornServer:
             self.proc.wait()
 
 
+def http_download(port: int, path: str, chunk: int) -> int:
+    """GET a body from loopback into one reused buffer of `chunk` bytes; the bytes received."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    received = 0
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        assert response.status == 200, response.status
+        view = memoryview(bytearray(chunk))
+        while n := response.readinto(view):
+            received += n
+    finally:
+        conn.close()
+    return received
+
+
 class Glance(GunicornServer):
     """A running glance-api; `upload` and `download` move one image's bytes over HTTP."""
 
@@ -200,19 +216,7 @@ policy_file = {conf}/policy.yaml
 
     def download(self, image_id: str, chunk: int) -> int:
         """GET the image's data, reading it in chunks; the number of bytes received."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-        received = 0
-        try:
-            conn.request("GET", f"/v2/images/{image_id}/file")
-            response = conn.getresponse()
-            assert response.status == 200, response.status
-            buffer = bytearray(chunk)
-            view = memoryview(buffer)
-            while n := response.readinto(view):
-                received += n
-        finally:
-            conn.close()
-        return received
+        return http_download(self.port, f"/v2/images/{image_id}/file", chunk)
 
     def delete_image(self, image_id: str) -> None:
         self._request("DELETE", f"/v2/images/{image_id}")

@@ -6,13 +6,17 @@ Glance (bench/glance_anchor.py: installed once into its own venv, gunicorn with 
 file store on the same disk, default hashing), and drives both from this process over
 loopback, alternating, --rounds times; medians are printed:
   python -m bench.image_bench [--size-mib 1024] [--rss-size-mib 4096] [--chunk-kib 1024]
-                              [--rounds 3] [--no-glance]
+                              [--rounds 3] [--no-glance] [--direct-io]
 For each direction: MiB/s and server CPU seconds per GiB, Stratus's ratio to Glance and to
 the gRPC limit (bench/bare_image_server.py: a bare grpc.aio server moving the same bytes from
 and to memory in the same messages, to the same client, with the controller's listener
-options), and the physical limits on the same file: `sha512sum` (what hashing alone allows an
-upload), `cat FILE > /dev/null` from the page cache, and `cp` + `sync`. Then the controller's
-peak RSS while it receives, and while it sends, an image of --rss-size-mib.
+options), and the physical limits on the same file: `md5sum` and `sha512sum` run side by side
+(what computing both digests, as Glance and Stratus do, allows an upload at best), the
+loopback TCP limit (bench/sendfile_server.py: the file sent by sendfile(2) to the client that
+reads Glance), `cat FILE > /dev/null` from the page cache, and `cp` + `sync`. Each side's
+client CPU is measured too: with the server's, what two cores allow at that CPU per byte.
+Then the controller's peak RSS while it receives, and while it sends, an image of
+--rss-size-mib. --direct-io runs the controller's file store with `direct_io = true`.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from subprocess import DEVNULL
 import grpc
 
 from bench.common import cpu_seconds, start_controller
-from bench.glance_anchor import Glance
+from bench.glance_anchor import Glance, http_download
 from stratus.image.v1 import image_service_pb2 as pb
 from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
 from tests.support.cloud import Cloud
@@ -117,22 +121,40 @@ def start_bare_image_server(size: int, chunk: int) -> tuple[subprocess.Popen, st
     return proc, f"127.0.0.1:{port}"
 
 
-def timed(command: list[str], **kwargs) -> float:
+def timed(*commands: list[str]) -> float:
+    """Seconds for the commands, run side by side, to have all ended."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, **kwargs)
+    running = [subprocess.Popen(command, stdout=DEVNULL) for command in commands]
+    for proc, command in zip(running, commands, strict=True):
+        if proc.wait() != 0:
+            raise subprocess.CalledProcessError(proc.returncode, command)
     return time.perf_counter() - start
+
+
+def start_sendfile_server(path: Path) -> tuple[subprocess.Popen, int]:
+    """bench/sendfile_server.py serving `path`, and its port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.sendfile_server", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline().split()[-1])
 
 
 @dataclass
 class Transfer:
-    """Medians of one side's rounds: MiB/s, and its server's CPU seconds per GiB moved."""
+    """Medians of one side's rounds: MiB/s, and its server's and its client's CPU seconds per
+    GiB moved."""
 
     rates: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
+    client_cpus: list[float] = field(default_factory=list)
 
-    def add(self, size: int, seconds: float, cpu: float) -> None:
+    def add(self, size: int, seconds: float, cpu: float, client_cpu: float) -> None:
         self.rates.append(size / MIB / seconds)
         self.cpus.append(cpu / (size / GIB))
+        self.client_cpus.append(client_cpu / (size / GIB))
 
     @property
     def rate(self) -> float:
@@ -142,17 +164,31 @@ class Transfer:
     def cpu(self) -> float:
         return statistics.median(self.cpus)
 
+    @property
+    def cpu_bound(self) -> float:
+        """MiB/s that this machine's cores allow at this server and client CPU per byte."""
+        return (os.cpu_count() or 1) * GIB / MIB / (self.cpu + statistics.median(self.client_cpus))
+
 
 def measure(result: Transfer, size: int, pids: list[int], move, *args) -> None:
-    cpu = sum(cpu_seconds(pid) for pid in pids)
+    """Moves `size` bytes with `move`, timed, with the CPU of the servers `pids` and of this
+    process (the client, all its threads)."""
+    cpu, client_cpu = sum(cpu_seconds(pid) for pid in pids), cpu_seconds(os.getpid())
     start = time.perf_counter()
     move(*args)
     seconds = time.perf_counter() - start
-    result.add(size, seconds, sum(cpu_seconds(pid) for pid in pids) - cpu)
+    result.add(
+        size,
+        seconds,
+        sum(cpu_seconds(pid) for pid in pids) - cpu,
+        cpu_seconds(os.getpid()) - client_cpu,
+    )
 
 
-def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) -> None:
-    ctl = start_controller()
+def run(
+    size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool, direct_io: bool
+) -> None:
+    ctl = start_controller("[image]\nstore = { direct_io = true }\n" if direct_io else "")
     bare, bare_address = start_bare_image_server(size, chunk)
     bare_channel = grpc.insecure_channel(bare_address)
     bare_images = pb_grpc.ImageServiceStub(bare_channel)
@@ -202,14 +238,25 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
     up, down = Transfer(), Transfer()
     glance_up, glance_down = Transfer(), Transfer()
     bare_up, bare_down = Transfer(), Transfer()
-    limits: dict[str, list[float]] = {"sha512sum": [], "cat > /dev/null": [], "cp + sync": []}
+    tcp_down = Transfer()
+    digests = "md5sum + sha512sum"
+    limits: dict[str, list[float]] = {
+        digests: [],
+        "sha512sum": [],
+        "cat > /dev/null": [],
+        "cp + sync": [],
+    }
     source = work / "source.raw"
+    sendfile = None
     try:
         make_file(source, size)
+        sendfile, sendfile_port = start_sendfile_server(source)
         for _ in range(rounds):
-            limits["sha512sum"].append(timed(["sha512sum", str(source)], stdout=DEVNULL))
-            limits["cat > /dev/null"].append(timed(["cat", str(source)], stdout=DEVNULL))
+            limits[digests].append(timed(["md5sum", str(source)], ["sha512sum", str(source)]))
+            limits["sha512sum"].append(timed(["sha512sum", str(source)]))
+            limits["cat > /dev/null"].append(timed(["cat", str(source)]))
             limits["cp + sync"].append(cp_sync(source, work / "copy.raw"))
+            measure(tcp_down, size, [sendfile.pid], http_download, sendfile_port, "/", chunk)
 
             image_id = new_image()
             measure(
@@ -244,15 +291,22 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
 
         print(
             f"image benchmark: {size // MIB} MiB, {rounds} rounds (medians), controller "
-            f"{ctl.address}, file store on {work.parent}, {chunk // 1024} KiB messages, "
+            f"{ctl.address}, file store on {work.parent} (direct_io {direct_io}), "
+            f"{chunk // 1024} KiB messages, "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
         rate = {name: size / MIB / statistics.median(t) for name, t in limits.items()}
+        rate["loopback TCP"] = tcp_down.rate
         for name, value in rate.items():
             print(f"  {'limit: ' + name:<34} {value:8.1f} MiB/s")
+        print(
+            "    (md5sum and sha512sum side by side: what both digests allow an upload;"
+            " loopback TCP: the file by sendfile(2) to Glance's client, what any download"
+            " server allows)"
+        )
         for label, ours, theirs, grpc_limit, limit, target in (
-            ("UploadImageData", up, glance_up, bare_up, "sha512sum", 3.0),
-            ("DownloadImageData", down, glance_down, bare_down, "cat > /dev/null", 1.5),
+            ("UploadImageData", up, glance_up, bare_up, digests, 3.0),
+            ("DownloadImageData", down, glance_down, bare_down, "loopback TCP", 1.5),
         ):
             print(
                 f"  {'gRPC limit, ' + label:<34} {grpc_limit.rate:8.1f} MiB/s"
@@ -271,6 +325,15 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
                 f" {ours.rate / rate['cp + sync']:4.2f}x of cp + sync"
             )
             print(line)
+            for name, side in (("Stratus", ours), ("Glance", theirs)):
+                if side.rates:
+                    print(
+                        f"    {name}: server + client {side.cpu:4.2f} +"
+                        f" {statistics.median(side.client_cpus):4.2f} CPU s/GiB, at which"
+                        f" {os.cpu_count()} cores allow {side.cpu_bound:7.1f} MiB/s"
+                        f" ({side.rate / side.cpu_bound:4.2f}x of it);"
+                        f" {side.rate / rate[limit]:4.2f}x of {limit}"
+                    )
         for label, rss in (("upload", rss_up), ("download", rss_down)):
             print(
                 f"  {'controller RSS, ' + str(rss_size // MIB) + ' MiB ' + label:<34}"
@@ -288,6 +351,9 @@ def run(size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool) ->
         bare.wait()
         if glance is not None:
             glance.stop()
+        if sendfile is not None:
+            sendfile.terminate()
+            sendfile.wait()
         ctl.terminate()
         subprocess.run(["rm", "-rf", str(ctl.config_path.parent.parent)], check=False)
 
@@ -307,6 +373,11 @@ def main():
     parser.add_argument(
         "--no-glance", action="store_true", help="leave out the Glance anchor (no install)"
     )
+    parser.add_argument(
+        "--direct-io",
+        action="store_true",
+        help="the controller's file store writes past the page cache ([image] store.direct_io)",
+    )
     args = parser.parse_args()
     run(
         args.size_mib * MIB,
@@ -314,6 +385,7 @@ def main():
         args.chunk_kib * 1024,
         args.rounds,
         not args.no_glance,
+        args.direct_io,
     )
 
 
