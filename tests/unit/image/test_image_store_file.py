@@ -30,9 +30,14 @@ REPO = str(Path(__file__).resolve().parents[3])
 ALIASED = "abcdef01-2345-4678-9abc-def012345678"
 
 
+@pytest.fixture(params=[False, True], ids=["buffered", "direct"])
+def direct_io(request) -> bool:
+    return request.param
+
+
 @pytest.fixture
-def store(tmp_path):
-    return FileStore(str(tmp_path / "images"))
+def store(tmp_path, direct_io):
+    return FileStore(str(tmp_path / "images"), direct_io=direct_io)
 
 
 def new_id() -> str:
@@ -80,6 +85,41 @@ def test_large_chunks_are_hashed_in_parallel_to_the_same_digests(store):
         hashlib.sha512(data).hexdigest(),
     )
     assert read_all(store, stored.location) == data
+
+
+@pytest.mark.parametrize(
+    "size, chunk",
+    [(1, 1), (4095, 1000), ((1 << 20) - 1, 65536), (1 << 20, 1 << 20), ((3 << 20) + 7, 333_333)],
+)
+def test_any_size_in_any_chunks_is_stored_exactly(store, size, chunk):
+    """Direct writes go out in whole aligned stages and the tail through the page cache:
+    whatever the boundaries, the file holds exactly the bytes sent."""
+    data = os.urandom(size)
+    stored = store.add(new_id(), chunks_of(data, chunk))
+    assert (stored.size, stored.os_hash_value) == (size, hashlib.sha512(data).hexdigest())
+    assert Path(store.directory / Path(stored.location).name).read_bytes() == data
+
+
+def cached(path: Path, offset: int) -> bool:
+    """Whether the page at `offset` of the file is in the page cache (a read that must not
+    wait for the disk succeeds)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.preadv(fd, [bytearray(4096)], offset, os.RWF_NOWAIT)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_direct_io_leaves_the_page_cache_alone(store, direct_io):
+    data = os.urandom(4 << 20)
+    stored = store.add(new_id(), chunks_of(data, 1 << 20))
+    path = store.directory / Path(stored.location).name
+    assert [cached(path, offset) for offset in (0, 1 << 20, (4 << 20) - 4096)] == [
+        not direct_io
+    ] * 3
 
 
 def test_empty_image(store):
@@ -196,12 +236,13 @@ class Refuse(Verifier):
 
 
 @pytest.mark.parametrize(
-    "verifier",
-    [Refuse(at_chunk=1), Refuse(at_chunk=3), Refuse(at_finish=True)],
+    "refusal",
+    [{"at_chunk": 1}, {"at_chunk": 3}, {"at_finish": True}],
     ids=["first-chunk", "third-chunk", "finish"],
 )
-def test_verifier_refusal_leaves_nothing(store, verifier):
+def test_verifier_refusal_leaves_nothing(store, refusal):
     image_id = new_id()
+    verifier = Refuse(**refusal)
     with pytest.raises(RuntimeError) as info:
         store.add(image_id, chunks_of(bytes(20_000)), verifier)
     assert info.value is verifier.error
@@ -362,7 +403,7 @@ def test_symbolic_link_planted_under_an_image_name_is_not_followed(store, tmp_pa
 # --- a full disk ----------------------------------------------------------------------------
 
 
-def run_child(directory: Path, image_id: str, prelude: str = "") -> dict:
+def run_child(directory: Path, image_id: str, direct_io: bool, prelude: str = "") -> dict:
     """Writes 4 MiB through a FileStore in a fresh process; reports what happened as JSON."""
     return textwrap.dedent(f"""
         import json, os, sys
@@ -370,7 +411,7 @@ def run_child(directory: Path, image_id: str, prelude: str = "") -> dict:
         {prelude}
         from store_backends import StorageFull
         from store_backends.file import FileStore
-        store = FileStore({str(directory)!r})
+        store = FileStore({str(directory)!r}, direct_io={direct_io!r})
         try:
             store.add({image_id!r}, (bytes(65536) for _ in range(64)))
             outcome = "stored"
@@ -380,7 +421,7 @@ def run_child(directory: Path, image_id: str, prelude: str = "") -> dict:
         """)
 
 
-def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path):
+def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path, direct_io):
     """ENOSPC from a real 1 MiB tmpfs, mounted in a private mount namespace."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not available")
@@ -403,7 +444,7 @@ def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path):
     )
     if probe.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root or user namespaces)")
-    script = run_child(directory, new_id())
+    script = run_child(directory, new_id(), direct_io)
     result = subprocess.run(
         [
             "unshare",
@@ -425,7 +466,7 @@ def test_full_filesystem_is_storage_full_and_leaves_nothing(tmp_path):
     assert json.loads(result.stdout) == {"outcome": "StorageFull", "left": []}
 
 
-def test_file_size_limit_is_storage_full_and_leaves_nothing(tmp_path):
+def test_file_size_limit_is_storage_full_and_leaves_nothing(tmp_path, direct_io):
     """EFBIG from a real RLIMIT_FSIZE of 1 MiB (SIGXFSZ ignored, so write() fails instead)."""
     directory = tmp_path / "images"
     prelude = (
@@ -433,7 +474,7 @@ def test_file_size_limit_is_storage_full_and_leaves_nothing(tmp_path):
         "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", run_child(directory, new_id(), prelude)],
+        [sys.executable, "-c", run_child(directory, new_id(), direct_io, prelude)],
         capture_output=True,
         text=True,
         check=True,
