@@ -2,9 +2,10 @@
 
 The event loop never touches the disk. Each transfer keeps one chunk in the worker while the
 loop handles the next (an upload writes chunk N while chunk N+1 arrives; a download reads
-ahead by one chunk), so disk and network overlap and memory stays at two chunks whatever the
-image size. One worker per transfer also keeps its calls in order: a clean-up queued after
-a write can never run before it.
+ahead by one chunk), so disk and network overlap and memory stays at a few chunks whatever
+the image size (an upload's digests may lag HASH_LAG_CHUNKS behind its write). One worker
+per transfer also keeps its calls in order: a clean-up queued after a write can never run
+before it.
 
 Cancelling a task does not stop a call already running in a thread: a commit may finish after
 its caller was cancelled, unseen. Clean-up therefore acts on what the calls really did (the

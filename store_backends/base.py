@@ -7,23 +7,74 @@ failure) is shared here so every backend behaves the same.
 Threading: every method is synchronous and may block on I/O. Async callers (the grpc.aio
 image service) go through `store_backends.aio`, which runs a transfer's calls, one per
 chunk, in a worker thread of that transfer. The md5 and sha512 digests of large chunks are
-computed in parallel with the write (hashlib releases the GIL).
+computed each in a thread of its own, beside the write and up to a few chunks behind it
+(hashlib releases the GIL).
 """
 
 from __future__ import annotations
 
 import abc
+import collections
 import enum
 import hashlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 HASH_ALGO = "sha512"
 PARALLEL_HASH_BYTES = 256 * 1024
-_HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-hash")
+# Large chunks a digest may lag behind the write: the slower digest (md5) then runs all the
+# time instead of waiting at every chunk for the other one and the write. Each lagging chunk
+# stays in memory until both digests have taken it.
+HASH_LAG_CHUNKS = 3
+
+
+class _Digests:
+    """md5 and sha512 of a stream, each updated in order by a thread of its own."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.hash = hashlib.new(HASH_ALGO)
+        self._threads: list[ThreadPoolExecutor] = []
+        self._pending: collections.deque[list[Future[None]]] = collections.deque()
+
+    def update(self, chunk: bytes) -> None:
+        if len(chunk) < PARALLEL_HASH_BYTES:
+            self.wait()  # in order after the lagging ones
+            self.md5.update(chunk)
+            self.hash.update(chunk)
+            return
+        if not self._threads:
+            self._threads = [
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-hash") for _ in range(2)
+            ]
+        self._pending.append(
+            [
+                t.submit(h.update, chunk)
+                for t, h in zip(self._threads, (self.md5, self.hash), strict=True)
+            ]
+        )
+        while len(self._pending) > HASH_LAG_CHUNKS:
+            self._settle(self._pending.popleft())
+
+    def wait(self) -> None:
+        while self._pending:
+            self._settle(self._pending.popleft())
+
+    def close(self) -> None:
+        for jobs in self._pending:
+            for job in jobs:
+                job.cancel()
+        self._pending.clear()
+        for thread in self._threads:
+            thread.shutdown(wait=False)
+
+    @staticmethod
+    def _settle(jobs: list[Future[None]]) -> None:
+        for job in jobs:
+            job.result()
 
 
 class StoreError(Exception):
@@ -106,8 +157,7 @@ class Upload:
     def __init__(self, writer: Writer, verifier: Verifier | None = None):
         self._writer = writer
         self._verifier = verifier or Verifier()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._hash = hashlib.new(HASH_ALGO)
+        self._digests = _Digests()
         self._size = 0
         self._done = False
 
@@ -120,19 +170,8 @@ class Upload:
             raise RuntimeError("upload already finished")
         try:
             self._verifier.update(chunk)
-            if len(chunk) < PARALLEL_HASH_BYTES:
-                self._writer.write(chunk)
-                self._md5.update(chunk)
-                self._hash.update(chunk)
-            else:
-                # hashlib releases the GIL on large buffers: both digests and the write
-                # run at once, each chunk finished before the next one starts.
-                jobs = [_HASHERS.submit(h.update, chunk) for h in (self._md5, self._hash)]
-                try:
-                    self._writer.write(chunk)
-                finally:
-                    for job in jobs:
-                        job.result()
+            self._digests.update(chunk)
+            self._writer.write(chunk)
         except BaseException:
             self.abort()
             raise
@@ -141,20 +180,24 @@ class Upload:
     def commit(self) -> StoredImage:
         if self._done:
             raise RuntimeError("upload already finished")
-        checksum, os_hash_value = self._md5.hexdigest(), self._hash.hexdigest()
         try:
+            self._digests.wait()
+            checksum = self._digests.md5.hexdigest()
+            os_hash_value = self._digests.hash.hexdigest()
             self._verifier.finish(self._size, checksum, os_hash_value)
             location = self._writer.commit()
         except BaseException:
             self.abort()
             raise
         self._done = True
+        self._digests.close()
         return StoredImage(
             location=location, size=self._size, checksum=checksum, os_hash_value=os_hash_value
         )
 
     def abort(self) -> None:
         self._done = True
+        self._digests.close()
         self._writer.abort()
 
     def __enter__(self) -> Upload:

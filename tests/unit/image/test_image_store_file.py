@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import uuid
@@ -120,6 +121,36 @@ def test_direct_io_leaves_the_page_cache_alone(store, direct_io):
     assert [cached(path, offset) for offset in (0, 1 << 20, (4 << 20) - 4096)] == [
         not direct_io
     ] * 3
+
+
+def test_digests_follow_the_order_of_large_and_small_chunks(store):
+    """Large chunks are hashed in threads that lag behind the write, small ones in the
+    caller's: the digests are still those of the bytes in order."""
+    sizes = [1 << 20, 10, 1 << 20, 300_000, 5, 2 << 20, 1 << 20, 1 << 20, 1 << 20, 7]
+    pieces = [os.urandom(size) for size in sizes]
+    data = b"".join(pieces)
+    stored = store.add(new_id(), pieces)
+    assert (stored.checksum, stored.os_hash_value) == (
+        hashlib.md5(data).hexdigest(),
+        hashlib.sha512(data).hexdigest(),
+    )
+
+
+def test_hashing_threads_end_with_their_upload(store):
+    before = threading.active_count()
+    for _ in range(10):
+        store.add(new_id(), [os.urandom(1 << 20)] * 2)
+    with pytest.raises(ValueError, match="the source failed"):
+        store.add(new_id(), fail_after([os.urandom(1 << 20)] * 2))
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before
+
+
+def fail_after(chunks):
+    yield from chunks
+    raise ValueError("the source failed")
 
 
 def test_empty_image(store):
