@@ -8,9 +8,13 @@ Servers boot on both nodes; one node's cable is pulled (`ip link set eth0 down` 
 that node is marked down, and nothing else changes; the cable goes back: the node reconnects,
 reconciles, and every server is there exactly once, where it was.
 
-A cut path ends the node's connection when the kernel gives up retransmitting; the namespaces
-set net.ipv4.tcp_retries2 = 3 so that happens within seconds, not the default 15 minutes
-(gRPC keepalive does it in production, on a time the operator sets).
+A cut path ends the controller's end of the connection when its kernel gives up
+retransmitting; the namespaces set net.ipv4.tcp_retries2 = 3 so that happens within seconds,
+not the default 15 minutes. The node's end, whose packets find no route while its cable is
+out, would live on (TCP does not count retransmissions that fail locally), and a short cut
+leaves its stream up: heartbeats just resume. Its keepalive ends it instead, as in production,
+on a time set short here (a ping every 5 s, 2 s to answer), and the test plugs the cable back
+only once the node has seen its stream end, so that the node really reconnects.
 """
 
 from __future__ import annotations
@@ -50,13 +54,17 @@ def env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep + path if path else ''}", **extra}
 
 
-def wait_until(what: str, predicate, timeout: float = WAIT, every: float = 0.2):
+def wait_until(what: str, predicate, timeout: float = WAIT, every: float = 0.2, explain=None):
+    """`explain()`, if given, says on failure what the parties were doing."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, f"not {what} within {timeout} s"
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"not {what} within {timeout} s" + (f"\n{explain()}" if explain else "")
+            )
         time.sleep(every)
 
 
@@ -68,6 +76,7 @@ class Deployment:
         self.processes: list[subprocess.Popen] = []
         self.daemons: dict[str, LibvirtDaemon] = {}
         self.logs: dict[str, Path] = {}
+        self.named: dict[str, subprocess.Popen] = {}
 
     def start_process(self, host: str, name: str, command: list[str], **extra) -> subprocess.Popen:
         log = self.base / f"{name}.log"
@@ -77,6 +86,7 @@ class Deployment:
                 [*self.net.prefix(host), *command], stdout=out, stderr=out, env=env(**extra)
             )
         self.processes.append(proc)
+        self.named[name] = proc
         return proc
 
     def install_controller(self) -> Path:
@@ -139,6 +149,8 @@ class Deployment:
                 "--ca-fingerprint", token.ca_fingerprint_sha256,
                 "--libvirt-uri", self.uri(host),
                 "--set", "libvirt.shutdown_timeout=2",
+                "--set", "compute.keepalive_seconds=5",
+                "--set", "compute.keepalive_timeout_seconds=2",
             ],
             env=env(STRATUS_ENROLL_TOKEN=token.token),
         )  # fmt: skip
@@ -168,6 +180,17 @@ class Deployment:
 
     def sessions(self, host: str) -> int:
         return self.logs[host].read_text(errors="replace").count("connected to the controller as")
+
+    def streams_ended(self, host: str) -> int:
+        return self.logs[host].read_text(errors="replace").count("stream to the controller ended")
+
+    def log_tails(self, *names: str, lines: int = 30) -> str:
+        """The last lines each process wrote, and whether it still runs."""
+        return "\n".join(
+            f"--- {name} (exit status {self.named[name].poll()}):\n"
+            + "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
+            for name in names
+        )
 
     def close(self) -> None:
         for proc in reversed(self.processes):
@@ -221,6 +244,7 @@ def test_a_node_cut_off_is_marked_down_alone_and_comes_back_whole(deployment):
     before = {host: deployment.domains(host) for host in ("n1", "n2")}
 
     # Pull n2's cable.
+    ended = deployment.streams_ended("n2")
     deployment.net.link("n2", up=False)
     cut = time.monotonic()
     wait_until(
@@ -240,10 +264,20 @@ def test_a_node_cut_off_is_marked_down_alone_and_comes_back_whole(deployment):
     assert servers.wait_status(during, ACTIVE, WAIT).host == "n1.test"
     placed[during] = "n1.test"
 
-    # Plug it back: n2 opens a new stream, says hello with its inventory, is reconciled.
+    # Plug it back once n2 has seen its stream end (keepalive: 5 s + 2 s): n2 opens a new
+    # stream, says hello with its inventory, is reconciled.
+    wait_until(
+        "n2's stream ended",
+        lambda: deployment.streams_ended("n2") > ended,
+        explain=lambda: deployment.log_tails("n2"),
+    )
     sessions = deployment.sessions("n2")
     deployment.net.link("n2", up=True)
-    wait_until("n2 reconnected", lambda: deployment.sessions("n2") > sessions)
+    wait_until(
+        "n2 reconnected",
+        lambda: deployment.sessions("n2") > sessions,
+        explain=lambda: deployment.log_tails("n2", "controller"),
+    )
     wait_until("n2 up again", lambda: states(servers.stub, admin) == up)
 
     # No server duplicated or lost, on the API's side and on the hypervisors'.
