@@ -24,12 +24,19 @@ def start_controller(extra_config: str = "", database_url: str = "") -> Controll
     return ControllerProcess(config, root / "controller.log").start()
 
 
+def start_anchor(module: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """A bench server module (it prints "port N" once listening on loopback) in a child
+    process, and its port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline().split()[-1])
+
+
 def start_bare_server() -> tuple[subprocess.Popen, str]:
     """bench/bare_server.py in a child process, and its address."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_server"], stdout=subprocess.PIPE, text=True
-    )
-    port = proc.stdout.readline().split()[-1]
+    proc, port = start_anchor("bench.bare_server")
     return proc, f"127.0.0.1:{port}"
 
 

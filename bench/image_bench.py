@@ -25,7 +25,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +35,7 @@ from subprocess import DEVNULL
 
 import grpc
 
-from bench.common import cpu_seconds, start_controller
+from bench.common import cpu_seconds, start_anchor, start_controller
 from bench.glance_anchor import Glance, http_download
 from stratus.image.v1 import image_service_pb2 as pb
 from stratus.image.v1 import image_service_pb2_grpc as pb_grpc
@@ -109,18 +108,6 @@ class RssWatch:
         self.peak = self._status("VmHWM")
 
 
-def start_bare_image_server(size: int, chunk: int) -> tuple[subprocess.Popen, str]:
-    """bench/bare_image_server.py in a child process, and its address."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_image_server", f"--size={size}", f"--chunk={chunk}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    port = proc.stdout.readline().split()[-1]
-    return proc, f"127.0.0.1:{port}"
-
-
 def timed(*commands: list[str]) -> float:
     """Seconds for the commands, run side by side, to have all ended."""
     start = time.perf_counter()
@@ -129,17 +116,6 @@ def timed(*commands: list[str]) -> float:
         if proc.wait() != 0:
             raise subprocess.CalledProcessError(proc.returncode, command)
     return time.perf_counter() - start
-
-
-def start_sendfile_server(path: Path) -> tuple[subprocess.Popen, int]:
-    """bench/sendfile_server.py serving `path`, and its port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.sendfile_server", str(path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, int(proc.stdout.readline().split()[-1])
 
 
 @dataclass
@@ -189,8 +165,8 @@ def run(
     size: int, rss_size: int, chunk: int, rounds: int, with_glance: bool, direct_io: bool
 ) -> None:
     ctl = start_controller("[image]\nstore = { direct_io = true }\n" if direct_io else "")
-    bare, bare_address = start_bare_image_server(size, chunk)
-    bare_channel = grpc.insecure_channel(bare_address)
+    bare, bare_port = start_anchor("bench.bare_image_server", f"--size={size}", f"--chunk={chunk}")
+    bare_channel = grpc.insecure_channel(f"127.0.0.1:{bare_port}")
     bare_images = pb_grpc.ImageServiceStub(bare_channel)
     work = Path(tempfile.mkdtemp(prefix="stratus-bench-data-", dir=ctl.config_path.parent))
     glance = Glance(work / "glance") if with_glance else None
@@ -250,7 +226,7 @@ def run(
     sendfile = None
     try:
         make_file(source, size)
-        sendfile, sendfile_port = start_sendfile_server(source)
+        sendfile, sendfile_port = start_anchor("bench.sendfile_server", str(source))
         for _ in range(rounds):
             limits[digests].append(timed(["md5sum", str(source)], ["sha512sum", str(source)]))
             limits["sha512sum"].append(timed(["sha512sum", str(source)]))

@@ -299,20 +299,18 @@ class _DirectWrites:
                 self._flush()
 
     def _flush(self) -> None:
-        # A short direct write can only stop at a block boundary: write the rest from there.
-        stage = memoryview(self._stage)
-        done = 0
-        while done < DIRECT_STAGE_BYTES:
-            done += os.pwrite(self._fd, stage[done:], self._offset + done)
-        self._offset += DIRECT_STAGE_BYTES
-        self._filled = 0
+        self._write_stage(self._fd)
 
     def finish(self, buffered_fd: int) -> None:
         """The tail after the last full stage, written through `buffered_fd`."""
-        tail = memoryview(self._stage)[: self._filled]
+        self._write_stage(buffered_fd)
+
+    def _write_stage(self, fd: int) -> None:
+        # A short direct write can only stop at a block boundary: the rest goes from there.
+        stage = memoryview(self._stage)[: self._filled]
         done = 0
-        while done < len(tail):
-            done += os.pwrite(buffered_fd, tail[done:], self._offset + done)
+        while done < len(stage):
+            done += os.pwrite(fd, stage[done:], self._offset + done)
         self._offset += self._filled
         self._filled = 0
 
