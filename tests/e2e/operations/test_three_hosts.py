@@ -73,10 +73,9 @@ class Deployment:
         self.base = base
         self.net = Network(["ctl", "n1", "n2"])
         self.ctl_ip = self.net.addresses["ctl"]
-        self.processes: list[subprocess.Popen] = []
         self.daemons: dict[str, LibvirtDaemon] = {}
         self.logs: dict[str, Path] = {}
-        self.named: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen] = {}  # by name, in start order
 
     def start_process(self, host: str, name: str, command: list[str], **extra) -> subprocess.Popen:
         log = self.base / f"{name}.log"
@@ -85,8 +84,7 @@ class Deployment:
             proc = subprocess.Popen(
                 [*self.net.prefix(host), *command], stdout=out, stderr=out, env=env(**extra)
             )
-        self.processes.append(proc)
-        self.named[name] = proc
+        self.processes[name] = proc
         return proc
 
     def install_controller(self) -> Path:
@@ -187,13 +185,13 @@ class Deployment:
     def log_tails(self, *names: str, lines: int = 30) -> str:
         """The last lines each process wrote, and whether it still runs."""
         return "\n".join(
-            f"--- {name} (exit status {self.named[name].poll()}):\n"
+            f"--- {name} (exit status {self.processes[name].poll()}):\n"
             + "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
             for name in names
         )
 
     def close(self) -> None:
-        for proc in reversed(self.processes):
+        for proc in reversed(self.processes.values()):
             if proc.poll() is None:
                 proc.terminate()
                 try:
